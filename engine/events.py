@@ -1,0 +1,344 @@
+"""Domain events: everything that flows through the engine, in one place.
+
+Market events are lean ``__slots__`` classes with float fields because a backtest
+creates millions of them (pydantic costs ~10x more per object; see bench/). Anything
+that touches money at the exchange edge (orders, fills, balances) uses ``Decimal``.
+Times are integer milliseconds since the Unix epoch, UTC, as Binance sends them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import IntEnum, StrEnum
+from typing import Any
+
+
+class Kind(IntEnum):
+    """Market event kinds; an int so the hot loop can dispatch with one compare."""
+
+    BAR = 1
+    QUOTE = 2
+    TRADE = 3
+    MARK = 4
+    DEPTH = 5
+
+
+class Bar:
+    """A closed kline. ``ts`` is the bar's *close* time so nothing can peek ahead of it."""
+
+    __slots__ = ("close", "high", "low", "open", "open_ts", "symbol", "ts", "volume")
+    kind = Kind.BAR
+
+    def __init__(
+        self,
+        symbol: str,
+        open_ts: int,
+        ts: int,
+        open: float,
+        high: float,
+        low: float,
+        close: float,
+        volume: float = 0.0,
+    ) -> None:
+        self.symbol = symbol
+        self.open_ts = open_ts
+        self.ts = ts
+        self.open = open
+        self.high = high
+        self.low = low
+        self.close = close
+        self.volume = volume
+
+    def __repr__(self) -> str:
+        return (
+            f"Bar({self.symbol} {self.open_ts} o={self.open} h={self.high} "
+            f"l={self.low} c={self.close} v={self.volume})"
+        )
+
+
+class Quote:
+    """Best bid/ask (bookTicker). Paper fills use these, never the last trade."""
+
+    __slots__ = ("ask", "ask_qty", "bid", "bid_qty", "symbol", "ts")
+    kind = Kind.QUOTE
+
+    def __init__(
+        self, symbol: str, ts: int, bid: float, bid_qty: float, ask: float, ask_qty: float
+    ) -> None:
+        self.symbol = symbol
+        self.ts = ts
+        self.bid = bid
+        self.bid_qty = bid_qty
+        self.ask = ask
+        self.ask_qty = ask_qty
+
+    def __repr__(self) -> str:
+        return f"Quote({self.symbol} {self.ts} {self.bid}/{self.ask})"
+
+
+class Trade:
+    """A public trade (aggTrade/trade). ``buyer_is_maker`` True means a seller hit the bid."""
+
+    __slots__ = ("buyer_is_maker", "price", "qty", "symbol", "ts")
+    kind = Kind.TRADE
+
+    def __init__(
+        self, symbol: str, ts: int, price: float, qty: float, buyer_is_maker: bool
+    ) -> None:
+        self.symbol = symbol
+        self.ts = ts
+        self.price = price
+        self.qty = qty
+        self.buyer_is_maker = buyer_is_maker
+
+    def __repr__(self) -> str:
+        return f"Trade({self.symbol} {self.ts} {self.price}x{self.qty})"
+
+
+class MarkPrice:
+    """Mark price and funding (markPrice stream): drives funding and liquidation."""
+
+    __slots__ = ("funding_rate", "mark", "next_funding_ts", "symbol", "ts")
+    kind = Kind.MARK
+
+    def __init__(
+        self, symbol: str, ts: int, mark: float, funding_rate: float, next_funding_ts: int
+    ) -> None:
+        self.symbol = symbol
+        self.ts = ts
+        self.mark = mark
+        self.funding_rate = funding_rate
+        self.next_funding_ts = next_funding_ts
+
+
+class Depth:
+    """A depth diff or snapshot: ``bids``/``asks`` are (price, qty) pairs, qty 0 removes."""
+
+    __slots__ = ("asks", "bids", "is_snapshot", "symbol", "ts")
+    kind = Kind.DEPTH
+
+    def __init__(
+        self,
+        symbol: str,
+        ts: int,
+        bids: list[tuple[float, float]],
+        asks: list[tuple[float, float]],
+        is_snapshot: bool = False,
+    ) -> None:
+        self.symbol = symbol
+        self.ts = ts
+        self.bids = bids
+        self.asks = asks
+        self.is_snapshot = is_snapshot
+
+
+MarketEvent = Bar | Quote | Trade | MarkPrice | Depth
+
+
+class Side(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.LONG else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SHORT if self is Side.LONG else Side.LONG
+
+    @property
+    def order_side(self) -> str:
+        """The Binance order side that opens this position side."""
+        return "BUY" if self is Side.LONG else "SELL"
+
+
+class SignalKind(StrEnum):
+    ENTRY = "entry"
+    EXIT = "exit"
+
+
+@dataclass(slots=True)
+class Signal:
+    """What a strategy wants, with the facts that made it want it (``reasons``)."""
+
+    strategy: str
+    symbol: str
+    side: Side
+    ts: int
+    entry: float
+    stop_loss: float = 0.0
+    take_profit: float = 0.0
+    confidence: float = 0.5
+    reasons: list[str] = field(default_factory=list)
+    kind: SignalKind = SignalKind.ENTRY
+
+
+@dataclass(slots=True)
+class RuleResult:
+    """One risk rule's verdict, with the numbers it looked at."""
+
+    rule: str
+    passed: bool
+    message: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Decision:
+    """Risk's answer to a Signal: accepted with a size, or refused by one named rule."""
+
+    signal: Signal
+    accepted: bool
+    qty: Decimal = Decimal(0)
+    leverage: int = 0
+    rule: str = ""
+    text: str = ""
+    passed: list[str] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+class OrderType(StrEnum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    STOP_MARKET = "STOP_MARKET"
+    TAKE_PROFIT_MARKET = "TAKE_PROFIT_MARKET"
+
+
+class OrderStatus(StrEnum):
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+
+
+class OrderRole(StrEnum):
+    """Why the engine placed an order: decides what a fill of it means for the trade."""
+
+    ENTRY = "entry"
+    STOP = "stop"
+    TAKE_PROFIT = "take_profit"
+    EXIT = "exit"
+    FLATTEN = "flatten"
+
+
+@dataclass(slots=True)
+class OrderIntent:
+    """An order the engine wants placed; ``client_id`` makes re-sends idempotent."""
+
+    client_id: str
+    symbol: str
+    side: str  # BUY / SELL
+    type: OrderType
+    qty: Decimal
+    role: OrderRole
+    ts: int
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    reduce_only: bool = False
+    strategy: str = ""
+
+
+@dataclass(slots=True)
+class OrderUpdate:
+    """A venue's word on an order's state (new, canceled, rejected with why)."""
+
+    client_id: str
+    symbol: str
+    status: OrderStatus
+    ts: int
+    reason: str = ""
+    filled_qty: Decimal = Decimal(0)
+    avg_price: Decimal = Decimal(0)
+
+
+class Liquidity(StrEnum):
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+@dataclass(slots=True)
+class Fill:
+    """One execution. ``seq`` numbers fills of one order so a replay cannot duplicate them."""
+
+    client_id: str
+    symbol: str
+    side: str  # BUY / SELL
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    ts: int
+    liquidity: Liquidity
+    role: OrderRole
+    seq: int = 0
+    trade_id: str = ""
+
+
+@dataclass(slots=True)
+class Position:
+    """A net (one-way mode) position on one symbol, isolated margin."""
+
+    symbol: str
+    side: Side
+    qty: Decimal
+    entry_price: Decimal
+    leverage: int
+    opened_ts: int
+    margin: Decimal = Decimal(0)
+    liquidation_price: Decimal = Decimal(0)
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    strategy: str = ""
+    fees: Decimal = Decimal(0)
+    funding: Decimal = Decimal(0)
+    risk_amount: Decimal = Decimal(0)
+
+
+@dataclass(slots=True)
+class RoundTrip:
+    """A closed trade: entry to flat. ``pnl`` is net of fees and funding."""
+
+    symbol: str
+    side: Side
+    qty: Decimal
+    entry_price: Decimal
+    exit_price: Decimal
+    entry_ts: int
+    exit_ts: int
+    gross_pnl: Decimal
+    fees: Decimal
+    funding: Decimal
+    pnl: Decimal
+    strategy: str
+    reason: str
+    risk_amount: Decimal = Decimal(0)
+
+    @property
+    def r_multiple(self) -> float | None:
+        if not self.risk_amount:
+            return None
+        return float(self.pnl / self.risk_amount)
+
+
+class ExplanationKind(StrEnum):
+    TAKEN = "taken"
+    REFUSED = "refused"
+    FILL = "fill"
+    EXIT = "exit"
+    DESK = "desk"
+    ERROR = "error"
+
+
+@dataclass(slots=True)
+class Explanation:
+    """A sentence for the explanation log: why something happened (or did not)."""
+
+    ts: int
+    kind: ExplanationKind
+    text: str
+    strategy: str = ""
+    symbol: str = ""
+    rule: str = ""

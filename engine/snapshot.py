@@ -1,0 +1,108 @@
+"""Read-only views of the desk that the TUI, the CLI and the control channel show.
+
+The engine builds a ``DeskSnapshot`` on request; it is immutable and cheap, so a UI can take
+one per frame without locking anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from engine.events import Position
+
+
+class DeskState(StrEnum):
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    DAY_LOCKED = "DAY LOCKED"
+    HALTED = "HALTED"
+
+
+class FeedStatus(StrEnum):
+    CONNECTING = "connecting"
+    LIVE = "live"
+    REPLAY = "replay"
+    STALE = "stale"
+    RECONNECTING = "reconnecting"
+    DISCONNECTED = "disconnected"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class DayStats:
+    day: str  # YYYY-MM-DD of the risk day (rolls at the configured UTC hour)
+    trades: int
+    losses: int
+    realized_pnl: Decimal
+    fees: Decimal
+    locked: bool
+    lock_reason: str
+    trades_left: int
+    losses_left: int
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyStatus:
+    index: int  # 1-based, the number key that toggles it
+    name: str
+    enabled: bool
+    last_signal: str = ""
+    signals_today: int = 0
+    trades_today: int = 0
+    pnl_today: Decimal = Decimal(0)
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskSnapshot:
+    mode: str  # "paper" | "live" | "backtest"
+    state: DeskState
+    paused: bool
+    halted: bool
+    symbols: tuple[str, ...]
+    now_ts: int
+    next_reset_ts: int
+    day: DayStats
+    balance: Decimal
+    equity: Decimal
+    unrealized_pnl: Decimal
+    positions: dict[str, Position]
+    last_prices: dict[str, float]
+    feed_status: FeedStatus
+    data_age_ms: int | None
+    strategies: tuple[StrategyStatus, ...]
+    venue: str
+    api_weight: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def position(self) -> Position | None:
+        """The first open position (the desk trades one at a time by default)."""
+        return next(iter(self.positions.values()), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON types (Decimals as strings) for ``tapedesk status --json``."""
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, StrEnum):
+        return str(value)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    """Posted to subscribers when pause/halt/lock/strategy state changes."""
+
+    state: DeskState
+    text: str

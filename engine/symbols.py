@@ -1,0 +1,91 @@
+"""Exchange filters for a symbol, and rounding exactly as Binance requires.
+
+Binance USDT-M rejects a price that is not a multiple of ``tickSize`` (PRICE_FILTER) and a
+quantity that is not a multiple of ``stepSize`` (LOT_SIZE / MARKET_LOT_SIZE) with -1111, and
+an order below ``MIN_NOTIONAL.notional`` with -4164. Quantities are always rounded *down*
+(never risk more than asked); prices are rounded to the nearest tick unless a direction is
+given (a stop is moved away from entry only if asked). Integer tick arithmetic on Decimal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSpec:
+    symbol: str
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+    market_step_size: Decimal | None = None
+    market_max_qty: Decimal | None = None
+    max_qty: Decimal | None = None
+    # First leverage bracket: maintenance margin rate and maintenance amount ("cum").
+    maint_margin_rate: Decimal = Decimal("0.004")
+    maint_amount: Decimal = Decimal("0")
+
+    def round_qty(self, qty: Decimal | float, market: bool = False) -> Decimal:
+        """Round a quantity down to the lot step (MARKET_LOT_SIZE for market orders)."""
+        step = self.market_step_size if market and self.market_step_size else self.step_size
+        steps = (Decimal(str(qty)) / step).to_integral_value(rounding=ROUND_DOWN)
+        return (steps * step).quantize(step)
+
+    def round_price(self, price: Decimal | float, direction: str = "nearest") -> Decimal:
+        """Round a price to the tick: ``nearest``, ``down`` or ``up``."""
+        mode = {"nearest": ROUND_HALF_UP, "down": ROUND_FLOOR, "up": ROUND_CEILING}[direction]
+        ticks = (Decimal(str(price)) / self.tick_size).to_integral_value(rounding=mode)
+        return (ticks * self.tick_size).quantize(self.tick_size)
+
+    def check_order(self, qty: Decimal, price: Decimal) -> str | None:
+        """The reason Binance would reject this order for its filters, or None."""
+        if qty < self.min_qty:
+            return f"quantity {qty} is below the minimum {self.min_qty}"
+        if self.max_qty is not None and qty > self.max_qty:
+            return f"quantity {qty} is above the maximum {self.max_qty}"
+        if qty * price < self.min_notional:
+            return f"notional {qty * price:.2f} USDT is below the minimum {self.min_notional}"
+        return None
+
+    @classmethod
+    def from_exchange_info(cls, info: dict[str, Any]) -> SymbolSpec:
+        """Build from one entry of ``/fapi/v1/exchangeInfo``'s ``symbols`` list."""
+        filters = {f["filterType"]: f for f in info.get("filters", [])}
+        price = filters.get("PRICE_FILTER", {})
+        lot = filters.get("LOT_SIZE", {})
+        mlot = filters.get("MARKET_LOT_SIZE", {})
+        notional = filters.get("MIN_NOTIONAL", {})
+        return cls(
+            symbol=info["symbol"],
+            tick_size=Decimal(price.get("tickSize", "0.01")).normalize(),
+            step_size=Decimal(lot.get("stepSize", "0.001")).normalize(),
+            min_qty=Decimal(lot.get("minQty", "0.001")).normalize(),
+            min_notional=Decimal(notional.get("notional", "5")).normalize(),
+            market_step_size=Decimal(mlot["stepSize"]).normalize() if "stepSize" in mlot else None,
+            market_max_qty=Decimal(mlot["maxQty"]).normalize() if "maxQty" in mlot else None,
+            max_qty=Decimal(lot["maxQty"]).normalize() if "maxQty" in lot else None,
+        )
+
+
+def _spec(symbol: str, tick: str, step: str, min_qty: str, notional: str, mmr: str) -> SymbolSpec:
+    return SymbolSpec(
+        symbol, Decimal(tick), Decimal(step), Decimal(min_qty), Decimal(notional),
+        maint_margin_rate=Decimal(mmr),
+    )
+
+
+# Binance USDT-M filters as published in exchangeInfo (late 2026); live mode re-reads them.
+KNOWN_SYMBOLS: dict[str, SymbolSpec] = {
+    "BTCUSDT": _spec("BTCUSDT", "0.10", "0.001", "0.001", "100", "0.004"),
+    "ETHUSDT": _spec("ETHUSDT", "0.01", "0.001", "0.001", "20", "0.004"),
+    "SOLUSDT": _spec("SOLUSDT", "0.0100", "1", "1", "5", "0.005"),
+    "BNBUSDT": _spec("BNBUSDT", "0.010", "0.01", "0.01", "5", "0.005"),
+}
+
+
+def spec_for(symbol: str) -> SymbolSpec:
+    """Known filters for ``symbol``, or conservative defaults for an unknown one."""
+    return KNOWN_SYMBOLS.get(symbol.upper()) or _spec(symbol.upper(), "0.01", "0.001", "0.001", "5", "0.01")
