@@ -1,0 +1,323 @@
+"""Incremental indicators: O(1) per update, no look-ahead, plain floats.
+
+Every indicator here is fed one value (or one bar's numbers) at a time and only ever looks
+at values it has already been given, so a strategy built from them cannot peek at the
+future. They are small ``__slots__`` classes instead of pandas columns because a backtest
+calls them millions of times per run and a live desk calls them on every closed bar.
+
+Warm-up convention: ``value`` is ``None`` until the indicator has seen enough data to be
+the number the textbook (and TA-Lib) defines; ``update`` returns the same thing. The one
+exception is :class:`EMA`, which is seeded from the first value (as ``pandas.ewm(adjust=False)``)
+so it is usable at once; TA-Lib seeds it with an SMA instead and both converge after a few
+dozen periods (tests check both).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+
+class EMA:
+    """Exponential moving average, alpha = 2 / (period + 1), seeded with the first value."""
+
+    __slots__ = ("alpha", "count", "period", "value")
+
+    def __init__(self, period: int) -> None:
+        if period < 1:
+            raise ValueError(f"EMA period must be >= 1, got {period}")
+        self.period = period
+        self.alpha = 2.0 / (period + 1.0)
+        self.value: float | None = None
+        self.count = 0
+
+    def update(self, x: float) -> float:
+        v = self.value
+        self.value = x if v is None else v + self.alpha * (x - v)
+        self.count += 1
+        return self.value
+
+
+class SMA:
+    """Simple moving average over the last ``period`` values (a running sum, O(1))."""
+
+    __slots__ = ("_buf", "_sum", "period", "value")
+
+    def __init__(self, period: int) -> None:
+        if period < 1:
+            raise ValueError(f"SMA period must be >= 1, got {period}")
+        self.period = period
+        self._buf: deque[float] = deque()
+        self._sum = 0.0
+        self.value: float | None = None
+
+    def update(self, x: float) -> float | None:
+        buf = self._buf
+        buf.append(x)
+        self._sum += x
+        if len(buf) > self.period:
+            self._sum -= buf.popleft()
+        if len(buf) == self.period:
+            self.value = self._sum / self.period
+        return self.value
+
+
+class RollingStd:
+    """Population standard deviation (ddof=0, as TA-Lib STDDEV and Bollinger bands use).
+
+    Updated with a windowed Welford step rather than sum-of-squares: with BTC near 40,000
+    the squares are ~1.6e9 and subtracting them loses the few digits the variance lives in.
+    """
+
+    __slots__ = ("_buf", "_m2", "_mean", "mean", "period", "value")
+
+    def __init__(self, period: int) -> None:
+        if period < 2:
+            raise ValueError(f"rolling std period must be >= 2, got {period}")
+        self.period = period
+        self._buf: deque[float] = deque()
+        self._mean = 0.0
+        self._m2 = 0.0
+        self.mean: float | None = None
+        self.value: float | None = None
+
+    def update(self, x: float) -> float | None:
+        buf = self._buf
+        buf.append(x)
+        n = len(buf)
+        if n <= self.period:
+            delta = x - self._mean
+            self._mean += delta / n
+            self._m2 += delta * (x - self._mean)
+        else:
+            old = buf.popleft()
+            old_mean = self._mean
+            self._mean = old_mean + (x - old) / self.period
+            self._m2 += (x - old) * (x - self._mean + old - old_mean)
+        if n >= self.period:
+            m2 = self._m2
+            self.mean = self._mean
+            self.value = math.sqrt(m2 / self.period) if m2 > 0.0 else 0.0
+        return self.value
+
+
+class Bollinger:
+    """Bollinger bands: SMA(period) ± k × population std over the same window."""
+
+    __slots__ = ("_std", "k", "lower", "middle", "period", "upper")
+
+    def __init__(self, period: int = 20, k: float = 2.0) -> None:
+        self.period = period
+        self.k = k
+        self._std = RollingStd(period)
+        self.middle: float | None = None
+        self.upper: float | None = None
+        self.lower: float | None = None
+
+    def update(self, x: float) -> float | None:
+        """Feed a close; returns the middle band (None while warming up)."""
+        sd = self._std.update(x)
+        if sd is None:
+            return None
+        mid = self._std.mean
+        assert mid is not None
+        self.middle = mid
+        self.upper = mid + self.k * sd
+        self.lower = mid - self.k * sd
+        return mid
+
+    @property
+    def std(self) -> float | None:
+        return self._std.value
+
+
+class RSI:
+    """Wilder's RSI: first averages are plain means of ``period`` changes, then Wilder smoothing.
+
+    Matches TA-Lib's RSI (first value after ``period + 1`` inputs).
+    """
+
+    __slots__ = ("_avg_gain", "_avg_loss", "_n", "_prev", "period", "value")
+
+    def __init__(self, period: int = 14) -> None:
+        if period < 1:
+            raise ValueError(f"RSI period must be >= 1, got {period}")
+        self.period = period
+        self._prev: float | None = None
+        self._avg_gain = 0.0
+        self._avg_loss = 0.0
+        self._n = 0
+        self.value: float | None = None
+
+    def update(self, x: float) -> float | None:
+        prev = self._prev
+        self._prev = x
+        if prev is None:
+            return None
+        change = x - prev
+        gain = change if change > 0.0 else 0.0
+        loss = -change if change < 0.0 else 0.0
+        p = self.period
+        n = self._n = self._n + 1
+        if n <= p:
+            self._avg_gain += gain / p
+            self._avg_loss += loss / p
+            if n < p:
+                return None
+        else:
+            self._avg_gain = (self._avg_gain * (p - 1) + gain) / p
+            self._avg_loss = (self._avg_loss * (p - 1) + loss) / p
+        total = self._avg_gain + self._avg_loss
+        self.value = 50.0 if total == 0.0 else 100.0 * self._avg_gain / total
+        return self.value
+
+
+class ATR:
+    """Wilder's average true range; matches TA-Lib ATR (first value after ``period + 1`` bars).
+
+    The first bar has no previous close, so (as TA-Lib) it only provides that close; the
+    first ATR is the mean of the next ``period`` true ranges, then Wilder smoothing.
+    """
+
+    __slots__ = ("_n", "_prev_close", "_sum", "period", "tr", "value")
+
+    def __init__(self, period: int = 14) -> None:
+        if period < 1:
+            raise ValueError(f"ATR period must be >= 1, got {period}")
+        self.period = period
+        self._prev_close: float | None = None
+        self._sum = 0.0
+        self._n = 0
+        self.tr: float | None = None
+        self.value: float | None = None
+
+    def update(self, high: float, low: float, close: float) -> float | None:
+        pc = self._prev_close
+        self._prev_close = close
+        if pc is None:
+            self.tr = high - low
+            return None
+        tr = high - low
+        if high - pc > tr:
+            tr = high - pc
+        if pc - low > tr:
+            tr = pc - low
+        self.tr = tr
+        p = self.period
+        n = self._n = self._n + 1
+        if n < p:
+            self._sum += tr
+            return None
+        if n == p:
+            self.value = (self._sum + tr) / p
+        else:
+            v = self.value
+            assert v is not None
+            self.value = (v * (p - 1) + tr) / p
+        return self.value
+
+
+class RollingMax:
+    """Maximum of the last ``period`` values with a monotonic deque (amortised O(1))."""
+
+    __slots__ = ("_dq", "_i", "period", "value")
+
+    def __init__(self, period: int) -> None:
+        if period < 1:
+            raise ValueError(f"rolling max period must be >= 1, got {period}")
+        self.period = period
+        self._dq: deque[tuple[int, float]] = deque()
+        self._i = -1
+        self.value: float | None = None
+
+    def update(self, x: float) -> float | None:
+        i = self._i = self._i + 1
+        dq = self._dq
+        while dq and dq[-1][1] <= x:
+            dq.pop()
+        dq.append((i, x))
+        if dq[0][0] <= i - self.period:
+            dq.popleft()
+        if i + 1 >= self.period:
+            self.value = dq[0][1]
+        return self.value
+
+    @property
+    def argmax_age(self) -> int:
+        """How many updates ago the current maximum was seen (0 = this one)."""
+        return self._i - self._dq[0][0] if self._dq else 0
+
+
+class RollingMin:
+    """Minimum of the last ``period`` values with a monotonic deque (amortised O(1))."""
+
+    __slots__ = ("_dq", "_i", "period", "value")
+
+    def __init__(self, period: int) -> None:
+        if period < 1:
+            raise ValueError(f"rolling min period must be >= 1, got {period}")
+        self.period = period
+        self._dq: deque[tuple[int, float]] = deque()
+        self._i = -1
+        self.value: float | None = None
+
+    def update(self, x: float) -> float | None:
+        i = self._i = self._i + 1
+        dq = self._dq
+        while dq and dq[-1][1] >= x:
+            dq.pop()
+        dq.append((i, x))
+        if dq[0][0] <= i - self.period:
+            dq.popleft()
+        if i + 1 >= self.period:
+            self.value = dq[0][1]
+        return self.value
+
+    @property
+    def argmin_age(self) -> int:
+        return self._i - self._dq[0][0] if self._dq else 0
+
+
+class Swings:
+    """Swing (fractal) highs and lows, confirmed ``right`` bars later — never earlier.
+
+    A swing high is a bar whose high is at least the previous ``left`` highs and strictly
+    above the next ``right`` highs. It can only be known once those ``right`` bars have
+    closed, so ``update`` reports it then, with the index and price of the swing bar.
+    Implemented with a rolling max/min over the ``left + right + 1`` window: the swing bar
+    is the window's centre when the monotonic deque's front is the centre.
+    """
+
+    __slots__ = ("_hi", "_i", "_lo", "left", "right", "swing_high", "swing_low")
+
+    def __init__(self, left: int = 3, right: int = 3) -> None:
+        if left < 1 or right < 1:
+            raise ValueError(f"swing left/right must be >= 1, got {left}/{right}")
+        self.left = left
+        self.right = right
+        self._hi = RollingMax(left + right + 1)
+        self._lo = RollingMin(left + right + 1)
+        self._i = -1
+        self.swing_high: tuple[int, float] | None = None  # (bar index, price) of the latest
+        self.swing_low: tuple[int, float] | None = None
+
+    def update(self, high: float, low: float) -> tuple[float | None, float | None]:
+        """Feed a bar; returns (confirmed swing high price or None, swing low price or None)."""
+        i = self._i = self._i + 1
+        hi = self._hi
+        lo = self._lo
+        hi.update(high)
+        lo.update(low)
+        if i < self.left + self.right:
+            return None, None
+        sh = sl = None
+        centre = i - self.right
+        front = hi._dq[0]
+        if front[0] == centre:
+            sh = front[1]
+            self.swing_high = (centre, sh)
+        front = lo._dq[0]
+        if front[0] == centre:
+            sl = front[1]
+            self.swing_low = (centre, sl)
+        return sh, sl
