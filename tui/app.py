@@ -1,0 +1,434 @@
+"""DeskApp: the Textual desk embedding one engine.
+
+The engine runs in a worker on the app's event loop; the UI never handles one message per
+market event. It holds a bounded subscription and, at a fixed cadence (``fps``, default
+10), drains it and takes one ``DeskSnapshot``, then paints all panes in one batch. Every
+engine call from a key is a worker, so a slow venue cannot freeze the keyboard, and
+``ctrl+x`` (priority binding, id ``emergency_stop``) reaches the engine from any screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Sparkline
+
+from engine.events import Explanation, ExplanationKind, Fill, RoundTrip
+from engine.snapshot import DeskSnapshot, DeskState, StateChanged
+from themes import DEFAULT_THEME, DESK_VARIABLES, load_themes
+from tui.active_trade import ActiveTrade
+from tui.explain_log import ExplainLog
+from tui.screens import ChartScreen, ConfirmScreen, HelpScreen, StrategyScreen
+from tui.status_header import StatusHeader
+from tui.trade_history import TradeHistory
+
+SPARK_EVERY_TICKS = 5  # the sparkline is a day-scale picture: ~2 redraws/s is plenty
+
+
+class DeskApp(App[int]):
+    CSS_PATH = "desk.tcss"
+    TITLE = "Tapedesk"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    BINDINGS = [
+        Binding("ctrl+x", "emergency_stop", "E-STOP", priority=True, id="emergency_stop",
+                tooltip="Halt entries, cancel all, close everything, verify flat"),
+        Binding("p", "toggle_pause", "Pause", id="pause"),
+        Binding("s", "strategies", "Strategies", id="strategies"),
+        Binding("r", "resume_halt", "Resume", id="resume_halt"),
+        Binding("t", "next_theme", "Theme", id="next_theme"),
+        Binding("c", "chart", "Chart", id="chart"),
+        Binding("f", "log_filter", "Filter", id="log_filter"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+        *[
+            Binding(str(n), f"toggle_strategy({n})", f"Toggle strategy {n}", show=False,
+                    id=f"toggle_strategy_{n}")
+            for n in range(1, 10)
+        ],
+    ]
+    HELP_ROWS = [
+        ("ctrl+x", "EMERGENCY STOP: halt entries, cancel all orders, close all positions "
+                   "reduce-only, verify flat (no dialog; works from any screen)"),
+        ("r", "resume from a halt (asks to confirm)"),
+        ("p", "pause / resume new entries (an open trade is still managed)"),
+        ("1–9", "enable / disable strategy N"),
+        ("s", "strategy screen: enabled, last signal, today's stats"),
+        ("c", "chart: equity and drawdown"),
+        ("f", "explanation log filter: all → taken → refused → errors"),
+        ("t", "next theme (remembered)"),
+        ("?", "this help"),
+        ("q", "quit (asks first when a position is open and says what protects it)"),
+        ("ctrl+p", "command palette: every action by name"),
+    ]
+
+    def __init__(
+        self,
+        engine: Any,
+        *,
+        demo: bool = False,
+        notice: str | None = None,
+        fps: float = 10.0,
+        bell: bool = True,
+        themes_dir: Path | None = None,
+        max_rows: int = 200,
+        log_lines: int = 500,
+        subscribe_maxsize: int = 2000,
+        handle_signals: bool = False,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.demo = demo
+        self.notice = notice
+        self.fps = fps
+        self.bell_enabled = bell
+        self.themes_dir = themes_dir
+        self.max_rows = max_rows
+        self.log_lines = log_lines
+        self.subscribe_maxsize = subscribe_maxsize
+        self.handle_signals = handle_signals
+        self.desk_themes: list[str] = []
+        self.last_snapshot: DeskSnapshot | None = None
+        self.engine_ready = False
+        self.engine_stopped = False
+        self.halting = False
+        self.ticks = 0
+        self.frame_times: list[float] = []  # seconds per refresh, read by bench/ui_throughput.py
+        self.events_seen = 0
+        self._sub: Any = None
+        self._run_worker: Any = None
+        self._spark_sig: tuple[int, float] | None = None
+
+    # ---- layout -------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
+        with Vertical(id="body"):
+            with Vertical(id="left"):
+                yield ActiveTrade(id="trade")
+                yield Sparkline([], id="pnl")
+                yield TradeHistory(max_rows=self.max_rows, id="history")
+            yield ExplainLog(max_lines=self.log_lines, id="log")
+        yield Footer()
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(DESK_VARIABLES)
+
+    def on_mount(self) -> None:
+        loaded = load_themes(self.themes_dir)
+        for theme in loaded.themes:
+            self.register_theme(theme)
+            self.desk_themes.append(theme.name)
+        for err in loaded.errors:
+            self.notify(f"Theme skipped: {err}", severity="error", markup=False, timeout=10)
+        self.theme = DEFAULT_THEME if DEFAULT_THEME in self.desk_themes else "textual-dark"
+        self.query_one("#pnl", Sparkline).border_title = "Equity"
+        self.query_one(StatusHeader).show(None, notice=self.notice)
+        if self.handle_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._on_hangup)
+        self.run_worker(self._boot(), name="engine-boot", group="engine", exit_on_error=False)
+        self.set_interval(1 / self.fps, self.refresh_view, name="desk-refresh")
+
+    # ---- engine lifecycle ---------------------------------------------------------------
+    async def _boot(self) -> None:
+        try:
+            await self.engine.start()
+        except Exception as exc:  # shown, never a crashed screen
+            self._engine_error(f"Engine failed to start: {exc}")
+            return
+        self._sub = self.engine.subscribe(maxsize=self.subscribe_maxsize)
+        try:
+            saved = await self.engine.get_setting("theme")
+            if saved and saved in self.available_themes:
+                self.theme = saved
+            bell = await self.engine.get_setting("bell")
+            if bell is not None and bell.lower() in ("off", "false", "0", "no"):
+                self.bell_enabled = False
+            trips = await self.engine.recent_trades(self.max_rows)
+            exps = await self.engine.recent_explanations(200)
+        except Exception as exc:
+            self._engine_error(f"Could not read the journal: {exc}")
+            trips, exps = [], []
+        self.query_one(TradeHistory).add_trips(sorted(trips, key=lambda t: t.exit_ts))
+        self.query_one(ExplainLog).add(sorted(exps, key=lambda e: e.ts))
+        self.theme_changed_signal.subscribe(self, self._persist_theme)
+        self.engine_ready = True
+        self._run_worker = self.run_worker(
+            self._run_engine(), name="engine-run", group="engine", exit_on_error=False
+        )
+        self.refresh_view()
+
+    async def _run_engine(self) -> None:
+        try:
+            await self.engine.run()
+        except Exception as exc:
+            self._engine_error(f"Engine stopped with an error: {exc}")
+            return
+        if not self.engine_stopped:
+            self._local_log(ExplanationKind.DESK, "Market data ended; the desk is idle.")
+
+    async def shutdown_engine(self) -> None:
+        """Stop the engine once (journal flushed); safe to call from every exit path."""
+        if self.engine_stopped:
+            return
+        self.engine_stopped = True
+        if self._sub is not None:
+            self._sub.close()
+        try:
+            await self.engine.stop()
+        except Exception as exc:
+            self.log.error(f"engine.stop failed: {exc}")
+
+    def _on_hangup(self) -> None:
+        """SIGHUP (terminal/SSH gone) or SIGTERM: stop the engine cleanly, then exit."""
+        self.run_worker(self._shutdown_and_exit(), group="quit", exclusive=True)
+
+    async def _shutdown_and_exit(self, code: int = 0) -> None:
+        await self.shutdown_engine()
+        self.exit(code)
+
+    async def on_unmount(self) -> None:
+        await self.shutdown_engine()
+
+    # ---- the throttled view -------------------------------------------------------------
+    def refresh_view(self) -> None:
+        """Drain engine events and repaint every pane once; runs at ``fps``."""
+        if not self.engine_ready or self.engine_stopped:
+            return
+        start = asyncio.get_running_loop().time()
+        events = self._sub.drain()
+        snap = self.engine.snapshot()
+        self.ticks += 1
+        self.events_seen += len(events)
+        exps: list[Explanation] = []
+        trips: list[RoundTrip] = []
+        ring = False
+        for ev in events:
+            if isinstance(ev, Explanation):
+                exps.append(ev)
+            elif isinstance(ev, RoundTrip):
+                trips.append(ev)
+            elif isinstance(ev, Fill):
+                ring = True
+            elif isinstance(ev, StateChanged):
+                exps.append(Explanation(ts=snap.now_ts, kind=ExplanationKind.DESK, text=ev.text))
+                if ev.state in (DeskState.HALTED, DeskState.DAY_LOCKED):
+                    ring = True
+        if snap.state is DeskState.HALTED:
+            self.halting = False
+        self.last_snapshot = snap
+        with self.batch_update():
+            self._paint(snap, exps, trips)
+        if ring and self.bell_enabled:
+            self.bell()
+        self.frame_times.append(asyncio.get_running_loop().time() - start)
+        if len(self.frame_times) > 10_000:
+            del self.frame_times[:5_000]
+
+    def _paint(self, snap: DeskSnapshot, exps: list[Explanation], trips: list[RoundTrip]) -> None:
+        log = self.query_one(ExplainLog)
+        self.query_one(StatusHeader).show(
+            snap, notice=self.notice, halting=self.halting, log_filter=log.filter_name
+        )
+        self.query_one(ActiveTrade).show(snap)
+        if trips:
+            self.query_one(TradeHistory).add_trips(trips)
+        if exps:
+            log.add(exps)
+        if self.ticks % SPARK_EVERY_TICKS == 1 or trips:
+            self._paint_sparkline()
+        if isinstance(self.screen, StrategyScreen):
+            self.screen.show(snap)
+
+    def _paint_sparkline(self) -> None:
+        curve = self.engine.equity_curve()
+        sig = (len(curve), curve[-1][1] if curve else 0.0)
+        if sig == self._spark_sig:
+            return
+        self._spark_sig = sig
+        spark = self.query_one("#pnl", Sparkline)
+        width = max(10, spark.size.width - 2)
+        values = [v for _, v in curve]
+        if len(values) > width * 2:  # downsample: the strip is a picture, not the data
+            step = len(values) / (width * 2)
+            values = [values[int(i * step)] for i in range(width * 2)] + [values[-1]]
+        spark.data = values  # a new list: Sparkline only redraws on assignment
+
+    # ---- helpers ------------------------------------------------------------------------
+    def _local_log(self, kind: ExplanationKind, text: str) -> None:
+        ts = self.last_snapshot.now_ts if self.last_snapshot else 0
+        self.query_one(ExplainLog).add([Explanation(ts=ts, kind=kind, text=text)])
+
+    def _engine_error(self, text: str) -> None:
+        self.notify(escape(text), severity="error", timeout=10)
+        self._local_log(ExplanationKind.ERROR, text)
+
+    def _engine_call(self, coro: Any, what: str, group: str = "engine-call") -> None:
+        async def call() -> None:
+            try:
+                await coro
+            except Exception as exc:
+                self._engine_error(f"{what} failed: {exc}")
+
+        self.run_worker(call(), name=what, group=group, exit_on_error=False)
+
+    def _persist_theme(self, theme: Any) -> None:
+        name = getattr(theme, "name", str(theme))
+        if self.engine_ready and not self.engine_stopped:
+            self._engine_call(self.engine.set_setting("theme", name), "saving the theme")
+
+    # ---- actions ------------------------------------------------------------------------
+    def action_emergency_stop(self) -> None:
+        """No dialog: the header turns HALTED now; the engine's log lines tell each step."""
+        self.halting = True
+        self._local_log(ExplanationKind.DESK,
+                        "EMERGENCY STOP: halting entries → cancel all orders → close all "
+                        "positions reduce-only → verify flat")
+        if self.last_snapshot is not None:
+            self.query_one(StatusHeader).show(self.last_snapshot, notice=self.notice,
+                                              halting=True)
+        self.run_worker(self._estop(), name="emergency-stop", group="estop", exit_on_error=False)
+        if self.bell_enabled:
+            self.bell()
+
+    async def _estop(self) -> None:
+        try:
+            await self.engine.emergency_stop()
+        except Exception as exc:
+            self._engine_error(f"Emergency stop raised: {exc} — the engine keeps retrying; "
+                               "check the exchange")
+            return
+        snap = self.engine.snapshot()
+        if snap.positions:
+            self._engine_error("Emergency stop returned with positions still open: "
+                               + ", ".join(snap.positions))
+        else:
+            self._local_log(ExplanationKind.DESK, "EMERGENCY STOP complete: verified flat, "
+                                                  "no open orders. Press r to resume.")
+            self.notify("HALTED — verified flat", severity="warning")
+
+    def action_toggle_pause(self) -> None:
+        snap = self.last_snapshot
+        if snap is not None and snap.paused:
+            self._engine_call(self.engine.resume(), "resume")
+        else:
+            self._engine_call(self.engine.pause(), "pause")
+
+    def action_toggle_strategy(self, n: int) -> None:
+        strategies = list(self.engine.strategies)
+        if not 1 <= n <= len(strategies):
+            self.notify(f"No strategy {n} (there are {len(strategies)})", severity="warning")
+            return
+        name = strategies[n - 1].name
+        enabled = True
+        if self.last_snapshot is not None:
+            for st in self.last_snapshot.strategies:
+                if st.index == n:
+                    enabled = st.enabled
+        self._engine_call(self.engine.set_strategy_enabled(name, not enabled), f"toggle {name}")
+        self.notify(f"{name}: {'disabled' if enabled else 'enabled'}", markup=False, timeout=3)
+
+    def action_strategies(self) -> None:
+        self.push_screen(StrategyScreen())
+
+    def action_chart(self) -> None:
+        self.push_screen(ChartScreen(list(self.engine.equity_curve())))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.HELP_ROWS))
+
+    def action_log_filter(self) -> None:
+        name = self.query_one(ExplainLog).next_filter()
+        self.notify(f"Log filter: {name}", timeout=2)
+
+    def action_next_theme(self) -> None:
+        names = self.desk_themes or ["textual-dark"]
+        i = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(i + 1) % len(names)]
+        self.notify(f"Theme: {self.theme}", timeout=2)
+
+    def action_resume_halt(self) -> None:
+        snap = self.last_snapshot
+        if snap is None or not snap.halted:
+            self.notify("The desk is not halted.", timeout=3)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._engine_call(self.engine.resume_from_halt(), "resume from halt")
+
+        self.push_screen(ConfirmScreen(
+            "Resume from HALT?",
+            "Strategies may open new positions again as soon as their signals pass risk.",
+            yes="Resume trading (y)", no="Stay halted (n)",
+        ), answered)
+
+    async def action_quit(self) -> None:
+        snap = self.last_snapshot
+        if snap is None or not snap.positions:
+            await self._shutdown_and_exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._shutdown_and_exit(), group="quit", exclusive=True)
+
+        self.push_screen(ConfirmScreen(
+            "Quit with a position open?", protection_text(snap),
+            yes="Quit anyway (y)", no="Stay (n)",
+        ), answered)
+
+    # ---- command palette ----------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Emergency stop (ctrl+x)", "Halt, cancel all, close all, verify flat",
+                            self.action_emergency_stop)
+        yield SystemCommand("Pause / resume entries (p)", "Open trade still managed",
+                            self.action_toggle_pause)
+        yield SystemCommand("Resume from halt (r)", "Asks to confirm", self.action_resume_halt)
+        yield SystemCommand("Strategies (s)", "Enabled, last signal, today's stats",
+                            self.action_strategies)
+        yield SystemCommand("Equity chart (c)", "Equity and drawdown", self.action_chart)
+        yield SystemCommand("Cycle log filter (f)", "all / taken / refused / errors",
+                            self.action_log_filter)
+        yield SystemCommand("Next desk theme (t)", "Remembered across restarts",
+                            self.action_next_theme)
+        yield SystemCommand("Desk keys (?)", "Every key", self.action_help)
+        for n, strat in enumerate(list(self.engine.strategies)[:9], start=1):
+            yield SystemCommand(f"Toggle strategy {n}: {strat.name} ({n})", "Enable or disable",
+                                lambda n=n: self.action_toggle_strategy(n))
+
+
+def protection_text(snap: DeskSnapshot) -> str:
+    """What keeps an open position safe once the desk is closed (differs by mode)."""
+    pos = ", ".join(f"{p.side.value} {p.symbol}" for p in snap.positions.values())
+    if snap.mode == "live":
+        return (f"Open: {pos}. It stays open on Binance. Its exchange-side reduce-only "
+                "stop-loss and take-profit orders stay in place and protect it while the desk "
+                "is closed; nothing else will manage it. On restart the desk reconciles with "
+                "the exchange. Use ctrl+x first if you want to be flat.")
+    return (f"Open: {pos}. This is a PAPER position: it is saved in the journal, but nothing "
+            "simulates its stop or target while the desk is closed. On restart it is "
+            "restored and managed again against the prices of that moment. Use ctrl+x first "
+            "if you want to be flat.")
+
+
+def make_app(engine: Any, **opts: Any) -> DeskApp:
+    """The one way to build the desk: used by run_desk, tests and screenshots/."""
+    return DeskApp(engine, **opts)
+
+
+def run_desk(engine: Any, *, demo: bool, notice: str | None = None) -> int:
+    """Run the desk in this terminal until quit or hang-up; returns the exit code."""
+    app = make_app(engine, demo=demo, notice=notice, handle_signals=True)
+    code = app.run()
+    return int(code or app.return_code or 0)

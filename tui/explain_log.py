@@ -1,0 +1,81 @@
+"""The explanation log: every decision, taken or refused, with its rule; bounded and filterable."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from engine.events import Explanation, ExplanationKind
+from tui.format import clock
+
+FILTERS: dict[str, frozenset[ExplanationKind] | None] = {
+    "all": None,
+    "taken": frozenset({ExplanationKind.TAKEN, ExplanationKind.FILL, ExplanationKind.EXIT}),
+    "refused": frozenset({ExplanationKind.REFUSED}),
+    "errors": frozenset({ExplanationKind.ERROR}),
+}
+FILTER_ORDER = tuple(FILTERS)
+
+_KIND_VAR = {
+    ExplanationKind.TAKEN: "pnl-up",
+    ExplanationKind.FILL: "accent",
+    ExplanationKind.EXIT: "accent",
+    ExplanationKind.REFUSED: "stale-warn",
+    ExplanationKind.DESK: "primary",
+    ExplanationKind.ERROR: "pnl-down",
+}
+
+
+class ExplainLog(RichLog):
+    """Keeps its own bounded history so changing the filter can redraw from it."""
+
+    DEFAULT_CSS = """
+    ExplainLog { height: 1fr; border: round $primary 50%; }
+    """
+
+    def __init__(self, history: int = 1000, max_lines: int = 500, **kwargs) -> None:
+        super().__init__(max_lines=max_lines, wrap=True, markup=False, min_width=20, **kwargs)
+        self.history: deque[Explanation] = deque(maxlen=history)
+        self.filter_name = "all"
+
+    def on_mount(self) -> None:
+        self._title()
+
+    def _title(self) -> None:
+        self.border_title = f"Explanations · {self.filter_name} (f: filter)"
+
+    def add(self, items: list[Explanation]) -> None:
+        allowed = FILTERS[self.filter_name]
+        for ex in items:
+            self.history.append(ex)
+            if allowed is None or ex.kind in allowed:
+                self.write(self.line(ex))
+
+    def set_filter(self, name: str) -> None:
+        self.filter_name = name
+        self._title()
+        self.clear()
+        allowed = FILTERS[name]
+        for ex in self.history:
+            if allowed is None or ex.kind in allowed:
+                self.write(self.line(ex))
+
+    def next_filter(self) -> str:
+        i = FILTER_ORDER.index(self.filter_name)
+        self.set_filter(FILTER_ORDER[(i + 1) % len(FILTER_ORDER)])
+        return self.filter_name
+
+    def line(self, ex: Explanation) -> Text:
+        color = self.app.theme_variables.get(_KIND_VAR.get(ex.kind, "foreground"), "white")
+        t = Text()
+        t.append(clock(ex.ts) + " ", style="dim")
+        t.append(f"{ex.kind.value.upper():7}", style=f"bold {color}")
+        who = " ".join(x for x in (ex.strategy, ex.symbol) if x)
+        if who:
+            t.append(f" {who}", style="italic")
+        t.append(f" {ex.text}")
+        if ex.rule:
+            t.append(f" [{ex.rule}]", style="dim")
+        return t

@@ -1,0 +1,104 @@
+"""The status header: mode, feed, equity, day P&L, what is left today, and the desk state.
+
+It is a Static repainted from one DeskSnapshot per frame; colours come from the theme's
+variables so every theme (and high-contrast) shows PAPER/LIVE and HALTED unmistakably.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from engine.snapshot import DeskSnapshot, DeskState, FeedStatus
+from tui.format import age, duration, money
+
+STALE_WARN_MS = 2_000
+STALE_BAD_MS = 10_000
+
+_STATE_VAR = {
+    DeskState.RUNNING: "state-running",
+    DeskState.PAUSED: "state-paused",
+    DeskState.DAY_LOCKED: "state-locked",
+    DeskState.HALTED: "state-halted",
+}
+
+
+class StatusHeader(Static):
+    """Two or three lines; wraps at 80 columns rather than hiding a field."""
+
+    DEFAULT_CSS = """
+    StatusHeader { height: auto; padding: 0 1; background: $panel; }
+    """
+
+    def show(self, snap: DeskSnapshot | None, *, notice: str | None = None,
+             halting: bool = False, log_filter: str = "all") -> None:
+        self.update(self.render_text(snap, notice=notice, halting=halting, log_filter=log_filter))
+
+    def _var(self, name: str, fallback: str) -> str:
+        return self.app.theme_variables.get(name, fallback)
+
+    def render_text(self, snap: DeskSnapshot | None, *, notice: str | None,
+                    halting: bool, log_filter: str) -> Text:
+        t = Text(no_wrap=False, overflow="fold")
+        if snap is None:
+            t.append(" TAPEDESK ", style="bold reverse")
+            t.append("  starting engine…")
+            if notice:
+                t.append(f"\n{notice}", style=f"bold {self._var('stale-warn', 'yellow')}")
+            return t
+        live = snap.mode == "live"
+        mode_bg = self._var("mode-live" if live else "mode-paper", "red" if live else "blue")
+        t.append(f" {snap.mode.upper()} ", style=f"bold #ffffff on {mode_bg}")
+        t.append(f" {' '.join(snap.symbols)} ", style="bold")
+        t.append("│ ")
+        feed_color = self._feed_color(snap)
+        t.append(f"● {snap.feed_status} {age(snap.data_age_ms)}", style=feed_color)
+        state = DeskState.HALTED if halting else snap.state
+        bg = self._var(_STATE_VAR[state], "red")
+        t.append(" │ ")
+        t.append(f" {state} ", style=f"bold #ffffff on {bg}")
+        # Narrow terminals: money on its own line rather than wrapped mid-field.
+        t.append("\n" if self.size.width and self.size.width < 118 else " │ ")
+        t.append("eq ")
+        t.append(money(snap.equity), style="bold")
+        t.append(" │ day ")
+        pnl = snap.day.realized_pnl + snap.unrealized_pnl
+        up = self._var("pnl-up", "green")
+        down = self._var("pnl-down", "red")
+        t.append(money(pnl, signed=True), style=f"bold {up if pnl >= 0 else down}")
+        t.append(f" │ trades left {snap.day.trades_left} · losses left {snap.day.losses_left}")
+        detail = self._detail(snap, state)
+        if detail:
+            t.append(f"\n{detail}", style=f"bold {bg}")
+        if notice:
+            t.append(f"\n{notice}", style=f"bold {self._var('stale-warn', 'yellow')}")
+        if log_filter != "all":
+            t.append(f"   log filter: {log_filter}", style="italic")
+        return t
+
+    def _feed_color(self, snap: DeskSnapshot) -> str:
+        bad = self._var("stale-bad", "red")
+        warn = self._var("stale-warn", "yellow")
+        if snap.feed_status in (FeedStatus.STALE, FeedStatus.DISCONNECTED):
+            return f"bold {bad}"
+        if snap.feed_status in (FeedStatus.RECONNECTING, FeedStatus.CONNECTING):
+            return warn
+        a = snap.data_age_ms
+        if snap.feed_status is FeedStatus.ENDED:
+            return warn
+        if a is None or a >= STALE_BAD_MS:
+            return f"bold {bad}"
+        if a >= STALE_WARN_MS:
+            return warn
+        return self._var("pnl-up", "green")
+
+    @staticmethod
+    def _detail(snap: DeskSnapshot, state: DeskState) -> str:
+        if state is DeskState.HALTED:
+            return "HALTED: no new entries. Press r to resume (asks to confirm)."
+        if state is DeskState.DAY_LOCKED:
+            why = snap.day.lock_reason or "daily limit reached"
+            return f"DAY LOCKED: {why}; resets in {duration(snap.next_reset_ts - snap.now_ts)} (00:00 UTC)"
+        if state is DeskState.PAUSED:
+            return "PAUSED: no new entries; an open trade is still managed. Press p to resume."
+        return ""

@@ -1,0 +1,57 @@
+"""Trade history: a DataTable of round trips, newest first, appended to and trimmed, never rebuilt."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from engine.events import RoundTrip
+from tui.format import clock, money, price, qty
+
+
+class _TimeCell(str):
+    """Shows HH:MM:SS but sorts by the exit timestamp (and arrival order on ties)."""
+
+    order: tuple[int, int]
+
+
+class TradeHistory(DataTable):
+    """DataTable has no row cap of its own, so this one drops the oldest rows past ``max_rows``."""
+
+    DEFAULT_CSS = """
+    TradeHistory { height: 1fr; border: round $primary 50%; }
+    """
+
+    def __init__(self, max_rows: int = 200, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.max_rows = max_rows
+        self._keys: deque[str] = deque()
+        self._seq = 0
+
+    def on_mount(self) -> None:
+        self.border_title = "Trades"
+        self.add_column("time", key="time")
+        for name in ("side", "qty", "entry", "exit", "fees", "P&L", "reason"):
+            self.add_column(name, key=name)
+
+    def add_trips(self, trips: list[RoundTrip]) -> None:
+        if not trips:
+            return
+        up = self.app.theme_variables.get("pnl-up", "green")
+        down = self.app.theme_variables.get("pnl-down", "red")
+        for trip in trips:
+            self._seq += 1
+            key = f"rt{self._seq}"
+            cell = _TimeCell(clock(trip.exit_ts))
+            cell.order = (trip.exit_ts, self._seq)
+            pnl = Text(money(trip.pnl, signed=True), style=up if trip.pnl >= 0 else down)
+            self.add_row(
+                cell, trip.side.value, qty(trip.qty), price(trip.entry_price),
+                price(trip.exit_price), money(trip.fees), pnl, trip.reason, key=key,
+            )
+            self._keys.append(key)
+        while len(self._keys) > self.max_rows:
+            self.remove_row(self._keys.popleft())
+        self.sort("time", key=lambda cell: cell.order, reverse=True)
