@@ -109,13 +109,20 @@ class DeskApp(App[int]):
 
     # ---- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield StatusHeader(id="header")
+        # Kept as attributes: App.query_one searches the *active* screen, which is a modal
+        # whenever help, a confirm or the palette is open, and the desk must keep painting.
+        self.header = StatusHeader(id="header")
+        self.trade_pane = ActiveTrade(id="trade")
+        self.spark = Sparkline([], id="pnl")
+        self.history = TradeHistory(max_rows=self.max_rows, id="history")
+        self.explain = ExplainLog(max_lines=self.log_lines, id="log")
+        yield self.header
         with Vertical(id="body"):
             with Vertical(id="left"):
-                yield ActiveTrade(id="trade")
-                yield Sparkline([], id="pnl")
-                yield TradeHistory(max_rows=self.max_rows, id="history")
-            yield ExplainLog(max_lines=self.log_lines, id="log")
+                yield self.trade_pane
+                yield self.spark
+                yield self.history
+            yield self.explain
         yield Footer()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -129,8 +136,8 @@ class DeskApp(App[int]):
         for err in loaded.errors:
             self.notify(f"Theme skipped: {err}", severity="error", markup=False, timeout=10)
         self.theme = DEFAULT_THEME if DEFAULT_THEME in self.desk_themes else "textual-dark"
-        self.query_one("#pnl", Sparkline).border_title = "Equity"
-        self.query_one(StatusHeader).show(None, notice=self.notice)
+        self.spark.border_title = "Equity"
+        self.header.show(None, notice=self.notice)
         if self.handle_signals:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGHUP, signal.SIGTERM):
@@ -158,8 +165,8 @@ class DeskApp(App[int]):
         except Exception as exc:
             self._engine_error(f"Could not read the journal: {exc}")
             trips, exps = [], []
-        self.query_one(TradeHistory).add_trips(sorted(trips, key=lambda t: t.exit_ts))
-        self.query_one(ExplainLog).add(sorted(exps, key=lambda e: e.ts))
+        self.history.add_trips(sorted(trips, key=lambda t: t.exit_ts))
+        self.explain.add(sorted(exps, key=lambda e: e.ts))
         self.theme_changed_signal.subscribe(self, self._persist_theme)
         self.engine_ready = True
         self._run_worker = self.run_worker(
@@ -235,13 +242,13 @@ class DeskApp(App[int]):
             del self.frame_times[:5_000]
 
     def _paint(self, snap: DeskSnapshot, exps: list[Explanation], trips: list[RoundTrip]) -> None:
-        log = self.query_one(ExplainLog)
-        self.query_one(StatusHeader).show(
+        log = self.explain
+        self.header.show(
             snap, notice=self.notice, halting=self.halting, log_filter=log.filter_name
         )
-        self.query_one(ActiveTrade).show(snap)
+        self.trade_pane.show(snap)
         if trips:
-            self.query_one(TradeHistory).add_trips(trips)
+            self.history.add_trips(trips)
         if exps:
             log.add(exps)
         if self.ticks % SPARK_EVERY_TICKS == 1 or trips:
@@ -255,7 +262,7 @@ class DeskApp(App[int]):
         if sig == self._spark_sig:
             return
         self._spark_sig = sig
-        spark = self.query_one("#pnl", Sparkline)
+        spark = self.spark
         width = max(10, spark.size.width - 2)
         values = [v for _, v in curve]
         if len(values) > width * 2:  # downsample: the strip is a picture, not the data
@@ -266,7 +273,7 @@ class DeskApp(App[int]):
     # ---- helpers ------------------------------------------------------------------------
     def _local_log(self, kind: ExplanationKind, text: str) -> None:
         ts = self.last_snapshot.now_ts if self.last_snapshot else 0
-        self.query_one(ExplainLog).add([Explanation(ts=ts, kind=kind, text=text)])
+        self.explain.add([Explanation(ts=ts, kind=kind, text=text)])
 
     def _engine_error(self, text: str) -> None:
         self.notify(escape(text), severity="error", timeout=10)
@@ -294,7 +301,7 @@ class DeskApp(App[int]):
                         "EMERGENCY STOP: halting entries → cancel all orders → close all "
                         "positions reduce-only → verify flat")
         if self.last_snapshot is not None:
-            self.query_one(StatusHeader).show(self.last_snapshot, notice=self.notice,
+            self.header.show(self.last_snapshot, notice=self.notice,
                                               halting=True)
         self.run_worker(self._estop(), name="emergency-stop", group="estop", exit_on_error=False)
         if self.bell_enabled:
@@ -347,7 +354,7 @@ class DeskApp(App[int]):
         self.push_screen(HelpScreen(self.HELP_ROWS))
 
     def action_log_filter(self) -> None:
-        name = self.query_one(ExplainLog).next_filter()
+        name = self.explain.next_filter()
         self.notify(f"Log filter: {name}", timeout=2)
 
     def action_next_theme(self) -> None:

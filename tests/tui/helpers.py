@@ -1,0 +1,47 @@
+"""Shared Pilot helpers: wait on workers and engine readiness instead of sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tui.app import DeskApp
+
+ENGINE_GROUPS = {"engine"}  # long-lived: engine.run() never completes while the desk is up
+
+
+async def ready(pilot, timeout: float = 10.0) -> DeskApp:
+    app: DeskApp = pilot.app
+    async with asyncio.timeout(timeout):
+        while not app.engine_ready:
+            await pilot.pause(0.01)
+    await settle(pilot)
+    return app
+
+
+async def settle(pilot) -> None:
+    """Let key handlers run, await every short-lived worker, then paint one frame."""
+    app: DeskApp = pilot.app
+    await pilot.pause()
+    for _ in range(3):
+        pending = [w for w in app.workers if w.group not in ENGINE_GROUPS and not w.is_finished]
+        if not pending:
+            break
+        await asyncio.gather(*(w.wait() for w in pending), return_exceptions=True)
+        await pilot.pause()
+    app.refresh_view()
+    await pilot.pause()
+
+
+def screen_text(app: DeskApp) -> str:
+    """Everything visible, as plain text (via the SVG export, stripped of markup)."""
+    import html
+    import re
+    from collections import defaultdict
+
+    svg = app.export_screenshot()
+    rows: dict[float, list[tuple[float, str]]] = defaultdict(list)
+    for m in re.finditer(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>', svg):
+        rows[float(m.group(2))].append((float(m.group(1)), html.unescape(m.group(3))))
+    return "\n".join(
+        "".join(t for _, t in sorted(rows[y])).replace("\xa0", " ") for y in sorted(rows)
+    )
