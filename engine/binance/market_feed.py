@@ -1,0 +1,122 @@
+"""Binance's public USDT-M streams as engine market events (paper and live modes; no keys).
+
+Two combined-stream sockets, as python-binance 1.0.37 lays them out after Binance's 2026
+split of the futures websocket hosts: ``market/stream?streams=`` for aggTrade, markPrice@1s
+and kline, ``public/stream?streams=`` for bookTicker. Each is kept alive by a
+``StreamSupervisor``; the feed's status is the worse of the two.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from binance import BinanceSocketManager
+from engine.binance.endpoints import Endpoints, apply_to_socket_manager
+from engine.binance.streams import StreamSupervisor
+from engine.events import Bar, MarketEvent, MarkPrice, Quote, Trade
+from engine.snapshot import FeedStatus
+
+log = logging.getLogger(__name__)
+
+_RANK = {FeedStatus.LIVE: 0, FeedStatus.CONNECTING: 1, FeedStatus.STALE: 2,
+         FeedStatus.RECONNECTING: 3, FeedStatus.DISCONNECTED: 4}
+
+
+def parse_market_message(msg: dict[str, Any]) -> MarketEvent | None:
+    """One combined-stream message → a market event (None for what the engine does not use,
+    e.g. an unclosed kline: bars are emitted only when closed, so nothing peeks ahead)."""
+    data = msg.get("data", msg)
+    kind = data.get("e")
+    if kind == "bookTicker":
+        return Quote(data["s"], int(data.get("T") or data["E"]), float(data["b"]),
+                     float(data["B"]), float(data["a"]), float(data["A"]))
+    if kind == "aggTrade":
+        return Trade(data["s"], int(data["T"]), float(data["p"]), float(data["q"]),
+                     bool(data["m"]))
+    if kind == "markPriceUpdate":
+        return MarkPrice(data["s"], int(data["E"]), float(data["p"]), float(data["r"] or 0),
+                         int(data["T"]))
+    if kind == "kline":
+        k = data["k"]
+        if not k.get("x"):
+            return None
+        return Bar(data["s"], int(k["t"]), int(k["T"]), float(k["o"]), float(k["h"]),
+                   float(k["l"]), float(k["c"]), float(k["v"]))
+    return None
+
+
+class BinanceMarketFeed:
+    """Pushes parsed events into ``on_event`` (sync, cheap: the engine's own queue)."""
+
+    def __init__(
+        self,
+        client: Any,
+        endpoints: Endpoints,
+        symbols: list[str] | tuple[str, ...],
+        on_event: Callable[[MarketEvent], None],
+        on_status: Callable[[FeedStatus, str], None] | None = None,
+        kline_interval: str = "1m",
+        stale_after: float = 10.0,
+        restart_after: float = 30.0,
+        max_queue_size: int = 2000,
+        ping_interval: float = 20.0,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        max_age: float | None = 23.5 * 3600,
+    ) -> None:
+        self.client = client
+        self.endpoints = endpoints
+        self.symbols = [s.lower() for s in symbols]
+        self.on_event = on_event
+        self._on_status = on_status
+        self.max_queue_size = max_queue_size
+        self.ping_interval = ping_interval
+        self.status = FeedStatus.CONNECTING
+        self.events_in = 0
+        self.ignored = collections.Counter[str]()
+        market = [f"{s}@{t}" for s in self.symbols
+                  for t in ("aggTrade", "markPrice@1s", f"kline_{kline_interval}")]
+        public = [f"{s}@bookTicker" for s in self.symbols]
+        common = dict(on_message=self._message, on_status=self._status_changed,
+                      stale_after=stale_after, restart_after=restart_after, max_age=max_age,
+                      backoff_base=backoff_base, backoff_max=backoff_max)
+        self.supervisors = [
+            StreamSupervisor("market", lambda: self._socket(market, "market"), **common),
+            StreamSupervisor("public", lambda: self._socket(public, "public"), **common),
+        ]
+
+    def _socket(self, streams: list[str], category: str) -> Any:
+        bsm = BinanceSocketManager(self.client, max_queue_size=self.max_queue_size)
+        apply_to_socket_manager(bsm, self.endpoints)
+        bsm.ws_kwargs.update(ping_interval=self.ping_interval, ping_timeout=self.ping_interval)
+        return bsm.futures_multiplex_socket(streams, category=category)
+
+    def _message(self, msg: dict[str, Any]) -> None:
+        event = parse_market_message(msg)
+        if event is None:
+            self.ignored[str(msg.get("data", msg).get("e"))] += 1
+            return
+        self.events_in += 1
+        self.on_event(event)
+
+    def _status_changed(self, _status: FeedStatus, text: str) -> None:
+        worst = max((s.status for s in self.supervisors), key=lambda st: _RANK.get(st, 5))
+        if worst is not self.status:
+            self.status = worst
+            if self._on_status:
+                self._on_status(worst, text)
+
+    def data_age_s(self) -> float | None:
+        ages = [s.age_s() for s in self.supervisors]
+        return None if any(a is None for a in ages) else max(a for a in ages if a is not None)
+
+    async def start(self) -> None:
+        for sup in self.supervisors:
+            sup.start()
+
+    async def stop(self) -> None:
+        for sup in self.supervisors:
+            await sup.stop()

@@ -1,0 +1,5 @@
+"""A local Binance USDT-M exchange for tests: see server.py."""
+
+from tests.local_exchange.server import Fault, LocalExchange
+
+__all__ = ["Fault", "LocalExchange"]

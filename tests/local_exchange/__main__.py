@@ -1,0 +1,35 @@
+"""Run the local exchange as its own process (for kill -9 tests of a desk in another process).
+
+    python -m tests.local_exchange --port-file PATH [--key K --secret S]
+
+Writes the port to PATH once listening; runs until killed. Control it over HTTP:
+``POST /_control/price {"symbol": ..., "price": ...}`` and ``GET /_control/state``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from tests.local_exchange.server import LocalExchange
+
+
+async def _main(args: argparse.Namespace) -> None:
+    ex = LocalExchange(api_key=args.key, api_secret=args.secret)
+    await ex.start(args.port)
+    Path(args.port_file).write_text(str(ex.port))
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port-file", required=True)
+    parser.add_argument("--key", default="local-test-key")
+    parser.add_argument("--secret", default="local-test-secret")
+    asyncio.run(_main(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
