@@ -1,0 +1,191 @@
+"""Every desk binding, driven with the real Pilot."""
+
+from __future__ import annotations
+
+from tests.tui.helpers import ready, screen_text, settle
+from tui.app import make_app
+from tui.screens import ChartScreen, ConfirmScreen, HelpScreen, StrategyScreen
+
+
+async def test_p_pauses_then_resumes_new_entries(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        assert app.last_snapshot.paused
+        assert "PAUSED" in screen_text(app)
+        await pilot.press("p")
+        await settle(pilot)
+        assert not app.last_snapshot.paused
+
+
+async def test_number_keys_toggle_strategy_n(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        before = {s.index: s.enabled for s in app.last_snapshot.strategies}
+        await pilot.press("1")
+        await settle(pilot)
+        after = {s.index: s.enabled for s in app.last_snapshot.strategies}
+        assert after[1] is not before[1]
+        assert {k: v for k, v in after.items() if k != 1} == {
+            k: v for k, v in before.items() if k != 1}
+        await pilot.press("1")
+        await settle(pilot)
+        assert app.last_snapshot.strategies[0].enabled is before[1]
+
+
+async def test_a_number_with_no_strategy_changes_nothing(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        before = app.last_snapshot.strategies
+        await pilot.press("9")
+        await settle(pilot)
+        assert [s.enabled for s in app.last_snapshot.strategies] == [s.enabled for s in before]
+
+
+async def test_s_opens_the_strategy_screen_where_numbers_still_toggle(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, StrategyScreen)
+        name = app.last_snapshot.strategies[0].name
+        assert name in screen_text(app)
+        was = app.last_snapshot.strategies[0].enabled
+        await pilot.press("1")
+        await settle(pilot)
+        assert app.last_snapshot.strategies[0].enabled is not was
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, StrategyScreen)
+
+
+async def test_ctrl_x_halts_and_flattens_from_the_main_screen(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+x")
+        await settle(pilot)
+        snap = app.last_snapshot
+        assert snap.halted and not snap.positions
+        text = screen_text(app)
+        assert "HALTED" in text and "EMERGENCY STOP" in text
+
+
+async def test_ctrl_x_works_while_a_modal_is_open(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, ChartScreen)
+        await pilot.press("ctrl+x")
+        await settle(pilot)
+        assert app.last_snapshot.halted
+
+
+async def test_r_resumes_from_halt_only_after_confirmation(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+x")
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.last_snapshot.halted
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert not app.last_snapshot.halted
+
+
+async def test_r_when_not_halted_opens_nothing(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+
+
+async def test_t_cycles_desk_themes_and_remembers_the_choice(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        assert app.theme == "tapedesk-dark"
+        seen = [app.theme]
+        for _ in range(len(app.desk_themes)):
+            await pilot.press("t")
+            await settle(pilot)
+            seen.append(app.theme)
+        assert set(seen) == set(app.desk_themes) and seen[-1] == "tapedesk-dark"
+        await pilot.press("t")
+        await settle(pilot)
+        chosen = app.theme
+        assert await desk_engine.get_setting("theme") == chosen
+
+
+async def test_saved_theme_is_applied_at_start(desk_engine):
+    await desk_engine.start()
+    await desk_engine.set_setting("theme", "tapedesk-light")
+    await desk_engine.stop()
+    app = make_app(desk_engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        assert app.theme == "tapedesk-light"
+
+
+async def test_c_opens_the_equity_and_drawdown_chart(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, ChartScreen)
+        assert "Drawdown" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, ChartScreen)
+
+
+async def test_f_cycles_the_log_filter(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        names = []
+        for _ in range(4):
+            await pilot.press("f")
+            await settle(pilot)
+            names.append(app.explain.filter_name)
+        assert names == ["taken", "refused", "errors", "all"]
+
+
+async def test_question_mark_opens_help(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_q_when_flat_quits_and_stops_the_engine(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+x")  # be flat for sure
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.engine_stopped
