@@ -1,0 +1,177 @@
+"""grid — a bounded grid inside a range: buy a level crossed down, sell one crossed up.
+
+Levels are ``spacing_pct`` apart inside a range that is either fixed (``lower``/``upper``)
+or taken from the last ``lookback`` bars' high/low (re-anchored whenever the grid is flat
+and the range is stale). A close down through a level → long with its take-profit one
+level up; a close up through a level → short, target one level down; the stop is one
+spacing away (kept inside the desk's stop band). A close outside the range by more than
+one spacing switches the grid off (the range has broken), with an EXIT if we hold a
+position, until a new range forms.
+
+Risk caveats (read these): a grid is short volatility. It earns small, frequent wins
+while price oscillates and gives them back — and more — when the range breaks; the stop
+band limits each loss but not the run of losses in a trend. Spacing must clear the round
+trip of fees (2 × taker ≈ 0.08 % on Binance USDT-M at the base tier) or every win is a
+loss. The desk is one-way (net) mode, so this grid holds one position at a time, not a
+ladder of orders: it is a grid *signal*, deliberately simpler than an exchange grid bot.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from engine.events import Bar, Side, Signal, SignalKind
+from engine.indicators import RollingMax, RollingMin
+from engine.strategies.liquidity.fmt import pct, price
+from engine.strategies.notes import SkipNotes
+from engine.strategy import Strategy, StrategyError, register
+
+
+class _State:
+    __slots__ = ("active", "base", "hi", "levels", "lo", "prev_close", "rmax", "rmin", "since")
+
+    def __init__(self, lookback: int) -> None:
+        self.rmax = RollingMax(lookback)
+        self.rmin = RollingMin(lookback)
+        self.active = False
+        self.levels = 0
+        self.base = 0.0
+        self.lo = 0.0
+        self.hi = 0.0
+        self.prev_close = 0.0
+        self.since = 0
+
+
+@register("grid")
+class Grid(SkipNotes, Strategy):
+    """Bounded grid signals within a fixed or rolling range (see the module caveats)."""
+
+    PARAMS: ClassVar[dict[str, tuple[type, Any, str]]] = {
+        "lower": (float, 0.0, "fixed range bottom (0 = use the rolling range)"),
+        "upper": (float, 0.0, "fixed range top (0 = use the rolling range)"),
+        "lookback": (int, 240, "bars of high/low that define the rolling range"),
+        "spacing_pct": (float, 0.25, "distance between grid levels, % of price"),
+        "max_levels": (int, 20, "refuse ranges needing more levels than this"),
+        "min_levels": (int, 3, "a range narrower than this many levels is no grid"),
+        "stop_min_pct": (float, 0.15, "stop distance floor, %"),
+        "stop_max_pct": (float, 0.35, "stop distance cap, %"),
+    }
+
+    def __init__(self, symbols: tuple[str, ...] | None = None, **params: Any) -> None:
+        super().__init__(symbols, **params)
+        p = self.params
+        if p["spacing_pct"] <= 0:
+            raise StrategyError(f"{self.name}: spacing_pct must be > 0")
+        if (p["lower"] or p["upper"]) and not 0 < p["lower"] < p["upper"]:
+            raise StrategyError(f"{self.name}: need 0 < lower < upper (or both 0 for rolling)")
+        if p["lookback"] < 2:
+            raise StrategyError(f"{self.name}: lookback must be >= 2")
+        self._spacing = p["spacing_pct"] / 100.0
+        stop = min(max(self._spacing, p["stop_min_pct"] / 100.0), p["stop_max_pct"] / 100.0)
+        self._stop = stop
+        self._states: dict[str, _State] = {}
+        self._init_notes()
+
+    def _anchor(self, st: _State, bar: Bar, lo: float, hi: float) -> None:
+        step = lo * self._spacing
+        levels = int((hi - lo) / step)
+        p = self.params
+        if levels < p["min_levels"] or levels > p["max_levels"]:
+            st.active = False
+            return
+        st.active = True
+        st.base = lo
+        st.levels = levels
+        st.lo = lo
+        st.hi = lo + levels * step
+        st.since = 0
+        self._note(
+            bar.ts,
+            bar.symbol,
+            f"Grid set: {levels} levels {price(st.lo)}–{price(st.hi)}, {pct(self._spacing)} apart",
+        )
+
+    def on_bar(self, bar: Bar) -> Signal | None:
+        st = self._states.get(bar.symbol)
+        p = self.params
+        if st is None:
+            if self.symbols is not None and bar.symbol not in self.symbols:
+                return None
+            st = self._states[bar.symbol] = _State(p["lookback"])
+        hi = st.rmax.update(bar.high)
+        lo = st.rmin.update(bar.low)
+        close = bar.close
+        prev = st.prev_close
+        st.prev_close = close
+        st.since += 1
+        ctx = self.ctx
+        pos = ctx.position(bar.symbol) if ctx is not None else None
+        if pos is not None and pos.strategy and pos.strategy != self.name:
+            return None
+        if not st.active:
+            if pos is None:
+                if p["upper"]:
+                    self._anchor(st, bar, p["lower"], p["upper"])
+                elif hi is not None and lo is not None:
+                    self._anchor(st, bar, lo, hi)
+            return None
+        step = st.base * self._spacing
+        if close > st.hi + step or close < st.lo - step:
+            st.active = False
+            where = "above" if close > st.hi else "below"
+            text = (
+                f"Closed {price(close)} {where} the grid {price(st.lo)}–{price(st.hi)}: "
+                "range broken, grid off"
+            )
+            if pos is not None:
+                return Signal(
+                    strategy=self.name,
+                    symbol=bar.symbol,
+                    side=pos.side,
+                    ts=bar.ts,
+                    entry=close,
+                    kind=SignalKind.EXIT,
+                    reasons=[text],
+                )
+            self._note(bar.ts, bar.symbol, text)
+            return None
+        if pos is not None or prev == 0.0:
+            return None
+        if not p["upper"] and st.since > p["lookback"]:
+            st.active = False  # stale rolling range: re-anchor on the next bar
+            return None
+        # level index just below each close; a change means a level was crossed
+        i_prev = int((prev - st.base) // step)
+        i_now = int((close - st.base) // step)
+        if i_now == i_prev or not (0 <= i_now <= st.levels) or not (0 <= i_prev <= st.levels):
+            return None
+        if i_now < i_prev:
+            side = Side.LONG
+            level = st.base + (i_now + 1) * step
+            tp = level + step
+            verb = "down"
+        else:
+            side = Side.SHORT
+            level = st.base + i_now * step
+            tp = level - step
+            verb = "up"
+        s = side.sign
+        stop = close * (1.0 - s * self._stop)
+        if s * (tp - close) <= 0:
+            return None
+        return Signal(
+            strategy=self.name,
+            symbol=bar.symbol,
+            side=side,
+            ts=bar.ts,
+            entry=close,
+            stop_loss=stop,
+            take_profit=tp,
+            confidence=0.4,
+            reasons=[
+                f"Closed {price(close)} {verb} through grid level {price(level)} "
+                f"(grid {price(st.lo)}–{price(st.hi)}, {st.levels} levels)",
+                f"target next level {price(tp)}",
+                f"stop {price(stop)} ({pct(self._stop)})",
+            ],
+        )

@@ -1,0 +1,150 @@
+"""A sweep, and where its stop and target go. Pure functions: bars and pools in, verdicts out.
+
+A sweep is a wick through resting liquidity that *closes back inside*: the stops were
+taken and the move failed, so we trade the failed breakout. A close beyond the pool is a
+break (no trade); a wick too deep is a real move that happened to come back (no trade).
+"""
+
+from __future__ import annotations
+
+from engine.events import Side
+from engine.strategies.liquidity.fmt import pct, price
+from engine.strategies.liquidity.pools import Pool
+
+# Which pool names the sweep in the note when one bar takes several: the most watched one.
+_RANK = ("prior-day", "Asia", "London", "New York", "equal", "swing")
+
+
+def _rank(pool: Pool) -> int:
+    for i, prefix in enumerate(_RANK):
+        if pool.label.startswith(prefix):
+            return i
+    return len(_RANK)
+
+
+class Sweep:
+    """A reclaimed sweep: trade ``side``; ``level`` is the pool the close got back over."""
+
+    __slots__ = ("depth", "extreme", "level", "pool", "pools", "side")
+
+    def __init__(self, side: Side, pools: list[Pool], level: float, extreme: float) -> None:
+        self.side = side
+        self.pools = pools
+        self.pool = min(pools, key=_rank)
+        self.level = level
+        self.extreme = extreme
+        self.depth = abs(extreme - level) / level
+
+    def describe(self) -> str:
+        p = self.pool
+        where = "above" if self.side is Side.LONG else "below"
+        depth = abs(self.extreme - p.price) / p.price
+        text = f"Swept {p.label} {price(p.price)} by {pct(depth)}, closed back {where}"
+        others = [q for q in self.pools if q is not p]
+        if others:
+            text += " (also took " + ", ".join(f"{q.label} {price(q.price)}" for q in others) + ")"
+        return text
+
+
+def find_sweep(
+    high: float,
+    low: float,
+    close: float,
+    taken_highs: list[Pool],
+    taken_lows: list[Pool],
+    max_depth: float,
+) -> tuple[Sweep | None, str]:
+    """Judge a bar that traded through pools. Returns (sweep, "") or (None, why not)."""
+    if taken_highs and taken_lows:
+        return None, (
+            f"Bar ran both sides (high {price(high)}, low {price(low)}): no clean sweep to fade"
+        )
+    if taken_lows:
+        level = max(p.price for p in taken_lows)
+        if close <= level:
+            outer = min(taken_lows, key=_rank)
+            return None, (
+                f"Closed {price(close)} below {outer.label} {price(outer.price)}: "
+                "a break, not a sweep"
+            )
+        sweep = Sweep(Side.LONG, taken_lows, level, low)
+    elif taken_highs:
+        level = min(p.price for p in taken_highs)
+        if close >= level:
+            outer = min(taken_highs, key=_rank)
+            return None, (
+                f"Closed {price(close)} above {outer.label} {price(outer.price)}: "
+                "a break, not a sweep"
+            )
+        sweep = Sweep(Side.SHORT, taken_highs, level, high)
+    else:
+        return None, ""
+    if sweep.depth > max_depth:
+        return None, (
+            f"{sweep.describe()}, but {pct(sweep.depth)} deep (over {pct(max_depth)}): "
+            "a real move that came back, not a stop run"
+        )
+    return sweep, ""
+
+
+def place_stop(
+    side: Side,
+    entry: float,
+    extreme: float,
+    body_edge: float,
+    band_min: float,
+    band_max: float,
+    buffer: float,
+) -> tuple[float | None, str]:
+    """Stop at the sweep wick's midpoint, else just beyond the wick, kept in the band.
+
+    ``body_edge`` is the candle body's end the wick hangs from (min(open, close) for a
+    long). Returns (stop, sentence) or (None, why there is no trade).
+    """
+    s = side.sign
+    mid = (extreme + body_edge) / 2.0
+    d_mid = s * (entry - mid) / entry
+    if band_min <= d_mid <= band_max:
+        return mid, f"stop at wick midpoint {price(mid)} ({pct(d_mid)})"
+    if d_mid > band_max:
+        return None, (
+            f"wick midpoint {price(mid)} is {pct(d_mid)} away, beyond the {pct(band_max)} cap: "
+            "no trade"
+        )
+    beyond = extreme * (1.0 - s * buffer)
+    d_beyond = s * (entry - beyond) / entry
+    word = "low" if side is Side.LONG else "high"
+    if band_min <= d_beyond <= band_max:
+        return beyond, f"stop beyond the sweep {word} at {price(beyond)} ({pct(d_beyond)})"
+    if d_beyond < band_min:
+        stop = entry * (1.0 - s * band_min)
+        return stop, (
+            f"stop widened to the {pct(band_min)} floor at {price(stop)}, beyond the sweep {word}"
+        )
+    stop = entry * (1.0 - s * band_max)
+    return stop, (
+        f"stop at the {pct(band_max)} cap {price(stop)}, past the wick midpoint {price(mid)}"
+    )
+
+
+def pick_target(
+    side: Side,
+    entry: float,
+    stop: float,
+    opposite: list[Pool],
+    r_multiple: float,
+    min_r: float,
+) -> tuple[float, str]:
+    """Target the nearest opposite pool at least ``min_r`` R away, else ``r_multiple`` R."""
+    s = side.sign
+    risk = abs(entry - stop)
+    best: Pool | None = None
+    for p in opposite:
+        dist = s * (p.price - entry)
+        if dist >= min_r * risk and (best is None or s * (best.price - p.price) > 0):
+            best = p
+    if best is not None and risk > 0:
+        r = s * (best.price - entry) / risk
+        return best.price, f"target {best.label} {price(best.price)} ({r:.1f}R)"
+    tp = entry + s * r_multiple * risk
+    return tp, f"target {r_multiple:g}R at {price(tp)} (no opposite pool ≥ {min_r:g}R)"

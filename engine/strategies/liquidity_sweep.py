@@ -1,0 +1,159 @@
+"""liquidity_sweep — the desk's own method: fade the failed breakout after stops are taken.
+
+The market is a liquidity auction. Stops rest beyond obvious levels (yesterday's high,
+the Asia range, equal highs); price runs them, and when it cannot hold beyond, the run was
+the trap. We enter on the reclaim close, stop inside/just past the sweeping wick (kept in
+the desk's 0.15–0.35 % band or no trade), and target the liquidity on the other side.
+
+Parts (engine/strategies/liquidity/): regime.py (trend/range/volatility), pools.py (the
+liquidity map), sweep.py (sweep verdict, stop and target). This module only wires them and
+writes the notes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from engine.events import Bar, Side, Signal
+from engine.strategies.liquidity.pools import LiquidityMap
+from engine.strategies.liquidity.regime import RANGE, TREND_DOWN, TREND_UP, WARMING, Regime
+from engine.strategies.liquidity.sweep import find_sweep, pick_target, place_stop
+from engine.strategies.notes import SkipNotes
+from engine.strategy import Strategy, StrategyError, register
+from engine.timeframes import Resampler, timeframe_ms
+
+
+class _State:
+    __slots__ = ("cooldown", "map", "regime", "resampler")
+
+    def __init__(self, p: dict[str, Any], symbol: str) -> None:
+        self.regime = Regime(p["regime_lookback"], p["trend_er"])
+        self.map = LiquidityMap(
+            swing_left=p["swing_left"],
+            swing_right=p["swing_right"],
+            eq_tolerance=p["eq_tolerance_pct"] / 100.0,
+        )
+        tf = p["timeframe"]
+        self.resampler = Resampler(tf, symbol) if timeframe_ms(tf) > 60_000 else None
+        self.cooldown = 0
+
+
+@register("liquidity_sweep")
+class LiquiditySweep(SkipNotes, Strategy):
+    """Sweep of a liquidity pool that closes back inside → entry on the reclaim."""
+
+    PARAMS: ClassVar[dict[str, tuple[type, Any, str]]] = {
+        "timeframe": (str, "1m", "bars sweeps are judged on: 1m, or 5m/15m/1h built from 1m"),
+        "regime_lookback": (int, 60, "bars in the trend/range efficiency window"),
+        "trend_er": (float, 0.35, "efficiency ratio at/above which the market is trending"),
+        "with_trend_only": (int, 1, "1 = in a trend take only sweeps that rejoin it; 0 = both"),
+        "max_vol_ratio": (float, 2.5, "skip when ATR is this many times its own average"),
+        "swing_left": (int, 5, "bars left of a swing point"),
+        "swing_right": (int, 5, "bars right of a swing point (its confirmation delay)"),
+        "eq_tolerance_pct": (float, 0.05, "two swings within this % are equal highs/lows"),
+        "max_sweep_pct": (float, 0.5, "a wick deeper than this % beyond the pool is a move"),
+        "stop_min_pct": (float, 0.15, "stop distance floor, % of entry"),
+        "stop_max_pct": (float, 0.35, "stop distance cap, % of entry (wider → no trade)"),
+        "stop_buffer_pct": (float, 0.02, "how far past the wick a structure stop goes, %"),
+        "target_r": (float, 2.0, "R multiple target when no opposite pool qualifies"),
+        "min_target_r": (float, 1.5, "an opposite pool must be at least this many R away"),
+        "cooldown_bars": (int, 10, "bars to wait after a signal on the same symbol"),
+    }
+
+    def __init__(self, symbols: tuple[str, ...] | None = None, **params: Any) -> None:
+        super().__init__(symbols, **params)
+        p = self.params
+        try:
+            timeframe_ms(p["timeframe"])
+        except ValueError as exc:
+            raise StrategyError(f"{self.name}: parameter timeframe: {exc}") from exc
+        if not 0 < p["stop_min_pct"] <= p["stop_max_pct"]:
+            raise StrategyError(f"{self.name}: need 0 < stop_min_pct <= stop_max_pct")
+        self._band_min = p["stop_min_pct"] / 100.0
+        self._band_max = p["stop_max_pct"] / 100.0
+        self._buffer = p["stop_buffer_pct"] / 100.0
+        self._max_depth = p["max_sweep_pct"] / 100.0
+        self._states: dict[str, _State] = {}
+        self._init_notes()
+
+    def on_bar(self, bar: Bar) -> Signal | None:
+        st = self._states.get(bar.symbol)
+        if st is None:
+            if self.symbols is not None and bar.symbol not in self.symbols:
+                return None
+            st = self._states[bar.symbol] = _State(self.params, bar.symbol)
+        if st.resampler is not None:
+            bar = st.resampler.update(bar)  # type: ignore[assignment]
+            if bar is None:
+                return None
+        high = bar.high
+        low = bar.low
+        regime = st.regime.update(high, low, bar.close)
+        lmap = st.map
+        signal = None
+        if high > lmap.nearest_high or low < lmap.nearest_low:
+            taken_h = lmap.take_highs(high) if high > lmap.nearest_high else []
+            taken_l = lmap.take_lows(low) if low < lmap.nearest_low else []
+            if st.cooldown == 0 and regime != WARMING:
+                signal = self._judge(st, bar, taken_h, taken_l)
+        if st.cooldown:
+            st.cooldown -= 1
+        lmap.update(bar.open_ts, high, low, bar.ts)
+        return signal
+
+    def _judge(self, st: _State, bar: Bar, taken_h: list, taken_l: list) -> Signal | None:
+        sweep, why = find_sweep(bar.high, bar.low, bar.close, taken_h, taken_l, self._max_depth)
+        if sweep is None:
+            if why:
+                self._note(bar.ts, bar.symbol, why)
+            return None
+        side = sweep.side
+        regime = st.regime
+        if self.params["with_trend_only"] and (
+            (regime.state == TREND_UP and side is Side.SHORT)
+            or (regime.state == TREND_DOWN and side is Side.LONG)
+        ):
+            self._note(
+                bar.ts, bar.symbol, f"{sweep.describe()}; {regime.describe()}: not fading it"
+            )
+            return None
+        if regime.vol_ratio > self.params["max_vol_ratio"]:
+            self._note(
+                bar.ts,
+                bar.symbol,
+                f"{sweep.describe()}; volatility {regime.vol_ratio:.1f}× normal: standing aside",
+            )
+            return None
+        ctx = self.ctx
+        if ctx is not None and ctx.position(bar.symbol) is not None:
+            self._note(bar.ts, bar.symbol, f"{sweep.describe()}; already in a position")
+            return None
+        entry = bar.close
+        body_edge = min(bar.open, entry) if side is Side.LONG else max(bar.open, entry)
+        stop, stop_text = place_stop(
+            side, entry, sweep.extreme, body_edge, self._band_min, self._band_max, self._buffer
+        )
+        if stop is None:
+            self._note(bar.ts, bar.symbol, f"{sweep.describe()}; {stop_text}")
+            return None
+        opposite = st.map.highs if side is Side.LONG else st.map.lows
+        tp, tp_text = pick_target(
+            side, entry, stop, opposite, self.params["target_r"], self.params["min_target_r"]
+        )
+        st.cooldown = self.params["cooldown_bars"]
+        confidence = 0.5
+        if sweep.pool.label.startswith(("prior-day", "Asia", "London", "New York", "equal")):
+            confidence += 0.15
+        if regime.state == RANGE:
+            confidence += 0.1
+        return Signal(
+            strategy=self.name,
+            symbol=bar.symbol,
+            side=side,
+            ts=bar.ts,
+            entry=entry,
+            stop_loss=stop,
+            take_profit=tp,
+            confidence=confidence,
+            reasons=[sweep.describe(), regime.describe(), stop_text, tp_text],
+        )
