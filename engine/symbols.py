@@ -60,14 +60,20 @@ class SymbolSpec:
         notional = filters.get("MIN_NOTIONAL", {})
         return cls(
             symbol=info["symbol"],
-            tick_size=Decimal(price.get("tickSize", "0.01")).normalize(),
-            step_size=Decimal(lot.get("stepSize", "0.001")).normalize(),
-            min_qty=Decimal(lot.get("minQty", "0.001")).normalize(),
-            min_notional=Decimal(notional.get("notional", "5")).normalize(),
-            market_step_size=Decimal(mlot["stepSize"]).normalize() if "stepSize" in mlot else None,
-            market_max_qty=Decimal(mlot["maxQty"]).normalize() if "maxQty" in mlot else None,
-            max_qty=Decimal(lot["maxQty"]).normalize() if "maxQty" in lot else None,
+            tick_size=_plain(price.get("tickSize", "0.01")),
+            step_size=_plain(lot.get("stepSize", "0.001")),
+            min_qty=_plain(lot.get("minQty", "0.001")),
+            min_notional=_plain(notional.get("notional", "5")),
+            market_step_size=_plain(mlot["stepSize"]) if "stepSize" in mlot else None,
+            market_max_qty=_plain(mlot["maxQty"]) if "maxQty" in mlot else None,
+            max_qty=_plain(lot["maxQty"]) if "maxQty" in lot else None,
         )
+
+
+def _plain(text: str) -> Decimal:
+    """``"100.00"`` → ``Decimal("100")``, not ``1E+2``: exchange numbers are shown to people."""
+    value = Decimal(text).normalize()
+    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value
 
 
 def _spec(symbol: str, tick: str, step: str, min_qty: str, notional: str, mmr: str) -> SymbolSpec:
@@ -88,4 +94,5 @@ KNOWN_SYMBOLS: dict[str, SymbolSpec] = {
 
 def spec_for(symbol: str) -> SymbolSpec:
     """Known filters for ``symbol``, or conservative defaults for an unknown one."""
-    return KNOWN_SYMBOLS.get(symbol.upper()) or _spec(symbol.upper(), "0.01", "0.001", "0.001", "5", "0.01")
+    sym = symbol.upper()
+    return KNOWN_SYMBOLS.get(sym) or _spec(sym, "0.01", "0.001", "0.001", "5", "0.01")

@@ -51,6 +51,7 @@ SIGNED_PREFIXES = ("/fapi/v1/order", "/fapi/v1/openOrders", "/fapi/v1/allOpenOrd
                    "/fapi/v1/leverage", "/fapi/v1/userTrades", "/fapi/v1/allOrders",
                    "/fapi/v1/apiTradingStatus", "/fapi/v1/symbolConfig")
 ORDER_PATHS = ("/fapi/v1/order", "/fapi/v1/algoOrder")
+PARAMS = web.RequestKey("params", dict)
 
 
 @dataclass
@@ -331,7 +332,7 @@ class LocalExchange:
             self._authenticate(request, path, params, body)
         except ApiError as exc:
             return self._error(exc.status, exc.code, exc.msg, headers)
-        request["params"] = params
+        request[PARAMS] = params
         try:
             response = await handler(request)
         except ApiError as exc:
@@ -398,7 +399,7 @@ class LocalExchange:
 
     async def _rest(self, request: web.Request) -> web.Response:
         path, method = request.path, request.method
-        p: dict[str, str] = request.get("params", {})
+        p: dict[str, str] = request.get(PARAMS, {})
         acct = self.account
         ok = web.json_response
         route = (method, path)
