@@ -1,0 +1,1 @@
+"""Research tools around a backtest: Monte Carlo, terminal plots, reports, CLI selection."""
