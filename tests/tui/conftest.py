@@ -20,3 +20,11 @@ def desk_engine(tmp_path):
     from tests.tui.fake_engine import FakeEngine
 
     return FakeEngine(position=True)
+
+
+@pytest.fixture
+def snapshot_engine(tmp_path):
+    """A deterministic engine for snapshots. Until engine/assembly.py exists: FakeEngine."""
+    from tests.tui.fake_engine import FakeEngine
+
+    return FakeEngine(position=True)

@@ -1,0 +1,32 @@
+"""Snapshots of the main screen at 80x24 and 160x48 in every bundled theme.
+
+The engine has replayed its data to the end before the picture is taken, so every number
+on screen comes from deterministic replay (event-time clock), never from the wall clock.
+Update after a deliberate UI change with: pytest tests/tui/test_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.helpers import ready
+from themes import load_themes
+from tui.app import make_app
+
+THEMES = [t.name for t in load_themes().themes]
+SIZES = [(80, 24), (160, 48)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("theme", THEMES)
+def test_main_screen(snap_compare, snapshot_engine, theme, size):
+    app = make_app(snapshot_engine, bell=False)
+
+    async def run_before(pilot):
+        await ready(pilot)
+        app.theme = theme
+        await pilot.pause()
+        app.refresh_view()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
