@@ -374,7 +374,7 @@ def iter_events(
     The symbol comes from the data when it names one, else ``symbol``, else the file name,
     else BTCUSDT. Memory stays flat except for the JSON kline formats (one document).
     """
-    warn = warn or _default_warn
+    warn = _default_warn if warn is None else warn
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
         raise DataFormatError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")

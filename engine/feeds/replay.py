@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 
 from engine.events import MarketEvent
@@ -44,6 +44,8 @@ class ReplayFeed:
         skip_until_ts: int | None = None,
         warn: Warn | None = None,
         max_batch: int = MAX_BATCH,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         if speed < 0:
             raise ValueError(f"speed must be >= 0 (0 = as fast as possible), got {speed}")
@@ -55,6 +57,8 @@ class ReplayFeed:
         self._start_ms, self._end_ms = start_ms, end_ms
         self._warn = warn
         self._closed = False
+        self._clock = clock  # injectable (tests); default: the event loop's clock
+        self._sleep = sleep or asyncio.sleep
         if isinstance(path_or_events, str | Path):
             self._path: Path | None = Path(path_or_events)
             self._events: list[MarketEvent] | None = None
@@ -88,7 +92,7 @@ class ReplayFeed:
         return found or ((self._symbol.upper(),) if self._symbol else ())
 
     async def batches(self) -> AsyncIterator[list[MarketEvent]]:
-        loop = asyncio.get_running_loop()
+        now = self._clock or asyncio.get_running_loop().time
         shift = 0
         wall0: float | None = None
         ev0 = 0
@@ -109,28 +113,27 @@ class ReplayFeed:
                         continue
                     if self.speed > 0:
                         if wall0 is None:
-                            wall0, ev0 = loop.time(), ev.ts
+                            wall0, ev0 = now(), ev.ts
                         due = wall0 + (ev.ts - ev0) / 1000.0 / self.speed
-                        if batch and (due - loop.time() > PACE_QUANTUM_S
+                        if batch and (due - now() > PACE_QUANTUM_S
                                       or len(batch) >= self.max_batch):
                             yield batch
                             batch = []
                             if self._closed:
                                 return
-                        wait = due - loop.time()
-                        if not batch and wait > 0:
-                            await asyncio.sleep(wait)
+                        if not batch:  # always yield to the loop between batches
+                            await self._sleep(max(due - now(), 0.0))
                     elif len(batch) >= self.max_batch:
                         yield batch
                         batch = []
-                        await asyncio.sleep(0)
+                        await self._sleep(0)
                         if self._closed:
                             return
                     batch.append(ev)
                     self.events_emitted += 1
                 if batch:
                     yield batch
-                    await asyncio.sleep(0)
+                    await self._sleep(0)
                 self.passes += 1
                 if not self.loop or first_ts is None:
                     return

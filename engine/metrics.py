@@ -1,0 +1,269 @@
+"""Backtest and session metrics, defined once so the CLI, the TUI and the tests agree.
+
+Definitions (also in docs/data.md):
+
+- ``net_pnl`` = Σ trade pnl (net of fees and funding); ``gross_pnl`` = Σ gross; ``fees`` and
+  ``funding`` are the sums the venue charged (funding signed as the trades carry it).
+- A win is a trade with pnl > 0, a loss pnl < 0; a break-even trade counts in ``trades`` only.
+- ``profit_factor`` = Σ winning pnl / |Σ losing pnl|; **None when there are no losing trades**
+  (undefined, and JSON has no infinity); the table shows "n/a (no losing trades)".
+- ``expectancy`` = net pnl / trades ($ per trade); ``expectancy_r`` = mean R multiple over the
+  trades whose risk amount is known (None if none is).
+- ``max_drawdown`` / ``max_drawdown_pct``: largest peak-to-trough fall of the equity samples,
+  the running peak starting at the initial balance; the two maxima are taken independently.
+- ``sharpe`` / ``sortino``: from DAILY returns. Equity is resampled at 00:00 UTC (last sample
+  of each UTC day, days without a sample carry the previous value); the first day's return is
+  against the initial balance. Risk-free rate 0. Annualised with √365 because crypto trades
+  every day of the year (not √252). Sharpe = mean / sample std (ddof 1); Sortino = mean /
+  downside deviation √(Σ min(r, 0)² / N). None with fewer than two daily returns, or when the
+  denominator is 0.
+- ``exposure_pct`` = bars in position / total bars × 100.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from engine.events import RoundTrip
+
+DAY_MS = 86_400_000
+ANNUALISATION_DAYS = 365
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    initial_balance: float
+    final_equity: float
+    return_pct: float
+    net_pnl: float
+    gross_pnl: float
+    fees: float
+    funding: float
+    trades: int
+    wins: int
+    losses: int
+    win_rate: float | None  # percent
+    profit_factor: float | None
+    expectancy: float | None  # $ per trade
+    expectancy_r: float | None
+    avg_win: float | None
+    avg_loss: float | None  # negative
+    max_drawdown: float
+    max_drawdown_pct: float
+    sharpe: float | None
+    sortino: float | None
+    daily_returns: int
+    exposure_pct: float
+    bars_in_position: int
+    total_bars: int
+    start_ts: int | None
+    end_ts: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: floats rounded for reading, start/end also as ISO UTC text."""
+        out: dict[str, Any] = {}
+        for key, value in asdict(self).items():
+            out[key] = round(value, 6) if isinstance(value, float) else value
+        out["start"] = _iso(self.start_ts)
+        out["end"] = _iso(self.end_ts)
+        out["annualisation"] = "daily returns at 00:00 UTC, x sqrt(365), risk-free 0"
+        return out
+
+
+def _iso(ts: int | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def daily_returns(equity: list[tuple[int, float]], initial_balance: float) -> list[float]:
+    """Day-over-day returns of the last equity sample of each UTC day (gaps forward-filled)."""
+    if not equity:
+        return []
+    closes: dict[int, float] = {}
+    for ts, value in equity:
+        closes[ts // DAY_MS] = value
+    first, last = min(closes), max(closes)
+    prev = initial_balance
+    out: list[float] = []
+    for day in range(first, last + 1):
+        value = closes.get(day, prev)
+        out.append(value / prev - 1.0 if prev else 0.0)
+        prev = value
+    return out
+
+
+def _sharpe_sortino(returns: list[float]) -> tuple[float | None, float | None]:
+    n = len(returns)
+    if n < 2:
+        return None, None
+    mean = sum(returns) / n
+    var = sum((r - mean) ** 2 for r in returns) / (n - 1)
+    down = math.sqrt(sum(min(r, 0.0) ** 2 for r in returns) / n)
+    scale = math.sqrt(ANNUALISATION_DAYS)
+    sharpe = mean / math.sqrt(var) * scale if var > 0 else None
+    sortino = mean / down * scale if down > 0 else None
+    return sharpe, sortino
+
+
+def _drawdown(equity: list[tuple[int, float]], initial_balance: float) -> tuple[float, float]:
+    peak = initial_balance
+    worst = worst_pct = 0.0
+    for _ts, value in equity:
+        if value > peak:
+            peak = value
+        dd = peak - value
+        if dd > worst:
+            worst = dd
+        if peak > 0 and dd / peak > worst_pct:
+            worst_pct = dd / peak
+    return worst, worst_pct * 100.0
+
+
+def compute_metrics(
+    trades: list[RoundTrip],
+    equity: list[tuple[int, float]],
+    initial_balance: float,
+    bars_in_position: int,
+    total_bars: int,
+) -> Metrics:
+    """Every metric of a run from its closed trades and its (ts_ms, equity) samples."""
+    pnls = [float(t.pnl) for t in trades]
+    win_pnls = [p for p in pnls if p > 0]
+    loss_pnls = [p for p in pnls if p < 0]
+    n = len(pnls)
+    net = sum(pnls)
+    gross_win, gross_loss = sum(win_pnls), sum(loss_pnls)
+    rs = [r for r in (t.r_multiple for t in trades) if r is not None]
+    final = equity[-1][1] if equity else initial_balance + net
+    dd, dd_pct = _drawdown(equity, initial_balance)
+    rets = daily_returns(equity, initial_balance)
+    sharpe, sortino = _sharpe_sortino(rets)
+    stamps = [ts for ts, _ in equity] + [t.entry_ts for t in trades] + [t.exit_ts for t in trades]
+    return Metrics(
+        initial_balance=float(initial_balance),
+        final_equity=float(final),
+        return_pct=(final / initial_balance - 1.0) * 100.0 if initial_balance else 0.0,
+        net_pnl=net,
+        gross_pnl=sum(float(t.gross_pnl) for t in trades),
+        fees=sum(float(t.fees) for t in trades),
+        funding=sum(float(t.funding) for t in trades),
+        trades=n,
+        wins=len(win_pnls),
+        losses=len(loss_pnls),
+        win_rate=len(win_pnls) / n * 100.0 if n else None,
+        profit_factor=gross_win / -gross_loss if loss_pnls else None,
+        expectancy=net / n if n else None,
+        expectancy_r=sum(rs) / len(rs) if rs else None,
+        avg_win=gross_win / len(win_pnls) if win_pnls else None,
+        avg_loss=gross_loss / len(loss_pnls) if loss_pnls else None,
+        max_drawdown=dd,
+        max_drawdown_pct=dd_pct,
+        sharpe=sharpe,
+        sortino=sortino,
+        daily_returns=len(rets),
+        exposure_pct=bars_in_position / total_bars * 100.0 if total_bars else 0.0,
+        bars_in_position=bars_in_position,
+        total_bars=total_bars,
+        start_ts=min(stamps) if stamps else None,
+        end_ts=max(stamps) if stamps else None,
+    )
+
+
+def _num(value: float | None, fmt: str = "{:,.2f}", none: str = "n/a") -> str:
+    return none if value is None else fmt.format(value)
+
+
+def format_table(metrics: Metrics, labels: list[str] | None = None) -> str:
+    """The metrics as an aligned two-column table, with run labels (e.g. "fixed qty 0.01 (risk
+    sizing bypassed)") printed above it so a reader cannot miss how the run was made."""
+    m = metrics
+    pf = _num(m.profit_factor, "{:.2f}", "n/a (no losing trades)" if m.wins else "n/a")
+    rows = [
+        ("period", f"{_iso(m.start_ts) or 'n/a'} → {_iso(m.end_ts) or 'n/a'}"),
+        ("initial balance", _num(m.initial_balance)),
+        ("final equity", f"{_num(m.final_equity)} ({m.return_pct:+.2f} %)"),
+        ("net pnl", _num(m.net_pnl, "{:+,.2f}")),
+        ("gross pnl", _num(m.gross_pnl, "{:+,.2f}")),
+        ("fees", _num(m.fees)),
+        ("funding", _num(m.funding, "{:+,.2f}")),
+        ("trades", f"{m.trades} ({m.wins} won, {m.losses} lost)"),
+        ("win rate", _num(m.win_rate, "{:.1f} %")),
+        ("profit factor", pf),
+        ("expectancy", _num(m.expectancy, "{:+,.2f} / trade")
+         + (f" ({m.expectancy_r:+.2f} R)" if m.expectancy_r is not None else "")),
+        ("avg win / loss", f"{_num(m.avg_win, '{:+,.2f}')} / {_num(m.avg_loss, '{:+,.2f}')}"),
+        ("max drawdown", f"{_num(m.max_drawdown)} ({m.max_drawdown_pct:.2f} %)"),
+        ("sharpe (daily, √365)", _num(m.sharpe)),
+        ("sortino (daily, √365)", _num(m.sortino)),
+        ("exposure", f"{m.exposure_pct:.1f} % of {m.total_bars:,} bars"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    lines = [f"* {label}" for label in (labels or [])]
+    lines += [f"{k.ljust(width)}  {v}" for k, v in rows]
+    return "\n".join(lines)
+
+
+class ProgressBar:
+    """A one-line text progress bar for long backtests, redrawn at most ``1/min_interval``
+    times a second so printing never costs the run anything noticeable.
+
+    ``update(done)`` is cheap enough to call every bar: it only looks at the clock every
+    ``total/1000`` steps. Drawn only on a terminal unless ``enabled`` says otherwise.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO | None = None,
+        min_interval: float = 0.1,
+        width: int = 30,
+        enabled: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.total = max(total, 1)
+        self.stream = stream if stream is not None else sys.stderr
+        self.min_interval = min_interval
+        self.width = width
+        self.enabled = enabled if enabled is not None else bool(
+            getattr(self.stream, "isatty", lambda: False)()
+        )
+        self._clock = clock
+        self._step = max(self.total // 1000, 1)
+        self._next_check = 0
+        self._last_draw = -math.inf
+        self._start = clock()
+        self.draws = 0
+
+    def update(self, done: int) -> None:
+        if done < self._next_check or not self.enabled:
+            return
+        self._next_check = done + self._step
+        now = self._clock()
+        if now - self._last_draw < self.min_interval and done < self.total:
+            return
+        self._last_draw = now
+        self._draw(done, now)
+
+    def _draw(self, done: int, now: float) -> None:
+        frac = min(done / self.total, 1.0)
+        filled = int(frac * self.width)
+        elapsed = now - self._start
+        rate = done / elapsed if elapsed > 0 else 0.0
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {frac * 100:5.1f} % {done:,}/{self.total:,} {rate:,.0f}/s")
+        self.stream.flush()
+        self.draws += 1
+
+    def close(self) -> None:
+        """Draw the final state and end the line."""
+        if self.enabled:
+            self._draw(self.total, self._clock())
+            self.stream.write("\n")
+            self.stream.flush()
