@@ -23,7 +23,12 @@ def _rank(pool: Pool) -> int:
 
 
 class Sweep:
-    """A reclaimed sweep: trade ``side``; ``level`` is the pool the close got back over."""
+    """A reclaimed sweep: trade ``side``; ``level`` is the pool the close got back over.
+
+    When one bar takes several pools, the most watched one (prior day, then sessions,
+    equal highs/lows, swings) names the sweep and is the level the close must reclaim;
+    lesser levels in between do not veto it.
+    """
 
     __slots__ = ("depth", "extreme", "level", "pool", "pools", "side")
 
@@ -33,7 +38,8 @@ class Sweep:
         self.pool = min(pools, key=_rank)
         self.level = level
         self.extreme = extreme
-        self.depth = abs(extreme - level) / level
+        # how far past the level that names the sweep (the one traders watch) the wick ran
+        self.depth = abs(extreme - self.pool.price) / self.pool.price
 
     def describe(self) -> str:
         p = self.pool
@@ -60,23 +66,21 @@ def find_sweep(
             f"Bar ran both sides (high {price(high)}, low {price(low)}): no clean sweep to fade"
         )
     if taken_lows:
-        level = max(p.price for p in taken_lows)
-        if close <= level:
-            outer = min(taken_lows, key=_rank)
+        outer = min(taken_lows, key=_rank)
+        if close <= outer.price:
             return None, (
                 f"Closed {price(close)} below {outer.label} {price(outer.price)}: "
                 "a break, not a sweep"
             )
-        sweep = Sweep(Side.LONG, taken_lows, level, low)
+        sweep = Sweep(Side.LONG, taken_lows, outer.price, low)
     elif taken_highs:
-        level = min(p.price for p in taken_highs)
-        if close >= level:
-            outer = min(taken_highs, key=_rank)
+        outer = min(taken_highs, key=_rank)
+        if close >= outer.price:
             return None, (
                 f"Closed {price(close)} above {outer.label} {price(outer.price)}: "
                 "a break, not a sweep"
             )
-        sweep = Sweep(Side.SHORT, taken_highs, level, high)
+        sweep = Sweep(Side.SHORT, taken_highs, outer.price, high)
     else:
         return None, ""
     if sweep.depth > max_depth:
@@ -141,7 +145,11 @@ def pick_target(
     best: Pool | None = None
     for p in opposite:
         dist = s * (p.price - entry)
-        if dist >= min_r * risk and (best is None or s * (best.price - p.price) > 0):
+        if dist >= min_r * risk and (
+            best is None
+            or s * (best.price - p.price) > 0
+            or (best.price == p.price and _rank(p) < _rank(best))
+        ):
             best = p
     if best is not None and risk > 0:
         r = s * (best.price - entry) / risk
