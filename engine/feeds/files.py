@@ -25,6 +25,8 @@ always time-ordered.
 
 from __future__ import annotations
 
+import bisect
+import gc
 import gzip
 import io
 import itertools
@@ -397,7 +399,101 @@ def load_bars(
 ) -> list[Bar]:
     """All bars of ``path`` as a list (the backtest path); stream captures give closed klines."""
     fmt = detect_format(path)
+    if fmt in ("binance_csv", "ohlcv_csv", "ninjabot_csv"):
+        sym = (symbol or symbol_from_name(path) or DEFAULT_SYMBOL).upper()
+        fast = _fast_csv_bars(path, fmt, sym, start_ms, end_ms)
+        if fast is not None:
+            return fast
     events = iter_events(path, symbol, start_ms, end_ms, warn, fmt)
     if fmt != "ws_capture":
         return list(events)  # type: ignore[arg-type]
     return [e for e in events if e.kind is Kind.BAR]  # type: ignore[misc]
+
+
+def _fast_csv_bars(path: str | Path, fmt: str, symbol: str, start_ms: int | None,
+                   end_ms: int | None) -> list[Bar] | None:
+    """Column-at-a-time parse of a clean CSV (C-level ``map`` per column, no per-row Python
+    frames): ~4-8x the streaming reader. Returns None at the first irregularity (ragged or
+    unparsable row, time not strictly increasing) so the streaming reader can name the line."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of young objects, no cycles: collection passes are pure cost
+    try:
+        return _fast_csv_bars_inner(path, fmt, symbol, start_ms, end_ms)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _fast_csv_bars_inner(path: str | Path, fmt: str, symbol: str, start_ms: int | None,
+                         end_ms: int | None) -> list[Bar] | None:
+    with open_text(path) as fh:
+        lines = fh.read().splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        return []
+    header: list[str] | None = None
+    if fmt == "ohlcv_csv" or lines[0].startswith("open_time"):
+        header = [h.strip().lower() for h in lines[0].split(",")]
+        lines = lines[1:]
+    if not lines:
+        return []
+    commas = set(map(str.count, lines, itertools.repeat(",")))
+    if len(commas) != 1:
+        return None  # ragged rows
+    ncols = commas.pop() + 1
+    flat = ",".join(lines).split(",")
+    cols = [flat[i::ncols] for i in range(ncols)]
+    rows = lines
+    close_ts: list[int] | None = None
+    try:
+        if fmt == "ninjabot_csv":
+            open_ts = [t * 1000 for t in map(int, cols[0])]
+            o, c, lo, h, v = (list(map(float, cols[i])) for i in (1, 2, 3, 4, 5))
+        elif fmt == "binance_csv":
+            open_ts, close_ts = (list(map(int, cols[i])) for i in (0, 6))
+            o, h, lo, c, v = (list(map(float, cols[i])) for i in (1, 2, 3, 4, 5))
+        else:
+            assert header is not None
+            tcol = next(header.index(x) for x in _TIME_COLUMNS if x in header)
+            idx = [header.index(x) for x in ("open", "high", "low", "close")]
+            o, h, lo, c = (list(map(float, cols[i])) for i in idx)
+            v = list(map(float, cols[header.index("volume")])) if "volume" in header else [
+                0.0] * len(rows)
+            if "close_time" in header:
+                return None
+            times = cols[tcol]
+            if _is_time_text(times[0]):
+                dts = list(map(datetime.fromisoformat, times))
+                if any(d.tzinfo is not None for d in (dts[0], dts[-1])):
+                    return None
+                open_ts = [(d - _EPOCH) // _MS for d in dts]
+            else:
+                open_ts = list(map(int, times))
+    except ValueError:
+        return None
+    for series in (open_ts, close_ts):
+        if series is not None and series and to_ms(series[0]) != series[0]:
+            if to_ms(series[-1]) == series[-1]:
+                return None  # mixed units: let the row reader handle each
+            unit = series[0] // to_ms(series[0]) if series[0] > 10**14 else 0
+            if unit:  # µs / ns → ms
+                series[:] = [x // unit for x in series]
+            else:  # seconds
+                series[:] = [x * 1000 for x in series]
+    n = len(open_ts)
+    if not all(map(int.__lt__, open_ts, itertools.islice(open_ts, 1, None))):
+        return None
+    if close_ts is None:
+        deltas = [b - a for a, b in itertools.pairwise(open_ts[:64])]
+        interval = min(deltas) if deltas else (interval_from_name(path) or 60_000)
+        close_ts = [t + interval - 1 for t in open_ts]
+    lo_i, hi_i = 0, n
+    if start_ms is not None:
+        lo_i = bisect.bisect_left(close_ts, start_ms)
+    if end_ms is not None:
+        hi_i = bisect.bisect_left(close_ts, end_ms)
+    if lo_i or hi_i < n:
+        open_ts, close_ts, o, h, lo, c, v = (
+            x[lo_i:hi_i] for x in (open_ts, close_ts, o, h, lo, c, v))
+    return list(map(Bar, itertools.repeat(symbol), open_ts, close_ts, o, h, lo, c, v))

@@ -265,3 +265,12 @@ def test_out_of_order_exchange_times_in_a_capture_are_raised_to_stay_monotonic(
     path = tmp_path / "cap.gz"
     path.write_bytes(gzip.compress(text.encode()))
     assert [e.ts for e in iter_events(path)] == [100, 150, 150, 160]
+
+
+def test_fast_bar_loader_agrees_with_the_streaming_reader_on_the_sample() -> None:
+    def key(b: Bar) -> tuple:
+        return (b.symbol, b.open_ts, b.ts, b.open, b.high, b.low, b.close, b.volume)
+
+    fast = load_bars(SAMPLE_BARS_1M)
+    streamed = list(iter_events(SAMPLE_BARS_1M))
+    assert list(map(key, fast)) == list(map(key, streamed))
