@@ -224,6 +224,14 @@ class BinanceVenue:
         self.orders[intent.client_id] = _Tracked(intent, intent.type in ALGO_TYPES)
         self._spawn(self._place(self.orders[intent.client_id]))
 
+    def track(self, intents: list[OrderIntent]) -> None:
+        """Resume managing orders that are open on the exchange (after a restart, once
+        reconciliation matched them with the journal or the user adopted them)."""
+        for it in intents:
+            if it.client_id not in self.orders:
+                self.orders[it.client_id] = _Tracked(it, it.type in ALGO_TYPES,
+                                                     status=OrderStatus.NEW)
+
     def cancel(self, symbol: str, client_id: str) -> None:
         self._spawn(self.cancel_async(symbol, client_id))
 
@@ -295,6 +303,16 @@ class BinanceVenue:
                 return Decimal(row["balance"])
         return Decimal(0)
 
+    async def close_position(self, position: Position) -> None:
+        """Close one position reduce-only at market (reconciliation's "flatten")."""
+        token = f"{position.symbol[:6]}{self._now_ms():x}"
+        intent = OrderIntent(
+            client_id=client_order_id(token, OrderRole.FLATTEN), symbol=position.symbol,
+            side=position.side.opposite.order_side, type=OrderType.MARKET, qty=position.qty,
+            role=OrderRole.FLATTEN, ts=self._now_ms(), reduce_only=True)
+        self.orders[intent.client_id] = _Tracked(intent, False)
+        await self._place(self.orders[intent.client_id])
+
     # -- emergency stop --------------------------------------------------------------------
     async def flatten_all(self, say: Callable[[str], None] = log.warning) -> bool:
         """Cancel every regular and algo order, close every position reduce-only at market,
@@ -307,15 +325,8 @@ class BinanceVenue:
                 say(f"emergency stop: canceled all regular and algo orders (round {rnd})")
                 positions = await self.fetch_positions()
                 for sym, pos in positions.items():
-                    token = f"{self._now_ms():x}{rnd}"
-                    intent = OrderIntent(
-                        client_id=client_order_id(f"{sym[:6]}{token}", OrderRole.FLATTEN),
-                        symbol=sym, side=pos.side.opposite.order_side,
-                        type=OrderType.MARKET, qty=pos.qty, role=OrderRole.FLATTEN,
-                        ts=self._now_ms(), reduce_only=True)
                     say(f"emergency stop: closing {pos.side} {pos.qty} {sym} reduce-only")
-                    self.orders[intent.client_id] = _Tracked(intent, False)
-                    await self._place(self.orders[intent.client_id])
+                    await self.close_position(pos)
                 await asyncio.sleep(st.flat_poll_s)
                 positions = await self.fetch_positions()
                 open_orders = await self.fetch_open_orders()
