@@ -48,8 +48,8 @@ class LiquiditySweep(SkipNotes, Strategy):
         "trend_er": (float, 0.35, "efficiency ratio at/above which the market is trending"),
         "with_trend_only": (int, 1, "1 = in a trend take only sweeps that rejoin it; 0 = both"),
         "max_vol_ratio": (float, 2.5, "skip when ATR is this many times its own average"),
-        "swing_left": (int, 5, "bars left of a swing point"),
-        "swing_right": (int, 5, "bars right of a swing point (its confirmation delay)"),
+        "swing_left": (int, 10, "bars left of a swing point"),
+        "swing_right": (int, 10, "bars right of a swing point (its confirmation delay)"),
         "eq_tolerance_pct": (float, 0.05, "two swings within this % are equal highs/lows"),
         "max_sweep_pct": (float, 0.5, "a wick deeper than this % beyond the pool is a move"),
         "stop_min_pct": (float, 0.15, "stop distance floor, % of entry"),
@@ -57,7 +57,7 @@ class LiquiditySweep(SkipNotes, Strategy):
         "stop_buffer_pct": (float, 0.02, "how far past the wick a structure stop goes, %"),
         "target_r": (float, 2.0, "R multiple target when no opposite pool qualifies"),
         "min_target_r": (float, 1.5, "an opposite pool must be at least this many R away"),
-        "cooldown_bars": (int, 10, "bars to wait after a signal on the same symbol"),
+        "cooldown_bars": (int, 15, "bars to wait after a signal on the same symbol"),
     }
 
     def __init__(self, symbols: tuple[str, ...] | None = None, **params: Any) -> None:
