@@ -163,7 +163,7 @@ class StreamSupervisor:
                 self._check_clock(opened)
                 continue
             except ReadLoopClosed:
-                raise Restart("read loop closed") from None
+                raise Restart(f"read loop closed ({self._last_error(sock)})") from None
             if isinstance(msg, dict) and msg.get("e") == "error":
                 raise Restart(f"{msg.get('type')}: {msg.get('m')}")
             self.last_message = self._monotonic()
@@ -172,6 +172,14 @@ class StreamSupervisor:
                 self._set(FeedStatus.LIVE, "data flowing")
             self._on_message(msg)
             self._check_clock(opened)
+
+    @staticmethod
+    def _last_error(sock: Any) -> str:
+        """Why the library stopped reading: its error message may still sit in its queue
+        (behind data it will never hand out once the read loop is gone)."""
+        pending = list(getattr(getattr(sock, "_queue", None), "_queue", []))
+        errors = [m for m in pending if isinstance(m, dict) and m.get("e") == "error"]
+        return f"{errors[-1].get('type')}: {errors[-1].get('m')}" if errors else "no reason given"
 
     def _check_clock(self, opened: float) -> None:
         now = self._monotonic()

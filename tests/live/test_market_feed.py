@@ -133,3 +133,23 @@ async def test_planned_reconnect_before_the_24h_limit(exchange, endpoints, clien
 def test_parse_ignores_unclosed_klines_and_unknown_events():
     assert parse_market_message({"data": {"e": "kline", "s": "BTCUSDT", "k": {"x": False}}}) is None
     assert parse_market_message({"data": {"e": "depthUpdate"}}) is None
+
+
+async def test_library_queue_overflow_is_handled_by_reconnecting(exchange, endpoints, client):
+    """A burst larger than python-binance's queue makes the library give up reading; the
+    supervisor sees its error message, reconnects, and data flows again."""
+    events, statuses = [], []
+    feed = make_feed(client, endpoints, events, statuses, max_queue_size=3)
+    await feed.start()
+    try:
+        await wait_until(lambda: len(exchange.socks) == 2)
+        for i in range(60):  # 5 messages per price move, all buffered at once
+            await exchange.set_price("BTCUSDT", str(60000 + i))
+        await wait_until(lambda: any("Overflow" in r for s in feed.supervisors
+                                     for r in s.restarts), what="overflow seen")
+        await wait_until(lambda: len(exchange.socks) == 2, what="reconnected")
+        events.clear()
+        await exchange.set_price("BTCUSDT", "61000")
+        await wait_until(lambda: any(isinstance(e, Trade) and e.price == 61000 for e in events))
+    finally:
+        await feed.stop()
