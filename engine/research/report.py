@@ -21,7 +21,7 @@ from engine.research.plots import drawdown_curve
 
 DISCLAIMER = (
     "Backtest results are hypothetical: past data, simulated fills, no guarantee. "
-    "Nothing here is investment advice."
+    "This is not investment advice."
 )
 
 
