@@ -25,11 +25,16 @@ class ActiveTrade(Static):
     ActiveTrade { height: auto; min-height: 3; padding: 0 1; border: round $primary 50%; }
     """
 
+    _last: Text | None = None
+
     def on_mount(self) -> None:
         self.border_title = "Active trade"
 
     def show(self, snap: DeskSnapshot | None) -> None:
-        self.update(self.render_text(snap))
+        text = self.render_text(snap)
+        if text != self._last:
+            self._last = text
+            self.update(text)
 
     def render_text(self, snap: DeskSnapshot | None) -> Text:
         t = Text()

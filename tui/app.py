@@ -13,7 +13,7 @@ import asyncio
 import signal
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.markup import escape
 from textual.app import App, ComposeResult, SystemCommand
@@ -37,8 +37,8 @@ SPARK_EVERY_TICKS = 5  # the sparkline is a day-scale picture: ~2 redraws/s is p
 class DeskApp(App[int]):
     CSS_PATH = "desk.tcss"
     TITLE = "Tapedesk"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    BINDINGS = [
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (120, "-wide")]
+    BINDINGS: ClassVar = [
         Binding("ctrl+x", "emergency_stop", "E-STOP", priority=True, id="emergency_stop",
                 tooltip="Halt entries, cancel all, close everything, verify flat"),
         Binding("p", "toggle_pause", "Pause", id="pause"),
@@ -55,7 +55,7 @@ class DeskApp(App[int]):
             for n in range(1, 10)
         ],
     ]
-    HELP_ROWS = [
+    HELP_ROWS: ClassVar = [
         ("ctrl+x", "EMERGENCY STOP: halt entries, cancel all orders, close all positions "
                    "reduce-only, verify flat (no dialog; works from any screen)"),
         ("r", "resume from a halt (asks to confirm)"),

@@ -39,6 +39,7 @@ class ExplainLog(RichLog):
         super().__init__(max_lines=max_lines, wrap=True, markup=False, min_width=20, **kwargs)
         self.history: deque[Explanation] = deque(maxlen=history)
         self.filter_name = "all"
+        self.redraw_lines = min(max_lines, 200)
 
     def on_mount(self) -> None:
         self._title()
@@ -46,21 +47,32 @@ class ExplainLog(RichLog):
     def _title(self) -> None:
         self.border_title = f"Explanations · {self.filter_name} (f: filter)"
 
-    def add(self, items: list[Explanation]) -> None:
+    def add(self, items: list[Explanation], max_writes: int = 40) -> None:
+        """Append to history; draw at most ``max_writes`` (the newest) per call.
+
+        Drawing a wrapped line costs ~1 ms; in a flood (hundreds of refusals per frame) the
+        older ones would scroll out before anyone could read them, so one summary line
+        stands in for them and the filter (f) can still redraw them from history.
+        """
         allowed = FILTERS[self.filter_name]
-        for ex in items:
-            self.history.append(ex)
-            if allowed is None or ex.kind in allowed:
-                self.write(self.line(ex))
+        self.history.extend(items)
+        shown = [ex for ex in items if allowed is None or ex.kind in allowed]
+        skipped = len(shown) - max_writes
+        if skipped > 0:
+            self.write(Text(f"… {skipped} more in this instant (all in the journal)",
+                            style="dim italic"))
+            shown = shown[-max_writes:]
+        for i, ex in enumerate(shown, start=1):
+            self.write(self.line(ex), scroll_end=i == len(shown) and None)
 
     def set_filter(self, name: str) -> None:
         self.filter_name = name
         self._title()
         self.clear()
         allowed = FILTERS[name]
-        for ex in self.history:
-            if allowed is None or ex.kind in allowed:
-                self.write(self.line(ex))
+        shown = [ex for ex in self.history if allowed is None or ex.kind in allowed]
+        for ex in shown[-self.redraw_lines:]:
+            self.write(self.line(ex))
 
     def next_filter(self) -> str:
         i = FILTER_ORDER.index(self.filter_name)

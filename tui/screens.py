@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,7 +19,7 @@ from tui.format import money
 class ConfirmScreen(ModalScreen[bool]):
     """Yes/no with the explanation above; y/enter confirm, n/escape cancel."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
     ]
@@ -51,7 +53,7 @@ class ConfirmScreen(ModalScreen[bool]):
 class HelpScreen(ModalScreen[None]):
     """Every desk key with what it does (built from the app's bindings, so it cannot drift)."""
 
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+    BINDINGS: ClassVar = [Binding("escape,question_mark,q", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > Static { width: 78; max-width: 98%; height: auto; max-height: 95%;
@@ -67,15 +69,17 @@ class HelpScreen(ModalScreen[None]):
         for key, text in self.rows:
             t.append(f"{key:>9}  ", style="bold")
             t.append(f"{text}\n")
-        t.append("\nctrl+p opens the command palette (every action).  esc closes this.", style="dim")
+        t.append("\nctrl+p opens the command palette (every action).  esc closes this.",
+                 style="dim")
         yield Static(t)
 
 
 class StrategyScreen(ModalScreen[None]):
     """Name, enabled, last signal and today's stats per strategy; 1–9 toggle here too."""
 
-    BINDINGS = [Binding("escape,s,q", "dismiss", "Close")] + [
-        Binding(str(n), f"app.toggle_strategy({n})", f"Toggle {n}", show=False) for n in range(1, 10)
+    BINDINGS: ClassVar = [Binding("escape,s,q", "dismiss", "Close")] + [
+        Binding(str(n), f"app.toggle_strategy({n})", f"Toggle {n}", show=False)
+        for n in range(1, 10)
     ]
     DEFAULT_CSS = """
     StrategyScreen { align: center middle; }
@@ -86,12 +90,13 @@ class StrategyScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text("Strategies — press 1–9 to enable/disable, esc to close", style="bold"))
+            yield Label(Text("Strategies — 1–9 enable/disable, esc closes", style="bold"))
             yield DataTable(id="strategies", cursor_type="row")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for name in ("#", "name", "enabled", "last signal", "signals", "trades", "P&L today", "error"):
+        for name in ("#", "name", "enabled", "last signal", "signals", "trades", "P&L today",
+                     "error"):
             table.add_column(name, key=name)
         self.show(self.app.last_snapshot)  # type: ignore[attr-defined]
 
@@ -126,10 +131,11 @@ def drawdown(equity: list[float]) -> list[float]:
 class ChartScreen(ModalScreen[None]):
     """Full plotext chart of equity and drawdown (textual-plotext follows the app theme)."""
 
-    BINDINGS = [Binding("escape,c,q", "dismiss", "Close")]
+    BINDINGS: ClassVar = [Binding("escape,c,q", "dismiss", "Close")]
     DEFAULT_CSS = """
     ChartScreen { align: center middle; }
-    ChartScreen > Vertical { width: 95%; height: 90%; border: thick $primary; background: $surface; }
+    ChartScreen > Vertical { width: 95%; height: 90%; border: thick $primary;
+        background: $surface; }
     ChartScreen PlotextPlot { height: 1fr; }
     """
 

@@ -30,9 +30,14 @@ class StatusHeader(Static):
     StatusHeader { height: auto; padding: 0 1; background: $panel; }
     """
 
+    _last: Text | None = None
+
     def show(self, snap: DeskSnapshot | None, *, notice: str | None = None,
              halting: bool = False, log_filter: str = "all") -> None:
-        self.update(self.render_text(snap, notice=notice, halting=halting, log_filter=log_filter))
+        text = self.render_text(snap, notice=notice, halting=halting, log_filter=log_filter)
+        if text != self._last:  # an unchanged header costs no layout or repaint
+            self._last = text
+            self.update(text)
 
     def _var(self, name: str, fallback: str) -> str:
         return self.app.theme_variables.get(name, fallback)
@@ -98,7 +103,8 @@ class StatusHeader(Static):
             return "HALTED: no new entries. Press r to resume (asks to confirm)."
         if state is DeskState.DAY_LOCKED:
             why = snap.day.lock_reason or "daily limit reached"
-            return f"DAY LOCKED: {why}; resets in {duration(snap.next_reset_ts - snap.now_ts)} (00:00 UTC)"
+            left = duration(snap.next_reset_ts - snap.now_ts)
+            return f"DAY LOCKED: {why}; resets in {left} (00:00 UTC)"
         if state is DeskState.PAUSED:
             return "PAUSED: no new entries; an open trade is still managed. Press p to resume."
         return ""

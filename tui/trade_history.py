@@ -1,4 +1,4 @@
-"""Trade history: a DataTable of round trips, newest first, appended to and trimmed, never rebuilt."""
+"""Trade history: a DataTable of round trips, newest first; appended and trimmed, never rebuilt."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ class TradeHistory(DataTable):
     def add_trips(self, trips: list[RoundTrip]) -> None:
         if not trips:
             return
+        trips = trips[-self.max_rows:]
         up = self.app.theme_variables.get("pnl-up", "green")
         down = self.app.theme_variables.get("pnl-down", "red")
         for trip in trips:

@@ -13,7 +13,14 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from engine.events import Explanation, ExplanationKind, Position, RoundTrip, Side
-from engine.snapshot import DayStats, DeskSnapshot, DeskState, FeedStatus, StateChanged, StrategyStatus
+from engine.snapshot import (
+    DayStats,
+    DeskSnapshot,
+    DeskState,
+    FeedStatus,
+    StateChanged,
+    StrategyStatus,
+)
 
 T0 = 1_723_104_000_000  # 2024-08-08 08:00 UTC
 

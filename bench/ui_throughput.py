@@ -1,0 +1,170 @@
+"""UI throughput benchmark: prints figures, asserts nothing.
+
+    python3 bench/ui_throughput.py [--seconds 5] [--rates 2000,5000,20000] [--presses 40]
+
+A. Absorption: the desk (headless, 160x48, real Textual, real panes) attached to an engine
+   whose subscription receives N events/s (98 % explanations, 1 % fills, 1 % round trips:
+   far above any real desk's rate of *derived* events). Reports events absorbed/s, events
+   dropped, refresh ("frame") time p50/p99/max, event-loop lag p99 (how late a 10 ms ticker
+   fires: what a keypress would feel), and RSS growth.
+B. Keypress → e-stop latency under 2,000 events/s: ctrl+x pressed through Pilot; measured to
+   the moment every cancel / close request has been handed to the venue. With the real
+   engine (when engine.assembly is present) the venue's cancel_all and submit are timed;
+   otherwise the engine's emergency_stop entry is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from engine.events import (  # noqa: E402
+    Explanation,
+    ExplanationKind,
+    Fill,
+    Liquidity,
+    OrderRole,
+    RoundTrip,
+    Side,
+)
+from tests.tui.fake_engine import T0, FakeEngine  # noqa: E402
+from tui.app import make_app  # noqa: E402
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p / 100 * len(values)))]
+
+
+def make_event(i: int):
+    r = i % 100
+    if r == 98:
+        return Fill(client_id=f"c{i}", symbol="BTCUSDT", side="BUY", qty=Decimal("0.01"),
+                    price=Decimal("56000"), fee=Decimal("0.28"), ts=T0 + i,
+                    liquidity=Liquidity.TAKER, role=OrderRole.ENTRY)
+    if r == 99:
+        return RoundTrip(symbol="BTCUSDT", side=Side.LONG, qty=Decimal("0.01"),
+                         entry_price=Decimal("56000"), exit_price=Decimal("56050"),
+                         entry_ts=T0 + i - 500, exit_ts=T0 + i, gross_pnl=Decimal("0.5"),
+                         fees=Decimal("0.56"), funding=Decimal(0), pnl=Decimal("-0.06"),
+                         strategy="ema_cross", reason="take profit")
+    kind = ExplanationKind.REFUSED if r % 2 else ExplanationKind.TAKEN
+    return Explanation(T0 + i, kind, f"signal {i}: stop 0.12% below the 0.15% minimum",
+                       strategy="ema_cross", symbol="BTCUSDT", rule="stop_distance")
+
+
+async def produce(engine: FakeEngine, rate: int, stop: asyncio.Event, counter: list[int]) -> None:
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    while not stop.is_set():
+        due = int((loop.time() - t0) * rate)
+        while counter[0] < due:
+            engine.emit(make_event(counter[0]))
+            counter[0] += 1
+        await asyncio.sleep(0.002)
+
+
+async def lag_probe(stop: asyncio.Event, lags: list[float]) -> None:
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        t = loop.time()
+        await asyncio.sleep(0.01)
+        lags.append(loop.time() - t - 0.01)
+
+
+async def absorption(rate: int, seconds: float) -> None:
+    engine = FakeEngine(position=True)
+    app = make_app(engine, bell=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        while not app.engine_ready:
+            await pilot.pause(0.01)
+        app.frame_times.clear()
+        rss0 = rss_mb()
+        stop, counter, lags = asyncio.Event(), [0], []
+        seen0 = app.events_seen
+        tasks = [asyncio.create_task(produce(engine, rate, stop, counter)),
+                 asyncio.create_task(lag_probe(stop, lags))]
+        t0 = time.perf_counter()
+        await asyncio.sleep(seconds)
+        stop.set()
+        await asyncio.gather(*tasks)
+        await pilot.pause(0.25)
+        elapsed = time.perf_counter() - t0
+        frames = [f * 1000 for f in app.frame_times]
+        absorbed = app.events_seen - seen0
+        dropped = sum(s.dropped for s in engine.subs)
+        print(f"{rate:>6} ev/s offered | emitted {counter[0] / elapsed:8.0f}/s | absorbed "
+              f"{absorbed / elapsed:8.0f}/s | dropped {dropped:6d} | frames {len(frames) / elapsed:4.1f}/s"
+              f" | frame ms p50 {pct(frames, 50):5.1f} p99 {pct(frames, 99):5.1f} "
+              f"max {max(frames, default=0):5.1f} | loop lag p99 {pct(lags, 99) * 1000:5.1f} ms"
+              f" | log lines {len(app.explain.lines)} rows {app.history.row_count}"
+              f" | RSS +{rss_mb() - rss0:.1f} MB")
+
+
+async def estop_latency_fake(presses: int) -> list[float]:
+    engine = FakeEngine(position=True)
+    marks: list[float] = []
+    original = engine.emergency_stop
+
+    async def timed() -> None:
+        marks.append(time.perf_counter())
+        await original()
+
+    engine.emergency_stop = timed  # type: ignore[method-assign]
+    app = make_app(engine, bell=False)
+    out = []
+    async with app.run_test(size=(160, 48)) as pilot:
+        while not app.engine_ready:
+            await pilot.pause(0.01)
+        stop, counter = asyncio.Event(), [0]
+        prod = asyncio.create_task(produce(engine, 2000, stop, counter))
+        for _ in range(presses):
+            await asyncio.sleep(0.05)
+            n = len(marks)
+            t = time.perf_counter()
+            await pilot.press("ctrl+x")
+            while len(marks) == n:
+                await asyncio.sleep(0)
+            out.append((marks[-1] - t) * 1000)
+            engine.halted = False
+        stop.set()
+        await prod
+    return out
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description="Tapedesk UI throughput benchmark")
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--rates", default="2000,5000,20000")
+    ap.add_argument("--presses", type=int, default=40)
+    args = ap.parse_args()
+    print("A. absorption (desk at 160x48, refresh 10/s, subscription bound 2000)")
+    for rate in (int(r) for r in args.rates.split(",")):
+        await absorption(rate, args.seconds)
+    print("\nB. keypress (ctrl+x) -> emergency stop requests, under 2,000 events/s")
+    try:
+        from bench.ui_estop_real import estop_latency_real  # real engine, when available
+        lat, what = await estop_latency_real(args.presses), "real engine: venue cancel_all+close"
+    except ImportError:
+        lat, what = await estop_latency_fake(args.presses), "fake engine: emergency_stop entry"
+    print(f"   {what}: n={len(lat)} p50 {pct(lat, 50):.1f} ms  p99 {pct(lat, 99):.1f} ms  "
+          f"max {max(lat):.1f} ms  mean {statistics.fmean(lat):.1f} ms (target p99 <= 50 ms)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
