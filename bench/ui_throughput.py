@@ -109,7 +109,8 @@ async def absorption(rate: int, seconds: float) -> None:
         absorbed = app.events_seen - seen0
         dropped = sum(s.dropped for s in engine.subs)
         print(f"{rate:>6} ev/s offered | emitted {counter[0] / elapsed:8.0f}/s | absorbed "
-              f"{absorbed / elapsed:8.0f}/s | dropped {dropped:6d} | frames {len(frames) / elapsed:4.1f}/s"
+              f"{absorbed / elapsed:8.0f}/s | dropped {dropped:6d} | "
+              f"frames {len(frames) / elapsed:4.1f}/s"
               f" | frame ms p50 {pct(frames, 50):5.1f} p99 {pct(frames, 99):5.1f} "
               f"max {max(frames, default=0):5.1f} | loop lag p99 {pct(lags, 99) * 1000:5.1f} ms"
               f" | log lines {len(app.explain.lines)} rows {app.history.row_count}"

@@ -101,9 +101,9 @@ class StrategyScreen(ModalScreen[None]):
         self.show(self.app.last_snapshot)  # type: ignore[attr-defined]
 
     def show(self, snap: DeskSnapshot | None) -> None:
-        if snap is None:
-            return
         table = self.query_one(DataTable)
+        if snap is None or not table.columns:  # painted by the app before on_mount ran
+            return
         vars_ = self.app.theme_variables
         for st in snap.strategies:
             on = Text("ON", style=f"bold {vars_.get('pnl-up', 'green')}") if st.enabled else Text(
