@@ -284,19 +284,21 @@ class Swings:
     A swing high is a bar whose high is at least the previous ``left`` highs and strictly
     above the next ``right`` highs. It can only be known once those ``right`` bars have
     closed, so ``update`` reports it then, with the index and price of the swing bar.
-    Implemented with a rolling max/min over the ``left + right + 1`` window: the swing bar
-    is the window's centre when the monotonic deque's front is the centre.
+    Implemented with a monotonic deque per side over the ``left + right + 1`` window (the
+    same technique as :class:`RollingMax`, inlined because it runs on every bar): the swing
+    bar is the window's centre when the deque's front is the centre.
     """
 
-    __slots__ = ("_hi", "_i", "_lo", "left", "right", "swing_high", "swing_low")
+    __slots__ = ("_hi", "_i", "_lo", "_window", "left", "right", "swing_high", "swing_low")
 
     def __init__(self, left: int = 3, right: int = 3) -> None:
         if left < 1 or right < 1:
             raise ValueError(f"swing left/right must be >= 1, got {left}/{right}")
         self.left = left
         self.right = right
-        self._hi = RollingMax(left + right + 1)
-        self._lo = RollingMin(left + right + 1)
+        self._window = left + right + 1
+        self._hi: deque[tuple[int, float]] = deque()
+        self._lo: deque[tuple[int, float]] = deque()
         self._i = -1
         self.swing_high: tuple[int, float] | None = None  # (bar index, price) of the latest
         self.swing_low: tuple[int, float] | None = None
@@ -306,18 +308,27 @@ class Swings:
         i = self._i = self._i + 1
         hi = self._hi
         lo = self._lo
-        hi.update(high)
-        lo.update(low)
-        if i < self.left + self.right:
+        while hi and hi[-1][1] <= high:
+            hi.pop()
+        hi.append((i, high))
+        while lo and lo[-1][1] >= low:
+            lo.pop()
+        lo.append((i, low))
+        oldest = i - self._window
+        if hi[0][0] <= oldest:
+            hi.popleft()
+        if lo[0][0] <= oldest:
+            lo.popleft()
+        centre = i - self.right
+        if centre < self.left:
             return None, None
         sh = sl = None
-        centre = i - self.right
-        front = hi._dq[0]
+        front = hi[0]
         if front[0] == centre:
             sh = front[1]
-            self.swing_high = (centre, sh)
-        front = lo._dq[0]
+            self.swing_high = front
+        front = lo[0]
         if front[0] == centre:
             sl = front[1]
-            self.swing_low = (centre, sl)
+            self.swing_low = front
         return sh, sl
