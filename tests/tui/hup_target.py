@@ -1,0 +1,26 @@
+"""Runs the desk in a terminal for test_sighup: writes a marker when the engine has stopped.
+
+    python3 tests/tui/hup_target.py MARKER
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.tui.real_engine import hup_engine  # noqa: E402
+from tui.app import run_desk  # noqa: E402
+
+
+def main() -> None:
+    marker = Path(sys.argv[1])
+    engine = hup_engine(marker)
+    code = run_desk(engine, demo=True)
+    with marker.open("a") as fh:
+        fh.write(f" exit={code}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Closing the terminal (SIGHUP) stops the engine cleanly before the desk exits."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+def test_terminal_closing_stops_the_engine_then_exits(tmp_path: Path):
+    if not shutil.which("tmux"):
+        pytest.skip("tmux is not installed (needed to give the desk a real terminal to lose)")
+    marker = tmp_path / "marker"
+    sock = tmp_path / "tmux.sock"
+    tmux = ["tmux", "-S", str(sock)]
+    cmd = f"{sys.executable} {HERE / 'hup_target.py'} {marker}"
+    subprocess.run([*tmux, "new-session", "-d", "-s", "hup", "-x", "100", "-y", "30", cmd],
+                   check=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the desk is up once its footer is drawn
+            pane = subprocess.run([*tmux, "capture-pane", "-p", "-t", "hup"],
+                                  capture_output=True, text=True).stdout
+            if "E-STOP" in pane:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"desk never drew its footer:\n{pane}")
+        subprocess.run([*tmux, "kill-server"], check=True)  # the terminal goes away: SIGHUP
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "exit=" not in (
+            marker.read_text() if marker.exists() else ""
+        ):
+            time.sleep(0.2)
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+    assert marker.exists(), "the desk died without stopping the engine"
+    text = marker.read_text()
+    assert text.startswith("stopped"), text
+    assert "exit=0" in text, text
