@@ -149,3 +149,18 @@ def test_guarded_builtin_strategy_behaves_exactly_as_unguarded(bars_1m):
     b = [wrapped.on_bar(x) for x in bars]
     assert a == b and any(a)
     assert wrapped.disabled_reason == ""
+
+
+def test_the_plugin_example_in_the_docs_loads_and_trades(tmp_path, bars_1m):
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "strategies.md").read_text()
+    section = doc.split("## Writing your own strategy", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    folder = plugin_dir(tmp_path)
+    _write(folder, "breakout.py", code)
+    assert load_plugins([folder], use_entry_points=False) == []
+    s = guard(create("breakout"))
+    sigs = [x for b in bars_1m[:5000] if (x := s.on_bar(b))]
+    assert sigs and s.disabled_reason == ""
+    assert sigs[0].reasons[0].startswith("Closed ") and "-bar high" in sigs[0].reasons[0]
