@@ -223,6 +223,7 @@ class OrderRole(StrEnum):
     TAKE_PROFIT = "take_profit"
     EXIT = "exit"
     FLATTEN = "flatten"
+    LIQUIDATION = "liquidation"
 
 
 @dataclass(slots=True)
@@ -295,6 +296,11 @@ class Position:
     fees: Decimal = Decimal(0)
     funding: Decimal = Decimal(0)
     risk_amount: Decimal = Decimal(0)
+    # Running totals while the position closes, so a round trip reports true averages.
+    peak_qty: Decimal = Decimal(0)
+    exit_qty: Decimal = Decimal(0)
+    exit_notional: Decimal = Decimal(0)
+    realized_gross: Decimal = Decimal(0)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,158 @@
+"""Desk configuration: a TOML file validated by pydantic.
+
+Every field has the desk rulebook's default, so an empty file (or none) is a valid config.
+Errors name the field path and what is allowed (``risk.max_leverage: must be between 1
+and 125, got 200``) because a trader editing a file at 3 a.m. needs exactly that.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message is meant for the user as is."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RiskConfig(_Section):
+    """The desk's risk rulebook (DESIGN.md). Percentages are in percent (0.3 = 0.3 %)."""
+
+    risk_per_trade_pct: float = Field(0.3, gt=0, le=5)
+    max_trades_per_day: int = Field(10, ge=0, le=1000)
+    max_losing_trades_per_day: int = Field(4, ge=0, le=1000)
+    daily_loss_cap: Decimal = Field(Decimal(100), gt=0)
+    daily_profit_lock: Decimal = Field(Decimal(75), gt=0)
+    max_leverage: int = Field(5, ge=1, le=125)
+    margin_type: Literal["isolated"] = "isolated"
+    min_stop_pct: float = Field(0.15, gt=0, lt=100)
+    max_stop_pct: float = Field(0.35, gt=0, lt=100)
+    stale_after_s: float = Field(10.0, gt=0, le=3600)
+    day_roll_hour_utc: int = Field(0, ge=0, le=23)
+
+    @model_validator(mode="after")
+    def _band(self) -> RiskConfig:
+        if self.min_stop_pct >= self.max_stop_pct:
+            raise ValueError(
+                f"min_stop_pct ({self.min_stop_pct}) must be below max_stop_pct ({self.max_stop_pct})"
+            )
+        return self
+
+
+class PaperConfig(_Section):
+    """How the paper venue simulates the exchange (fees in basis points: 5 = 0.05 %)."""
+
+    initial_balance: Decimal = Field(Decimal(10_000), gt=0)
+    maker_fee_bps: float = Field(2.0, ge=0, le=100)
+    taker_fee_bps: float = Field(5.0, ge=0, le=100)
+    slippage_bps: float = Field(1.0, ge=0, le=1000)
+    latency_ms: int = Field(50, ge=0, le=60_000)
+    # Applied every 8 h when the data has no mark-price/funding events, so funding is never
+    # silently zero. 1 bp per 8 h is Binance's baseline rate; 0 turns it off (and says so).
+    assumed_funding_bps_8h: float = Field(1.0, ge=-100, le=100)
+    fill_at: Literal["auto", "close", "next-open", "quote"] = "auto"
+
+
+class StrategyConfig(_Section):
+    name: str
+    enabled: bool = True
+    symbols: list[str] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class BinanceConfig(_Section):
+    """Where python-binance points. URL overrides serve testnet, demo and the local exchange."""
+
+    testnet: bool = False
+    demo: bool = False
+    rest_url: str | None = None
+    ws_url: str | None = None
+    recv_window_ms: int = Field(5000, ge=1, le=60_000)
+
+    @model_validator(mode="after")
+    def _one_env(self) -> BinanceConfig:
+        if self.testnet and self.demo:
+            raise ValueError("choose testnet or demo, not both")
+        return self
+
+
+class UIConfig(_Section):
+    theme: str = "tapedesk-dark"
+    bell: bool = True
+    fps: int = Field(15, ge=1, le=60)
+
+
+class DeskConfig(_Section):
+    symbols: list[str] = Field(default_factory=lambda: ["BTCUSDT"], min_length=1)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+    paper: PaperConfig = Field(default_factory=PaperConfig)
+    strategies: list[StrategyConfig] = Field(
+        default_factory=lambda: [StrategyConfig(name="ema_cross")]
+    )
+    binance: BinanceConfig = Field(default_factory=BinanceConfig)
+    ui: UIConfig = Field(default_factory=UIConfig)
+
+    @field_validator("symbols")
+    @classmethod
+    def _upper(cls, v: list[str]) -> list[str]:
+        return [s.upper() for s in v]
+
+
+def format_validation_error(exc: ValidationError, source: str = "config") -> str:
+    """One line per problem: ``<source>: risk.max_leverage: <what is wrong>``."""
+    lines = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling; see example_config.toml)"
+        elif "input" in err and err["type"] not in ("missing",):
+            msg = f"{msg}, got {err['input']!r}"
+        lines.append(f"{source}: {path}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path | None = None) -> DeskConfig:
+    """Load and validate; with no path, the XDG config file if it exists, else defaults."""
+    if path is None:
+        default = config_dir() / "config.toml"
+        if not default.exists():
+            return DeskConfig()
+        path = default
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such config file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return DeskConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(path))) from None
+
+
+def config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "tapedesk"
+
+
+def data_dir(override: str | Path | None = None) -> Path:
+    """Where journals live: ``--data-dir``, else $TAPEDESK_HOME, else XDG data home."""
+    if override:
+        path = Path(override)
+    elif os.environ.get("TAPEDESK_HOME"):
+        path = Path(os.environ["TAPEDESK_HOME"])
+    else:
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        path = Path(base) / "tapedesk"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path

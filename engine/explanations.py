@@ -1,0 +1,86 @@
+"""The sentences a trader reads in the explanation log, built in one place.
+
+Numbers are formatted the way a trader reads them (thousands separators, percentages
+with two decimals, dollars with cents) so the same fact always reads the same.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from engine.events import Decision, Fill, OrderRole, RoundTrip, Signal, SignalKind
+
+
+def price(value: float | Decimal) -> str:
+    v = float(value)
+    if v >= 1000:
+        return f"{v:,.1f}" if round(v, 1) == round(v, 2) else f"{v:,.2f}"
+    if v >= 1:
+        return f"{v:,.2f}" if round(v, 2) == round(v, 4) else f"{v:,.4f}"
+    return f"{v:.6g}"
+
+
+def money(value: float | Decimal) -> str:
+    v = float(value)
+    return f"-${-v:,.2f}" if v < 0 else f"${v:,.2f}"
+
+
+def signed_money(value: float | Decimal) -> str:
+    v = float(value)
+    return f"+${v:,.2f}" if v >= 0 else f"-${-v:,.2f}"
+
+
+def pct(value: float) -> str:
+    return f"{value:.2f} %"
+
+
+def signal_head(sig: Signal) -> str:
+    return f"{sig.side} {sig.symbol}"
+
+
+def taken(decision: Decision, equity: Decimal, risk_pct: float) -> str:
+    sig = decision.signal
+    if sig.kind is SignalKind.EXIT:
+        return f"Exit {sig.symbol} {sig.side} ({sig.strategy}): {'; '.join(sig.reasons)}"
+    n = decision.numbers
+    parts = [
+        f"Took {signal_head(sig)} {decision.qty} @ ~{price(sig.entry)} ({sig.strategy}):",
+        f"stop {price(sig.stop_loss)} ({pct(n.get('stop_pct', 0.0))})",
+        f"target {price(sig.take_profit)}" if sig.take_profit else "no target",
+        f"risk {money(n.get('risk_amount', 0))} ({risk_pct:.2f} % of {money(equity)})",
+        f"{decision.leverage}x isolated.",
+    ]
+    text = ", ".join(parts[1:])
+    text = f"{parts[0]} {text}"
+    if n.get("capped_by_leverage"):
+        text += f" Size capped by the {n['max_leverage']}x leverage limit."
+    if sig.reasons:
+        text += " Why: " + "; ".join(sig.reasons)
+    return text
+
+
+def refused(decision: Decision) -> str:
+    sig = decision.signal
+    return f"Refused {signal_head(sig)} ({sig.strategy}): {decision.text}"
+
+
+def fill(f: Fill) -> str:
+    what = {
+        OrderRole.ENTRY: "Entry filled",
+        OrderRole.STOP: "Stop-loss filled",
+        OrderRole.TAKE_PROFIT: "Take-profit filled",
+        OrderRole.EXIT: "Exit filled",
+        OrderRole.FLATTEN: "Emergency close filled",
+        OrderRole.LIQUIDATION: "LIQUIDATED",
+    }[f.role]
+    return f"{what}: {f.side} {f.qty} {f.symbol} @ {price(f.price)}, fee {money(f.fee)} ({f.liquidity})."
+
+
+def round_trip(t: RoundTrip) -> str:
+    r = t.r_multiple
+    r_txt = f", {r:+.2f}R" if r is not None else ""
+    return (
+        f"Closed {t.side} {t.symbol} {t.qty}: {price(t.entry_price)} → {price(t.exit_price)} "
+        f"({t.reason}); net {signed_money(t.pnl)}{r_txt} after fees {money(t.fees)} "
+        f"and funding {signed_money(t.funding)}."
+    )

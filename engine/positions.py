@@ -1,0 +1,90 @@
+"""Net (one-way mode) position accounting: the one place a fill changes a position.
+
+Used by the paper venue (as the simulated exchange's books) and by the engine (as the
+desk's own books, rebuilt from journaled fills), so both always agree on average entry
+and realised P&L.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from engine.events import Fill, Position, Side
+
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class FillEffect:
+    """What one fill did: ``closed`` is the position as it was when it went flat."""
+
+    realized_gross: Decimal
+    opened: bool
+    closed: Position | None
+
+
+def liquidation_price(
+    side: Side, qty: Decimal, entry: Decimal, margin: Decimal, mmr: Decimal, cum: Decimal
+) -> Decimal:
+    """Binance isolated liquidation price, one-way mode (BINANCE.md):
+
+    ``LP = (WB + cum − Side·Q·EP) / (Q·MMR − Side·Q)``; 0 when no liquidation is possible.
+    """
+    s = side.sign
+    denom = qty * mmr - s * qty
+    if qty <= 0 or denom == 0:
+        return ZERO
+    lp = (margin + cum - s * qty * entry) / denom
+    return lp if lp > 0 else ZERO
+
+
+class PositionBook:
+    """Positions by symbol; apply fills in order and read back what changed."""
+
+    __slots__ = ("positions",)
+
+    def __init__(self) -> None:
+        self.positions: dict[str, Position] = {}
+
+    def get(self, symbol: str) -> Position | None:
+        return self.positions.get(symbol)
+
+    def apply(self, fill: Fill, leverage: int = 1, strategy: str = "") -> FillEffect:
+        """Apply a fill; a fill larger than the position flips it (one-way mode)."""
+        pos = self.positions.get(fill.symbol)
+        sign = 1 if fill.side == "BUY" else -1
+        if pos is None:
+            side = Side.LONG if sign > 0 else Side.SHORT
+            self.positions[fill.symbol] = Position(
+                symbol=fill.symbol, side=side, qty=fill.qty, entry_price=fill.price,
+                leverage=leverage, opened_ts=fill.ts, strategy=strategy, fees=fill.fee,
+                peak_qty=fill.qty,
+            )
+            return FillEffect(ZERO, True, None)
+        if sign == pos.side.sign:
+            total = pos.qty + fill.qty
+            pos.entry_price = (pos.entry_price * pos.qty + fill.price * fill.qty) / total
+            pos.qty = total
+            pos.peak_qty = max(pos.peak_qty, total)
+            pos.fees += fill.fee
+            return FillEffect(ZERO, False, None)
+        closing = min(pos.qty, fill.qty)
+        gross = (fill.price - pos.entry_price) * closing * pos.side.sign
+        closing_fee = fill.fee * closing / fill.qty
+        pos.qty -= closing
+        pos.realized_gross += gross
+        pos.exit_qty += closing
+        pos.exit_notional += fill.price * closing
+        pos.fees += closing_fee
+        if pos.qty > 0:
+            return FillEffect(gross, False, None)
+        del self.positions[fill.symbol]
+        rest = fill.qty - closing
+        if rest > 0:
+            flipped = Fill(
+                fill.client_id, fill.symbol, fill.side, rest, fill.price, fill.fee - closing_fee,
+                fill.ts, fill.liquidity, fill.role, fill.seq, fill.trade_id,
+            )
+            self.apply(flipped, leverage, strategy)
+        return FillEffect(gross, False, pos)
