@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from engine.events import Bar, Side, Signal
+from engine.strategies.liquidity.fmt import pct, price
 from engine.strategies.liquidity.pools import LiquidityMap
 from engine.strategies.liquidity.regime import RANGE, TREND_DOWN, TREND_UP, WARMING, Regime
 from engine.strategies.liquidity.sweep import find_sweep, pick_target, place_stop
@@ -24,7 +25,7 @@ from engine.timeframes import Resampler, timeframe_ms
 
 
 class _State:
-    __slots__ = ("cooldown", "map", "regime", "resampler")
+    __slots__ = ("cooldown", "map", "pending", "regime", "resampler")
 
     def __init__(self, p: dict[str, Any], symbol: str) -> None:
         self.regime = Regime(p["regime_lookback"], p["trend_er"])
@@ -36,6 +37,8 @@ class _State:
         tf = p["timeframe"]
         self.resampler = Resampler(tf, symbol) if timeframe_ms(tf) > 60_000 else None
         self.cooldown = 0
+        # a higher-timeframe sweep waiting for its 1m confirmation: (signal, level, bars left)
+        self.pending: tuple[Signal, float, int] | None = None
 
 
 @register("liquidity_sweep")
@@ -58,6 +61,13 @@ class LiquiditySweep(SkipNotes, Strategy):
         "target_r": (float, 2.0, "R multiple target when no opposite pool qualifies"),
         "min_target_r": (float, 1.5, "an opposite pool must be at least this many R away"),
         "cooldown_bars": (int, 15, "bars to wait after a signal on the same symbol"),
+        "confirm_bars": (
+            int,
+            0,
+            "with timeframe above 1m: wait up to this many 1m bars for a 1m close in the "
+            "trade's direction beyond the swept level, entering there (0 = enter on the "
+            "higher-timeframe close)",
+        ),
     }
 
     def __init__(self, symbols: tuple[str, ...] | None = None, **params: Any) -> None:
@@ -83,9 +93,10 @@ class LiquiditySweep(SkipNotes, Strategy):
                 return None
             st = self._states[bar.symbol] = _State(self.params, bar.symbol)
         if st.resampler is not None:
+            confirmed = self._confirm(st, bar) if st.pending is not None else None
             bar = st.resampler.update(bar)  # type: ignore[assignment]
             if bar is None:
-                return None
+                return confirmed
         high = bar.high
         low = bar.low
         regime = st.regime.update(high, low, bar.close)
@@ -99,7 +110,58 @@ class LiquiditySweep(SkipNotes, Strategy):
         if st.cooldown:
             st.cooldown -= 1
         lmap.update(bar.open_ts, high, low, bar.ts)
+        if signal is not None and st.resampler is not None and self.params["confirm_bars"] > 0:
+            level = signal.entry  # the reclaim close is the line the 1m bars must hold
+            st.pending = (signal, level, self.params["confirm_bars"])
+            return None
         return signal
+
+    def _confirm(self, st: _State, bar: Bar) -> Signal | None:
+        """A 1m bar after a higher-timeframe sweep: confirm, keep waiting, or give up."""
+        assert st.pending is not None
+        sig, level, left = st.pending
+        s = sig.side.sign
+        if s * (bar.low if s > 0 else bar.high) <= s * sig.stop_loss:
+            st.pending = None
+            self._note(bar.ts, bar.symbol, f"{sig.reasons[0]}; stop traded before confirmation")
+            return None
+        close = bar.close
+        if s * (close - bar.open) > 0 and s * (close - level) > 0:
+            st.pending = None
+            dist = s * (close - sig.stop_loss) / close
+            if not self._band_min <= dist <= self._band_max:
+                self._note(
+                    bar.ts,
+                    bar.symbol,
+                    f"{sig.reasons[0]}; confirmed at {price(close)} but the stop is then "
+                    f"{pct(dist)} away, outside the band: no trade",
+                )
+                return None
+            if s * (sig.take_profit - close) <= 0:
+                return None
+            reasons = [
+                *sig.reasons[:2],
+                f"confirmed on 1m: closed {price(close)} beyond the reclaim {price(level)}",
+                f"stop {price(sig.stop_loss)} ({pct(dist)})",
+                sig.reasons[3],
+            ]
+            return Signal(
+                strategy=sig.strategy,
+                symbol=sig.symbol,
+                side=sig.side,
+                ts=bar.ts,
+                entry=close,
+                stop_loss=sig.stop_loss,
+                take_profit=sig.take_profit,
+                confidence=min(0.95, sig.confidence + 0.1),
+                reasons=reasons,
+            )
+        if left <= 1:
+            st.pending = None
+            self._note(bar.ts, bar.symbol, f"{sig.reasons[0]}; no 1m confirmation in time")
+            return None
+        st.pending = (sig, level, left - 1)
+        return None
 
     def _judge(self, st: _State, bar: Bar, taken_h: list, taken_l: list) -> Signal | None:
         sweep, why = find_sweep(bar.high, bar.low, bar.close, taken_h, taken_l, self._max_depth)

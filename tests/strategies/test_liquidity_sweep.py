@@ -107,3 +107,27 @@ def test_unknown_and_bad_parameters_are_named():
         create("liquidity_sweep", stop_min_pct=0.5, stop_max_pct=0.3)
     with pytest.raises(StrategyError, match="unknown parameter"):
         create("liquidity_sweep", stop=1)
+
+
+def _five_minute_sweep_then(after):
+    sweep = [bar(DAY2 + 120 * MIN, 39_960, 39_970, 39_860, 39_950)]
+    sweep += [bar(DAY2 + (121 + i) * MIN, 39_950, 39_955, 39_945, 39_950) for i in range(4)]
+    return _two_days(sweep[0])[:-1] + sweep + after
+
+
+def test_higher_timeframe_sweep_waits_for_a_1m_confirmation_close():
+    confirm = bar(DAY2 + 125 * MIN, 39_950, 39_975, 39_948, 39_972)
+    s = create("liquidity_sweep", timeframe="5m", confirm_bars=3)
+    sigs = [x for b in _five_minute_sweep_then([confirm]) if (x := s.on_bar(b))]
+    sig = sigs[-1]
+    assert sig.ts == confirm.ts and sig.entry == 39_972 and sig.side is Side.LONG
+    assert sig.reasons[0].startswith("Swept prior-day low 39,900.0")
+    assert sig.reasons[2] == "confirmed on 1m: closed 39,972.0 beyond the reclaim 39,950.0"
+
+
+def test_no_confirmation_within_the_window_means_no_trade():
+    drift = [bar(DAY2 + (125 + i) * MIN, 39_950, 39_955, 39_940, 39_945) for i in range(3)]
+    s = create("liquidity_sweep", timeframe="5m", confirm_bars=3)
+    sigs = [x for b in _five_minute_sweep_then(drift) if (x := s.on_bar(b))]
+    assert all(x.ts < DAY2 for x in sigs)
+    assert s.drain_notes()[-1][2].endswith("no 1m confirmation in time")

@@ -15,6 +15,7 @@ CUTS = (7_777, 23_456, 31_001)
 CASES = [
     ("liquidity_sweep", {}),
     ("liquidity_sweep", {"timeframe": "15m"}),
+    ("liquidity_sweep", {"timeframe": "5m", "confirm_bars": 5}),
     ("mean_reversion", {}),
     ("grid", {}),
 ]
