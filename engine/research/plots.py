@@ -6,8 +6,11 @@ check it without a terminal; nothing here writes to stdout by itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def drawdown_curve(equity: Sequence[float]) -> list[float]:
@@ -65,4 +68,4 @@ def equity_plot(
     plt.xticks(labels_at, labels)
     text = plt.build()
     plt.clear_figure()
-    return text
+    return text if color else _ANSI.sub("", text)

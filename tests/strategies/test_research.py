@@ -66,6 +66,7 @@ def test_equity_plot_draws_both_panels_as_text():
     curve = [(1_700_000_000_000 + i * 60_000, 1000 + (i % 50) - i * 0.1) for i in range(500)]
     text = equity_plot(curve, title="mean_reversion", width=80, height=24)
     assert "mean_reversion: 1,000.00" in text and "Drawdown %" in text
+    assert "\x1b[" not in text
     assert equity_plot([], title="x") == "x: no equity samples to plot\n"
 
 
