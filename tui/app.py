@@ -31,7 +31,9 @@ from tui.screens import ChartScreen, ConfirmScreen, HelpScreen, StrategyScreen
 from tui.status_header import StatusHeader
 from tui.trade_history import TradeHistory
 
-SPARK_EVERY_TICKS = 5  # the sparkline is a day-scale picture: ~2 redraws/s is plenty
+SPARK_EVERY_TICKS = 5
+#: run_desk returns this when the user pressed d: the launcher restarts in demo mode.
+DEMO_EXIT_CODE = 3  # the sparkline is a day-scale picture: ~2 redraws/s is plenty
 
 
 class DeskApp(App[int]):
@@ -49,6 +51,7 @@ class DeskApp(App[int]):
         Binding("f", "log_filter", "Filter", id="log_filter"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
+        Binding("d", "demo", "Demo", show=False, id="demo"),
         *[
             Binding(str(n), f"toggle_strategy({n})", f"Toggle strategy {n}", show=False,
                     id=f"toggle_strategy_{n}")
@@ -67,6 +70,7 @@ class DeskApp(App[int]):
         ("t", "next theme (remembered)"),
         ("?", "this help"),
         ("q", "quit (asks first when a position is open and says what protects it)"),
+        ("d", "leave and restart in the offline demo (when live data is unavailable)"),
         ("ctrl+p", "command palette: every action by name"),
     ]
 
@@ -201,7 +205,7 @@ class DeskApp(App[int]):
 
     async def _shutdown_and_exit(self, code: int = 0) -> None:
         await self.shutdown_engine()
-        self.exit(code)
+        self.exit(code, return_code=code)
 
     async def on_unmount(self) -> None:
         await self.shutdown_engine()
@@ -380,14 +384,23 @@ class DeskApp(App[int]):
         ), answered)
 
     async def action_quit(self) -> None:
+        await self._leave(0)
+
+    async def action_demo(self) -> None:
+        if self.demo:
+            self.notify("This is the demo already.", timeout=3)
+            return
+        await self._leave(DEMO_EXIT_CODE)
+
+    async def _leave(self, code: int) -> None:
         snap = self.last_snapshot
         if snap is None or not snap.positions:
-            await self._shutdown_and_exit()
+            await self._shutdown_and_exit(code)
             return
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_worker(self._shutdown_and_exit(), group="quit", exclusive=True)
+                self.run_worker(self._shutdown_and_exit(code), group="quit", exclusive=True)
 
         self.push_screen(ConfirmScreen(
             "Quit with a position open?", protection_text(snap),

@@ -10,8 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.tui.real_engine import hup_engine  # noqa: E402
-from tui.app import run_desk  # noqa: E402
+from tests.tui.real_engine import hup_engine
+from tui.app import run_desk
 
 
 def main() -> None:

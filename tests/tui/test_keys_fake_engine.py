@@ -130,3 +130,16 @@ async def test_events_are_drained_per_frame_not_per_event():
         log = app.explain
         assert len(log.lines) <= 50
         assert len(log.history) <= log.history.maxlen
+
+
+async def test_d_leaves_for_the_demo_with_the_demo_exit_code():
+    from tui.app import DEMO_EXIT_CODE
+
+    eng = FakeEngine()
+    app = make_app(eng, notice="No network: live market data unavailable — press d for the demo")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        assert "press d for the demo" in screen_text(app)
+        await pilot.press("d")
+        await pilot.pause()
+    assert eng.stopped and app.return_code == DEMO_EXIT_CODE
