@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -52,13 +53,26 @@ class Terminal:
         return bool(chunk)
 
     def type(self, line: str) -> None:
+        # A person types after the prompt is drawn and the terminal mode settled. getpass switches
+        # echo with TCSAFLUSH, which discards input already pending; keystrokes sent the instant
+        # a prompt appears were lost now and then. The pause is not measured by the test.
+        time.sleep(0.2)
         os.write(self.fd, line.encode() + b"\r")
 
     def finish(self, timeout: float = 30) -> int:
         deadline = time.monotonic() + timeout
         while self._read(deadline - time.monotonic()):
             pass
-        _, status = os.waitpid(self.pid, 0)
+        while True:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:  # stuck at a prompt: end our child, then fail
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                os.close(self.fd)
+                raise AssertionError(f"command did not finish; it showed {self.transcript!r}")
+            time.sleep(0.05)
         os.close(self.fd)
         return os.waitstatus_to_exitcode(status)
 
