@@ -122,7 +122,9 @@ class PaperVenue:
             return
         sink.on_order_update(OrderUpdate(intent.client_id, intent.symbol, OrderStatus.NEW, self._now))
         resting = _Resting(intent, intent.ts + self.latency_ms)
-        if intent.type is OrderType.MARKET and self._fills_now():
+        # An emergency close fills at once at the last known price: it must work even when
+        # the market stream is dead and no further event would ever fill it.
+        if intent.type is OrderType.MARKET and (self._fills_now() or intent.role is OrderRole.FLATTEN):
             self._fill_market(resting, self._now_price(intent), self._now)
             return
         self.orders[intent.client_id] = resting

@@ -1,0 +1,217 @@
+"""The durable journal: one SQLite file per mode, WAL, versioned schema, bound parameters.
+
+The engine hands the journal a batch of records plus a checkpoint (feed cursor and venue
+state) and the journal writes them in ONE transaction, before anyone is told about them:
+after a crash the database holds either all of a batch or none of it, so a restarted
+replay neither loses nor repeats a fill (fills also carry a UNIQUE key to prove it).
+
+Readers (``tapedesk status`` / ``trades`` from another shell) use plain sqlite3 in
+read-only mode; WAL lets them read while a desk is writing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from engine.events import Explanation, ExplanationKind, RoundTrip, Side
+
+MIGRATIONS: list[str] = [
+    # v1
+    """
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE daily_state (
+        day TEXT PRIMARY KEY, trades INTEGER NOT NULL, losses INTEGER NOT NULL,
+        realized_pnl TEXT NOT NULL, fees TEXT NOT NULL, locked INTEGER NOT NULL,
+        lock_reason TEXT NOT NULL);
+    CREATE TABLE orders (
+        client_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, symbol TEXT NOT NULL,
+        side TEXT NOT NULL, type TEXT NOT NULL, qty TEXT NOT NULL, price TEXT,
+        stop_price TEXT, reduce_only INTEGER NOT NULL, role TEXT NOT NULL,
+        strategy TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+        updated_ts INTEGER NOT NULL);
+    CREATE TABLE fills (
+        id INTEGER PRIMARY KEY, client_id TEXT NOT NULL, seq INTEGER NOT NULL,
+        trade_id TEXT NOT NULL, ts INTEGER NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
+        qty TEXT NOT NULL, price TEXT NOT NULL, fee TEXT NOT NULL, liquidity TEXT NOT NULL,
+        role TEXT NOT NULL, UNIQUE (client_id, seq, trade_id));
+    CREATE TABLE trades (
+        id INTEGER PRIMARY KEY, symbol TEXT NOT NULL, side TEXT NOT NULL, qty TEXT NOT NULL,
+        entry_price TEXT NOT NULL, exit_price TEXT NOT NULL, entry_ts INTEGER NOT NULL,
+        exit_ts INTEGER NOT NULL, gross_pnl TEXT NOT NULL, fees TEXT NOT NULL,
+        funding TEXT NOT NULL, pnl TEXT NOT NULL, strategy TEXT NOT NULL,
+        reason TEXT NOT NULL, risk_amount TEXT NOT NULL);
+    CREATE INDEX trades_exit_ts ON trades (exit_ts);
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, strategy TEXT NOT NULL,
+        symbol TEXT NOT NULL, side TEXT NOT NULL, kind TEXT NOT NULL,
+        accepted INTEGER NOT NULL, rule TEXT NOT NULL, text TEXT NOT NULL,
+        numbers TEXT NOT NULL);
+    CREATE TABLE explanations (
+        id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
+        strategy TEXT NOT NULL, symbol TEXT NOT NULL, rule TEXT NOT NULL);
+    CREATE TABLE funding (
+        id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, symbol TEXT NOT NULL,
+        amount TEXT NOT NULL, rate REAL NOT NULL);
+    CREATE TABLE equity (ts INTEGER NOT NULL, equity REAL NOT NULL);
+    CREATE TABLE checkpoint (
+        id INTEGER PRIMARY KEY CHECK (id = 1), source TEXT NOT NULL, cursor_ts INTEGER NOT NULL,
+        venue_state TEXT NOT NULL, engine_state TEXT NOT NULL);
+    """,
+]
+
+Record = tuple[str, tuple[Any, ...]]
+
+
+def db_path(data_dir: Path, mode: str) -> Path:
+    return Path(data_dir) / f"{mode}.db"
+
+
+class Journal:
+    """Async writer. ``write`` is the only way records reach the disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._db: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        old = os.umask(0o077)  # the -wal and -shm files are created owner-only too
+        try:
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            self._db = await aiosqlite.connect(self.path)
+            await self._db.execute("PRAGMA journal_mode=WAL")
+            await self._db.execute("PRAGMA synchronous=FULL")
+            await self._db.execute("PRAGMA busy_timeout=5000")
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+        await self._migrate()
+
+    async def _migrate(self) -> None:
+        db = self._conn()
+        version = (await (await db.execute("PRAGMA user_version")).fetchone())[0]
+        for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await db.executescript(f"BEGIN; {script}; PRAGMA user_version={i}; COMMIT;")
+
+    def _conn(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("journal is not open")
+        return self._db
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def write(self, records: Iterable[Record], checkpoint: dict[str, Any] | None = None) -> None:
+        """All records (and the checkpoint) in one transaction: all or nothing."""
+        db = self._conn()
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in records:
+                await db.execute(sql, params)
+            if checkpoint is not None:
+                await db.execute(
+                    "INSERT INTO checkpoint (id, source, cursor_ts, venue_state, engine_state) "
+                    "VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET source=excluded.source, "
+                    "cursor_ts=excluded.cursor_ts, venue_state=excluded.venue_state, "
+                    "engine_state=excluded.engine_state",
+                    (checkpoint["source"], checkpoint["cursor_ts"],
+                     json.dumps(checkpoint["venue_state"]), json.dumps(checkpoint["engine_state"])),
+                )
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+
+    async def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        cur = await self._conn().execute(sql, params)
+        return list(await cur.fetchall())
+
+    async def get_setting(self, key: str) -> str | None:
+        rows = await self.fetchall("SELECT value FROM settings WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    async def load_checkpoint(self) -> dict[str, Any] | None:
+        rows = await self.fetchall(
+            "SELECT source, cursor_ts, venue_state, engine_state FROM checkpoint WHERE id = 1")
+        if not rows:
+            return None
+        source, cursor, venue, eng = rows[0]
+        return {"source": source, "cursor_ts": cursor, "venue_state": json.loads(venue),
+                "engine_state": json.loads(eng)}
+
+    async def load_day(self, day: str) -> tuple[Any, ...] | None:
+        rows = await self.fetchall(
+            "SELECT trades, losses, realized_pnl, fees, locked, lock_reason FROM daily_state "
+            "WHERE day = ?", (day,))
+        return rows[0] if rows else None
+
+
+# -- record builders (SQL lives here, next to the schema) --------------------------------
+
+
+def setting_record(key: str, value: str) -> Record:
+    return ("INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+def day_record(day: str, trades: int, losses: int, pnl: Decimal, fees: Decimal, locked: bool,
+               reason: str) -> Record:
+    return ("INSERT INTO daily_state (day, trades, losses, realized_pnl, fees, locked, lock_reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(day) DO UPDATE SET trades=excluded.trades,"
+            " losses=excluded.losses, realized_pnl=excluded.realized_pnl, fees=excluded.fees,"
+            " locked=excluded.locked, lock_reason=excluded.lock_reason",
+            (day, trades, losses, str(pnl), str(fees), int(locked), reason))
+
+
+def explanation_record(e: Explanation) -> Record:
+    return ("INSERT INTO explanations (ts, kind, text, strategy, symbol, rule) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (e.ts, str(e.kind), e.text, e.strategy, e.symbol, e.rule))
+
+
+def trade_record(t: RoundTrip) -> Record:
+    return ("INSERT INTO trades (symbol, side, qty, entry_price, exit_price, entry_ts, exit_ts, "
+            "gross_pnl, fees, funding, pnl, strategy, reason, risk_amount) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (t.symbol, str(t.side), str(t.qty), str(t.entry_price), str(t.exit_price), t.entry_ts,
+             t.exit_ts, str(t.gross_pnl), str(t.fees), str(t.funding), str(t.pnl), t.strategy,
+             t.reason, str(t.risk_amount)))
+
+
+def row_to_trade(r: tuple[Any, ...]) -> RoundTrip:
+    return RoundTrip(
+        symbol=r[0], side=Side(r[1]), qty=Decimal(r[2]), entry_price=Decimal(r[3]),
+        exit_price=Decimal(r[4]), entry_ts=r[5], exit_ts=r[6], gross_pnl=Decimal(r[7]),
+        fees=Decimal(r[8]), funding=Decimal(r[9]), pnl=Decimal(r[10]), strategy=r[11],
+        reason=r[12], risk_amount=Decimal(r[13]),
+    )
+
+
+TRADE_COLUMNS = ("symbol, side, qty, entry_price, exit_price, entry_ts, exit_ts, gross_pnl, fees, "
+                 "funding, pnl, strategy, reason, risk_amount")
+
+
+def row_to_explanation(r: tuple[Any, ...]) -> Explanation:
+    return Explanation(r[0], ExplanationKind(r[1]), r[2], r[3], r[4], r[5])
+
+
+# -- read-only access for other processes (CLI status/trades) ----------------------------
+
+
+def open_readonly(path: Path) -> sqlite3.Connection:
+    """Read a journal that a running desk may be writing (WAL readers never block it)."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no journal at {path}: has a desk run in this mode yet?")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn

@@ -1,0 +1,87 @@
+"""EMA crossover momentum: the reference strategy.
+
+Long when the fast EMA crosses above the slow one, short when it crosses below; an open
+position is exited on the opposite cross. Both EMAs are seeded with the first close
+(``ema_0 = close_0``, then ``ema += alpha * (close - ema)`` with ``alpha = 2 / (n + 1)``),
+and no signal is given before ``slow`` bars have been seen, so early crosses of two
+barely-warmed averages are not traded. Stop at ``stop_pct`` from entry, target at
+``reward_risk`` times the stop distance.
+"""
+
+from __future__ import annotations
+
+from engine.events import Bar, Side, Signal, SignalKind
+from engine.explanations import price
+from engine.indicators import EMA
+from engine.strategy import Strategy, register
+
+
+@register("ema_cross")
+class EmaCross(Strategy):
+    PARAMS = {
+        "fast": (int, 12, "fast EMA period (bars)"),
+        "slow": (int, 26, "slow EMA period (bars)"),
+        "stop_pct": (float, 0.25, "stop distance from entry, percent"),
+        "reward_risk": (float, 2.0, "target distance as a multiple of the stop distance"),
+    }
+
+    def __init__(self, symbols: tuple[str, ...] | None = None, **params: object) -> None:
+        super().__init__(symbols, **params)
+        if not 0 < self.params["fast"] < self.params["slow"]:
+            from engine.strategy import StrategyError
+
+            raise StrategyError(
+                f"ema_cross: fast ({self.params['fast']}) must be below slow "
+                f"({self.params['slow']}) and positive"
+            )
+        self._state: dict[str, list] = {}
+
+    def on_bar(self, bar: Bar) -> Signal | None:
+        st = self._state.get(bar.symbol)
+        if st is None:
+            st = self._state[bar.symbol] = [
+                EMA(self.params["fast"]),
+                EMA(self.params["slow"]),
+                0,
+                0.0,
+            ]
+        fast_ema, slow_ema, seen, prev_diff = st
+        close = bar.close
+        fast = fast_ema.update(close)
+        slow = slow_ema.update(close)
+        diff = fast - slow
+        st[2] = seen = seen + 1
+        st[3] = diff
+        if seen <= self.params["slow"] or (diff > 0) == (prev_diff > 0) or diff == 0:
+            return None
+        side = Side.LONG if diff > 0 else Side.SHORT
+        why = (
+            f"EMA{self.params['fast']} {price(fast)} crossed "
+            f"{'above' if diff > 0 else 'below'} EMA{self.params['slow']} {price(slow)}"
+        )
+        pos = self.ctx.position(bar.symbol) if self.ctx else None
+        if pos is not None:
+            if pos.side is not side:
+                return Signal(
+                    self.name,
+                    bar.symbol,
+                    pos.side,
+                    bar.ts,
+                    close,
+                    reasons=[why],
+                    kind=SignalKind.EXIT,
+                )
+            return None
+        dist = close * self.params["stop_pct"] / 100.0
+        sign = side.sign
+        return Signal(
+            self.name,
+            bar.symbol,
+            side,
+            bar.ts,
+            close,
+            stop_loss=close - sign * dist,
+            take_profit=close + sign * dist * self.params["reward_risk"],
+            confidence=0.5,
+            reasons=[why],
+        )
