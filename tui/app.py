@@ -31,9 +31,12 @@ from tui.screens import ChartScreen, ConfirmScreen, HelpScreen, StrategyScreen
 from tui.status_header import StatusHeader
 from tui.trade_history import TradeHistory
 
-SPARK_EVERY_TICKS = 5
+SPARK_EVERY_TICKS = 5  # the sparkline is a day-scale picture: ~2 redraws/s is plenty
+#: Scrolling the log repaints its whole area (the costliest paint on the desk), so new lines
+#: are flushed every 3rd frame (~3 times a second): still "at once" to a reader.
+LOG_EVERY_TICKS = 3
 #: run_desk returns this when the user pressed d: the launcher restarts in demo mode.
-DEMO_EXIT_CODE = 3  # the sparkline is a day-scale picture: ~2 redraws/s is plenty
+DEMO_EXIT_CODE = 3
 
 
 class DeskApp(App[int]):
@@ -104,12 +107,14 @@ class DeskApp(App[int]):
         self.engine_ready = False
         self.engine_stopped = False
         self.halting = False
+        self.flush_log_now = False  # tests and screenshots: no waiting for the log cadence
         self.ticks = 0
         self.frame_times: list[float] = []  # seconds per refresh, read by bench/ui_throughput.py
         self.events_seen = 0
         self._sub: Any = None
         self._run_worker: Any = None
         self._spark_sig: tuple[int, float] | None = None
+        self._pending_log: list[Explanation] = []
 
     # ---- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -254,7 +259,11 @@ class DeskApp(App[int]):
         if trips:
             self.history.add_trips(trips)
         if exps:
-            log.add(exps)
+            self._pending_log.extend(exps)
+            del self._pending_log[: -log.history.maxlen]
+        if self._pending_log and (self.ticks % LOG_EVERY_TICKS == 0 or self.flush_log_now):
+            log.add(self._pending_log)
+            self._pending_log = []
         if self.ticks % SPARK_EVERY_TICKS == 1 or trips:
             self._paint_sparkline()
         if isinstance(self.screen, StrategyScreen):

@@ -28,6 +28,7 @@ async def settle(pilot) -> None:
             break
         await asyncio.gather(*(w.wait() for w in pending), return_exceptions=True)
         await pilot.pause()
+    app.flush_log_now = True
     app.refresh_view()
     await pilot.pause()
 
