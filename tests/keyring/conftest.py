@@ -67,6 +67,17 @@ class SecretServiceSession:
         return secretstorage.Collection(secretstorage.dbus_init(), DEFAULT_ALIAS)
 
 
+def _die_with_parent() -> None:
+    """Run in the child before exec: if pytest is killed outright, the daemons go with it."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux/glibc: teardown still stops them normally
+        pass
+
+
 def _missing_tools() -> str | None:
     for tool in ("dbus-daemon", "gnome-keyring-daemon"):
         if shutil.which(tool) is None:
@@ -151,6 +162,7 @@ def start_secret_service(root: Path, password: str = KEYRING_PASSWORD) -> _Runni
             stderr=subprocess.DEVNULL,
             env=env,
             text=True,
+            preexec_fn=_die_with_parent,
         )
         processes.append(bus)
         address = bus.stdout.readline().strip()
@@ -170,6 +182,7 @@ def start_secret_service(root: Path, password: str = KEYRING_PASSWORD) -> _Runni
             stderr=subprocess.DEVNULL,
             env=env,
             text=True,
+            preexec_fn=_die_with_parent,
         )
         processes.append(keyring_daemon)
         keyring_daemon.stdin.write(password)
