@@ -133,6 +133,8 @@ class Engine:
         specs: dict[str, SymbolSpec] | None = None,
         equity_sample_ms: int = 15 * 60_000,
         keep_explanations: int = 2000,
+        disabled: set[str] | frozenset[str] = frozenset(),
+        control_path: Any = None,
     ) -> None:
         self.config = config
         self.venue = venue
@@ -160,6 +162,11 @@ class Engine:
         self.fees_total = Decimal(0)
         self.on_explanation: Callable[[Explanation], None] | None = None
         self._strat = {s.name: _StratState() for s in self.strategies}
+        for name in disabled:
+            if name in self._strat:
+                self._strat[name].enabled = False
+        self._control_path = control_path
+        self._control: Any = None
         self._handlers: dict[int, list[tuple[Strategy, Any, frozenset[str] | None]]] = {}
         self._gate = ""
         self._roll_hour = config.risk.day_roll_hour_utc
@@ -213,6 +220,13 @@ class Engine:
             await self._load_day(now)
         await self.venue.start()
         self._rebuild_handlers()
+        self._pending.append(setting_record("strategies", _json(
+            [{"name": s.name, "enabled": self._strat[s.name].enabled} for s in self.strategies])))
+        if self._control_path is not None:
+            from engine.control import ControlServer
+
+            self._control = ControlServer(self, self._control_path)
+            await self._control.start()
         if self.halted:
             self.explain(ExplanationKind.DESK, "Desk starts HALTED (emergency stop was not "
                          "resumed): no new entries until you resume explicitly.")
@@ -247,6 +261,9 @@ class Engine:
     async def stop(self) -> None:
         """Stop consuming, flush the journal, close feed, venue and journal."""
         self._stopping = True
+        if self._control is not None:
+            await self._control.close()
+            self._control = None
         if self._estop_task is not None and not self._estop_task.done():
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(self._estop_task, 5)
@@ -282,6 +299,8 @@ class Engine:
         if enabled:
             st.error = ""
         self._pending.append(setting_record(f"strategy.{name}.enabled", "1" if enabled else "0"))
+        self._pending.append(setting_record("strategies", _json(
+            [{"name": s.name, "enabled": self._strat[s.name].enabled} for s in self.strategies])))
         self._rebuild_handlers()
         self.explain(ExplanationKind.DESK, f"Strategy {name} {'enabled' if enabled else 'disabled'}.",
                      strategy=name)

@@ -1,0 +1,187 @@
+"""Factories that put an Engine together for each way the desk runs.
+
+The CLI, the TUI, the tests and the screenshot script all build desks here, so a demo in a
+test is the same desk a user sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from engine.clock import EventClock, WallClock
+from engine.config import DeskConfig, StrategyConfig
+from engine.control import socket_path
+from engine.engine import Engine
+from engine.events import MarketEvent
+from engine.journal import Journal, db_path
+from engine.paper_venue import PaperVenue
+from engine.snapshot import FeedStatus
+from engine.strategy import Strategy, StrategyError, create
+
+#: The demo's line-up: the reference strategy and the desk's own on, the rest to toggle.
+DEMO_STRATEGIES = [
+    StrategyConfig(name="ema_cross"),
+    StrategyConfig(name="liquidity_sweep"),
+    StrategyConfig(name="mean_reversion", enabled=False),
+    StrategyConfig(name="grid", enabled=False),
+    StrategyConfig(name="book_imbalance", enabled=False),
+]
+DEMO_SPEED = 600.0  # ten one-minute bars a second: a trade every minute or so
+
+
+def build_strategies(config: DeskConfig) -> tuple[list[Strategy], set[str], list[str]]:
+    """Strategies from config; a broken one is left out with a message, never a crash."""
+    out: list[Strategy] = []
+    disabled: set[str] = set()
+    errors: list[str] = []
+    for sc in config.strategies:
+        try:
+            out.append(create(sc.name, tuple(sc.symbols) if sc.symbols else None, **sc.params))
+        except StrategyError as exc:
+            errors.append(f"strategy {sc.name} not loaded: {exc}")
+            continue
+        if not sc.enabled:
+            disabled.add(sc.name)
+    return out, disabled, errors
+
+
+def paper_venue(config: DeskConfig) -> PaperVenue:
+    p = config.paper
+    return PaperVenue(p.initial_balance, maker_fee_bps=p.maker_fee_bps,
+                      taker_fee_bps=p.taker_fee_bps, slippage_bps=p.slippage_bps,
+                      latency_ms=p.latency_ms, fill_at=p.fill_at,
+                      assumed_funding_bps_8h=p.assumed_funding_bps_8h)
+
+
+def source_id(path: Path) -> str:
+    """Identifies a replay source, so a restart resumes only the same replay."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return hashlib.sha256(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+
+
+def build_replay_engine(
+    path: str | Path,
+    *,
+    data_dir: Path,
+    config: DeskConfig | None = None,
+    speed: float = 0.0,
+    loop: bool = False,
+    mode: str = "paper",
+    resume: bool = True,
+    symbol: str | None = None,
+    control: bool = True,
+) -> Engine:
+    """Paper trading on a replayed file, journaled in ``<data_dir>/<mode>.db``.
+
+    With ``resume`` (the default) a restart after a crash continues after the last event
+    the journal committed; a looping replay never resumes (its time is synthetic).
+    """
+    from engine.feeds.replay import ReplayFeed
+
+    config = config or DeskConfig()
+    strategies, disabled, errors = build_strategies(config)
+    feed = ReplayFeed(path, speed=speed, loop=loop, symbol=symbol)
+    engine = Engine(
+        config=config, venue=paper_venue(config), strategies=strategies, feed=feed,
+        journal=Journal(db_path(data_dir, mode)), clock=EventClock(), mode=mode,
+        source_id=source_id(Path(path)) if resume and not loop else f"loop-{source_id(Path(path))}",
+        disabled=disabled, control_path=socket_path(data_dir, mode) if control else None,
+    )
+    for e in errors:
+        engine.on_venue_error(e)
+    return engine
+
+
+def build_demo_engine(data_dir: Path, config: DeskConfig | None = None,
+                      speed: float = DEMO_SPEED, control: bool = True) -> Engine:
+    """The offline demo: the bundled real 1m sample, looping, in its own journal."""
+    from engine.sample_data import SAMPLE_BARS_1M
+
+    config = config or DeskConfig()
+    if "strategies" not in config.model_fields_set:
+        config = config.model_copy(update={"strategies": DEMO_STRATEGIES})
+    return build_replay_engine(SAMPLE_BARS_1M, data_dir=data_dir, config=config, speed=speed,
+                               loop=True, mode="demo", resume=False, control=control)
+
+
+class CallbackFeed:
+    """Adapts a push-style live feed (callbacks) to the engine's batch-pulling Feed.
+
+    The queue is bounded: if the engine ever fell this far behind, the oldest events are
+    the least useful ones, so they are dropped and counted rather than growing memory.
+    """
+
+    def __init__(self, name: str, symbols: tuple[str, ...], maxsize: int = 50_000) -> None:
+        self.name = name
+        self.symbols = symbols
+        self.status = FeedStatus.CONNECTING
+        self.dropped = 0
+        self.inner: Any = None
+        self._queue: asyncio.Queue[MarketEvent] = asyncio.Queue(maxsize)
+        self._closed = False
+
+    def push(self, ev: MarketEvent) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped += 1
+        self._queue.put_nowait(ev)
+
+    def set_status(self, status: FeedStatus, _text: str = "") -> None:
+        self.status = status
+
+    async def batches(self) -> AsyncIterator[list[MarketEvent]]:
+        if self.inner is not None:
+            await self.inner.start()
+        while not self._closed:
+            first = await self._queue.get()
+            batch = [first]
+            while not self._queue.empty() and len(batch) < 1000:
+                batch.append(self._queue.get_nowait())
+            yield batch
+
+    async def close(self) -> None:
+        self._closed = True
+        if self.inner is not None:
+            with contextlib.suppress(Exception):
+                await self.inner.stop()
+
+
+def build_paper_engine(data_dir: Path, config: DeskConfig | None = None,
+                       testnet: bool | None = None, demo_env: bool | None = None) -> Engine:
+    """Paper trading on Binance's live public market data (no keys)."""
+    from engine.binance.live import endpoints_for, paper_feed
+
+    config = config or DeskConfig()
+    strategies, disabled, errors = build_strategies(config)
+    feed = CallbackFeed("binance", tuple(config.symbols))
+    feed.inner = paper_feed(endpoints_for(config.binance, testnet, demo_env), config.symbols,
+                            feed.push, feed.set_status, stale_after=config.risk.stale_after_s)
+    engine = Engine(config=config, venue=paper_venue(config), strategies=strategies, feed=feed,
+                    journal=Journal(db_path(data_dir, "paper")), clock=WallClock(), mode="paper",
+                    disabled=disabled, control_path=socket_path(data_dir, "paper"))
+    for e in errors:
+        engine.on_venue_error(e)
+    return engine
+
+
+def build_live_engine(data_dir: Path, config: DeskConfig, venue: Any,
+                      testnet: bool | None = None, demo_env: bool | None = None) -> Engine:
+    """Real orders through a started BinanceVenue (see engine.binance.live.prepare_live)."""
+    from engine.binance.live import endpoints_for, paper_feed
+
+    strategies, disabled, errors = build_strategies(config)
+    feed = CallbackFeed("binance", tuple(config.symbols))
+    feed.inner = paper_feed(endpoints_for(config.binance, testnet, demo_env), config.symbols,
+                            feed.push, feed.set_status, stale_after=config.risk.stale_after_s)
+    engine = Engine(config=config, venue=venue, strategies=strategies, feed=feed,
+                    journal=Journal(db_path(data_dir, "live")), clock=WallClock(), mode="live",
+                    disabled=disabled, control_path=socket_path(data_dir, "live"))
+    for e in errors:
+        engine.on_venue_error(e)
+    return engine
