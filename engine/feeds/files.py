@@ -33,6 +33,7 @@ import itertools
 import json
 import logging
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,11 +65,21 @@ class DataFormatError(ValueError):
 # -- small helpers -------------------------------------------------------------------------
 
 def open_text(path: str | Path) -> io.TextIOBase:
-    """Open a text file, gunzipping transparently when it starts with the gzip magic."""
+    """Open a text file, transparently gunzipping (gzip magic) or unzipping (a one-member zip,
+    as data.binance.vision ships its CSVs)."""
     with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
+        magic = fh.read(4)
+    if magic[:2] == b"\x1f\x8b":
         return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    if magic == b"PK\x03\x04":
+        archive = zipfile.ZipFile(path)
+        members = [m for m in archive.namelist() if not m.endswith("/")]
+        if len(members) != 1:
+            archive.close()
+            raise DataFormatError(f"{path}: a zip must hold exactly one data file, found "
+                                  f"{len(members)}")
+        raw = archive.open(members[0])
+        return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     return open(path, encoding="utf-8-sig", newline="")
 
 

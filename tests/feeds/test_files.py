@@ -274,3 +274,14 @@ def test_fast_bar_loader_agrees_with_the_streaming_reader_on_the_sample() -> Non
     fast = load_bars(SAMPLE_BARS_1M)
     streamed = list(iter_events(SAMPLE_BARS_1M))
     assert list(map(key, fast)) == list(map(key, streamed))
+
+
+def test_reads_a_binance_vision_zip_directly(tmp_path: Path) -> None:
+    import zipfile
+
+    path = tmp_path / "BTCUSDT-1m-2024-01-01.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("BTCUSDT-1m-2024-01-01.csv", BINANCE_HEADER + BINANCE_ROWS_MS)
+    assert detect_format(path) == "binance_csv"
+    assert [b.ts for b in load_bars(path)] == [1704067259999, 1704067319999, 1704067379999]
+    assert [b.close for b in iter_events(path)] == [42331.9, 42350.4, 42360.3]
