@@ -7,6 +7,7 @@ silently change what the strategies are checked against.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import json
 import os
@@ -61,8 +62,12 @@ def load_1h(symbol: str = "BTCUSDT") -> list[Bar]:
     return bars
 
 
+@functools.cache
 def load_stream(path: Path) -> list[Quote | Depth | Trade]:
-    """bookTicker → Quote, depthUpdate / REST snapshot → Depth, trade → Trade, in file order."""
+    """bookTicker → Quote, depthUpdate / REST snapshot → Depth, trade → Trade, in file order.
+
+    Cached: the captures are parsed once per test session (callers must not mutate).
+    """
     out: list[Quote | Depth | Trade] = []
     with gzip.open(path, "rt") as fh:
         for line in fh:
