@@ -319,6 +319,9 @@ def _bars(rows: Iterator[Row], symbol: str, interval_hint: int | None, where: st
             continue
         last_open = t
         ts = ct if ct is not None else t + interval - 1
+        if ts < t:
+            warn(f"{where}:{lineno}: skipped: close time {ts} is before open time {t}")
+            continue
         if start_ms is not None and ts < start_ms:
             continue
         if end_ms is not None and ts >= end_ms:
@@ -494,6 +497,8 @@ def _fast_csv_bars_inner(path: str | Path, fmt: str, symbol: str, start_ms: int 
                 series[:] = [x * 1000 for x in series]
     n = len(open_ts)
     if not all(map(int.__lt__, open_ts, itertools.islice(open_ts, 1, None))):
+        return None
+    if close_ts is not None and not all(map(int.__le__, open_ts, close_ts)):
         return None
     if close_ts is None:
         deltas = [b - a for a, b in itertools.pairwise(open_ts[:64])]
