@@ -148,3 +148,37 @@ def test_indicators_refuse_nonsense_periods():
             cls(0)
     with pytest.raises(ValueError, match="period"):
         RollingStd(1)
+
+
+def test_swings_equal_a_brute_force_scan_of_the_real_month(bars_1m):
+    bars = bars_1m[:10_000]
+    left = right = 5
+    sw = Swings(left, right)
+    got_hi, got_lo = [], []
+    for b in bars:
+        h, lo = sw.update(b.high, b.low)
+        if h is not None:
+            got_hi.append(sw.swing_high)
+        if lo is not None:
+            got_lo.append(sw.swing_low)
+    want_hi, want_lo = [], []
+    for c in range(left, len(bars) - right):
+        hs = [b.high for b in bars[c - left : c + right + 1]]
+        ls = [b.low for b in bars[c - left : c + right + 1]]
+        if hs[left] >= max(hs[:left]) and hs[left] > max(hs[left + 1 :]):
+            want_hi.append((c, hs[left]))
+        if ls[left] <= min(ls[:left]) and ls[left] < min(ls[left + 1 :]):
+            want_lo.append((c, ls[left]))
+    assert got_hi == want_hi and got_lo == want_lo
+    assert len(want_hi) > 100
+
+
+def test_regime_inlined_atr_equals_the_atr_indicator(bars_1m):
+    from engine.strategies.liquidity.regime import Regime
+
+    r = Regime(lookback=60, atr_period=14)
+    atr = ATR(14)
+    for b in bars_1m[:5000]:
+        r.update(b.high, b.low, b.close)
+        a = atr.update(b.high, b.low, b.close)
+        assert r.atr == (pytest.approx(a, rel=1e-12) if a is not None else None)
