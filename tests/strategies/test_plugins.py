@@ -164,3 +164,33 @@ def test_the_plugin_example_in_the_docs_loads_and_trades(tmp_path, bars_1m):
     sigs = [x for b in bars_1m[:5000] if (x := s.on_bar(b))]
     assert sigs and s.disabled_reason == ""
     assert sigs[0].reasons[0].startswith("Closed ") and "-bar high" in sigs[0].reasons[0]
+
+
+def _fake_distribution(tmp_path, monkeypatch, entry_points: str, module_text: str) -> None:
+    """An installed package as importlib.metadata sees it: a dist-info folder on sys.path."""
+    dist = tmp_path / "site" / "tapedesk_user_pkg-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tapedesk-user-pkg\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(entry_points)
+    (tmp_path / "site" / "tapedesk_user_mod.py").write_text(textwrap.dedent(module_text))
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+
+
+def test_entry_point_strategies_are_registered_under_their_entry_point_name(tmp_path, monkeypatch):
+    _fake_distribution(
+        tmp_path,
+        monkeypatch,
+        "[tapedesk.strategies]\nfrom_pkg = tapedesk_user_mod:Quiet\n"
+        "broken = tapedesk_user_mod:DoesNotExist\n",
+        """
+        from engine.strategy import Strategy
+
+        class Quiet(Strategy):
+            PARAMS = {"n": (int, 3, "how quiet")}
+        """,
+    )
+    errors = load_plugins([], use_entry_points=True)
+    assert "from_pkg" in available()
+    assert create("from_pkg", n="5").params == {"n": 5}
+    assert len(errors) == 1 and errors[0].startswith("entry point broken (tapedesk_user_mod")
+    assert "AttributeError" in errors[0]
