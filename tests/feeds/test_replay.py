@@ -113,3 +113,20 @@ async def test_close_ends_the_replay_early() -> None:
     got = await collect(feed, limit=25)
     assert sum(map(len, got)) == 30
     assert feed.status is FeedStatus.ENDED
+
+
+async def test_a_replayed_capture_drives_the_real_engine_to_its_end() -> None:
+    from engine.config import DeskConfig
+    from engine.engine import Engine
+    from engine.paper_venue import PaperVenue
+    from engine.sample_data import SAMPLE_STREAM
+
+    start = 1723161256000
+    feed = ReplayFeed(SAMPLE_STREAM, start_ms=start, end_ms=start + 10_000)
+    engine = Engine(config=DeskConfig(), venue=PaperVenue(), strategies=[], feed=feed)
+    await engine.run()
+    await engine.stop()
+    assert feed.events_emitted > 1000
+    assert start <= engine.now() < start + 10_000
+    assert engine.snapshot().feed_status is FeedStatus.ENDED
+    assert engine.snapshot().last_prices["BTCUSDT"] > 0
