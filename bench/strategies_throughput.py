@@ -6,6 +6,7 @@ The real month of BTC 1m bars (45,031) is tiled 23 times with shifted timestamps
 the real USDM BTCUSDT capture tiled the same way. Target: >= 200,000 events/s each.
 
     python bench/strategies_throughput.py [--bars 1000000] [--strategy NAME ...]
+        [--param liquidity_sweep.timeframe=15m ...]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.events import Bar, Depth, Quote
+from engine.research.selection import parse_params
 from engine.strategy import available, create
 from tests.strategies import realdata
 
@@ -56,11 +58,13 @@ def tiled_stream(n_quotes: int) -> list[Quote | Depth]:
     return out
 
 
-def bench_bars(name: str, bars: list[Bar], repeat: int) -> tuple[float, int]:
+def bench_bars(
+    name: str, bars: list[Bar], repeat: int, params: dict[str, str]
+) -> tuple[float, int]:
     best = float("inf")
     signals = 0
     for _ in range(repeat):
-        s = create(name)
+        s = create(name, **params)
         on_bar = s.on_bar
         t0 = time.perf_counter()
         signals = 0
@@ -96,8 +100,10 @@ def main() -> int:
     ap.add_argument("--bars", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=2, help="best of N runs")
     ap.add_argument("--strategy", action="append", help="limit to these (default: all)")
+    ap.add_argument("--param", action="append", default=[], help="strategy.name=value")
     args = ap.parse_args()
     names = args.strategy or sorted(available())
+    params = parse_params(args.param, names)
     print(f"python {sys.version.split()[0]}; best of {args.repeat}; target {TARGET:,}/s")
     bars = tiled_bars(args.bars)
     worst = float("inf")
@@ -112,9 +118,10 @@ def main() -> int:
             )
             worst = min(worst, qps)
             continue
-        bps, sig = bench_bars(name, bars, args.repeat)
+        bps, sig = bench_bars(name, bars, args.repeat, params[name])
         flag = "ok" if bps >= TARGET else "BELOW TARGET"
-        print(f"{name:<18} {bps:>12,.0f} bars/s   ({len(bars):,} bars, {sig:,} signals)  {flag}")
+        label = name + "".join(f" {k}={v}" for k, v in params[name].items())
+        print(f"{label:<18} {bps:>12,.0f} bars/s   ({len(bars):,} bars, {sig:,} signals)  {flag}")
         worst = min(worst, bps)
     return 0
 

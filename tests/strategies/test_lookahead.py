@@ -42,3 +42,28 @@ def test_truncating_the_data_never_changes_earlier_signals(bars_1m, name, params
         cut_ts = bars[n].ts
         truncated = _run(name, params, bars[: n + 1])
         assert truncated == [s for s in full if s[0] <= cut_ts], f"cut at bar {n}"
+
+
+def test_book_imbalance_truncated_stream_never_changes_earlier_signals(usdm_btc_events):
+    from engine.events import Depth, Quote
+
+    def run(events):
+        s = create("book_imbalance")
+        out = []
+        for ev in events:
+            if isinstance(ev, Quote):
+                x = s.on_quote(ev)
+                if x is not None:
+                    out.append(
+                        (x.ts, x.side, x.entry, x.stop_loss, x.take_profit, tuple(x.reasons))
+                    )
+            elif isinstance(ev, Depth):
+                s.on_depth(ev)
+        return out
+
+    events = usdm_btc_events
+    full = run(events)
+    assert full
+    for n in (len(events) // 3, len(events) // 2, (len(events) * 4) // 5):
+        cut_ts = events[n].ts
+        assert run(events[: n + 1]) == [x for x in full if x[0] <= cut_ts]
