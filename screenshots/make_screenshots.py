@@ -17,13 +17,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tui.app import make_app  # noqa: E402
 from tui.replay_engine import build_replayed_engine  # noqa: E402
+
+from tui.app import make_app  # noqa: E402
 
 THEMES = ("tapedesk-dark", "tapedesk-light", "tapedesk-high-contrast")
 
 
-async def shoot(out: Path, name: str, size: tuple[int, int], theme: str, keys: tuple[str, ...]) -> None:
+async def shoot(
+    out: Path, name: str, size: tuple[int, int], theme: str, keys: tuple[str, ...]
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = await build_replayed_engine(Path(tmp))
         app = make_app(engine, bell=False)

@@ -10,6 +10,8 @@ engine call from a key is a worker, so a slow venue cannot freeze the keyboard, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,6 +37,8 @@ SPARK_EVERY_TICKS = 5  # the sparkline is a day-scale picture: ~2 redraws/s is p
 #: Scrolling the log repaints its whole area (the costliest paint on the desk), so new lines
 #: are flushed every 3rd frame (~3 times a second): still "at once" to a reader.
 LOG_EVERY_TICKS = 3
+DEFAULT_FPS = 10.0
+MAX_FPS = 15.0
 #: run_desk returns this when the user pressed d: the launcher restarts in demo mode.
 DEMO_EXIT_CODE = 3
 
@@ -83,8 +87,8 @@ class DeskApp(App[int]):
         *,
         demo: bool = False,
         notice: str | None = None,
-        fps: float = 10.0,
-        bell: bool = True,
+        fps: float | None = None,
+        bell: bool | None = None,
         themes_dir: Path | None = None,
         max_rows: int = 200,
         log_lines: int = 500,
@@ -95,8 +99,11 @@ class DeskApp(App[int]):
         self.engine = engine
         self.demo = demo
         self.notice = notice
-        self.fps = fps
-        self.bell_enabled = bell
+        ui = getattr(getattr(engine, "config", None), "ui", None)  # engine.config.DeskConfig.ui
+        # Never above MAX_FPS whatever the config says: frames cost the engine's loop time.
+        self.fps = min(MAX_FPS, fps or getattr(ui, "fps", DEFAULT_FPS))
+        self.bell_enabled = bell if bell is not None else bool(getattr(ui, "bell", True))
+        self.config_theme: str = getattr(ui, "theme", DEFAULT_THEME)
         self.themes_dir = themes_dir
         self.max_rows = max_rows
         self.log_lines = log_lines
@@ -115,6 +122,7 @@ class DeskApp(App[int]):
         self._run_worker: Any = None
         self._spark_sig: tuple[int, float] | None = None
         self._pending_log: list[Explanation] = []
+        self._hung_up = False
 
     # ---- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -144,13 +152,14 @@ class DeskApp(App[int]):
             self.desk_themes.append(theme.name)
         for err in loaded.errors:
             self.notify(f"Theme skipped: {err}", severity="error", markup=False, timeout=10)
-        self.theme = DEFAULT_THEME if DEFAULT_THEME in self.desk_themes else "textual-dark"
+        if self.config_theme in self.available_themes:
+            self.theme = self.config_theme
+        else:
+            self.theme = DEFAULT_THEME if DEFAULT_THEME in self.desk_themes else "textual-dark"
         self.spark.border_title = "Equity"
         self.header.show(None, notice=self.notice)
         if self.handle_signals:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGHUP, signal.SIGTERM):
-                loop.add_signal_handler(sig, self._on_hangup)
+            self._install_hangup_handlers()
         self.run_worker(self._boot(), name="engine-boot", group="engine", exit_on_error=False)
         self.set_interval(1 / self.fps, self.refresh_view, name="desk-refresh")
 
@@ -204,9 +213,34 @@ class DeskApp(App[int]):
         except Exception as exc:
             self.log.error(f"engine.stop failed: {exc}")
 
-    def _on_hangup(self) -> None:
+    def _install_hangup_handlers(self) -> None:
+        """Plain signal handlers, not loop.add_signal_handler: closing the loop would reset
+        those to the default (die), and a second SIGHUP while the desk is tearing down would
+        then kill it. These stay installed and do nothing once the loop is gone."""
+        loop = asyncio.get_running_loop()
+
+        def handler(signum: int, frame: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # loop closed: already shutting down
+                loop.call_soon_threadsafe(self._on_hangup, signum == signal.SIGHUP)
+
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            signal.signal(sig, handler)
+
+    def _on_hangup(self, terminal_gone: bool = True) -> None:
         """SIGHUP (terminal/SSH gone) or SIGTERM: stop the engine cleanly, then exit."""
-        self.run_worker(self._shutdown_and_exit(), group="quit", exclusive=True)
+        if self._hung_up:
+            return
+        self._hung_up = True
+        self.run_worker(self._hangup_exit(terminal_gone), group="quit", exclusive=True)
+
+    async def _hangup_exit(self, terminal_gone: bool) -> None:
+        await self.shutdown_engine()
+        if terminal_gone:
+            # The journal is flushed and closed. Restoring a terminal that no longer exists
+            # can block forever in Textual's writer thread (seen under tmux kill-server), so
+            # leave now rather than hang with the engine already stopped.
+            os._exit(0)
+        self.exit(0, return_code=0)
 
     async def _shutdown_and_exit(self, code: int = 0) -> None:
         await self.shutdown_engine()
@@ -235,8 +269,7 @@ class DeskApp(App[int]):
                 trips.append(ev)
             elif isinstance(ev, Fill):
                 ring = True
-            elif isinstance(ev, StateChanged):
-                exps.append(Explanation(ts=snap.now_ts, kind=ExplanationKind.DESK, text=ev.text))
+            elif isinstance(ev, StateChanged):  # the engine explains it too: bell only
                 if ev.state in (DeskState.HALTED, DeskState.DAY_LOCKED):
                     ring = True
         if snap.state is DeskState.HALTED:

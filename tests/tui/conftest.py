@@ -15,16 +15,17 @@ def _temp_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def desk_engine(tmp_path):
-    """The engine under test. Until engine/assembly.py exists this is FakeEngine."""
-    from tests.tui.fake_engine import FakeEngine
+def desk_engine(_temp_home):
+    """The REAL engine (paper venue, SQLite journal in a temp dir) looping the bundled 1m
+    bars at 1200x, as `tapedesk demo` does: trades happen and paper orders fill."""
+    from tests.tui.real_engine import live_like_engine
 
-    return FakeEngine(position=True)
+    return live_like_engine(_temp_home)
 
 
 @pytest.fixture
-def snapshot_engine(tmp_path):
-    """A deterministic engine for snapshots. Until engine/assembly.py exists: FakeEngine."""
-    from tests.tui.fake_engine import FakeEngine
+def snapshot_engine(_temp_home):
+    """The REAL engine replaying a fixed window of the bundled bars to its end."""
+    from tests.tui.real_engine import snapshot_engine
 
-    return FakeEngine(position=True)
+    return snapshot_engine(_temp_home)

@@ -18,6 +18,15 @@ async def ready(pilot, timeout: float = 10.0) -> DeskApp:
     return app
 
 
+async def replayed(pilot) -> DeskApp:
+    """Ready, and the engine has consumed its whole (finite) replay."""
+    app = await ready(pilot)
+    runs = [w for w in app.workers if w.name == "engine-run"]
+    await app.workers.wait_for_complete(runs)
+    await settle(pilot)
+    return app
+
+
 async def settle(pilot) -> None:
     """Let key handlers run, await every short-lived worker, then paint one frame."""
     app: DeskApp = pilot.app

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,8 +17,14 @@ from tui.app import run_desk
 
 def main() -> None:
     marker = Path(sys.argv[1])
+    (marker.parent / "pid").write_text(str(os.getpid()))
     engine = hup_engine(marker)
-    code = run_desk(engine, demo=True)
+    try:
+        code = run_desk(engine, demo=True)
+    except BaseException as exc:
+        with marker.open("a") as fh:
+            fh.write(f" raised={exc!r}")
+        raise
     with marker.open("a") as fh:
         fh.write(f" exit={code}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.tui.helpers import ready, screen_text, settle
+from tests.tui.real_engine import live_like_engine
 from tui.app import make_app
 from tui.screens import ChartScreen, ConfirmScreen, HelpScreen, StrategyScreen
 
@@ -133,11 +134,12 @@ async def test_t_cycles_desk_themes_and_remembers_the_choice(desk_engine):
         assert await desk_engine.get_setting("theme") == chosen
 
 
-async def test_saved_theme_is_applied_at_start(desk_engine):
-    await desk_engine.start()
-    await desk_engine.set_setting("theme", "tapedesk-light")
-    await desk_engine.stop()
-    app = make_app(desk_engine)
+async def test_saved_theme_is_applied_at_start(_temp_home):
+    first = live_like_engine(_temp_home)
+    await first.start()
+    await first.set_setting("theme", "tapedesk-light")
+    await first.stop()
+    app = make_app(live_like_engine(_temp_home))
     async with app.run_test(size=(120, 36)) as pilot:
         await ready(pilot)
         assert app.theme == "tapedesk-light"

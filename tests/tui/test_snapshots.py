@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.helpers import ready
+from tests.tui.helpers import replayed
 from themes import load_themes
 from tui.app import make_app
 
@@ -23,7 +23,7 @@ def test_main_screen(snap_compare, snapshot_engine, theme, size):
     app = make_app(snapshot_engine, bell=False)
 
     async def run_before(pilot):
-        await ready(pilot)
+        await replayed(pilot)
         app.theme = theme
         await pilot.pause()
         app.refresh_view()

@@ -50,7 +50,7 @@ def tmux_session(tmp_path):
     if cmd is None:
         pytest.skip("no `tapedesk` command: tui/launch.py (the lead's CLI wiring) is missing")
     name = f"tapedesk-e2e-{uuid.uuid4().hex[:8]}"
-    home = tmp_path / "home"
+    home = tmp_path / "e2e-home"
     home.mkdir()
     env = {**os.environ, "TAPEDESK_HOME": str(home), "PYTHONPATH": str(REPO)}
     socket = tmp_path / "tmux.sock"  # a private tmux server: never touches the user's sessions
