@@ -269,9 +269,10 @@ class DeskApp(App[int]):
                 trips.append(ev)
             elif isinstance(ev, Fill):
                 ring = True
-            elif isinstance(ev, StateChanged):  # the engine explains it too: bell only
-                if ev.state in (DeskState.HALTED, DeskState.DAY_LOCKED):
-                    ring = True
+            elif isinstance(ev, StateChanged) and ev.state in (
+                DeskState.HALTED, DeskState.DAY_LOCKED
+            ):  # the engine explains state changes too: the bell is all this adds
+                ring = True
         if snap.state is DeskState.HALTED:
             self.halting = False
         self.last_snapshot = snap
