@@ -22,14 +22,20 @@ from engine.indicators import (
     Swings,
 )
 
-talib = pytest.importorskip("talib", reason="TA-Lib not installed: pip install ta-lib (test-only)")
-np = pytest.importorskip("numpy")
+
+@pytest.fixture(scope="module")
+def talib():
+    return pytest.importorskip(
+        "talib", reason="TA-Lib not installed: pip install ta-lib (test-only)"
+    )
+
 
 N = 20_000  # enough bars to cover every regime in the month, fast enough for CI
 
 
 @pytest.fixture(scope="module")
 def ohlc(bars_1m):
+    np = pytest.importorskip("numpy")
     bars = bars_1m[:N]
     return (
         np.array([b.high for b in bars]),
@@ -55,17 +61,17 @@ def _assert_close(ours, ref, rel=1e-9, abs_=1e-7, start=0):
     assert checked > len(ref) // 2
 
 
-def test_sma_matches_talib(ohlc):
+def test_sma_matches_talib(ohlc, talib):
     _, _, close = ohlc
     _assert_close(_feed(SMA(20), close), talib.SMA(close, 20))
 
 
-def test_rolling_std_matches_talib_population_stddev(ohlc):
+def test_rolling_std_matches_talib_population_stddev(ohlc, talib):
     _, _, close = ohlc
     _assert_close(_feed(RollingStd(20), close), talib.STDDEV(close, 20, 1), rel=1e-6, abs_=1e-6)
 
 
-def test_bollinger_bands_match_talib(ohlc):
+def test_bollinger_bands_match_talib(ohlc, talib):
     _, _, close = ohlc
     up, mid, lo = talib.BBANDS(close, 20, 2.0, 2.0, 0)
     bb = Bollinger(20, 2.0)
@@ -80,12 +86,12 @@ def test_bollinger_bands_match_talib(ohlc):
     _assert_close(lowers, lo, rel=1e-9, abs_=1e-5)
 
 
-def test_wilder_rsi_matches_talib(ohlc):
+def test_wilder_rsi_matches_talib(ohlc, talib):
     _, _, close = ohlc
     _assert_close(_feed(RSI(14), close), talib.RSI(close, 14), rel=1e-7, abs_=1e-7)
 
 
-def test_wilder_atr_matches_talib(ohlc):
+def test_wilder_atr_matches_talib(ohlc, talib):
     high, low, close = ohlc
     atr = ATR(14)
     ours = [
@@ -94,7 +100,7 @@ def test_wilder_atr_matches_talib(ohlc):
     _assert_close(ours, talib.ATR(high, low, close, 14), rel=1e-7, abs_=1e-7)
 
 
-def test_rolling_max_min_match_talib(ohlc):
+def test_rolling_max_min_match_talib(ohlc, talib):
     high, low, _ = ohlc
     _assert_close(_feed(RollingMax(30), high), talib.MAX(high, 30))
     _assert_close(_feed(RollingMin(30), low), talib.MIN(low, 30))
@@ -107,7 +113,7 @@ def test_ema_seeded_from_first_value_matches_pandas_ewm(ohlc):
     _assert_close(_feed(EMA(21), close), ref, rel=1e-12, abs_=1e-9)
 
 
-def test_ema_converges_to_talib_sma_seeded_ema(ohlc):
+def test_ema_converges_to_talib_sma_seeded_ema(ohlc, talib):
     # TA-Lib seeds with the SMA of the first `period` values; the seed's weight decays as
     # (1 - alpha)^n, so after 40 periods both agree to far below a tick.
     _, _, close = ohlc
