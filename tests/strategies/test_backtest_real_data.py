@@ -72,3 +72,10 @@ def test_book_imbalance_backtest_on_the_real_stream_captures(path, symbol, expec
     events = [e for e in realdata.load_stream(path) if isinstance(e, Quote | Trade)]
     m = _run(events, [create("book_imbalance")], symbol).metrics
     assert (m.trades, round(m.net_pnl, 2)) == expected
+
+
+if __name__ == "__main__":  # python -m tests.strategies.test_backtest_real_data → current numbers
+    bars = realdata.load_1m()
+    for (name, params), _ in CASES.items():
+        m = _run(bars, [create(name, **dict(params))]).metrics
+        print(f"({name!r}, {params!r}): ({m.trades}, {m.wins}, {m.losses}, {m.net_pnl:.2f}),")
