@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 from engine.events import Depth, Quote, Side, Signal
 from engine.indicators import EMA
-from engine.strategies.liquidity.fmt import pct, price
 from engine.strategies.notes import SkipNotes
+from engine.strategies.wording import pct, price
 from engine.strategy import Strategy, StrategyError, register
 
 

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 
 from engine.events import Bar, Side, Signal, SignalKind
 from engine.indicators import RollingMax, RollingMin
-from engine.strategies.liquidity.fmt import pct, price
 from engine.strategies.notes import SkipNotes
+from engine.strategies.wording import pct, price
 from engine.strategy import Strategy, StrategyError, register
 
 
