@@ -194,3 +194,28 @@ def test_entry_point_strategies_are_registered_under_their_entry_point_name(tmp_
     assert create("from_pkg", n="5").params == {"n": 5}
     assert len(errors) == 1 and errors[0].startswith("entry point broken (tapedesk_user_mod")
     assert "AttributeError" in errors[0]
+
+
+class BadStart(Strategy):
+    name = "bad_start"
+
+    def on_start(self, ctx):
+        raise RuntimeError("needs a database it cannot find")
+
+    def on_depth(self, depth):
+        raise AssertionError("never reached once disabled")
+
+
+def test_an_exception_in_on_start_disables_the_strategy_before_any_event():
+    reported = []
+    s = guard(BadStart(), on_error=lambda strat, msg: reported.append(msg))
+    s.on_start(None)
+    assert "RuntimeError: needs a database it cannot find" in reported[0]
+    assert "in on_start" in reported[0]
+    assert s.on_depth(object()) is None  # disabled: the handler is not even called
+    assert len(reported) == 1
+
+
+def test_guard_is_idempotent():
+    s = create("grid")
+    assert guard(guard(s)) is s
