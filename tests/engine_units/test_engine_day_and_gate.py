@@ -169,7 +169,7 @@ def test_the_exchange_stop_is_never_farther_from_entry_than_the_vetted_stop():
     assert pos.stop_loss >= Decimal("1993.00996")
 
 
-# -- --no-risk and --fixed-qty ----------------------------------------------------------------------
+# -- --no-risk and --fixed-qty ------------------------------------------------------------------
 
 def one_percent_stop(b: Bar) -> Signal:
     return Signal("scripted", b.symbol, Side.LONG, b.ts, b.close, b.close * 0.99, b.close + 20)
@@ -203,3 +203,32 @@ def test_fixed_qty_trades_exactly_that_quantity_and_says_so_in_the_labels():
     assert trade.gross_pnl == Decimal(10)
     assert trade.fees == Decimal("0.5000") + Decimal("0.5050")  # taker 5 bps each way
     assert "FIXED QTY 0.5 per trade (risk sizing bypassed)" in res.labels
+
+
+# -- next-open fills inside the Engine -----------------------------------------------------------
+
+def next_open_engine(strategy: ScriptedStrategy) -> Engine:
+    venue = PaperVenue(Decimal(10_000), slippage_bps=0.0, latency_ms=50, fill_at="next-open",
+                       assumed_funding_bps_8h=0.0)
+    return Engine(config=DeskConfig(symbols=[ETH]), venue=venue, strategies=[strategy],
+                  clock=EventClock(), mode="backtest")
+
+
+def test_next_open_entry_gets_a_stop_that_is_live_for_the_rest_of_its_bar():
+    eng = next_open_engine(ScriptedStrategy({0: long_at_close()}))
+    eng.process(flat(0, T0))
+    assert eng.position(ETH) is None  # waits for the next bar's open
+    eng.process(bar(1, 2000, 2001, 1990, 1995, start=T0))
+    trip = eng.trades[0]
+    assert (trip.entry_price, trip.exit_price, trip.reason) == (
+        Decimal("2000.00"), Decimal("1996.00"), "stop-loss")
+    assert trip.entry_ts == T0 + MIN  # filled at bar 1's open time
+
+
+def test_a_target_placed_mid_bar_waits_for_the_next_bar():
+    eng = next_open_engine(ScriptedStrategy({0: long_at_close()}))
+    eng.process(flat(0, T0))
+    eng.process(bar(1, 2000, 2010, 1999, 2005, start=T0))  # high passes 2008 after the entry
+    assert eng.position(ETH) is not None and eng.trades == []
+    eng.process(bar(2, 2005, 2009, 2004, 2008, start=T0))
+    assert [(t.exit_price, t.reason) for t in eng.trades] == [(Decimal("2008.00"), "take-profit")]
