@@ -232,3 +232,25 @@ def test_a_target_placed_mid_bar_waits_for_the_next_bar():
     assert eng.position(ETH) is not None and eng.trades == []
     eng.process(bar(2, 2005, 2009, 2004, 2008, start=T0))
     assert [(t.exit_price, t.reason) for t in eng.trades] == [(Decimal("2008.00"), "take-profit")]
+
+
+# -- the desk's books agree with the venue's -----------------------------------------------------
+
+def test_a_round_trip_over_a_funding_mark_books_fees_and_funding_like_the_venue():
+    start = T0 + 7 * HOUR + 58 * MIN  # 07:58: the 08:00 funding mark falls inside the trade
+    venue = PaperVenue(Decimal(10_000), slippage_bps=0.0, latency_ms=0, fill_at="close",
+                       assumed_funding_bps_8h=1.0)
+    eng = Engine(config=DeskConfig(symbols=[ETH]), venue=venue,
+                 strategies=[ScriptedStrategy({0: long_at_close()})], clock=EventClock(),
+                 mode="backtest")
+    eng.process(flat(0, start))
+    eng.process(flat(1, start))
+    eng.process(flat(2, start))  # 08:00: a long pays 7.5 × 2000 × 0.0001 = 1.5
+    eng.process(bar(3, 2000, 2009, 1999, 2008, start=start))
+    trip = eng.trades[0]
+    assert trip.funding == Decimal("-1.5")
+    assert trip.fees == Decimal("7.50") + Decimal("7.53")
+    assert trip.gross_pnl == Decimal(60)
+    assert trip.pnl == Decimal(60) - Decimal("15.03") - Decimal("1.5")
+    assert eng.day.realized_pnl == trip.pnl
+    assert eng.balance == venue.balance == Decimal(10_000) + trip.pnl
