@@ -267,11 +267,9 @@ class DeskApp(App[int]):
                 exps.append(ev)
             elif isinstance(ev, RoundTrip):
                 trips.append(ev)
-            elif isinstance(ev, Fill):
-                ring = True
-            elif isinstance(ev, StateChanged) and ev.state in (
+            elif isinstance(ev, Fill) or (isinstance(ev, StateChanged) and ev.state in (
                 DeskState.HALTED, DeskState.DAY_LOCKED
-            ):  # the engine explains state changes too: the bell is all this adds
+            )):
                 ring = True
         if snap.state is DeskState.HALTED:
             self.halting = False
