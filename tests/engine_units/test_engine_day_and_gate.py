@@ -254,3 +254,47 @@ def test_a_round_trip_over_a_funding_mark_books_fees_and_funding_like_the_venue(
     assert trip.pnl == Decimal(60) - Decimal("15.03") - Decimal("1.5")
     assert eng.day.realized_pnl == trip.pnl
     assert eng.balance == venue.balance == Decimal(10_000) + trip.pnl
+
+
+# -- each day rule locks the day through real trades -----------------------------------------
+
+TO_TARGET = (2000, 2009, 1999, 2008)  # +44.97 net
+TO_STOP = (2000, 2001, 1995, 1996)    # −44.985 net
+
+
+@pytest.mark.parametrize(("risk", "path", "reason"), [
+    ({"max_trades_per_day": 1}, TO_TARGET, "max trades per day reached: 1 of 1"),
+    ({"max_losing_trades_per_day": 1}, TO_STOP, "max losing trades per day reached: 1 of 1"),
+    ({"daily_loss_cap": Decimal(40)}, TO_STOP, "daily loss cap reached: day P&L -$44.98"),
+    ({"daily_profit_lock": Decimal(40)}, TO_TARGET, "daily profit lock reached: day P&L $44.97"),
+])
+def test_each_day_rule_locks_the_day_after_the_trade_that_reaches_it(risk, path, reason):
+    strat = ScriptedStrategy({0: long_at_close()})
+    eng = make_engine(strat, **risk)
+    eng.process(flat(0, T0))
+    eng.process(bar(1, *path, start=T0))
+    assert eng.day.locked and eng.day.lock_reason.startswith(reason)
+    assert any(e.text.startswith(f"DAY LOCKED: {reason}") and
+               e.text.endswith("Trading resumes at the next 00:00 UTC reset.") for e in eng.recent)
+    assert eng.snapshot().extra["gate"].startswith("day locked: ")
+
+
+@pytest.mark.parametrize(("risk", "path"), [
+    ({"max_trades_per_day": 2}, TO_TARGET),
+    ({"max_losing_trades_per_day": 2}, TO_STOP),
+    ({"daily_loss_cap": Decimal(45)}, TO_STOP),
+    ({"daily_profit_lock": Decimal(45)}, TO_TARGET),
+])
+def test_a_trade_that_stays_inside_every_day_rule_leaves_the_day_open(risk, path):
+    eng = make_engine(ScriptedStrategy({0: long_at_close()}), **risk)
+    eng.process(flat(0, T0))
+    eng.process(bar(1, *path, start=T0))
+    assert len(eng.trades) == 1 and not eng.day.locked
+
+
+def test_in_the_engine_a_bar_through_stop_and_target_books_the_stop_and_cancels_the_target():
+    eng = make_engine(ScriptedStrategy({0: long_at_close()}))
+    eng.process(flat(0, T0))
+    eng.process(bar(1, 2000, 2010, 1990, 2000, start=T0))
+    assert [(t.exit_price, t.reason) for t in eng.trades] == [(Decimal("1996.00"), "stop-loss")]
+    assert eng.venue.orders == {} and eng.position(ETH) is None and eng.day.losses == 1
