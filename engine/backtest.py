@@ -115,6 +115,7 @@ def run_backtest(
     config = config or DeskConfig()
     engine, labels = build_backtest_engine(strategies, config, **options)
     _start_sync(engine)
+    engine.publish = False
     process = engine.process
     n = 0
     for n, ev in enumerate(events, 1):  # noqa: B007  (n is the event count afterwards)

@@ -58,6 +58,7 @@ from engine.symbols import SymbolSpec, spec_for
 
 log = logging.getLogger("tapedesk.engine")
 
+_BAR = Kind.BAR  # module constant: attribute lookups on the enum cost ~100 ns per event
 HANDLER_FOR_KIND = {Kind.BAR: "on_bar", Kind.QUOTE: "on_quote", Kind.TRADE: "on_trade",
                     Kind.MARK: "on_mark"}
 EXIT_REASON = {OrderRole.STOP: "stop-loss", OrderRole.TAKE_PROFIT: "take-profit",
@@ -169,6 +170,9 @@ class Engine:
         self._control: Any = None
         self._handlers: dict[int, list[tuple[Strategy, Any, frozenset[str] | None]]] = {}
         self._gate = ""
+        self._stale_s: float | None = None
+        #: False in backtests: nobody subscribes, so nothing is queued for announcement.
+        self.publish = True
         self._roll_hour = config.risk.day_roll_hour_utc
         self._next_roll = 0
         self._pending: list[Record] = []
@@ -457,10 +461,12 @@ class Engine:
         self._last_event_ts = ts
         if ts >= self._next_roll:
             self._roll_day(ts)
+        held = bool(self.book.positions)
         self.venue.on_market(ev)
-        if ev.kind == Kind.BAR:
+        if ev.kind is _BAR:
             self.bars_seen += 1
-            if self.book.positions:
+            # A bar counts as exposed if a position was held at any point in it.
+            if held or self.book.positions:
                 self.bars_in_position += 1
                 if ts - self._last_sample >= self.equity_sample_ms:
                     self._sample_equity(ts)
@@ -610,7 +616,8 @@ class Engine:
         d.fees += fill.fee
         self.explain(ExplanationKind.FILL, say.fill(fill), symbol=fill.symbol,
                      strategy=strategy or fill.role)
-        self._outbox.append(fill)
+        if self.publish:
+            self._outbox.append(fill)
         if entry is not None and effect.opened:
             self._entries.pop(fill.symbol, None)
             d.trades += 1
@@ -648,8 +655,8 @@ class Engine:
         pos = self.book.positions[fill.symbol]
         spec = self.spec(fill.symbol)
         out = pos.side.opposite.order_side
-        # Round the stop away from entry and the target toward it: never more risk than vetted.
-        stop = spec.round_price(sig.stop_loss, "down" if pos.side.sign > 0 else "up")
+        # Round the stop and the target toward entry: never more risk than was vetted.
+        stop = spec.round_price(sig.stop_loss, "up" if pos.side.sign > 0 else "down")
         pos.stop_loss = stop
         pos.strategy = sig.strategy
         pos.risk_amount = abs(pos.entry_price - stop) * pos.qty
@@ -688,7 +695,8 @@ class Engine:
             self._pending.append(trade_record(trip))
         self.explain(ExplanationKind.EXIT, say.round_trip(trip), strategy=pos.strategy,
                      symbol=pos.symbol)
-        self._outbox.append(trip)
+        if self.publish:
+            self._outbox.append(trip)
         self._check_day_lock()
 
     def _check_day_lock(self) -> None:
@@ -741,9 +749,9 @@ class Engine:
         self._pending.append(day_record(d.day, d.trades, d.losses, d.realized_pnl, d.fees,
                                         d.locked, d.lock_reason))
 
-    def _update_gate(self, stale_s: float | None = None) -> None:
+    def _update_gate(self) -> None:
         self._gate = gate_reason(halted=self.halted, paused=self.paused, day=self.day,
-                                 stale_s=stale_s, cfg=self.config.risk)
+                                 stale_s=self._stale_s, cfg=self.config.risk)
 
     async def _watch_staleness(self) -> None:
         """Live feeds only: no event for ``stale_after_s`` wall seconds → strategies not asked."""
@@ -759,7 +767,8 @@ class Engine:
             stale = age > self.config.risk.stale_after_s
             if stale != was_stale:
                 was_stale = stale
-                self._update_gate(age if stale else None)
+                self._stale_s = age if stale else None
+                self._update_gate()
                 self.feed_status = FeedStatus.STALE if stale else getattr(
                     self.feed, "status", FeedStatus.LIVE)
                 self.explain(ExplanationKind.ERROR if stale else ExplanationKind.DESK,
@@ -795,7 +804,8 @@ class Engine:
         self.recent.append(e)
         if self.journal is not None:
             self._pending.append(explanation_record(e))
-        self._outbox.append(e)
+        if self.publish:
+            self._outbox.append(e)
         if self.on_explanation is not None:
             self.on_explanation(e)
 
@@ -864,6 +874,8 @@ class Engine:
                 "orders": {cid: {"symbol": i.symbol, "role": str(i.role), "side": i.side,
                                  "qty": str(i.qty), "strategy": i.strategy}
                            for cid, i in self._orders.items()},
+                "entries": {sym: _entry_state(sig, dec) for sym, (sig, dec) in self._entries.items()},
+                "exit_reason": dict(self._exit_reason),
                 "bars_seen": self.bars_seen, "bars_in_position": self.bars_in_position,
             },
         }
@@ -887,6 +899,9 @@ class Engine:
             self._orders[cid] = OrderIntent(cid, o["symbol"], o["side"], OrderType.MARKET,
                                             Decimal(o["qty"]), OrderRole(o["role"]), 0,
                                             strategy=o.get("strategy", ""))
+        for sym, e in es.get("entries", {}).items():
+            self._entries[sym] = _entry_from_state(e)
+        self._exit_reason.update(es.get("exit_reason", {}))
         for sym, ids in es.get("protect", {}).items():
             self._protect[sym] = {k: self._orders[c] for k, c in ids.items() if c in self._orders}
         load = getattr(self.venue, "load_state", None)
@@ -906,6 +921,20 @@ def _position_state(p: Position) -> dict[str, Any]:
     d = _pos_to_dict(p)
     d.update(stop=_s(p.stop_loss), tp=_s(p.take_profit), risk=str(p.risk_amount))
     return d
+
+
+def _entry_state(sig: Signal, dec: Decision) -> dict[str, Any]:
+    return {"strategy": sig.strategy, "symbol": sig.symbol, "side": str(sig.side), "ts": sig.ts,
+            "entry": sig.entry, "stop": sig.stop_loss, "tp": sig.take_profit,
+            "reasons": sig.reasons, "qty": str(dec.qty), "leverage": dec.leverage}
+
+
+def _entry_from_state(e: dict[str, Any]) -> tuple[Signal, Decision]:
+    from engine.events import Side
+
+    sig = Signal(e["strategy"], e["symbol"], Side(e["side"]), int(e["ts"]), float(e["entry"]),
+                 float(e["stop"]), float(e["tp"]), reasons=list(e.get("reasons", [])))
+    return sig, Decision(sig, True, qty=Decimal(e["qty"]), leverage=int(e["leverage"]))
 
 
 def _s(v: Decimal | None) -> str | None:

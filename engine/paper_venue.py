@@ -40,6 +40,7 @@ from engine.symbols import SymbolSpec, spec_for
 from engine.venue import VenueSink
 
 FUNDING_INTERVAL_MS = 8 * 3_600_000
+_BAR, _QUOTE, _TRADE, _MARK = Kind.BAR, Kind.QUOTE, Kind.TRADE, Kind.MARK
 BPS = Decimal("0.0001")
 
 
@@ -89,6 +90,7 @@ class PaperVenue:
         self._next_funding = 0
         self._mark_funding = False
         self._mark_rate: dict[str, float] = {}
+        self._mark_price: dict[str, float] = {}
         self._trade_seq = 0
 
     # -- Venue protocol ------------------------------------------------------------------
@@ -156,26 +158,37 @@ class PaperVenue:
         """Hot path: cheap when flat with nothing resting (the common case)."""
         ts = ev.ts
         self._now = ts
+        # Funding first: it is owed by whoever held the position at the funding time, which
+        # is before anything this event fills or triggers.
+        if ts >= self._next_funding:
+            self._funding(ts)
         kind = ev.kind
-        if kind == Kind.BAR:
+        if kind is _BAR:
             if self.orders:
                 self._on_bar(ev)  # type: ignore[arg-type]
+            elif self.book.positions:
+                self._check_liquidation(ev.symbol, ev.low, ev.high)  # type: ignore[union-attr]
             self.last_price[ev.symbol] = ev.close  # type: ignore[union-attr]
-        elif kind == Kind.QUOTE:
+        elif kind is _QUOTE:
             self.last_quote[ev.symbol] = (ev.bid, ev.ask)  # type: ignore[union-attr]
             if self.orders:
                 self._on_price(ev.symbol, ev.bid, ev.ask, ts)  # type: ignore[union-attr]
+            elif self.book.positions:
+                self._check_liquidation(ev.symbol, ev.bid, ev.ask)  # type: ignore[union-attr]
             self.last_price[ev.symbol] = (ev.bid + ev.ask) / 2  # type: ignore[union-attr]
-        elif kind == Kind.TRADE:
+        elif kind is _TRADE:
             if self.orders:
                 self._on_price(ev.symbol, ev.price, ev.price, ts)  # type: ignore[union-attr]
+            elif self.book.positions:
+                self._check_liquidation(ev.symbol, ev.price, ev.price)  # type: ignore[union-attr]
             self.last_price[ev.symbol] = ev.price  # type: ignore[union-attr]
-        elif kind == Kind.MARK:
+        elif kind is _MARK:
             self._mark_funding = True
+            # The rate an event carries is the estimate for the *next* funding time, so it is
+            # stored after this event's settlement above used the previous one.
             self._mark_rate[ev.symbol] = ev.funding_rate  # type: ignore[union-attr]
+            self._mark_price[ev.symbol] = ev.mark  # type: ignore[union-attr]
             self._check_liquidation(ev.symbol, ev.mark, ev.mark)  # type: ignore[union-attr]
-        if ts >= self._next_funding:
-            self._funding(ts)
 
     def _on_bar(self, bar: Bar) -> None:
         sym = bar.symbol
@@ -350,26 +363,33 @@ class PaperVenue:
         self._sink.on_fill(fill)
 
     def _funding(self, ts: int) -> None:
-        """Settle funding at each 8-hour mark passed; set the next one."""
+        """Settle funding at every 8-hour mark passed since the last event (gaps included)."""
         due = self._next_funding
         self._next_funding = (ts // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
-        if not due or not self.book.positions:
+        if not due:
             return
-        for pos in list(self.book.positions.values()):
-            if self._mark_funding:
-                rate = Decimal(str(self._mark_rate.get(pos.symbol, 0.0)))
-            else:
-                rate = self.assumed_funding
-            if not rate:
-                continue
-            price = Decimal(str(self.last_price.get(pos.symbol) or pos.entry_price))
-            # Positive rate: longs pay shorts.
-            amount = (-pos.side.sign * pos.qty * price * rate).quantize(Decimal("0.00000001"))
-            self.balance += amount
-            self.funding_paid -= amount
-            pos.funding += amount
-            if self._sink is not None:
-                self._sink.on_funding(pos.symbol, amount, float(rate), due)
+        while due <= ts and self.book.positions:
+            for pos in list(self.book.positions.values()):
+                self._settle_funding(pos, due)
+            due += FUNDING_INTERVAL_MS
+
+    def _settle_funding(self, pos: Position, due: int) -> None:
+        if self._mark_funding:
+            rate = Decimal(str(self._mark_rate.get(pos.symbol, 0.0)))
+            px = self._mark_price.get(pos.symbol) or self.last_price.get(pos.symbol)
+        else:
+            rate = self.assumed_funding
+            px = self.last_price.get(pos.symbol)
+        if not rate:
+            return
+        price = Decimal(str(px)) if px else pos.entry_price
+        # Positive rate: longs pay shorts. Binance values it at the mark price.
+        amount = (-pos.side.sign * pos.qty * price * rate).quantize(Decimal("0.00000001"))
+        self.balance += amount
+        self.funding_paid -= amount
+        pos.funding += amount
+        if self._sink is not None:
+            self._sink.on_funding(pos.symbol, amount, float(rate), due)
 
     # -- persistence (restart after a crash continues where the journal left off) -------
 

@@ -138,8 +138,8 @@ def position_size(equity: Decimal, entry: float, stop: float, spec: SymbolSpec,
     the cap cannot, the size is cut to what the cap allows (never more risk than asked).
     """
     risk_amount = equity * Decimal(str(cfg.risk_per_trade_pct)) / 100
-    dist = Decimal(str(abs(entry - stop)))
     px = Decimal(str(entry))
+    dist = abs(px - Decimal(str(stop)))  # in Decimal: 100.0 - 99.8 is not 0.2 in float
     qty = spec.round_qty(risk_amount / dist) if dist > 0 else Decimal(0)
     capped = False
     max_notional = equity * cfg.max_leverage
@@ -198,8 +198,8 @@ class RiskEngine:
             qty = spec.round_qty(self.fixed_qty)
             notional = qty * Decimal(str(sig.entry))
             lev = max(1, min(cfg.max_leverage, math.ceil(notional / equity))) if equity > 0 else 1
-            size = Sizing(qty, lev, qty * Decimal(str(abs(sig.entry - sig.stop_loss))), notional,
-                          False)
+            dist = abs(Decimal(str(sig.entry)) - Decimal(str(sig.stop_loss)))
+            size = Sizing(qty, lev, qty * dist, notional, False)
         else:
             size = position_size(equity, sig.entry, sig.stop_loss, spec, cfg)
         numbers.update(risk_amount=size.risk_amount, notional=size.notional,

@@ -153,11 +153,6 @@ def test_an_accepted_signal_gets_an_exchange_side_stop_and_target():
     assert all(r.intent.reduce_only for r in eng.venue.orders.values())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG engine/engine.py _protect_position: the comment says 'Round the stop away from entry "
-    "... never more risk than vetted', but rounding a long stop DOWN (a short stop UP) moves it "
-    "away from entry, i.e. MORE risk than vetted and possibly outside the 0.35 % band "
-    "(1993.00996 → 1993.00 = 0.3505 %); round it toward entry ('up' for longs)"))
 def test_the_exchange_stop_is_never_farther_from_entry_than_the_vetted_stop():
     def edge(b: Bar) -> Signal:
         return Signal("scripted", ETH, Side.LONG, b.ts, 2000.01, 1993.00996)

@@ -291,10 +291,6 @@ def test_isolated_long_is_liquidated_at_lp_and_loses_its_whole_margin():
     assert v.balance == Decimal(10_000) - Decimal("0.05") - 20  # entry fee + whole margin
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG engine/paper_venue.py on_market: _check_liquidation runs inside _on_bar/_on_price, "
-    "which are only called `if self.orders`; a position with no resting order is never "
-    "liquidated by bars, quotes or trades (only by MarkPrice events)"))
 def test_a_position_without_resting_orders_is_still_liquidated_by_a_bar():
     v, sink = make()
     open_long(v, lev=5)
@@ -355,9 +351,6 @@ def test_funding_from_mark_price_events_uses_their_rate_and_sign(rate, amount):
     assert sink.funding == [(ETH, Decimal(amount), rate, T0 + 8 * HOUR)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG engine/paper_venue.py _funding: the payment is valued at last_price (last bar/trade) "
-    "instead of the mark price; Binance: funding = mark price × size × rate"))
 def test_funding_from_mark_price_events_is_valued_at_the_mark_price():
     v, sink = make(taker_fee_bps=0.0)
     open_long(v)  # last trade price 100
@@ -366,9 +359,6 @@ def test_funding_from_mark_price_events_is_valued_at_the_mark_price():
     assert sink.funding[0][1] == Decimal("-0.0303")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG engine/paper_venue.py _funding: its docstring says 'settle funding at each 8-hour "
-    "mark passed' but a data gap spanning several marks settles only one"))
 def test_a_data_gap_over_three_funding_marks_settles_three_payments():
     v, sink = make(assumed_funding_bps_8h=1.0, taker_fee_bps=0.0)
     open_long(v)
@@ -376,11 +366,6 @@ def test_a_data_gap_over_three_funding_marks_settles_three_payments():
     assert [f[3] for f in sink.funding] == [T0 + 8 * HOUR, T0 + 16 * HOUR, T0 + 24 * HOUR]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG engine/paper_venue.py on_market: a MarkPrice event stores its rate before _funding "
-    "runs, so the settlement at 08:00 uses the first post-08:00 event's rate (Binance's "
-    "markPrice 'r' is then already the NEXT period's estimate) instead of the rate announced "
-    "for 08:00 by the events before it"))
 def test_mark_price_funding_settles_at_the_rate_announced_for_that_mark():
     v, sink = make(taker_fee_bps=0.0)
     open_long(v)
@@ -389,9 +374,6 @@ def test_mark_price_funding_settles_at_the_rate_announced_for_that_mark():
     assert sink.funding == [(ETH, Decimal("-0.03"), 0.0003, T0 + 8 * HOUR)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG engine/paper_venue.py on_market: funding is settled AFTER the event's fills, so a "
-    "position opened by the first event after a funding mark pays funding it never owed"))
 def test_a_position_opened_after_the_funding_mark_pays_no_funding_for_it():
     v, sink = make(fill_at="auto", latency_ms=200, assumed_funding_bps_8h=1.0)
     v.on_market(quote(T0 + 8 * HOUR - 1000, 99.99, 100.01))
@@ -401,9 +383,6 @@ def test_a_position_opened_after_the_funding_mark_pays_no_funding_for_it():
     assert sink.funding == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG engine/paper_venue.py on_market: funding is settled AFTER the event's fills, so a "
-    "position held through 08:00 and stopped out by the first event after it pays nothing"))
 def test_a_position_held_through_the_funding_mark_pays_even_if_closed_just_after():
     v, sink = make(fill_at="auto", assumed_funding_bps_8h=1.0, taker_fee_bps=0.0)
     v.on_market(quote(T0 + 8 * HOUR - 1000, 99.99, 100.01))

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from engine.config import RiskConfig
 from engine.risk import DayCounters, RiskEngine, position_size
 from engine.symbols import spec_for
@@ -81,10 +79,6 @@ def test_min_notional_refusal_names_the_exchange_minimum():
     assert dec.text == "notional 14.00 USDT is below the minimum 20"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG engine/risk.py position_size: the stop distance is computed in float "
-    "(abs(entry - stop) = 0.20000000000000284 for 100.0 - 99.8) before Decimal, so "
-    "30 / 0.2000…284 = 149.99999… rounds DOWN to 149.999 instead of 150"))
 def test_size_is_exact_when_entry_minus_stop_is_not_exact_in_float():
     s = position_size(Decimal(10_000), 100.0, 99.8, ETH, RiskConfig())
     assert s.qty == Decimal("150.000")
