@@ -52,10 +52,15 @@ def build_strategies(config: DeskConfig) -> tuple[list[Strategy], set[str], list
 
 def paper_venue(config: DeskConfig) -> PaperVenue:
     p = config.paper
-    return PaperVenue(p.initial_balance, maker_fee_bps=p.maker_fee_bps,
-                      taker_fee_bps=p.taker_fee_bps, slippage_bps=p.slippage_bps,
-                      latency_ms=p.latency_ms, fill_at=p.fill_at,
-                      assumed_funding_bps_8h=p.assumed_funding_bps_8h)
+    return PaperVenue(
+        p.initial_balance,
+        maker_fee_bps=p.maker_fee_bps,
+        taker_fee_bps=p.taker_fee_bps,
+        slippage_bps=p.slippage_bps,
+        latency_ms=p.latency_ms,
+        fill_at=p.fill_at,
+        assumed_funding_bps_8h=p.assumed_funding_bps_8h,
+    )
 
 
 def source_id(path: Path) -> str:
@@ -88,26 +93,44 @@ def build_replay_engine(
     strategies, disabled, errors = build_strategies(config)
     feed = ReplayFeed(path, speed=speed, loop=loop, symbol=symbol)
     engine = Engine(
-        config=config, venue=paper_venue(config), strategies=strategies, feed=feed,
-        journal=Journal(db_path(data_dir, mode)), clock=EventClock(), mode=mode,
+        config=config,
+        venue=paper_venue(config),
+        strategies=strategies,
+        feed=feed,
+        journal=Journal(db_path(data_dir, mode)),
+        clock=EventClock(),
+        mode=mode,
         source_id=source_id(Path(path)) if resume and not loop else f"loop-{source_id(Path(path))}",
-        disabled=disabled, control_path=socket_path(data_dir, mode) if control else None,
+        disabled=disabled,
+        control_path=socket_path(data_dir, mode) if control else None,
     )
     for e in errors:
         engine.on_venue_error(e)
     return engine
 
 
-def build_demo_engine(data_dir: Path, config: DeskConfig | None = None,
-                      speed: float = DEMO_SPEED, control: bool = True) -> Engine:
+def build_demo_engine(
+    data_dir: Path,
+    config: DeskConfig | None = None,
+    speed: float = DEMO_SPEED,
+    control: bool = True,
+) -> Engine:
     """The offline demo: the bundled real 1m sample, looping, in its own journal."""
     from engine.sample_data import SAMPLE_BARS_1M
 
     config = config or DeskConfig()
     if "strategies" not in config.model_fields_set:
         config = config.model_copy(update={"strategies": DEMO_STRATEGIES})
-    return build_replay_engine(SAMPLE_BARS_1M, data_dir=data_dir, config=config, speed=speed,
-                               loop=True, mode="demo", resume=False, control=control)
+    return build_replay_engine(
+        SAMPLE_BARS_1M,
+        data_dir=data_dir,
+        config=config,
+        speed=speed,
+        loop=True,
+        mode="demo",
+        resume=False,
+        control=control,
+    )
 
 
 class CallbackFeed:
@@ -152,36 +175,71 @@ class CallbackFeed:
                 await self.inner.stop()
 
 
-def build_paper_engine(data_dir: Path, config: DeskConfig | None = None,
-                       testnet: bool | None = None, demo_env: bool | None = None) -> Engine:
+def build_paper_engine(
+    data_dir: Path,
+    config: DeskConfig | None = None,
+    testnet: bool | None = None,
+    demo_env: bool | None = None,
+) -> Engine:
     """Paper trading on Binance's live public market data (no keys)."""
     from engine.binance.live import endpoints_for, paper_feed
 
     config = config or DeskConfig()
     strategies, disabled, errors = build_strategies(config)
     feed = CallbackFeed("binance", tuple(config.symbols))
-    feed.inner = paper_feed(endpoints_for(config.binance, testnet, demo_env), config.symbols,
-                            feed.push, feed.set_status, stale_after=config.risk.stale_after_s)
-    engine = Engine(config=config, venue=paper_venue(config), strategies=strategies, feed=feed,
-                    journal=Journal(db_path(data_dir, "paper")), clock=WallClock(), mode="paper",
-                    disabled=disabled, control_path=socket_path(data_dir, "paper"))
+    feed.inner = paper_feed(
+        endpoints_for(config.binance, testnet, demo_env),
+        config.symbols,
+        feed.push,
+        feed.set_status,
+        stale_after=config.risk.stale_after_s,
+    )
+    engine = Engine(
+        config=config,
+        venue=paper_venue(config),
+        strategies=strategies,
+        feed=feed,
+        journal=Journal(db_path(data_dir, "paper")),
+        clock=WallClock(),
+        mode="paper",
+        disabled=disabled,
+        control_path=socket_path(data_dir, "paper"),
+    )
     for e in errors:
         engine.on_venue_error(e)
     return engine
 
 
-def build_live_engine(data_dir: Path, config: DeskConfig, venue: Any,
-                      testnet: bool | None = None, demo_env: bool | None = None) -> Engine:
+def build_live_engine(
+    data_dir: Path,
+    config: DeskConfig,
+    venue: Any,
+    testnet: bool | None = None,
+    demo_env: bool | None = None,
+) -> Engine:
     """Real orders through a started BinanceVenue (see engine.binance.live.prepare_live)."""
     from engine.binance.live import endpoints_for, paper_feed
 
     strategies, disabled, errors = build_strategies(config)
     feed = CallbackFeed("binance", tuple(config.symbols))
-    feed.inner = paper_feed(endpoints_for(config.binance, testnet, demo_env), config.symbols,
-                            feed.push, feed.set_status, stale_after=config.risk.stale_after_s)
-    engine = Engine(config=config, venue=venue, strategies=strategies, feed=feed,
-                    journal=Journal(db_path(data_dir, "live")), clock=WallClock(), mode="live",
-                    disabled=disabled, control_path=socket_path(data_dir, "live"))
+    feed.inner = paper_feed(
+        endpoints_for(config.binance, testnet, demo_env),
+        config.symbols,
+        feed.push,
+        feed.set_status,
+        stale_after=config.risk.stale_after_s,
+    )
+    engine = Engine(
+        config=config,
+        venue=venue,
+        strategies=strategies,
+        feed=feed,
+        journal=Journal(db_path(data_dir, "live")),
+        clock=WallClock(),
+        mode="live",
+        disabled=disabled,
+        control_path=socket_path(data_dir, "live"),
+    )
     for e in errors:
         engine.on_venue_error(e)
     return engine

@@ -45,12 +45,22 @@ def trade_json(t: RoundTrip) -> dict[str, Any]:
     from engine.clock import iso
 
     return {
-        "symbol": t.symbol, "side": str(t.side), "qty": str(t.qty),
-        "entry_time": iso(t.entry_ts), "exit_time": iso(t.exit_ts),
-        "entry_ts": t.entry_ts, "exit_ts": t.exit_ts,
-        "entry_price": str(t.entry_price), "exit_price": str(t.exit_price),
-        "gross_pnl": str(t.gross_pnl), "fees": str(t.fees), "funding": str(t.funding),
-        "pnl": str(t.pnl), "r": t.r_multiple, "strategy": t.strategy, "reason": t.reason,
+        "symbol": t.symbol,
+        "side": str(t.side),
+        "qty": str(t.qty),
+        "entry_time": iso(t.entry_ts),
+        "exit_time": iso(t.exit_ts),
+        "entry_ts": t.entry_ts,
+        "exit_ts": t.exit_ts,
+        "entry_price": str(t.entry_price),
+        "exit_price": str(t.exit_price),
+        "gross_pnl": str(t.gross_pnl),
+        "fees": str(t.fees),
+        "funding": str(t.funding),
+        "pnl": str(t.pnl),
+        "r": t.r_multiple,
+        "strategy": t.strategy,
+        "reason": t.reason,
     }
 
 
@@ -82,22 +92,37 @@ def build_backtest_engine(
         lat = 0  # "fill at the signal bar's close" means no delay, by definition
     cfg = config.model_copy(update={"paper": paper})
     venue = PaperVenue(
-        paper.initial_balance, maker_fee_bps=paper.maker_fee_bps,
-        taker_fee_bps=paper.taker_fee_bps, slippage_bps=paper.slippage_bps, latency_ms=lat,
-        fill_at=mode, assumed_funding_bps_8h=paper.assumed_funding_bps_8h,
+        paper.initial_balance,
+        maker_fee_bps=paper.maker_fee_bps,
+        taker_fee_bps=paper.taker_fee_bps,
+        slippage_bps=paper.slippage_bps,
+        latency_ms=lat,
+        fill_at=mode,
+        assumed_funding_bps_8h=paper.assumed_funding_bps_8h,
     )
     if fixed_qty is not None:
         labels.append(f"FIXED QTY {fixed_qty} per trade (risk sizing bypassed)")
     if no_risk:
         labels.append("NO RISK RULES (research only: day caps and stop band not applied)")
     risk = RiskEngine(cfg.risk, enabled=not no_risk, fixed_qty=fixed_qty)
-    engine = Engine(config=cfg, venue=venue, strategies=strategies, clock=EventClock(),
-                    mode="backtest", risk=risk, equity_sample_ms=15 * 60_000)
-    labels.append(f"fills: {mode}, slippage {paper.slippage_bps:g} bps, latency {lat} ms, "
-                  f"fees {paper.maker_fee_bps:g}/{paper.taker_fee_bps:g} bps maker/taker")
+    engine = Engine(
+        config=cfg,
+        venue=venue,
+        strategies=strategies,
+        clock=EventClock(),
+        mode="backtest",
+        risk=risk,
+        equity_sample_ms=15 * 60_000,
+    )
+    labels.append(
+        f"fills: {mode}, slippage {paper.slippage_bps:g} bps, latency {lat} ms, "
+        f"fees {paper.maker_fee_bps:g}/{paper.taker_fee_bps:g} bps maker/taker"
+    )
     if paper.assumed_funding_bps_8h:
-        labels.append(f"funding: mark-price data if present, else {paper.assumed_funding_bps_8h:g}"
-                      " bps per 8 h")
+        labels.append(
+            f"funding: mark-price data if present, else {paper.assumed_funding_bps_8h:g}"
+            " bps per 8 h"
+        )
     else:
         labels.append("funding: mark-price data only (assumed rate off)")
     return engine, labels
@@ -118,7 +143,7 @@ def run_backtest(
     engine.publish = False
     process = engine.process
     n = 0
-    for n, ev in enumerate(events, 1):  # noqa: B007  (n is the event count afterwards)
+    for n, ev in enumerate(events, 1):
         process(ev)
         if progress is not None and not n & 0x3FFF:
             progress(n)
@@ -126,16 +151,18 @@ def run_backtest(
         progress(n)
     _close_at_end(engine)
     initial = float(engine.initial_balance)
-    metrics = compute_metrics(engine.trades, engine.equity_samples, initial,
-                              engine.bars_in_position, engine.bars_seen)
+    metrics = compute_metrics(
+        engine.trades, engine.equity_samples, initial, engine.bars_in_position, engine.bars_seen
+    )
     per = {}
     names = {t.strategy for t in engine.trades}
     if len(strategies) > 1:
         for name in sorted(names):
             mine = [t for t in engine.trades if t.strategy == name]
             per[name] = compute_metrics(mine, [], initial, 0, engine.bars_seen)
-    return BacktestResult(engine.trades, metrics, engine.equity_samples, list(engine.recent),
-                          labels, per, n)
+    return BacktestResult(
+        engine.trades, metrics, engine.equity_samples, list(engine.recent), labels, per, n
+    )
 
 
 def _start_sync(engine: Engine) -> None:
@@ -149,8 +176,16 @@ def _close_at_end(engine: Engine) -> None:
         engine._exit_reason[pos.symbol] = "end of data"
         for intent in engine._protect.pop(pos.symbol, {}).values():
             engine.venue.cancel(pos.symbol, intent.client_id)
-        engine._submit(engine._intent(pos.symbol, pos.side.opposite.order_side, OrderType.MARKET,
-                                      pos.qty, OrderRole.FLATTEN, reduce_only=True,
-                                      strategy=pos.strategy))
+        engine._submit(
+            engine._intent(
+                pos.symbol,
+                pos.side.opposite.order_side,
+                OrderType.MARKET,
+                pos.qty,
+                OrderRole.FLATTEN,
+                reduce_only=True,
+                strategy=pos.strategy,
+            )
+        )
     if engine.equity_samples:
         engine._sample_equity(engine.clock.now())

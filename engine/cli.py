@@ -36,14 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
         " the desk in paper mode on live Binance market data.",
     )
     p.add_argument("--config", type=Path, help="TOML config file (default: XDG config dir)")
-    p.add_argument("--data-dir", type=Path, help="journal directory (default: $TAPEDESK_HOME "
-                   "or XDG data dir)")
+    p.add_argument(
+        "--data-dir", type=Path, help="journal directory (default: $TAPEDESK_HOME or XDG data dir)"
+    )
     p.add_argument("--log-level", default="WARNING", help="Python log level for stderr")
     p.add_argument("--live", action="store_true", help="trade for real (asks to confirm)")
     env = p.add_mutually_exclusive_group()
     env.add_argument("--testnet", action="store_true", help="use Binance's futures testnet")
-    env.add_argument("--demo", dest="demo_env", action="store_true",
-                     help="use Binance's demo trading environment")
+    env.add_argument(
+        "--demo",
+        dest="demo_env",
+        action="store_true",
+        help="use Binance's demo trading environment",
+    )
     sub = p.add_subparsers(dest="command")
 
     d = sub.add_parser("demo", help="offline demo: the bundled real sample, looping, paper mode")
@@ -55,29 +60,49 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--speed", type=float, default=1.0, help="replay speed; 0 = as fast as possible")
     r.add_argument("--loop", action="store_true", help="replay forever")
     r.add_argument("--symbol", help="symbol for data files that do not name one")
-    r.add_argument("--no-resume", action="store_true",
-                   help="start the replay from the beginning even if the journal has progress")
+    r.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="start the replay from the beginning even if the journal has progress",
+    )
 
     b = sub.add_parser("backtest", help="backtest strategies on a data file")
     b.add_argument("--data", type=Path, required=True, help="kline CSV/JSON or stream capture")
-    b.add_argument("--strategy", action="append", default=None,
-                   help="strategy name (repeat, or 'all'); default ema_cross")
-    b.add_argument("--param", action="append", default=[],
-                   help="strategy parameter name=value, or strategy.name=value")
+    b.add_argument(
+        "--strategy",
+        action="append",
+        default=None,
+        help="strategy name (repeat, or 'all'); default ema_cross",
+    )
+    b.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        help="strategy parameter name=value, or strategy.name=value",
+    )
     b.add_argument("--from", dest="start", help="start time, UTC (YYYY-MM-DD[ HH:MM])")
     b.add_argument("--to", dest="end", help="end time, UTC (exclusive)")
     b.add_argument("--symbol", help="symbol for data files that do not name one")
-    b.add_argument("--fill-at", choices=("auto", "close", "next-open", "quote"), default=None,
-                   help="market fills: quote (bid/ask) when the data has quotes, else next-open "
-                   "(default auto)")
+    b.add_argument(
+        "--fill-at",
+        choices=("auto", "close", "next-open", "quote"),
+        default=None,
+        help="market fills: quote (bid/ask) when the data has quotes, else next-open "
+        "(default auto)",
+    )
     b.add_argument("--fee-bps", type=float, help="fee in basis points, maker and taker")
     b.add_argument("--slippage-bps", type=float, help="adverse slippage in basis points")
     b.add_argument("--fixed-qty", help="fixed quantity per trade (bypasses risk sizing)")
     b.add_argument("--no-risk", action="store_true", help="research only: no risk rules")
     b.add_argument("--initial-balance", help="starting balance in USDT")
     b.add_argument("--json", action="store_true", help="print trades and metrics as JSON")
-    b.add_argument("--monte-carlo", type=int, default=0, metavar="N",
-                   help="resample the trade sequence N times")
+    b.add_argument(
+        "--monte-carlo",
+        type=int,
+        default=0,
+        metavar="N",
+        help="resample the trade sequence N times",
+    )
     b.add_argument("--plot", action="store_true", help="equity and drawdown in the terminal")
     b.add_argument("--report", type=Path, help="write a report (.html or .md)")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -108,8 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return _dispatch(args, desk_runner)
     except (UserError, ConfigError, FileNotFoundError) as exc:
@@ -143,8 +170,15 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
 
         if not args.replay.exists():
             raise UserError(f"no such data file: {args.replay}")
-        engine = build_replay_engine(args.replay, data_dir=ddir, config=config, speed=args.speed,
-                                     loop=args.loop, resume=not args.no_resume, symbol=args.symbol)
+        engine = build_replay_engine(
+            args.replay,
+            data_dir=ddir,
+            config=config,
+            speed=args.speed,
+            loop=args.loop,
+            resume=not args.no_resume,
+            symbol=args.symbol,
+        )
         if args.headless:
             return asyncio.run(run_headless(engine))
         return _run_desk(engine, desk_runner, demo=False)
@@ -158,14 +192,20 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         engine = build_paper_engine(ddir, config, args.testnet or None, args.demo_env or None)
     if cmd == "run" and args.headless:
         return asyncio.run(run_headless(engine))
-    notice = None if args.live else (
-        "Paper mode on live Binance market data. No connection? Quit (q) and run `tapedesk demo` "
-        "for the offline demo.")
+    notice = (
+        None
+        if args.live
+        else (
+            "Paper mode on live Binance market data. No connection? Quit (q) and run `tapedesk demo` "
+            "for the offline demo."
+        )
+    )
     return _run_desk(engine, desk_runner, demo=False, notice=notice)
 
 
-def _run_desk(engine: Any, desk_runner: DeskRunner | None, *, demo: bool,
-              notice: str | None = None) -> int:
+def _run_desk(
+    engine: Any, desk_runner: DeskRunner | None, *, demo: bool, notice: str | None = None
+) -> int:
     if desk_runner is None:
         return asyncio.run(run_headless(engine))
     return desk_runner(engine, demo=demo, notice=notice)
@@ -182,8 +222,9 @@ def _build_live(args: argparse.Namespace, config: DeskConfig, ddir: Path) -> Any
     except KeyringUnavailable as exc:
         raise UserError(str(exc)) from None
     try:
-        venue = asyncio.run(prepare_live(config, creds, input, print, args.testnet or None,
-                                         args.demo_env or None))
+        venue = asyncio.run(
+            prepare_live(config, creds, input, print, args.testnet or None, args.demo_env or None)
+        )
     except LiveAborted as exc:
         raise UserError(str(exc)) from None
     return build_live_engine(ddir, config, venue, args.testnet or None, args.demo_env or None)
@@ -219,15 +260,22 @@ async def run_headless(engine: Any, out: Any = None) -> int:
 def _print_summary(engine: Any, out: Any) -> None:
     from engine.metrics import compute_metrics, format_table
 
-    m = compute_metrics(engine.trades, engine.equity_curve(), float(engine.initial_balance),
-                        engine.bars_in_position, engine.bars_seen)
+    m = compute_metrics(
+        engine.trades,
+        engine.equity_curve(),
+        float(engine.initial_balance),
+        engine.bars_in_position,
+        engine.bars_seen,
+    )
     print("", file=out)
     print(f"Summary ({engine.mode}, journal {getattr(engine.journal, 'path', '-')}):", file=out)
     print(format_table(m), file=out)
     snap = engine.snapshot()
-    print(f"state {snap.state}; open positions: "
-          f"{', '.join(f'{p.side} {p.qty} {p.symbol}' for p in snap.positions.values()) or 'none'}",
-          file=out)
+    print(
+        f"state {snap.state}; open positions: "
+        f"{', '.join(f'{p.side} {p.qty} {p.symbol}' for p in snap.positions.values()) or 'none'}",
+        file=out,
+    )
 
 
 # -- backtest --------------------------------------------------------------------------
@@ -302,9 +350,15 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     if not args.json and not args.no_progress and len(events) > 200_000:
         bar = ProgressBar(len(events), sys.stderr)
     result = run_backtest(
-        events, strategies, config, progress=bar.update if bar else None,
-        fill_at=args.fill_at, fee_bps=args.fee_bps, slippage_bps=args.slippage_bps,
-        fixed_qty=_decimal(args.fixed_qty, "--fixed-qty"), no_risk=args.no_risk,
+        events,
+        strategies,
+        config,
+        progress=bar.update if bar else None,
+        fill_at=args.fill_at,
+        fee_bps=args.fee_bps,
+        slippage_bps=args.slippage_bps,
+        fixed_qty=_decimal(args.fixed_qty, "--fixed-qty"),
+        no_risk=args.no_risk,
         initial_balance=_decimal(args.initial_balance, "--initial-balance"),
     )
     if bar:
@@ -334,8 +388,9 @@ def _research(args: argparse.Namespace, result: Any) -> dict[str, Any]:
         from engine.research.montecarlo import monte_carlo
 
         try:
-            mc = monte_carlo([float(t.pnl) for t in result.trades], args.monte_carlo,
-                             start_equity=start)
+            mc = monte_carlo(
+                [float(t.pnl) for t in result.trades], args.monte_carlo, start_equity=start
+            )
         except ValueError as exc:
             raise UserError(str(exc)) from None
         out["monte_carlo"] = mc.table()
@@ -379,8 +434,10 @@ def read_status(mode: str, path: Path) -> dict[str, Any]:
     conn = open_readonly(path)
     try:
         settings = dict(conn.execute("SELECT key, value FROM settings").fetchall())
-        day = conn.execute("SELECT day, trades, losses, realized_pnl, fees, locked, lock_reason "
-                           "FROM daily_state ORDER BY day DESC LIMIT 1").fetchone()
+        day = conn.execute(
+            "SELECT day, trades, losses, realized_pnl, fees, locked, lock_reason "
+            "FROM daily_state ORDER BY day DESC LIMIT 1"
+        ).fetchone()
         ck = conn.execute("SELECT cursor_ts, engine_state FROM checkpoint WHERE id = 1").fetchone()
     finally:
         conn.close()
@@ -391,9 +448,16 @@ def read_status(mode: str, path: Path) -> dict[str, Any]:
         "mode": mode,
         "halted": settings.get("halted") == "1",
         "paused": settings.get("paused") == "1",
-        "day": None if day is None else {
-            "day": day[0], "trades": day[1], "losses": day[2], "realized_pnl": day[3],
-            "fees": day[4], "locked": bool(day[5]), "lock_reason": day[6],
+        "day": None
+        if day is None
+        else {
+            "day": day[0],
+            "trades": day[1],
+            "losses": day[2],
+            "realized_pnl": day[3],
+            "fees": day[4],
+            "locked": bool(day[5]),
+            "lock_reason": day[6],
         },
         "balance": engine_state.get("balance"),
         "position": positions[0] if positions else None,
@@ -416,12 +480,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         state += f" (day locked: {d['lock_reason']})"
     print(f"mode      {mode}\nstate     {state}")
     if d:
-        print(f"day       {d['day']}: {d['trades']} trades, {d['losses']} losses, "
-              f"realised {Decimal(d['realized_pnl']):+,.2f} USDT (fees {Decimal(d['fees']):,.2f})")
+        print(
+            f"day       {d['day']}: {d['trades']} trades, {d['losses']} losses, "
+            f"realised {Decimal(d['realized_pnl']):+,.2f} USDT (fees {Decimal(d['fees']):,.2f})"
+        )
     print(f"balance   {st['balance'] or '-'} USDT")
     pos = st["position"]
-    print("position  " + (f"{pos['side']} {pos['qty']} {pos['symbol']} @ {pos['entry']} "
-                          f"(stop {pos.get('stop')}, target {pos.get('tp')})" if pos else "flat"))
+    print(
+        "position  "
+        + (
+            f"{pos['side']} {pos['qty']} {pos['symbol']} @ {pos['entry']} "
+            f"(stop {pos.get('stop')}, target {pos.get('tp')})"
+            if pos
+            else "flat"
+        )
+    )
     print(f"strategies {', '.join(st['strategies_enabled']) or 'none enabled'}")
     return 0
 
@@ -457,9 +530,11 @@ def cmd_trades(args: argparse.Namespace) -> int:
         if not rows:
             print("no closed trades")
         for r in rows:
-            print(f"{r['exit_time']}  {r['side']:5s} {r['qty']:>8s} {r['symbol']}  "
-                  f"{r['entry_price']} → {r['exit_price']}  fees {r['fees']}  "
-                  f"pnl {Decimal(r['pnl']):+,.2f}  {r['strategy']} ({r['reason']})")
+            print(
+                f"{r['exit_time']}  {r['side']:5s} {r['qty']:>8s} {r['symbol']}  "
+                f"{r['entry_price']} → {r['exit_price']}  fees {r['fees']}  "
+                f"pnl {Decimal(r['pnl']):+,.2f}  {r['strategy']} ({r['reason']})"
+            )
     return 0
 
 

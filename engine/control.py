@@ -31,8 +31,10 @@ class ControlServer:
     async def start(self) -> None:
         if self.path.exists():
             if _alive(self.path):
-                raise RuntimeError(f"another desk is already running on {self.path.parent} "
-                                   f"({self.path.name}); stop it first or use another --data-dir")
+                raise RuntimeError(
+                    f"another desk is already running on {self.path.parent} "
+                    f"({self.path.name}); stop it first or use another --data-dir"
+                )
             self.path.unlink()
         old = os.umask(0o177)
         try:

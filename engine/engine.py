@@ -52,18 +52,34 @@ from engine.journal import (
 )
 from engine.positions import PositionBook
 from engine.risk import DayCounters, RiskEngine, day_lock_reason, gate_reason
-from engine.snapshot import DayStats, DeskSnapshot, DeskState, FeedStatus, StateChanged, StrategyStatus
+from engine.snapshot import (
+    DayStats,
+    DeskSnapshot,
+    DeskState,
+    FeedStatus,
+    StateChanged,
+    StrategyStatus,
+)
 from engine.strategy import Strategy
 from engine.symbols import SymbolSpec, spec_for
 
 log = logging.getLogger("tapedesk.engine")
 
 _BAR = Kind.BAR  # module constant: attribute lookups on the enum cost ~100 ns per event
-HANDLER_FOR_KIND = {Kind.BAR: "on_bar", Kind.QUOTE: "on_quote", Kind.TRADE: "on_trade",
-                    Kind.MARK: "on_mark"}
-EXIT_REASON = {OrderRole.STOP: "stop-loss", OrderRole.TAKE_PROFIT: "take-profit",
-               OrderRole.EXIT: "strategy exit", OrderRole.FLATTEN: "emergency stop",
-               OrderRole.LIQUIDATION: "liquidation", OrderRole.ENTRY: "reversed"}
+HANDLER_FOR_KIND = {
+    Kind.BAR: "on_bar",
+    Kind.QUOTE: "on_quote",
+    Kind.TRADE: "on_trade",
+    Kind.MARK: "on_mark",
+}
+EXIT_REASON = {
+    OrderRole.STOP: "stop-loss",
+    OrderRole.TAKE_PROFIT: "take-profit",
+    OrderRole.EXIT: "strategy exit",
+    OrderRole.FLATTEN: "emergency stop",
+    OrderRole.LIQUIDATION: "liquidation",
+    OrderRole.ENTRY: "reversed",
+}
 
 
 class Subscription:
@@ -148,6 +164,7 @@ class Engine:
         self.source_id = source_id
         self.specs = dict(specs or {})
         self.book = PositionBook()
+        self._positions = self.book.positions  # the same dict, bound for the hot path
         self.initial_balance = config.paper.initial_balance
         self.balance = Decimal(self.initial_balance)
         self.halted = False
@@ -224,16 +241,28 @@ class Engine:
             await self._load_day(now)
         await self.venue.start()
         self._rebuild_handlers()
-        self._pending.append(setting_record("strategies", _json(
-            [{"name": s.name, "enabled": self._strat[s.name].enabled} for s in self.strategies])))
+        self._pending.append(
+            setting_record(
+                "strategies",
+                _json(
+                    [
+                        {"name": s.name, "enabled": self._strat[s.name].enabled}
+                        for s in self.strategies
+                    ]
+                ),
+            )
+        )
         if self._control_path is not None:
             from engine.control import ControlServer
 
             self._control = ControlServer(self, self._control_path)
             await self._control.start()
         if self.halted:
-            self.explain(ExplanationKind.DESK, "Desk starts HALTED (emergency stop was not "
-                         "resumed): no new entries until you resume explicitly.")
+            self.explain(
+                ExplanationKind.DESK,
+                "Desk starts HALTED (emergency stop was not "
+                "resumed): no new entries until you resume explicitly.",
+            )
 
     async def run(self) -> None:
         """Consume the feed until it ends or ``stop()``; commit after every batch."""
@@ -286,8 +315,11 @@ class Engine:
             sub.close()
 
     async def pause(self) -> None:
-        await self._set_flag("paused", True, "Desk PAUSED: no new entries; open trades are "
-                             "still managed by their stop and target.")
+        await self._set_flag(
+            "paused",
+            True,
+            "Desk PAUSED: no new entries; open trades are still managed by their stop and target.",
+        )
 
     async def resume(self) -> None:
         await self._set_flag("paused", False, "Desk resumed: strategies are asked again.")
@@ -303,11 +335,23 @@ class Engine:
         if enabled:
             st.error = ""
         self._pending.append(setting_record(f"strategy.{name}.enabled", "1" if enabled else "0"))
-        self._pending.append(setting_record("strategies", _json(
-            [{"name": s.name, "enabled": self._strat[s.name].enabled} for s in self.strategies])))
+        self._pending.append(
+            setting_record(
+                "strategies",
+                _json(
+                    [
+                        {"name": s.name, "enabled": self._strat[s.name].enabled}
+                        for s in self.strategies
+                    ]
+                ),
+            )
+        )
         self._rebuild_handlers()
-        self.explain(ExplanationKind.DESK, f"Strategy {name} {'enabled' if enabled else 'disabled'}.",
-                     strategy=name)
+        self.explain(
+            ExplanationKind.DESK,
+            f"Strategy {name} {'enabled' if enabled else 'disabled'}.",
+            strategy=name,
+        )
         self._announce()
         await self.commit()
 
@@ -331,7 +375,9 @@ class Engine:
             return list(self.recent)[-limit:]
         rows = await self.journal.fetchall(
             "SELECT ts, kind, text, strategy, symbol, rule FROM explanations "
-            "ORDER BY id DESC LIMIT ?", (limit,))
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
         return [row_to_explanation(r) for r in reversed(rows)]
 
     def equity_curve(self) -> list[tuple[int, float]]:
@@ -368,29 +414,53 @@ class Engine:
         else:
             state = DeskState.RUNNING
         age = None
-        if self._last_rx_wall is not None and self.feed_status not in (FeedStatus.REPLAY,
-                                                                        FeedStatus.ENDED):
+        if self._last_rx_wall is not None and self.feed_status not in (
+            FeedStatus.REPLAY,
+            FeedStatus.ENDED,
+        ):
             age = int((time.monotonic() - self._last_rx_wall) * 1000)
         elif self._last_event_ts:
             age = max(0, now - self._last_event_ts)
         unreal = self.unrealized()
         return DeskSnapshot(
-            mode=self.mode, state=state, paused=self.paused, halted=self.halted,
-            symbols=tuple(self.config.symbols), now_ts=now,
+            mode=self.mode,
+            state=state,
+            paused=self.paused,
+            halted=self.halted,
+            symbols=tuple(self.config.symbols),
+            now_ts=now,
             next_reset_ts=day_start(now, self._roll_hour) + DAY_MS if now else 0,
-            day=DayStats(d.day, d.trades, d.losses, d.realized_pnl, d.fees, d.locked,
-                         d.lock_reason, max(0, cfg.max_trades_per_day - d.trades),
-                         max(0, cfg.max_losing_trades_per_day - d.losses)),
-            balance=self.balance, equity=self.balance + unreal, unrealized_pnl=unreal,
+            day=DayStats(
+                d.day,
+                d.trades,
+                d.losses,
+                d.realized_pnl,
+                d.fees,
+                d.locked,
+                d.lock_reason,
+                max(0, cfg.max_trades_per_day - d.trades),
+                max(0, cfg.max_losing_trades_per_day - d.losses),
+            ),
+            balance=self.balance,
+            equity=self.balance + unreal,
+            unrealized_pnl=unreal,
             positions=dict(self.book.positions),
             last_prices=dict(getattr(self.venue, "last_price", {})),
-            feed_status=self.feed_status, data_age_ms=age,
+            feed_status=self.feed_status,
+            data_age_ms=age,
             strategies=tuple(
-                StrategyStatus(i + 1, s.name, self._strat[s.name].enabled,
-                               self._strat[s.name].last_signal, self._strat[s.name].signals_today,
-                               self._strat[s.name].trades_today, self._strat[s.name].pnl_today,
-                               self._strat[s.name].error)
-                for i, s in enumerate(self.strategies)),
+                StrategyStatus(
+                    i + 1,
+                    s.name,
+                    self._strat[s.name].enabled,
+                    self._strat[s.name].last_signal,
+                    self._strat[s.name].signals_today,
+                    self._strat[s.name].trades_today,
+                    self._strat[s.name].pnl_today,
+                    self._strat[s.name].error,
+                )
+                for i, s in enumerate(self.strategies)
+            ),
             venue=getattr(self.venue, "name", "?"),
             api_weight=getattr(self.venue, "api_weight", None),
             extra={"gate": self._gate},
@@ -421,32 +491,52 @@ class Engine:
             try:
                 orders = await self.venue.fetch_open_orders()
                 await self.venue.cancel_all()
-                self.explain(ExplanationKind.DESK, f"Step 1/3 cancel: {len(orders)} open "
-                             f"order(s) cancelled (regular and conditional).")
+                self.explain(
+                    ExplanationKind.DESK,
+                    f"Step 1/3 cancel: {len(orders)} open "
+                    f"order(s) cancelled (regular and conditional).",
+                )
                 self._protect.clear()
                 positions = await self.venue.fetch_positions()
                 for pos in positions.values():
-                    intent = self._intent(pos.symbol, pos.side.opposite.order_side,
-                                          OrderType.MARKET, pos.qty, OrderRole.FLATTEN,
-                                          reduce_only=True, strategy=pos.strategy)
+                    intent = self._intent(
+                        pos.symbol,
+                        pos.side.opposite.order_side,
+                        OrderType.MARKET,
+                        pos.qty,
+                        OrderRole.FLATTEN,
+                        reduce_only=True,
+                        strategy=pos.strategy,
+                    )
                     self._exit_reason[pos.symbol] = "emergency stop"
                     self._submit(intent)
-                self.explain(ExplanationKind.DESK, f"Step 2/3 close: {len(positions)} position(s)"
-                             " sent reduce-only market close orders.")
+                self.explain(
+                    ExplanationKind.DESK,
+                    f"Step 2/3 close: {len(positions)} position(s)"
+                    " sent reduce-only market close orders.",
+                )
                 await self.commit()
                 await asyncio.sleep(0)
                 left = await self.venue.fetch_positions()
                 left_orders = await self.venue.fetch_open_orders()
                 if not left and not left_orders:
-                    self.explain(ExplanationKind.DESK, "Step 3/3 verify: the venue reports FLAT "
-                                 "with no open orders. Desk stays HALTED until you resume.")
+                    self.explain(
+                        ExplanationKind.DESK,
+                        "Step 3/3 verify: the venue reports FLAT "
+                        "with no open orders. Desk stays HALTED until you resume.",
+                    )
                     await self.commit()
                     return
-                self.explain(ExplanationKind.ERROR, f"Verify attempt {attempt}: venue still shows "
-                             f"{len(left)} position(s) and {len(left_orders)} order(s); retrying.")
+                self.explain(
+                    ExplanationKind.ERROR,
+                    f"Verify attempt {attempt}: venue still shows "
+                    f"{len(left)} position(s) and {len(left_orders)} order(s); retrying.",
+                )
             except Exception as exc:  # the venue may be down: keep trying, say why
-                self.explain(ExplanationKind.ERROR, f"Emergency stop attempt {attempt} failed: "
-                             f"{exc}; retrying in {delay:.1f} s.")
+                self.explain(
+                    ExplanationKind.ERROR,
+                    f"Emergency stop attempt {attempt} failed: {exc}; retrying in {delay:.1f} s.",
+                )
             await self.commit()
             if self._stopping and attempt >= 3:
                 return
@@ -456,23 +546,30 @@ class Engine:
     # -- the hot path ----------------------------------------------------------------------
 
     def process(self, ev: MarketEvent) -> None:
+        """One market event through venue, gate, strategies and risk (the hot path).
+
+        Written for speed: locals instead of repeated attribute chains, no per-event
+        allocation, the gate a cached string, handlers pre-bound per event kind.
+        """
         ts = ev.ts
         self.clock.observe(ts)
         self._last_event_ts = ts
         if ts >= self._next_roll:
             self._roll_day(ts)
-        held = bool(self.book.positions)
+        positions = self._positions
+        held = bool(positions)
         self.venue.on_market(ev)
-        if ev.kind is _BAR:
+        kind = ev.kind
+        if kind is _BAR:
             self.bars_seen += 1
             # A bar counts as exposed if a position was held at any point in it.
-            if held or self.book.positions:
+            if held or positions:
                 self.bars_in_position += 1
                 if ts - self._last_sample >= self.equity_sample_ms:
                     self._sample_equity(ts)
         if self._gate:
             return
-        handlers = self._handlers.get(ev.kind)
+        handlers = self._handlers.get(kind)
         if not handlers:
             return
         sym = ev.symbol
@@ -493,7 +590,7 @@ class Engine:
         """Replay an already-journaled event to strategies only (after a restart)."""
         self.clock.observe(ev.ts)
         handlers = self._handlers.get(ev.kind) or ()
-        for strat, fn, symbols in handlers:
+        for _strat, fn, symbols in handlers:
             if symbols is None or ev.symbol in symbols:
                 with contextlib.suppress(Exception):
                     fn(ev)
@@ -507,62 +604,150 @@ class Engine:
         spec = self.spec(sig.symbol)
         pos = self.book.positions.get(sig.symbol)
         avail = self.venue.available() if hasattr(self.venue, "available") else self.balance
-        dec = self.risk.vet(sig, day=self.day, equity=self.equity(), available=avail, spec=spec,
-                            has_position=pos is not None, has_pending=sig.symbol in self._entries)
+        dec = self.risk.vet(
+            sig,
+            day=self.day,
+            equity=self.equity(),
+            available=avail,
+            spec=spec,
+            has_position=pos is not None,
+            has_pending=sig.symbol in self._entries,
+        )
         self._record_decision(dec)
         if not dec.accepted:
-            self.explain(ExplanationKind.REFUSED, say.refused(dec), strategy=sig.strategy,
-                         symbol=sig.symbol, rule=dec.rule)
+            self.explain(
+                ExplanationKind.REFUSED,
+                say.refused(dec),
+                strategy=sig.strategy,
+                symbol=sig.symbol,
+                rule=dec.rule,
+            )
             return
-        self.explain(ExplanationKind.TAKEN, say.taken(dec, self.equity(),
-                                                      self.config.risk.risk_per_trade_pct),
-                     strategy=sig.strategy, symbol=sig.symbol, rule=dec.rule)
+        self.explain(
+            ExplanationKind.TAKEN,
+            say.taken(dec, self.equity(), self.config.risk.risk_per_trade_pct),
+            strategy=sig.strategy,
+            symbol=sig.symbol,
+            rule=dec.rule,
+        )
         if sig.kind is SignalKind.EXIT:
             if pos is not None:
                 self._exit_reason[sig.symbol] = "strategy exit"
-                self._submit(self._intent(sig.symbol, pos.side.opposite.order_side,
-                                          OrderType.MARKET, pos.qty, OrderRole.EXIT,
-                                          reduce_only=True, strategy=sig.strategy))
+                self._submit(
+                    self._intent(
+                        sig.symbol,
+                        pos.side.opposite.order_side,
+                        OrderType.MARKET,
+                        pos.qty,
+                        OrderRole.EXIT,
+                        reduce_only=True,
+                        strategy=sig.strategy,
+                    )
+                )
             return
         if hasattr(self.venue, "set_leverage"):
             self.venue.set_leverage(sig.symbol, dec.leverage)
         self._entries[sig.symbol] = (sig, dec)
-        self._submit(self._intent(sig.symbol, sig.side.order_side, OrderType.MARKET, dec.qty,
-                                  OrderRole.ENTRY, strategy=sig.strategy))
+        self._submit(
+            self._intent(
+                sig.symbol,
+                sig.side.order_side,
+                OrderType.MARKET,
+                dec.qty,
+                OrderRole.ENTRY,
+                strategy=sig.strategy,
+            )
+        )
 
     def _record_decision(self, dec: Decision) -> None:
         if self.journal is None:
             return
         sig = dec.signal
-        self._pending.append((
-            "INSERT INTO decisions (ts, strategy, symbol, side, kind, accepted, rule, text, numbers)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (sig.ts, sig.strategy, sig.symbol, str(sig.side), str(sig.kind), int(dec.accepted),
-             dec.rule, dec.text, _json({**dec.numbers, "reasons": sig.reasons,
-                                        "passed": dec.passed, "qty": str(dec.qty)})),
-        ))
+        self._pending.append(
+            (
+                "INSERT INTO decisions (ts, strategy, symbol, side, kind, accepted, rule, text, numbers)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sig.ts,
+                    sig.strategy,
+                    sig.symbol,
+                    str(sig.side),
+                    str(sig.kind),
+                    int(dec.accepted),
+                    dec.rule,
+                    dec.text,
+                    _json(
+                        {
+                            **dec.numbers,
+                            "reasons": sig.reasons,
+                            "passed": dec.passed,
+                            "qty": str(dec.qty),
+                        }
+                    ),
+                ),
+            )
+        )
 
     # -- orders ----------------------------------------------------------------------------
 
-    def _intent(self, symbol: str, side: str, typ: OrderType, qty: Decimal, role: OrderRole, *,
-                stop: Decimal | None = None, reduce_only: bool = False,
-                strategy: str = "") -> OrderIntent:
-        letter = {OrderRole.ENTRY: "e", OrderRole.STOP: "s", OrderRole.TAKE_PROFIT: "t",
-                  OrderRole.EXIT: "x", OrderRole.FLATTEN: "f", OrderRole.LIQUIDATION: "l"}[role]
+    def _intent(
+        self,
+        symbol: str,
+        side: str,
+        typ: OrderType,
+        qty: Decimal,
+        role: OrderRole,
+        *,
+        stop: Decimal | None = None,
+        reduce_only: bool = False,
+        strategy: str = "",
+    ) -> OrderIntent:
+        letter = {
+            OrderRole.ENTRY: "e",
+            OrderRole.STOP: "s",
+            OrderRole.TAKE_PROFIT: "t",
+            OrderRole.EXIT: "x",
+            OrderRole.FLATTEN: "f",
+            OrderRole.LIQUIDATION: "l",
+        }[role]
         cid = f"{self._id_prefix}-{next(self._ids)}-{letter}"
-        return OrderIntent(cid, symbol, side, typ, qty, role, self.clock.now(),
-                           stop_price=stop, reduce_only=reduce_only, strategy=strategy)
+        return OrderIntent(
+            cid,
+            symbol,
+            side,
+            typ,
+            qty,
+            role,
+            self.clock.now(),
+            stop_price=stop,
+            reduce_only=reduce_only,
+            strategy=strategy,
+        )
 
     def _submit(self, intent: OrderIntent) -> None:
         self._orders[intent.client_id] = intent
         if self.journal is not None:
-            self._pending.append((
-                "INSERT INTO orders (client_id, ts, symbol, side, type, qty, price, stop_price, "
-                "reduce_only, role, strategy, status, reason, updated_ts) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'SENT', '', ?)",
-                (intent.client_id, intent.ts, intent.symbol, intent.side, str(intent.type),
-                 str(intent.qty), _s(intent.price), _s(intent.stop_price), int(intent.reduce_only),
-                 str(intent.role), intent.strategy, intent.ts)))
+            self._pending.append(
+                (
+                    "INSERT INTO orders (client_id, ts, symbol, side, type, qty, price, stop_price, "
+                    "reduce_only, role, strategy, status, reason, updated_ts) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'SENT', '', ?)",
+                    (
+                        intent.client_id,
+                        intent.ts,
+                        intent.symbol,
+                        intent.side,
+                        str(intent.type),
+                        str(intent.qty),
+                        _s(intent.price),
+                        _s(intent.stop_price),
+                        int(intent.reduce_only),
+                        str(intent.role),
+                        intent.strategy,
+                        intent.ts,
+                    ),
+                )
+            )
         self.venue.submit(intent)
 
     # -- VenueSink -------------------------------------------------------------------------
@@ -570,41 +755,78 @@ class Engine:
     def on_order_update(self, up: OrderUpdate) -> None:
         intent = self._orders.get(up.client_id)
         if self.journal is not None:
-            self._pending.append(("UPDATE orders SET status = ?, reason = ?, updated_ts = ? "
-                                  "WHERE client_id = ?",
-                                  (str(up.status), up.reason, up.ts, up.client_id)))
+            self._pending.append(
+                (
+                    "UPDATE orders SET status = ?, reason = ?, updated_ts = ? WHERE client_id = ?",
+                    (str(up.status), up.reason, up.ts, up.client_id),
+                )
+            )
         if up.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
             return
         self._orders.pop(up.client_id, None)
         if up.status in (OrderStatus.REJECTED, OrderStatus.EXPIRED) and intent is not None:
-            what = {OrderRole.ENTRY: "Entry", OrderRole.STOP: "Stop-loss",
-                    OrderRole.TAKE_PROFIT: "Take-profit", OrderRole.EXIT: "Exit",
-                    OrderRole.FLATTEN: "Emergency close"}.get(intent.role, "Order")
-            kind = ExplanationKind.ERROR if up.status is OrderStatus.REJECTED else ExplanationKind.DESK
-            self.explain(kind, f"{what} order {intent.side} {intent.qty} {intent.symbol} "
-                         f"{str(up.status).lower()}: {up.reason or 'no reason given'}.",
-                         strategy=intent.strategy, symbol=intent.symbol)
+            what = {
+                OrderRole.ENTRY: "Entry",
+                OrderRole.STOP: "Stop-loss",
+                OrderRole.TAKE_PROFIT: "Take-profit",
+                OrderRole.EXIT: "Exit",
+                OrderRole.FLATTEN: "Emergency close",
+            }.get(intent.role, "Order")
+            kind = (
+                ExplanationKind.ERROR if up.status is OrderStatus.REJECTED else ExplanationKind.DESK
+            )
+            self.explain(
+                kind,
+                f"{what} order {intent.side} {intent.qty} {intent.symbol} "
+                f"{str(up.status).lower()}: {up.reason or 'no reason given'}.",
+                strategy=intent.strategy,
+                symbol=intent.symbol,
+            )
             if intent.role is OrderRole.ENTRY:
                 self._entries.pop(intent.symbol, None)
             elif intent.role is OrderRole.STOP and up.status is OrderStatus.REJECTED:
                 # An unprotected position is worse than no position: close it now.
                 pos = self.book.positions.get(intent.symbol)
                 if pos is not None:
-                    self.explain(ExplanationKind.ERROR, f"No stop-loss on {intent.symbol}: "
-                                 "closing the position at market rather than leave it unprotected.")
+                    self.explain(
+                        ExplanationKind.ERROR,
+                        f"No stop-loss on {intent.symbol}: "
+                        "closing the position at market rather than leave it unprotected.",
+                    )
                     self._exit_reason[intent.symbol] = "stop rejected"
-                    self._submit(self._intent(intent.symbol, pos.side.opposite.order_side,
-                                              OrderType.MARKET, pos.qty, OrderRole.EXIT,
-                                              reduce_only=True, strategy=pos.strategy))
+                    self._submit(
+                        self._intent(
+                            intent.symbol,
+                            pos.side.opposite.order_side,
+                            OrderType.MARKET,
+                            pos.qty,
+                            OrderRole.EXIT,
+                            reduce_only=True,
+                            strategy=pos.strategy,
+                        )
+                    )
 
     def on_fill(self, fill: Fill) -> None:
         if self.journal is not None:
-            self._pending.append((
-                "INSERT INTO fills (client_id, seq, trade_id, ts, symbol, side, qty, price, fee, "
-                "liquidity, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (fill.client_id, fill.seq, fill.trade_id, fill.ts, fill.symbol, fill.side,
-                 str(fill.qty), str(fill.price), str(fill.fee), str(fill.liquidity),
-                 str(fill.role))))
+            self._pending.append(
+                (
+                    "INSERT INTO fills (client_id, seq, trade_id, ts, symbol, side, qty, price, fee, "
+                    "liquidity, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        fill.client_id,
+                        fill.seq,
+                        fill.trade_id,
+                        fill.ts,
+                        fill.symbol,
+                        fill.side,
+                        str(fill.qty),
+                        str(fill.price),
+                        str(fill.fee),
+                        str(fill.liquidity),
+                        str(fill.role),
+                    ),
+                )
+            )
         entry = self._entries.get(fill.symbol) if fill.role is OrderRole.ENTRY else None
         lev = entry[1].leverage if entry else 1
         strategy = entry[0].strategy if entry else ""
@@ -614,8 +836,9 @@ class Engine:
         d = self.day
         d.realized_pnl += effect.realized_gross - fill.fee
         d.fees += fill.fee
-        self.explain(ExplanationKind.FILL, say.fill(fill), symbol=fill.symbol,
-                     strategy=strategy or fill.role)
+        self.explain(
+            ExplanationKind.FILL, say.fill(fill), symbol=fill.symbol, strategy=strategy or fill.role
+        )
         if self.publish:
             self._outbox.append(fill)
         if entry is not None and effect.opened:
@@ -625,8 +848,11 @@ class Engine:
             self._protect_position(fill, entry[0], entry[1])
         if effect.closed is not None:
             reason = EXIT_REASON.get(fill.role, str(fill.role))
-            reason = self._exit_reason.pop(fill.symbol, reason) if fill.role in (
-                OrderRole.EXIT, OrderRole.FLATTEN) else reason
+            reason = (
+                self._exit_reason.pop(fill.symbol, reason)
+                if fill.role in (OrderRole.EXIT, OrderRole.FLATTEN)
+                else reason
+            )
             self._close_trade(effect.closed, fill, reason)
         self._sample_equity(fill.ts)
         self._save_day()
@@ -639,10 +865,17 @@ class Engine:
         if pos is not None:
             pos.funding += amount
         if self.journal is not None:
-            self._pending.append(("INSERT INTO funding (ts, symbol, amount, rate) VALUES (?, ?, ?, ?)",
-                                  (ts, symbol, str(amount), rate)))
-        self.explain(ExplanationKind.FILL, f"Funding {symbol} at {rate * 100:.4f} %: "
-                     f"{say.signed_money(amount)}.", symbol=symbol)
+            self._pending.append(
+                (
+                    "INSERT INTO funding (ts, symbol, amount, rate) VALUES (?, ?, ?, ?)",
+                    (ts, symbol, str(amount), rate),
+                )
+            )
+        self.explain(
+            ExplanationKind.FILL,
+            f"Funding {symbol} at {rate * 100:.4f} %: {say.signed_money(amount)}.",
+            symbol=symbol,
+        )
         self._save_day()
 
     def on_venue_error(self, text: str) -> None:
@@ -660,15 +893,31 @@ class Engine:
         pos.stop_loss = stop
         pos.strategy = sig.strategy
         pos.risk_amount = abs(pos.entry_price - stop) * pos.qty
-        orders = {"stop": self._intent(fill.symbol, out, OrderType.STOP_MARKET, pos.qty,
-                                       OrderRole.STOP, stop=stop, reduce_only=True,
-                                       strategy=sig.strategy)}
+        orders = {
+            "stop": self._intent(
+                fill.symbol,
+                out,
+                OrderType.STOP_MARKET,
+                pos.qty,
+                OrderRole.STOP,
+                stop=stop,
+                reduce_only=True,
+                strategy=sig.strategy,
+            )
+        }
         if sig.take_profit:
             tp = spec.round_price(sig.take_profit, "down" if pos.side.sign > 0 else "up")
             pos.take_profit = tp
-            orders["tp"] = self._intent(fill.symbol, out, OrderType.TAKE_PROFIT_MARKET, pos.qty,
-                                        OrderRole.TAKE_PROFIT, stop=tp, reduce_only=True,
-                                        strategy=sig.strategy)
+            orders["tp"] = self._intent(
+                fill.symbol,
+                out,
+                OrderType.TAKE_PROFIT_MARKET,
+                pos.qty,
+                OrderRole.TAKE_PROFIT,
+                stop=tp,
+                reduce_only=True,
+                strategy=sig.strategy,
+            )
         self._protect[fill.symbol] = orders
         for intent in orders.values():
             self._submit(intent)
@@ -680,10 +929,19 @@ class Engine:
         exit_px = pos.exit_notional / pos.exit_qty if pos.exit_qty else fill.price
         pnl = pos.realized_gross - pos.fees + pos.funding
         trip = RoundTrip(
-            symbol=pos.symbol, side=pos.side, qty=pos.peak_qty, entry_price=pos.entry_price,
+            symbol=pos.symbol,
+            side=pos.side,
+            qty=pos.peak_qty,
+            entry_price=pos.entry_price,
             exit_price=exit_px.quantize(self.spec(pos.symbol).tick_size / 100),
-            entry_ts=pos.opened_ts, exit_ts=fill.ts, gross_pnl=pos.realized_gross, fees=pos.fees,
-            funding=pos.funding, pnl=pnl, strategy=pos.strategy, reason=reason,
+            entry_ts=pos.opened_ts,
+            exit_ts=fill.ts,
+            gross_pnl=pos.realized_gross,
+            fees=pos.fees,
+            funding=pos.funding,
+            pnl=pnl,
+            strategy=pos.strategy,
+            reason=reason,
             risk_amount=pos.risk_amount,
         )
         self.trades.append(trip)
@@ -693,8 +951,9 @@ class Engine:
             self.day.losses += 1
         if self.journal is not None:
             self._pending.append(trade_record(trip))
-        self.explain(ExplanationKind.EXIT, say.round_trip(trip), strategy=pos.strategy,
-                     symbol=pos.symbol)
+        self.explain(
+            ExplanationKind.EXIT, say.round_trip(trip), strategy=pos.strategy, symbol=pos.symbol
+        )
         if self.publish:
             self._outbox.append(trip)
         self._check_day_lock()
@@ -706,8 +965,11 @@ class Engine:
         why = day_lock_reason(d, self.config.risk)
         if why:
             d.locked, d.lock_reason = True, why
-            self.explain(ExplanationKind.DESK, f"DAY LOCKED: {why}. Trading resumes at the next "
-                         f"{self._roll_hour:02d}:00 UTC reset.")
+            self.explain(
+                ExplanationKind.DESK,
+                f"DAY LOCKED: {why}. Trading resumes at the next "
+                f"{self._roll_hour:02d}:00 UTC reset.",
+            )
             self._update_gate()
             self._announce()
 
@@ -736,8 +998,9 @@ class Engine:
         self._next_roll = day_start(ts, self._roll_hour) + DAY_MS
         row = await self.journal.load_day(key) if self.journal else None
         if row:
-            self.day = DayCounters(key, row[0], row[1], Decimal(row[2]), Decimal(row[3]),
-                                   bool(row[4]), row[5])
+            self.day = DayCounters(
+                key, row[0], row[1], Decimal(row[2]), Decimal(row[3]), bool(row[4]), row[5]
+            )
         else:
             self.day = DayCounters(key)
         self._update_gate()
@@ -746,17 +1009,24 @@ class Engine:
         if self.journal is None:
             return
         d = self.day
-        self._pending.append(day_record(d.day, d.trades, d.losses, d.realized_pnl, d.fees,
-                                        d.locked, d.lock_reason))
+        self._pending.append(
+            day_record(d.day, d.trades, d.losses, d.realized_pnl, d.fees, d.locked, d.lock_reason)
+        )
 
     def _update_gate(self) -> None:
-        self._gate = gate_reason(halted=self.halted, paused=self.paused, day=self.day,
-                                 stale_s=self._stale_s, cfg=self.config.risk)
+        self._gate = gate_reason(
+            halted=self.halted,
+            paused=self.paused,
+            day=self.day,
+            stale_s=self._stale_s,
+            cfg=self.config.risk,
+        )
 
     async def _watch_staleness(self) -> None:
         """Live feeds only: no event for ``stale_after_s`` wall seconds → strategies not asked."""
         if getattr(self.feed, "status", None) == FeedStatus.REPLAY or isinstance(
-                self.clock, EventClock):
+            self.clock, EventClock
+        ):
             return
         was_stale = False
         while True:
@@ -769,11 +1039,15 @@ class Engine:
                 was_stale = stale
                 self._stale_s = age if stale else None
                 self._update_gate()
-                self.feed_status = FeedStatus.STALE if stale else getattr(
-                    self.feed, "status", FeedStatus.LIVE)
-                self.explain(ExplanationKind.ERROR if stale else ExplanationKind.DESK,
-                             f"Market data STALE ({age:.1f} s): strategies not asked."
-                             if stale else "Market data fresh again.")
+                self.feed_status = (
+                    FeedStatus.STALE if stale else getattr(self.feed, "status", FeedStatus.LIVE)
+                )
+                self.explain(
+                    ExplanationKind.ERROR if stale else ExplanationKind.DESK,
+                    f"Market data STALE ({age:.1f} s): strategies not asked."
+                    if stale
+                    else "Market data fresh again.",
+                )
                 self._announce()
                 await self.commit()
 
@@ -798,8 +1072,15 @@ class Engine:
         if self.journal is not None:
             self._pending.append(("INSERT INTO equity (ts, equity) VALUES (?, ?)", (ts, eq)))
 
-    def explain(self, kind: ExplanationKind, text: str, *, strategy: str = "", symbol: str = "",
-                rule: str = "") -> None:
+    def explain(
+        self,
+        kind: ExplanationKind,
+        text: str,
+        *,
+        strategy: str = "",
+        symbol: str = "",
+        rule: str = "",
+    ) -> None:
         e = Explanation(self.clock.now(), kind, text, strategy, symbol, rule)
         self.recent.append(e)
         if self.journal is not None:
@@ -829,9 +1110,12 @@ class Engine:
         st.error = f"{type(exc).__name__}: {exc}"
         log.exception("strategy %s failed", strat.name)
         self._rebuild_handlers()
-        self.explain(ExplanationKind.ERROR, f"Strategy {strat.name} raised {st.error}; it is "
-                     "disabled (press its number to re-enable after fixing it).",
-                     strategy=strat.name)
+        self.explain(
+            ExplanationKind.ERROR,
+            f"Strategy {strat.name} raised {st.error}; it is "
+            "disabled (press its number to re-enable after fixing it).",
+            strategy=strat.name,
+        )
 
     def _rebuild_handlers(self) -> None:
         handlers: dict[int, list[tuple[Strategy, Any, frozenset[str] | None]]] = {}
@@ -869,14 +1153,25 @@ class Engine:
                 "fees_total": str(self.fees_total),
                 "funding_total": str(self.funding_total),
                 "positions": [_position_state(p) for p in self.book.positions.values()],
-                "protect": {sym: {k: i.client_id for k, i in o.items()}
-                            for sym, o in self._protect.items()},
-                "orders": {cid: {"symbol": i.symbol, "role": str(i.role), "side": i.side,
-                                 "qty": str(i.qty), "strategy": i.strategy}
-                           for cid, i in self._orders.items()},
-                "entries": {sym: _entry_state(sig, dec) for sym, (sig, dec) in self._entries.items()},
+                "protect": {
+                    sym: {k: i.client_id for k, i in o.items()} for sym, o in self._protect.items()
+                },
+                "orders": {
+                    cid: {
+                        "symbol": i.symbol,
+                        "role": str(i.role),
+                        "side": i.side,
+                        "qty": str(i.qty),
+                        "strategy": i.strategy,
+                    }
+                    for cid, i in self._orders.items()
+                },
+                "entries": {
+                    sym: _entry_state(sig, dec) for sym, (sig, dec) in self._entries.items()
+                },
                 "exit_reason": dict(self._exit_reason),
-                "bars_seen": self.bars_seen, "bars_in_position": self.bars_in_position,
+                "bars_seen": self.bars_seen,
+                "bars_in_position": self.bars_in_position,
             },
         }
 
@@ -896,9 +1191,16 @@ class Engine:
             pos.risk_amount = Decimal(p.get("risk", "0"))
             self.book.positions[pos.symbol] = pos
         for cid, o in es.get("orders", {}).items():
-            self._orders[cid] = OrderIntent(cid, o["symbol"], o["side"], OrderType.MARKET,
-                                            Decimal(o["qty"]), OrderRole(o["role"]), 0,
-                                            strategy=o.get("strategy", ""))
+            self._orders[cid] = OrderIntent(
+                cid,
+                o["symbol"],
+                o["side"],
+                OrderType.MARKET,
+                Decimal(o["qty"]),
+                OrderRole(o["role"]),
+                0,
+                strategy=o.get("strategy", ""),
+            )
         for sym, e in es.get("entries", {}).items():
             self._entries[sym] = _entry_from_state(e)
         self._exit_reason.update(es.get("exit_reason", {}))
@@ -910,9 +1212,12 @@ class Engine:
         self._resume_cursor = int(ck["cursor_ts"])
         self._last_event_ts = self._resume_cursor
         self.clock.observe(self._resume_cursor)
-        self.explain(ExplanationKind.DESK, "Resumed from the journal: events up to "
-                     f"{self._resume_cursor} were already processed and are only replayed to "
-                     "warm up strategies.")
+        self.explain(
+            ExplanationKind.DESK,
+            "Resumed from the journal: events up to "
+            f"{self._resume_cursor} were already processed and are only replayed to "
+            "warm up strategies.",
+        )
 
 
 def _position_state(p: Position) -> dict[str, Any]:
@@ -924,16 +1229,33 @@ def _position_state(p: Position) -> dict[str, Any]:
 
 
 def _entry_state(sig: Signal, dec: Decision) -> dict[str, Any]:
-    return {"strategy": sig.strategy, "symbol": sig.symbol, "side": str(sig.side), "ts": sig.ts,
-            "entry": sig.entry, "stop": sig.stop_loss, "tp": sig.take_profit,
-            "reasons": sig.reasons, "qty": str(dec.qty), "leverage": dec.leverage}
+    return {
+        "strategy": sig.strategy,
+        "symbol": sig.symbol,
+        "side": str(sig.side),
+        "ts": sig.ts,
+        "entry": sig.entry,
+        "stop": sig.stop_loss,
+        "tp": sig.take_profit,
+        "reasons": sig.reasons,
+        "qty": str(dec.qty),
+        "leverage": dec.leverage,
+    }
 
 
 def _entry_from_state(e: dict[str, Any]) -> tuple[Signal, Decision]:
     from engine.events import Side
 
-    sig = Signal(e["strategy"], e["symbol"], Side(e["side"]), int(e["ts"]), float(e["entry"]),
-                 float(e["stop"]), float(e["tp"]), reasons=list(e.get("reasons", [])))
+    sig = Signal(
+        e["strategy"],
+        e["symbol"],
+        Side(e["side"]),
+        int(e["ts"]),
+        float(e["entry"]),
+        float(e["stop"]),
+        float(e["tp"]),
+        reasons=list(e.get("reasons", [])),
+    )
     return sig, Decision(sig, True, qty=Decimal(e["qty"]), leverage=int(e["leverage"]))
 
 

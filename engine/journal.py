@@ -112,7 +112,9 @@ class Journal:
             await self._db.close()
             self._db = None
 
-    async def write(self, records: Iterable[Record], checkpoint: dict[str, Any] | None = None) -> None:
+    async def write(
+        self, records: Iterable[Record], checkpoint: dict[str, Any] | None = None
+    ) -> None:
         """All records (and the checkpoint) in one transaction: all or nothing."""
         db = self._conn()
         await db.execute("BEGIN IMMEDIATE")
@@ -125,8 +127,12 @@ class Journal:
                     "VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET source=excluded.source, "
                     "cursor_ts=excluded.cursor_ts, venue_state=excluded.venue_state, "
                     "engine_state=excluded.engine_state",
-                    (checkpoint["source"], checkpoint["cursor_ts"],
-                     json.dumps(checkpoint["venue_state"]), json.dumps(checkpoint["engine_state"])),
+                    (
+                        checkpoint["source"],
+                        checkpoint["cursor_ts"],
+                        json.dumps(checkpoint["venue_state"]),
+                        json.dumps(checkpoint["engine_state"]),
+                    ),
                 )
             await db.commit()
         except BaseException:
@@ -143,17 +149,24 @@ class Journal:
 
     async def load_checkpoint(self) -> dict[str, Any] | None:
         rows = await self.fetchall(
-            "SELECT source, cursor_ts, venue_state, engine_state FROM checkpoint WHERE id = 1")
+            "SELECT source, cursor_ts, venue_state, engine_state FROM checkpoint WHERE id = 1"
+        )
         if not rows:
             return None
         source, cursor, venue, eng = rows[0]
-        return {"source": source, "cursor_ts": cursor, "venue_state": json.loads(venue),
-                "engine_state": json.loads(eng)}
+        return {
+            "source": source,
+            "cursor_ts": cursor,
+            "venue_state": json.loads(venue),
+            "engine_state": json.loads(eng),
+        }
 
     async def load_day(self, day: str) -> tuple[Any, ...] | None:
         rows = await self.fetchall(
             "SELECT trades, losses, realized_pnl, fees, locked, lock_reason FROM daily_state "
-            "WHERE day = ?", (day,))
+            "WHERE day = ?",
+            (day,),
+        )
         return rows[0] if rows else None
 
 
@@ -161,44 +174,80 @@ class Journal:
 
 
 def setting_record(key: str, value: str) -> Record:
-    return ("INSERT INTO settings (key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+    return (
+        "INSERT INTO settings (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
 
 
-def day_record(day: str, trades: int, losses: int, pnl: Decimal, fees: Decimal, locked: bool,
-               reason: str) -> Record:
-    return ("INSERT INTO daily_state (day, trades, losses, realized_pnl, fees, locked, lock_reason)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(day) DO UPDATE SET trades=excluded.trades,"
-            " losses=excluded.losses, realized_pnl=excluded.realized_pnl, fees=excluded.fees,"
-            " locked=excluded.locked, lock_reason=excluded.lock_reason",
-            (day, trades, losses, str(pnl), str(fees), int(locked), reason))
+def day_record(
+    day: str, trades: int, losses: int, pnl: Decimal, fees: Decimal, locked: bool, reason: str
+) -> Record:
+    return (
+        "INSERT INTO daily_state (day, trades, losses, realized_pnl, fees, locked, lock_reason)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(day) DO UPDATE SET trades=excluded.trades,"
+        " losses=excluded.losses, realized_pnl=excluded.realized_pnl, fees=excluded.fees,"
+        " locked=excluded.locked, lock_reason=excluded.lock_reason",
+        (day, trades, losses, str(pnl), str(fees), int(locked), reason),
+    )
 
 
 def explanation_record(e: Explanation) -> Record:
-    return ("INSERT INTO explanations (ts, kind, text, strategy, symbol, rule) "
-            "VALUES (?, ?, ?, ?, ?, ?)", (e.ts, str(e.kind), e.text, e.strategy, e.symbol, e.rule))
+    return (
+        "INSERT INTO explanations (ts, kind, text, strategy, symbol, rule) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (e.ts, str(e.kind), e.text, e.strategy, e.symbol, e.rule),
+    )
 
 
 def trade_record(t: RoundTrip) -> Record:
-    return ("INSERT INTO trades (symbol, side, qty, entry_price, exit_price, entry_ts, exit_ts, "
-            "gross_pnl, fees, funding, pnl, strategy, reason, risk_amount) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (t.symbol, str(t.side), str(t.qty), str(t.entry_price), str(t.exit_price), t.entry_ts,
-             t.exit_ts, str(t.gross_pnl), str(t.fees), str(t.funding), str(t.pnl), t.strategy,
-             t.reason, str(t.risk_amount)))
+    return (
+        "INSERT INTO trades (symbol, side, qty, entry_price, exit_price, entry_ts, exit_ts, "
+        "gross_pnl, fees, funding, pnl, strategy, reason, risk_amount) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            t.symbol,
+            str(t.side),
+            str(t.qty),
+            str(t.entry_price),
+            str(t.exit_price),
+            t.entry_ts,
+            t.exit_ts,
+            str(t.gross_pnl),
+            str(t.fees),
+            str(t.funding),
+            str(t.pnl),
+            t.strategy,
+            t.reason,
+            str(t.risk_amount),
+        ),
+    )
 
 
 def row_to_trade(r: tuple[Any, ...]) -> RoundTrip:
     return RoundTrip(
-        symbol=r[0], side=Side(r[1]), qty=Decimal(r[2]), entry_price=Decimal(r[3]),
-        exit_price=Decimal(r[4]), entry_ts=r[5], exit_ts=r[6], gross_pnl=Decimal(r[7]),
-        fees=Decimal(r[8]), funding=Decimal(r[9]), pnl=Decimal(r[10]), strategy=r[11],
-        reason=r[12], risk_amount=Decimal(r[13]),
+        symbol=r[0],
+        side=Side(r[1]),
+        qty=Decimal(r[2]),
+        entry_price=Decimal(r[3]),
+        exit_price=Decimal(r[4]),
+        entry_ts=r[5],
+        exit_ts=r[6],
+        gross_pnl=Decimal(r[7]),
+        fees=Decimal(r[8]),
+        funding=Decimal(r[9]),
+        pnl=Decimal(r[10]),
+        strategy=r[11],
+        reason=r[12],
+        risk_amount=Decimal(r[13]),
     )
 
 
-TRADE_COLUMNS = ("symbol, side, qty, entry_price, exit_price, entry_ts, exit_ts, gross_pnl, fees, "
-                 "funding, pnl, strategy, reason, risk_amount")
+TRADE_COLUMNS = (
+    "symbol, side, qty, entry_price, exit_price, entry_ts, exit_ts, gross_pnl, fees, "
+    "funding, pnl, strategy, reason, risk_amount"
+)
 
 
 def row_to_explanation(r: tuple[Any, ...]) -> Explanation:

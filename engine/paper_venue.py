@@ -41,6 +41,12 @@ from engine.venue import VenueSink
 
 FUNDING_INTERVAL_MS = 8 * 3_600_000
 _BAR, _QUOTE, _TRADE, _MARK = Kind.BAR, Kind.QUOTE, Kind.TRADE, Kind.MARK
+_RANK = {
+    OrderType.MARKET: 0,
+    OrderType.LIMIT: 1,
+    OrderType.STOP_MARKET: 2,
+    OrderType.TAKE_PROFIT_MARKET: 3,
+}
 BPS = Decimal("0.0001")
 
 
@@ -92,6 +98,8 @@ class PaperVenue:
         self._mark_rate: dict[str, float] = {}
         self._mark_price: dict[str, float] = {}
         self._trade_seq = 0
+        self._order_version = 0
+        self._sorted_cache: tuple[Any, list[_Resting]] = (None, [])
 
     # -- Venue protocol ------------------------------------------------------------------
 
@@ -122,17 +130,23 @@ class PaperVenue:
                 OrderUpdate(intent.client_id, intent.symbol, OrderStatus.REJECTED, self._now, why)
             )
             return
-        sink.on_order_update(OrderUpdate(intent.client_id, intent.symbol, OrderStatus.NEW, self._now))
+        sink.on_order_update(
+            OrderUpdate(intent.client_id, intent.symbol, OrderStatus.NEW, self._now)
+        )
         resting = _Resting(intent, intent.ts + self.latency_ms)
         # An emergency close fills at once at the last known price: it must work even when
         # the market stream is dead and no further event would ever fill it.
-        if intent.type is OrderType.MARKET and (self._fills_now() or intent.role is OrderRole.FLATTEN):
+        if intent.type is OrderType.MARKET and (
+            self._fills_now() or intent.role is OrderRole.FLATTEN
+        ):
             self._fill_market(resting, self._now_price(intent), self._now)
             return
         self.orders[intent.client_id] = resting
+        self._order_version += 1
 
     def cancel(self, symbol: str, client_id: str) -> None:
         resting = self.orders.pop(client_id, None)
+        self._order_version += 1
         if resting is not None and self._sink is not None:
             self._sink.on_order_update(
                 OrderUpdate(client_id, symbol, OrderStatus.CANCELED, self._now)
@@ -208,7 +222,9 @@ class PaperVenue:
                     self._fill_market(resting, bar.open if gap else trig, bar.ts)
             elif typ is OrderType.LIMIT:
                 px = float(intent.price or 0)
-                if (intent.side == "BUY" and bar.low < px) or (intent.side == "SELL" and bar.high > px):
+                if (intent.side == "BUY" and bar.low < px) or (
+                    intent.side == "SELL" and bar.high > px
+                ):
                     self._fill(resting, intent.price or Decimal(0), Liquidity.MAKER, bar.ts)
         # A stop placed after an entry filled at this bar's open is live for the rest of the
         # bar; the bar cannot say whether its low came before or after, so assume it came
@@ -244,10 +260,17 @@ class PaperVenue:
     # -- helpers -------------------------------------------------------------------------
 
     def _sorted_orders(self, sym: str) -> list[_Resting]:
-        rank = {OrderType.MARKET: 0, OrderType.LIMIT: 1, OrderType.STOP_MARKET: 2,
-                OrderType.TAKE_PROFIT_MARKET: 3}
+        """This symbol's orders: market, limit, then stops before take-profits.
+
+        Cached until the order set changes, because a position's stop and target are checked
+        on every event while it is open.
+        """
+        key = (sym, len(self.orders), self._order_version)
+        if self._sorted_cache[0] == key:
+            return self._sorted_cache[1]
         mine = [r for r in self.orders.values() if r.intent.symbol == sym]
-        mine.sort(key=lambda r: rank[r.intent.type])
+        mine.sort(key=lambda r: _RANK[r.intent.type])
+        self._sorted_cache = (key, mine)
         return mine
 
     @staticmethod
@@ -261,7 +284,9 @@ class PaperVenue:
     def _fills_now(self) -> bool:
         if self.latency_ms and self.fill_at != "close":
             return False
-        return self.fill_at == "close" or (self.fill_at in ("auto", "quote") and bool(self.last_quote))
+        return self.fill_at == "close" or (
+            self.fill_at in ("auto", "quote") and bool(self.last_quote)
+        )
 
     def _now_price(self, intent: OrderIntent) -> float:
         quote = self.last_quote.get(intent.symbol)
@@ -302,29 +327,51 @@ class PaperVenue:
     def _fill(self, resting: _Resting, price: Decimal, liq: Liquidity, ts: int) -> None:
         intent = resting.intent
         self.orders.pop(intent.client_id, None)
+        self._order_version += 1
         sink = self._sink
         assert sink is not None
         pos = self.book.get(intent.symbol)
         qty = intent.qty
         if intent.reduce_only:
             if pos is None or pos.side.order_side == intent.side:
-                sink.on_order_update(OrderUpdate(
-                    intent.client_id, intent.symbol, OrderStatus.EXPIRED, ts,
-                    "reduce-only order expired: no position left to reduce",
-                ))
+                sink.on_order_update(
+                    OrderUpdate(
+                        intent.client_id,
+                        intent.symbol,
+                        OrderStatus.EXPIRED,
+                        ts,
+                        "reduce-only order expired: no position left to reduce",
+                    )
+                )
                 return
             qty = min(qty, pos.qty)
-        fee = (price * qty * (self.maker_fee if liq is Liquidity.MAKER else self.taker_fee))
+        fee = price * qty * (self.maker_fee if liq is Liquidity.MAKER else self.taker_fee)
         fee = fee.quantize(Decimal("0.00000001"))
         self._trade_seq += 1
         fill = Fill(
-            intent.client_id, intent.symbol, intent.side, qty, price, fee, ts, liq, intent.role,
-            seq=1, trade_id=f"P{self._trade_seq}",
+            intent.client_id,
+            intent.symbol,
+            intent.side,
+            qty,
+            price,
+            fee,
+            ts,
+            liq,
+            intent.role,
+            seq=1,
+            trade_id=f"P{self._trade_seq}",
         )
         self._apply(fill)
-        sink.on_order_update(OrderUpdate(
-            intent.client_id, intent.symbol, OrderStatus.FILLED, ts, filled_qty=qty, avg_price=price
-        ))
+        sink.on_order_update(
+            OrderUpdate(
+                intent.client_id,
+                intent.symbol,
+                OrderStatus.FILLED,
+                ts,
+                filled_qty=qty,
+                avg_price=price,
+            )
+        )
         sink.on_fill(fill)
 
     def _apply(self, fill: Fill) -> None:
@@ -337,7 +384,11 @@ class PaperVenue:
             spec = self.spec(fill.symbol)
             pos.margin = pos.qty * pos.entry_price / pos.leverage
             pos.liquidation_price = liquidation_price(
-                pos.side, pos.qty, pos.entry_price, pos.margin, spec.maint_margin_rate,
+                pos.side,
+                pos.qty,
+                pos.entry_price,
+                pos.margin,
+                spec.maint_margin_rate,
                 spec.maint_amount,
             )
 
@@ -354,8 +405,16 @@ class PaperVenue:
         fee = max(pos.margin + price_loss, Decimal(0))
         self._trade_seq += 1
         fill = Fill(
-            f"liq-{self._trade_seq}", sym, "SELL" if pos.side.sign > 0 else "BUY", pos.qty, lp,
-            fee, self._now, Liquidity.TAKER, OrderRole.LIQUIDATION, seq=1,
+            f"liq-{self._trade_seq}",
+            sym,
+            "SELL" if pos.side.sign > 0 else "BUY",
+            pos.qty,
+            lp,
+            fee,
+            self._now,
+            Liquidity.TAKER,
+            OrderRole.LIQUIDATION,
+            seq=1,
             trade_id=f"P{self._trade_seq}",
         )
         self._apply(fill)
@@ -404,7 +463,8 @@ class PaperVenue:
             "last_price": self.last_price,
             "positions": [_pos_to_dict(p) for p in self.book.positions.values()],
             "orders": [
-                {**_intent_to_dict(r.intent), "active_ts": r.active_ts} for r in self.orders.values()
+                {**_intent_to_dict(r.intent), "active_ts": r.active_ts}
+                for r in self.orders.values()
             ],
         }
 
@@ -418,6 +478,7 @@ class PaperVenue:
         self.last_price = {k: float(v) for k, v in state.get("last_price", {}).items()}
         self.book.positions = {p["symbol"]: _pos_from_dict(p) for p in state.get("positions", [])}
         self.orders = {}
+        self._order_version += 1
         for o in state.get("orders", []):
             intent = _intent_from_dict(o)
             self.orders[intent.client_id] = _Resting(intent, int(o["active_ts"]))
@@ -425,11 +486,20 @@ class PaperVenue:
 
 def _pos_to_dict(p: Position) -> dict[str, Any]:
     return {
-        "symbol": p.symbol, "side": str(p.side), "qty": str(p.qty), "entry": str(p.entry_price),
-        "leverage": p.leverage, "opened_ts": p.opened_ts, "margin": str(p.margin),
-        "liq": str(p.liquidation_price), "fees": str(p.fees), "funding": str(p.funding),
-        "peak_qty": str(p.peak_qty), "exit_qty": str(p.exit_qty),
-        "exit_notional": str(p.exit_notional), "realized_gross": str(p.realized_gross),
+        "symbol": p.symbol,
+        "side": str(p.side),
+        "qty": str(p.qty),
+        "entry": str(p.entry_price),
+        "leverage": p.leverage,
+        "opened_ts": p.opened_ts,
+        "margin": str(p.margin),
+        "liq": str(p.liquidation_price),
+        "fees": str(p.fees),
+        "funding": str(p.funding),
+        "peak_qty": str(p.peak_qty),
+        "exit_qty": str(p.exit_qty),
+        "exit_notional": str(p.exit_notional),
+        "realized_gross": str(p.realized_gross),
         "strategy": p.strategy,
     }
 
@@ -438,30 +508,51 @@ def _pos_from_dict(d: dict[str, Any]) -> Position:
     from engine.events import Side
 
     return Position(
-        symbol=d["symbol"], side=Side(d["side"]), qty=Decimal(d["qty"]),
-        entry_price=Decimal(d["entry"]), leverage=int(d["leverage"]), opened_ts=int(d["opened_ts"]),
-        margin=Decimal(d["margin"]), liquidation_price=Decimal(d["liq"]), fees=Decimal(d["fees"]),
-        funding=Decimal(d["funding"]), peak_qty=Decimal(d["peak_qty"]),
-        exit_qty=Decimal(d["exit_qty"]), exit_notional=Decimal(d["exit_notional"]),
-        realized_gross=Decimal(d["realized_gross"]), strategy=d.get("strategy", ""),
+        symbol=d["symbol"],
+        side=Side(d["side"]),
+        qty=Decimal(d["qty"]),
+        entry_price=Decimal(d["entry"]),
+        leverage=int(d["leverage"]),
+        opened_ts=int(d["opened_ts"]),
+        margin=Decimal(d["margin"]),
+        liquidation_price=Decimal(d["liq"]),
+        fees=Decimal(d["fees"]),
+        funding=Decimal(d["funding"]),
+        peak_qty=Decimal(d["peak_qty"]),
+        exit_qty=Decimal(d["exit_qty"]),
+        exit_notional=Decimal(d["exit_notional"]),
+        realized_gross=Decimal(d["realized_gross"]),
+        strategy=d.get("strategy", ""),
     )
 
 
 def _intent_to_dict(i: OrderIntent) -> dict[str, Any]:
     return {
-        "client_id": i.client_id, "symbol": i.symbol, "side": i.side, "type": str(i.type),
-        "qty": str(i.qty), "role": str(i.role), "ts": i.ts,
+        "client_id": i.client_id,
+        "symbol": i.symbol,
+        "side": i.side,
+        "type": str(i.type),
+        "qty": str(i.qty),
+        "role": str(i.role),
+        "ts": i.ts,
         "price": str(i.price) if i.price is not None else None,
         "stop_price": str(i.stop_price) if i.stop_price is not None else None,
-        "reduce_only": i.reduce_only, "strategy": i.strategy,
+        "reduce_only": i.reduce_only,
+        "strategy": i.strategy,
     }
 
 
 def _intent_from_dict(d: dict[str, Any]) -> OrderIntent:
     return OrderIntent(
-        client_id=d["client_id"], symbol=d["symbol"], side=d["side"], type=OrderType(d["type"]),
-        qty=Decimal(d["qty"]), role=OrderRole(d["role"]), ts=int(d["ts"]),
+        client_id=d["client_id"],
+        symbol=d["symbol"],
+        side=d["side"],
+        type=OrderType(d["type"]),
+        qty=Decimal(d["qty"]),
+        role=OrderRole(d["role"]),
+        ts=int(d["ts"]),
         price=Decimal(d["price"]) if d.get("price") else None,
         stop_price=Decimal(d["stop_price"]) if d.get("stop_price") else None,
-        reduce_only=bool(d["reduce_only"]), strategy=d.get("strategy", ""),
+        reduce_only=bool(d["reduce_only"]),
+        strategy=d.get("strategy", ""),
     )

@@ -57,8 +57,14 @@ class PositionBook:
         if pos is None:
             side = Side.LONG if sign > 0 else Side.SHORT
             self.positions[fill.symbol] = Position(
-                symbol=fill.symbol, side=side, qty=fill.qty, entry_price=fill.price,
-                leverage=leverage, opened_ts=fill.ts, strategy=strategy, fees=fill.fee,
+                symbol=fill.symbol,
+                side=side,
+                qty=fill.qty,
+                entry_price=fill.price,
+                leverage=leverage,
+                opened_ts=fill.ts,
+                strategy=strategy,
+                fees=fill.fee,
                 peak_qty=fill.qty,
             )
             return FillEffect(ZERO, True, None)
@@ -83,8 +89,17 @@ class PositionBook:
         rest = fill.qty - closing
         if rest > 0:
             flipped = Fill(
-                fill.client_id, fill.symbol, fill.side, rest, fill.price, fill.fee - closing_fee,
-                fill.ts, fill.liquidity, fill.role, fill.seq, fill.trade_id,
+                fill.client_id,
+                fill.symbol,
+                fill.side,
+                rest,
+                fill.price,
+                fill.fee - closing_fee,
+                fill.ts,
+                fill.liquidity,
+                fill.role,
+                fill.seq,
+                fill.trade_id,
             )
             self.apply(flipped, leverage, strategy)
         return FillEffect(gross, False, pos)

@@ -38,32 +38,43 @@ class DayCounters:
 
 def rule_max_trades(day: DayCounters, cfg: RiskConfig) -> RuleResult:
     ok = day.trades < cfg.max_trades_per_day
-    return RuleResult("max_trades_per_day", ok,
-                      f"{day.trades} of {cfg.max_trades_per_day} trades taken today",
-                      {"trades": day.trades, "max": cfg.max_trades_per_day})
+    return RuleResult(
+        "max_trades_per_day",
+        ok,
+        f"{day.trades} of {cfg.max_trades_per_day} trades taken today",
+        {"trades": day.trades, "max": cfg.max_trades_per_day},
+    )
 
 
 def rule_max_losses(day: DayCounters, cfg: RiskConfig) -> RuleResult:
     ok = day.losses < cfg.max_losing_trades_per_day
-    return RuleResult("max_losing_trades_per_day", ok,
-                      f"{day.losses} of {cfg.max_losing_trades_per_day} losing trades today",
-                      {"losses": day.losses, "max": cfg.max_losing_trades_per_day})
+    return RuleResult(
+        "max_losing_trades_per_day",
+        ok,
+        f"{day.losses} of {cfg.max_losing_trades_per_day} losing trades today",
+        {"losses": day.losses, "max": cfg.max_losing_trades_per_day},
+    )
 
 
 def rule_daily_loss_cap(day: DayCounters, cfg: RiskConfig) -> RuleResult:
     ok = day.realized_pnl > -cfg.daily_loss_cap
-    return RuleResult("daily_loss_cap", ok,
-                      f"day P&L {money(day.realized_pnl)} against a loss cap of "
-                      f"{money(-cfg.daily_loss_cap)}",
-                      {"pnl": str(day.realized_pnl), "cap": str(cfg.daily_loss_cap)})
+    return RuleResult(
+        "daily_loss_cap",
+        ok,
+        f"day P&L {money(day.realized_pnl)} against a loss cap of {money(-cfg.daily_loss_cap)}",
+        {"pnl": str(day.realized_pnl), "cap": str(cfg.daily_loss_cap)},
+    )
 
 
 def rule_daily_profit_lock(day: DayCounters, cfg: RiskConfig) -> RuleResult:
     ok = day.realized_pnl < cfg.daily_profit_lock
-    return RuleResult("daily_profit_lock", ok,
-                      f"day P&L {money(day.realized_pnl)} against a profit lock of "
-                      f"{money(cfg.daily_profit_lock)}",
-                      {"pnl": str(day.realized_pnl), "lock": str(cfg.daily_profit_lock)})
+    return RuleResult(
+        "daily_profit_lock",
+        ok,
+        f"day P&L {money(day.realized_pnl)} against a profit lock of "
+        f"{money(cfg.daily_profit_lock)}",
+        {"pnl": str(day.realized_pnl), "lock": str(cfg.daily_profit_lock)},
+    )
 
 
 DAY_RULES = (rule_daily_loss_cap, rule_daily_profit_lock, rule_max_losses, rule_max_trades)
@@ -78,8 +89,9 @@ def day_lock_reason(day: DayCounters, cfg: RiskConfig) -> str:
     return ""
 
 
-def gate_reason(*, halted: bool, paused: bool, day: DayCounters, stale_s: float | None,
-                cfg: RiskConfig) -> str:
+def gate_reason(
+    *, halted: bool, paused: bool, day: DayCounters, stale_s: float | None, cfg: RiskConfig
+) -> str:
     """The pre-strategy gate: "" lets strategies run, else the reason they are not asked."""
     if halted:
         return "desk halted (emergency stop): resume explicitly to trade again"
@@ -97,10 +109,13 @@ def rule_stop_side(sig: Signal) -> RuleResult:
     ok = sig.stop_loss > 0 and (sig.entry - sig.stop_loss) * s > 0
     if ok and sig.take_profit:
         ok = (sig.take_profit - sig.entry) * s > 0
-    return RuleResult("stop_and_target_side", ok,
-                      f"stop {price(sig.stop_loss)} and target {price(sig.take_profit or 0)} must "
-                      f"be on the right sides of entry {price(sig.entry)}",
-                      {"entry": sig.entry, "stop": sig.stop_loss, "target": sig.take_profit})
+    return RuleResult(
+        "stop_and_target_side",
+        ok,
+        f"stop {price(sig.stop_loss)} and target {price(sig.take_profit or 0)} must "
+        f"be on the right sides of entry {price(sig.entry)}",
+        {"entry": sig.entry, "stop": sig.stop_loss, "target": sig.take_profit},
+    )
 
 
 def rule_stop_distance(sig: Signal, cfg: RiskConfig) -> RuleResult:
@@ -108,17 +123,27 @@ def rule_stop_distance(sig: Signal, cfg: RiskConfig) -> RuleResult:
     # Compare at 0.1 bp resolution so 0.15 % computed as 0.1499999 is not refused.
     d = round(dist, 5)
     ok = cfg.min_stop_pct <= d <= cfg.max_stop_pct
-    msg = (f"stop distance {pct(dist)} is {'inside' if ok else 'outside'} "
-           f"{cfg.min_stop_pct:.2f}–{cfg.max_stop_pct:.2f} %")
-    return RuleResult("stop_distance_band", ok, msg,
-                      {"stop_pct": dist, "min": cfg.min_stop_pct, "max": cfg.max_stop_pct})
+    msg = (
+        f"stop distance {pct(dist)} is {'inside' if ok else 'outside'} "
+        f"{cfg.min_stop_pct:.2f}–{cfg.max_stop_pct:.2f} %"
+    )
+    return RuleResult(
+        "stop_distance_band",
+        ok,
+        msg,
+        {"stop_pct": dist, "min": cfg.min_stop_pct, "max": cfg.max_stop_pct},
+    )
 
 
 def rule_one_position(has_position: bool, has_pending: bool, symbol: str) -> RuleResult:
     ok = not (has_position or has_pending)
     what = "a position is already open" if has_position else "an entry is already working"
-    return RuleResult("one_position_per_symbol", ok,
-                      f"{what} on {symbol}" if not ok else f"no position on {symbol}", {})
+    return RuleResult(
+        "one_position_per_symbol",
+        ok,
+        f"{what} on {symbol}" if not ok else f"no position on {symbol}",
+        {},
+    )
 
 
 @dataclass(slots=True)
@@ -130,8 +155,9 @@ class Sizing:
     capped_by_leverage: bool
 
 
-def position_size(equity: Decimal, entry: float, stop: float, spec: SymbolSpec,
-                  cfg: RiskConfig) -> Sizing:
+def position_size(
+    equity: Decimal, entry: float, stop: float, spec: SymbolSpec, cfg: RiskConfig
+) -> Sizing:
     """size = equity × risk ÷ stop distance, rounded down to the step; leverage ≤ cap.
 
     Leverage is the smallest whole number that carries the notional on the equity; if even
@@ -153,36 +179,53 @@ def position_size(equity: Decimal, entry: float, stop: float, spec: SymbolSpec,
 
 def rule_exchange_minimums(qty: Decimal, entry: float, spec: SymbolSpec) -> RuleResult:
     problem = spec.check_order(qty, Decimal(str(entry)))
-    return RuleResult("exchange_minimums", problem is None,
-                      problem or f"size {qty} meets {spec.symbol}'s minimums",
-                      {"qty": str(qty), "min_qty": str(spec.min_qty),
-                       "min_notional": str(spec.min_notional)})
+    return RuleResult(
+        "exchange_minimums",
+        problem is None,
+        problem or f"size {qty} meets {spec.symbol}'s minimums",
+        {"qty": str(qty), "min_qty": str(spec.min_qty), "min_notional": str(spec.min_notional)},
+    )
 
 
 def rule_margin_available(notional: Decimal, leverage: int, available: Decimal) -> RuleResult:
     need = notional / leverage if leverage else notional
     ok = need <= available
-    return RuleResult("margin_available", ok,
-                      f"needs {money(need)} isolated margin, {money(available)} available",
-                      {"need": str(need), "available": str(available)})
+    return RuleResult(
+        "margin_available",
+        ok,
+        f"needs {money(need)} isolated margin, {money(available)} available",
+        {"need": str(need), "available": str(available)},
+    )
 
 
 class RiskEngine:
     """Vets signals against the rulebook; sizes the accepted ones."""
 
-    def __init__(self, cfg: RiskConfig, *, enabled: bool = True,
-                 fixed_qty: Decimal | None = None) -> None:
+    def __init__(
+        self, cfg: RiskConfig, *, enabled: bool = True, fixed_qty: Decimal | None = None
+    ) -> None:
         self.cfg = cfg
         self.enabled = enabled  # False only for research backtests (--no-risk), labelled
         self.fixed_qty = fixed_qty  # --fixed-qty: bypass sizing, labelled
 
-    def vet(self, sig: Signal, *, day: DayCounters, equity: Decimal, available: Decimal,
-            spec: SymbolSpec, has_position: bool, has_pending: bool) -> Decision:
+    def vet(
+        self,
+        sig: Signal,
+        *,
+        day: DayCounters,
+        equity: Decimal,
+        available: Decimal,
+        spec: SymbolSpec,
+        has_position: bool,
+        has_pending: bool,
+    ) -> Decision:
         if sig.kind is SignalKind.EXIT:
             return Decision(sig, True, rule="exit", text="exits are always allowed")
         cfg = self.cfg
-        checks: list[RuleResult] = [rule_one_position(has_position, has_pending, sig.symbol),
-                                    rule_stop_side(sig)]
+        checks: list[RuleResult] = [
+            rule_one_position(has_position, has_pending, sig.symbol),
+            rule_stop_side(sig),
+        ]
         if self.enabled:
             checks += [rule(day, cfg) for rule in DAY_RULES]
             checks.append(rule_stop_distance(sig, cfg))
@@ -191,8 +234,9 @@ class RiskEngine:
         for res in checks:
             numbers.update(res.numbers)
             if not res.passed:
-                return Decision(sig, False, rule=res.rule, text=res.message, passed=passed,
-                                numbers=numbers)
+                return Decision(
+                    sig, False, rule=res.rule, text=res.message, passed=passed, numbers=numbers
+                )
             passed.append(res.rule)
         if self.fixed_qty is not None:
             qty = spec.round_qty(self.fixed_qty)
@@ -202,15 +246,30 @@ class RiskEngine:
             size = Sizing(qty, lev, qty * dist, notional, False)
         else:
             size = position_size(equity, sig.entry, sig.stop_loss, spec, cfg)
-        numbers.update(risk_amount=size.risk_amount, notional=size.notional,
-                       capped_by_leverage=size.capped_by_leverage, max_leverage=cfg.max_leverage,
-                       stop_pct=abs(sig.entry - sig.stop_loss) / sig.entry * 100.0)
-        for res in (rule_exchange_minimums(size.qty, sig.entry, spec),
-                    rule_margin_available(size.notional, size.leverage, available)):
+        numbers.update(
+            risk_amount=size.risk_amount,
+            notional=size.notional,
+            capped_by_leverage=size.capped_by_leverage,
+            max_leverage=cfg.max_leverage,
+            stop_pct=abs(sig.entry - sig.stop_loss) / sig.entry * 100.0,
+        )
+        for res in (
+            rule_exchange_minimums(size.qty, sig.entry, spec),
+            rule_margin_available(size.notional, size.leverage, available),
+        ):
             numbers.update(res.numbers)
             if not res.passed:
-                return Decision(sig, False, rule=res.rule, text=res.message, passed=passed,
-                                numbers=numbers)
+                return Decision(
+                    sig, False, rule=res.rule, text=res.message, passed=passed, numbers=numbers
+                )
             passed.append(res.rule)
-        return Decision(sig, True, qty=size.qty, leverage=size.leverage, rule="accepted",
-                        text="all rules passed", passed=passed, numbers=numbers)
+        return Decision(
+            sig,
+            True,
+            qty=size.qty,
+            leverage=size.leverage,
+            rule="accepted",
+            text="all rules passed",
+            passed=passed,
+            numbers=numbers,
+        )

@@ -48,7 +48,9 @@ class Strategy:
             try:
                 self.params[key] = typ(raw)
             except (TypeError, ValueError) as exc:
-                raise StrategyError(f"{self.name}: parameter {key}={raw!r} is not a {typ.__name__}") from exc
+                raise StrategyError(
+                    f"{self.name}: parameter {key}={raw!r} is not a {typ.__name__}"
+                ) from exc
         self.symbols = tuple(s.upper() for s in symbols) if symbols else None
         self.ctx: StrategyContext | None = None
 

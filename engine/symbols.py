@@ -78,7 +78,11 @@ def _plain(text: str) -> Decimal:
 
 def _spec(symbol: str, tick: str, step: str, min_qty: str, notional: str, mmr: str) -> SymbolSpec:
     return SymbolSpec(
-        symbol, Decimal(tick), Decimal(step), Decimal(min_qty), Decimal(notional),
+        symbol,
+        Decimal(tick),
+        Decimal(step),
+        Decimal(min_qty),
+        Decimal(notional),
         maint_margin_rate=Decimal(mmr),
     )
 

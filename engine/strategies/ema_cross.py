@@ -10,6 +10,8 @@ barely-warmed averages are not traded. Stop at ``stop_pct`` from entry, target a
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from engine.events import Bar, Side, Signal, SignalKind
 from engine.explanations import price
 from engine.indicators import EMA
@@ -18,7 +20,7 @@ from engine.strategy import Strategy, register
 
 @register("ema_cross")
 class EmaCross(Strategy):
-    PARAMS = {
+    PARAMS: ClassVar[dict[str, tuple[type, Any, str]]] = {
         "fast": (int, 12, "fast EMA period (bars)"),
         "slow": (int, 26, "slow EMA period (bars)"),
         "stop_pct": (float, 0.25, "stop distance from entry, percent"),

@@ -13,15 +13,18 @@ from tests.engine.conftest import bar, flat_bars
 
 
 def _config() -> DeskConfig:
-    return DeskConfig(paper=PaperConfig(slippage_bps=0, latency_ms=0, fill_at="next-open",
-                                        assumed_funding_bps_8h=0))
+    return DeskConfig(
+        paper=PaperConfig(
+            slippage_bps=0, latency_ms=0, fill_at="next-open", assumed_funding_bps_8h=0
+        )
+    )
 
 
 def _bars() -> list:
     bars = flat_bars(4)  # EMAs seeded at 100, warm-up of `slow` = 3 bars
     bars += [
-        bar(4, 100.0, 101.0, 100.0, 101.0),   # fast 100.6667 > slow 100.5: cross up → long
-        bar(5, 101.2, 101.3, 101.1, 101.2),   # entry fills at this open, 101.2
+        bar(4, 100.0, 101.0, 100.0, 101.0),  # fast 100.6667 > slow 100.5: cross up → long
+        bar(5, 101.2, 101.3, 101.1, 101.2),  # entry fills at this open, 101.2
         bar(6, 101.3, 101.6, 101.25, 101.55),  # high reaches the target 101.50
     ]
     return bars

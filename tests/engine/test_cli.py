@@ -18,8 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_engine_imports_no_textual() -> None:
-    code = ("import sys, engine.cli, engine.engine, engine.assembly, engine.backtest;"
-            "assert 'textual' not in sys.modules and 'tui' not in sys.modules")
+    code = (
+        "import sys, engine.cli, engine.engine, engine.assembly, engine.backtest;"
+        "assert 'textual' not in sys.modules and 'tui' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
@@ -42,17 +44,52 @@ def test_unknown_strategy_and_bad_param_are_one_line_errors(tmp_path: Path, caps
 
 def test_backtest_json_has_trades_and_every_metric(tmp_path: Path, capsys) -> None:
     data = write_sample_csv(tmp_path / "b.csv", days=2)
-    assert main(["backtest", "--data", str(data), "--strategy", "ema_cross", "--param", "fast=9",
-                 "--fixed-qty", "0.01", "--json"]) == 0
+    assert (
+        main(
+            [
+                "backtest",
+                "--data",
+                str(data),
+                "--strategy",
+                "ema_cross",
+                "--param",
+                "fast=9",
+                "--fixed-qty",
+                "0.01",
+                "--json",
+            ]
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     m = doc["metrics"]
-    for key in ("net_pnl", "fees", "trades", "win_rate", "profit_factor", "expectancy",
-                "max_drawdown", "max_drawdown_pct", "sharpe", "sortino", "exposure_pct"):
+    for key in (
+        "net_pnl",
+        "fees",
+        "trades",
+        "win_rate",
+        "profit_factor",
+        "expectancy",
+        "max_drawdown",
+        "max_drawdown_pct",
+        "sharpe",
+        "sortino",
+        "exposure_pct",
+    ):
         assert key in m
     assert any("FIXED QTY 0.01" in label for label in doc["labels"])
     t = doc["trades"][0]
-    assert {"entry_time", "exit_time", "side", "qty", "entry_price", "exit_price", "fees", "pnl",
-            "reason"} <= set(t)
+    assert {
+        "entry_time",
+        "exit_time",
+        "side",
+        "qty",
+        "entry_price",
+        "exit_price",
+        "fees",
+        "pnl",
+        "reason",
+    } <= set(t)
     assert all(tr["qty"] == "0.010" for tr in doc["trades"])
 
 
@@ -70,8 +107,10 @@ def test_malformed_data_lines_are_skipped_with_a_warning(tmp_path: Path, capsys)
 def test_status_and_trades_read_the_journal(tmp_path: Path, capsys) -> None:
     data = write_sample_csv(tmp_path / "b.csv", days=1)
     ddir = tmp_path / "d"
-    assert main(["--data-dir", str(ddir), "run", "--headless", "--replay", str(data),
-                 "--speed", "0"]) == 0
+    assert (
+        main(["--data-dir", str(ddir), "run", "--headless", "--replay", str(data), "--speed", "0"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Summary (paper" in out and "TAKEN" in out
     assert main(["--data-dir", str(ddir), "status", "--json"]) == 0
@@ -95,8 +134,13 @@ def test_halt_from_another_shell_stops_a_running_desk(tmp_path: Path) -> None:
     ddir = tmp_path / "d"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     base = [sys.executable, "-m", "tui.launch", "--data-dir", str(ddir)]
-    desk = subprocess.Popen(base + ["run", "--headless", "--replay", str(data), "--speed", "3000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    desk = subprocess.Popen(
+        [*base, "run", "--headless", "--replay", str(data), "--speed", "3000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         sock = ddir / "paper.sock"
         deadline = time.monotonic() + 30
@@ -104,12 +148,14 @@ def test_halt_from_another_shell_stops_a_running_desk(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert sock.exists(), "the desk never opened its control socket"
         assert sock.stat().st_mode & 0o777 == 0o600
-        halted = subprocess.run(base + ["halt"], capture_output=True, text=True, env=env,
-                                timeout=60)
+        halted = subprocess.run(
+            [*base, "halt"], capture_output=True, text=True, env=env, timeout=60
+        )
         assert halted.returncode == 0, halted.stderr
         assert "verified flat" in halted.stdout and "HALTED" in halted.stdout
-        status = subprocess.run(base + ["status", "--json"], capture_output=True, text=True,
-                                env=env, timeout=60)
+        status = subprocess.run(
+            [*base, "status", "--json"], capture_output=True, text=True, env=env, timeout=60
+        )
         assert json.loads(status.stdout)["halted"] is True
     finally:
         desk.terminate()

@@ -17,8 +17,19 @@ FILL_COLS = "ts, symbol, side, qty, price, fee, role"
 
 
 def _cmd(data: Path, ddir: Path, speed: str) -> list[str]:
-    return [sys.executable, "-m", "tui.launch", "--data-dir", str(ddir), "run", "--headless",
-            "--replay", str(data), "--speed", speed]
+    return [
+        sys.executable,
+        "-m",
+        "tui.launch",
+        "--data-dir",
+        str(ddir),
+        "run",
+        "--headless",
+        "--replay",
+        str(data),
+        "--speed",
+        speed,
+    ]
 
 
 def _fills(ddir: Path) -> list[tuple]:
@@ -44,8 +55,9 @@ def test_sigkill_mid_replay_then_restart_loses_and_duplicates_nothing(tmp_path: 
 
     crashed = tmp_path / "crashed"
     # 5,760 one-minute bars at 40,000x take about 8.6 s: long enough to kill mid-run.
-    proc = subprocess.Popen(_cmd(data, crashed, "40000"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        _cmd(data, crashed, "40000"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
     deadline = time.monotonic() + 60
     while _count(crashed) < len(expected) // 3 and time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
@@ -55,8 +67,9 @@ def test_sigkill_mid_replay_then_restart_loses_and_duplicates_nothing(tmp_path: 
     partial = _count(crashed)
     assert 0 < partial < len(expected), "the kill must land mid-replay"
 
-    done = subprocess.run(_cmd(data, crashed, "0"), capture_output=True, text=True, env=env,
-                          timeout=120)
+    done = subprocess.run(
+        _cmd(data, crashed, "0"), capture_output=True, text=True, env=env, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "Resumed from the journal" in done.stdout
     got = _fills(crashed)

@@ -32,7 +32,12 @@ async def test_restart_keeps_day_counters(tmp_path: Path, data_file: Path) -> No
     after = again.snapshot().day
     await again.stop()
     assert (after.day, after.trades, after.losses, after.realized_pnl, after.locked) == (
-        before.day, before.trades, before.losses, before.realized_pnl, before.locked)
+        before.day,
+        before.trades,
+        before.losses,
+        before.realized_pnl,
+        before.locked,
+    )
 
 
 async def _run_until_position(eng) -> None:
@@ -46,8 +51,9 @@ async def _run_until_position(eng) -> None:
     raise AssertionError("no position opened on the sample")
 
 
-async def test_emergency_stop_flattens_and_verifies_with_the_venue(tmp_path: Path,
-                                                                   data_file: Path) -> None:
+async def test_emergency_stop_flattens_and_verifies_with_the_venue(
+    tmp_path: Path, data_file: Path
+) -> None:
     eng = _engine(data_file, tmp_path / "d")
     await _run_until_position(eng)
     assert await eng.venue.fetch_open_orders(), "stop and target should be resting"
@@ -68,8 +74,9 @@ async def test_emergency_stop_flattens_and_verifies_with_the_venue(tmp_path: Pat
     await eng.stop()
 
 
-async def test_halt_survives_restart_until_resumed_explicitly(tmp_path: Path,
-                                                              data_file: Path) -> None:
+async def test_halt_survives_restart_until_resumed_explicitly(
+    tmp_path: Path, data_file: Path
+) -> None:
     eng = _engine(data_file, tmp_path / "d")
     await _run_until_position(eng)
     await eng.emergency_stop()
@@ -88,8 +95,9 @@ async def test_halt_survives_restart_until_resumed_explicitly(tmp_path: Path,
     await again.stop()
 
 
-async def test_emergency_stop_retries_until_the_venue_answers(tmp_path: Path,
-                                                              data_file: Path) -> None:
+async def test_emergency_stop_retries_until_the_venue_answers(
+    tmp_path: Path, data_file: Path
+) -> None:
     eng = _engine(data_file, tmp_path / "d")
     await _run_until_position(eng)
     real = eng.venue.fetch_positions
@@ -111,7 +119,8 @@ async def test_emergency_stop_retries_until_the_venue_answers(tmp_path: Path,
 
 
 async def test_pause_stops_new_entries_but_keeps_managing_the_open_trade(
-        tmp_path: Path, data_file: Path) -> None:
+    tmp_path: Path, data_file: Path
+) -> None:
     eng = _engine(data_file, tmp_path / "d")
     await _run_until_position(eng)
     await eng.pause()
