@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     h = sub.add_parser("halt", help="emergency stop of the running desk (from another shell)")
     h.add_argument("--mode", choices=MODES, help="which desk (default: every running one)")
 
+    rc = sub.add_parser("reconcile", help="list or answer a live desk's startup differences")
+    rc.add_argument("key", nargs="?", help="the difference to answer (as listed)")
+    rc.add_argument("action", nargs="?", choices=("adopt", "flatten", "ignore"))
+    rc.add_argument("--mode", choices=MODES, default="live")
+
     try:
         from engine.keys_cli import add_keys_subparser
 
@@ -149,6 +154,12 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
 def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
     cmd = args.command
     if cmd == "keys":
+        if args.keys_action == "check" and getattr(args, "keys_verify", None) is None:
+            from engine.binance.live import endpoints_for, keys_verifier
+
+            cfg = load_config(args.config)
+            endpoints = endpoints_for(cfg.binance, args.testnet or None, args.demo_env or None)
+            args.keys_verify = keys_verifier(endpoints, cfg.binance.recv_window_ms)
         return int(args.handler(args))
     if cmd == "status":
         return cmd_status(args)
@@ -156,6 +167,8 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         return cmd_trades(args)
     if cmd == "halt":
         return cmd_halt(args)
+    if cmd == "reconcile":
+        return cmd_reconcile(args)
     config = load_config(args.config)
     if cmd == "backtest":
         return cmd_backtest(args, config)
@@ -558,4 +571,22 @@ def cmd_halt(args: argparse.Namespace) -> int:
     if not reached:
         print(f"no desk is running with data dir {ddir}: nothing to halt.", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from engine.control import send, socket_path
+
+    path = socket_path(data_dir(args.data_dir), args.mode)
+    if args.key and not args.action:
+        raise UserError("say what to do with it: adopt, flatten or ignore")
+    try:
+        answer = send(path, "reconcile", key=args.key or "", action=args.action or "")
+    except OSError:
+        raise UserError(f"no {args.mode} desk is running to reconcile") from None
+    if not answer.get("ok"):
+        raise UserError(answer.get("error", "refused"))
+    if answer.get("text"):
+        print(answer["text"])
+    print(answer.get("describe", ""))
     return 0

@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-COMMANDS = ("ping", "halt", "pause", "resume", "status")
+COMMANDS = ("ping", "halt", "pause", "resume", "status", "reconcile")
 
 
 def socket_path(data_dir: Path, mode: str) -> Path:
@@ -56,10 +56,11 @@ class ControlServer:
         try:
             line = await asyncio.wait_for(reader.readline(), 10)
             try:
-                cmd = json.loads(line or b"{}").get("cmd", "")
+                request = json.loads(line or b"{}")
+                cmd = request.get("cmd", "")
             except (ValueError, AttributeError):
-                cmd = ""
-            answer = await self._handle(cmd)
+                request, cmd = {}, ""
+            answer = await self._handle(cmd, request)
             writer.write(json.dumps(answer).encode() + b"\n")
             await writer.drain()
         except Exception as exc:  # a bad client never hurts the desk
@@ -68,7 +69,7 @@ class ControlServer:
         finally:
             writer.close()
 
-    async def _handle(self, cmd: str) -> dict[str, Any]:
+    async def _handle(self, cmd: str, request: dict[str, Any]) -> dict[str, Any]:
         eng = self.engine
         if cmd == "ping":
             return {"ok": True, "mode": eng.mode}
@@ -82,6 +83,15 @@ class ControlServer:
         if cmd == "resume":
             await eng.resume()
             return {"ok": True}
+        if cmd == "reconcile":
+            rec = eng.reconciliation
+            if request.get("key"):
+                try:
+                    text = await eng.resolve_difference(request["key"], request.get("action", ""))
+                except (KeyError, ValueError) as exc:
+                    return {"ok": False, "error": str(exc)}
+                return {"ok": True, "text": text, "describe": eng.reconciliation.describe()}
+            return {"ok": True, "describe": rec.describe() if rec else "Nothing to reconcile."}
         if cmd == "status":
             return {"ok": True, "status": eng.snapshot().to_json()}
         return {"ok": False, "error": f"unknown command {cmd!r}; known: {', '.join(COMMANDS)}"}
@@ -95,12 +105,12 @@ def _alive(path: Path) -> bool:
         return False
 
 
-def send(path: Path, cmd: str, timeout: float = 60.0) -> dict[str, Any]:
+def send(path: Path, cmd: str, timeout: float = 60.0, **fields: Any) -> dict[str, Any]:
     """Blocking client for the CLI; raises OSError when no desk listens there."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(str(path))
-        s.sendall(json.dumps({"cmd": cmd}).encode() + b"\n")
+        s.sendall(json.dumps({"cmd": cmd, **fields}).encode() + b"\n")
         buf = b""
         while not buf.endswith(b"\n"):
             chunk = s.recv(65536)

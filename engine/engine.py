@@ -188,6 +188,7 @@ class Engine:
         self._handlers: dict[int, list[tuple[Strategy, Any, frozenset[str] | None]]] = {}
         self._gate = ""
         self._stale_s: float | None = None
+        self.reconciliation: Any = None  # engine.reconcile.Reconciliation on a live start
         #: False in backtests: nobody subscribes, so nothing is queued for announcement.
         self.publish = True
         self._roll_hour = config.risk.day_roll_hour_utc
@@ -240,6 +241,8 @@ class Engine:
         if now:
             await self._load_day(now)
         await self.venue.start()
+        if not getattr(self.venue, "simulated", True):
+            await self._reconcile()
         self._rebuild_handlers()
         self._pending.append(
             setting_record(
@@ -465,6 +468,45 @@ class Engine:
             api_weight=getattr(self.venue, "api_weight", None),
             extra={"gate": self._gate},
         )
+
+    # -- startup reconciliation (live) ----------------------------------------------------
+
+    async def _reconcile(self) -> None:
+        """Compare the exchange with the journal; any difference blocks trading until answered."""
+        from engine.reconcile import Reconciliation
+
+        journal_orders = list(self._orders.values())
+        rec = await Reconciliation.with_venue(self.venue, dict(self.book.positions), journal_orders)
+        self.reconciliation = rec
+        self.explain(
+            ExplanationKind.ERROR if rec.blocked else ExplanationKind.DESK, rec.describe()
+        )
+        self._update_gate()
+
+    async def resolve_difference(self, key: str, action: str) -> str:
+        """Answer one reconciliation difference: adopt, flatten or ignore."""
+        from engine.reconcile import Action
+
+        rec = self.reconciliation
+        if rec is None:
+            raise KeyError("nothing to reconcile")
+        act = Action(action)
+        diff = rec.get(key)
+        text = await rec.resolve(key, act, self.venue)
+        if diff.kind == "position":
+            if act is Action.ADOPT and diff.exchange_position is not None:
+                self.book.positions[diff.symbol] = diff.exchange_position
+            else:
+                self.book.positions.pop(diff.symbol, None)
+        elif diff.journal_order is not None:
+            self._orders.pop(diff.journal_order.client_id, None)
+        if act is Action.ADOPT and diff.exchange_order is not None:
+            self._orders[diff.exchange_order.client_id] = diff.exchange_order
+        self.explain(ExplanationKind.DESK, f"Reconciliation: {text}.")
+        self._update_gate()
+        self._announce()
+        await self.commit()
+        return text
 
     # -- emergency stop --------------------------------------------------------------------
 
@@ -1014,6 +1056,13 @@ class Engine:
         )
 
     def _update_gate(self) -> None:
+        rec = self.reconciliation
+        if rec is not None and rec.blocked:
+            self._gate = (
+                f"reconciliation: {len(rec.pending)} difference(s) between the exchange and "
+                "the journal await adopt/flatten/ignore"
+            )
+            return
         self._gate = gate_reason(
             halted=self.halted,
             paused=self.paused,
