@@ -34,7 +34,7 @@ def test_ema_values_are_seeded_from_first_close() -> None:
     strat = create("ema_cross", fast=2, slow=3)
     for b in _bars()[:5]:
         strat.on_bar(b)
-    fast, slow = strat._state["TESTUSDT"][0].value, strat._state["TESTUSDT"][1].value
+    fast, slow = strat._state["TESTUSDT"].fast, strat._state["TESTUSDT"].slow
     assert fast == pytest.approx(100 + (2 / 3) * 1)  # alpha = 2/(2+1)
     assert slow == pytest.approx(100 + 0.5 * 1)  # alpha = 2/(3+1)
 
