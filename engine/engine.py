@@ -211,6 +211,9 @@ class Engine:
         self._estop_task: asyncio.Task[None] | None = None
         self.feed_status = FeedStatus.CONNECTING
         self.venue.bind(self)
+        # Bound once: the hot path calls these for every event.
+        self._observe = self.clock.observe
+        self._venue_on_market = self.venue.on_market
         self._rebuild_handlers()
 
     # -- public API ----------------------------------------------------------------------
@@ -594,13 +597,13 @@ class Engine:
         allocation, the gate a cached string, handlers pre-bound per event kind.
         """
         ts = ev.ts
-        self.clock.observe(ts)
+        self._observe(ts)
         self._last_event_ts = ts
         if ts >= self._next_roll:
             self._roll_day(ts)
         positions = self._positions
         held = bool(positions)
-        self.venue.on_market(ev)
+        self._venue_on_market(ev)
         kind = ev.kind
         if kind is _BAR:
             self.bars_seen += 1
