@@ -201,7 +201,7 @@ class Engine:
         self._orders: dict[str, OrderIntent] = {}
         self._exit_reason: dict[str, str] = {}
         self._ids = itertools.count(1)
-        self._id_prefix = f"td{int(time.time()) % 1_000_000:06d}"
+        self._id_prefix = f"{time.time_ns() // 1_000_000 % 1_000_000_000:09d}"
         self._last_event_ts = 0
         self._last_rx_wall: float | None = None
         self._last_sample = 0
@@ -755,7 +755,8 @@ class Engine:
             OrderRole.FLATTEN: "f",
             OrderRole.LIQUIDATION: "l",
         }[role]
-        cid = f"{self._id_prefix}-{next(self._ids)}-{letter}"
+        # td-<token>-<role letter>: the format engine.binance.venue.role_from_client_id reads.
+        cid = f"td-{self._id_prefix}{next(self._ids)}-{letter}"
         return OrderIntent(
             cid,
             symbol,
