@@ -2,8 +2,10 @@
 
     python3 screenshots/make_screenshots.py [--out screenshots]
 
-The engine replays the bundled sample data to its end first (event-time clock), so the
-pictures are reproducible. A temporary data dir is used; nothing of the user's is touched.
+Main screens, strategies, help and chart: the engine replays a fixed cut of the bundled
+real 1m bars to its end (event-time clock), so they are reproducible. Halted: the demo
+engine (looping replay, as `tapedesk demo`) runs until it has traded, then ctrl+x.
+A temporary data dir is used for each; nothing of the user's is touched.
 """
 
 from __future__ import annotations
@@ -17,35 +19,42 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tui.replay_engine import build_replayed_engine  # noqa: E402
-
+from tests.tui.helpers import pin_log_to_end, ready, replayed, settle  # noqa: E402
+from tests.tui.real_engine import live_like_engine, snapshot_engine  # noqa: E402
 from tui.app import make_app  # noqa: E402
 
 THEMES = ("tapedesk-dark", "tapedesk-light", "tapedesk-high-contrast")
 
 
-async def shoot(
-    out: Path, name: str, size: tuple[int, int], theme: str, keys: tuple[str, ...]
-) -> None:
+async def shoot(out: Path, name: str, size: tuple[int, int], theme: str,
+                keys: tuple[str, ...] = ()) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        engine = await build_replayed_engine(Path(tmp))
-        app = make_app(engine, bell=False)
+        app = make_app(snapshot_engine(Path(tmp)), bell=False)
         async with app.run_test(size=size) as pilot:
-            while not app.engine_ready:
-                await pilot.pause(0.02)
-            await app.workers.wait_for_complete([w for w in app.workers if w.name == "engine-run"])
+            await replayed(pilot)
             app.theme = theme
+            await pin_log_to_end(pilot)
             for key in keys:
                 await pilot.press(key)
-                await pilot.pause(0.1)
-                await app.workers.wait_for_complete(
-                    [w for w in app.workers if w.group not in ("engine",)])
-                app.refresh_view()
-            await pilot.pause(0.2)
-            app.refresh_view()
-            await pilot.pause()
+                await settle(pilot)
+            await pilot.pause(0.3)  # let plotext/DataTable finish their first paint
             app.save_screenshot(filename=f"{name}.svg", path=str(out))
-        print(f"wrote {out / (name + '.svg')}")
+    print(f"wrote {out / (name + '.svg')}")
+
+
+async def shoot_halted(out: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        app = make_app(live_like_engine(Path(tmp), speed=600), bell=False)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await ready(pilot)
+            while not (app.last_snapshot and app.last_snapshot.positions):
+                await pilot.pause(0.05)  # wait for a trade to be open: ctrl+x has work to do
+            await pilot.press("ctrl+x")
+            while not any("verified flat" in line.text for line in app.explain.lines):
+                await settle(pilot)
+            await settle(pilot)
+            app.save_screenshot(filename="halted.svg", path=str(out))
+    print(f"wrote {out / 'halted.svg'}")
 
 
 async def main() -> None:
@@ -55,12 +64,12 @@ async def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for theme in THEMES:
         short = theme.removeprefix("tapedesk-")
-        await shoot(args.out, f"main-{short}-160x48", (160, 48), theme, ())
-    await shoot(args.out, "main-dark-80x24", (80, 24), "tapedesk-dark", ())
+        await shoot(args.out, f"main-{short}-160x48", (160, 48), theme)
+    await shoot(args.out, "main-dark-80x24", (80, 24), "tapedesk-dark")
     await shoot(args.out, "strategies", (120, 36), "tapedesk-dark", ("s",))
     await shoot(args.out, "help", (120, 36), "tapedesk-dark", ("question_mark",))
     await shoot(args.out, "chart", (120, 36), "tapedesk-dark", ("c",))
-    await shoot(args.out, "halted", (120, 36), "tapedesk-dark", ("ctrl+x",))
+    await shoot_halted(args.out)
 
 
 if __name__ == "__main__":

@@ -317,8 +317,13 @@ class DeskApp(App[int]):
 
     # ---- helpers ------------------------------------------------------------------------
     def _local_log(self, kind: ExplanationKind, text: str) -> None:
+        """A line from the desk itself, after everything the engine has said so far."""
+        if self.engine_ready and not self.engine_stopped:
+            self.refresh_view()  # drain the engine's lines first, so the order is true
         ts = self.last_snapshot.now_ts if self.last_snapshot else 0
-        self.explain.add([Explanation(ts=ts, kind=kind, text=text)])
+        self._pending_log.append(Explanation(ts=ts, kind=kind, text=text))
+        self.explain.add(self._pending_log)
+        self._pending_log = []
 
     def _engine_error(self, text: str) -> None:
         self.notify(escape(text), severity="error", timeout=10)

@@ -149,11 +149,13 @@ class ChartScreen(ModalScreen[None]):
             yield PlotextPlot(id="drawdown")
 
     def on_mount(self) -> None:
-        xs = [i for i, _ in enumerate(self.curve)] or [0]
+        t0 = self.curve[0][0] if self.curve else 0
+        xs = [(ts - t0) / 3_600_000 for ts, _ in self.curve] or [0.0]
         eq = [v for _, v in self.curve] or [0.0]
         p = self.query_one("#equity", PlotextPlot).plt
         p.title("Equity ($) — esc to close")
         p.plot(xs, eq, marker="braille")
         d = self.query_one("#drawdown", PlotextPlot).plt
         d.title("Drawdown from peak ($)")
+        d.xlabel("hours since the first sample")
         d.plot(xs, drawdown(eq), marker="braille")

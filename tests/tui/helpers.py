@@ -27,6 +27,22 @@ async def replayed(pilot) -> DeskApp:
     return app
 
 
+async def pin_log_to_end(pilot) -> None:
+    """Redraw the log from its history now that its size is known, and pin it to the end
+    until the scroll position stops moving (its virtual size settles a frame late)."""
+    app: DeskApp = pilot.app
+    app.explain.set_filter("all")
+    last = None
+    for _ in range(10):
+        await pilot.pause()
+        app.explain.scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        now = (app.explain.scroll_y, app.explain.max_scroll_y, len(app.explain.lines))
+        if now == last:
+            break
+        last = now
+
+
 async def settle(pilot) -> None:
     """Let key handlers run, await every short-lived worker, then paint one frame."""
     app: DeskApp = pilot.app

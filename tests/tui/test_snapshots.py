@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.helpers import replayed
+from tests.tui.helpers import pin_log_to_end, replayed
 from themes import load_themes
 from tui.app import make_app
 
@@ -30,9 +30,6 @@ def test_main_screen(snap_compare, snapshot_engine, theme, size):
         # Redraw the log from its history now that its size is known, pinned to the end:
         # lines written before the first layout otherwise leave the scrollbar thumb at a
         # position that depends on timing.
-        app.explain.set_filter("all")
-        await pilot.pause()
-        app.explain.scroll_end(animate=False, immediate=True)
-        await pilot.pause()
+        await pin_log_to_end(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
