@@ -875,16 +875,15 @@ class Engine:
             )
         entry = self._entries.get(fill.symbol) if fill.role is OrderRole.ENTRY else None
         lev = entry[1].leverage if entry else 1
-        strategy = entry[0].strategy if entry else ""
+        held = self.book.positions.get(fill.symbol)
+        strategy = entry[0].strategy if entry else (held.strategy if held else "")
         effect = self.book.apply(fill, lev, strategy)
         self.balance += effect.realized_gross - fill.fee
         self.fees_total += fill.fee
         d = self.day
         d.realized_pnl += effect.realized_gross - fill.fee
         d.fees += fill.fee
-        self.explain(
-            ExplanationKind.FILL, say.fill(fill), symbol=fill.symbol, strategy=strategy or fill.role
-        )
+        self.explain(ExplanationKind.FILL, say.fill(fill), symbol=fill.symbol, strategy=strategy)
         if self.publish:
             self._outbox.append(fill)
         if entry is not None and effect.opened:
