@@ -101,9 +101,10 @@ class StrategyScreen(ModalScreen[None]):
         self.show(self.app.last_snapshot)  # type: ignore[attr-defined]
 
     def show(self, snap: DeskSnapshot | None) -> None:
-        table = self.query_one(DataTable)
-        if snap is None or not table.columns:  # painted by the app before on_mount ran
-            return
+        tables = self.query(DataTable)
+        if snap is None or not tables or not tables.first().columns:
+            return  # painted by the app before this screen composed / mounted
+        table = tables.first()
         vars_ = self.app.theme_variables
         for st in snap.strategies:
             on = Text("ON", style=f"bold {vars_.get('pnl-up', 'green')}") if st.enabled else Text(
