@@ -175,49 +175,15 @@ class CallbackFeed:
                 await self.inner.stop()
 
 
-def build_paper_engine(
-    data_dir: Path,
-    config: DeskConfig | None = None,
-    testnet: bool | None = None,
-    demo_env: bool | None = None,
-) -> Engine:
-    """Paper trading on Binance's live public market data (no keys)."""
-    from engine.binance.live import endpoints_for, paper_feed
-
-    config = config or DeskConfig()
-    strategies, disabled, errors = build_strategies(config)
-    feed = CallbackFeed("binance", tuple(config.symbols))
-    feed.inner = paper_feed(
-        endpoints_for(config.binance, testnet, demo_env),
-        config.symbols,
-        feed.push,
-        feed.set_status,
-        stale_after=config.risk.stale_after_s,
-    )
-    engine = Engine(
-        config=config,
-        venue=paper_venue(config),
-        strategies=strategies,
-        feed=feed,
-        journal=Journal(db_path(data_dir, "paper")),
-        clock=WallClock(),
-        mode="paper",
-        disabled=disabled,
-        control_path=socket_path(data_dir, "paper"),
-    )
-    for e in errors:
-        engine.on_venue_error(e)
-    return engine
-
-
-def build_live_engine(
+def _binance_desk(
     data_dir: Path,
     config: DeskConfig,
     venue: Any,
-    testnet: bool | None = None,
-    demo_env: bool | None = None,
+    mode: str,
+    testnet: bool | None,
+    demo_env: bool | None,
 ) -> Engine:
-    """Real orders through a started BinanceVenue (see engine.binance.live.prepare_live)."""
+    """A desk on Binance's live public market data, with ``venue`` doing the trading."""
     from engine.binance.live import endpoints_for, paper_feed
 
     strategies, disabled, errors = build_strategies(config)
@@ -234,12 +200,34 @@ def build_live_engine(
         venue=venue,
         strategies=strategies,
         feed=feed,
-        journal=Journal(db_path(data_dir, "live")),
+        journal=Journal(db_path(data_dir, mode)),
         clock=WallClock(),
-        mode="live",
+        mode=mode,
         disabled=disabled,
-        control_path=socket_path(data_dir, "live"),
+        control_path=socket_path(data_dir, mode),
     )
     for e in errors:
         engine.on_venue_error(e)
     return engine
+
+
+def build_paper_engine(
+    data_dir: Path,
+    config: DeskConfig | None = None,
+    testnet: bool | None = None,
+    demo_env: bool | None = None,
+) -> Engine:
+    """Paper trading on Binance's live public market data (no keys)."""
+    config = config or DeskConfig()
+    return _binance_desk(data_dir, config, paper_venue(config), "paper", testnet, demo_env)
+
+
+def build_live_engine(
+    data_dir: Path,
+    config: DeskConfig,
+    venue: Any,
+    testnet: bool | None = None,
+    demo_env: bool | None = None,
+) -> Engine:
+    """Real orders through a started BinanceVenue (see engine.binance.live.prepare_live)."""
+    return _binance_desk(data_dir, config, venue, "live", testnet, demo_env)

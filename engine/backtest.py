@@ -15,7 +15,7 @@ from typing import Any
 from engine.clock import EventClock
 from engine.config import DeskConfig
 from engine.engine import Engine
-from engine.events import Explanation, MarketEvent, OrderRole, OrderType, RoundTrip
+from engine.events import Explanation, MarketEvent, OrderRole, RoundTrip
 from engine.metrics import Metrics, compute_metrics
 from engine.paper_venue import PaperVenue
 from engine.risk import RiskEngine
@@ -173,19 +173,8 @@ def _start_sync(engine: Engine) -> None:
 def _close_at_end(engine: Engine) -> None:
     """Close any open position at the last price so every trade is counted (labelled)."""
     for pos in list(engine.book.positions.values()):
-        engine._exit_reason[pos.symbol] = "end of data"
         for intent in engine._protect.pop(pos.symbol, {}).values():
             engine.venue.cancel(pos.symbol, intent.client_id)
-        engine._submit(
-            engine._intent(
-                pos.symbol,
-                pos.side.opposite.order_side,
-                OrderType.MARKET,
-                pos.qty,
-                OrderRole.FLATTEN,
-                reduce_only=True,
-                strategy=pos.strategy,
-            )
-        )
+        engine.close_position(pos, OrderRole.FLATTEN, "end of data")
     if engine.equity_samples:
         engine._sample_equity(engine.clock.now())

@@ -481,9 +481,7 @@ class Engine:
         journal_orders = list(self._orders.values())
         rec = await Reconciliation.with_venue(self.venue, dict(self.book.positions), journal_orders)
         self.reconciliation = rec
-        self.explain(
-            ExplanationKind.ERROR if rec.blocked else ExplanationKind.DESK, rec.describe()
-        )
+        self.explain(ExplanationKind.ERROR if rec.blocked else ExplanationKind.DESK, rec.describe())
         self._update_gate()
 
     async def resolve_difference(self, key: str, action: str) -> str:
@@ -544,17 +542,7 @@ class Engine:
                 self._protect.clear()
                 positions = await self.venue.fetch_positions()
                 for pos in positions.values():
-                    intent = self._intent(
-                        pos.symbol,
-                        pos.side.opposite.order_side,
-                        OrderType.MARKET,
-                        pos.qty,
-                        OrderRole.FLATTEN,
-                        reduce_only=True,
-                        strategy=pos.strategy,
-                    )
-                    self._exit_reason[pos.symbol] = "emergency stop"
-                    self._submit(intent)
+                    self.close_position(pos, OrderRole.FLATTEN, "emergency stop")
                 self.explain(
                     ExplanationKind.DESK,
                     f"Step 2/3 close: {len(positions)} position(s)"
@@ -677,18 +665,7 @@ class Engine:
         )
         if sig.kind is SignalKind.EXIT:
             if pos is not None:
-                self._exit_reason[sig.symbol] = "strategy exit"
-                self._submit(
-                    self._intent(
-                        sig.symbol,
-                        pos.side.opposite.order_side,
-                        OrderType.MARKET,
-                        pos.qty,
-                        OrderRole.EXIT,
-                        reduce_only=True,
-                        strategy=sig.strategy,
-                    )
-                )
+                self.close_position(pos, OrderRole.EXIT, "strategy exit")
             return
         if hasattr(self.venue, "set_leverage"):
             self.venue.set_leverage(sig.symbol, dec.leverage)
@@ -730,6 +707,21 @@ class Engine:
                         }
                     ),
                 ),
+            )
+        )
+
+    def close_position(self, pos: Position, role: OrderRole, reason: str) -> None:
+        """Send the reduce-only market order that closes ``pos``; ``reason`` labels the trade."""
+        self._exit_reason[pos.symbol] = reason
+        self._submit(
+            self._intent(
+                pos.symbol,
+                pos.side.opposite.order_side,
+                OrderType.MARKET,
+                pos.qty,
+                role,
+                reduce_only=True,
+                strategy=pos.strategy,
             )
         )
 
@@ -839,18 +831,7 @@ class Engine:
                         f"No stop-loss on {intent.symbol}: "
                         "closing the position at market rather than leave it unprotected.",
                     )
-                    self._exit_reason[intent.symbol] = "stop rejected"
-                    self._submit(
-                        self._intent(
-                            intent.symbol,
-                            pos.side.opposite.order_side,
-                            OrderType.MARKET,
-                            pos.qty,
-                            OrderRole.EXIT,
-                            reduce_only=True,
-                            strategy=pos.strategy,
-                        )
-                    )
+                    self.close_position(pos, OrderRole.EXIT, "stop rejected")
 
     def on_fill(self, fill: Fill) -> None:
         if self.journal is not None:
