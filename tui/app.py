@@ -38,6 +38,7 @@ SPARK_EVERY_TICKS = 5  # the sparkline is a day-scale picture: ~2 redraws/s is p
 #: are flushed every 3rd frame (~3 times a second): still "at once" to a reader.
 LOG_EVERY_TICKS = 3
 DEFAULT_FPS = 10.0
+RUN_EXIT_WAIT_S = 2.0
 MAX_FPS = 15.0
 #: run_desk returns this when the user pressed d: the launcher restarts in demo mode.
 DEMO_EXIT_CODE = 3
@@ -196,7 +197,10 @@ class DeskApp(App[int]):
         try:
             await self.engine.run()
         except Exception as exc:
-            self._engine_error(f"Engine stopped with an error: {exc}")
+            if not self.engine_stopped:
+                self._engine_error(f"Engine stopped with an error: {exc}")
+            else:
+                self.log.error(f"engine.run ended with {exc!r} during shutdown")
             return
         if not self.engine_stopped:
             self._local_log(ExplanationKind.DESK, "Market data ended; the desk is idle.")
@@ -208,6 +212,15 @@ class DeskApp(App[int]):
         self.engine_stopped = True
         if self._sub is not None:
             self._sub.close()
+        # engine.stop() does not wait for run(): closing the journal under a running loop
+        # makes run()'s last commit fail. So end the feed first and let run() finish its
+        # own final commit (bounded wait: a live feed may sit in a blocking read), then stop.
+        feed = getattr(self.engine, "feed", None)
+        if feed is not None and hasattr(feed, "close") and self._run_worker is not None:
+            with contextlib.suppress(Exception):
+                await feed.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._run_worker.wait(), RUN_EXIT_WAIT_S)
         try:
             await self.engine.stop()
         except Exception as exc:
