@@ -41,6 +41,7 @@ from engine.venue import VenueSink
 
 FUNDING_INTERVAL_MS = 8 * 3_600_000
 _BAR, _QUOTE, _TRADE, _MARK = Kind.BAR, Kind.QUOTE, Kind.TRADE, Kind.MARK
+_STOP, _TP = OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET
 _RANK = {
     OrderType.MARKET: 0,
     OrderType.LIMIT: 1,
@@ -51,13 +52,16 @@ BPS = Decimal("0.0001")
 
 
 class _Resting:
-    """An accepted order waiting for its trigger or fill."""
+    """An accepted order waiting for its trigger or fill (trigger as float, precomputed)."""
 
-    __slots__ = ("active_ts", "intent")
+    __slots__ = ("active_ts", "falls", "intent", "trig")
 
     def __init__(self, intent: OrderIntent, active_ts: int) -> None:
         self.intent = intent
         self.active_ts = active_ts
+        self.trig = float(intent.stop_price or intent.price or 0)
+        # True when it triggers on a falling price (long stop, short take-profit).
+        self.falls = (intent.type is OrderType.STOP_MARKET) == (intent.side == "SELL")
 
 
 class PaperVenue:
@@ -206,36 +210,37 @@ class PaperVenue:
 
     def _on_bar(self, bar: Bar) -> None:
         sym = bar.symbol
+        orders = self.orders
+        version = self._order_version
+        low, high, bar_open = bar.low, bar.high, bar.open
         # Entries and plain market orders first (they fill at this bar's open), then stops
         # before take-profits so a bar that touches both counts as a loss.
         for resting in self._sorted_orders(sym):
-            if resting.intent.client_id not in self.orders or resting.active_ts > bar.ts:
+            intent = resting.intent
+            if intent.client_id not in orders or resting.active_ts > bar.ts:
                 continue
-            intent = resting.intent
             typ = intent.type
-            if typ is OrderType.MARKET:
-                self._fill_market(resting, bar.open, bar.open_ts)
-            elif typ is OrderType.STOP_MARKET or typ is OrderType.TAKE_PROFIT_MARKET:
-                trig = float(intent.stop_price or 0)
-                if self._triggered(intent, bar.low, bar.high, trig):
-                    gap = bar.open <= trig if self._falls(intent) else bar.open >= trig
-                    self._fill_market(resting, bar.open if gap else trig, bar.ts)
+            if typ is _STOP or typ is _TP:
+                trig = resting.trig
+                if (low <= trig) if resting.falls else (high >= trig):
+                    gap = bar_open <= trig if resting.falls else bar_open >= trig
+                    self._fill_market(resting, bar_open if gap else trig, bar.ts)
+            elif typ is OrderType.MARKET:
+                self._fill_market(resting, bar_open, bar.open_ts)
             elif typ is OrderType.LIMIT:
-                px = float(intent.price or 0)
-                if (intent.side == "BUY" and bar.low < px) or (
-                    intent.side == "SELL" and bar.high > px
-                ):
+                px = resting.trig
+                if (intent.side == "BUY" and low < px) or (intent.side == "SELL" and high > px):
                     self._fill(resting, intent.price or Decimal(0), Liquidity.MAKER, bar.ts)
-        # A stop placed after an entry filled at this bar's open is live for the rest of the
-        # bar; the bar cannot say whether its low came before or after, so assume it came
-        # after (the worse case). Take-profits placed mid-bar wait for the next bar.
-        for resting in [r for r in self.orders.values() if r.intent.symbol == sym]:
-            intent = resting.intent
-            if intent.type is OrderType.STOP_MARKET and intent.ts >= bar.open_ts:
-                trig = float(intent.stop_price or 0)
-                if self._triggered(intent, bar.low, bar.high, trig):
-                    self._fill_market(resting, trig, bar.ts)
-        self._check_liquidation(sym, bar.low, bar.high)
+        if self._order_version != version:
+            # A stop placed after an entry filled at this bar's open is live for the rest of
+            # the bar; the bar cannot say whether its low came before or after, so assume
+            # after (the worse case). Take-profits placed mid-bar wait for the next bar.
+            for resting in [r for r in orders.values() if r.intent.symbol == sym]:
+                intent = resting.intent
+                hit = (low <= resting.trig) if resting.falls else (high >= resting.trig)
+                if intent.type is _STOP and intent.ts >= bar.open_ts and hit:
+                    self._fill_market(resting, resting.trig, bar.ts)
+        self._check_liquidation(sym, low, high)
 
     def _on_price(self, sym: str, bid: float, ask: float, ts: int) -> None:
         for resting in self._sorted_orders(sym):
@@ -245,11 +250,11 @@ class PaperVenue:
             typ = intent.type
             if typ is OrderType.MARKET:
                 self._fill_market(resting, ask if intent.side == "BUY" else bid, ts)
-            elif typ is OrderType.STOP_MARKET or typ is OrderType.TAKE_PROFIT_MARKET:
-                trig = float(intent.stop_price or 0)
+            elif typ is _STOP or typ is _TP:
+                trig = resting.trig
                 # A sell trigger watches the bid, a buy trigger the ask: where it would fill.
                 px = bid if intent.side == "SELL" else ask
-                if self._triggered(intent, px, px, trig):
+                if (px <= trig) if resting.falls else (px >= trig):
                     self._fill_market(resting, px, ts)
             elif typ is OrderType.LIMIT:
                 px = float(intent.price or 0)
@@ -272,14 +277,6 @@ class PaperVenue:
         mine.sort(key=lambda r: _RANK[r.intent.type])
         self._sorted_cache = (key, mine)
         return mine
-
-    @staticmethod
-    def _falls(intent: OrderIntent) -> bool:
-        """True when the order triggers on a falling price (long stop, short take-profit)."""
-        return (intent.type is OrderType.STOP_MARKET) == (intent.side == "SELL")
-
-    def _triggered(self, intent: OrderIntent, low: float, high: float, trig: float) -> bool:
-        return low <= trig if self._falls(intent) else high >= trig
 
     def _fills_now(self) -> bool:
         if self.latency_ms and self.fill_at != "close":
