@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from binance import BinanceSocketManager
+
 from engine.binance.endpoints import Endpoints, apply_to_socket_manager
 from engine.binance.streams import StreamSupervisor
 from engine.events import Bar, MarketEvent, MarkPrice, Quote, Trade

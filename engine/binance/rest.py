@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-
 from binance import AsyncClient
 from binance.exceptions import BinanceAPIException, BinanceRequestException
+
 from engine.binance.endpoints import Endpoints, apply_to_client
 from engine.binance.errors import VenueError, explain
 

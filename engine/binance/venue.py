@@ -34,6 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from binance import BinanceSocketManager
+
 from engine.binance.endpoints import Endpoints, apply_to_socket_manager
 from engine.binance.errors import VenueError
 from engine.binance.rest import RestGate
