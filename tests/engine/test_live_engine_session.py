@@ -55,10 +55,10 @@ def first_quote_strategy():
 
 
 async def test_live_desk_trades_halts_flat_and_leaks_no_secret(
-    exchange,
+    exchange,  # noqa: F811  (the fixture imported above)
     tmp_path: Path,
     caplog,
-    first_quote_strategy,  # noqa: F811
+    first_quote_strategy,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     data_dir = tmp_path / "data"
