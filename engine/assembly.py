@@ -173,6 +173,8 @@ class CallbackFeed:
         if self.inner is not None:
             with contextlib.suppress(Exception):
                 await self.inner.stop()
+            with contextlib.suppress(Exception):
+                await self.inner.client.close_connection()
 
 
 def _binance_desk(
