@@ -291,6 +291,11 @@ class DeskApp(App[int]):
             self._paint(snap, exps, trips)
         if ring and self.bell_enabled:
             self.bell()
+        errors = [e for e in exps if e.kind is ExplanationKind.ERROR]
+        if errors:  # one toast per frame, however many errors arrived in it
+            more = f" (+{len(errors) - 1} more in the log)" if len(errors) > 1 else ""
+            self.notify(errors[-1].text + more, title="Engine", severity="error",
+                        markup=False, timeout=8)
         self.frame_times.append(asyncio.get_running_loop().time() - start)
         if len(self.frame_times) > 10_000:
             del self.frame_times[:5_000]

@@ -143,3 +143,19 @@ async def test_d_leaves_for_the_demo_with_the_demo_exit_code():
         await pilot.press("d")
         await pilot.pause()
     assert eng.stopped and app.return_code == DEMO_EXIT_CODE
+
+
+async def test_engine_errors_become_one_notification_per_frame_and_log_lines():
+    from engine.events import Explanation, ExplanationKind
+
+    eng = FakeEngine()
+    app = make_app(eng)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await ready(pilot)
+        before = len(app._notifications)
+        for i in range(3):
+            eng.emit(Explanation(i, ExplanationKind.ERROR, f"venue said no #{i}"))
+        await settle(pilot)
+        assert len(app._notifications) == before + 1
+        assert "venue said no #2 (+2 more in the log)" in screen_text(app)
+        assert sum("venue said no" in line.text for line in app.explain.lines) == 3
