@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from textual.command import CommandPalette
+from textual.widgets import Input
+
 from tests.tui.helpers import ready, screen_text, settle
 from tests.tui.real_engine import live_like_engine
-from tui.app import make_app
+from tui.app import DEMO_EXIT_CODE, make_app
 from tui.screens import ChartScreen, ConfirmScreen, HelpScreen, StrategyScreen
 
 
@@ -191,3 +196,96 @@ async def test_q_when_flat_quits_and_stops_the_engine(desk_engine):
         await pilot.press("q")
         await pilot.pause()
     assert app.engine_stopped
+
+
+async def _until(pilot, predicate, limit_s: float = 20.0) -> None:
+    """Wait for the looping replay to reach a state (bounded; not a timing assertion)."""
+    async with asyncio.timeout(limit_s):
+        while not predicate():
+            await pilot.pause(0.05)
+
+
+async def test_quit_with_open_position_asks_and_says_what_protects_it(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await _until(pilot, lambda: app.last_snapshot and app.last_snapshot.positions)
+        await pilot.press("q")  # a trade lasts several bars (>= 0.25 s here): still open
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        text = screen_text(app)
+        assert "PAPER position" in text and "ctrl+x" in text
+        await pilot.press("n")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert app.is_running and not app.engine_stopped
+        await pilot.press("q")
+        await settle(pilot)
+        await pilot.press("y")
+        await pilot.pause()
+    assert app.engine_stopped, "quitting must stop the engine (journal flushed)"
+
+
+async def test_emergency_stop_fires_while_command_palette_input_has_focus(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        assert isinstance(app.screen, CommandPalette)
+        assert isinstance(app.focused, Input)
+        await pilot.press("ctrl+x")
+        await settle(pilot)
+        assert app.last_snapshot.halted and not app.last_snapshot.positions
+
+
+async def test_command_palette_lists_every_desk_action(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+    names = [s.name for s in desk_engine.strategies]
+    for needle in ("Emergency stop", "Pause", "Resume from halt", "Strategies", "chart",
+                   "log filter", "theme", "keys", *(f"Toggle strategy {i}: {n}" for i, n in
+                                                    enumerate(names, start=1))):
+        assert any(needle.lower() in t.lower() for t in titles), needle
+
+
+async def test_a_bad_theme_file_is_reported_and_the_default_kept(desk_engine, tmp_path):
+    (tmp_path / "broken.toml").write_text('name = "broken"\nprimary = "not-a-colour"\n')
+    (tmp_path / "typo.toml").write_text('name = "typo"\nprimary = "#000000"\nforegrund = "#fff"\n')
+    app = make_app(desk_engine, themes_dir=tmp_path)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await ready(pilot)
+        text = screen_text(app)
+        assert "broken.toml" in text and "typo.toml" in text
+        assert app.theme == "tapedesk-dark"
+        assert "broken" not in app.available_themes
+
+
+async def test_help_lists_every_key_and_ctrl_x_still_works_under_it(desk_engine):
+    app = make_app(desk_engine)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for key in ("ctrl+x", "r", "p", "1–9", "s", "c", "f", "t", "?", "q", "d", "ctrl+p"):
+            assert f" {key} " in text, key
+        await pilot.press("ctrl+x")
+        await settle(pilot)
+        assert app.last_snapshot.halted
+
+
+async def test_d_leaves_for_the_demo_with_the_demo_exit_code(desk_engine):
+    app = make_app(desk_engine, demo=False,
+                   notice="No network: live market data unavailable — press d for the demo")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+x")  # flat, so leaving asks nothing
+        await settle(pilot)
+        assert "press d for the demo" in screen_text(app)
+        await pilot.press("d")
+        await pilot.pause()
+    assert app.engine_stopped and app.return_code == DEMO_EXIT_CODE
