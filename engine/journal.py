@@ -11,6 +11,7 @@ read-only mode; WAL lets them read while a desk is writing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -80,6 +81,9 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._db: aiosqlite.Connection | None = None
+        # The engine loop and an emergency stop may commit at the same moment; SQLite
+        # transactions on one connection must not interleave.
+        self._lock = asyncio.Lock()
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -116,6 +120,10 @@ class Journal:
         self, records: Iterable[Record], checkpoint: dict[str, Any] | None = None
     ) -> None:
         """All records (and the checkpoint) in one transaction: all or nothing."""
+        async with self._lock:
+            await self._write(records, checkpoint)
+
+    async def _write(self, records: Iterable[Record], checkpoint: dict[str, Any] | None) -> None:
         db = self._conn()
         await db.execute("BEGIN IMMEDIATE")
         try:
