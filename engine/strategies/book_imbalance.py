@@ -53,11 +53,16 @@ class _Book:
 
 
 class _State:
-    __slots__ = ("book", "ema", "imb", "last_signal_ts")
+    """Per-symbol state. The two EMAs are inlined floats (same arithmetic as
+    :class:`engine.indicators.EMA`, seeded from the first value): on_quote runs on every
+    bookTicker update, tens of thousands a minute on a busy symbol."""
 
-    def __init__(self, p: dict[str, Any]) -> None:
-        self.ema = EMA(p["ema_span"])
-        self.imb = EMA(p["imb_span"])
+    __slots__ = ("book", "ema", "imb", "last_signal_ts", "n")
+
+    def __init__(self) -> None:
+        self.ema = 0.0
+        self.imb = 0.0
+        self.n = 0
         self.book = _Book()
         self.last_signal_ts = -(1 << 62)
 
@@ -86,6 +91,8 @@ class BookImbalance(SkipNotes, Strategy):
         if p["stop_pct"] <= 0 or p["target_r"] <= 0:
             raise StrategyError(f"{self.name}: stop_pct and target_r must be > 0")
         self._stop = p["stop_pct"] / 100.0
+        self._a_ema = EMA(p["ema_span"]).alpha
+        self._a_imb = EMA(p["imb_span"]).alpha
         self._states: dict[str, _State] = {}
         self._init_notes()
 
@@ -94,7 +101,7 @@ class BookImbalance(SkipNotes, Strategy):
         if st is None:
             if self.symbols is not None and symbol not in self.symbols:
                 return None
-            st = self._states[symbol] = _State(self.params)
+            st = self._states[symbol] = _State()
         return st
 
     def on_depth(self, depth: Depth) -> Signal | None:
@@ -113,10 +120,16 @@ class BookImbalance(SkipNotes, Strategy):
         if total <= 0.0 or ask <= bid:
             return None
         mid = (bid + ask) * 0.5
-        ema = st.ema.update(mid)
-        imb = st.imb.update((quote.bid_qty - quote.ask_qty) / total)
+        x = (quote.bid_qty - quote.ask_qty) / total
+        n = st.n = st.n + 1
+        if n == 1:
+            ema = st.ema = mid
+            imb = st.imb = x
+        else:
+            ema = st.ema = st.ema + self._a_ema * (mid - st.ema)
+            imb = st.imb = st.imb + self._a_imb * (x - st.imb)
         p = self.params
-        if st.ema.count < p["warmup"]:
+        if n < p["warmup"]:
             return None
         thr = p["threshold"]
         if imb >= thr and mid > ema:
