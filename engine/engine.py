@@ -50,7 +50,7 @@ from engine.journal import (
     setting_record,
     trade_record,
 )
-from engine.positions import PositionBook
+from engine.positions import PositionBook, set_isolated_margin
 from engine.risk import DayCounters, RiskEngine, day_lock_reason, gate_reason
 from engine.snapshot import (
     DayStats,
@@ -209,6 +209,7 @@ class Engine:
         self._started = False
         self._stopping = False
         self._estop_task: asyncio.Task[None] | None = None
+        self._run_task: asyncio.Task[Any] | None = None
         self.feed_status = FeedStatus.CONNECTING
         self.venue.bind(self)
         # Bound once: the hot path calls these for every event.
@@ -272,6 +273,7 @@ class Engine:
 
     async def run(self) -> None:
         """Consume the feed until it ends or ``stop()``; commit after every batch."""
+        self._run_task = asyncio.current_task()
         await self.start()
         if self.feed is None:
             return
@@ -298,8 +300,21 @@ class Engine:
             await self.commit()
 
     async def stop(self) -> None:
-        """Stop consuming, flush the journal, close feed, venue and journal."""
+        """Stop consuming, let ``run`` finish its last commit, then close everything."""
         self._stopping = True
+        run_task = self._run_task
+        if run_task is not None and run_task is not asyncio.current_task() and not run_task.done():
+            if self.feed is not None and hasattr(self.feed, "close"):
+                with contextlib.suppress(Exception):
+                    await self.feed.close()
+            try:
+                await asyncio.wait_for(asyncio.shield(run_task), 5)
+            except (TimeoutError, asyncio.CancelledError):
+                run_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await run_task
+            except Exception:  # run's own failure was already reported by its owner
+                log.exception("engine run ended with an error")
         if self._control is not None:
             await self._control.close()
             self._control = None
@@ -860,6 +875,10 @@ class Engine:
         held = self.book.positions.get(fill.symbol)
         strategy = entry[0].strategy if entry else (held.strategy if held else "")
         effect = self.book.apply(fill, lev, strategy)
+        pos_now = self._positions.get(fill.symbol)
+        if pos_now is not None:
+            spec = self.spec(fill.symbol)
+            set_isolated_margin(pos_now, spec.maint_margin_rate, spec.maint_amount)
         self.balance += effect.realized_gross - fill.fee
         self.fees_total += fill.fee
         d = self.day

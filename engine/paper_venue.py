@@ -35,7 +35,7 @@ from engine.events import (
     OrderUpdate,
     Position,
 )
-from engine.positions import PositionBook, liquidation_price
+from engine.positions import PositionBook, set_isolated_margin
 from engine.symbols import SymbolSpec, spec_for
 from engine.venue import VenueSink
 
@@ -379,15 +379,7 @@ class PaperVenue:
         pos = self.book.get(fill.symbol)
         if pos is not None:
             spec = self.spec(fill.symbol)
-            pos.margin = pos.qty * pos.entry_price / pos.leverage
-            pos.liquidation_price = liquidation_price(
-                pos.side,
-                pos.qty,
-                pos.entry_price,
-                pos.margin,
-                spec.maint_margin_rate,
-                spec.maint_amount,
-            )
+            set_isolated_margin(pos, spec.maint_margin_rate, spec.maint_amount)
 
     def _check_liquidation(self, sym: str, low: float, high: float) -> None:
         pos = self.book.get(sym)

@@ -39,6 +39,14 @@ def liquidation_price(
     return lp if lp > 0 else ZERO
 
 
+def set_isolated_margin(pos: Position, mmr: Decimal, cum: Decimal) -> None:
+    """Isolated margin (notional / leverage) and the liquidation price it implies."""
+    pos.margin = pos.qty * pos.entry_price / pos.leverage
+    pos.liquidation_price = liquidation_price(
+        pos.side, pos.qty, pos.entry_price, pos.margin, mmr, cum
+    )
+
+
 class PositionBook:
     """Positions by symbol; apply fills in order and read back what changed."""
 

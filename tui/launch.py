@@ -11,9 +11,16 @@ from typing import Any
 
 
 def _run_desk(engine: Any, *, demo: bool, notice: str | None = None) -> int:
-    from tui.app import run_desk
+    from tui.app import DEMO_EXIT_CODE, run_desk
 
-    return run_desk(engine, demo=demo, notice=notice)
+    code = run_desk(engine, demo=demo, notice=notice)
+    if code == DEMO_EXIT_CODE and not demo:
+        # The user pressed d (offline demo) on a desk that had no market data.
+        from engine.assembly import build_demo_engine
+
+        demo_engine = build_demo_engine(engine.journal.path.parent, engine.config)
+        code = run_desk(demo_engine, demo=True)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
