@@ -209,8 +209,7 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         None
         if args.live
         else (
-            "Paper mode on live Binance market data. No connection? Quit (q) and run `tapedesk demo` "
-            "for the offline demo."
+            "Paper mode on live Binance market data. No connection? Press d for the offline demo."
         )
     )
     return _run_desk(engine, desk_runner, demo=False, notice=notice)
