@@ -143,11 +143,15 @@ def run_backtest(
     engine.publish = False
     process = engine.process
     n = 0
-    for n, ev in enumerate(events, 1):
-        process(ev)
-        if progress is not None and not n & 0x3FFF:
-            progress(n)
-    if progress is not None:
+    if progress is None:
+        for ev in events:
+            process(ev)
+        n = engine.events_seen
+    else:
+        for n, ev in enumerate(events, 1):
+            process(ev)
+            if not n & 0x3FFF:
+                progress(n)
         progress(n)
     _close_at_end(engine)
     initial = float(engine.initial_balance)

@@ -34,6 +34,8 @@ class DayCounters:
 
 
 # -- the rules -------------------------------------------------------------------------
+# A rule's message is built only when it refuses: passing rules are recorded by name, and
+# formatting sentences for every vetted signal was a tenth of a backtest's time.
 
 
 def rule_max_trades(day: DayCounters, cfg: RiskConfig) -> RuleResult:
@@ -41,7 +43,7 @@ def rule_max_trades(day: DayCounters, cfg: RiskConfig) -> RuleResult:
     return RuleResult(
         "max_trades_per_day",
         ok,
-        f"{day.trades} of {cfg.max_trades_per_day} trades taken today",
+        f"{day.trades} of {cfg.max_trades_per_day} trades taken today" if not ok else "",
         {"trades": day.trades, "max": cfg.max_trades_per_day},
     )
 
@@ -51,7 +53,7 @@ def rule_max_losses(day: DayCounters, cfg: RiskConfig) -> RuleResult:
     return RuleResult(
         "max_losing_trades_per_day",
         ok,
-        f"{day.losses} of {cfg.max_losing_trades_per_day} losing trades today",
+        f"{day.losses} of {cfg.max_losing_trades_per_day} losing trades today" if not ok else "",
         {"losses": day.losses, "max": cfg.max_losing_trades_per_day},
     )
 
@@ -61,7 +63,9 @@ def rule_daily_loss_cap(day: DayCounters, cfg: RiskConfig) -> RuleResult:
     return RuleResult(
         "daily_loss_cap",
         ok,
-        f"day P&L {money(day.realized_pnl)} against a loss cap of {money(-cfg.daily_loss_cap)}",
+        f"day P&L {money(day.realized_pnl)} against a loss cap of {money(-cfg.daily_loss_cap)}"
+        if not ok
+        else "",
         {"pnl": str(day.realized_pnl), "cap": str(cfg.daily_loss_cap)},
     )
 
@@ -71,8 +75,9 @@ def rule_daily_profit_lock(day: DayCounters, cfg: RiskConfig) -> RuleResult:
     return RuleResult(
         "daily_profit_lock",
         ok,
-        f"day P&L {money(day.realized_pnl)} against a profit lock of "
-        f"{money(cfg.daily_profit_lock)}",
+        f"day P&L {money(day.realized_pnl)} against a profit lock of {money(cfg.daily_profit_lock)}"
+        if not ok
+        else "",
         {"pnl": str(day.realized_pnl), "lock": str(cfg.daily_profit_lock)},
     )
 
@@ -113,7 +118,9 @@ def rule_stop_side(sig: Signal) -> RuleResult:
         "stop_and_target_side",
         ok,
         f"stop {price(sig.stop_loss)} and target {price(sig.take_profit or 0)} must "
-        f"be on the right sides of entry {price(sig.entry)}",
+        f"be on the right sides of entry {price(sig.entry)}"
+        if not ok
+        else "",
         {"entry": sig.entry, "stop": sig.stop_loss, "target": sig.take_profit},
     )
 
@@ -124,8 +131,9 @@ def rule_stop_distance(sig: Signal, cfg: RiskConfig) -> RuleResult:
     d = round(dist, 5)
     ok = cfg.min_stop_pct <= d <= cfg.max_stop_pct
     msg = (
-        f"stop distance {pct(dist)} is {'inside' if ok else 'outside'} "
-        f"{cfg.min_stop_pct:.2f}–{cfg.max_stop_pct:.2f} %"
+        f"stop distance {pct(dist)} is outside {cfg.min_stop_pct:.2f}–{cfg.max_stop_pct:.2f} %"
+        if not ok
+        else ""
     )
     return RuleResult(
         "stop_distance_band",
