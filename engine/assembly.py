@@ -34,11 +34,20 @@ DEMO_STRATEGIES = [
 DEMO_SPEED = 600.0  # ten one-minute bars a second: a trade every minute or so
 
 
+def load_user_strategies() -> list[str]:
+    """Plugins from ``<config dir>/strategies/*.py`` and the ``tapedesk.strategies`` entry
+    points; a broken one is reported, never fatal."""
+    from engine.config import config_dir
+    from engine.strategy_plugins import load_plugins, plugin_dir
+
+    return load_plugins([plugin_dir(config_dir())])
+
+
 def build_strategies(config: DeskConfig) -> tuple[list[Strategy], set[str], list[str]]:
     """Strategies from config; a broken one is left out with a message, never a crash."""
     out: list[Strategy] = []
     disabled: set[str] = set()
-    errors: list[str] = []
+    errors = load_user_strategies()
     for sc in config.strategies:
         try:
             out.append(create(sc.name, tuple(sc.symbols) if sc.symbols else None, **sc.params))

@@ -163,7 +163,12 @@ def run_backtest(
     if len(strategies) > 1:
         for name in sorted(names):
             mine = [t for t in engine.trades if t.strategy == name]
-            per[name] = compute_metrics(mine, [], initial, 0, engine.bars_seen)
+            # Its own equity at each exit (closed-trade curve): drawdown per strategy.
+            curve, eq = [], initial
+            for t in mine:
+                eq += float(t.pnl)
+                curve.append((t.exit_ts, eq))
+            per[name] = compute_metrics(mine, curve, initial, 0, engine.bars_seen)
     return BacktestResult(
         engine.trades, metrics, engine.equity_samples, list(engine.recent), labels, per, n
     )

@@ -294,6 +294,9 @@ def _print_summary(engine: Any, out: Any) -> None:
 
 
 def _parse_params(raw: list[str], names: list[str]) -> dict[str, dict[str, str]]:
+    """``k=v`` goes to every strategy that has ``k``; ``strategy.k=v`` to that one."""
+    from engine.strategy import available
+
     per: dict[str, dict[str, str]] = {n: {} for n in names}
     for item in raw:
         if "=" not in item:
@@ -305,7 +308,10 @@ def _parse_params(raw: list[str], names: list[str]) -> dict[str, dict[str, str]]
                 raise UserError(f"--param {item!r}: strategy {strat!r} is not in this backtest")
             per[strat][key] = value
         else:
-            for n in names:
+            takers = [n for n in names if key in available()[n].PARAMS]
+            if not takers:
+                raise UserError(f"--param {item!r}: no strategy in this backtest has {key!r}")
+            for n in takers:
                 per[n][key] = value
     return per
 
@@ -323,11 +329,14 @@ def _decimal(text: str | None, flag: str) -> Decimal | None:
 
 
 def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
+    from engine.assembly import load_user_strategies
     from engine.backtest import run_backtest
     from engine.feeds.files import DataFormatError, iter_events, load_bars
     from engine.metrics import ProgressBar, format_table
     from engine.strategy import StrategyError, available, create
 
+    for problem in load_user_strategies():
+        print(f"warning: {problem}", file=sys.stderr)
     names = args.strategy or ["ema_cross"]
     if "all" in names:
         names = sorted(available())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
-from engine.events import Bar, MarkPrice, Position, Quote, Signal, Trade
+from engine.events import Bar, Depth, MarkPrice, Position, Quote, Signal, Trade
 
 
 class StrategyContext(Protocol):
@@ -46,7 +46,7 @@ class Strategy:
         for key, (typ, default, _help) in self.PARAMS.items():
             raw = params.get(key, default)
             try:
-                self.params[key] = typ(raw)
+                self.params[key] = _parse_bool(raw) if typ is bool else typ(raw)
             except (TypeError, ValueError) as exc:
                 raise StrategyError(
                     f"{self.name}: parameter {key}={raw!r} is not a {typ.__name__}"
@@ -69,12 +69,27 @@ class Strategy:
     def on_mark(self, mark: MarkPrice) -> Signal | None:
         return None
 
+    def on_depth(self, depth: Depth) -> Signal | None:
+        return None
+
     def on_stop(self) -> None:
         pass
 
     def handles(self, method: str) -> bool:
         """True if this strategy overrides ``method`` (the engine skips the rest)."""
         return getattr(type(self), method) is not getattr(Strategy, method)
+
+
+def _parse_bool(raw: Any) -> bool:
+    """``bool("false")`` is True; a parameter given as text means what it says."""
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
 
 
 _REGISTRY: dict[str, type[Strategy]] = {}
