@@ -1,6 +1,6 @@
 """Backtest and session metrics, defined once so the CLI, the TUI and the tests agree.
 
-Definitions (also in docs/data.md):
+Definitions (also in README.md, "Metrics"):
 
 - ``net_pnl`` = Σ trade pnl (net of fees and funding); ``gross_pnl`` = Σ gross; ``fees`` and
   ``funding`` are the sums the venue charged (funding signed as the trades carry it).
