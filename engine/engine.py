@@ -71,6 +71,7 @@ HANDLER_FOR_KIND = {
     Kind.QUOTE: "on_quote",
     Kind.TRADE: "on_trade",
     Kind.MARK: "on_mark",
+    Kind.DEPTH: "on_depth",
 }
 EXIT_REASON = {
     OrderRole.STOP: "stop-loss",
@@ -249,17 +250,7 @@ class Engine:
         if not getattr(self.venue, "simulated", True):
             await self._reconcile()
         self._rebuild_handlers()
-        self._pending.append(
-            setting_record(
-                "strategies",
-                _json(
-                    [
-                        {"name": s.name, "enabled": self._strat[s.name].enabled}
-                        for s in self.strategies
-                    ]
-                ),
-            )
-        )
+        self._pending.append(self._strategies_record())
         if self._control_path is not None:
             from engine.control import ControlServer
 
@@ -357,17 +348,7 @@ class Engine:
         if enabled:
             st.error = ""
         self._pending.append(setting_record(f"strategy.{name}.enabled", "1" if enabled else "0"))
-        self._pending.append(
-            setting_record(
-                "strategies",
-                _json(
-                    [
-                        {"name": s.name, "enabled": self._strat[s.name].enabled}
-                        for s in self.strategies
-                    ]
-                ),
-            )
-        )
+        self._pending.append(self._strategies_record())
         self._rebuild_handlers()
         self.explain(
             ExplanationKind.DESK,
@@ -624,7 +605,7 @@ class Engine:
         if not handlers:
             return
         sym = ev.symbol
-        for strat, fn, symbols in handlers:
+        for strat, fn, symbols, notes in handlers:
             if symbols is not None and sym not in symbols:
                 continue
             try:
@@ -632,6 +613,8 @@ class Engine:
             except Exception as exc:
                 self._strategy_failed(strat, exc)
                 continue
+            if notes:  # setups the strategy looked at and turned down, in words
+                self._drain_notes(strat)
             if sig is not None:
                 self._on_signal(strat, sig)
                 if self._gate:
@@ -641,10 +624,12 @@ class Engine:
         """Replay an already-journaled event to strategies only (after a restart)."""
         self.clock.observe(ev.ts)
         handlers = self._handlers.get(ev.kind) or ()
-        for _strat, fn, symbols in handlers:
+        for _strat, fn, symbols, notes in handlers:
             if symbols is None or ev.symbol in symbols:
                 with contextlib.suppress(Exception):
                     fn(ev)
+                if notes:
+                    notes.clear()  # explained before the restart already
 
     # -- signals and decisions -------------------------------------------------------------
 
@@ -1173,17 +1158,31 @@ class Engine:
         )
 
     def _rebuild_handlers(self) -> None:
-        handlers: dict[int, list[tuple[Strategy, Any, frozenset[str] | None]]] = {}
+        handlers: dict[int, list[tuple[Strategy, Any, frozenset[str] | None, Any]]] = {}
         for s in self.strategies:
             if not self._strat[s.name].enabled:
                 continue
             if s.ctx is None:
                 s.on_start(self)
             syms = frozenset(s.symbols) if s.symbols else None
+            # Strategies with skip notes (engine.strategies.notes) get them drained into the
+            # explanation log: the trades not taken are explained too.
+            notes = getattr(s, "notes", None) if hasattr(s, "drain_notes") else None
             for kind, meth in HANDLER_FOR_KIND.items():
                 if s.handles(meth):
-                    handlers.setdefault(kind, []).append((s, getattr(s, meth), syms))
+                    handlers.setdefault(kind, []).append((s, getattr(s, meth), syms, notes))
         self._handlers = handlers
+
+    def _strategies_record(self) -> Record:
+        """The strategy line-up with enabled flags, for `tapedesk status` in another shell."""
+        lineup = [{"name": s.name, "enabled": self._strat[s.name].enabled} for s in self.strategies]
+        return setting_record("strategies", _json(lineup))
+
+    def _drain_notes(self, strat: Strategy) -> None:
+        for _ts, symbol, text in strat.drain_notes():  # type: ignore[attr-defined]
+            self.explain(
+                ExplanationKind.REFUSED, text, strategy=strat.name, symbol=symbol, rule="strategy"
+            )
 
     # -- journal commit --------------------------------------------------------------------
 
