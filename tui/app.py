@@ -188,6 +188,11 @@ class DeskApp(App[int]):
         self.explain.add(sorted(exps, key=lambda e: e.ts))
         self.theme_changed_signal.subscribe(self, self._persist_theme)
         self.engine_ready = True
+        rec = getattr(self.engine, "reconciliation", None)
+        if rec is not None and rec.blocked:
+            from tui.reconcile_screen import ReconcileScreen
+
+            self.push_screen(ReconcileScreen(self.engine))
         self._run_worker = self.run_worker(
             self._run_engine(), name="engine-run", group="engine", exit_on_error=False
         )
