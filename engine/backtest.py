@@ -7,7 +7,7 @@ no awaits per event: that is where the speed comes from), and computes metrics.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -143,16 +143,17 @@ def run_backtest(
     engine.publish = False
     process = engine.process
     n = 0
-    if progress is None:
+    if progress is None and isinstance(events, Sized):
         for ev in events:
             process(ev)
-        n = engine.events_seen
+        n = len(events)
     else:
         for n, ev in enumerate(events, 1):
             process(ev)
-            if not n & 0x3FFF:
+            if progress is not None and not n & 0x3FFF:
                 progress(n)
-        progress(n)
+        if progress is not None:
+            progress(n)
     _close_at_end(engine)
     initial = float(engine.initial_balance)
     metrics = compute_metrics(

@@ -176,7 +176,6 @@ class Engine:
         self.equity_samples: list[tuple[int, float]] = []
         self.equity_sample_ms = equity_sample_ms
         self.bars_seen = 0
-        self.events_seen = 0
         self.bars_in_position = 0
         self.funding_total = Decimal(0)
         self.fees_total = Decimal(0)
@@ -585,7 +584,6 @@ class Engine:
         ts = ev.ts
         self._observe(ts)
         self._last_event_ts = ts
-        self.events_seen += 1
         if ts >= self._next_roll:
             self._roll_day(ts)
         positions = self._positions
