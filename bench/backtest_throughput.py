@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.events import Bar
-from engine.feeds import load_bars
-from engine.sample_data import SAMPLE_BARS_1M
+from tapedesk.engine.events import Bar
+from tapedesk.engine.feeds import load_bars
+from tapedesk.engine.sample_data import SAMPLE_BARS_1M
 
 
 def rss_mib() -> float:
@@ -59,9 +59,9 @@ def tile_bars(base: list[Bar], n: int) -> list[Bar]:
 
 
 def run(args: argparse.Namespace) -> None:
-    from engine import backtest
-    from engine.config import DeskConfig
-    from engine.strategy import create
+    from tapedesk.engine import backtest
+    from tapedesk.engine.config import DeskConfig
+    from tapedesk.engine.strategy import create
 
     t = time.perf_counter()
     base = load_bars(args.data)

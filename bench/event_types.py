@@ -9,8 +9,7 @@ import argparse
 import time
 
 from pydantic import BaseModel, ConfigDict
-
-from engine.events import Bar
+from tapedesk.engine.events import Bar
 
 
 class PydanticBar(BaseModel):

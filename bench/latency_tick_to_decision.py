@@ -30,13 +30,13 @@ from typing import Any, ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.config import DeskConfig
-from engine.engine import Engine
-from engine.events import Quote, Side, Signal
-from engine.feeds import ReplayFeed, iter_events
-from engine.paper_venue import PaperVenue
-from engine.sample_data import SAMPLE_STREAM
-from engine.strategy import Strategy, create, register
+from tapedesk.engine.config import DeskConfig
+from tapedesk.engine.engine import Engine
+from tapedesk.engine.events import Quote, Side, Signal
+from tapedesk.engine.feeds import ReplayFeed, iter_events
+from tapedesk.engine.paper_venue import PaperVenue
+from tapedesk.engine.sample_data import SAMPLE_STREAM
+from tapedesk.engine.strategy import Strategy, create, register
 
 
 @register("bench_every_nth_quote")

@@ -18,9 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.events import Bar, Depth, Quote
-from engine.research.selection import parse_params
-from engine.strategy import available, create
+from tapedesk.engine.events import Bar, Depth, Quote
+from tapedesk.engine.research.selection import parse_params
+from tapedesk.engine.strategy import available, create
+
 from tests.strategies import realdata
 
 TARGET = 200_000

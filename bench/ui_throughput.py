@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from engine.events import (  # noqa: E402
+from tapedesk.engine.events import (  # noqa: E402
     Explanation,
     ExplanationKind,
     Fill,
@@ -37,8 +37,9 @@ from engine.events import (  # noqa: E402
     RoundTrip,
     Side,
 )
+from tapedesk.tui.app import make_app  # noqa: E402
+
 from tests.tui.fake_engine import T0, FakeEngine  # noqa: E402
-from tui.app import make_app  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -155,10 +156,10 @@ async def estop_latency_real(presses: int, speed: float) -> tuple[list[float], i
     reduce-only close it is sent are timed."""
     import tempfile
 
-    from engine.assembly import build_replay_engine
-    from engine.config import DeskConfig, StrategyConfig
-    from engine.events import OrderRole
-    from engine.sample_data import SAMPLE_STREAM
+    from tapedesk.engine.assembly import build_replay_engine
+    from tapedesk.engine.config import DeskConfig, StrategyConfig
+    from tapedesk.engine.events import OrderRole
+    from tapedesk.engine.sample_data import SAMPLE_STREAM
 
     out: list[float] = []
     to_engine: list[float] = []

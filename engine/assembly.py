@@ -13,15 +13,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from engine.clock import EventClock, WallClock
-from engine.config import DeskConfig, StrategyConfig
-from engine.control import socket_path
-from engine.engine import Engine
-from engine.events import MarketEvent
-from engine.journal import Journal, db_path
-from engine.paper_venue import PaperVenue
-from engine.snapshot import FeedStatus
-from engine.strategy import Strategy, StrategyError, create
+from tapedesk.engine.clock import EventClock, WallClock
+from tapedesk.engine.config import DeskConfig, StrategyConfig
+from tapedesk.engine.control import socket_path
+from tapedesk.engine.engine import Engine
+from tapedesk.engine.events import MarketEvent
+from tapedesk.engine.journal import Journal, db_path
+from tapedesk.engine.paper_venue import PaperVenue
+from tapedesk.engine.snapshot import FeedStatus
+from tapedesk.engine.strategy import Strategy, StrategyError, create
 
 #: The demo's line-up: the reference strategy and the desk's own on, the rest to toggle.
 DEMO_STRATEGIES = [
@@ -37,8 +37,8 @@ DEMO_SPEED = 600.0  # ten one-minute bars a second: a trade every minute or so
 def load_user_strategies() -> list[str]:
     """Plugins from ``<config dir>/strategies/*.py`` and the ``tapedesk.strategies`` entry
     points; a broken one is reported, never fatal."""
-    from engine.config import config_dir
-    from engine.strategy_plugins import load_plugins, plugin_dir
+    from tapedesk.engine.config import config_dir
+    from tapedesk.engine.strategy_plugins import load_plugins, plugin_dir
 
     return load_plugins([plugin_dir(config_dir())])
 
@@ -96,7 +96,7 @@ def build_replay_engine(
     With ``resume`` (the default) a restart after a crash continues after the last event
     the journal committed; a looping replay never resumes (its time is synthetic).
     """
-    from engine.feeds.replay import ReplayFeed
+    from tapedesk.engine.feeds.replay import ReplayFeed
 
     config = config or DeskConfig()
     strategies, disabled, errors = build_strategies(config)
@@ -125,7 +125,7 @@ def build_demo_engine(
     control: bool = True,
 ) -> Engine:
     """The offline demo: the bundled real 1m sample, looping, in its own journal."""
-    from engine.sample_data import SAMPLE_BARS_1M
+    from tapedesk.engine.sample_data import SAMPLE_BARS_1M
 
     config = config or DeskConfig()
     if "strategies" not in config.model_fields_set:
@@ -195,7 +195,7 @@ def _binance_desk(
     demo_env: bool | None,
 ) -> Engine:
     """A desk on Binance's live public market data, with ``venue`` doing the trading."""
-    from engine.binance.live import endpoints_for, paper_feed
+    from tapedesk.engine.binance.live import endpoints_for, paper_feed
 
     strategies, disabled, errors = build_strategies(config)
     feed = CallbackFeed("binance", tuple(config.symbols))

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from engine.clock import EventClock
-from engine.config import DeskConfig
-from engine.engine import Engine
-from engine.events import Explanation, MarketEvent, OrderRole, RoundTrip
-from engine.metrics import Metrics, compute_metrics
-from engine.paper_venue import PaperVenue
-from engine.risk import RiskEngine
-from engine.strategy import Strategy
+from tapedesk.engine.clock import EventClock
+from tapedesk.engine.config import DeskConfig
+from tapedesk.engine.engine import Engine
+from tapedesk.engine.events import Explanation, MarketEvent, OrderRole, RoundTrip
+from tapedesk.engine.metrics import Metrics, compute_metrics
+from tapedesk.engine.paper_venue import PaperVenue
+from tapedesk.engine.risk import RiskEngine
+from tapedesk.engine.strategy import Strategy
 
 
 @dataclass
@@ -42,7 +42,7 @@ class BacktestResult:
 
 
 def trade_json(t: RoundTrip) -> dict[str, Any]:
-    from engine.clock import iso
+    from tapedesk.engine.clock import iso
 
     return {
         "symbol": t.symbol,

@@ -18,11 +18,17 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from engine.clock import iso, parse_time
-from engine.config import ConfigError, DeskConfig, data_dir, load_config
+from tapedesk.engine.clock import iso, parse_time
+from tapedesk.engine.config import ConfigError, DeskConfig, data_dir, load_config
 
 DeskRunner = Callable[..., int]
 MODES = ("paper", "live", "demo")
+
+
+def _version() -> str:
+    from tapedesk import __version__
+
+    return __version__
 
 
 class UserError(Exception):
@@ -35,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Terminal trading desk for Binance USDT-M perpetual futures. With no command:"
         " the desk in paper mode on live Binance market data.",
     )
+    p.add_argument("--version", action="version", version=f"tapedesk {_version()}")
     p.add_argument("--config", type=Path, help="TOML config file (default: XDG config dir)")
     p.add_argument(
         "--data-dir", type=Path, help="journal directory (default: $TAPEDESK_HOME or XDG data dir)"
@@ -127,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--mode", choices=MODES, default="live")
 
     try:
-        from engine.keys_cli import add_keys_subparser
+        from tapedesk.engine.keys_cli import add_keys_subparser
 
         add_keys_subparser(sub)
     except ImportError:  # pragma: no cover - keys module always ships
@@ -155,7 +162,7 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
     cmd = args.command
     if cmd == "keys":
         if args.keys_action == "check" and getattr(args, "keys_verify", None) is None:
-            from engine.binance.live import endpoints_for, keys_verifier
+            from tapedesk.engine.binance.live import endpoints_for, keys_verifier
 
             cfg = load_config(args.config)
             endpoints = endpoints_for(cfg.binance, args.testnet or None, args.demo_env or None)
@@ -174,12 +181,12 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         return cmd_backtest(args, config)
     ddir = data_dir(args.data_dir)
     if cmd == "demo":
-        from engine.assembly import DEMO_SPEED, build_demo_engine
+        from tapedesk.engine.assembly import DEMO_SPEED, build_demo_engine
 
         engine = build_demo_engine(ddir, config, speed=args.speed or DEMO_SPEED)
         return _run_desk(engine, desk_runner, demo=True)
     if cmd == "run" and args.replay is not None:
-        from engine.assembly import build_replay_engine
+        from tapedesk.engine.assembly import build_replay_engine
 
         if not args.replay.exists():
             raise UserError(f"no such data file: {args.replay}")
@@ -200,7 +207,7 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         if engine is None:
             return 2
     else:
-        from engine.assembly import build_paper_engine
+        from tapedesk.engine.assembly import build_paper_engine
 
         engine = build_paper_engine(ddir, config, args.testnet or None, args.demo_env or None)
     if cmd == "run" and args.headless:
@@ -224,9 +231,9 @@ def _run_desk(
 
 
 def _build_live(args: argparse.Namespace, config: DeskConfig, ddir: Path) -> Any:
-    from engine.assembly import build_live_engine
-    from engine.binance.live import LiveAborted, prepare_live
-    from engine.keys import KeyringUnavailable, load_credentials
+    from tapedesk.engine.assembly import build_live_engine
+    from tapedesk.engine.binance.live import LiveAborted, prepare_live
+    from tapedesk.engine.keys import KeyringUnavailable, load_credentials
 
     env = "testnet" if args.testnet else "demo" if args.demo_env else "live"
     try:
@@ -270,7 +277,7 @@ async def run_headless(engine: Any, out: Any = None) -> int:
 
 
 def _print_summary(engine: Any, out: Any) -> None:
-    from engine.metrics import compute_metrics, format_table
+    from tapedesk.engine.metrics import compute_metrics, format_table
 
     m = compute_metrics(
         engine.trades,
@@ -295,7 +302,7 @@ def _print_summary(engine: Any, out: Any) -> None:
 
 def _parse_params(raw: list[str], names: list[str]) -> dict[str, dict[str, str]]:
     """``k=v`` goes to every strategy that has ``k``; ``strategy.k=v`` to that one."""
-    from engine.strategy import available
+    from tapedesk.engine.strategy import available
 
     per: dict[str, dict[str, str]] = {n: {} for n in names}
     for item in raw:
@@ -329,11 +336,11 @@ def _decimal(text: str | None, flag: str) -> Decimal | None:
 
 
 def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
-    from engine.assembly import load_user_strategies
-    from engine.backtest import run_backtest
-    from engine.feeds.files import DataFormatError, iter_events, load_bars
-    from engine.metrics import ProgressBar, format_table
-    from engine.strategy import StrategyError, available, create
+    from tapedesk.engine.assembly import load_user_strategies
+    from tapedesk.engine.backtest import run_backtest
+    from tapedesk.engine.feeds.files import DataFormatError, iter_events, load_bars
+    from tapedesk.engine.metrics import ProgressBar, format_table
+    from tapedesk.engine.strategy import StrategyError, available, create
 
     for problem in load_user_strategies():
         print(f"warning: {problem}", file=sys.stderr)
@@ -406,7 +413,7 @@ def _research(args: argparse.Namespace, result: Any) -> dict[str, Any]:
     start = float(result.metrics.initial_balance)
     mc = None
     if args.monte_carlo:
-        from engine.research.montecarlo import monte_carlo
+        from tapedesk.engine.research.montecarlo import monte_carlo
 
         try:
             mc = monte_carlo(
@@ -416,11 +423,11 @@ def _research(args: argparse.Namespace, result: Any) -> dict[str, Any]:
             raise UserError(str(exc)) from None
         out["monte_carlo"] = mc.table()
     if args.plot and not args.json:
-        from engine.research.plots import equity_plot
+        from tapedesk.engine.research.plots import equity_plot
 
         out["plot"] = equity_plot(result.equity)
     if args.report:
-        from engine.research.report import StrategyRun, write_report
+        from tapedesk.engine.research.report import StrategyRun, write_report
 
         runs = [StrategyRun("combined", result.trades, result.equity, result.metrics.to_dict())]
         for name, m in result.per_strategy.items():
@@ -437,7 +444,7 @@ def _research(args: argparse.Namespace, result: Any) -> dict[str, Any]:
 
 
 def _journal_for(args: argparse.Namespace) -> tuple[str, Path]:
-    from engine.journal import db_path
+    from tapedesk.engine.journal import db_path
 
     ddir = data_dir(args.data_dir)
     if args.mode:
@@ -450,7 +457,7 @@ def _journal_for(args: argparse.Namespace) -> tuple[str, Path]:
 
 
 def read_status(mode: str, path: Path) -> dict[str, Any]:
-    from engine.journal import open_readonly
+    from tapedesk.engine.journal import open_readonly
 
     conn = open_readonly(path)
     try:
@@ -521,9 +528,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_trades(args: argparse.Namespace) -> int:
-    from engine.backtest import trade_json
-    from engine.clock import parse_time
-    from engine.journal import TRADE_COLUMNS, open_readonly, row_to_trade
+    from tapedesk.engine.backtest import trade_json
+    from tapedesk.engine.clock import parse_time
+    from tapedesk.engine.journal import TRADE_COLUMNS, open_readonly, row_to_trade
 
     _mode, path = _journal_for(args)
     sql, params = f"SELECT {TRADE_COLUMNS} FROM trades", ()
@@ -560,7 +567,7 @@ def cmd_trades(args: argparse.Namespace) -> int:
 
 
 def cmd_halt(args: argparse.Namespace) -> int:
-    from engine.control import send, socket_path
+    from tapedesk.engine.control import send, socket_path
 
     ddir = data_dir(args.data_dir)
     modes = [args.mode] if args.mode else list(MODES)
@@ -583,7 +590,7 @@ def cmd_halt(args: argparse.Namespace) -> int:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from engine.control import send, socket_path
+    from tapedesk.engine.control import send, socket_path
 
     path = socket_path(data_dir(args.data_dir), args.mode)
     if args.key and not args.action:

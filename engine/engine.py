@@ -19,10 +19,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from engine import explanations as say
-from engine.clock import DAY_MS, Clock, EventClock, day_key, day_start
-from engine.config import DeskConfig
-from engine.events import (
+from tapedesk.engine import explanations as say
+from tapedesk.engine.clock import DAY_MS, Clock, EventClock, day_key, day_start
+from tapedesk.engine.config import DeskConfig
+from tapedesk.engine.events import (
     Decision,
     Explanation,
     ExplanationKind,
@@ -39,7 +39,7 @@ from engine.events import (
     Signal,
     SignalKind,
 )
-from engine.journal import (
+from tapedesk.engine.journal import (
     TRADE_COLUMNS,
     Journal,
     Record,
@@ -50,9 +50,9 @@ from engine.journal import (
     setting_record,
     trade_record,
 )
-from engine.positions import PositionBook, set_isolated_margin
-from engine.risk import DayCounters, RiskEngine, day_lock_reason, gate_reason
-from engine.snapshot import (
+from tapedesk.engine.positions import PositionBook, set_isolated_margin
+from tapedesk.engine.risk import DayCounters, RiskEngine, day_lock_reason, gate_reason
+from tapedesk.engine.snapshot import (
     DayStats,
     DeskSnapshot,
     DeskState,
@@ -60,8 +60,8 @@ from engine.snapshot import (
     StateChanged,
     StrategyStatus,
 )
-from engine.strategy import Strategy
-from engine.symbols import SymbolSpec, spec_for
+from tapedesk.engine.strategy import Strategy
+from tapedesk.engine.symbols import SymbolSpec, spec_for
 
 log = logging.getLogger("tapedesk.engine")
 
@@ -251,7 +251,7 @@ class Engine:
         self._rebuild_handlers()
         self._pending.append(self._strategies_record())
         if self._control_path is not None:
-            from engine.control import ControlServer
+            from tapedesk.engine.control import ControlServer
 
             self._control = ControlServer(self, self._control_path)
             await self._control.start()
@@ -472,7 +472,7 @@ class Engine:
 
     async def _reconcile(self) -> None:
         """Compare the exchange with the journal; any difference blocks trading until answered."""
-        from engine.reconcile import Reconciliation
+        from tapedesk.engine.reconcile import Reconciliation
 
         journal_orders = list(self._orders.values())
         rec = await Reconciliation.with_venue(self.venue, dict(self.book.positions), journal_orders)
@@ -482,7 +482,7 @@ class Engine:
 
     async def resolve_difference(self, key: str, action: str) -> str:
         """Answer one reconciliation difference: adopt, flatten or ignore."""
-        from engine.reconcile import Action
+        from tapedesk.engine.reconcile import Action
 
         rec = self.reconciliation
         if rec is None:
@@ -1228,7 +1228,7 @@ class Engine:
         }
 
     def _restore(self, ck: dict[str, Any]) -> None:
-        from engine.paper_venue import _pos_from_dict
+        from tapedesk.engine.paper_venue import _pos_from_dict
 
         es = ck["engine_state"]
         self.balance = Decimal(es.get("balance", str(self.balance)))
@@ -1273,7 +1273,7 @@ class Engine:
 
 
 def _position_state(p: Position) -> dict[str, Any]:
-    from engine.paper_venue import _pos_to_dict
+    from tapedesk.engine.paper_venue import _pos_to_dict
 
     d = _pos_to_dict(p)
     d.update(stop=_s(p.stop_loss), tp=_s(p.take_profit), risk=str(p.risk_amount))
@@ -1296,7 +1296,7 @@ def _entry_state(sig: Signal, dec: Decision) -> dict[str, Any]:
 
 
 def _entry_from_state(e: dict[str, Any]) -> tuple[Signal, Decision]:
-    from engine.events import Side
+    from tapedesk.engine.events import Side
 
     sig = Signal(
         e["strategy"],

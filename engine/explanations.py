@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.events import Decision, Fill, OrderRole, RoundTrip, Signal, SignalKind
+from tapedesk.engine.events import Decision, Fill, OrderRole, RoundTrip, Signal, SignalKind
 
 
 def price(value: float | Decimal) -> str:

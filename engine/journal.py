@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-
-from engine.events import Explanation, ExplanationKind, RoundTrip, Side
+from tapedesk.engine.events import Explanation, ExplanationKind, RoundTrip, Side
 
 MIGRATIONS: list[str] = [
     # v1

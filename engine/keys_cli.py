@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, TextIO
 
-from engine.keys import (
+from tapedesk.engine.keys import (
     DEFAULT_PROFILE,
     ENVIRONMENTS,
     Credentials,

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from engine.events import RoundTrip
+from tapedesk.engine.events import RoundTrip
 
 DAY_MS = 86_400_000
 ANNUALISATION_DAYS = 365

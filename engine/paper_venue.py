@@ -22,7 +22,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from engine.events import (
+from tapedesk.engine.events import (
     Bar,
     Fill,
     Kind,
@@ -35,9 +35,9 @@ from engine.events import (
     OrderUpdate,
     Position,
 )
-from engine.positions import PositionBook, set_isolated_margin
-from engine.symbols import SymbolSpec, spec_for
-from engine.venue import VenueSink
+from tapedesk.engine.positions import PositionBook, set_isolated_margin
+from tapedesk.engine.symbols import SymbolSpec, spec_for
+from tapedesk.engine.venue import VenueSink
 
 FUNDING_INTERVAL_MS = 8 * 3_600_000
 _BAR, _QUOTE, _TRADE, _MARK = Kind.BAR, Kind.QUOTE, Kind.TRADE, Kind.MARK
@@ -494,7 +494,7 @@ def _pos_to_dict(p: Position) -> dict[str, Any]:
 
 
 def _pos_from_dict(d: dict[str, Any]) -> Position:
-    from engine.events import Side
+    from tapedesk.engine.events import Side
 
     return Position(
         symbol=d["symbol"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.events import Fill, Position, Side
+from tapedesk.engine.events import Fill, Position, Side
 
 ZERO = Decimal(0)
 

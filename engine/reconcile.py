@@ -22,7 +22,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
-from engine.events import OrderIntent, OrderRole, OrderType, Position
+from tapedesk.engine.events import OrderIntent, OrderRole, OrderType, Position
 
 
 class Action(StrEnum):

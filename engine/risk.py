@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.config import RiskConfig
-from engine.events import Decision, RuleResult, Signal, SignalKind
-from engine.explanations import money, pct, price
-from engine.symbols import SymbolSpec
+from tapedesk.engine.config import RiskConfig
+from tapedesk.engine.events import Decision, RuleResult, Signal, SignalKind
+from tapedesk.engine.explanations import money, pct, price
+from tapedesk.engine.symbols import SymbolSpec
 
 
 @dataclass(slots=True)

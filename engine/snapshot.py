@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from engine.events import Position
+from tapedesk.engine.events import Position
 
 
 class DeskState(StrEnum):

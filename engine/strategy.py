@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
-from engine.events import Bar, Depth, MarkPrice, Position, Quote, Signal, Trade
+from tapedesk.engine.events import Bar, Depth, MarkPrice, Position, Quote, Signal, Trade
 
 
 class StrategyContext(Protocol):
@@ -118,4 +118,4 @@ def create(name: str, symbols: tuple[str, ...] | None = None, **params: Any) -> 
 
 
 def _load_builtins() -> None:
-    import engine.strategies  # noqa: F401  (registers the built-ins)
+    import tapedesk.engine.strategies  # noqa: F401  (registers the built-ins)

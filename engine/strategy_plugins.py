@@ -26,8 +26,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from engine.events import Signal, SignalKind
-from engine.strategy import Strategy, available, register
+from tapedesk.engine.events import Signal, SignalKind
+from tapedesk.engine.strategy import Strategy, available, register
 
 ENTRY_POINT_GROUP = "tapedesk.strategies"
 HANDLERS = ("on_bar", "on_quote", "on_trade", "on_mark", "on_depth")
@@ -73,14 +73,14 @@ def _load_file(path: Path, errors: list[str]) -> None:
 
 def _restore(before: dict[str, type[Strategy]]) -> None:
     """Undo whatever a failed plugin registered, so nothing half-loaded stays behind."""
-    import engine.strategy as registry
+    import tapedesk.engine.strategy as registry
 
     registry._REGISTRY.clear()
     registry._REGISTRY.update(before)
 
 
 def _check_overrides(before: dict[str, type[Strategy]], origin: str, errors: list[str]) -> None:
-    import engine.strategy as registry
+    import tapedesk.engine.strategy as registry
 
     for name, cls in list(registry._REGISTRY.items()):
         old = before.get(name)

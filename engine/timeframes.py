@@ -10,7 +10,7 @@ reads higher-timeframe bars sees exactly what it could have seen live.
 
 from __future__ import annotations
 
-from engine.events import Bar
+from tapedesk.engine.events import Bar
 
 _UNITS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Protocol
 
-from engine.events import Fill, MarketEvent, OrderIntent, OrderUpdate, Position
+from tapedesk.engine.events import Fill, MarketEvent, OrderIntent, OrderUpdate, Position
 
 
 class VenueSink(Protocol):

@@ -19,9 +19,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tapedesk.tui.app import make_app  # noqa: E402
+
 from tests.tui.helpers import pin_log_to_end, ready, replayed, settle  # noqa: E402
 from tests.tui.real_engine import live_like_engine, snapshot_engine  # noqa: E402
-from tui.app import make_app  # noqa: E402
 
 THEMES = ("tapedesk-dark", "tapedesk-light", "tapedesk-high-contrast")
 

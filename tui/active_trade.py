@@ -5,11 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from rich.text import Text
+from tapedesk.engine.events import Position, Side
+from tapedesk.engine.snapshot import DeskSnapshot
+from tapedesk.tui.format import duration, money, price, qty
 from textual.widgets import Static
-
-from engine.events import Position, Side
-from engine.snapshot import DeskSnapshot
-from tui.format import duration, money, price, qty
 
 
 def unrealized(pos: Position, last: float | None) -> Decimal | None:

@@ -18,20 +18,19 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.markup import escape
+from tapedesk.engine.events import Explanation, ExplanationKind, Fill, RoundTrip
+from tapedesk.engine.snapshot import DeskSnapshot, DeskState, StateChanged
+from tapedesk.themes import DEFAULT_THEME, DESK_VARIABLES, load_themes
+from tapedesk.tui.active_trade import ActiveTrade
+from tapedesk.tui.explain_log import ExplainLog
+from tapedesk.tui.screens import ChartScreen, ConfirmScreen, HelpScreen, StrategyScreen
+from tapedesk.tui.status_header import StatusHeader
+from tapedesk.tui.trade_history import TradeHistory
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Sparkline
-
-from engine.events import Explanation, ExplanationKind, Fill, RoundTrip
-from engine.snapshot import DeskSnapshot, DeskState, StateChanged
-from themes import DEFAULT_THEME, DESK_VARIABLES, load_themes
-from tui.active_trade import ActiveTrade
-from tui.explain_log import ExplainLog
-from tui.screens import ChartScreen, ConfirmScreen, HelpScreen, StrategyScreen
-from tui.status_header import StatusHeader
-from tui.trade_history import TradeHistory
 
 SPARK_EVERY_TICKS = 5  # the sparkline is a day-scale picture: ~2 redraws/s is plenty
 #: Scrolling the log repaints its whole area (the costliest paint on the desk), so new lines
@@ -190,7 +189,7 @@ class DeskApp(App[int]):
         self.engine_ready = True
         rec = getattr(self.engine, "reconciliation", None)
         if rec is not None and rec.blocked:
-            from tui.reconcile_screen import ReconcileScreen
+            from tapedesk.tui.reconcile_screen import ReconcileScreen
 
             self.push_screen(ReconcileScreen(self.engine))
         self._run_worker = self.run_worker(

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections import deque
 
 from rich.text import Text
+from tapedesk.engine.events import Explanation, ExplanationKind
+from tapedesk.tui.format import clock
 from textual.widgets import RichLog
-
-from engine.events import Explanation, ExplanationKind
-from tui.format import clock
 
 FILTERS: dict[str, frozenset[ExplanationKind] | None] = {
     "all": None,

@@ -11,12 +11,12 @@ from typing import Any
 
 
 def _run_desk(engine: Any, *, demo: bool, notice: str | None = None) -> int:
-    from tui.app import DEMO_EXIT_CODE, run_desk
+    from tapedesk.tui.app import DEMO_EXIT_CODE, run_desk
 
     code = run_desk(engine, demo=demo, notice=notice)
     if code == DEMO_EXIT_CODE and not demo:
         # The user pressed d (offline demo) on a desk that had no market data.
-        from engine.assembly import build_demo_engine
+        from tapedesk.engine.assembly import build_demo_engine
 
         demo_engine = build_demo_engine(engine.journal.path.parent, engine.config)
         code = run_desk(demo_engine, demo=True)
@@ -24,7 +24,7 @@ def _run_desk(engine: Any, *, demo: bool, notice: str | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.cli import main as cli_main
+    from tapedesk.engine.cli import main as cli_main
 
     return cli_main(argv, desk_runner=_run_desk)
 

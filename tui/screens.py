@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
+from tapedesk.engine.snapshot import DeskSnapshot
+from tapedesk.tui.format import money
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label, Static
 from textual_plotext import PlotextPlot
-
-from engine.snapshot import DeskSnapshot
-from tui.format import money
 
 
 class ConfirmScreen(ModalScreen[bool]):

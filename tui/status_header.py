@@ -7,10 +7,9 @@ variables so every theme (and high-contrast) shows PAPER/LIVE and HALTED unmista
 from __future__ import annotations
 
 from rich.text import Text
+from tapedesk.engine.snapshot import DeskSnapshot, DeskState, FeedStatus
+from tapedesk.tui.format import age, duration, money
 from textual.widgets import Static
-
-from engine.snapshot import DeskSnapshot, DeskState, FeedStatus
-from tui.format import age, duration, money
 
 STALE_WARN_MS = 2_000
 STALE_BAD_MS = 10_000

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections import deque
 
 from rich.text import Text
+from tapedesk.engine.events import RoundTrip
+from tapedesk.tui.format import clock, money, price, qty
 from textual.widgets import DataTable
-
-from engine.events import RoundTrip
-from tui.format import clock, money, price, qty
 
 
 class _TimeCell(str):

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from engine.binance.endpoints import Endpoints, resolve
-from engine.binance.errors import VenueError
-from engine.binance.market_feed import BinanceMarketFeed
-from engine.binance.rest import DeskClient, RestGate, make_client
-from engine.binance.venue import BinanceVenue, LiveSettings
-from engine.events import MarketEvent
-from engine.snapshot import FeedStatus
+from tapedesk.engine.binance.endpoints import Endpoints, resolve
+from tapedesk.engine.binance.errors import VenueError
+from tapedesk.engine.binance.market_feed import BinanceMarketFeed
+from tapedesk.engine.binance.rest import DeskClient, RestGate, make_client
+from tapedesk.engine.binance.venue import BinanceVenue, LiveSettings
+from tapedesk.engine.events import MarketEvent
+from tapedesk.engine.snapshot import FeedStatus
 
 _ENV_FOR = {"production": "live", "testnet": "testnet", "demo": "demo"}
 
@@ -47,7 +47,7 @@ def client_for(credentials: Any | None, endpoints: Endpoints,
 def keys_verifier(endpoints: Endpoints, recv_window_ms: int = 5000) -> Any:
     """The ``verify`` for ``tapedesk keys check``: asks the account through this package's
     client, and never the spot API when the URLs are overridden (a local exchange)."""
-    from engine.keys_cli import binance_verifier
+    from tapedesk.engine.keys_cli import binance_verifier
 
     return binance_verifier(lambda creds: client_for(creds, endpoints, recv_window_ms),
                             ask_api_restrictions=endpoints.name != "custom")

@@ -14,11 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from binance import BinanceSocketManager
-
-from engine.binance.endpoints import Endpoints, apply_to_socket_manager
-from engine.binance.streams import StreamSupervisor
-from engine.events import Bar, MarketEvent, MarkPrice, Quote, Trade
-from engine.snapshot import FeedStatus
+from tapedesk.engine.binance.endpoints import Endpoints, apply_to_socket_manager
+from tapedesk.engine.binance.streams import StreamSupervisor
+from tapedesk.engine.events import Bar, MarketEvent, MarkPrice, Quote, Trade
+from tapedesk.engine.snapshot import FeedStatus
 
 log = logging.getLogger(__name__)
 

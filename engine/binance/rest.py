@@ -24,9 +24,8 @@ from typing import Any
 import aiohttp
 from binance import AsyncClient
 from binance.exceptions import BinanceAPIException, BinanceRequestException
-
-from engine.binance.endpoints import Endpoints, apply_to_client
-from engine.binance.errors import VenueError, explain
+from tapedesk.engine.binance.endpoints import Endpoints, apply_to_client
+from tapedesk.engine.binance.errors import VenueError, explain
 
 log = logging.getLogger(__name__)
 

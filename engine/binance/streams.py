@@ -29,8 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from binance.exceptions import ReadLoopClosed
-
-from engine.snapshot import FeedStatus
+from tapedesk.engine.snapshot import FeedStatus
 
 log = logging.getLogger(__name__)
 

@@ -34,12 +34,11 @@ from decimal import Decimal
 from typing import Any
 
 from binance import BinanceSocketManager
-
-from engine.binance.endpoints import Endpoints, apply_to_socket_manager
-from engine.binance.errors import VenueError
-from engine.binance.rest import RestGate
-from engine.binance.streams import StreamSupervisor
-from engine.events import (
+from tapedesk.engine.binance.endpoints import Endpoints, apply_to_socket_manager
+from tapedesk.engine.binance.errors import VenueError
+from tapedesk.engine.binance.rest import RestGate
+from tapedesk.engine.binance.streams import StreamSupervisor
+from tapedesk.engine.events import (
     Fill,
     Liquidity,
     MarketEvent,
@@ -51,9 +50,9 @@ from engine.events import (
     Position,
     Side,
 )
-from engine.snapshot import FeedStatus
-from engine.symbols import SymbolSpec
-from engine.venue import VenueSink
+from tapedesk.engine.snapshot import FeedStatus
+from tapedesk.engine.symbols import SymbolSpec
+from tapedesk.engine.venue import VenueSink
 
 log = logging.getLogger(__name__)
 

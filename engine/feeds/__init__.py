@@ -1,7 +1,7 @@
 """Market data feeds: the Feed interface, file readers and the replay feed."""
 
-from engine.feeds.base import Feed, shifted
-from engine.feeds.files import (
+from tapedesk.engine.feeds.base import Feed, shifted
+from tapedesk.engine.feeds.files import (
     FORMATS,
     DataFormatError,
     detect_format,
@@ -9,7 +9,7 @@ from engine.feeds.files import (
     load_bars,
     open_text,
 )
-from engine.feeds.replay import ReplayFeed
+from tapedesk.engine.feeds.replay import ReplayFeed
 
 __all__ = [
     "FORMATS",

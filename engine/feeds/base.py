@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol, runtime_checkable
 
-from engine.events import Bar, Depth, MarketEvent, MarkPrice, Quote, Trade
-from engine.snapshot import FeedStatus
+from tapedesk.engine.events import Bar, Depth, MarketEvent, MarkPrice, Quote, Trade
+from tapedesk.engine.snapshot import FeedStatus
 
 
 @runtime_checkable

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.events import Bar, Depth, MarketEvent, MarkPrice, Quote, Trade
+from tapedesk.engine.events import Bar, Depth, MarketEvent, MarkPrice, Quote, Trade
 
 
 class MessageError(ValueError):

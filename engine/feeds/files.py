@@ -38,8 +38,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine.events import Bar, Kind, MarketEvent
-from engine.feeds.binance_messages import MessageError, Unsupported, parse_message
+from tapedesk.engine.events import Bar, Kind, MarketEvent
+from tapedesk.engine.feeds.binance_messages import MessageError, Unsupported, parse_message
 
 log = logging.getLogger(__name__)
 

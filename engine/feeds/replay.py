@@ -12,10 +12,10 @@ import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 
-from engine.events import MarketEvent
-from engine.feeds.base import shifted
-from engine.feeds.files import Warn, iter_events
-from engine.snapshot import FeedStatus
+from tapedesk.engine.events import MarketEvent
+from tapedesk.engine.feeds.base import shifted
+from tapedesk.engine.feeds.files import Warn, iter_events
+from tapedesk.engine.snapshot import FeedStatus
 
 MAX_BATCH = 1000
 #: With a speed > 0, events due within this much wall time go out in one batch.

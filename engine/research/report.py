@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.events import RoundTrip
-from engine.research.montecarlo import MonteCarloResult, max_drawdown
-from engine.research.plots import drawdown_curve
+from tapedesk.engine.events import RoundTrip
+from tapedesk.engine.research.montecarlo import MonteCarloResult, max_drawdown
+from tapedesk.engine.research.plots import drawdown_curve
 
 DISCLAIMER = (
     "Backtest results are hypothetical: past data, simulated fills, no guarantee. "

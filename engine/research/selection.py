@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.strategy import Strategy, StrategyError, available, create
+from tapedesk.engine.strategy import Strategy, StrategyError, available, create
 
 
 class SelectionError(ValueError):

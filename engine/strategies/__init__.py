@@ -1,6 +1,6 @@
 """Built-in strategies; importing this package registers them."""
 
-from engine.strategies import (  # noqa: F401
+from tapedesk.engine.strategies import (  # noqa: F401
     book_imbalance,
     ema_cross,
     grid,

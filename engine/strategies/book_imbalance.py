@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from engine.events import Depth, Quote, Side, Signal
-from engine.indicators import EMA
-from engine.strategies.notes import SkipNotes
-from engine.strategies.wording import pct, price
-from engine.strategy import Strategy, StrategyError, register
+from tapedesk.engine.events import Depth, Quote, Side, Signal
+from tapedesk.engine.indicators import EMA
+from tapedesk.engine.strategies.notes import SkipNotes
+from tapedesk.engine.strategies.wording import pct, price
+from tapedesk.engine.strategy import Strategy, StrategyError, register
 
 
 class _Book:

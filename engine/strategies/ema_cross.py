@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from engine.events import Bar, Side, Signal, SignalKind
-from engine.explanations import price
-from engine.strategy import Strategy, register
+from tapedesk.engine.events import Bar, Side, Signal, SignalKind
+from tapedesk.engine.explanations import price
+from tapedesk.engine.strategy import Strategy, register
 
 
 @register("ema_cross")
@@ -29,7 +29,7 @@ class EmaCross(Strategy):
     def __init__(self, symbols: tuple[str, ...] | None = None, **params: object) -> None:
         super().__init__(symbols, **params)
         if not 0 < self.params["fast"] < self.params["slow"]:
-            from engine.strategy import StrategyError
+            from tapedesk.engine.strategy import StrategyError
 
             raise StrategyError(
                 f"ema_cross: fast ({self.params['fast']}) must be below slow "

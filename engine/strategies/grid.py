@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from engine.events import Bar, Side, Signal, SignalKind
-from engine.indicators import RollingMax, RollingMin
-from engine.strategies.notes import SkipNotes
-from engine.strategies.wording import pct, price
-from engine.strategy import Strategy, StrategyError, register
+from tapedesk.engine.events import Bar, Side, Signal, SignalKind
+from tapedesk.engine.indicators import RollingMax, RollingMin
+from tapedesk.engine.strategies.notes import SkipNotes
+from tapedesk.engine.strategies.wording import pct, price
+from tapedesk.engine.strategy import Strategy, StrategyError, register
 
 
 class _State:

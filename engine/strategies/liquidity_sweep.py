@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from engine.events import Bar, Side, Signal
-from engine.strategies.liquidity.pools import LiquidityMap
-from engine.strategies.liquidity.regime import RANGE, TREND_DOWN, TREND_UP, WARMING, Regime
-from engine.strategies.liquidity.sweep import find_sweep, pick_target, place_stop
-from engine.strategies.notes import SkipNotes
-from engine.strategies.wording import pct, price
-from engine.strategy import Strategy, StrategyError, register
-from engine.timeframes import Resampler, timeframe_ms
+from tapedesk.engine.events import Bar, Side, Signal
+from tapedesk.engine.strategies.liquidity.pools import LiquidityMap
+from tapedesk.engine.strategies.liquidity.regime import RANGE, TREND_DOWN, TREND_UP, WARMING, Regime
+from tapedesk.engine.strategies.liquidity.sweep import find_sweep, pick_target, place_stop
+from tapedesk.engine.strategies.notes import SkipNotes
+from tapedesk.engine.strategies.wording import pct, price
+from tapedesk.engine.strategy import Strategy, StrategyError, register
+from tapedesk.engine.timeframes import Resampler, timeframe_ms
 
 
 class _State:

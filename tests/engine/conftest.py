@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from engine.events import Bar
+from tapedesk.engine.events import Bar
 
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 MIN = 60_000

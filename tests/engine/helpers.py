@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.clock import parse_time
-from engine.feeds.files import load_bars
-from engine.sample_data import SAMPLE_BARS_1M
+from tapedesk.engine.clock import parse_time
+from tapedesk.engine.feeds.files import load_bars
+from tapedesk.engine.sample_data import SAMPLE_BARS_1M
 
 
 def write_sample_csv(path: Path, days: int = 3, start: str = "2022-01-03") -> Path:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from tapedesk.engine.backtest import run_backtest
+from tapedesk.engine.config import DeskConfig, PaperConfig
+from tapedesk.engine.strategy import create
 
-from engine.backtest import run_backtest
-from engine.config import DeskConfig, PaperConfig
-from engine.strategy import create
 from tests.engine.conftest import bar, flat_bars
 
 

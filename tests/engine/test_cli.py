@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from tapedesk.engine.cli import main
 
-from engine.cli import main
 from tests.engine.helpers import write_sample_csv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_engine_imports_no_textual() -> None:
     code = (
-        "import sys, engine.cli, engine.engine, engine.assembly, engine.backtest;"
-        "assert 'textual' not in sys.modules and 'tui' not in sys.modules"
+        "import sys, tapedesk.engine.cli, tapedesk.engine.engine, tapedesk.engine.assembly,"
+        " tapedesk.engine.backtest;"
+        "assert 'textual' not in sys.modules and 'tapedesk.tui' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
@@ -133,7 +134,7 @@ def test_halt_from_another_shell_stops_a_running_desk(tmp_path: Path) -> None:
     data = write_sample_csv(tmp_path / "b.csv", days=3)
     ddir = tmp_path / "d"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    base = [sys.executable, "-m", "tui.launch", "--data-dir", str(ddir)]
+    base = [sys.executable, "-m", "tapedesk.tui.launch", "--data-dir", str(ddir)]
     desk = subprocess.Popen(
         [*base, "run", "--headless", "--replay", str(data), "--speed", "3000"],
         stdout=subprocess.PIPE,

@@ -20,7 +20,7 @@ def _cmd(data: Path, ddir: Path, speed: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "tui.launch",
+        "tapedesk.tui.launch",
         "--data-dir",
         str(ddir),
         "run",

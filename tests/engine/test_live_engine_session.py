@@ -11,14 +11,14 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from tapedesk.engine.assembly import build_live_engine
+from tapedesk.engine.binance.live import prepare_live
+from tapedesk.engine.binance.venue import LiveSettings
+from tapedesk.engine.config import DeskConfig, StrategyConfig
+from tapedesk.engine.events import Quote, Side, Signal
+from tapedesk.engine.keys import Credentials
+from tapedesk.engine.strategy import _REGISTRY, Strategy, register
 
-from engine.assembly import build_live_engine
-from engine.binance.live import prepare_live
-from engine.binance.venue import LiveSettings
-from engine.config import DeskConfig, StrategyConfig
-from engine.events import Quote, Side, Signal
-from engine.keys import Credentials
-from engine.strategy import _REGISTRY, Strategy, register
 from tests.live.conftest import KEY, SECRET, exchange, wait_until  # noqa: F401
 
 FAST = LiveSettings(

@@ -6,12 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from engine.config import DeskConfig
-from engine.engine import Engine
-from engine.events import OrderRole, OrderType, Position, Side
-from engine.journal import Journal
-from engine.paper_venue import PaperVenue
-from engine.strategy import create
+from tapedesk.engine.config import DeskConfig
+from tapedesk.engine.engine import Engine
+from tapedesk.engine.events import OrderRole, OrderType, Position, Side
+from tapedesk.engine.journal import Journal
+from tapedesk.engine.paper_venue import PaperVenue
+from tapedesk.engine.strategy import create
 
 
 class ExchangeLikeVenue(PaperVenue):
@@ -21,7 +21,7 @@ class ExchangeLikeVenue(PaperVenue):
     name = "exchange"
 
     async def close_position(self, position: Position) -> None:
-        from engine.events import OrderIntent
+        from tapedesk.engine.events import OrderIntent
 
         self.submit(OrderIntent("rc-1", position.symbol, position.side.opposite.order_side,
                                 OrderType.MARKET, position.qty, OrderRole.FLATTEN, 0,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tapedesk.engine.assembly import build_replay_engine
+from tapedesk.engine.events import ExplanationKind
+from tapedesk.engine.snapshot import DeskState
 
-from engine.assembly import build_replay_engine
-from engine.events import ExplanationKind
-from engine.snapshot import DeskState
 from tests.engine.helpers import write_sample_csv
 
 

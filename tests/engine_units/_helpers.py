@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from engine.events import (
+from tapedesk.engine.events import (
     Bar,
     Fill,
     OrderIntent,
@@ -17,7 +17,7 @@ from engine.events import (
     Side,
     Signal,
 )
-from engine.strategy import Strategy
+from tapedesk.engine.strategy import Strategy
 
 MIN = 60_000
 HOUR = 3_600_000

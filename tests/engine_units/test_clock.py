@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from tapedesk.engine.clock import EventClock, FixedClock, day_key, day_start, iso, parse_time
 
-from engine.clock import EventClock, FixedClock, day_key, day_start, iso, parse_time
 from tests.engine_units._helpers import DAY, HOUR, T0
 
 

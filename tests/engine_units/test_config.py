@@ -6,8 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
-from engine.config import ConfigError, DeskConfig, load_config
+from tapedesk.engine.config import ConfigError, DeskConfig, load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:

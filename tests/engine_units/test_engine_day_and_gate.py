@@ -7,14 +7,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from tapedesk.engine.backtest import run_backtest
+from tapedesk.engine.clock import EventClock
+from tapedesk.engine.config import DeskConfig, RiskConfig
+from tapedesk.engine.engine import Engine
+from tapedesk.engine.events import Bar, ExplanationKind, Side, Signal
+from tapedesk.engine.paper_venue import PaperVenue
+from tapedesk.engine.snapshot import DeskState
 
-from engine.backtest import run_backtest
-from engine.clock import EventClock
-from engine.config import DeskConfig, RiskConfig
-from engine.engine import Engine
-from engine.events import Bar, ExplanationKind, Side, Signal
-from engine.paper_venue import PaperVenue
-from engine.snapshot import DeskState
 from tests.engine_units._helpers import HOUR, MIN, T0, ScriptedStrategy, bar, long_at_close
 
 ETH = "ETHUSDT"

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from engine.clock import WallClock
-from engine.config import DeskConfig, RiskConfig
-from engine.engine import Engine
-from engine.paper_venue import PaperVenue
-from engine.snapshot import FeedStatus
+from tapedesk.engine.clock import WallClock
+from tapedesk.engine.config import DeskConfig, RiskConfig
+from tapedesk.engine.engine import Engine
+from tapedesk.engine.paper_venue import PaperVenue
+from tapedesk.engine.snapshot import FeedStatus
+
 from tests.engine_units._helpers import T0, ScriptedStrategy, bar
 
 

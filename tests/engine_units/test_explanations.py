@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.config import RiskConfig
-from engine.events import Side, Signal
-from engine.explanations import money, pct, price, refused, signed_money, taken
-from engine.risk import DayCounters, RiskEngine
-from engine.symbols import spec_for
+from tapedesk.engine.config import RiskConfig
+from tapedesk.engine.events import Side, Signal
+from tapedesk.engine.explanations import money, pct, price, refused, signed_money, taken
+from tapedesk.engine.risk import DayCounters, RiskEngine
+from tapedesk.engine.symbols import spec_for
 
 
 def test_prices_money_and_percentages_are_formatted_for_people():

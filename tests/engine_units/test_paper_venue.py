@@ -6,8 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
-
-from engine.events import (
+from tapedesk.engine.events import (
     Liquidity,
     MarkPrice,
     OrderRole,
@@ -16,8 +15,9 @@ from engine.events import (
     Quote,
     Side,
 )
-from engine.paper_venue import PaperVenue
-from engine.positions import liquidation_price
+from tapedesk.engine.paper_venue import PaperVenue
+from tapedesk.engine.positions import liquidation_price
+
 from tests.engine_units._helpers import HOUR, MIN, T0, RecordingSink, bar, order
 
 ETH = "ETHUSDT"

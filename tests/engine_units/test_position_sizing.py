@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.config import RiskConfig
-from engine.risk import DayCounters, RiskEngine, position_size
-from engine.symbols import spec_for
+from tapedesk.engine.config import RiskConfig
+from tapedesk.engine.risk import DayCounters, RiskEngine, position_size
+from tapedesk.engine.symbols import spec_for
+
 from tests.engine_units._helpers import entry_signal
 
 BTC = spec_for("BTCUSDT")  # step 0.001, min notional 100

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.events import Fill, Liquidity, OrderRole, Side
-from engine.positions import PositionBook
+from tapedesk.engine.events import Fill, Liquidity, OrderRole, Side
+from tapedesk.engine.positions import PositionBook
 
 ETH = "ETHUSDT"
 

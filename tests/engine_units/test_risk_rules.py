@@ -9,10 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-
-from engine.config import RiskConfig
-from engine.events import Side, Signal, SignalKind
-from engine.risk import (
+from tapedesk.engine.config import RiskConfig
+from tapedesk.engine.events import Side, Signal, SignalKind
+from tapedesk.engine.risk import (
     DayCounters,
     RiskEngine,
     day_lock_reason,
@@ -26,7 +25,8 @@ from engine.risk import (
     rule_stop_distance,
     rule_stop_side,
 )
-from engine.symbols import spec_for
+from tapedesk.engine.symbols import spec_for
+
 from tests.engine_units._helpers import entry_signal
 
 CFG = RiskConfig()

@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-
-from engine.symbols import SymbolSpec, spec_for
+from tapedesk.engine.symbols import SymbolSpec, spec_for
 
 BTC = spec_for("BTCUSDT")
 

@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from engine.events import Bar, Depth, Kind, MarkPrice, Quote, Trade
-from engine.feeds import detect_format, iter_events, load_bars
-from engine.feeds.files import symbol_from_name, to_ms
-from engine.sample_data import SAMPLE_BARS_1M, SAMPLE_STREAM
+from tapedesk.engine.events import Bar, Depth, Kind, MarkPrice, Quote, Trade
+from tapedesk.engine.feeds import detect_format, iter_events, load_bars
+from tapedesk.engine.feeds.files import symbol_from_name, to_ms
+from tapedesk.engine.sample_data import SAMPLE_BARS_1M, SAMPLE_STREAM
 
 SHARED = Path("/work/shared/data")
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="team data folder not present")

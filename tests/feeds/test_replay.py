@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from engine.events import Bar, Trade
-from engine.feeds import Feed, ReplayFeed
-from engine.sample_data import SAMPLE_BARS_1M
-from engine.snapshot import FeedStatus
+from tapedesk.engine.events import Bar, Trade
+from tapedesk.engine.feeds import Feed, ReplayFeed
+from tapedesk.engine.sample_data import SAMPLE_BARS_1M
+from tapedesk.engine.snapshot import FeedStatus
 
 
 def trades(times: list[int]) -> list[Trade]:
@@ -116,10 +116,10 @@ async def test_close_ends_the_replay_early() -> None:
 
 
 async def test_a_replayed_capture_drives_the_real_engine_to_its_end() -> None:
-    from engine.config import DeskConfig
-    from engine.engine import Engine
-    from engine.paper_venue import PaperVenue
-    from engine.sample_data import SAMPLE_STREAM
+    from tapedesk.engine.config import DeskConfig
+    from tapedesk.engine.engine import Engine
+    from tapedesk.engine.paper_venue import PaperVenue
+    from tapedesk.engine.sample_data import SAMPLE_STREAM
 
     start = 1723161256000
     feed = ReplayFeed(SAMPLE_STREAM, start_ms=start, end_ms=start + 10_000)

@@ -17,9 +17,8 @@ import pytest
 from aiohttp import web
 from binance.async_client import AsyncClient
 from Crypto.PublicKey import ECC
-
-from engine.keys import Credentials, load_credentials, save_credentials
-from engine.keys_cli import (
+from tapedesk.engine.keys import Credentials, load_credentials, save_credentials
+from tapedesk.engine.keys_cli import (
     EXIT_NO,
     EXIT_OK,
     EXIT_UNAVAILABLE,
@@ -485,7 +484,7 @@ def test_subparser_plugs_into_the_desk_cli_and_picks_the_environment(
         seen.update(kwargs, action=action)
         return 0
 
-    monkeypatch.setattr("engine.keys_cli.run_keys_command", fake_run)
+    monkeypatch.setattr("tapedesk.engine.keys_cli.run_keys_command", fake_run)
     parser = argparse.ArgumentParser(prog="tapedesk")
     parser.add_argument("--testnet", action="store_true")  # the desk's own top-level flag
     add_keys_subparser(parser.add_subparsers(dest="command"))

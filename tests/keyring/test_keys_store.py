@@ -9,8 +9,7 @@ import subprocess
 
 import pytest
 from Crypto.PublicKey import ECC
-
-from engine.keys import (
+from tapedesk.engine.keys import (
     SERVICE,
     Credentials,
     InvalidCredentials,

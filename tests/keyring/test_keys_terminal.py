@@ -81,7 +81,7 @@ def test_keys_set_in_a_terminal_echoes_nothing_and_check_finds_them(secret_servi
     env = {k: v for k, v in secret_service.env.items() if k != "PYTHON_KEYRING_BACKEND"}
     env.update(PYTHONPATH=str(REPO), TERM="dumb")
 
-    terminal = Terminal(["-m", "engine.keys_cli", "keys", "set", "--testnet"], env)
+    terminal = Terminal(["-m", "tapedesk.engine.keys_cli", "keys", "set", "--testnet"], env)
     terminal.read_until("API key: ")
     terminal.type(KEY)
     terminal.read_until("API secret")
@@ -96,7 +96,7 @@ def test_keys_set_in_a_terminal_echoes_nothing_and_check_finds_them(secret_servi
     assert KEY not in shown and SECRET not in shown
 
     check = subprocess.run(
-        [sys.executable, "-m", "engine.keys_cli", "keys", "check", "--testnet"],
+        [sys.executable, "-m", "tapedesk.engine.keys_cli", "keys", "check", "--testnet"],
         env=env,
         capture_output=True,
         text=True,

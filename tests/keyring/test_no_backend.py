@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 from keyring.backends import chainer, fail, null
-
-from engine.keys import (
+from tapedesk.engine.keys import (
     Credentials,
     KeyringUnavailable,
     delete_credentials,
@@ -19,7 +18,7 @@ from engine.keys import (
     resolve_backend,
     save_credentials,
 )
-from engine.keys_cli import EXIT_UNAVAILABLE, run_keys_command
+from tapedesk.engine.keys_cli import EXIT_UNAVAILABLE, run_keys_command
 
 KEY = "Kq7vXm2PzR9tL4wY8nB3cF6hJ1sD5gA0eU2iO7kQ9xZ3vN6mT8rW4yP1bH5jC2lE"
 SECRET = "Sx4gH8kL2pQ6wE0rT5yU9iO3aS7dF1gJ4hK8lZ2xC6vB0nM5qW9eR3tY7uI1oP4a"
@@ -89,7 +88,7 @@ def _process_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def test_a_headless_machine_gets_the_explanation_from_the_real_command(tmp_path, action):
     """A fresh process where keyring itself picks the fail backend, as on a server."""
     result = subprocess.run(
-        [sys.executable, "-m", "engine.keys_cli", "keys", action],
+        [sys.executable, "-m", "tapedesk.engine.keys_cli", "keys", action],
         env=_process_env(tmp_path, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"),
         input=f"{KEY}\n{SECRET}\n\n",
         capture_output=True,
@@ -106,7 +105,7 @@ def test_a_headless_machine_gets_the_explanation_from_the_real_command(tmp_path,
 
 def test_a_backend_that_cannot_be_loaded_is_explained(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "engine.keys_cli", "keys", "check"],
+        [sys.executable, "-m", "tapedesk.engine.keys_cli", "keys", "check"],
         env=_process_env(tmp_path, PYTHON_KEYRING_BACKEND="keyrings.notinstalled.Keyring"),
         capture_output=True,
         text=True,

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from tapedesk.engine.binance.endpoints import Endpoints, resolve
+from tapedesk.engine.binance.rest import DeskClient, make_client
 
-from engine.binance.endpoints import Endpoints, resolve
-from engine.binance.rest import DeskClient, make_client
 from tests.local_exchange import LocalExchange
 
 KEY = "local-test-key-0123456789abcdef"
@@ -80,8 +80,8 @@ def sink() -> RecordingSink:
 
 @pytest.fixture
 async def venue(endpoints, client, sink):
-    from engine.binance.rest import RestGate
-    from engine.binance.venue import BinanceVenue, LiveSettings
+    from tapedesk.engine.binance.rest import RestGate
+    from tapedesk.engine.binance.venue import BinanceVenue, LiveSettings
 
     gate = RestGate(client)
     v = BinanceVenue(gate, endpoints, ["BTCUSDT"], LiveSettings(

@@ -14,10 +14,10 @@ import os
 import sys
 from decimal import Decimal
 
-from engine.binance.endpoints import resolve
-from engine.binance.rest import RestGate, make_client
-from engine.binance.venue import BinanceVenue, client_order_id
-from engine.events import OrderIntent, OrderRole, OrderType
+from tapedesk.engine.binance.endpoints import resolve
+from tapedesk.engine.binance.rest import RestGate, make_client
+from tapedesk.engine.binance.venue import BinanceVenue, client_order_id
+from tapedesk.engine.events import OrderIntent, OrderRole, OrderType
 
 
 class JournalSink:

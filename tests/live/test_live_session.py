@@ -8,13 +8,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tapedesk.engine.binance.endpoints import resolve
+from tapedesk.engine.binance.live import LiveAborted, endpoints_for, paper_feed, prepare_live
+from tapedesk.engine.binance.venue import LiveSettings, client_order_id
+from tapedesk.engine.config import DeskConfig
+from tapedesk.engine.events import OrderIntent, OrderRole, OrderType, Quote
+from tapedesk.engine.keys import Credentials
 
-from engine.binance.endpoints import resolve
-from engine.binance.live import LiveAborted, endpoints_for, paper_feed, prepare_live
-from engine.binance.venue import LiveSettings, client_order_id
-from engine.config import DeskConfig
-from engine.events import OrderIntent, OrderRole, OrderType, Quote
-from engine.keys import Credentials
 from tests.live.conftest import KEY, SECRET, RecordingSink, wait_until
 
 D = Decimal

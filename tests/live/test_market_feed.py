@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 
-from engine.binance.market_feed import BinanceMarketFeed, parse_market_message
-from engine.binance.streams import StreamSupervisor
-from engine.events import Bar, MarkPrice, Quote, Trade
-from engine.snapshot import FeedStatus
+from tapedesk.engine.binance.market_feed import BinanceMarketFeed, parse_market_message
+from tapedesk.engine.binance.streams import StreamSupervisor
+from tapedesk.engine.events import Bar, MarkPrice, Quote, Trade
+from tapedesk.engine.snapshot import FeedStatus
+
 from tests.live.conftest import wait_until
 
 
@@ -103,7 +104,7 @@ async def test_answers_server_pings_so_binance_keeps_the_connection(endpoints, c
     ex = LocalExchange(ws_heartbeat=0.2)  # server pings every 0.2 s, drops if no pong
     await ex.start()
     try:
-        from engine.binance.endpoints import resolve
+        from tapedesk.engine.binance.endpoints import resolve
 
         ep = resolve(rest_url=ex.rest_url, ws_url=ex.ws_url)
         events, statuses = [], []

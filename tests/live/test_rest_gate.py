@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tapedesk.engine.binance.errors import VenueError
+from tapedesk.engine.binance.rest import RestGate, make_client
 
-from engine.binance.errors import VenueError
-from engine.binance.rest import RestGate, make_client
 from tests.live.conftest import KEY
 
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from tapedesk.engine.binance.endpoints import resolve
+from tapedesk.engine.binance.rest import RestGate, make_client
+from tapedesk.engine.binance.venue import BinanceVenue, LiveSettings
+from tapedesk.engine.events import Fill, Liquidity, OrderIntent, OrderRole, OrderStatus, OrderType
+from tapedesk.engine.positions import PositionBook
+from tapedesk.engine.reconcile import Action, Reconciliation, compare
 
-from engine.binance.endpoints import resolve
-from engine.binance.rest import RestGate, make_client
-from engine.binance.venue import BinanceVenue, LiveSettings
-from engine.events import Fill, Liquidity, OrderIntent, OrderRole, OrderStatus, OrderType
-from engine.positions import PositionBook
-from engine.reconcile import Action, Reconciliation, compare
 from tests.live.conftest import KEY, SECRET, RecordingSink, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +130,7 @@ async def test_kill_9_then_restart_reconciles_and_duplicates_nothing(exchange_pr
 
 
 async def test_differences_block_until_each_is_answered(exchange, venue, sink):
-    from engine.binance.venue import client_order_id
+    from tapedesk.engine.binance.venue import client_order_id
 
     cid = client_order_id("r9", OrderRole.ENTRY)
     venue.submit(OrderIntent(cid, "BTCUSDT", "BUY", OrderType.MARKET, D("0.002"),
@@ -153,7 +153,7 @@ async def test_differences_block_until_each_is_answered(exchange, venue, sink):
 
 
 async def test_flatten_answer_closes_the_position(exchange, venue, sink):
-    from engine.binance.venue import client_order_id
+    from tapedesk.engine.binance.venue import client_order_id
 
     cid = client_order_id("r8", OrderRole.ENTRY)
     venue.submit(OrderIntent(cid, "BTCUSDT", "BUY", OrderType.MARKET, D("0.002"),
@@ -166,7 +166,7 @@ async def test_flatten_answer_closes_the_position(exchange, venue, sink):
 
 
 def test_compare_reports_size_mismatch_and_missing_stop():
-    from engine.events import Position, Side
+    from tapedesk.engine.events import Position, Side
 
     ex = {"BTCUSDT": Position("BTCUSDT", Side.LONG, D("0.003"), D("60000"), 5, 0)}
     jr = {"BTCUSDT": Position("BTCUSDT", Side.LONG, D("0.002"), D("60000"), 5, 0)}

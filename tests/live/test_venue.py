@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.binance.venue import client_order_id, role_from_client_id
-from engine.events import OrderIntent, OrderRole, OrderType, Side
+from tapedesk.engine.binance.venue import client_order_id, role_from_client_id
+from tapedesk.engine.events import OrderIntent, OrderRole, OrderType, Side
+
 from tests.live.conftest import wait_until
 
 D = Decimal
@@ -31,8 +32,8 @@ async def test_start_sets_isolated_margin_and_caps_leverage(exchange, venue):
 
 
 async def test_second_start_accepts_margin_type_already_set(exchange, endpoints, client, sink):
-    from engine.binance.rest import RestGate
-    from engine.binance.venue import BinanceVenue
+    from tapedesk.engine.binance.rest import RestGate
+    from tapedesk.engine.binance.venue import BinanceVenue
 
     for _ in range(2):  # the second start meets -4046 "No need to change margin type."
         v = BinanceVenue(RestGate(client), endpoints, ["BTCUSDT"])
@@ -83,7 +84,7 @@ async def test_quantities_and_prices_are_rounded_and_never_rejected_for_precisio
 
 
 async def test_below_min_notional_is_refused_before_sending(exchange, venue, sink):
-    from engine.events import Quote
+    from tapedesk.engine.events import Quote
 
     venue.on_market(Quote("BTCUSDT", 0, 60000.0, 1.0, 60000.1, 1.0))
     cid = client_order_id("m1", OrderRole.ENTRY)

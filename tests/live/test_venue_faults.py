@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.binance.venue import client_order_id
-from engine.events import OrderIntent, OrderRole, OrderType
+from tapedesk.engine.binance.venue import client_order_id
+from tapedesk.engine.events import OrderIntent, OrderRole, OrderType
+
 from tests.live.conftest import wait_until
 
 D = Decimal
@@ -79,8 +80,8 @@ async def test_fill_during_a_user_stream_outage_is_recovered_once(exchange, venu
 
 
 async def test_listen_key_is_kept_alive(exchange, endpoints, client, sink):
-    from engine.binance.rest import RestGate
-    from engine.binance.venue import BinanceVenue, LiveSettings
+    from tapedesk.engine.binance.rest import RestGate
+    from tapedesk.engine.binance.venue import BinanceVenue, LiveSettings
 
     v = BinanceVenue(RestGate(client), endpoints, ["BTCUSDT"], LiveSettings(keepalive_s=0.2))
     v.bind(sink)

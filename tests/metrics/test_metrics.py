@@ -8,9 +8,8 @@ import math
 from decimal import Decimal as D
 
 import pytest
-
-from engine.events import RoundTrip, Side
-from engine.metrics import ProgressBar, compute_metrics, daily_returns, format_table
+from tapedesk.engine.events import RoundTrip, Side
+from tapedesk.engine.metrics import ProgressBar, compute_metrics, daily_returns, format_table
 
 DAY = 86_400_000
 HOUR = 3_600_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from engine.events import Bar
+from tapedesk.engine.events import Bar
 
 MIN = 60_000
 

@@ -14,7 +14,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine.events import Bar, Depth, Quote, Trade
+from tapedesk.engine.events import Bar, Depth, Quote, Trade
 
 DATA = Path(
     os.environ.get("TAPEDESK_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")

@@ -10,13 +10,13 @@ strategy, risk or venue behaviour moves them. Regenerate deliberately.
 from __future__ import annotations
 
 import pytest
+from tapedesk.engine.events import Quote, Trade
+from tapedesk.engine.strategy import create
 
-from engine.events import Quote, Trade
-from engine.strategy import create
 from tests.strategies import realdata
 
-backtest = pytest.importorskip("engine.backtest", reason="engine/backtest.py not in this tree")
-config_mod = pytest.importorskip("engine.config", reason="engine/config.py not in this tree")
+backtest = pytest.importorskip("tapedesk.engine.backtest", reason="engine/backtest.py not in this tree")
+config_mod = pytest.importorskip("tapedesk.engine.config", reason="engine/config.py not in this tree")
 
 CASES = {
     # (name, params): (trades, wins, losses, net P&L in USDT)

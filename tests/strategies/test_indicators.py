@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from engine.indicators import (
+from tapedesk.engine.indicators import (
     ATR,
     EMA,
     RSI,
@@ -180,7 +179,7 @@ def test_swings_equal_a_brute_force_scan_of_the_real_month(bars_1m):
 
 
 def test_regime_inlined_atr_equals_the_atr_indicator(bars_1m):
-    from engine.strategies.liquidity.regime import Regime
+    from tapedesk.engine.strategies.liquidity.regime import Regime
 
     r = Regime(lookback=60, atr_period=14)
     atr = ATR(14)

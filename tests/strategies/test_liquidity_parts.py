@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from tapedesk.engine.events import Side
+from tapedesk.engine.strategies.liquidity.pools import LiquidityMap, Pool
+from tapedesk.engine.strategies.liquidity.regime import RANGE, TREND_DOWN, TREND_UP, WARMING, Regime
+from tapedesk.engine.strategies.liquidity.sweep import find_sweep, pick_target, place_stop
 
-from engine.events import Side
-from engine.strategies.liquidity.pools import LiquidityMap, Pool
-from engine.strategies.liquidity.regime import RANGE, TREND_DOWN, TREND_UP, WARMING, Regime
-from engine.strategies.liquidity.sweep import find_sweep, pick_target, place_stop
 from tests.strategies.bars import utc_ms
 
 HOUR = 3_600_000

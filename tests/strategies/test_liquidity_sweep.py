@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from engine.events import Side
-from engine.strategy import create
+from tapedesk.engine.events import Side
+from tapedesk.engine.strategy import create
+
 from tests.strategies.bars import MIN, bar, flat, utc_ms
 
 DAY1 = utc_ms("2024-01-01 00:00")
@@ -98,8 +99,7 @@ def test_higher_timeframe_mode_judges_completed_15m_bars_only():
 
 def test_unknown_and_bad_parameters_are_named():
     import pytest
-
-    from engine.strategy import StrategyError
+    from tapedesk.engine.strategy import StrategyError
 
     with pytest.raises(StrategyError, match="timeframe"):
         create("liquidity_sweep", timeframe="7m")

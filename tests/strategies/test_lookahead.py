@@ -8,8 +8,7 @@ mode is included: a 15m bar must not be judged before its last minute.
 from __future__ import annotations
 
 import pytest
-
-from engine.strategy import create
+from tapedesk.engine.strategy import create
 
 CUTS = (7_777, 23_456, 31_001)
 CASES = [
@@ -45,7 +44,7 @@ def test_truncating_the_data_never_changes_earlier_signals(bars_1m, name, params
 
 
 def test_book_imbalance_truncated_stream_never_changes_earlier_signals(usdm_btc_events):
-    from engine.events import Depth, Quote
+    from tapedesk.engine.events import Depth, Quote
 
     def run(events):
         s = create("book_imbalance")

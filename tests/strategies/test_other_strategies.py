@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from tapedesk.engine.events import Depth, Position, Quote, Side, SignalKind
+from tapedesk.engine.strategy import StrategyError, create
 
-from engine.events import Depth, Position, Quote, Side, SignalKind
-from engine.strategy import StrategyError, create
 from tests.strategies.bars import MIN, bar, flat, utc_ms
 
 T0 = utc_ms("2024-01-02 00:00")

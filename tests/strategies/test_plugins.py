@@ -6,11 +6,10 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
-import engine.strategy as registry
-from engine.events import Bar, Side, Signal
-from engine.strategy import Strategy, available, create
-from engine.strategy_plugins import guard, load_plugins, plugin_dir
+import tapedesk.engine.strategy as registry
+from tapedesk.engine.events import Bar, Side, Signal
+from tapedesk.engine.strategy import Strategy, available, create
+from tapedesk.engine.strategy_plugins import guard, load_plugins, plugin_dir
 
 
 @pytest.fixture(autouse=True)
@@ -22,8 +21,8 @@ def clean_registry():
 
 
 GOOD = """
-from engine.events import Side, Signal
-from engine.strategy import Strategy, register
+from tapedesk.engine.events import Side, Signal
+from tapedesk.engine.strategy import Strategy, register
 
 @register("always_long")
 class AlwaysLong(Strategy):
@@ -74,7 +73,7 @@ def test_a_plugin_cannot_replace_a_builtin_strategy(tmp_path):
         folder,
         "impostor.py",
         """
-        from engine.strategy import Strategy, register
+        from tapedesk.engine.strategy import Strategy, register
 
         @register("grid")
         class Impostor(Strategy):
@@ -183,7 +182,7 @@ def test_entry_point_strategies_are_registered_under_their_entry_point_name(tmp_
         "[tapedesk.strategies]\nfrom_pkg = tapedesk_user_mod:Quiet\n"
         "broken = tapedesk_user_mod:DoesNotExist\n",
         """
-        from engine.strategy import Strategy
+        from tapedesk.engine.strategy import Strategy
 
         class Quiet(Strategy):
             PARAMS = {"n": (int, 3, "how quiet")}

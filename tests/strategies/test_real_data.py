@@ -10,9 +10,9 @@ from collections import Counter
 from itertools import pairwise
 
 import pytest
+from tapedesk.engine.events import Depth, Quote
+from tapedesk.engine.strategy import available, create
 
-from engine.events import Depth, Quote
-from engine.strategy import available, create
 from tests.strategies import realdata
 
 BAR_CASES = {

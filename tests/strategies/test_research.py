@@ -6,12 +6,11 @@ import random
 from decimal import Decimal
 
 import pytest
-
-from engine.events import RoundTrip, Side
-from engine.research.montecarlo import PERCENTILES, max_drawdown, monte_carlo
-from engine.research.plots import drawdown_curve, equity_plot
-from engine.research.report import StrategyRun, summarize, write_report
-from engine.research.selection import (
+from tapedesk.engine.events import RoundTrip, Side
+from tapedesk.engine.research.montecarlo import PERCENTILES, max_drawdown, monte_carlo
+from tapedesk.engine.research.plots import drawdown_curve, equity_plot
+from tapedesk.engine.research.report import StrategyRun, summarize, write_report
+from tapedesk.engine.research.selection import (
     SelectionError,
     build_strategies,
     parse_params,

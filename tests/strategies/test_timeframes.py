@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from tapedesk.engine.timeframes import Resampler, Timeframes, timeframe_ms
 
-from engine.timeframes import Resampler, Timeframes, timeframe_ms
 from tests.strategies.bars import MIN, bar, utc_ms
 
 

@@ -12,8 +12,8 @@ from collections import deque
 from decimal import Decimal
 from types import SimpleNamespace
 
-from engine.events import Explanation, ExplanationKind, Position, RoundTrip, Side
-from engine.snapshot import (
+from tapedesk.engine.events import Explanation, ExplanationKind, Position, RoundTrip, Side
+from tapedesk.engine.snapshot import (
     DayStats,
     DeskSnapshot,
     DeskState,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tui.app import DeskApp
+from tapedesk.tui.app import DeskApp
 
 ENGINE_GROUPS = {"engine"}  # long-lived: engine.run() never completes while the desk is up
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tapedesk.tui.app import run_desk
+
 from tests.tui.real_engine import hup_engine
-from tui.app import run_desk
 
 
 def main() -> None:

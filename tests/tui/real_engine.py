@@ -9,10 +9,10 @@ import gzip
 from pathlib import Path
 from typing import Any
 
-from engine.assembly import build_demo_engine, build_replay_engine
-from engine.config import DeskConfig, StrategyConfig
-from engine.engine import Engine
-from engine.sample_data import SAMPLE_BARS_1M
+from tapedesk.engine.assembly import build_demo_engine, build_replay_engine
+from tapedesk.engine.config import DeskConfig, StrategyConfig
+from tapedesk.engine.engine import Engine
+from tapedesk.engine.sample_data import SAMPLE_BARS_1M
 
 #: Bars from the first (2021-12-31 23:01 UTC) up to 2022-01-02 04:15 UTC: a locked first
 #: day, then four round trips on the second and a fifth still open when the replay ends.

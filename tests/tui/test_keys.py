@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from tapedesk.tui.app import DEMO_EXIT_CODE, make_app
+from tapedesk.tui.screens import ChartScreen, ConfirmScreen, HelpScreen, StrategyScreen
 from textual.command import CommandPalette
 from textual.widgets import Input
 
 from tests.tui.helpers import ready, screen_text, settle
 from tests.tui.real_engine import live_like_engine
-from tui.app import DEMO_EXIT_CODE, make_app
-from tui.screens import ChartScreen, ConfirmScreen, HelpScreen, StrategyScreen
 
 
 async def test_p_pauses_then_resumes_new_entries(desk_engine):

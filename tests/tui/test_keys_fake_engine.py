@@ -7,9 +7,10 @@ runs the real engine on the bundled replay data.
 
 from __future__ import annotations
 
+from tapedesk.tui.app import make_app
+
 from tests.tui.fake_engine import FakeEngine
 from tests.tui.helpers import ready, screen_text, settle
-from tui.app import make_app
 
 
 async def test_engine_failing_to_start_is_shown_not_crashed():
@@ -27,7 +28,7 @@ async def test_events_are_drained_per_frame_not_per_event():
     app = make_app(eng, log_lines=50)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        from engine.events import Explanation, ExplanationKind
+        from tapedesk.engine.events import Explanation, ExplanationKind
         frames = app.ticks
         for i in range(1500):
             eng.emit(Explanation(i, ExplanationKind.REFUSED, f"refused #{i}", rule="stale"))
@@ -40,7 +41,7 @@ async def test_events_are_drained_per_frame_not_per_event():
 
 
 async def test_engine_errors_become_one_notification_per_frame_and_log_lines():
-    from engine.events import Explanation, ExplanationKind
+    from tapedesk.engine.events import Explanation, ExplanationKind
 
     eng = FakeEngine()
     app = make_app(eng)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tapedesk.engine.events import Explanation, ExplanationKind, RoundTrip, Side
+from tapedesk.tui.explain_log import ExplainLog
+from tapedesk.tui.format import duration, money
+from tapedesk.tui.trade_history import TradeHistory
 from textual.app import App, ComposeResult
-
-from engine.events import Explanation, ExplanationKind, RoundTrip, Side
-from tui.explain_log import ExplainLog
-from tui.format import duration, money
-from tui.trade_history import TradeHistory
 
 
 def _trip(i: int) -> RoundTrip:

@@ -6,13 +6,14 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from engine.config import DeskConfig
-from engine.engine import Engine
-from engine.journal import Journal
-from engine.strategy import create
+from tapedesk.engine.config import DeskConfig
+from tapedesk.engine.engine import Engine
+from tapedesk.engine.journal import Journal
+from tapedesk.engine.strategy import create
+from tapedesk.tui.app import make_app
+from tapedesk.tui.reconcile_screen import ReconcileScreen
+
 from tests.engine.test_live_reconciliation import _venue_holding_a_position
-from tui.app import make_app
-from tui.reconcile_screen import ReconcileScreen
 
 
 def _live_engine(tmp_path: Path):

@@ -8,10 +8,10 @@ Update after a deliberate UI change with: pytest tests/tui/test_snapshots.py --s
 from __future__ import annotations
 
 import pytest
+from tapedesk.themes import load_themes
+from tapedesk.tui.app import make_app
 
 from tests.tui.helpers import pin_log_to_end, replayed
-from themes import load_themes
-from tui.app import make_app
 
 THEMES = [t.name for t in load_themes().themes]
 SIZES = [(80, 24), (160, 48)]

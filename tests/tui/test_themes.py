@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from themes import BUNDLED_DIR, DEFAULT_THEME, ThemeFileError, load_themes, parse_theme
+from tapedesk.themes import BUNDLED_DIR, DEFAULT_THEME, ThemeFileError, load_themes, parse_theme
 
 
 def test_bundled_themes_are_dark_light_and_high_contrast():
@@ -20,7 +19,7 @@ def test_bundled_themes_are_dark_light_and_high_contrast():
 
 
 def test_every_bundled_theme_sets_every_desk_colour():
-    from themes import DESK_VARIABLES
+    from tapedesk.themes import DESK_VARIABLES
 
     for path in BUNDLED_DIR.glob("*.toml"):
         theme = parse_theme(path)

@@ -26,7 +26,7 @@ def _tapedesk_cmd() -> list[str] | None:
     if exe:
         return [exe]
     if (REPO / "tui" / "launch.py").exists():
-        return [sys.executable, "-c", "import sys; from tui.launch import main; sys.exit(main())"]
+        return [sys.executable, "-c", "import sys; from tapedesk.tui.launch import main; sys.exit(main())"]
     return None
 
 

@@ -14,7 +14,7 @@ high printed since it was published (a bar that trades through a pool consumes i
 
 from __future__ import annotations
 
-from engine.indicators import Swings
+from tapedesk.engine.indicators import Swings
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000

@@ -7,9 +7,9 @@ break (no trade); a wick too deep is a real move that happened to come back (no 
 
 from __future__ import annotations
 
-from engine.events import Side
-from engine.strategies.liquidity.pools import Pool
-from engine.strategies.wording import pct, price
+from tapedesk.engine.events import Side
+from tapedesk.engine.strategies.liquidity.pools import Pool
+from tapedesk.engine.strategies.wording import pct, price
 
 # Which pool names the sweep in the note when one bar takes several: the most watched one.
 _RANK = ("prior-day", "Asia", "London", "New York", "equal", "swing")

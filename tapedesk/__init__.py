@@ -1,0 +1,48 @@
+"""Tapedesk: a keyboard-driven terminal trading desk for Binance USDT-M perpetual futures.
+
+The installed package is one namespace: ``tapedesk.engine`` (no Textual anywhere),
+``tapedesk.tui`` (the desk) and ``tapedesk.themes``. In the source tree those folders sit at
+the top level and pyproject's ``package-dir`` maps them here.
+
+The plugin API is re-exported lazily so ``import tapedesk`` (and ``tapedesk --help``) stays
+cheap::
+
+    from tapedesk import Strategy, Signal, Side, register
+"""
+
+from __future__ import annotations
+
+import os as _os
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+from typing import Any
+
+try:
+    __version__ = _version("tapedesk")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+source"
+
+# A source checkout (tests, worktrees) resolves the subpackages from the folders beside this
+# one, so the tree under test is always the tree on disk, whatever else is installed.
+_here = _os.path.dirname(_os.path.abspath(__file__))
+_root = _os.path.dirname(_here)
+if _os.path.isfile(_os.path.join(_root, "engine", "engine.py")) and _root not in __path__:
+    __path__.append(_root)
+
+_PLUGIN_API = {
+    "Strategy": "tapedesk.engine.strategy",
+    "register": "tapedesk.engine.strategy",
+    "Signal": "tapedesk.engine.events",
+    "Side": "tapedesk.engine.events",
+}
+
+__all__ = ["Side", "Signal", "Strategy", "__version__", "register"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PLUGIN_API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tapedesk' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
