@@ -77,6 +77,11 @@ class DeskSnapshot:
     venue: str
     api_weight: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Symbols holding open quantity with no exchange-side stop covering it (shown as
+    #: UNPROTECTED; the order owner flattens them after ``risk.unprotected_grace_s``).
+    unprotected: tuple[str, ...] = ()
+    #: Why the journal cannot be written ("" when healthy): entries stop, JOURNAL ERROR shows.
+    journal_error: str = ""
 
     @property
     def position(self) -> Position | None:
