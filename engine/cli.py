@@ -20,6 +20,7 @@ from typing import Any
 
 from tapedesk.engine.clock import iso, parse_time
 from tapedesk.engine.config import ConfigError, DeskConfig, data_dir, load_config
+from tapedesk.engine.sample_data import data_source
 
 DeskRunner = Callable[..., int]
 MODES = ("paper", "live", "demo")
@@ -63,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run the desk (TUI, or --headless)")
     r.add_argument("--headless", action="store_true", help="no TUI: print explanations")
-    r.add_argument("--replay", type=Path, help="replay this data file instead of live data")
+    r.add_argument(
+        "--replay",
+        type=data_source,
+        help="replay this data file (or sample:1m, sample:stream) instead of live data",
+    )
     r.add_argument("--speed", type=float, default=1.0, help="replay speed; 0 = as fast as possible")
     r.add_argument("--loop", action="store_true", help="replay forever")
     r.add_argument("--symbol", help="symbol for data files that do not name one")
@@ -74,7 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     b = sub.add_parser("backtest", help="backtest strategies on a data file")
-    b.add_argument("--data", type=Path, required=True, help="kline CSV/JSON or stream capture")
+    b.add_argument(
+        "--data",
+        type=data_source,
+        required=True,
+        help="kline CSV/JSON or stream capture; sample:1m or sample:stream for the bundled ones",
+    )
     b.add_argument(
         "--strategy",
         action="append",
@@ -113,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--plot", action="store_true", help="equity and drawdown in the terminal")
     b.add_argument("--report", type=Path, help="write a report (.html or .md)")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    st = sub.add_parser("strategies", help="every strategy the desk knows, with its parameters")
+    st.add_argument("--json", action="store_true")
 
     s = sub.add_parser("status", help="desk state from the journal (works while a desk runs)")
     s.add_argument("--json", action="store_true")
@@ -168,6 +181,10 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
             endpoints = endpoints_for(cfg.binance, args.testnet or None, args.demo_env or None)
             args.keys_verify = keys_verifier(endpoints, cfg.binance.recv_window_ms)
         return int(args.handler(args))
+    if cmd == "strategies":
+        from tapedesk.engine.strategy_catalog import print_catalog
+
+        return print_catalog(args.json)
     if cmd == "status":
         return cmd_status(args)
     if cmd == "trades":
