@@ -14,8 +14,7 @@ from tapedesk.engine.feeds import detect_format, iter_events, load_bars
 from tapedesk.engine.feeds.files import symbol_from_name, to_ms
 from tapedesk.engine.sample_data import SAMPLE_BARS_1M, SAMPLE_STREAM
 
-SHARED = Path("/work/shared/data")
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="team data folder not present")
+TESTS_DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def ms(text: str) -> int:
@@ -70,9 +69,10 @@ def test_reads_the_shipped_1m_sample_with_its_documented_span_and_prices() -> No
     assert all(b.ts - a.ts == 60_000 for a, b in itertools.pairwise(bars))
 
 
-@needs_shared
-def test_gzipped_and_plain_copies_give_identical_bars() -> None:
-    plain = load_bars(SHARED / "klines/nautilus_btc-perp-20211231-20220201_1m.csv")
+def test_gzipped_and_plain_copies_give_identical_bars(tmp_path: Path) -> None:
+    csv_path = tmp_path / "nautilus_btc-perp-20211231-20220201_1m.csv"
+    csv_path.write_bytes(gzip.decompress(SAMPLE_BARS_1M.read_bytes()))
+    plain = load_bars(csv_path)
     packed = load_bars(SAMPLE_BARS_1M)
     assert [(b.ts, b.open, b.close, b.volume) for b in plain] == [
         (b.ts, b.open, b.close, b.volume) for b in packed
@@ -87,9 +87,8 @@ def test_gzip_is_detected_by_content_not_by_name(tmp_path: Path) -> None:
     assert [b.close for b in load_bars(disguised)] == [b.close for b in load_bars(raw)]
 
 
-@needs_shared
 def test_reads_ninjabot_columns_in_its_own_order_and_skips_duplicate_hours() -> None:
-    path = SHARED / "klines/ninjabot_btc-1h.csv"
+    path = TESTS_DATA / "ninjabot_btc-1h.csv"
     warnings = Warnings()
     bars = load_bars(path, warn=warnings)
     assert detect_format(path) == "ninjabot_csv"
@@ -106,12 +105,11 @@ def test_reads_ninjabot_columns_in_its_own_order_and_skips_duplicate_hours() -> 
     assert bars[-1].open_ts == ms("2021-05-16T00:00:00")
     assert all(b.high >= max(b.open, b.close) and b.low <= min(b.open, b.close) for b in bars)
     assert bars[0].symbol == "BTCUSDT"
-    assert load_bars(SHARED / "klines/ninjabot_eth-1h.csv")[0].symbol == "ETHUSDT"
+    assert load_bars(TESTS_DATA / "ninjabot_eth-1h.csv")[0].symbol == "ETHUSDT"
 
 
-@needs_shared
 def test_reads_freqtrade_column_json_5m() -> None:
-    path = SHARED / "klines/freqtrade_orderflow_candles_5m.json"
+    path = TESTS_DATA / "freqtrade_orderflow_candles_5m.json"
     bars = load_bars(path)
     assert detect_format(path) == "freqtrade_json"
     assert len(bars) == 10_999
