@@ -11,6 +11,7 @@ import asyncio
 import csv
 import json
 import logging
+import math
 import signal
 import sys
 from collections.abc import Callable
@@ -162,13 +163,43 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
         level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from tapedesk.engine.feeds.checks import DataError
+    from tapedesk.engine.strategy import StrategyError
+
     try:
         return _dispatch(args, desk_runner)
-    except (UserError, ConfigError, FileNotFoundError) as exc:
-        print(f"tapedesk: {exc}", file=sys.stderr)
+    except ConfigError as exc:  # one line per problem, each naming its field
+        for line in str(exc).splitlines():
+            print(f"tapedesk: {line}", file=sys.stderr)
+        return 2
+    except (UserError, DataError, StrategyError, FileNotFoundError) as exc:
+        print(f"tapedesk: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except (BrokenPipeError, SystemExit):
+        raise
+    except Exception as exc:  # the last line of defence: never a traceback for the user
+        logging.getLogger("tapedesk").debug("unexpected error", exc_info=True)
+        print(
+            f"tapedesk: unexpected error: {type(exc).__name__}: {_one_line(exc)} "
+            "(a bug; --log-level DEBUG shows where)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else type(exc).__name__
+    return f"{lines[0]} (+{len(lines) - 1} more: {'; '.join(lines[1:])})"
+
+
+def _check_speed(speed: float | None) -> None:
+    """``--speed`` is a finite number >= 0; checked here so the error is one line."""
+    if speed is not None and not (math.isfinite(speed) and speed >= 0):
+        raise UserError(f"--speed must be a number >= 0 (0 = as fast as possible), got {speed}")
 
 
 def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
@@ -193,6 +224,7 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         return cmd_halt(args)
     if cmd == "reconcile":
         return cmd_reconcile(args)
+    _check_speed(getattr(args, "speed", None))
     config = load_config(args.config)
     if cmd == "backtest":
         return cmd_backtest(args, config)
@@ -318,23 +350,38 @@ def _print_summary(engine: Any, out: Any) -> None:
 
 
 def _parse_params(raw: list[str], names: list[str]) -> dict[str, dict[str, str]]:
-    """``k=v`` goes to every strategy that has ``k``; ``strategy.k=v`` to that one."""
-    from tapedesk.engine.strategy import available
+    """``k=v`` goes to every strategy that has ``k``; ``strategy.k=v`` to that one.
 
+    Only routing happens here: the names and values are checked by ``strategy.create``,
+    the same check (and wording) a config's ``[[strategies]]`` gets.
+    """
+    from tapedesk.engine.strategy import StrategyError, available, create, known_params
+
+    registry = available()
+    for n in names:
+        if n not in registry:
+            create(n)  # raises StrategyError naming the available strategies
     per: dict[str, dict[str, str]] = {n: {} for n in names}
     for item in raw:
         if "=" not in item:
             raise UserError(f"--param {item!r}: use name=value or strategy.name=value")
         key, value = item.split("=", 1)
+        key = key.strip()
         if "." in key:
             strat, key = key.split(".", 1)
             if strat not in per:
-                raise UserError(f"--param {item!r}: strategy {strat!r} is not in this backtest")
+                raise UserError(
+                    f"--param {item!r}: strategy {strat!r} is not in this backtest "
+                    f"(selected: {', '.join(names)})"
+                )
             per[strat][key] = value
         else:
-            takers = [n for n in names if key in available()[n].PARAMS]
+            takers = [n for n in names if key in registry[n].PARAMS]
             if not takers:
-                raise UserError(f"--param {item!r}: no strategy in this backtest has {key!r}")
+                known = "; ".join(f"{n}: {known_params(registry[n])}" for n in names)
+                raise StrategyError(
+                    f"--param {item!r}: no strategy in this backtest has {key!r}; known: {known}"
+                )
             for n in takers:
                 per[n][key] = value
     return per
@@ -347,17 +394,29 @@ def _decimal(text: str | None, flag: str) -> Decimal | None:
         value = Decimal(text)
     except InvalidOperation:
         raise UserError(f"{flag} {text!r} is not a number") from None
+    if not value.is_finite():
+        raise UserError(f"{flag} {text!r} is not a finite number")
     if value <= 0:
         raise UserError(f"{flag} must be positive, got {text}")
     return value
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Numeric backtest options: finite and in range, else one line (argparse takes 'nan')."""
+    for flag, value, hi in (("--fee-bps", args.fee_bps, 100.0),
+                            ("--slippage-bps", args.slippage_bps, 1000.0)):
+        if value is not None and not (math.isfinite(value) and 0 <= value <= hi):
+            raise UserError(f"{flag} must be between 0 and {hi:g} basis points, got {value}")
+    if args.monte_carlo < 0:
+        raise UserError(f"--monte-carlo must be >= 0, got {args.monte_carlo}")
+
+
 def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     from tapedesk.engine.assembly import load_user_strategies
     from tapedesk.engine.backtest import run_backtest
-    from tapedesk.engine.feeds.files import DataFormatError, iter_events, load_bars
+    from tapedesk.engine.feeds.files import iter_events, load_bars
     from tapedesk.engine.metrics import ProgressBar, format_table
-    from tapedesk.engine.strategy import StrategyError, available, create
+    from tapedesk.engine.strategy import available, create
 
     for problem in load_user_strategies():
         print(f"warning: {problem}", file=sys.stderr)
@@ -365,30 +424,26 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     if "all" in names:
         names = sorted(available())
     per = _parse_params(args.param, names)
-    try:
-        strategies = [create(n, (args.symbol,) if args.symbol else None, **per[n]) for n in names]
-    except StrategyError as exc:
-        raise UserError(str(exc)) from None
+    _check_options(args)
+    # StrategyError (unknown name, unknown or ill-typed parameter) ends in main: one line.
+    strategies = [create(n, (args.symbol,) if args.symbol else None, **per[n]) for n in names]
     if not args.data.exists():
         raise UserError(f"no such data file: {args.data}")
     try:
         start = parse_time(args.start) if args.start else None
         end = parse_time(args.end) if args.end else None
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise UserError(str(exc)) from None
+    # A file that cannot be read raises DataError (one line in main); skipped rows come back
+    # as one summary line per file.
     warnings: list[str] = []
-    try:
-        needs_ticks = any(s.handles("on_quote") or s.handles("on_trade") for s in strategies)
-        if needs_ticks or args.fill_at == "quote":
-            events: Any = list(iter_events(args.data, args.symbol, start, end, warnings.append))
-        else:
-            events = load_bars(args.data, args.symbol, start, end, warnings.append)
-    except DataFormatError as exc:
-        raise UserError(f"{args.data}: {exc}") from None
-    for w in warnings[:20]:
+    needs_ticks = any(s.handles("on_quote") or s.handles("on_trade") for s in strategies)
+    if needs_ticks or args.fill_at == "quote":
+        events: Any = list(iter_events(args.data, args.symbol, start, end, warnings.append))
+    else:
+        events = load_bars(args.data, args.symbol, start, end, warnings.append)
+    for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
-    if len(warnings) > 20:
-        print(f"warning: … and {len(warnings) - 20} more skipped lines", file=sys.stderr)
     if not events:
         raise UserError(f"{args.data}: no market events in the chosen range")
     bar = None
