@@ -8,11 +8,13 @@ never reaches a real exchange.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shlex
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -201,3 +203,46 @@ def test_second_tui_desk_is_refused_before_its_app_starts(tmux: Tmux) -> None:
     assert st["running"] is True and st["pid"] == pid and st["halted"] is True
     _quit(tmux, name)
     wait_for(lambda: not alive(pid), "the process to end after q", limit_s=10)
+
+
+def test_sigterm_and_hangup_end_a_desk_whose_terminal_stopped_reading(tmp_path: Path) -> None:
+    """The 24-minute orphan: a terminal that takes no more output (a frozen or vanished
+    tmux pane) blocks Textual's writer, then the app's event loop on the writer's full
+    queue; the desk's signal handlers only schedule work on that loop. It must still end."""
+    import pty
+
+    env = Tmux(tmp_path).env if shutil.which("tmux") else dict(os.environ)
+    ddir = tmp_path / "data"
+    pid, master = pty.fork()
+    if pid == 0:  # the child: the desk on a terminal nobody reads
+        try:
+            os.execvpe(_tapedesk()[0], [*_tapedesk(), "--data-dir", str(ddir), "demo"], env)
+        finally:
+            os._exit(127)
+    try:
+        lock = ddir / "demo.lock"
+        wait_for(lambda: lock.exists() and lock.read_text().strip(), "the desk to start")
+        time.sleep(4)  # the screen is far larger than the pty's buffer: output is stuck
+        os.kill(pid, signal.SIGTERM)
+        started = time.monotonic()
+        status = None
+        while time.monotonic() - started < 30:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.2)
+        else:
+            os.close(master)  # the terminal vanishes too: SIGHUP
+            master = -1
+            time.sleep(15)
+            done, status = os.waitpid(pid, os.WNOHANG)
+            raise AssertionError(
+                f"SIGTERM did not end the desk in 30 s (ended after hang-up: {bool(done)})"
+            )
+    finally:
+        if master >= 0:
+            os.close(master)
+        with contextlib.suppress(ChildProcessError, ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    assert status is not None
