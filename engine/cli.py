@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import logging
 import math
@@ -20,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from tapedesk.engine.clock import iso, parse_time
-from tapedesk.engine.config import ConfigError, DeskConfig, data_dir, load_config
+from tapedesk.engine.config import ConfigError, DeskConfig, load_config
+from tapedesk.engine.desk_lock import DeskRunning, lock_desk
+from tapedesk.engine.paths import DataDirError, data_dir
 from tapedesk.engine.sample_data import data_source
 
 DeskRunner = Callable[..., int]
@@ -139,8 +140,27 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--day", help="only trades closed on this UTC day (YYYY-MM-DD)")
     t.add_argument("--mode", choices=MODES, help="which journal (default: most recent)")
 
-    h = sub.add_parser("halt", help="emergency stop of the running desk (from another shell)")
+    h = sub.add_parser(
+        "halt",
+        help="emergency stop of the running desk (from another shell)",
+        description="Emergency stop: halt entries, cancel orders, close positions, then wait "
+        "until the desk's venue reports flat. Exit 0: verified flat; 1: no desk running; "
+        "3: not verified flat within --timeout (the desk keeps retrying).",
+    )
     h.add_argument("--mode", choices=MODES, help="which desk (default: every running one)")
+    h.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the verified result (default 30)",
+    )
+
+    res = sub.add_parser("resume", help="resume a halted or paused desk (asks to confirm)")
+    res.add_argument("--mode", choices=MODES, help="which desk (default: every running one)")
+    res.add_argument("-y", "--yes", action="store_true", help="do not ask")
+
+    pa = sub.add_parser("paths", help="where config, journals, logs and sockets are")
+    pa.add_argument("--json", action="store_true")
 
     rc = sub.add_parser("reconcile", help="list or answer a live desk's startup differences")
     rc.add_argument("key", nargs="?", help="the difference to answer (as listed)")
@@ -172,12 +192,14 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
         for line in str(exc).splitlines():
             print(f"tapedesk: {line}", file=sys.stderr)
         return 2
-    except (UserError, DataError, StrategyError, FileNotFoundError) as exc:
+    except (UserError, DataError, StrategyError, FileNotFoundError, DataDirError, DeskRunning) as exc:
         print(f"tapedesk: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    except (BrokenPipeError, SystemExit):
+    except BrokenPipeError:
+        return _closed_pipe()
+    except SystemExit:
         raise
     except Exception as exc:  # the last line of defence: never a traceback for the user
         logging.getLogger("tapedesk").debug("unexpected error", exc_info=True)
@@ -202,6 +224,29 @@ def _check_speed(speed: float | None) -> None:
         raise UserError(f"--speed must be a number >= 0 (0 = as fast as possible), got {speed}")
 
 
+def _closed_pipe() -> int:
+    """The reader went away (``tapedesk trades --csv | head -1``): stop quietly.
+
+    stdout is pointed at /dev/null so the interpreter's final flush cannot fail again and
+    print "Exception ignored ... BrokenPipeError". 141 is what a shell reports for SIGPIPE.
+    """
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
+
+
+def _desk_mode(args: argparse.Namespace) -> str:
+    """The journal a desk command will write: the lock is per data dir and this mode."""
+    if args.command == "demo":
+        return "demo"
+    if args.command == "run" and args.replay is not None:
+        return "paper"
+    return "live" if args.live else "paper"
+
+
 def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
     cmd = args.command
     if cmd == "keys":
@@ -216,12 +261,10 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         from tapedesk.engine.strategy_catalog import print_catalog
 
         return print_catalog(args.json)
-    if cmd == "status":
-        return cmd_status(args)
-    if cmd == "trades":
-        return cmd_trades(args)
-    if cmd == "halt":
-        return cmd_halt(args)
+    if cmd in ("status", "trades", "halt", "resume", "paths"):
+        from tapedesk.engine import desk_commands
+
+        return int(getattr(desk_commands, f"cmd_{cmd}")(args))
     if cmd == "reconcile":
         return cmd_reconcile(args)
     _check_speed(getattr(args, "speed", None))
@@ -229,6 +272,8 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
     if cmd == "backtest":
         return cmd_backtest(args, config)
     ddir = data_dir(args.data_dir)
+    # Before anything touches the data dir or the account: one desk per data dir and mode.
+    lock_desk(ddir, _desk_mode(args))
     if cmd == "demo":
         from tapedesk.engine.assembly import DEMO_SPEED, build_demo_engine
 
@@ -510,155 +555,6 @@ def _research(args: argparse.Namespace, result: Any) -> dict[str, Any]:
         except ValueError as exc:
             raise UserError(str(exc)) from None
     return out
-
-
-# -- journal readers -------------------------------------------------------------------
-
-
-def _journal_for(args: argparse.Namespace) -> tuple[str, Path]:
-    from tapedesk.engine.journal import db_path
-
-    ddir = data_dir(args.data_dir)
-    if args.mode:
-        return args.mode, db_path(ddir, args.mode)
-    found = [(db_path(ddir, m).stat().st_mtime, m) for m in MODES if db_path(ddir, m).exists()]
-    if not found:
-        raise UserError(f"no journal in {ddir}: no desk has run with this data dir yet")
-    mode = max(found)[1]
-    return mode, db_path(ddir, mode)
-
-
-def read_status(mode: str, path: Path) -> dict[str, Any]:
-    from tapedesk.engine.journal import open_readonly
-
-    conn = open_readonly(path)
-    try:
-        settings = dict(conn.execute("SELECT key, value FROM settings").fetchall())
-        day = conn.execute(
-            "SELECT day, trades, losses, realized_pnl, fees, locked, lock_reason "
-            "FROM daily_state ORDER BY day DESC LIMIT 1"
-        ).fetchone()
-        ck = conn.execute("SELECT cursor_ts, engine_state FROM checkpoint WHERE id = 1").fetchone()
-    finally:
-        conn.close()
-    positions = json.loads(ck[1]).get("positions", []) if ck else []
-    engine_state = json.loads(ck[1]) if ck else {}
-    strategies = json.loads(settings.get("strategies", "[]"))
-    return {
-        "mode": mode,
-        "halted": settings.get("halted") == "1",
-        "paused": settings.get("paused") == "1",
-        "day": None
-        if day is None
-        else {
-            "day": day[0],
-            "trades": day[1],
-            "losses": day[2],
-            "realized_pnl": day[3],
-            "fees": day[4],
-            "locked": bool(day[5]),
-            "lock_reason": day[6],
-        },
-        "balance": engine_state.get("balance"),
-        "position": positions[0] if positions else None,
-        "positions": positions,
-        "strategies_enabled": [s["name"] for s in strategies if s.get("enabled")],
-        "strategies": strategies,
-        "last_event": iso(ck[0]) if ck and ck[0] else None,
-    }
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    mode, path = _journal_for(args)
-    st = read_status(mode, path)
-    if args.json:
-        print(json.dumps(st, indent=2))
-        return 0
-    state = "HALTED" if st["halted"] else "PAUSED" if st["paused"] else "RUNNING"
-    d = st["day"] or {}
-    if d.get("locked"):
-        state += f" (day locked: {d['lock_reason']})"
-    print(f"mode      {mode}\nstate     {state}")
-    if d:
-        print(
-            f"day       {d['day']}: {d['trades']} trades, {d['losses']} losses, "
-            f"realised {Decimal(d['realized_pnl']):+,.2f} USDT (fees {Decimal(d['fees']):,.2f})"
-        )
-    print(f"balance   {st['balance'] or '-'} USDT")
-    pos = st["position"]
-    print(
-        "position  "
-        + (
-            f"{pos['side']} {pos['qty']} {pos['symbol']} @ {pos['entry']} "
-            f"(stop {pos.get('stop')}, target {pos.get('tp')})"
-            if pos
-            else "flat"
-        )
-    )
-    print(f"strategies {', '.join(st['strategies_enabled']) or 'none enabled'}")
-    return 0
-
-
-def cmd_trades(args: argparse.Namespace) -> int:
-    from tapedesk.engine.backtest import trade_json
-    from tapedesk.engine.clock import parse_time
-    from tapedesk.engine.journal import TRADE_COLUMNS, open_readonly, row_to_trade
-
-    _mode, path = _journal_for(args)
-    sql, params = f"SELECT {TRADE_COLUMNS} FROM trades", ()
-    if args.day:
-        try:
-            start = parse_time(args.day)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-        sql += " WHERE exit_ts >= ? AND exit_ts < ?"
-        params = (start, start + 86_400_000)
-    conn = open_readonly(path)
-    try:
-        trades = [row_to_trade(r) for r in conn.execute(sql + " ORDER BY exit_ts", params)]
-    finally:
-        conn.close()
-    rows = [trade_json(t) for t in trades]
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    elif args.csv:
-        cols = list(rows[0]) if rows else list(trade_json.__annotations__)
-        w = csv.DictWriter(sys.stdout, fieldnames=cols)
-        w.writeheader()
-        w.writerows(rows)
-    else:
-        if not rows:
-            print("no closed trades")
-        for r in rows:
-            print(
-                f"{r['exit_time']}  {r['side']:5s} {r['qty']:>8s} {r['symbol']}  "
-                f"{r['entry_price']} → {r['exit_price']}  fees {r['fees']}  "
-                f"pnl {Decimal(r['pnl']):+,.2f}  {r['strategy']} ({r['reason']})"
-            )
-    return 0
-
-
-def cmd_halt(args: argparse.Namespace) -> int:
-    from tapedesk.engine.control import send, socket_path
-
-    ddir = data_dir(args.data_dir)
-    modes = [args.mode] if args.mode else list(MODES)
-    reached = 0
-    for mode in modes:
-        path = socket_path(ddir, mode)
-        if not path.exists():
-            continue
-        try:
-            answer = send(path, "halt")
-        except OSError:
-            continue
-        reached += 1
-        flat = "verified flat" if answer.get("flat") else "NOT yet flat (still retrying)"
-        print(f"{mode} desk: emergency stop done, state {answer.get('state')}, {flat}.")
-    if not reached:
-        print(f"no desk is running with data dir {ddir}: nothing to halt.", file=sys.stderr)
-        return 1
-    return 0
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:

@@ -7,13 +7,13 @@ and 125, got 200``) because a trader editing a file at 3 a.m. needs exactly that
 
 from __future__ import annotations
 
-import os
 import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from tapedesk.engine.paths import config_dir, data_dir  # noqa: F401  (re-exported)
 
 
 class ConfigError(Exception):
@@ -176,21 +176,3 @@ def load_config(path: Path | None = None) -> DeskConfig:
         return DeskConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, str(path))) from None
-
-
-def config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "tapedesk"
-
-
-def data_dir(override: str | Path | None = None) -> Path:
-    """Where journals live: ``--data-dir``, else $TAPEDESK_HOME, else XDG data home."""
-    if override:
-        path = Path(override)
-    elif os.environ.get("TAPEDESK_HOME"):
-        path = Path(os.environ["TAPEDESK_HOME"])
-    else:
-        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-        path = Path(base) / "tapedesk"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path

@@ -38,10 +38,30 @@ SPARK_EVERY_TICKS = 5  # the sparkline is a day-scale picture: ~2 redraws/s is p
 LOG_EVERY_TICKS = 3
 DEFAULT_FPS = 10.0
 RUN_EXIT_WAIT_S = 2.0
+HANGUP_BACKSTOP_S = 10.0
 MAX_FPS = 15.0
 #: run_desk returns this when the user pressed d: the launcher restarts in demo mode.
 DEMO_EXIT_CODE = 3
 
+
+
+def _exit_backstop(code: int) -> None:
+    """After SIGTERM/SIGHUP the process ends within HANGUP_BACKSTOP_S, clean or not.
+
+    A terminal that takes no more output (frozen, or gone under tmux kill-session) blocks
+    Textual's writer thread, then the event loop itself on the writer's full queue; the
+    clean shutdown scheduled on that loop never runs. This daemon timer does not need it.
+    """
+    import threading
+
+    global _backstop
+    if _backstop is None:
+        _backstop = threading.Timer(HANGUP_BACKSTOP_S, os._exit, args=(code,))
+        _backstop.daemon = True
+        _backstop.start()
+
+
+_backstop: Any = None
 
 class DeskApp(App[int]):
     CSS_PATH = "desk.tcss"
@@ -237,6 +257,7 @@ class DeskApp(App[int]):
         loop = asyncio.get_running_loop()
 
         def handler(signum: int, frame: Any) -> None:
+            _exit_backstop(128 + signum)
             with contextlib.suppress(RuntimeError):  # loop closed: already shutting down
                 loop.call_soon_threadsafe(self._on_hangup, signum == signal.SIGHUP)
 
