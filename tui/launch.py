@@ -10,10 +10,11 @@ import sys
 from typing import Any
 
 
-def _run_desk(engine: Any, *, demo: bool, notice: str | None = None) -> int:
+def _run_desk(engine: Any, *, demo: bool, notice: str | None = None, loop: Any = None) -> int:
+    """``loop``: a live desk runs on the loop its account was prepared on (engine.live_loop)."""
     from tapedesk.tui.app import DEMO_EXIT_CODE, run_desk
 
-    code = run_desk(engine, demo=demo, notice=notice)
+    code = run_desk(engine, demo=demo, notice=notice, loop=loop)
     if code == DEMO_EXIT_CODE and not demo:
         # The user pressed d (offline demo) on a desk that had no market data.
         from tapedesk.engine.assembly import build_demo_engine

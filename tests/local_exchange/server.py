@@ -441,7 +441,7 @@ class LocalExchange:
         if route == ("GET", "/fapi/v1/positionSide/dual"):
             return ok({"dualSidePosition": acct.dual_side})
         if route == ("GET", "/fapi/v1/multiAssetsMargin"):
-            return ok({"multiAssetsMargin": False})
+            return ok({"multiAssetsMargin": acct.multi_assets})
         if route == ("GET", "/fapi/v1/apiTradingStatus"):
             return ok({"indicators": {}, "updateTime": 0})
         if route == ("GET", "/fapi/v1/commissionRate"):
