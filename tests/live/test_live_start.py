@@ -224,6 +224,7 @@ async def test_no_network_is_one_line_no_traceback_no_unclosed_session(desk):
     proc = await desk.start("--live", "run", "--headless")
     out, err = await asyncio.wait_for(proc.communicate(b"BTCUSDT\n"), 60)
     assert proc.returncode == 2
+    assert "Type BTCUSDT" not in out.decode()
     text = err.decode()
     assert text.strip().splitlines() == [
         f"tapedesk: cannot reach Binance at http://127.0.0.1:{port}/fapi "
