@@ -24,7 +24,7 @@ import pytest
 from tapedesk.engine.keys import Credentials, save_credentials
 
 from tests.keyring.conftest import _missing_tools, start_secret_service
-from tests.live.conftest import KEY, SECRET
+from tests.live.conftest import KEY, SECRET, wait_until
 from tests.local_exchange import LocalExchange
 
 REPO = Path(__file__).resolve().parents[2]
@@ -240,3 +240,71 @@ async def test_wrong_symbol_typed_sends_nothing(desk, exchange):
     assert err.decode().strip().splitlines() == [
         "tapedesk: not confirmed: nothing was sent to the exchange"]
     assert posts(exchange) == []
+
+
+async def _tmux(tmux: list[str], *args: str) -> str:
+    import subprocess
+
+    out = await asyncio.to_thread(subprocess.run, [*tmux, *args], capture_output=True,
+                                  text=True, check=False)
+    return out.stdout
+
+
+async def _pane_until(tmux: list[str], name: str, text: str, timeout: float = 60.0) -> str:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    pane = ""
+    while loop.time() < end:
+        pane = await _tmux(tmux, "capture-pane", "-p", "-t", name)
+        if text in pane:
+            return pane
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"never saw {text!r} in the pane:\n{pane}")
+
+
+@pytest.mark.e2e
+async def test_live_desk_in_tmux_reaches_the_desk_with_live_in_the_header(desk, exchange,
+                                                                          tmp_path):
+    """`tapedesk --live` in a real terminal: the summary and prompt in the plain terminal,
+    the symbol typed, then the Textual desk on the same event loop with LIVE in the header;
+    q quits cleanly (exit 0, no traceback, no unclosed session)."""
+    import shlex
+    import shutil
+    import uuid
+
+    if not shutil.which("tmux"):
+        pytest.skip("tmux is not installed (apt-get install tmux)")
+    desk.config_for(exchange.rest_url, exchange.ws_url)
+    name = f"tapedesk-live-{uuid.uuid4().hex[:8]}"
+    tmux = ["tmux", "-S", str(tmp_path / "tmux.sock")]
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in desk.env.items()
+                       if k in ("HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR",
+                                "DBUS_SESSION_BUS_ADDRESS", "PYTHON_KEYRING_BACKEND",
+                                "TD_FILE_KEYRING", "PYTHONPATH", "TAPEDESK_HOME"))
+    inner = (f"cd {shlex.quote(str(desk.data))} && env {exports} TERM=xterm-256color "
+             f"{shlex.quote(str(TAPEDESK))} --config {shlex.quote(str(desk.config))} "
+             f"--data-dir {shlex.quote(str(desk.data))} --live 2>&1; "
+             "echo DESK-EXITED=$?; sleep 60")
+    await _tmux(tmux, "new-session", "-d", "-s", name, "-x", "110", "-y", "32", inner)
+    try:
+        pane = await _pane_until(tmux, name, PROMPT)
+        assert posts(exchange) == []
+        await _tmux(tmux, "send-keys", "-t", name, "BTCUSDT", "Enter")
+        pane = await _pane_until(tmux, name, "E-STOP")  # the desk's footer: the app is up
+        pane = await _pane_until(tmux, name, "LIVE")
+        header = "\n".join(pane.splitlines()[:3])
+        assert "LIVE" in header and "PAPER" not in header, pane
+        await wait_until(lambda: any(s.kind == "private" for s in exchange.socks), 30,
+                         "the desk's user-data stream")
+        await exchange.set_price("BTCUSDT", "60010")
+        await _pane_until(tmux, name, "● live")
+        assert exchange.count("POST", "/fapi/v1/listenKey") == 1
+        assert sum(1 for s in exchange.socks if s.kind == "private") == 1
+        assert exchange.account.positions["BTCUSDT"].margin_type == "ISOLATED"
+        await _tmux(tmux, "send-keys", "-t", name, "q")
+        pane = await _pane_until(tmux, name, "DESK-EXITED=", 60)
+        assert "DESK-EXITED=0" in pane, pane
+        for bad in ("Traceback", "Unclosed", "Event loop is closed"):
+            assert bad not in pane, pane
+    finally:
+        await _tmux(tmux, "kill-server")
