@@ -57,11 +57,12 @@ def keys_verifier(endpoints: Endpoints, recv_window_ms: int = 5000) -> Any:
 def paper_feed(endpoints: Endpoints, symbols: list[str],
                on_event: Callable[[MarketEvent], None],
                on_status: Callable[[FeedStatus, str], None] | None = None,
-               stale_after: float = 10.0) -> BinanceMarketFeed:
-    """Binance's public futures streams for paper mode: no keys involved."""
+               stale_after: float = 10.0, depth: bool = False) -> BinanceMarketFeed:
+    """Binance's public futures streams (paper and live: no keys involved); ``depth`` adds
+    the diff-depth stream with its local-book synchronisation."""
     return BinanceMarketFeed(client_for(None, endpoints), endpoints, symbols, on_event,
                              on_status, stale_after=stale_after,
-                             restart_after=max(30.0, 3 * stale_after))
+                             restart_after=max(30.0, 3 * stale_after), depth=depth)
 
 
 async def prepare_live(config: Any, credentials: Any, confirm: Confirm,

@@ -40,14 +40,14 @@ class Desk:
     data: Path
     keyring: str
 
-    def config_for(self, rest_url: str, ws_url: str) -> Path:
+    def config_for(self, rest_url: str, ws_url: str, strategy: str = "ema_cross") -> Path:
         self.config.write_text(
             'symbols = ["BTCUSDT"]\n'
             "[binance]\n"
             f'rest_url = "{rest_url}"\n'
             f'ws_url = "{ws_url}"\n'
             "[[strategies]]\n"
-            'name = "ema_cross"\n'
+            f'name = "{strategy}"\n'
         )
         return self.config
 
@@ -154,6 +154,7 @@ async def test_headless_live_session_starts_on_one_loop_and_stops_clean(desk, ex
         assert sum(1 for s in exchange.socks if s.kind == "private") == 1
         assert posts(exchange) == ["POST /fapi/v1/marginType", "POST /fapi/v1/leverage",
                                    "POST /fapi/v1/listenKey"]
+        assert not any("@depth" in st for sock in exchange.socks for st in sock.streams)
         proc.send_signal(signal.SIGINT)
         rest, err = await asyncio.wait_for(proc.communicate(), 30)
     finally:
@@ -166,6 +167,36 @@ async def test_headless_live_session_starts_on_one_loop_and_stops_clean(desk, ex
     assert "Interrupted: journal flushed." in stdout and "Summary (live" in stdout
     assert_clean(err.decode())
     assert SECRET not in stdout + err.decode()
+
+
+async def test_live_desk_with_book_imbalance_keeps_a_depth_book(desk, exchange):
+    """book_imbalance reads the book: the live desk subscribes to diff depth and fetches the
+    REST snapshot; without such a strategy (the test above) it does not."""
+    exchange.depth_snapshots["BTCUSDT"] = {
+        "lastUpdateId": 10, "E": 1, "T": 1, "bids": [["60000.0", "1"]], "asks": [["60000.1", "1"]]}
+    desk.config_for(exchange.rest_url, exchange.ws_url, strategy="book_imbalance")
+    proc = await desk.start("--live", "run", "--headless")
+    out: list[str] = []
+    try:
+        await read_until(proc.stdout, PROMPT, out)
+        proc.stdin.write(b"BTCUSDT\n")
+        await proc.stdin.drain()
+        await read_until(proc.stdout, READY, out)
+        await wait_until(lambda: exchange.count("GET", "/fapi/v1/depth") == 1, 15,
+                         "the depth snapshot request")
+        assert any("btcusdt@depth@100ms" in s.streams for s in exchange.socks)
+        await exchange.publish_depth("BTCUSDT", 9, 12, 8, [("60000.0", "2")], [])
+        await exchange.publish_depth("BTCUSDT", 20, 21, 19, [], [])  # a gap: pu 19 != u 12
+        await wait_until(lambda: exchange.count("GET", "/fapi/v1/depth") >= 2, 15,
+                         "a new snapshot after the gap")
+        proc.send_signal(signal.SIGINT)
+        _rest, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0
+    assert_clean(err.decode())
 
 
 async def test_open_position_keeps_its_leverage_on_restart(desk, exchange):
