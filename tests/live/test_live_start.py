@@ -293,19 +293,13 @@ async def _pane_until(tmux: list[str], name: str, text: str, timeout: float = 60
     raise AssertionError(f"never saw {text!r} in the pane:\n{pane}")
 
 
-@pytest.mark.e2e
-async def test_live_desk_in_tmux_reaches_the_desk_with_live_in_the_header(desk, exchange,
-                                                                          tmp_path):
-    """`tapedesk --live` in a real terminal: the summary and prompt in the plain terminal,
-    the symbol typed, then the Textual desk on the same event loop with LIVE in the header;
-    q quits cleanly (exit 0, no traceback, no unclosed session)."""
+def _tmux_desk(desk: Desk, tmp_path: Path) -> tuple[list[str], str, str]:
     import shlex
     import shutil
     import uuid
 
     if not shutil.which("tmux"):
         pytest.skip("tmux is not installed (apt-get install tmux)")
-    desk.config_for(exchange.rest_url, exchange.ws_url)
     name = f"tapedesk-live-{uuid.uuid4().hex[:8]}"
     tmux = ["tmux", "-S", str(tmp_path / "tmux.sock")]
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in desk.env.items()
@@ -316,6 +310,34 @@ async def test_live_desk_in_tmux_reaches_the_desk_with_live_in_the_header(desk, 
              f"{shlex.quote(str(TAPEDESK))} --config {shlex.quote(str(desk.config))} "
              f"--data-dir {shlex.quote(str(desk.data))} --live 2>&1; "
              "echo DESK-EXITED=$?; sleep 60")
+    return tmux, name, inner
+
+
+@pytest.mark.e2e
+async def test_ctrl_c_at_the_prompt_quits_quietly_with_nothing_sent(desk, exchange, tmp_path):
+    desk.config_for(exchange.rest_url, exchange.ws_url)
+    tmux, name, inner = _tmux_desk(desk, tmp_path)
+    await _tmux(tmux, "new-session", "-d", "-s", name, "-x", "110", "-y", "32", inner)
+    try:
+        await _pane_until(tmux, name, PROMPT)
+        await _tmux(tmux, "send-keys", "-t", name, "C-c")
+        pane = await _pane_until(tmux, name, "DESK-EXITED=", 30)
+        assert "DESK-EXITED=130" in pane, pane
+        for bad in ("Traceback", "Unclosed", "Event loop is closed"):
+            assert bad not in pane, pane
+        assert posts(exchange) == []
+    finally:
+        await _tmux(tmux, "kill-server")
+
+
+@pytest.mark.e2e
+async def test_live_desk_in_tmux_reaches_the_desk_with_live_in_the_header(desk, exchange,
+                                                                          tmp_path):
+    """`tapedesk --live` in a real terminal: the summary and prompt in the plain terminal,
+    the symbol typed, then the Textual desk on the same event loop with LIVE in the header;
+    q quits cleanly (exit 0, no traceback, no unclosed session)."""
+    desk.config_for(exchange.rest_url, exchange.ws_url)
+    tmux, name, inner = _tmux_desk(desk, tmp_path)
     await _tmux(tmux, "new-session", "-d", "-s", name, "-x", "110", "-y", "32", inner)
     try:
         pane = await _pane_until(tmux, name, PROMPT)
