@@ -28,7 +28,19 @@ def run_live(prepare: Prepare, body: Body) -> int:
     asyncio.set_event_loop(loop)
     engine = None
     try:
-        engine = loop.run_until_complete(prepare())
+        task = loop.create_task(prepare())
+        try:
+            engine = loop.run_until_complete(task)
+        except KeyboardInterrupt:
+            # Ctrl-C may land in the loop's own code rather than in prepare(): cancel it so
+            # its clean-up (closing the HTTP session) still runs before the loop closes.
+            # (Not when it is already done: a loop never stops for a future that ended in
+            # KeyboardInterrupt, so run_until_complete would wait forever.)
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    loop.run_until_complete(task)
+            raise
         return body(engine, loop)
     finally:
         if engine is not None:

@@ -263,6 +263,29 @@ async def test_no_network_is_one_line_no_traceback_no_unclosed_session(desk):
     assert_clean(text)
 
 
+async def test_sigint_during_the_checks_exits_quietly(desk, exchange):
+    """Ctrl-C while a check waits for Binance (it lands in the event loop, not at the prompt):
+    exit 130, nothing sent, and the HTTP session closed (no "Unclosed client session")."""
+    exchange.inject(path="/fapi/v1/exchangeInfo", method="GET", delay=4.0)
+    desk.config_for(exchange.rest_url, exchange.ws_url)
+    proc = await desk.start("--live", "run", "--headless")
+    try:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 30
+        while exchange.count("GET", "/fapi/v1/exchangeInfo") == 0 and loop.time() < end:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), 15)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 130, (out, err)
+    assert_clean(err.decode())
+    assert posts(exchange) == []
+
+
 async def test_wrong_symbol_typed_sends_nothing(desk, exchange):
     desk.config_for(exchange.rest_url, exchange.ws_url)
     proc = await desk.start("--live", "run", "--headless")
