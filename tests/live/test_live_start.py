@@ -384,3 +384,22 @@ async def test_live_desk_in_tmux_reaches_the_desk_with_live_in_the_header(desk, 
             assert bad not in pane, pane
     finally:
         await _tmux(tmux, "kill-server")
+
+
+async def test_keys_the_exchange_refuses_are_one_line(desk):
+    """The keyring holds keys this exchange does not accept (its secret differs): one line
+    naming the problem, nothing sent, no traceback."""
+    other = LocalExchange(api_key=KEY, api_secret="a-different-secret-0123456789")
+    await other.start()
+    try:
+        desk.config_for(other.rest_url, other.ws_url)
+        proc = await desk.start("--live", "run", "--headless")
+        _out, err = await asyncio.wait_for(proc.communicate(b"BTCUSDT\n"), 30)
+    finally:
+        await other.stop()
+    assert proc.returncode == 2
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and "signature was rejected" in lines[0], lines
+    assert "nothing was sent" in lines[0]
+    assert posts(other) == []
+    assert SECRET not in err.decode()
