@@ -237,6 +237,10 @@ def _run_live(
         engine, demo=False, notice=None, loop=loop))
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)  # stdout may be a pipe or a log file: show it now
+
+
 def _ask(prompt: str) -> str:
     """The typed confirmation; a closed stdin answers nothing (which aborts)."""
     try:
@@ -262,7 +266,7 @@ def _build_live(args: argparse.Namespace, config: DeskConfig, ddir: Path) -> Any
     async def prepare() -> Any:
         try:
             venue = await prepare_live(
-                config, creds, _ask, print, args.testnet or None, args.demo_env or None
+                config, creds, _ask, _say, args.testnet or None, args.demo_env or None
             )
         except LiveAborted as exc:
             raise UserError(str(exc)) from None
