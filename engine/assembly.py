@@ -214,6 +214,9 @@ def _binance_desk(
         feed.push,
         feed.set_status,
         stale_after=config.risk.stale_after_s,
+        # any configured strategy that reads the book (on_depth), enabled or not: it may be
+        # switched on in the desk, and its book must already be in step
+        depth=any(s.handles("on_depth") for s in strategies),
     )
     engine = Engine(
         config=config,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -297,22 +298,13 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
             return asyncio.run(run_headless(engine))
         return _run_desk(engine, desk_runner, demo=False)
     if args.live:
-        engine = _build_live(args, config, ddir)
-        if engine is None:
-            return 2
-    else:
-        from tapedesk.engine.assembly import build_paper_engine
+        return _run_live(args, config, ddir, desk_runner)
+    from tapedesk.engine.assembly import build_paper_engine
 
-        engine = build_paper_engine(ddir, config, args.testnet or None, args.demo_env or None)
+    engine = build_paper_engine(ddir, config, args.testnet or None, args.demo_env or None)
     if cmd == "run" and args.headless:
         return asyncio.run(run_headless(engine))
-    notice = (
-        None
-        if args.live
-        else (
-            "Paper mode on live Binance market data. No connection? Press d for the offline demo."
-        )
-    )
+    notice = "Paper mode on live Binance market data. No connection? Press d for the offline demo."
     return _run_desk(engine, desk_runner, demo=False, notice=notice)
 
 
@@ -324,7 +316,37 @@ def _run_desk(
     return desk_runner(engine, demo=demo, notice=notice)
 
 
+def _run_live(
+    args: argparse.Namespace, config: DeskConfig, ddir: Path, desk_runner: DeskRunner | None
+) -> int:
+    """Checks, typed confirmation, set-up and the engine on one event loop (engine.live_loop);
+    headless with ``run --headless`` (or without a desk), else in the desk."""
+    from tapedesk.engine.live_loop import run_live
+
+    prepare = _build_live(args, config, ddir)
+    if desk_runner is None or (args.command == "run" and args.headless):
+        return run_live(prepare, lambda engine, loop: loop.run_until_complete(
+            run_live_headless(engine)))
+    return run_live(prepare, lambda engine, loop: desk_runner(
+        engine, demo=False, notice=None, loop=loop))
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # stdout may be a pipe or a log file: show it now
+
+
+def _ask(prompt: str) -> str:
+    """The typed confirmation; a closed stdin answers nothing (which aborts)."""
+    try:
+        return input(prompt)
+    except EOFError:
+        print(file=sys.stderr)
+        return ""
+
+
 def _build_live(args: argparse.Namespace, config: DeskConfig, ddir: Path) -> Any:
+    """Credentials now (keyring); the returned coroutine function does the rest in the loop
+    that will run the engine, and turns every refusal into one line (UserError)."""
     from tapedesk.engine.assembly import build_live_engine
     from tapedesk.engine.binance.live import LiveAborted, prepare_live
     from tapedesk.engine.keys import KeyringUnavailable, load_credentials
@@ -334,13 +356,37 @@ def _build_live(args: argparse.Namespace, config: DeskConfig, ddir: Path) -> Any
         creds = load_credentials(environment=env)
     except KeyringUnavailable as exc:
         raise UserError(str(exc)) from None
+
+    async def prepare() -> Any:
+        try:
+            venue = await prepare_live(
+                config, creds, _ask, _say, args.testnet or None, args.demo_env or None
+            )
+        except LiveAborted as exc:
+            raise UserError(str(exc)) from None
+        try:
+            return build_live_engine(
+                ddir, config, venue, args.testnet or None, args.demo_env or None
+            )
+        except BaseException:
+            await venue.client.close_connection()
+            raise
+
+    return prepare
+
+
+async def run_live_headless(engine: Any, out: Any = None) -> int:
+    """``run_headless`` plus one line once the desk can trade (streams connected)."""
+    from tapedesk.engine.live_loop import announce_ready
+
+    out = out or sys.stdout
+    ready = asyncio.ensure_future(announce_ready(engine, lambda t: print(t, file=out, flush=True)))
     try:
-        venue = asyncio.run(
-            prepare_live(config, creds, input, print, args.testnet or None, args.demo_env or None)
-        )
-    except LiveAborted as exc:
-        raise UserError(str(exc)) from None
-    return build_live_engine(ddir, config, venue, args.testnet or None, args.demo_env or None)
+        return await run_headless(engine, out)
+    finally:
+        ready.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ready
 
 
 # -- headless run ----------------------------------------------------------------------

@@ -536,10 +536,11 @@ def make_app(engine: Any, **opts: Any) -> DeskApp:
     return DeskApp(engine, **opts)
 
 
-def run_desk(engine: Any, *, demo: bool, notice: str | None = None) -> int:
-    """Run the desk in this terminal until quit or hang-up; returns the exit code."""
+def run_desk(engine: Any, *, demo: bool, notice: str | None = None, loop: Any = None) -> int:
+    """Run the desk in this terminal until quit or hang-up; returns the exit code. ``loop``:
+    the event loop a live engine was prepared on (its HTTP sessions belong to it)."""
     journal_path = getattr(getattr(engine, "journal", None), "path", None)
     themes_dir = Path(journal_path).parent / "themes" if journal_path else None
     app = make_app(engine, demo=demo, notice=notice, handle_signals=True, themes_dir=themes_dir)
-    code = app.run()
+    code = app.run(loop=loop)
     return int(code or app.return_code or 0)

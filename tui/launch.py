@@ -13,7 +13,8 @@ from typing import Any
 LINGER_S = 3.0
 
 
-def _run_desk(engine: Any, *, demo: bool, notice: str | None = None) -> int:
+def _run_desk(engine: Any, *, demo: bool, notice: str | None = None, loop: Any = None) -> int:
+    """``loop``: a live desk runs on the loop its account was prepared on (engine.live_loop)."""
     from tapedesk.engine.desk_lock import DeskRunning, lock_desk
     from tapedesk.engine.desk_log import route_logs_to_file
     from tapedesk.engine.paths import log_file
@@ -21,7 +22,7 @@ def _run_desk(engine: Any, *, demo: bool, notice: str | None = None) -> int:
 
     ddir = engine.journal.path.parent
     route_logs_to_file(log_file(ddir, engine.mode), engine)  # nothing may draw over the app
-    code = run_desk(engine, demo=demo, notice=notice)
+    code = run_desk(engine, demo=demo, notice=notice, loop=loop)
     if code == DEMO_EXIT_CODE and not demo:
         # The user pressed d (offline demo) on a desk that had no market data.
         from tapedesk.engine.assembly import build_demo_engine
