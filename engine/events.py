@@ -214,6 +214,9 @@ class OrderStatus(StrEnum):
     CANCELED = "CANCELED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
+    #: A live venue sent the order but could not learn whether the exchange took it (5xx,
+    #: timeout); it keeps looking. Not final: a fill, NEW or REJECTED follows.
+    UNKNOWN = "UNKNOWN"
 
 
 class OrderRole(StrEnum):
