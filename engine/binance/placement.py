@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +31,7 @@ from tapedesk.engine.binance.orders import (
     can_add_exposure,
     role_from_client_id,
 )
-from tapedesk.engine.events import OrderIntent, OrderRole, OrderStatus, OrderType
+from tapedesk.engine.events import Fill, OrderIntent, OrderRole, OrderStatus, OrderType
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +43,27 @@ class LiveOrders(OrderBook):
         tr = self.orders[intent.client_id] = Tracked(intent, intent.type in ALGO_TYPES)
         self._spawn(self.place(tr))
 
-    def track(self, intents: list[OrderIntent]) -> None:
+    def track(self, intents: list[OrderIntent], fills: Iterable[Fill] = ()) -> None:
         """Resume orders open on the exchange (restored from the journal after a restart, or
         adopted): their stream events and look-ups are recognised again, and whatever
-        happened to them while the desk was down is fetched now (fills once, by trade id)."""
+        happened to them while the desk was down is fetched now. ``fills`` are those the
+        journal already holds for these orders: they are not reported again, and new ones
+        continue their ``seq``."""
+        held: dict[str, list[Fill]] = {}
+        for f in fills:
+            held.setdefault(f.client_id, []).append(f)
         for it in intents:
             if it.client_id in self.orders:
                 continue
             tr = self.orders[it.client_id] = Tracked(it, it.type in ALGO_TYPES,
                                                      status=OrderStatus.NEW)
+            for f in held.get(it.client_id, []):
+                if f.trade_id:
+                    self.seen_trades.add((f.symbol, f.trade_id))
+                tr.filled += f.qty
+                tr.fills = max(tr.fills + 1, f.seq)
+            if tr.filled:
+                tr.status = OrderStatus.PARTIALLY_FILLED
             self._spawn(self.resync(tr))
 
     async def cancel(self, symbol: str, client_id: str) -> None:

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -41,6 +41,7 @@ from tapedesk.engine.binance.settings import LiveSettings
 from tapedesk.engine.binance.streams import StreamSupervisor
 from tapedesk.engine.binance.user_events import UserEvents
 from tapedesk.engine.events import (
+    Fill,
     MarketEvent,
     OrderIntent,
     OrderRole,
@@ -216,11 +217,13 @@ class BinanceVenue:
         """Never blocks the engine loop: the REST call runs in a task of its own."""
         self.book.submit(intent)
 
-    def track(self, intents: list[OrderIntent]) -> None:
+    def track(self, intents: list[OrderIntent], fills: Iterable[Fill] = ()) -> None:
         """Resume managing orders open on the exchange (after a restart, once reconciliation
         matched them with the journal, or the user adopted them): each is looked up now, so
-        a stop that filled while the desk was down reaches the engine as the stop's fills."""
-        self.book.track(intents)
+        a stop that filled while the desk was down reaches the engine as the stop's fills
+        (``userTrades``, each trade once). ``fills``: what the journal already holds for
+        these orders, so none is reported twice."""
+        self.book.track(intents, fills)
 
     def cancel(self, symbol: str, client_id: str) -> None:
         self._spawn(self.cancel_async(symbol, client_id))

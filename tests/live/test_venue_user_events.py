@@ -8,7 +8,15 @@ from decimal import Decimal
 
 from tapedesk.engine.binance.account import Bracket
 from tapedesk.engine.binance.errors import VenueError
-from tapedesk.engine.events import OrderIntent, OrderRole, OrderStatus, OrderType, Trade
+from tapedesk.engine.events import (
+    Fill,
+    Liquidity,
+    OrderIntent,
+    OrderRole,
+    OrderStatus,
+    OrderType,
+    Trade,
+)
 
 from tests.live.conftest import wait_until
 from tests.live.venue_fakes import (
@@ -243,4 +251,19 @@ async def test_unknown_status_is_not_final_and_a_late_fill_is_never_dropped():
     venue._on_user_message(THREE_TRADES[2])  # Binance proves us wrong, late: report it
     assert len(sink.fills) == 1 and sink.fills[0].trade_id == "503"
     assert any("filled after all" in e for e in sink.errors)
+    await venue.close()
+
+
+async def test_restored_order_with_journaled_fills_reports_only_the_new_ones():
+    venue, gate, sink = make_venue()
+    gate.answers["futures_get_order"] = order_row(ENTRY, 11, "FILLED", "0.005", "60000.18")
+    gate.answers["futures_account_trades"] = [
+        trade_row(501, 11, "0.002", "60000.1", "0.06000010"),
+        trade_row(502, 11, "0.003", "60000.2", "0.09000030")]
+    journaled = Fill(ENTRY, "BTCUSDT", "BUY", D("0.002"), D("60000.1"), D("0.06000010"), 1,
+                     Liquidity.TAKER, OrderRole.ENTRY, seq=1, trade_id="501")
+    venue.track([OrderIntent(ENTRY, "BTCUSDT", "BUY", OrderType.LIMIT, D("0.005"),
+                             OrderRole.ENTRY, 0, price=D("60001"))], fills=[journaled])
+    await wait_until(lambda: sink.statuses(ENTRY)[-1:] == ["FILLED"])
+    assert [(f.trade_id, f.seq, f.qty) for f in sink.fills] == [("502", 2, D("0.003"))]
     await venue.close()
