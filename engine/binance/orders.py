@@ -74,6 +74,32 @@ def can_add_exposure(intent: OrderIntent) -> bool:
     return not (intent.reduce_only or getattr(intent, "close_position", False))
 
 
+def open_order_intents(orders: list[dict[str, Any]],
+                       algos: list[dict[str, Any]]) -> list[OrderIntent]:
+    """``openOrders`` and ``openAlgoOrders`` rows as intents with their real types, sides and
+    triggers (a restarted desk compares them with its journal and tracks them again)."""
+    out = []
+    for o in orders:
+        role = role_from_client_id(o["clientOrderId"]) or OrderRole.EXIT
+        out.append(OrderIntent(
+            client_id=o["clientOrderId"], symbol=o["symbol"], side=o["side"],
+            type=OrderType(o["type"]) if o["type"] in OrderType.__members__ else
+            OrderType.LIMIT, qty=Decimal(o["origQty"]), role=role, ts=int(o["time"]),
+            price=Decimal(o["price"]) or None, reduce_only=bool(o.get("reduceOnly"))))
+    for a in algos:
+        otype = OrderType(a["orderType"])
+        role = role_from_client_id(a["clientAlgoId"]) or (
+            OrderRole.STOP if otype is OrderType.STOP_MARKET else OrderRole.TAKE_PROFIT)
+        extra = {"close_position": True} if a.get("closePosition") in (True, "true") and (
+            "close_position" in OrderIntent.__dataclass_fields__) else {}
+        out.append(OrderIntent(
+            client_id=a["clientAlgoId"], symbol=a["symbol"], side=a["side"], type=otype,
+            qty=Decimal(a.get("quantity") or "0"), role=role, ts=int(a["createTime"]),
+            stop_price=Decimal(a["triggerPrice"]),
+            reduce_only=bool(a.get("reduceOnly") or a.get("closePosition")), **extra))
+    return out
+
+
 @dataclass
 class Tracked:
     intent: OrderIntent

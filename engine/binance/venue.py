@@ -33,6 +33,7 @@ from tapedesk.engine.binance.orders import (
     ALGO_TYPES,
     Tracked,
     client_order_id,
+    open_order_intents,
     role_from_client_id,
 )
 from tapedesk.engine.binance.placement import LiveOrders
@@ -256,24 +257,8 @@ class BinanceVenue:
 
     async def fetch_open_orders(self) -> list[OrderIntent]:
         """Open regular and algo orders with their real types, sides and triggers."""
-        out = []
-        for o in await self.gate.call("futures_get_open_orders", weight=40):
-            role = role_from_client_id(o["clientOrderId"]) or OrderRole.EXIT
-            out.append(OrderIntent(
-                client_id=o["clientOrderId"], symbol=o["symbol"], side=o["side"],
-                type=OrderType(o["type"]) if o["type"] in OrderType.__members__ else
-                OrderType.LIMIT, qty=Decimal(o["origQty"]), role=role, ts=int(o["time"]),
-                price=Decimal(o["price"]) or None, reduce_only=bool(o.get("reduceOnly"))))
-        for a in await self.gate.call("futures_get_open_algo_orders"):
-            otype = OrderType(a["orderType"])
-            role = role_from_client_id(a["clientAlgoId"]) or (
-                OrderRole.STOP if otype is OrderType.STOP_MARKET else OrderRole.TAKE_PROFIT)
-            out.append(OrderIntent(
-                client_id=a["clientAlgoId"], symbol=a["symbol"], side=a["side"], type=otype,
-                qty=Decimal(a.get("quantity") or "0"), role=role, ts=int(a["createTime"]),
-                stop_price=Decimal(a["triggerPrice"]),
-                reduce_only=bool(a.get("reduceOnly") or a.get("closePosition"))))
-        return out
+        return open_order_intents(await self.gate.call("futures_get_open_orders", weight=40),
+                                  await self.gate.call("futures_get_open_algo_orders"))
 
     async def fetch_balance(self) -> Decimal:
         """Wallet balance in USDT; ``available()`` is refreshed by the same call."""
