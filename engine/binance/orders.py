@@ -171,8 +171,14 @@ class OrderBook:
         order_id = tr.actual_order_id if tr.algo else tr.exchange_id
         if not order_id:
             return
-        row = await self.gate.call("futures_get_order", symbol=tr.intent.symbol,
-                                   orderId=order_id)
+        try:
+            row = await self.gate.call("futures_get_order", symbol=tr.intent.symbol,
+                                       orderId=order_id)
+        except VenueError as exc:  # look-ups lag new orders: -2013 may only mean "not yet"
+            if exc.code not in NOT_FOUND or tries <= 1:
+                raise
+            self._spawn(self.catch_up(tr, self.settings.catch_up_wait_s, tries - 1))
+            return
         executed = Decimal(str(row.get("executedQty", "0")))
         if executed > tr.filled:
             trades = await self.gate.call("futures_account_trades", weight=5,
@@ -201,6 +207,8 @@ class OrderBook:
         try:
             row = await self.lookup(tr)
         except VenueError as exc:
+            if exc.code in NOT_FOUND and tr.declared_missing:
+                return  # still not there: nothing new to say
             if exc.code in NOT_FOUND:
                 self.error(f"{tr.intent.client_id} ({tr.intent.role}) is not on Binance "
                            "(any more); reconcile")
