@@ -169,8 +169,8 @@ class OrderBook:
         by orderId), each reported once, then its status once the fills account for it."""
         await asyncio.sleep(wait)
         order_id = tr.actual_order_id if tr.algo else tr.exchange_id
-        if not order_id:
-            return
+        if not order_id or tr.status is OrderStatus.FILLED:
+            return  # FILLED goes out only once the fills account for it: nothing missing
         try:
             row = await self.gate.call("futures_get_order", symbol=tr.intent.symbol,
                                        orderId=order_id)

@@ -168,8 +168,9 @@ class LiveOrders(OrderBook):
         loop = asyncio.get_running_loop()
         window = self.settings.resend_after_s if may_resend else self.settings.unknown_window_s
         self.update(tr, OrderStatus.UNKNOWN, f"outcome unknown ({why}); looking for it on "
-                    f"Binance for up to {window:.0f} s"
-                    + ("" if may_resend else "; it will not be sent again"))
+                    f"Binance for up to {window:.0f} s" + (
+                        "; reduce-only, so re-sent under the same client id if it does not "
+                        "appear" if may_resend else "; it will not be sent again"))
         self.error(f"{it.role} order {it.client_id}: {why}; looking it up by its client id and "
                    "on the user stream before anything else is sent")
         start, delay, told_unknown = loop.time(), self.settings.lookup_delay, False
