@@ -345,8 +345,17 @@ class BinanceVenue:
         self.user_stream.request_restart("listenKeyExpired")
 
     def _funding(self, paid: FundingPaid) -> None:
-        if self._sink and paid.symbol:
-            self._sink.on_funding(paid.symbol, paid.amount, 0.0, paid.ts)
+        """ACCOUNT_UPDATE carries the payment, not the rate: the rate shown is the one the
+        payment implies at the last price (a long pays when the rate is positive)."""
+        if not (self._sink and paid.symbol):
+            return
+        pos = self.positions.get(paid.symbol)
+        price = Decimal(str(self.last_price.get(paid.symbol) or 0)) or (
+            pos.entry_price if pos else Decimal(0))
+        rate = 0.0
+        if pos is not None and pos.qty and price:
+            rate = float(-paid.amount * pos.side.sign / (pos.qty * price))
+        self._sink.on_funding(paid.symbol, paid.amount, rate, paid.ts)
 
     def _error(self, text: str) -> None:
         log.warning(text)

@@ -196,7 +196,9 @@ async def test_account_update_keeps_wallet_available_and_funding():
                                    "bc": "-0.06"}],
         "P": [{"s": "BTCUSDT", "pa": "0.005", "ep": "60000.1", "bep": "60000.2", "cr": "0",
                "up": "0", "mt": "isolated", "iw": "120.25", "ps": "BOTH"}]}})
-    assert sink.funding == [("BTCUSDT", D("-0.06"), 0.0, 4)]
+    (sym, amount, rate, ts), = sink.funding
+    assert (sym, amount, ts) == ("BTCUSDT", D("-0.06"), 4)
+    assert abs(rate - 0.0002) < 1e-9  # a long paid 0.06 on 300 USDT: the rate was +0.02 %
     assert venue.balance == D("1000.44")
     await venue.close()
 
