@@ -110,6 +110,7 @@ class Tracked:
     filled: Decimal = Decimal(0)
     fills: int = 0
     declared_missing: bool = False  # reported "not found"; Binance may still prove it wrong
+    cancel_wanted: bool = False  # canceled while its placement was still unknown
     heard: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property

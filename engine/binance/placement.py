@@ -79,6 +79,9 @@ class LiveOrders(OrderBook):
         except VenueError as exc:
             if exc.code in (-2011, -2013):
                 log.info("cancel %s: %s", client_id, exc.text)
+                if tr is not None and exc.code in NOT_FOUND and tr.status in (
+                        None, OrderStatus.UNKNOWN):
+                    tr.cancel_wanted = True  # not visible yet: cancel it when it turns up
                 return
             self.error(f"Could not cancel {client_id}: {exc.text}")
             return
@@ -86,6 +89,13 @@ class LiveOrders(OrderBook):
             self.update(tr, OrderStatus.CANCELED, "canceled by the desk")
 
     # -- placing ------------------------------------------------------------------------------
+    def update(self, tr: Tracked, status: OrderStatus, reason: str = "",
+               filled: Decimal | None = None, avg: Decimal = Decimal(0)) -> None:
+        super().update(tr, status, reason, filled, avg)
+        if tr.cancel_wanted and tr.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
+            tr.cancel_wanted = False
+            self._spawn(self.cancel(tr.intent.symbol, tr.intent.client_id))
+
     def _params(self, tr: Tracked) -> tuple[str, dict[str, Any]]:
         it = tr.intent
         spec = self._spec(it.symbol)

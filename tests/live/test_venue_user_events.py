@@ -269,3 +269,21 @@ async def test_restored_order_with_journaled_fills_reports_only_the_new_ones():
     await wait_until(lambda: sink.statuses(ENTRY)[-1:] == ["FILLED"])
     assert [(f.trade_id, f.seq, f.qty) for f in sink.fills] == [("502", 2, D("0.003"))]
     await venue.close()
+
+
+async def test_cancel_of_an_order_still_unknown_is_carried_out_when_it_turns_up():
+    venue, gate, sink = make_venue()
+    gate.answers["futures_create_order"] = VenueError("no answer", unknown_outcome=True)
+    gate.answers["futures_get_order"] = VenueError("Order does not exist.", code=-2013)
+    gate.answers["futures_cancel_order"] = VenueError("Unknown order sent.", code=-2013)
+    lim = "td-c9-e"
+    venue.submit(OrderIntent(lim, "BTCUSDT", "BUY", OrderType.LIMIT, D("0.005"),
+                             OrderRole.ENTRY, 0, price=D("59000")))
+    await wait_until(lambda: sink.statuses(lim) == ["UNKNOWN"])
+    await venue.cancel_async("BTCUSDT", lim)
+    gate.answers["futures_cancel_order"] = {"orderId": 31, "status": "CANCELED"}
+    venue._on_user_message(order_update(lim, 31, "NEW", "NEW", ot="LIMIT"))  # there after all
+    await wait_until(lambda: sink.statuses(lim)[-1:] == ["CANCELED"], what="canceled late")
+    assert gate.count("futures_cancel_order") == 2
+    assert gate.count("futures_create_order") == 1
+    await venue.close()
