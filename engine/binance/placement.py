@@ -12,6 +12,18 @@ looks the order up by client id with backoff and watches the user stream for
 ``unknown_window_s``. An order that can add exposure is never re-sent; one that never appears
 is reported REJECTED "not found on Binance after N s; not re-sent". Only a reduce-only /
 closePosition order is re-sent, under the same client id, after ``resend_after_s``.
+
+What the engine sees (``VenueSink``), per order:
+- ``UNKNOWN`` "outcome unknown (<why>); looking for it on Binance for up to N s; ..." — not
+  final: ``NEW``/fills/``REJECTED`` follow;
+- ``REJECTED`` "not found on Binance after N s; not re-sent (...)" — it never appeared; if it
+  turns up later anyway, its fills are reported (with a venue error saying so) and its real
+  status follows the REJECTED;
+- ``REJECTED`` "<plain words> (Binance <code>: <message>)" for a refusal, e.g. -2021, -2022,
+  -4164, -1111, -2019, -4120; "not sent: <why>" when the desk refused it before sending;
+- ``REJECTED`` "triggered, but the order it sent was rejected: <rm>" for an algo order;
+- ``EXPIRED`` "expired by Binance ..." / ``CANCELED``; ``PARTIALLY_FILLED``/``FILLED`` with
+  the cumulative ``filled_qty``, sent only after the fills that make it up.
 """
 
 from __future__ import annotations
