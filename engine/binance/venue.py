@@ -347,8 +347,15 @@ class BinanceVenue:
     def _funding(self, paid: FundingPaid) -> None:
         """ACCOUNT_UPDATE carries the payment, not the rate: the rate shown is the one the
         payment implies at the last price (a long pays when the rate is positive)."""
-        if not (self._sink and paid.symbol):
+        symbol = paid.symbol or (next(iter(self.positions)) if len(self.positions) == 1
+                                 else "")  # a cross position's funding names no symbol
+        if not symbol:
+            self._error(f"funding of {paid.amount} USDT on no identifiable position: counted "
+                        "in the wallet only")
             return
+        if not self._sink:
+            return
+        paid = paid._replace(symbol=symbol)
         pos = self.positions.get(paid.symbol)
         price = Decimal(str(self.last_price.get(paid.symbol) or 0)) or (
             pos.entry_price if pos else Decimal(0))

@@ -200,6 +200,10 @@ async def test_account_update_keeps_wallet_available_and_funding():
     assert (sym, amount, ts) == ("BTCUSDT", D("-0.06"), 4)
     assert abs(rate - 0.0002) < 1e-9  # a long paid 0.06 on 300 USDT: the rate was +0.02 %
     assert venue.balance == D("1000.44")
+    venue._on_user_message({"e": "ACCOUNT_UPDATE", "E": 5, "T": 6, "a": {  # cross: no "P"
+        "m": "FUNDING_FEE", "B": [{"a": "USDT", "wb": "1000.50", "cw": "880.25",
+                                   "bc": "0.06"}]}})
+    assert sink.funding[-1][:2] == ("BTCUSDT", D("0.06"))  # the one open position
     await venue.close()
 
 
