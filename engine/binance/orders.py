@@ -119,6 +119,7 @@ class Tracked:
         return bool(self.exchange_id or self.actual_order_id or self.fills) or self.status not in (
             None, OrderStatus.UNKNOWN)
 
+
 class OrderBook:
     """The desk's orders on one Binance account and what the engine is told about them."""
 
@@ -278,7 +279,7 @@ class OrderBook:
                 self.map_actual(tr, ev.order_id)
         elif not tr.exchange_id:
             tr.exchange_id = ev.order_id
-        if ev.exec_type == "TRADE":
+        if ev.exec_type in ("TRADE", "CALCULATED") and ev.last_qty:  # CALCULATED: liquidation
             self.fill(tr, ev.last_qty, ev.last_price, ev.fee, ev.fee_asset, ev.trade_ts,
                       ev.maker, ev.trade_id)
             if ev.cum_qty > tr.filled:  # a trade before this one never reached the desk
@@ -314,7 +315,7 @@ class OrderBook:
         for ev in self._orphans.pop(key, []):
             log.info("update for an order the desk did not place: %s %s %s", ev.client_id,
                      ev.exec_type, ev.status)
-            if ev.exec_type == "TRADE":
+            if ev.exec_type in ("TRADE", "CALCULATED") and ev.last_qty:  # CALCULATED: liquidation
                 self.error(f"a trade the desk did not place: {ev.side} {ev.last_qty} "
                            f"{ev.symbol} @ {ev.last_price} (order {ev.client_id or ev.order_id});"
                            " the position differs from the desk's: reconcile")

@@ -153,7 +153,7 @@ async def test_a_trade_nobody_claims_is_reported_not_silently_dropped():
 
 async def test_liquidation_arrives_as_liquidation_fills():
     venue, _gate, sink = make_venue()
-    venue._on_user_message(order_update("autoclose-1700000000", 88, "TRADE", "FILLED",
+    venue._on_user_message(order_update("autoclose-1700000000", 88, "CALCULATED", "FILLED",
                                         z="0.005", l="0.005", L="48000", n="1.2", t=950,
                                         S="SELL"))
     assert [(f.role, f.qty, f.side) for f in sink.fills] == [
