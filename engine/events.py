@@ -214,8 +214,8 @@ class OrderStatus(StrEnum):
     CANCELED = "CANCELED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
-    #: A live venue sent the order but could not learn whether the exchange took it (5xx,
-    #: timeout); it keeps looking. Not final: a fill, NEW or REJECTED follows.
+    #: The venue could not tell whether the order exists (a 5xx or timeout, and look-ups by
+    #: client id did not settle it yet). Not final: the order may be live.
     UNKNOWN = "UNKNOWN"
 
 
