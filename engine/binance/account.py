@@ -10,10 +10,10 @@ the USDT balance change ``bc``, which is the funding paid or received.
 (https://developers.binance.com/docs/derivatives/usds-margined-futures/user-data-streams/Event-Balance-and-Position-Update)
 
 Maintenance margin is tiered: ``/fapi/v1/leverageBracket`` lists, per symbol, notional caps
-with their maintenance margin rate and maintenance amount (``cum``); the tier a position
-falls in is the first whose cap is at or above its notional. The table changes over time, so
-it is read at every start. Fees come from ``/fapi/v1/commissionRate`` (the account's tier,
-not Binance's public default).
+with their maintenance margin rate and maintenance amount (``cum``). The table changes over
+time, so it is read at every start; which tier applies is the engine's rule, not this
+file's. Fees come from ``/fapi/v1/commissionRate`` (the account's tier, not Binance's public
+default).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class FundingPaid(NamedTuple):
     symbol: str
     amount: Decimal  # signed, from the account's point of view
     ts: int
+    rate: float = 0.0
 
 
 def brackets_from_rows(rows: Any) -> list[Bracket]:
@@ -56,14 +57,6 @@ def brackets_from_rows(rows: Any) -> list[Bracket]:
         key=lambda b: b.notional_cap)
 
 
-def tier_for(brackets: list[Bracket], notional: Decimal) -> Bracket:
-    """The tier a position of ``notional`` USDT falls in (the last one beyond every cap)."""
-    for b in brackets:
-        if notional <= b.notional_cap:
-            return b
-    return brackets[-1]
-
-
 class AccountState:
     """Wallet, available balance, positions, brackets and fees of one futures account (USDT)."""
 
@@ -73,6 +66,7 @@ class AccountState:
         self.available = Decimal(0)
         self.positions: dict[str, Position] = {}
         self.brackets: dict[str, list[Bracket]] = {}
+        self.bracket_rows: dict[str, dict[str, Any]] = {}  # as Binance sent them
         self.maker_fee = DEFAULT_MAKER
         self.taker_fee = DEFAULT_TAKER
         self.notes: list[str] = []
@@ -90,8 +84,9 @@ class AccountState:
     async def load_brackets(self, gate: RestGate, symbols: list[str]) -> None:
         for sym in symbols:
             try:
-                self.brackets[sym] = brackets_from_rows(
-                    await gate.call("futures_leverage_bracket", symbol=sym))
+                rows = await gate.call("futures_leverage_bracket", symbol=sym)
+                self.brackets[sym] = brackets_from_rows(rows)
+                self.bracket_rows[sym] = rows[0] if isinstance(rows, list) else rows
             except (VenueError, KeyError, IndexError, TypeError, InvalidOperation) as exc:
                 text = exc.text if isinstance(exc, VenueError) else f"unreadable answer ({exc})"
                 self.notes.append(f"{sym}: leverage brackets not read ({text})")
@@ -106,11 +101,6 @@ class AccountState:
             text = exc.text if isinstance(exc, VenueError) else f"unreadable answer ({exc})"
             self.notes.append(f"commission rates not read ({text}); assuming "
                               f"{self.maker_fee * 100}% maker / {self.taker_fee * 100}% taker")
-
-    def maint(self, symbol: str, notional: Decimal) -> Bracket | None:
-        """The maintenance tier for a position of ``notional`` USDT, if brackets were read."""
-        tiers = self.brackets.get(symbol)
-        return tier_for(tiers, abs(notional)) if tiers else None
 
     # -- user stream ------------------------------------------------------------------------
     def apply_update(self, a: dict[str, Any], leverage: dict[str, int],
@@ -141,3 +131,20 @@ class AccountState:
                 opened_ts=old.opened_ts if old else self._now_ms(),
                 margin=Decimal(str(p.get("iw", "0"))))
         return funding
+
+    def attribute(self, paid: FundingPaid, last_price: dict[str, float]) -> FundingPaid | None:
+        """The position a funding payment belongs to (a cross position's update names none:
+        the one open position, if there is exactly one) and the rate the payment implies
+        at the last price; ACCOUNT_UPDATE carries the payment, not the rate. A long pays
+        when the rate is positive."""
+        symbol = paid.symbol or (next(iter(self.positions)) if len(self.positions) == 1
+                                 else "")
+        if not symbol:
+            return None
+        pos = self.positions.get(symbol)
+        price = Decimal(str(last_price.get(symbol) or 0)) or (
+            pos.entry_price if pos else Decimal(0))
+        rate = 0.0
+        if pos is not None and pos.qty and price:
+            rate = float(-paid.amount * pos.side.sign / (pos.qty * price))
+        return paid._replace(symbol=symbol, rate=rate)

@@ -76,6 +76,10 @@ class LiveOrders(OrderBook):
                 tr.fills = max(tr.fills + 1, f.seq)
             if tr.filled:
                 tr.status = OrderStatus.PARTIALLY_FILLED
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                continue  # no loop yet: the user stream's first connect resyncs it
             self._spawn(self.resync(tr))
 
     async def cancel(self, symbol: str, client_id: str) -> None:

@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from binance import BinanceSocketManager
+from tapedesk.engine import symbols
 from tapedesk.engine.binance.account import AccountState, Bracket, FundingPaid
 from tapedesk.engine.binance.endpoints import Endpoints, apply_to_socket_manager
 from tapedesk.engine.binance.errors import VenueError
@@ -271,10 +272,16 @@ class BinanceVenue:
         if self.symbols:
             await self.account.load_commission(self.gate, self.symbols[0])
         self.report.notes.extend(self.account.notes)
+        # engine.symbols owns the tier rule; where it knows every tier (``margin_tiers``),
+        # the spec gets them all, else the first tier only.
+        to_tiers = getattr(symbols, "tiers_from_leverage_bracket", None)
         for sym, tiers in self.account.brackets.items():
             if sym in self.specs and tiers:
+                extra = {"margin_tiers": to_tiers(self.account.bracket_rows[sym])} if (
+                    to_tiers and "margin_tiers" in SymbolSpec.__dataclass_fields__) else {}
                 self.specs[sym] = dataclasses.replace(
-                    self.specs[sym], maint_margin_rate=tiers[0].mmr, maint_amount=tiers[0].cum)
+                    self.specs[sym], maint_margin_rate=tiers[0].mmr, maint_amount=tiers[0].cum,
+                    **extra)
 
     async def close_position(self, position: Position) -> None:
         """Close one position reduce-only at market (reconciliation's "flatten")."""
@@ -345,24 +352,12 @@ class BinanceVenue:
         self.user_stream.request_restart("listenKeyExpired")
 
     def _funding(self, paid: FundingPaid) -> None:
-        """ACCOUNT_UPDATE carries the payment, not the rate: the rate shown is the one the
-        payment implies at the last price (a long pays when the rate is positive)."""
-        symbol = paid.symbol or (next(iter(self.positions)) if len(self.positions) == 1
-                                 else "")  # a cross position's funding names no symbol
-        if not symbol:
+        found = self.account.attribute(paid, self.last_price)
+        if found is None:
             self._error(f"funding of {paid.amount} USDT on no identifiable position: counted "
                         "in the wallet only")
-            return
-        if not self._sink:
-            return
-        paid = paid._replace(symbol=symbol)
-        pos = self.positions.get(paid.symbol)
-        price = Decimal(str(self.last_price.get(paid.symbol) or 0)) or (
-            pos.entry_price if pos else Decimal(0))
-        rate = 0.0
-        if pos is not None and pos.qty and price:
-            rate = float(-paid.amount * pos.side.sign / (pos.qty * price))
-        self._sink.on_funding(paid.symbol, paid.amount, rate, paid.ts)
+        elif self._sink:
+            self._sink.on_funding(found.symbol, found.amount, found.rate, found.ts)
 
     def _error(self, text: str) -> None:
         log.warning(text)

@@ -235,7 +235,6 @@ async def test_brackets_and_commission_are_read_from_the_account():
     await venue.load_terms()
     assert venue.brackets["BTCUSDT"] == [Bracket(D(50000), D("0.004"), D(0)),
                                          Bracket(D(600000), D("0.005"), D(50))]
-    assert venue.account.maint("BTCUSDT", D(70000)) == Bracket(D(600000), D("0.005"), D(50))
     assert (venue.maker_fee, venue.taker_fee) == (D("0.000180"), D("0.000450"))
     assert venue.spec("BTCUSDT").maint_margin_rate == D("0.004")
     assert await venue.fetch_balance() == D("100009.00")
@@ -291,3 +290,13 @@ async def test_cancel_of_an_order_still_unknown_is_carried_out_when_it_turns_up(
     assert gate.count("futures_cancel_order") == 2
     assert gate.count("futures_create_order") == 1
     await venue.close()
+
+
+def test_track_before_the_loop_runs_is_resynced_when_the_stream_connects():
+    venue, gate, _sink = make_venue()
+    track_entry(venue)  # no running loop: nothing spawned, nothing lost
+    gate.answers["futures_get_order"] = order_row(ENTRY, 11, "NEW", "0")
+    gate.answers["futures_position_information"] = []
+    gate.answers["futures_account_balance"] = []
+    asyncio.run(venue.resync())
+    assert ("futures_get_order", {"symbol": "BTCUSDT", "origClientOrderId": ENTRY}) in gate.calls
