@@ -23,7 +23,13 @@ def intent(cid, side="BUY", qty="0.002", type=OrderType.MARKET, role=OrderRole.E
 
 async def test_start_reads_wallet_available_brackets_and_fees(exchange, venue, sink):
     assert venue.balance == D("10000") == venue.available()
-    assert venue.brackets["BTCUSDT"] == [Bracket(D(50000), D("0.004"), D(0))]
+    tiers = venue.brackets["BTCUSDT"]
+    assert tiers[0] == Bracket(D(50000), D("0.004"), D(0))
+    assert [b.notional_cap for b in tiers] == sorted(b.notional_cap for b in tiers)
+    spec = venue.spec("BTCUSDT")
+    assert (spec.maint_margin_rate, spec.maint_amount) == (D("0.004"), D(0))
+    if hasattr(spec, "margin_tiers"):  # engine.symbols knows every tier: the spec gets them
+        assert len(spec.margin_tiers) == len(tiers)
     assert (venue.maker_fee, venue.taker_fee) == (D("0.0002"), D("0.0005"))
     cid = client_order_id("w1", OrderRole.ENTRY)
     venue.submit(intent(cid))
