@@ -170,7 +170,9 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        return _dispatch(args, desk_runner)
+        code = _dispatch(args, desk_runner)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
     except (UserError, ConfigError, FileNotFoundError, DataDirError, DeskRunning) as exc:
         print(f"tapedesk: {exc}", file=sys.stderr)
         return 2
