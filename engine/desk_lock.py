@@ -117,3 +117,10 @@ def lock_desk(data_dir: Path, mode: str) -> DeskLock:
         lock = DeskLock(data_dir, mode).acquire()
         _held[key] = lock
     return lock
+
+
+def release_desk(data_dir: Path, mode: str) -> None:
+    """Let go of ``mode`` once its desk has stopped (the TUI switched to the demo)."""
+    lock = _held.pop((str(Path(data_dir).resolve()), mode), None)
+    if lock is not None:
+        lock.release()
