@@ -314,3 +314,32 @@ def test_paths_lists_every_location_and_finds_an_old_journal(
     old.mkdir(parents=True)
     sqlite3.connect(old / "paper.db").close()
     assert paths.default_data_dir() == old
+
+
+@pytest.mark.parametrize(
+    ("mode", "argv"),
+    [("live", ["--live", "run", "--headless"]), ("demo", ["demo"]), ("paper", [])],
+)
+def test_every_desk_command_is_refused_before_it_asks_or_draws_anything(
+    tmp_path: Path, home: dict[str, str], mode: str, argv: list[str]
+) -> None:
+    """A held lock turns away the live desk before keys or prompts, and the TUI desks
+    (demo, the default paper desk) before their app: with no terminal here, an app would
+    hang rather than exit."""
+    from tapedesk.engine.desk_lock import DeskLock
+
+    ddir = tmp_path / "d"
+    ddir.mkdir(mode=0o700)
+    held = DeskLock(ddir, mode).acquire()
+    try:
+        before = _fingerprint(ddir)
+        refused = td(home, "--data-dir", str(ddir), *argv, stdin="BTCUSDT\n", timeout=60)
+        assert refused.returncode == 2
+        assert refused.stderr == (
+            f"tapedesk: a {mode} desk is already running on {ddir} (PID {os.getpid()}); "
+            "stop it first (tapedesk halt / quit it) or use another --data-dir\n"
+        )
+        assert refused.stdout == ""  # no confirmation prompt, no account summary
+        assert _fingerprint(ddir) == before
+    finally:
+        held.release()
