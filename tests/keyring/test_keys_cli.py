@@ -521,4 +521,4 @@ def test_set_never_repeats_a_secret_typed_at_the_key_file_prompt(secret_service)
     assert "private_key: cannot read the file named at the prompt" in shown
     assert typed not in shown and "Traceback" not in shown
     assert_no_secret(shown)
-    assert load_credentials(environment="testnet") is None
+    assert load_credentials(environment="testnet", backend=secret_service.backend()) is None
