@@ -272,6 +272,19 @@ def test_data_dir_is_made_private_or_refused_with_why(tmp_path: Path, home: dict
     run = ["--data-dir", str(ddir), "run", "--headless", "--replay", str(data), "--speed", "0"]
     assert td(home, *run).returncode == 0
     assert ddir.stat().st_mode & 0o777 == 0o700
+    ddir.chmod(0o755)  # a desk's own dir, journal inside, opened up again: private again
+    assert td(home, *run, "--no-resume").returncode == 0
+    assert ddir.stat().st_mode & 0o777 == 0o700
+
+    shared = tmp_path / "shared"  # e.g. --data-dir ~ : someone else's files are there
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    (shared / "notes.txt").write_text("mine")
+    refused = td(home, "--data-dir", str(shared), "run", "--headless", "--replay", str(data))
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "holds other files (notes.txt)" in refused.stderr and "chmod 700" in refused.stderr
+    assert shared.stat().st_mode & 0o777 == 0o755
+    assert sorted(p.name for p in shared.iterdir()) == ["notes.txt"]
     if os.getuid() != 0:
         pytest.skip("handing the dir to another user needs root")
     other = tmp_path / "other"
