@@ -350,7 +350,7 @@ def test_every_desk_command_is_refused_before_it_asks_or_draws_anything(
         assert refused.returncode == 2
         assert refused.stderr == (
             f"tapedesk: a {mode} desk is already running on {ddir} (PID {os.getpid()}); "
-            "stop it first (tapedesk halt / quit it) or use another --data-dir\n"
+            "quit that desk first, or use another --data-dir\n"
         )
         assert refused.stdout == ""  # no confirmation prompt, no account summary
         assert _fingerprint(ddir) == before
