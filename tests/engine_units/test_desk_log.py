@@ -94,3 +94,27 @@ def test_tui_routing_takes_the_terminal_handler_off_and_masks_secrets(
     route_logs_to_file(tmp_path / "log" / "desk-demo.log", Recorder())  # the d switch
     rotating = [h for h in root_logger.handlers if isinstance(h, RotatingFileHandler)]
     assert [Path(h.baseFilename).name for h in rotating] == ["desk-demo.log"]
+
+
+def test_messages_that_all_differ_are_capped_per_window_and_counted() -> None:
+    engine = Recorder()
+    fwd = ExplainForwarder(engine, every_s=0.2, per_window=3)
+    log = logging.getLogger("tapedesk.test.flood")
+    log.propagate = False
+    log.addHandler(fwd)
+
+    async def flood() -> None:
+        for i in range(50):
+            log.warning(f"attempt {i} failed")  # each text is new: no per-message limit helps
+        await asyncio.sleep(0.25)
+        log.warning("after the window")
+        await asyncio.sleep(0)
+
+    try:
+        asyncio.run(flood())
+    finally:
+        log.removeHandler(fwd)
+        log.propagate = True
+    texts = [t for _, t in engine.lines]
+    assert len(texts) == 4 and texts[0].startswith("attempt 0 failed")
+    assert "after the window" in texts[3] and "[47 other log lines not shown here" in texts[3]
