@@ -188,7 +188,9 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
     from tapedesk.engine.strategy import StrategyError
 
     try:
-        return _dispatch(args, desk_runner)
+        code = _dispatch(args, desk_runner)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
     except ConfigError as exc:  # one line per problem, each naming its field
         for line in str(exc).splitlines():
             print(f"tapedesk: {line}", file=sys.stderr)
