@@ -203,7 +203,7 @@ def _default_warn(message: str) -> None:
 
 def detect_format(path: str | Path) -> str:
     """Name of the format of ``path`` (one of ``FORMATS``), sniffed from its first line."""
-    with open_text(path) as fh, _read_errors(path):
+    with open_text(path) as fh, _read_errors(path, _Counted(fh)):  # errors: "line 1"
         head = fh.read(4096)
     first = next((ln for ln in head.splitlines() if ln.strip()), "").strip()
     if not first:
@@ -369,7 +369,9 @@ def _freqtrade_json_rows(fh: Any, where: str, skips: Skips) -> Iterator[Row]:
         try:
             row = (i, to_ms(int(cols[0][key])), None, float(cols[1][key]), float(cols[2][key]),
                    float(cols[3][key]), float(cols[4][key]), float(vol.get(key) or 0.0))
-        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        except KeyError as exc:
+            skips.add(i, f"row {key[:20]!r} has no {exc.args[0]!r} in every column")
+        except (TypeError, ValueError, OverflowError) as exc:
             skips.add(i, f"row {key[:20]!r} unreadable: {exc}")
             continue
         yield row
@@ -546,8 +548,7 @@ def load_bars(
     fmt = detect_format(path)
     if fmt in ("binance_csv", "ohlcv_csv", "ninjabot_csv"):
         sym = (symbol or symbol_from_name(path) or DEFAULT_SYMBOL).upper()
-        with open_text(path) as fh, _read_errors(path):
-            text = fh.read()
+        text = _read_all(path)
         fast = fast_csv_bars(text, path, fmt, sym, start_ms, end_ms, interval_from_name(path))
         if fast is not None:
             return fast
@@ -561,7 +562,25 @@ def check_readable(path: str | Path) -> str:
     """Fail early, before a desk starts: the file exists, decompresses to the end (a truncated
     gzip raises DataError now, not an hour into a replay) and has a known layout."""
     fmt = detect_format(path)
-    with open_text(path) as fh, _read_errors(path):
-        while fh.read(1 << 20):
-            pass
+    _read_all(path, keep=False)
     return fmt
+
+
+def _read_all(path: str | Path, keep: bool = True) -> str:
+    """The whole text of ``path``; a truncated or corrupt file is a DataError naming the
+    line where the readable part ends (found by a second, line-by-line pass: errors only)."""
+    parts: list[str] = []
+    try:
+        with open_text(path) as fh, _read_errors(path):
+            while chunk := fh.read(1 << 20):
+                if keep:
+                    parts.append(chunk)
+    except DataError as exc:
+        if not exc.reason.startswith("compressed data"):
+            raise
+        lines = _Counted(open_text(path))
+        with lines.fh, _read_errors(path, lines):
+            for _ in lines:
+                pass
+        raise  # pragma: no cover - the second pass raises with the line number
+    return "".join(parts)
