@@ -5,10 +5,11 @@ one seeded mutation per copy (byte flips, truncated gzip, invalid UTF-8, NaN/inf
 prices, timestamps in 1900/2100/1e20, lists where strings belong, directories, ...), runs
 ``tapedesk backtest --data <copy>`` on each (plus a few ``demo``/``run`` and config cases) and
 prints how many runs showed a traceback, an "unexpected error" line, a timeout, or a
-multi-line error. A run passes when it exits 0, or exits non-zero with one stderr line per
-problem and no traceback.
+multi-line error. Every fifth file also goes through ``run --headless --replay``. A run
+passes when it exits 0, or exits non-zero with one stderr line per problem and no traceback.
 
     python bench/fuzz_inputs.py [--files 300] [--configs 60] [--seed 7] [--jobs 2]
+                                [--replay-every 5] [--keep DIR]
 
 Prints figures; asserts nothing.
 """
@@ -224,6 +225,8 @@ def main() -> None:
     ap.add_argument("--configs", type=int, default=60)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--replay-every", type=int, default=5,
+                    help="also run every Nth mutated file through run --headless --replay")
     ap.add_argument("--keep", type=Path, help="keep the mutated files here")
     args = ap.parse_args()
     rng = random.Random(args.seed)
@@ -243,6 +246,10 @@ def main() -> None:
         path.write_bytes(data)
         jobs.append((f"backtest/{layout}/{kind}", [exe, "backtest", "--data", str(path),
                                                     "--no-progress"]))
+        if i % args.replay_every == 0:
+            jobs.append((f"replay/{layout}/{kind}", [
+                exe, "--data-dir", str(work / f"rd{i}"), "run", "--headless", "--replay",
+                str(path), "--speed", "0"]))
     (work / "a_directory.csv").mkdir(exist_ok=True)
     jobs.append(("backtest/directory", [exe, "backtest", "--data", str(work / "a_directory.csv")]))
     for speed in ("-5", "nan", "inf"):
