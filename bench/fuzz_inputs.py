@@ -21,6 +21,7 @@ import concurrent.futures as cf
 import gzip
 import json
 import random
+import shlex
 import shutil
 import subprocess
 import sys
@@ -219,6 +220,10 @@ def run(cmd: list[str], cwd: Path) -> tuple[str, int, str]:
     return ("one_line" if len(lines) <= 1 else "multi_line"), p.returncode, err.strip()[:160]
 
 
+def _expand(cmd: list[str], exe_cmd: list[str]) -> list[str]:
+    return [part for c in cmd for part in (exe_cmd if c == "\0EXE" else [c])]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--files", type=int, default=300)
@@ -228,9 +233,12 @@ def main() -> None:
     ap.add_argument("--replay-every", type=int, default=5,
                     help="also run every Nth mutated file through run --headless --replay")
     ap.add_argument("--keep", type=Path, help="keep the mutated files here")
+    ap.add_argument("--exe", help="command to test instead of the tapedesk script, e.g. "
+                                  "'python -m tapedesk' with PYTHONPATH=<another checkout>")
     args = ap.parse_args()
     rng = random.Random(args.seed)
-    exe = shutil.which("tapedesk") or "tapedesk"
+    exe_cmd = shlex.split(args.exe) if args.exe else [shutil.which("tapedesk") or "tapedesk"]
+    exe = "\0EXE"
     work = Path(args.keep or tempfile.mkdtemp(prefix="tapedesk-fuzz-"))
     work.mkdir(parents=True, exist_ok=True)
     base = seeds(work)
@@ -266,15 +274,19 @@ def main() -> None:
     t0 = time.monotonic()
     results: list[tuple[str, str, int, str]] = []
     with cf.ThreadPoolExecutor(args.jobs) as pool:
-        futs = {pool.submit(run, cmd, work): name for name, cmd in jobs}
+        futs = {pool.submit(run, _expand(cmd, exe_cmd), work): name for name, cmd in jobs}
         for fut in cf.as_completed(futs):
             outcome, code, tail = fut.result()
             results.append((futs[fut], outcome, code, tail))
     dt = time.monotonic() - t0
     by = Counter(o for _, o, _, _ in results)
     print(f"{len(results)} runs in {dt:.0f} s (files in {work})")
+    groups = sorted({n.split("/")[0] for n, *_ in results})
+    print(f"  {'':10s} {'all':>5s} " + " ".join(f"{g:>9s}" for g in groups))
     for outcome in ("ok", "one_line", "multi_line", "traceback", "unexpected", "timeout"):
-        print(f"  {outcome:10s} {by.get(outcome, 0)}")
+        per = Counter(n.split("/")[0] for n, o, _, _ in results if o == outcome)
+        print(f"  {outcome:10s} {by.get(outcome, 0):5d} "
+              + " ".join(f"{per.get(g, 0):9d}" for g in groups))
     bad = [r for r in results if r[1] in ("traceback", "unexpected", "timeout", "multi_line")]
     kinds = Counter(t.split(":")[0] for _, o, _, t in bad if o == "traceback")
     if kinds:
