@@ -190,8 +190,9 @@ def test_a_config_that_is_not_text_is_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("flag", "value"), [("--fee-bps", "nan"), ("--slippage-bps", "-1"),
                                              ("--initial-balance", "NaN"),
-                                             ("--fixed-qty", "inf")])
-def test_non_finite_backtest_options_are_one_line(tmp_path: Path, bars: list[Bar], flag: str,
+                                             ("--fixed-qty", "inf"), ("--symbol", "a b"),
+                                             ("--monte-carlo", "-3")])
+def test_bad_backtest_options_are_one_line(tmp_path: Path, bars: list[Bar], flag: str,
                                                   value: str) -> None:
     path = tmp_path / "BTCUSDT-1m.csv"
     path.write_text(binance_csv(bars[:100]))
