@@ -166,6 +166,10 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
         return 130
     except (BrokenPipeError, SystemExit):
         raise
+    except OSError as exc:  # a path the user gave that cannot be used, a full disk, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"tapedesk: {where}{exc.strerror or _one_line(exc)}", file=sys.stderr)
+        return 1
     except Exception as exc:  # the last line of defence: never a traceback for the user
         logging.getLogger("tapedesk").debug("unexpected error", exc_info=True)
         print(
