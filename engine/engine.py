@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
 from collections import deque
@@ -20,8 +19,10 @@ from decimal import Decimal
 from typing import Any
 
 from tapedesk.engine import explanations as say
-from tapedesk.engine.clock import DAY_MS, Clock, EventClock, day_key, day_start
+from tapedesk.engine.clock import Clock, EventClock
 from tapedesk.engine.config import DeskConfig
+from tapedesk.engine.day_book import DayBook
+from tapedesk.engine.emergency_stop import emergency_stop
 from tapedesk.engine.events import (
     Decision,
     Explanation,
@@ -29,10 +30,7 @@ from tapedesk.engine.events import (
     Fill,
     Kind,
     MarketEvent,
-    OrderIntent,
     OrderRole,
-    OrderStatus,
-    OrderType,
     OrderUpdate,
     Position,
     RoundTrip,
@@ -43,15 +41,15 @@ from tapedesk.engine.journal import (
     TRADE_COLUMNS,
     Journal,
     Record,
-    day_record,
     explanation_record,
     row_to_explanation,
     row_to_trade,
     setting_record,
     trade_record,
 )
+from tapedesk.engine.orders import Orders
 from tapedesk.engine.positions import PositionBook, set_isolated_margin
-from tapedesk.engine.risk import DayCounters, RiskEngine, day_lock_reason, gate_reason
+from tapedesk.engine.risk import Costs, DayCounters, RiskEngine, gate_reason
 from tapedesk.engine.snapshot import (
     DayStats,
     DeskSnapshot,
@@ -72,14 +70,6 @@ HANDLER_FOR_KIND = {
     Kind.TRADE: "on_trade",
     Kind.MARK: "on_mark",
     Kind.DEPTH: "on_depth",
-}
-EXIT_REASON = {
-    OrderRole.STOP: "stop-loss",
-    OrderRole.TAKE_PROFIT: "take-profit",
-    OrderRole.EXIT: "strategy exit",
-    OrderRole.FLATTEN: "emergency stop",
-    OrderRole.LIQUIDATION: "liquidation",
-    OrderRole.ENTRY: "reversed",
 }
 
 
@@ -166,11 +156,13 @@ class Engine:
         self.specs = dict(specs or {})
         self.book = PositionBook()
         self._positions = self.book.positions  # the same dict, bound for the hot path
+        # Paper starts from the configured balance; a live start replaces both with the
+        # account's wallet (``start``): paper.initial_balance is never used live.
         self.initial_balance = config.paper.initial_balance
         self.balance = Decimal(self.initial_balance)
         self.halted = False
         self.paused = False
-        self.day = DayCounters(day="")
+        self.days = DayBook(config.risk)
         self.trades: list[RoundTrip] = []
         self.recent: deque[Explanation] = deque(maxlen=keep_explanations)
         self.equity_samples: list[tuple[int, float]] = []
@@ -192,17 +184,15 @@ class Engine:
         self.reconciliation: Any = None  # engine.reconcile.Reconciliation on a live start
         #: False in backtests: nobody subscribes, so nothing is queued for announcement.
         self.publish = True
-        self._roll_hour = config.risk.day_roll_hour_utc
-        self._next_roll = 0
         self._pending: list[Record] = []
         self._outbox: list[Any] = []
         self._subs: set[Subscription] = set()
-        self._entries: dict[str, tuple[Signal, Decision]] = {}  # symbol -> working entry
-        self._protect: dict[str, dict[str, OrderIntent]] = {}  # symbol -> stop/TP orders
-        self._orders: dict[str, OrderIntent] = {}
-        self._exit_reason: dict[str, str] = {}
-        self._ids = itertools.count(1)
-        self._id_prefix = f"{time.time_ns() // 1_000_000 % 1_000_000_000:09d}"
+        self.orders = Orders(venue=venue, clock=self.clock, book=self.book, spec=self.spec,
+                             cfg=config.risk, explain=self.explain,
+                             record=self._pending_append if journal is not None else None)
+        if self.risk.costs is None:
+            self.risk.costs = venue_costs(venue, config)
+        self.orders.costs = self.risk.costs
         self._last_event_ts = 0
         self._last_rx_wall: float | None = None
         self._last_sample = 0
@@ -217,6 +207,17 @@ class Engine:
         self._observe = self.clock.observe
         self._venue_on_market = self.venue.on_market
         self._rebuild_handlers()
+
+    def _pending_append(self, record: Record) -> None:
+        self._pending.append(record)
+
+    @property
+    def day(self) -> DayCounters:
+        return self.days.counters
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     # -- public API ----------------------------------------------------------------------
 
@@ -245,8 +246,10 @@ class Engine:
         now = self.clock.now()
         if now:
             await self._load_day(now)
+        self.orders.track_open()
         await self.venue.start()
         if not getattr(self.venue, "simulated", True):
+            await self._account()
             await self._reconcile()
         self._rebuild_handlers()
         self._pending.append(self._strategies_record())
@@ -392,7 +395,21 @@ class Engine:
         return self.clock.now()
 
     def equity(self) -> Decimal:
-        return self.balance + self.unrealized()
+        return self.wallet() + self.unrealized()
+
+    def wallet(self) -> Decimal:
+        """The wallet balance sizing and the header use: live, the exchange's own figure
+        (kept current from ACCOUNT_UPDATE by the venue); paper, the desk's books."""
+        if not getattr(self.venue, "simulated", True):
+            live = getattr(self.venue, "balance", None)
+            if live:
+                return Decimal(live)
+        return self.balance
+
+    async def _account(self) -> None:
+        """Live start: equity comes from the account, never from ``paper.initial_balance``."""
+        bal = getattr(self.venue, "balance", None) or await self.venue.fetch_balance()
+        self.initial_balance = self.balance = Decimal(bal)
 
     def unrealized(self) -> Decimal:
         total = Decimal(0)
@@ -431,7 +448,7 @@ class Engine:
             halted=self.halted,
             symbols=tuple(self.config.symbols),
             now_ts=now,
-            next_reset_ts=day_start(now, self._roll_hour) + DAY_MS if now else 0,
+            next_reset_ts=self.days.next_reset(now),
             day=DayStats(
                 d.day,
                 d.trades,
@@ -443,8 +460,8 @@ class Engine:
                 max(0, cfg.max_trades_per_day - d.trades),
                 max(0, cfg.max_losing_trades_per_day - d.losses),
             ),
-            balance=self.balance,
-            equity=self.balance + unreal,
+            balance=self.wallet(),
+            equity=self.wallet() + unreal,
             unrealized_pnl=unreal,
             positions=dict(self.book.positions),
             last_prices=dict(getattr(self.venue, "last_price", {})),
@@ -466,6 +483,7 @@ class Engine:
             venue=getattr(self.venue, "name", "?"),
             api_weight=getattr(self.venue, "api_weight", None),
             extra={"gate": self._gate},
+            unprotected=self.orders.unprotected(),
         )
 
     # -- startup reconciliation (live) ----------------------------------------------------
@@ -474,7 +492,11 @@ class Engine:
         """Compare the exchange with the journal; any difference blocks trading until answered."""
         from tapedesk.engine.reconcile import Reconciliation
 
-        journal_orders = list(self._orders.values())
+        resync = getattr(self.venue, "resync", None)
+        if resync is not None:  # fills of the desk's own orders while it was down come first
+            with contextlib.suppress(Exception):
+                await resync()
+        journal_orders = list(self.orders.open.values())
         rec = await Reconciliation.with_venue(self.venue, dict(self.book.positions), journal_orders)
         self.reconciliation = rec
         self.explain(ExplanationKind.ERROR if rec.blocked else ExplanationKind.DESK, rec.describe())
@@ -496,9 +518,9 @@ class Engine:
             else:
                 self.book.positions.pop(diff.symbol, None)
         elif diff.journal_order is not None:
-            self._orders.pop(diff.journal_order.client_id, None)
+            self.orders.forget(diff.journal_order.client_id)
         if act is Action.ADOPT and diff.exchange_order is not None:
-            self._orders[diff.exchange_order.client_id] = diff.exchange_order
+            self.orders.adopt(diff.exchange_order)
         self.explain(ExplanationKind.DESK, f"Reconciliation: {text}.")
         self._update_gate()
         self._announce()
@@ -510,7 +532,8 @@ class Engine:
     async def emergency_stop(self) -> None:
         """Halt entries, cancel everything, close reduce-only, verify flat; retry until flat.
 
-        Works with the market stream dead: it talks only to the venue.
+        Works with the market stream dead: it talks only to the venue
+        (engine.emergency_stop holds the procedure).
         """
         if self._estop_task is not None and not self._estop_task.done():
             return await asyncio.shield(self._estop_task)
@@ -518,60 +541,14 @@ class Engine:
         return await asyncio.shield(self._estop_task)
 
     async def _emergency_stop(self) -> None:
+        await emergency_stop(self)
+
+    def set_halted(self) -> None:
+        """The emergency stop's first step: in force in memory at once, journaled next."""
         self.halted = True
         self._pending.append(setting_record("halted", "1"))
-        self._entries.clear()
         self._update_gate()
-        self.explain(ExplanationKind.DESK, "EMERGENCY STOP: new entries halted.")
         self._announce()
-        # Cancel and close first, commit after: the halt is already in force in memory, and
-        # the exchange must hear from us before the disk does (bench/ui_throughput.py).
-        delay = 0.2
-        for attempt in itertools.count(1):
-            try:
-                working = len(self._orders)
-                await self.venue.cancel_all()
-                self.explain(
-                    ExplanationKind.DESK,
-                    f"Step 1/3 cancel: {working} open "
-                    f"order(s) cancelled (regular and conditional).",
-                )
-                self._protect.clear()
-                positions = await self.venue.fetch_positions()
-                for pos in positions.values():
-                    self.close_position(pos, OrderRole.FLATTEN, "emergency stop")
-                self.explain(
-                    ExplanationKind.DESK,
-                    f"Step 2/3 close: {len(positions)} position(s)"
-                    " sent reduce-only market close orders.",
-                )
-                await self.commit()
-                await asyncio.sleep(0)
-                left = await self.venue.fetch_positions()
-                left_orders = await self.venue.fetch_open_orders()
-                if not left and not left_orders:
-                    self.explain(
-                        ExplanationKind.DESK,
-                        "Step 3/3 verify: the venue reports FLAT "
-                        "with no open orders. Desk stays HALTED until you resume.",
-                    )
-                    await self.commit()
-                    return
-                self.explain(
-                    ExplanationKind.ERROR,
-                    f"Verify attempt {attempt}: venue still shows "
-                    f"{len(left)} position(s) and {len(left_orders)} order(s); retrying.",
-                )
-            except Exception as exc:  # the venue may be down: keep trying, say why
-                self.explain(
-                    ExplanationKind.ERROR,
-                    f"Emergency stop attempt {attempt} failed: {exc}; retrying in {delay:.1f} s.",
-                )
-            await self.commit()
-            if self._stopping and attempt >= 3:
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
     # -- the hot path ----------------------------------------------------------------------
 
@@ -584,8 +561,10 @@ class Engine:
         ts = ev.ts
         self._observe(ts)
         self._last_event_ts = ts
-        if ts >= self._next_roll:
+        if ts >= self.days.next_roll:
             self._roll_day(ts)
+        if ts >= self.orders.next_due:
+            self.orders.tick(ts)
         positions = self._positions
         held = bool(positions)
         self._venue_on_market(ev)
@@ -637,7 +616,7 @@ class Engine:
         st.last_signal = f"{sig.kind} {sig.side} @ {say.price(sig.entry)}"
         spec = self.spec(sig.symbol)
         pos = self.book.positions.get(sig.symbol)
-        avail = self.venue.available() if hasattr(self.venue, "available") else self.balance
+        avail = self.venue.available() if hasattr(self.venue, "available") else self.wallet()
         dec = self.risk.vet(
             sig,
             day=self.day,
@@ -645,7 +624,7 @@ class Engine:
             available=avail,
             spec=spec,
             has_position=pos is not None,
-            has_pending=sig.symbol in self._entries,
+            has_pending=self.orders.working_entry(sig.symbol),
         )
         self._record_decision(dec)
         if not dec.accepted:
@@ -670,17 +649,7 @@ class Engine:
             return
         if hasattr(self.venue, "set_leverage"):
             self.venue.set_leverage(sig.symbol, dec.leverage)
-        self._entries[sig.symbol] = (sig, dec)
-        self._submit(
-            self._intent(
-                sig.symbol,
-                sig.side.order_side,
-                OrderType.MARKET,
-                dec.qty,
-                OrderRole.ENTRY,
-                strategy=sig.strategy,
-            )
-        )
+        self.orders.enter(sig, dec)
 
     def _record_decision(self, dec: Decision) -> None:
         if self.journal is None:
@@ -713,185 +682,42 @@ class Engine:
 
     def close_position(self, pos: Position, role: OrderRole, reason: str) -> None:
         """Send the reduce-only market order that closes ``pos``; ``reason`` labels the trade."""
-        self._exit_reason[pos.symbol] = reason
-        self._submit(
-            self._intent(
-                pos.symbol,
-                pos.side.opposite.order_side,
-                OrderType.MARKET,
-                pos.qty,
-                role,
-                reduce_only=True,
-                strategy=pos.strategy,
-            )
-        )
+        self.orders.close(pos, role, reason)
 
-    # -- orders ----------------------------------------------------------------------------
-
-    def _intent(
-        self,
-        symbol: str,
-        side: str,
-        typ: OrderType,
-        qty: Decimal,
-        role: OrderRole,
-        *,
-        stop: Decimal | None = None,
-        reduce_only: bool = False,
-        strategy: str = "",
-    ) -> OrderIntent:
-        letter = {
-            OrderRole.ENTRY: "e",
-            OrderRole.STOP: "s",
-            OrderRole.TAKE_PROFIT: "t",
-            OrderRole.EXIT: "x",
-            OrderRole.FLATTEN: "f",
-            OrderRole.LIQUIDATION: "l",
-        }[role]
-        # td-<token>-<role letter>: the format engine.binance.venue.role_from_client_id reads.
-        cid = f"td-{self._id_prefix}{next(self._ids)}-{letter}"
-        return OrderIntent(
-            cid,
-            symbol,
-            side,
-            typ,
-            qty,
-            role,
-            self.clock.now(),
-            stop_price=stop,
-            reduce_only=reduce_only,
-            strategy=strategy,
-        )
-
-    def _submit(self, intent: OrderIntent) -> None:
-        self._orders[intent.client_id] = intent
-        if self.journal is not None:
-            self._pending.append(
-                (
-                    "INSERT INTO orders (client_id, ts, symbol, side, type, qty, price, stop_price, "
-                    "reduce_only, role, strategy, status, reason, updated_ts) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'SENT', '', ?)",
-                    (
-                        intent.client_id,
-                        intent.ts,
-                        intent.symbol,
-                        intent.side,
-                        str(intent.type),
-                        str(intent.qty),
-                        _s(intent.price),
-                        _s(intent.stop_price),
-                        int(intent.reduce_only),
-                        str(intent.role),
-                        intent.strategy,
-                        intent.ts,
-                    ),
-                )
-            )
-        self.venue.submit(intent)
-
-    # -- VenueSink -------------------------------------------------------------------------
+    # -- VenueSink: the venue's reports, routed ---------------------------------------------
 
     def on_order_update(self, up: OrderUpdate) -> None:
-        intent = self._orders.get(up.client_id)
-        if self.journal is not None:
-            self._pending.append(
-                (
-                    "UPDATE orders SET status = ?, reason = ?, updated_ts = ? WHERE client_id = ?",
-                    (str(up.status), up.reason, up.ts, up.client_id),
-                )
-            )
-        if up.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
-            return
-        self._orders.pop(up.client_id, None)
-        if up.status in (OrderStatus.REJECTED, OrderStatus.EXPIRED) and intent is not None:
-            what = {
-                OrderRole.ENTRY: "Entry",
-                OrderRole.STOP: "Stop-loss",
-                OrderRole.TAKE_PROFIT: "Take-profit",
-                OrderRole.EXIT: "Exit",
-                OrderRole.FLATTEN: "Emergency close",
-            }.get(intent.role, "Order")
-            kind = (
-                ExplanationKind.ERROR if up.status is OrderStatus.REJECTED else ExplanationKind.DESK
-            )
-            self.explain(
-                kind,
-                f"{what} order {intent.side} {intent.qty} {intent.symbol} "
-                f"{str(up.status).lower()}: {up.reason or 'no reason given'}.",
-                strategy=intent.strategy,
-                symbol=intent.symbol,
-            )
-            if intent.role is OrderRole.ENTRY:
-                self._entries.pop(intent.symbol, None)
-            elif intent.role is OrderRole.STOP and up.status is OrderStatus.REJECTED:
-                # An unprotected position is worse than no position: close it now.
-                pos = self.book.positions.get(intent.symbol)
-                if pos is not None:
-                    self.explain(
-                        ExplanationKind.ERROR,
-                        f"No stop-loss on {intent.symbol}: "
-                        "closing the position at market rather than leave it unprotected.",
-                    )
-                    self.close_position(pos, OrderRole.EXIT, "stop rejected")
+        self.orders.on_update(up)
 
     def on_fill(self, fill: Fill) -> None:
         if self.journal is not None:
-            self._pending.append(
-                (
-                    "INSERT INTO fills (client_id, seq, trade_id, ts, symbol, side, qty, price, fee, "
-                    "liquidity, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        fill.client_id,
-                        fill.seq,
-                        fill.trade_id,
-                        fill.ts,
-                        fill.symbol,
-                        fill.side,
-                        str(fill.qty),
-                        str(fill.price),
-                        str(fill.fee),
-                        str(fill.liquidity),
-                        str(fill.role),
-                    ),
-                )
-            )
-        entry = self._entries.get(fill.symbol) if fill.role is OrderRole.ENTRY else None
-        lev = entry[1].leverage if entry else 1
+            self._pending.append(_fill_record(fill))
+        plan = self.orders.plan_for(fill)
         held = self.book.positions.get(fill.symbol)
-        strategy = entry[0].strategy if entry else (held.strategy if held else "")
-        effect = self.book.apply(fill, lev, strategy)
+        strategy = plan.strategy if plan else (held.strategy if held else "")
+        effect = self.book.apply(fill, plan.leverage if plan else 1, strategy)
         pos_now = self._positions.get(fill.symbol)
         if pos_now is not None:
-            spec = self.spec(fill.symbol)
-            set_isolated_margin(pos_now, spec.maint_margin_rate, spec.maint_amount)
+            set_isolated_margin(pos_now, self.spec(fill.symbol))
         self.balance += effect.realized_gross - fill.fee
         self.fees_total += fill.fee
-        d = self.day
-        d.realized_pnl += effect.realized_gross - fill.fee
-        d.fees += fill.fee
+        self.days.realized(effect.realized_gross, fill.fee)
         self.explain(ExplanationKind.FILL, say.fill(fill), symbol=fill.symbol, strategy=strategy)
         if self.publish:
             self._outbox.append(fill)
-        if entry is not None and effect.opened:
-            self._entries.pop(fill.symbol, None)
-            d.trades += 1
+        if plan is not None and effect.opened:
+            self.days.trade_opened()
             self._strat_state(strategy).trades_today += 1
-            self._protect_position(fill, entry[0], entry[1])
+        self.orders.after_fill(fill, effect)
         if effect.closed is not None:
-            reason = EXIT_REASON.get(fill.role, str(fill.role))
-            reason = (
-                self._exit_reason.pop(fill.symbol, reason)
-                if fill.role in (OrderRole.EXIT, OrderRole.FLATTEN)
-                else reason
-            )
-            self._close_trade(effect.closed, fill, reason)
+            self._close_trade(effect.closed, fill, self.orders.reason_for(fill))
         self._sample_equity(fill.ts)
         self._save_day()
 
     def on_funding(self, symbol: str, amount: Decimal, rate: float, ts: int) -> None:
         self.balance += amount
         self.funding_total += amount
-        self.day.realized_pnl += amount
+        self.days.realized(amount)
         pos = self.book.positions.get(symbol)
         if pos is not None:
             pos.funding += amount
@@ -914,49 +740,7 @@ class Engine:
 
     # -- position life cycle ---------------------------------------------------------------
 
-    def _protect_position(self, fill: Fill, sig: Signal, dec: Decision) -> None:
-        """Place the exchange-side reduce-only stop (and target) right after the entry fills."""
-        pos = self.book.positions[fill.symbol]
-        spec = self.spec(fill.symbol)
-        out = pos.side.opposite.order_side
-        # Round the stop and the target toward entry: never more risk than was vetted.
-        stop = spec.round_price(sig.stop_loss, "up" if pos.side.sign > 0 else "down")
-        pos.stop_loss = stop
-        pos.strategy = sig.strategy
-        pos.risk_amount = abs(pos.entry_price - stop) * pos.qty
-        orders = {
-            "stop": self._intent(
-                fill.symbol,
-                out,
-                OrderType.STOP_MARKET,
-                pos.qty,
-                OrderRole.STOP,
-                stop=stop,
-                reduce_only=True,
-                strategy=sig.strategy,
-            )
-        }
-        if sig.take_profit:
-            tp = spec.round_price(sig.take_profit, "down" if pos.side.sign > 0 else "up")
-            pos.take_profit = tp
-            orders["tp"] = self._intent(
-                fill.symbol,
-                out,
-                OrderType.TAKE_PROFIT_MARKET,
-                pos.qty,
-                OrderRole.TAKE_PROFIT,
-                stop=tp,
-                reduce_only=True,
-                strategy=sig.strategy,
-            )
-        self._protect[fill.symbol] = orders
-        for intent in orders.values():
-            self._submit(intent)
-
     def _close_trade(self, pos: Position, fill: Fill, reason: str) -> None:
-        for intent in self._protect.pop(pos.symbol, {}).values():
-            if intent.client_id in self._orders:
-                self.venue.cancel(pos.symbol, intent.client_id)
         exit_px = pos.exit_notional / pos.exit_qty if pos.exit_qty else fill.price
         pnl = pos.realized_gross - pos.fees + pos.funding
         trip = RoundTrip(
@@ -978,8 +762,7 @@ class Engine:
         self.trades.append(trip)
         st = self._strat_state(pos.strategy)
         st.pnl_today += pnl
-        if pnl < 0:
-            self.day.losses += 1
+        self.days.trade_closed(pnl)
         if self.journal is not None:
             self._pending.append(trade_record(trip))
         self.explain(
@@ -990,16 +773,12 @@ class Engine:
         self._check_day_lock()
 
     def _check_day_lock(self) -> None:
-        d = self.day
-        if d.locked:
-            return
-        why = day_lock_reason(d, self.config.risk)
+        why = self.days.lock_if_reached()
         if why:
-            d.locked, d.lock_reason = True, why
             self.explain(
                 ExplanationKind.DESK,
                 f"DAY LOCKED: {why}. Trading resumes at the next "
-                f"{self._roll_hour:02d}:00 UTC reset.",
+                f"{self.days.roll_hour:02d}:00 UTC reset.",
             )
             self._update_gate()
             self._announce()
@@ -1007,14 +786,12 @@ class Engine:
     # -- day roll, gate, state -------------------------------------------------------------
 
     def _roll_day(self, ts: int) -> None:
-        key = day_key(ts, self._roll_hour)
         first = not self.day.day
-        self._next_roll = day_start(ts, self._roll_hour) + DAY_MS
-        if key == self.day.day:
+        if not self.days.roll(ts):
             return
         if not first:
             self._sample_equity(ts)
-        self.day = DayCounters(day=key)
+        key = self.day.day
         for st in self._strat.values():
             st.signals_today = st.trades_today = 0
             st.pnl_today = Decimal(0)
@@ -1025,24 +802,14 @@ class Engine:
 
     async def _load_day(self, ts: int) -> None:
         """At start: today's counters come from the journal, never from zero."""
-        key = day_key(ts, self._roll_hour)
-        self._next_roll = day_start(ts, self._roll_hour) + DAY_MS
-        row = await self.journal.load_day(key) if self.journal else None
-        if row:
-            self.day = DayCounters(
-                key, row[0], row[1], Decimal(row[2]), Decimal(row[3]), bool(row[4]), row[5]
-            )
-        else:
-            self.day = DayCounters(key)
+        self.days.roll(ts)
+        row = await self.journal.load_day(self.day.day) if self.journal else None
+        self.days.load(ts, row)
         self._update_gate()
 
     def _save_day(self) -> None:
-        if self.journal is None:
-            return
-        d = self.day
-        self._pending.append(
-            day_record(d.day, d.trades, d.losses, d.realized_pnl, d.fees, d.locked, d.lock_reason)
-        )
+        if self.journal is not None:
+            self._pending.append(self.days.record())
 
     def _update_gate(self) -> None:
         rec = self.reconciliation
@@ -1069,6 +836,12 @@ class Engine:
         was_stale = False
         while True:
             await asyncio.sleep(0.5)
+            # Retries and the unprotected grace run on the clock, not on market events: a
+            # dead feed must not keep an unprotected position open.
+            due = self.orders.next_due
+            self.orders.tick(self.clock.now())
+            if self.orders.next_due != due or self._pending:
+                await self.commit()
             if self._last_rx_wall is None:
                 continue
             age = time.monotonic() - self._last_rx_wall
@@ -1205,23 +978,7 @@ class Engine:
                 "fees_total": str(self.fees_total),
                 "funding_total": str(self.funding_total),
                 "positions": [_position_state(p) for p in self.book.positions.values()],
-                "protect": {
-                    sym: {k: i.client_id for k, i in o.items()} for sym, o in self._protect.items()
-                },
-                "orders": {
-                    cid: {
-                        "symbol": i.symbol,
-                        "role": str(i.role),
-                        "side": i.side,
-                        "qty": str(i.qty),
-                        "strategy": i.strategy,
-                    }
-                    for cid, i in self._orders.items()
-                },
-                "entries": {
-                    sym: _entry_state(sig, dec) for sym, (sig, dec) in self._entries.items()
-                },
-                "exit_reason": dict(self._exit_reason),
+                "order_book": self.orders.state(),
                 "bars_seen": self.bars_seen,
                 "bars_in_position": self.bars_in_position,
             },
@@ -1242,22 +999,7 @@ class Engine:
             pos.take_profit = Decimal(p["tp"]) if p.get("tp") else None
             pos.risk_amount = Decimal(p.get("risk", "0"))
             self.book.positions[pos.symbol] = pos
-        for cid, o in es.get("orders", {}).items():
-            self._orders[cid] = OrderIntent(
-                cid,
-                o["symbol"],
-                o["side"],
-                OrderType.MARKET,
-                Decimal(o["qty"]),
-                OrderRole(o["role"]),
-                0,
-                strategy=o.get("strategy", ""),
-            )
-        for sym, e in es.get("entries", {}).items():
-            self._entries[sym] = _entry_from_state(e)
-        self._exit_reason.update(es.get("exit_reason", {}))
-        for sym, ids in es.get("protect", {}).items():
-            self._protect[sym] = {k: self._orders[c] for k, c in ids.items() if c in self._orders}
+        self.orders.restore(es.get("order_book", {}))
         load = getattr(self.venue, "load_state", None)
         if load and ck.get("venue_state"):
             load(ck["venue_state"])
@@ -1280,35 +1022,26 @@ def _position_state(p: Position) -> dict[str, Any]:
     return d
 
 
-def _entry_state(sig: Signal, dec: Decision) -> dict[str, Any]:
-    return {
-        "strategy": sig.strategy,
-        "symbol": sig.symbol,
-        "side": str(sig.side),
-        "ts": sig.ts,
-        "entry": sig.entry,
-        "stop": sig.stop_loss,
-        "tp": sig.take_profit,
-        "reasons": sig.reasons,
-        "qty": str(dec.qty),
-        "leverage": dec.leverage,
-    }
-
-
-def _entry_from_state(e: dict[str, Any]) -> tuple[Signal, Decision]:
-    from tapedesk.engine.events import Side
-
-    sig = Signal(
-        e["strategy"],
-        e["symbol"],
-        Side(e["side"]),
-        int(e["ts"]),
-        float(e["entry"]),
-        float(e["stop"]),
-        float(e["tp"]),
-        reasons=list(e.get("reasons", [])),
+def _fill_record(fill: Fill) -> Record:
+    return (
+        "INSERT INTO fills (client_id, seq, trade_id, ts, symbol, side, qty, price, fee, "
+        "liquidity, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (fill.client_id, fill.seq, fill.trade_id, fill.ts, fill.symbol, fill.side,
+         str(fill.qty), str(fill.price), str(fill.fee), str(fill.liquidity), str(fill.role)),
     )
-    return sig, Decision(sig, True, qty=Decimal(e["qty"]), leverage=int(e["leverage"]))
+
+
+def venue_costs(venue: Any, config: DeskConfig) -> Costs:
+    """Fees and slippage the sizing counts: the venue's own rates where it knows them (the
+    paper venue simulates exactly these), else the configured taker fee and slippage."""
+    fee = getattr(venue, "taker_fee", None)
+    slip = getattr(venue, "slippage", None)
+    paper = config.paper
+    costs = Costs.from_bps(paper.taker_fee_bps, paper.slippage_bps)
+    return Costs(
+        Decimal(str(fee)) if fee is not None else costs.taker_fee,
+        Decimal(str(slip)) if slip is not None else costs.slippage,
+    )
 
 
 def _s(v: Decimal | None) -> str | None:

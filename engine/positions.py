@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tapedesk.engine.events import Fill, Position, Side
+from tapedesk.engine.symbols import SymbolSpec
 
 ZERO = Decimal(0)
 
@@ -39,9 +40,13 @@ def liquidation_price(
     return lp if lp > 0 else ZERO
 
 
-def set_isolated_margin(pos: Position, mmr: Decimal, cum: Decimal) -> None:
-    """Isolated margin (notional / leverage) and the liquidation price it implies."""
-    pos.margin = pos.qty * pos.entry_price / pos.leverage
+def set_isolated_margin(pos: Position, spec: SymbolSpec) -> None:
+    """Isolated margin (notional / leverage) and the liquidation price it implies, with the
+    maintenance rate of the bracket the position's notional falls in (a large position is
+    liquidated sooner than the first bracket alone would say)."""
+    notional = pos.qty * pos.entry_price
+    pos.margin = notional / pos.leverage
+    mmr, cum = spec.maintenance(notional)
     pos.liquidation_price = liquidation_price(
         pos.side, pos.qty, pos.entry_price, pos.margin, mmr, cum
     )
