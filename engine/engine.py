@@ -19,9 +19,12 @@ from decimal import Decimal
 from typing import Any
 
 from tapedesk.engine import explanations as say
+from tapedesk.engine.checkpoint import checkpoint, restore
 from tapedesk.engine.clock import Clock, EventClock
 from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.day_book import DayBook
+from tapedesk.engine.desk_commands import DeskCommands
+from tapedesk.engine.desk_view import desk_snapshot
 from tapedesk.engine.emergency_stop import emergency_stop
 from tapedesk.engine.events import (
     Decision,
@@ -33,7 +36,6 @@ from tapedesk.engine.events import (
     OrderRole,
     OrderUpdate,
     Position,
-    RoundTrip,
     Signal,
     SignalKind,
 )
@@ -42,106 +44,44 @@ from tapedesk.engine.journal import (
     Journal,
     Record,
     explanation_record,
-    row_to_explanation,
     row_to_trade,
     setting_record,
     trade_record,
 )
 from tapedesk.engine.orders import Orders
-from tapedesk.engine.positions import PositionBook, set_isolated_margin
-from tapedesk.engine.risk import Costs, DayCounters, RiskEngine, gate_reason
-from tapedesk.engine.snapshot import (
-    DayStats,
-    DeskSnapshot,
-    DeskState,
-    FeedStatus,
-    StateChanged,
-    StrategyStatus,
-)
+from tapedesk.engine.portfolio import Portfolio
+from tapedesk.engine.reconcile import reconcile_at_start
+from tapedesk.engine.records import decision_record, fill_record, funding_record
+from tapedesk.engine.risk import DayCounters, RiskEngine, gate_reason, venue_costs
+from tapedesk.engine.snapshot import DeskSnapshot, FeedStatus, StateChanged
+from tapedesk.engine.staleness import watch
 from tapedesk.engine.strategy import Strategy
+from tapedesk.engine.strategy_roster import Handler, Roster, StratState
+from tapedesk.engine.subscription import Subscription
 from tapedesk.engine.symbols import SymbolSpec, spec_for
 
 log = logging.getLogger("tapedesk.engine")
 
 _BAR = Kind.BAR  # module constant: attribute lookups on the enum cost ~100 ns per event
-HANDLER_FOR_KIND = {
-    Kind.BAR: "on_bar",
-    Kind.QUOTE: "on_quote",
-    Kind.TRADE: "on_trade",
-    Kind.MARK: "on_mark",
-    Kind.DEPTH: "on_depth",
-}
 
 
-class Subscription:
-    """A bounded mailbox: when full the oldest event is dropped, never the engine blocked."""
-
-    def __init__(self, owner: Engine, maxsize: int) -> None:
-        self._owner = owner
-        self._items: deque[Any] = deque(maxlen=maxsize)
-        self._event = asyncio.Event()
-        self.dropped = 0
-        self.closed = False
-
-    def put(self, item: Any) -> None:
-        if len(self._items) == self._items.maxlen:
-            self.dropped += 1
-        self._items.append(item)
-        self._event.set()
-
-    def drain(self) -> list[Any]:
-        items = list(self._items)
-        self._items.clear()
-        self._event.clear()
-        return items
-
-    def close(self) -> None:
-        self.closed = True
-        self._event.set()
-        self._owner._subs.discard(self)
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> Any:
-        while not self._items:
-            if self.closed:
-                raise StopAsyncIteration
-            self._event.clear()
-            await self._event.wait()
-        item = self._items.popleft()
-        return item
+def _portfolio(name: str) -> Any:
+    """An engine attribute that is the portfolio's (callers read ``engine.balance``)."""
+    return property(lambda self: getattr(self.portfolio, name),
+                    lambda self, value: setattr(self.portfolio, name, value))
 
 
-class _StratState:
-    __slots__ = ("enabled", "error", "last_signal", "pnl_today", "signals_today", "trades_today")
+class Engine(DeskCommands):
+    """Routes market events and venue reports to their owners (DESIGN.md flow): the order
+    owner (``orders``), the day book (``days``), the portfolio, the strategy roster, the
+    risk engine and the journal queue. It holds no trading rule of its own."""
 
-    def __init__(self) -> None:
-        self.enabled = True
-        self.last_signal = ""
-        self.signals_today = 0
-        self.trades_today = 0
-        self.pnl_today = Decimal(0)
-        self.error = ""
-
-
-class Engine:
     def __init__(
-        self,
-        *,
-        config: DeskConfig,
-        venue: Any,
-        strategies: list[Strategy],
-        feed: Any = None,
-        journal: Journal | None = None,
-        clock: Clock | None = None,
-        mode: str = "paper",
-        risk: RiskEngine | None = None,
-        source_id: str = "",
-        specs: dict[str, SymbolSpec] | None = None,
-        equity_sample_ms: int = 15 * 60_000,
-        keep_explanations: int = 2000,
-        disabled: set[str] | frozenset[str] = frozenset(),
+        self, *, config: DeskConfig, venue: Any, strategies: list[Strategy], feed: Any = None,
+        journal: Journal | None = None, clock: Clock | None = None, mode: str = "paper",
+        risk: RiskEngine | None = None, source_id: str = "",
+        specs: dict[str, SymbolSpec] | None = None, equity_sample_ms: int = 15 * 60_000,
+        keep_explanations: int = 2000, disabled: set[str] | frozenset[str] = frozenset(),
         control_path: Any = None,
     ) -> None:
         self.config = config
@@ -151,34 +91,29 @@ class Engine:
         self.clock = clock or EventClock()
         self.mode = mode
         self.risk = risk or RiskEngine(config.risk)
-        self.strategies = list(strategies)
+        self.roster = Roster(list(strategies), disabled)
+        self.strategies = self.roster.strategies
+        self._strat = self.roster.states
         self.source_id = source_id
         self.specs = dict(specs or {})
-        self.book = PositionBook()
-        self._positions = self.book.positions  # the same dict, bound for the hot path
         # Paper starts from the configured balance; a live start replaces both with the
         # account's wallet (``start``): paper.initial_balance is never used live.
         self.initial_balance = config.paper.initial_balance
-        self.balance = Decimal(self.initial_balance)
+        self.portfolio = Portfolio(self.initial_balance)
+        self.book = self.portfolio.book
+        self._positions = self.book.positions  # the same dict, bound for the hot path
         self.halted = False
         self.paused = False
         self.days = DayBook(config.risk)
-        self.trades: list[RoundTrip] = []
         self.recent: deque[Explanation] = deque(maxlen=keep_explanations)
         self.equity_samples: list[tuple[int, float]] = []
         self.equity_sample_ms = equity_sample_ms
         self.bars_seen = 0
         self.bars_in_position = 0
-        self.funding_total = Decimal(0)
-        self.fees_total = Decimal(0)
         self.on_explanation: Callable[[Explanation], None] | None = None
-        self._strat = {s.name: _StratState() for s in self.strategies}
-        for name in disabled:
-            if name in self._strat:
-                self._strat[name].enabled = False
         self._control_path = control_path
         self._control: Any = None
-        self._handlers: dict[int, list[tuple[Strategy, Any, frozenset[str] | None]]] = {}
+        self._handlers: dict[int, list[Handler]] = {}
         self._gate = ""
         self._stale_s: float | None = None
         self.reconciliation: Any = None  # engine.reconcile.Reconciliation on a live start
@@ -191,7 +126,7 @@ class Engine:
                              cfg=config.risk, explain=self.explain,
                              record=self._pending_append if journal is not None else None)
         if self.risk.costs is None:
-            self.risk.costs = venue_costs(venue, config)
+            self.risk.costs = venue_costs(venue, config.paper)
         self.orders.costs = self.risk.costs
         self._last_event_ts = 0
         self._last_rx_wall: float | None = None
@@ -207,6 +142,11 @@ class Engine:
         self._observe = self.clock.observe
         self._venue_on_market = self.venue.on_market
         self._rebuild_handlers()
+
+    balance = _portfolio("balance")
+    fees_total = _portfolio("fees_total")
+    funding_total = _portfolio("funding_total")
+    trades = _portfolio("trades")
 
     def _pending_append(self, record: Record) -> None:
         self._pending.append(record)
@@ -252,7 +192,7 @@ class Engine:
             await self._account()
             await self._reconcile()
         self._rebuild_handlers()
-        self._pending.append(self._strategies_record())
+        self._pending.append(self.roster.record())
         if self._control_path is not None:
             from tapedesk.engine.control import ControlServer
 
@@ -329,68 +269,6 @@ class Engine:
         for sub in list(self._subs):
             sub.close()
 
-    async def pause(self) -> None:
-        await self._set_flag(
-            "paused",
-            True,
-            "Desk PAUSED: no new entries; open trades are still managed by their stop and target.",
-        )
-
-    async def resume(self) -> None:
-        await self._set_flag("paused", False, "Desk resumed: strategies are asked again.")
-
-    async def resume_from_halt(self) -> None:
-        await self._set_flag("halted", False, "Halt lifted by the trader: new entries allowed.")
-
-    async def set_strategy_enabled(self, name: str, enabled: bool) -> None:
-        st = self._strat.get(name)
-        if st is None:
-            raise KeyError(f"no strategy named {name!r}")
-        st.enabled = enabled
-        if enabled:
-            st.error = ""
-        self._pending.append(setting_record(f"strategy.{name}.enabled", "1" if enabled else "0"))
-        self._pending.append(self._strategies_record())
-        self._rebuild_handlers()
-        self.explain(
-            ExplanationKind.DESK,
-            f"Strategy {name} {'enabled' if enabled else 'disabled'}.",
-            strategy=name,
-        )
-        self._announce()
-        await self.commit()
-
-    async def get_setting(self, key: str) -> str | None:
-        return await self.journal.get_setting(key) if self.journal else None
-
-    async def set_setting(self, key: str, value: str) -> None:
-        self._pending.append(setting_record(key, value))
-        await self.commit()
-
-    def subscribe(self, maxsize: int = 2000) -> Subscription:
-        sub = Subscription(self, maxsize)
-        self._subs.add(sub)
-        return sub
-
-    async def recent_trades(self, limit: int = 200) -> list[RoundTrip]:
-        return list(reversed(self.trades[-limit:]))
-
-    async def recent_explanations(self, limit: int = 500) -> list[Explanation]:
-        if self.journal is None:
-            return list(self.recent)[-limit:]
-        rows = await self.journal.fetchall(
-            "SELECT ts, kind, text, strategy, symbol, rule FROM explanations "
-            "ORDER BY id DESC LIMIT ?",
-            (limit,),
-        )
-        return [row_to_explanation(r) for r in reversed(rows)]
-
-    def equity_curve(self) -> list[tuple[int, float]]:
-        return list(self.equity_samples)
-
-    def position(self, symbol: str) -> Position | None:
-        return self.book.positions.get(symbol)
-
     def now(self) -> int:
         return self.clock.now()
 
@@ -412,115 +290,25 @@ class Engine:
         self.initial_balance = self.balance = Decimal(bal)
 
     def unrealized(self) -> Decimal:
-        total = Decimal(0)
-        prices = getattr(self.venue, "last_price", {})
-        for p in self.book.positions.values():
-            px = prices.get(p.symbol)
-            if px:
-                total += (Decimal(str(px)) - p.entry_price) * p.qty * p.side.sign
-        return total
+        return self.portfolio.unrealized(getattr(self.venue, "last_price", {}))
 
     def snapshot(self) -> DeskSnapshot:
-        cfg = self.config.risk
-        d = self.day
-        now = self.clock.now()
-        if self.halted:
-            state = DeskState.HALTED
-        elif d.locked:
-            state = DeskState.DAY_LOCKED
-        elif self.paused:
-            state = DeskState.PAUSED
-        else:
-            state = DeskState.RUNNING
-        age = None
-        if self._last_rx_wall is not None and self.feed_status not in (
-            FeedStatus.REPLAY,
-            FeedStatus.ENDED,
-        ):
-            age = int((time.monotonic() - self._last_rx_wall) * 1000)
-        elif self._last_event_ts:
-            age = max(0, now - self._last_event_ts)
-        unreal = self.unrealized()
-        return DeskSnapshot(
-            mode=self.mode,
-            state=state,
-            paused=self.paused,
-            halted=self.halted,
-            symbols=tuple(self.config.symbols),
-            now_ts=now,
-            next_reset_ts=self.days.next_reset(now),
-            day=DayStats(
-                d.day,
-                d.trades,
-                d.losses,
-                d.realized_pnl,
-                d.fees,
-                d.locked,
-                d.lock_reason,
-                max(0, cfg.max_trades_per_day - d.trades),
-                max(0, cfg.max_losing_trades_per_day - d.losses),
-            ),
-            balance=self.wallet(),
-            equity=self.wallet() + unreal,
-            unrealized_pnl=unreal,
-            positions=dict(self.book.positions),
-            last_prices=dict(getattr(self.venue, "last_price", {})),
-            feed_status=self.feed_status,
-            data_age_ms=age,
-            strategies=tuple(
-                StrategyStatus(
-                    i + 1,
-                    s.name,
-                    self._strat[s.name].enabled,
-                    self._strat[s.name].last_signal,
-                    self._strat[s.name].signals_today,
-                    self._strat[s.name].trades_today,
-                    self._strat[s.name].pnl_today,
-                    self._strat[s.name].error,
-                )
-                for i, s in enumerate(self.strategies)
-            ),
-            venue=getattr(self.venue, "name", "?"),
-            api_weight=getattr(self.venue, "api_weight", None),
-            extra={"gate": self._gate},
-            unprotected=self.orders.unprotected(),
-        )
+        return desk_snapshot(self)
 
     # -- startup reconciliation (live) ----------------------------------------------------
 
     async def _reconcile(self) -> None:
         """Compare the exchange with the journal; any difference blocks trading until answered."""
-        from tapedesk.engine.reconcile import Reconciliation
-
-        resync = getattr(self.venue, "resync", None)
-        if resync is not None:  # fills of the desk's own orders while it was down come first
-            with contextlib.suppress(Exception):
-                await resync()
-        journal_orders = list(self.orders.open.values())
-        rec = await Reconciliation.with_venue(self.venue, dict(self.book.positions), journal_orders)
-        self.reconciliation = rec
+        self.reconciliation = await reconcile_at_start(self.venue, self.book, self.orders)
+        rec = self.reconciliation
         self.explain(ExplanationKind.ERROR if rec.blocked else ExplanationKind.DESK, rec.describe())
         self._update_gate()
 
     async def resolve_difference(self, key: str, action: str) -> str:
         """Answer one reconciliation difference: adopt, flatten or ignore."""
-        from tapedesk.engine.reconcile import Action
-
-        rec = self.reconciliation
-        if rec is None:
+        if self.reconciliation is None:
             raise KeyError("nothing to reconcile")
-        act = Action(action)
-        diff = rec.get(key)
-        text = await rec.resolve(key, act, self.venue)
-        if diff.kind == "position":
-            if act is Action.ADOPT and diff.exchange_position is not None:
-                self.book.positions[diff.symbol] = diff.exchange_position
-            else:
-                self.book.positions.pop(diff.symbol, None)
-        elif diff.journal_order is not None:
-            self.orders.forget(diff.journal_order.client_id)
-        if act is Action.ADOPT and diff.exchange_order is not None:
-            self.orders.adopt(diff.exchange_order)
+        text = await self.reconciliation.answer(key, action, self.venue, self.book, self.orders)
         self.explain(ExplanationKind.DESK, f"Reconciliation: {text}.")
         self._update_gate()
         self._announce()
@@ -617,32 +405,18 @@ class Engine:
         spec = self.spec(sig.symbol)
         pos = self.book.positions.get(sig.symbol)
         avail = self.venue.available() if hasattr(self.venue, "available") else self.wallet()
-        dec = self.risk.vet(
-            sig,
-            day=self.day,
-            equity=self.equity(),
-            available=avail,
-            spec=spec,
-            has_position=pos is not None,
-            has_pending=self.orders.working_entry(sig.symbol),
-        )
+        # An entry whose outcome is unknown counts as working: possibly live, never doubled.
+        dec = self.risk.vet(sig, day=self.day, equity=self.equity(), available=avail, spec=spec,
+                            has_position=pos is not None,
+                            has_pending=self.orders.working_entry(sig.symbol))
         self._record_decision(dec)
         if not dec.accepted:
-            self.explain(
-                ExplanationKind.REFUSED,
-                say.refused(dec),
-                strategy=sig.strategy,
-                symbol=sig.symbol,
-                rule=dec.rule,
-            )
+            self.explain(ExplanationKind.REFUSED, say.refused(dec), strategy=sig.strategy,
+                         symbol=sig.symbol, rule=dec.rule)
             return
-        self.explain(
-            ExplanationKind.TAKEN,
-            say.taken(dec, self.equity(), self.config.risk.risk_per_trade_pct),
-            strategy=sig.strategy,
-            symbol=sig.symbol,
-            rule=dec.rule,
-        )
+        self.explain(ExplanationKind.TAKEN,
+                     say.taken(dec, self.equity(), self.config.risk.risk_per_trade_pct),
+                     strategy=sig.strategy, symbol=sig.symbol, rule=dec.rule)
         if sig.kind is SignalKind.EXIT:
             if pos is not None:
                 self.close_position(pos, OrderRole.EXIT, "strategy exit")
@@ -652,33 +426,8 @@ class Engine:
         self.orders.enter(sig, dec)
 
     def _record_decision(self, dec: Decision) -> None:
-        if self.journal is None:
-            return
-        sig = dec.signal
-        self._pending.append(
-            (
-                "INSERT INTO decisions (ts, strategy, symbol, side, kind, accepted, rule, text, numbers)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    sig.ts,
-                    sig.strategy,
-                    sig.symbol,
-                    str(sig.side),
-                    str(sig.kind),
-                    int(dec.accepted),
-                    dec.rule,
-                    dec.text,
-                    _json(
-                        {
-                            **dec.numbers,
-                            "reasons": sig.reasons,
-                            "passed": dec.passed,
-                            "qty": str(dec.qty),
-                        }
-                    ),
-                ),
-            )
-        )
+        if self.journal is not None:
+            self._pending.append(decision_record(dec))
 
     def close_position(self, pos: Position, role: OrderRole, reason: str) -> None:
         """Send the reduce-only market order that closes ``pos``; ``reason`` labels the trade."""
@@ -691,16 +440,12 @@ class Engine:
 
     def on_fill(self, fill: Fill) -> None:
         if self.journal is not None:
-            self._pending.append(_fill_record(fill))
+            self._pending.append(fill_record(fill))
         plan = self.orders.plan_for(fill)
         held = self.book.positions.get(fill.symbol)
         strategy = plan.strategy if plan else (held.strategy if held else "")
-        effect = self.book.apply(fill, plan.leverage if plan else 1, strategy)
-        pos_now = self._positions.get(fill.symbol)
-        if pos_now is not None:
-            set_isolated_margin(pos_now, self.spec(fill.symbol))
-        self.balance += effect.realized_gross - fill.fee
-        self.fees_total += fill.fee
+        lev = plan.leverage if plan else 1
+        effect = self.portfolio.fill(fill, lev, strategy, self.spec(fill.symbol))
         self.days.realized(effect.realized_gross, fill.fee)
         self.explain(ExplanationKind.FILL, say.fill(fill), symbol=fill.symbol, strategy=strategy)
         if self.publish:
@@ -715,24 +460,13 @@ class Engine:
         self._save_day()
 
     def on_funding(self, symbol: str, amount: Decimal, rate: float, ts: int) -> None:
-        self.balance += amount
-        self.funding_total += amount
+        self.portfolio.funding(symbol, amount)
         self.days.realized(amount)
-        pos = self.book.positions.get(symbol)
-        if pos is not None:
-            pos.funding += amount
         if self.journal is not None:
-            self._pending.append(
-                (
-                    "INSERT INTO funding (ts, symbol, amount, rate) VALUES (?, ?, ?, ?)",
-                    (ts, symbol, str(amount), rate),
-                )
-            )
-        self.explain(
-            ExplanationKind.FILL,
-            f"Funding {symbol} at {rate * 100:.4f} %: {say.signed_money(amount)}.",
-            symbol=symbol,
-        )
+            self._pending.append(funding_record(ts, symbol, amount, rate))
+        self.explain(ExplanationKind.FILL,
+                     f"Funding {symbol} at {rate * 100:.4f} %: {say.signed_money(amount)}.",
+                     symbol=symbol)
         self._save_day()
 
     def on_venue_error(self, text: str) -> None:
@@ -741,33 +475,13 @@ class Engine:
     # -- position life cycle ---------------------------------------------------------------
 
     def _close_trade(self, pos: Position, fill: Fill, reason: str) -> None:
-        exit_px = pos.exit_notional / pos.exit_qty if pos.exit_qty else fill.price
-        pnl = pos.realized_gross - pos.fees + pos.funding
-        trip = RoundTrip(
-            symbol=pos.symbol,
-            side=pos.side,
-            qty=pos.peak_qty,
-            entry_price=pos.entry_price,
-            exit_price=exit_px.quantize(self.spec(pos.symbol).tick_size / 100),
-            entry_ts=pos.opened_ts,
-            exit_ts=fill.ts,
-            gross_pnl=pos.realized_gross,
-            fees=pos.fees,
-            funding=pos.funding,
-            pnl=pnl,
-            strategy=pos.strategy,
-            reason=reason,
-            risk_amount=pos.risk_amount,
-        )
-        self.trades.append(trip)
-        st = self._strat_state(pos.strategy)
-        st.pnl_today += pnl
-        self.days.trade_closed(pnl)
+        trip = self.portfolio.close(pos, fill, reason, self.spec(pos.symbol))
+        self._strat_state(pos.strategy).pnl_today += trip.pnl
+        self.days.trade_closed(trip.pnl)
         if self.journal is not None:
             self._pending.append(trade_record(trip))
-        self.explain(
-            ExplanationKind.EXIT, say.round_trip(trip), strategy=pos.strategy, symbol=pos.symbol
-        )
+        self.explain(ExplanationKind.EXIT, say.round_trip(trip), strategy=pos.strategy,
+                     symbol=pos.symbol)
         if self.publish:
             self._outbox.append(trip)
         self._check_day_lock()
@@ -775,11 +489,8 @@ class Engine:
     def _check_day_lock(self) -> None:
         why = self.days.lock_if_reached()
         if why:
-            self.explain(
-                ExplanationKind.DESK,
-                f"DAY LOCKED: {why}. Trading resumes at the next "
-                f"{self.days.roll_hour:02d}:00 UTC reset.",
-            )
+            self.explain(ExplanationKind.DESK, f"DAY LOCKED: {why}. Trading resumes at the next "
+                         f"{self.days.roll_hour:02d}:00 UTC reset.")
             self._update_gate()
             self._announce()
 
@@ -792,9 +503,7 @@ class Engine:
         if not first:
             self._sample_equity(ts)
         key = self.day.day
-        for st in self._strat.values():
-            st.signals_today = st.trades_today = 0
-            st.pnl_today = Decimal(0)
+        self.roster.new_day()
         if not first:
             self.explain(ExplanationKind.DESK, f"New risk day {key}: counters reset.")
         self._save_day()
@@ -819,58 +528,12 @@ class Engine:
                 "the journal await adopt/flatten/ignore"
             )
             return
-        self._gate = gate_reason(
-            halted=self.halted,
-            paused=self.paused,
-            day=self.day,
-            stale_s=self._stale_s,
-            cfg=self.config.risk,
-        )
+        self._gate = gate_reason(halted=self.halted, paused=self.paused, day=self.day,
+                                 stale_s=self._stale_s, cfg=self.config.risk)
 
     async def _watch_staleness(self) -> None:
-        """Live feeds only: no event for ``stale_after_s`` wall seconds → strategies not asked."""
-        if getattr(self.feed, "status", None) == FeedStatus.REPLAY or isinstance(
-            self.clock, EventClock
-        ):
-            return
-        was_stale = False
-        while True:
-            await asyncio.sleep(0.5)
-            # Retries and the unprotected grace run on the clock, not on market events: a
-            # dead feed must not keep an unprotected position open.
-            due = self.orders.next_due
-            self.orders.tick(self.clock.now())
-            if self.orders.next_due != due or self._pending:
-                await self.commit()
-            if self._last_rx_wall is None:
-                continue
-            age = time.monotonic() - self._last_rx_wall
-            stale = age > self.config.risk.stale_after_s
-            if stale != was_stale:
-                was_stale = stale
-                self._stale_s = age if stale else None
-                self._update_gate()
-                self.feed_status = (
-                    FeedStatus.STALE if stale else getattr(self.feed, "status", FeedStatus.LIVE)
-                )
-                self.explain(
-                    ExplanationKind.ERROR if stale else ExplanationKind.DESK,
-                    f"Market data STALE ({age:.1f} s): strategies not asked."
-                    if stale
-                    else "Market data fresh again.",
-                )
-                self._announce()
-                await self.commit()
-
-    async def _set_flag(self, name: str, value: bool, text: str) -> None:
-        if getattr(self, name) == value:
-            return
-        setattr(self, name, value)
-        self._pending.append(setting_record(name, "1" if value else "0"))
-        self._update_gate()
-        self.explain(ExplanationKind.DESK, text)
-        self._announce()
-        await self.commit()
+        """Live feeds only: stale data and the order owner's timers (engine.staleness)."""
+        await watch(self)
 
     def _announce(self) -> None:
         snap_state = self.snapshot().state
@@ -883,15 +546,8 @@ class Engine:
         if self.journal is not None:
             self._pending.append(("INSERT INTO equity (ts, equity) VALUES (?, ?)", (ts, eq)))
 
-    def explain(
-        self,
-        kind: ExplanationKind,
-        text: str,
-        *,
-        strategy: str = "",
-        symbol: str = "",
-        rule: str = "",
-    ) -> None:
+    def explain(self, kind: ExplanationKind, text: str, *, strategy: str = "", symbol: str = "",
+                rule: str = "") -> None:
         e = Explanation(self.clock.now(), kind, text, strategy, symbol, rule)
         self.recent.append(e)
         if self.journal is not None:
@@ -909,45 +565,19 @@ class Engine:
             self.specs[symbol] = spec
         return spec
 
-    def _strat_state(self, name: str) -> _StratState:
-        st = self._strat.get(name)
-        if st is None:
-            st = self._strat[name] = _StratState()
-        return st
+    def _strat_state(self, name: str) -> StratState:
+        return self.roster.state(name)
 
     def _strategy_failed(self, strat: Strategy, exc: Exception) -> None:
-        st = self._strat[strat.name]
-        st.enabled = False
-        st.error = f"{type(exc).__name__}: {exc}"
+        error = self.roster.failed(strat, exc)
         log.exception("strategy %s failed", strat.name)
         self._rebuild_handlers()
-        self.explain(
-            ExplanationKind.ERROR,
-            f"Strategy {strat.name} raised {st.error}; it is "
-            "disabled (press its number to re-enable after fixing it).",
-            strategy=strat.name,
-        )
+        self.explain(ExplanationKind.ERROR,
+                     f"Strategy {strat.name} raised {error}; it is disabled (press its number "
+                     "to re-enable after fixing it).", strategy=strat.name)
 
     def _rebuild_handlers(self) -> None:
-        handlers: dict[int, list[tuple[Strategy, Any, frozenset[str] | None, Any]]] = {}
-        for s in self.strategies:
-            if not self._strat[s.name].enabled:
-                continue
-            if s.ctx is None:
-                s.on_start(self)
-            syms = frozenset(s.symbols) if s.symbols else None
-            # Strategies with skip notes (engine.strategies.notes) get them drained into the
-            # explanation log: the trades not taken are explained too.
-            notes = getattr(s, "notes", None) if hasattr(s, "drain_notes") else None
-            for kind, meth in HANDLER_FOR_KIND.items():
-                if s.handles(meth):
-                    handlers.setdefault(kind, []).append((s, getattr(s, meth), syms, notes))
-        self._handlers = handlers
-
-    def _strategies_record(self) -> Record:
-        """The strategy line-up with enabled flags, for `tapedesk status` in another shell."""
-        lineup = [{"name": s.name, "enabled": self._strat[s.name].enabled} for s in self.strategies]
-        return setting_record("strategies", _json(lineup))
+        self._handlers = self.roster.rebuild(self)
 
     def _drain_notes(self, strat: Strategy) -> None:
         for _ts, symbol, text in strat.drain_notes():  # type: ignore[attr-defined]
@@ -968,87 +598,7 @@ class Engine:
                 sub.put(item)
 
     def _checkpoint(self) -> dict[str, Any]:
-        to_state = getattr(self.venue, "to_state", None)
-        return {
-            "source": self.source_id,
-            "cursor_ts": self._last_event_ts,
-            "venue_state": to_state() if to_state else {},
-            "engine_state": {
-                "balance": str(self.balance),
-                "fees_total": str(self.fees_total),
-                "funding_total": str(self.funding_total),
-                "positions": [_position_state(p) for p in self.book.positions.values()],
-                "order_book": self.orders.state(),
-                "bars_seen": self.bars_seen,
-                "bars_in_position": self.bars_in_position,
-            },
-        }
+        return checkpoint(self)
 
     def _restore(self, ck: dict[str, Any]) -> None:
-        from tapedesk.engine.paper_venue import _pos_from_dict
-
-        es = ck["engine_state"]
-        self.balance = Decimal(es.get("balance", str(self.balance)))
-        self.fees_total = Decimal(es.get("fees_total", "0"))
-        self.funding_total = Decimal(es.get("funding_total", "0"))
-        self.bars_seen = int(es.get("bars_seen", 0))
-        self.bars_in_position = int(es.get("bars_in_position", 0))
-        for p in es.get("positions", []):
-            pos = _pos_from_dict(p)
-            pos.stop_loss = Decimal(p["stop"]) if p.get("stop") else None
-            pos.take_profit = Decimal(p["tp"]) if p.get("tp") else None
-            pos.risk_amount = Decimal(p.get("risk", "0"))
-            self.book.positions[pos.symbol] = pos
-        self.orders.restore(es.get("order_book", {}))
-        load = getattr(self.venue, "load_state", None)
-        if load and ck.get("venue_state"):
-            load(ck["venue_state"])
-        self._resume_cursor = int(ck["cursor_ts"])
-        self._last_event_ts = self._resume_cursor
-        self.clock.observe(self._resume_cursor)
-        self.explain(
-            ExplanationKind.DESK,
-            "Resumed from the journal: events up to "
-            f"{self._resume_cursor} were already processed and are only replayed to "
-            "warm up strategies.",
-        )
-
-
-def _position_state(p: Position) -> dict[str, Any]:
-    from tapedesk.engine.paper_venue import _pos_to_dict
-
-    d = _pos_to_dict(p)
-    d.update(stop=_s(p.stop_loss), tp=_s(p.take_profit), risk=str(p.risk_amount))
-    return d
-
-
-def _fill_record(fill: Fill) -> Record:
-    return (
-        "INSERT INTO fills (client_id, seq, trade_id, ts, symbol, side, qty, price, fee, "
-        "liquidity, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (fill.client_id, fill.seq, fill.trade_id, fill.ts, fill.symbol, fill.side,
-         str(fill.qty), str(fill.price), str(fill.fee), str(fill.liquidity), str(fill.role)),
-    )
-
-
-def venue_costs(venue: Any, config: DeskConfig) -> Costs:
-    """Fees and slippage the sizing counts: the venue's own rates where it knows them (the
-    paper venue simulates exactly these), else the configured taker fee and slippage."""
-    fee = getattr(venue, "taker_fee", None)
-    slip = getattr(venue, "slippage", None)
-    paper = config.paper
-    costs = Costs.from_bps(paper.taker_fee_bps, paper.slippage_bps)
-    return Costs(
-        Decimal(str(fee)) if fee is not None else costs.taker_fee,
-        Decimal(str(slip)) if slip is not None else costs.slippage,
-    )
-
-
-def _s(v: Decimal | None) -> str | None:
-    return None if v is None else str(v)
-
-
-def _json(obj: Any) -> str:
-    import json
-
-    return json.dumps(obj, default=str)
+        restore(self, ck)

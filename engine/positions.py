@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tapedesk.engine.events import Fill, Position, Side
+from tapedesk.engine.events import Fill, Position, RoundTrip, Side
 from tapedesk.engine.symbols import SymbolSpec
 
 ZERO = Decimal(0)
@@ -116,3 +116,14 @@ class PositionBook:
             )
             self.apply(flipped, leverage, strategy)
         return FillEffect(gross, False, pos)
+
+
+def round_trip(pos: Position, fill: Fill, reason: str, price_step: Decimal) -> RoundTrip:
+    """The closed trade ``pos`` became with ``fill``: average exit, net of fees and funding."""
+    exit_px = pos.exit_notional / pos.exit_qty if pos.exit_qty else fill.price
+    return RoundTrip(
+        symbol=pos.symbol, side=pos.side, qty=pos.peak_qty, entry_price=pos.entry_price,
+        exit_price=exit_px.quantize(price_step), entry_ts=pos.opened_ts, exit_ts=fill.ts,
+        gross_pnl=pos.realized_gross, fees=pos.fees, funding=pos.funding,
+        pnl=pos.realized_gross - pos.fees + pos.funding, strategy=pos.strategy, reason=reason,
+        risk_amount=pos.risk_amount)

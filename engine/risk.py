@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from tapedesk.engine.config import RiskConfig
+from tapedesk.engine.config import PaperConfig, RiskConfig
 from tapedesk.engine.events import Decision, RuleResult, Signal, SignalKind
 from tapedesk.engine.explanations import money, pct, price
 from tapedesk.engine.symbols import SymbolSpec
@@ -168,6 +169,19 @@ class Costs:
     def from_bps(cls, taker_fee_bps: float, slippage_bps: float) -> Costs:
         bps = Decimal("0.0001")
         return cls(Decimal(str(taker_fee_bps)) * bps, Decimal(str(slippage_bps)) * bps)
+
+
+def venue_costs(venue: Any, paper: PaperConfig) -> Costs:
+    """Fees and slippage the sizing counts: the venue's own rates where it knows them (the
+    paper venue simulates exactly these; a live venue may read commissionRate), else the
+    configured taker fee and slippage (live fills slip too; the paper figure is the guess)."""
+    fee = getattr(venue, "taker_fee", None)
+    slip = getattr(venue, "slippage", None)
+    costs = Costs.from_bps(paper.taker_fee_bps, paper.slippage_bps)
+    return Costs(
+        Decimal(str(fee)) if fee is not None else costs.taker_fee,
+        Decimal(str(slip)) if slip is not None else costs.slippage,
+    )
 
 
 @dataclass(frozen=True, slots=True)
