@@ -351,11 +351,11 @@ class Engine(DeskCommands):
         self._last_event_ts = ts
         if ts >= self.days.next_roll:
             self._roll_day(ts)
-        if ts >= self.orders.next_due:
-            self.orders.tick(ts)
         positions = self._positions
         held = bool(positions)
         self._venue_on_market(ev)
+        if ts >= self.orders.next_due:  # retries and the unprotected grace, on event time
+            self.orders.tick(ts)
         kind = ev.kind
         if kind is _BAR:
             self.bars_seen += 1
