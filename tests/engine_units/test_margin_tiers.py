@@ -3,6 +3,7 @@ so it is liquidated sooner than the first bracket alone would say (paper and the
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 from tapedesk.engine.events import Position, Side
@@ -19,7 +20,7 @@ from tapedesk.engine.symbols import (
 def test_cum_is_derived_so_the_maintenance_margin_is_continuous_at_each_floor():
     t = tiers(("0", "0.004"), ("50000", "0.005"), ("600000", "0.01"))
     assert [x.cum for x in t] == [Decimal(0), Decimal(50), Decimal(3050)]
-    for lo, hi in zip(t, t[1:], strict=False):
+    for lo, hi in itertools.pairwise(t):
         at = hi.floor
         assert at * lo.mmr - lo.cum == at * hi.mmr - hi.cum
 
