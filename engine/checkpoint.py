@@ -27,6 +27,8 @@ def checkpoint(engine: Any) -> dict[str, Any]:
             "funding_total": str(engine.funding_total),
             "positions": [position_state(p) for p in engine.book.positions.values()],
             "order_book": engine.orders.state(),
+            # Symbols with open quantity and no acknowledged stop (``status`` shows them).
+            "unprotected": list(engine.orders.unprotected()),
             "bars_seen": engine.bars_seen,
             "bars_in_position": engine.bars_in_position,
         },
