@@ -25,7 +25,6 @@ from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.day_book import DayBook
 from tapedesk.engine.desk_commands import DeskCommands
 from tapedesk.engine.desk_view import desk_snapshot
-from tapedesk.engine.emergency_stop import emergency_stop
 from tapedesk.engine.events import (
     Decision,
     Explanation,
@@ -45,7 +44,6 @@ from tapedesk.engine.journal import (
     Record,
     explanation_record,
     row_to_trade,
-    setting_record,
     trade_record,
 )
 from tapedesk.engine.orders import Orders
@@ -233,42 +231,6 @@ class Engine(DeskCommands):
                 await watchdog
             await self.commit()
 
-    async def stop(self) -> None:
-        """Stop consuming, let ``run`` finish its last commit, then close everything."""
-        self._stopping = True
-        run_task = self._run_task
-        if run_task is not None and run_task is not asyncio.current_task() and not run_task.done():
-            if self.feed is not None and hasattr(self.feed, "close"):
-                with contextlib.suppress(Exception):
-                    await self.feed.close()
-            try:
-                await asyncio.wait_for(asyncio.shield(run_task), 5)
-            except (TimeoutError, asyncio.CancelledError):
-                run_task.cancel()
-                with contextlib.suppress(BaseException):
-                    await run_task
-            except Exception:  # run's own failure was already reported by its owner
-                log.exception("engine run ended with an error")
-        if self._control is not None:
-            await self._control.close()
-            self._control = None
-        if self._estop_task is not None and not self._estop_task.done():
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(self._estop_task, 5)
-        for s in self.strategies:
-            with contextlib.suppress(Exception):
-                s.on_stop()
-        await self.commit()
-        if self.feed is not None and hasattr(self.feed, "close"):
-            with contextlib.suppress(Exception):
-                await self.feed.close()
-        with contextlib.suppress(Exception):
-            await self.venue.close()
-        if self.journal is not None:
-            await self.journal.close()
-        for sub in list(self._subs):
-            sub.close()
-
     def now(self) -> int:
         return self.clock.now()
 
@@ -314,29 +276,6 @@ class Engine(DeskCommands):
         self._announce()
         await self.commit()
         return text
-
-    # -- emergency stop --------------------------------------------------------------------
-
-    async def emergency_stop(self) -> None:
-        """Halt entries, cancel everything, close reduce-only, verify flat; retry until flat.
-
-        Works with the market stream dead: it talks only to the venue
-        (engine.emergency_stop holds the procedure).
-        """
-        if self._estop_task is not None and not self._estop_task.done():
-            return await asyncio.shield(self._estop_task)
-        self._estop_task = asyncio.ensure_future(self._emergency_stop())
-        return await asyncio.shield(self._estop_task)
-
-    async def _emergency_stop(self) -> None:
-        await emergency_stop(self)
-
-    def set_halted(self) -> None:
-        """The emergency stop's first step: in force in memory at once, journaled next."""
-        self.halted = True
-        self._pending.append(setting_record("halted", "1"))
-        self._update_gate()
-        self._announce()
 
     # -- the hot path ----------------------------------------------------------------------
 
