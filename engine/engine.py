@@ -189,6 +189,7 @@ class Engine(DeskCommands):
         if not getattr(self.venue, "simulated", True):
             await self._account()
             await self._reconcile()
+        self.orders.protect_all()
         self._rebuild_handlers()
         self._pending.append(self.roster.record())
         if self._control_path is not None:

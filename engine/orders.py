@@ -476,10 +476,28 @@ class Orders:
                 Decimal(d["target"]) if d.get("target") else None, d["strategy"],
                 int(d["leverage"]), d.get("entry_id", ""), bool(d.get("entry_unknown")))
         self.exit_reason.update(state.get("exit_reason", {}))
-        self.unprotected_since.update(
-            {k: int(v) for k, v in state.get("unprotected_since", {}).items()})
+        # The grace period starts again now: the desk could not act while it was down.
         for sym in list(self.book.positions):
             self._recheck(sym)
+
+    def confirm(self, open_on_exchange: list[OrderIntent]) -> None:
+        """After a restart: restored orders the exchange lists as open are acknowledged; a
+        restored stop or target it does not list protects nothing, so it is dropped (and
+        ``protect_all`` replaces it)."""
+        listed = {i.client_id for i in open_on_exchange}
+        for cid, intent in list(self.open.items()):
+            if cid in listed:
+                self.acked.add(cid)
+            elif intent.role in PROTECTIVE:
+                self.forget(cid)
+        for sym in list(self.book.positions):
+            self._recheck(sym)
+
+    def protect_all(self) -> None:
+        """After a restart: any position not fully covered gets its stop and target now."""
+        for sym in list(self.book.positions):
+            if sym in self.unprotected_since:
+                self.protect(sym)
 
     def track_open(self) -> None:
         """Tell the venue about every restored open order, so their fills are the desk's."""

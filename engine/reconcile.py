@@ -209,4 +209,6 @@ async def reconcile_at_start(venue: Any, book: Any, orders: Any) -> Reconciliati
     if resync is not None:
         with contextlib.suppress(Exception):
             await resync()
-    return await Reconciliation.with_venue(venue, dict(book.positions), list(orders.open.values()))
+    rec = await Reconciliation.with_venue(venue, dict(book.positions), list(orders.open.values()))
+    orders.confirm(rec.exchange_orders)
+    return rec

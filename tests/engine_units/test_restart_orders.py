@@ -24,15 +24,19 @@ class ExchangeLikeVenue(ScriptedVenue):
 
     simulated = False
 
-    def __init__(self, *a: object, stop_fills_while_down: bool = False, **kw: object) -> None:
+    def __init__(self, *a: object, stop_fills_while_down: bool = False,
+                 cancelled_while_down: str = "", **kw: object) -> None:
         super().__init__(*a, **kw)
         self.tracked: list[OrderIntent] = []
         self.stop_fills_while_down = stop_fills_while_down
+        self.cancelled_while_down = cancelled_while_down
 
     def track(self, intents: list[OrderIntent]) -> None:
         self.tracked.extend(intents)
 
     async def start(self) -> None:
+        if self.cancelled_while_down:  # by hand on the exchange, nobody told the desk
+            del self.orders[self.cancelled_while_down]
         if self.stop_fills_while_down:
             # What the venue learns on (re)connecting: the stop triggered while nobody listened.
             self.on_market(bar(5, 1999, 1999, 1990, 1992))
@@ -73,6 +77,23 @@ async def test_restart_restores_each_open_order_exactly_and_tracks_it(tmp_path: 
     rec = again.reconciliation
     assert rec is not None and rec.differences == [] and not rec.blocked
     assert again.position(ETH).stop_loss == Decimal("1996.00")
+    assert again.snapshot().unprotected == ()
+    await again.stop()
+
+
+async def test_a_stop_missing_on_the_exchange_after_a_restart_is_placed_again_at_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "live.db"
+    before = await killed_with_a_position(path)
+    stop = next(i for i in before if i.role is OrderRole.STOP)
+    v = venue(cancelled_while_down=stop.client_id)
+    again = engine(path, v)
+    await again.start()
+    assert [d.key for d in again.reconciliation.differences] == [f"order:{stop.client_id}"]
+    [new_stop] = [i for i in again.orders.protection(ETH) if i.role is OrderRole.STOP]
+    assert new_stop.client_id != stop.client_id and new_stop.qty == stop.qty
+    assert new_stop.client_id in {r.intent.client_id for r in v.orders.values()}
     assert again.snapshot().unprotected == ()
     await again.stop()
 
