@@ -27,6 +27,9 @@ clock) the owner flattens it reduce-only and says why.
 
 **Unknown outcomes.** An entry the venue reports as ``UNKNOWN`` is "possibly live": no new
 entry on that symbol until it is final, and any fill that turns up is protected at once.
+
+Retries and the grace period live in ``order_timers``; halt and restart in ``order_restart``
+(both mixins of ``Orders``: one owner, three files).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -53,22 +56,15 @@ from tapedesk.engine.events import (
     Signal,
 )
 from tapedesk.engine.journal import Record
+from tapedesk.engine.order_restart import OrderRestart, text_or_none
+from tapedesk.engine.order_timers import CLOSING, NEVER, PROTECTIVE, WHAT, OrderTimers
 from tapedesk.engine.positions import FillEffect, PositionBook
 from tapedesk.engine.risk import Costs, unit_loss
 from tapedesk.engine.symbols import SymbolSpec
 
-NEVER = 1 << 62
-RETRY_BASE_MS = 500
-RETRY_MAX_MS = 8_000
-MAX_ATTEMPTS = 8
-PROTECTIVE = (OrderRole.STOP, OrderRole.TAKE_PROFIT)
-CLOSING = (OrderRole.EXIT, OrderRole.FLATTEN)
 FINAL = (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED)
 _LETTER = {OrderRole.ENTRY: "e", OrderRole.STOP: "s", OrderRole.TAKE_PROFIT: "t",
            OrderRole.EXIT: "x", OrderRole.FLATTEN: "f", OrderRole.LIQUIDATION: "l"}
-WHAT = {OrderRole.ENTRY: "Entry", OrderRole.STOP: "Stop-loss",
-        OrderRole.TAKE_PROFIT: "Take-profit", OrderRole.EXIT: "Exit",
-        OrderRole.FLATTEN: "Emergency close"}
 _EXIT_REASON = {OrderRole.STOP: "stop-loss", OrderRole.TAKE_PROFIT: "take-profit",
                 OrderRole.EXIT: "strategy exit", OrderRole.FLATTEN: "emergency stop",
                 OrderRole.LIQUIDATION: "liquidation", OrderRole.ENTRY: "reversed"}
@@ -91,7 +87,7 @@ class Plan:
 Explain = Callable[..., None]
 
 
-class Orders:
+class Orders(OrderTimers, OrderRestart):
     """Holds every open order; the engine calls ``enter``/``close`` and routes reports."""
 
     def __init__(
@@ -169,7 +165,7 @@ class Orders:
                 "reduce_only, role, strategy, status, reason, updated_ts) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'SENT', '', ?)",
                 (intent.client_id, intent.ts, intent.symbol, intent.side, str(intent.type),
-                 str(intent.qty), _s(intent.price), _s(intent.stop_price),
+                 str(intent.qty), text_or_none(intent.price), text_or_none(intent.stop_price),
                  int(intent.reduce_only), str(intent.role), intent.strategy, intent.ts)))
         self.venue.submit(intent)
 
@@ -353,62 +349,6 @@ class Orders:
             self.unprotected_since.setdefault(symbol, self.clock.now())
         self._schedule()
 
-    # -- retries and the grace period ------------------------------------------------------
-
-    def _retry_later(self, symbol: str, role: OrderRole, why: str) -> None:
-        key = (symbol, role)
-        n = self.attempts.get(key, 0) + 1
-        self.attempts[key] = n
-        if n > MAX_ATTEMPTS:
-            self.explain(ExplanationKind.ERROR,
-                         f"{symbol}: {WHAT.get(role, 'order')} failed {MAX_ATTEMPTS} times "
-                         f"({why or 'no reason given'}); not retrying. Check the exchange; "
-                         "the emergency stop closes everything.", symbol=symbol)
-            return
-        delay = min(RETRY_BASE_MS * 2 ** (n - 1), RETRY_MAX_MS)
-        self.retries[key] = self.clock.now() + delay
-        self.explain(ExplanationKind.ERROR,
-                     f"{symbol}: re-sending the {WHAT.get(role, 'order').lower()} order in "
-                     f"{delay / 1000:g} s (attempt {n + 1}) under a new client id.",
-                     symbol=symbol)
-        self._schedule()
-
-    def tick(self, now: int) -> None:
-        """Due retries and expired grace periods (called from the loop and a timer)."""
-        if now < self.next_due or self.halting:
-            return
-        for key, due in list(self.retries.items()):
-            if due <= now:
-                del self.retries[key]
-                self._resend(*key)
-        for sym, since in list(self.unprotected_since.items()):
-            pos = self.book.get(sym)
-            if pos is None or sym in self.flattening or now - since < self.grace_ms:
-                continue
-            self.flattening.add(sym)
-            self.explain(ExplanationKind.ERROR,
-                         f"UNPROTECTED {sym}: {pos.qty - self.covered(sym)} of {pos.qty} had no "
-                         f"stop on the exchange for {self.grace_ms / 1000:g} s; closing it "
-                         "reduce-only at market.", symbol=sym)
-            self.close(pos, OrderRole.FLATTEN, "no stop on the exchange")
-        self._schedule()
-
-    def _resend(self, symbol: str, role: OrderRole) -> None:
-        pos = self.book.get(symbol)
-        if pos is None:
-            return
-        if role in PROTECTIVE:
-            self.protect(symbol)
-        elif not any(i.role in CLOSING for i in self.open.values() if i.symbol == symbol):
-            self.close(pos, role, self.exit_reason.get(symbol, "exit retried"))
-
-    def _schedule(self) -> None:
-        due = min(self.retries.values(), default=NEVER)
-        for sym, since in self.unprotected_since.items():
-            if sym not in self.flattening:
-                due = min(due, since + self.grace_ms)
-        self.next_due = due
-
     def _say_final(self, intent: OrderIntent, up: OrderUpdate) -> None:
         kind = (ExplanationKind.ERROR if up.status is OrderStatus.REJECTED
                 else ExplanationKind.DESK)
@@ -417,110 +357,4 @@ class Orders:
                      f"{up.reason or 'no reason given'}.",
                      strategy=intent.strategy, symbol=intent.symbol)
 
-    # -- emergency stop and reconciliation -------------------------------------------------
-
-    def halt(self) -> None:
-        """The emergency stop takes over: forget entries and retries, stop protecting."""
-        self.halting = True
-        for plan in self.plans.values():
-            plan.entry_id = ""
-        self.retries.clear()
-        self.attempts.clear()
-        self._schedule()
-
-    def halted_flat(self) -> None:
-        """The venue is verified flat: nothing is open, protection may work again."""
-        self.halting = False
-        self.open.clear()
-        self.acked.clear()
-        self.plans.clear()
-        self.unprotected_since.clear()
-        self.flattening.clear()
-        self._schedule()
-
-    def forget(self, client_id: str) -> None:
-        self.open.pop(client_id, None)
-        self.acked.discard(client_id)
-
-    def adopt(self, intent: OrderIntent) -> None:
-        """An order open on the exchange that the trader told the desk to manage."""
-        self.open[intent.client_id] = intent
-        self.acked.add(intent.client_id)
-        track = getattr(self.venue, "track", None)
-        if track is not None:
-            track([intent])
-        self._recheck(intent.symbol)
-
     # -- restart ---------------------------------------------------------------------------
-
-    def state(self) -> dict[str, Any]:
-        """Each open order exactly as sent (type, side, trigger, qty, role, client id)."""
-        return {
-            "open": [{**_intent_dict(i), "acked": i.client_id in self.acked}
-                     for i in self.open.values()],
-            "plans": [{**asdict(p), "side": str(p.side), "stop": str(p.stop),
-                       "target": _s(p.target)} for p in self.plans.values()],
-            "exit_reason": dict(self.exit_reason),
-            "unprotected_since": dict(self.unprotected_since),
-        }
-
-    def restore(self, state: dict[str, Any]) -> None:
-        for d in state.get("open", []):
-            intent = _intent_from(d)
-            self.open[intent.client_id] = intent
-            if d.get("acked"):
-                self.acked.add(intent.client_id)
-        for d in state.get("plans", []):
-            self.plans[d["symbol"]] = Plan(
-                d["symbol"], Side(d["side"]), Decimal(d["stop"]),
-                Decimal(d["target"]) if d.get("target") else None, d["strategy"],
-                int(d["leverage"]), d.get("entry_id", ""), bool(d.get("entry_unknown")))
-        self.exit_reason.update(state.get("exit_reason", {}))
-        # The grace period starts again now: the desk could not act while it was down.
-        for sym in list(self.book.positions):
-            self._recheck(sym)
-
-    def confirm(self, open_on_exchange: list[OrderIntent]) -> None:
-        """After a restart: restored orders the exchange lists as open are acknowledged; a
-        restored stop or target it does not list protects nothing, so it is dropped (and
-        ``protect_all`` replaces it)."""
-        listed = {i.client_id for i in open_on_exchange}
-        for cid, intent in list(self.open.items()):
-            if cid in listed:
-                self.acked.add(cid)
-            elif intent.role in PROTECTIVE:
-                self.forget(cid)
-        for sym in list(self.book.positions):
-            self._recheck(sym)
-
-    def protect_all(self) -> None:
-        """After a restart: any position not fully covered gets its stop and target now."""
-        for sym in list(self.book.positions):
-            if sym in self.unprotected_since:
-                self.protect(sym)
-
-    def track_open(self) -> None:
-        """Tell the venue about every restored open order, so their fills are the desk's."""
-        track = getattr(self.venue, "track", None)
-        if track is not None and self.open:
-            track(list(self.open.values()))
-
-
-def _s(v: Decimal | None) -> str | None:
-    return None if v is None else str(v)
-
-
-def _intent_dict(i: OrderIntent) -> dict[str, Any]:
-    return {"client_id": i.client_id, "symbol": i.symbol, "side": i.side, "type": str(i.type),
-            "qty": str(i.qty), "role": str(i.role), "ts": i.ts, "price": _s(i.price),
-            "stop_price": _s(i.stop_price), "reduce_only": i.reduce_only,
-            "strategy": i.strategy}
-
-
-def _intent_from(d: dict[str, Any]) -> OrderIntent:
-    return OrderIntent(
-        d["client_id"], d["symbol"], d["side"], OrderType(d["type"]), Decimal(d["qty"]),
-        OrderRole(d["role"]), int(d["ts"]),
-        price=Decimal(d["price"]) if d.get("price") else None,
-        stop_price=Decimal(d["stop_price"]) if d.get("stop_price") else None,
-        reduce_only=bool(d["reduce_only"]), strategy=d.get("strategy", ""))
