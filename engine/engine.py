@@ -462,6 +462,7 @@ class Engine(DeskCommands):
 
     def _update_gate(self) -> None:
         rec = self.reconciliation
+        self.orders.hold({d.symbol for d in rec.pending} if rec is not None else set())
         if rec is not None and rec.blocked:
             self._gate = (
                 f"reconciliation: {len(rec.pending)} difference(s) between the exchange and "

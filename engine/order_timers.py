@@ -35,6 +35,7 @@ class OrderTimers:
     attempts: dict[tuple[str, OrderRole], int]
     unprotected_since: dict[str, int]
     flattening: set[str]
+    on_hold: set[str]
     exit_reason: dict[str, str]
     next_due: int
     explain: Any
@@ -70,7 +71,8 @@ class OrderTimers:
                 self._resend(*key)
         for sym, since in list(self.unprotected_since.items()):
             pos = self.book.get(sym)
-            if pos is None or sym in self.flattening or now - since < self.grace_ms:
+            if (pos is None or sym in self.flattening or sym in self.on_hold
+                    or now - since < self.grace_ms):
                 continue
             self.flattening.add(sym)
             self.explain(ExplanationKind.ERROR,
@@ -92,6 +94,15 @@ class OrderTimers:
     def _schedule(self) -> None:
         due = min(self.retries.values(), default=NEVER)
         for sym, since in self.unprotected_since.items():
-            if sym not in self.flattening:
+            if sym not in self.flattening and sym not in self.on_hold:
                 due = min(due, since + self.grace_ms)
         self.next_due = due
+
+    def hold(self, symbols: set[str]) -> None:
+        """Set the symbols awaiting reconciliation answers; a released one gets a fresh grace."""
+        now = self.clock.now()
+        for sym in self.on_hold - symbols:
+            if sym in self.unprotected_since:
+                self.unprotected_since[sym] = now
+        self.on_hold = set(symbols)
+        self._schedule()

@@ -118,6 +118,9 @@ class Orders(OrderTimers, OrderRestart):
         self.unprotected_since: dict[str, int] = {}
         self.flattening: set[str] = set()
         self.halting = False  # the emergency stop owns the venue: no protection, no retries
+        #: Symbols whose reconciliation differences await the trader: their grace waits too
+        #: (the desk does not close what the trader is still deciding about).
+        self.on_hold: set[str] = set()
         self.next_due = NEVER  # read on the hot path: nothing to do before this time
         self._cancelling: set[str] = set()
         self._ids = itertools.count(1)
@@ -334,6 +337,10 @@ class Orders(OrderTimers, OrderRestart):
             self.close(pos, OrderRole.EXIT, what)
             return
         self._retry_later(sym, intent.role, up.reason)
+
+    def recheck(self, symbol: str) -> None:
+        """The position changed outside a fill (reconciliation): is it still covered?"""
+        self._recheck(symbol)
 
     def _recheck(self, symbol: str) -> None:
         pos = self.book.get(symbol)

@@ -166,7 +166,9 @@ class Reconciliation:
                 stops = [o for o in self.exchange_orders
                          if o.symbol == diff.symbol and o.role is OrderRole.STOP]
                 if not stops:
-                    text += f"; WARNING: no stop-loss protects this {pos.side} {pos.qty}"
+                    text += (f"; WARNING: no stop-loss protects this {pos.side} {pos.qty}: "
+                             "the desk closes it reduce-only after risk.unprotected_grace_s "
+                             "unless a stop is adopted or placed")
         else:
             text = f"{diff.symbol}: ignored; the desk leaves it alone and keeps it off its books"
         self.answers[key] = action
@@ -187,6 +189,7 @@ class Reconciliation:
             orders.forget(diff.journal_order.client_id)
         if act is Action.ADOPT and diff.exchange_order is not None:
             orders.adopt(diff.exchange_order)
+        orders.recheck(diff.symbol)
         return text
 
     def describe(self) -> str:

@@ -151,3 +151,37 @@ async def _checkpoint(path: Path) -> dict:
     return ck
 
 
+
+
+async def test_an_adopted_position_without_a_stop_waits_for_the_answer_then_gets_its_grace(
+    tmp_path: Path,
+) -> None:
+    from tapedesk.engine.events import Trade
+
+    from tests.engine_units._helpers import MIN, T0, RecordingSink, order
+
+    class Opened(ExchangeLikeVenue):
+        async def start(self) -> None:  # opened by hand on the exchange before the desk ran
+            desk, self._sink = self._sink, RecordingSink()  # the desk hears nothing of it
+            self.on_market(bar(0, 2000, 2000, 2000, 2000))
+            self.set_leverage(ETH, 2)
+            self.submit(order("web1", "BUY", qty="1", ts=T0 + MIN - 1))
+            self._sink = desk
+
+    v = Opened(Decimal(10_000), slippage_bps=0.0, latency_ms=0, fill_at="close",
+               assumed_funding_bps_8h=0.0)
+    eng = engine(tmp_path / "live.db", v)
+    await eng.start()
+    assert eng.reconciliation.blocked and eng.position(ETH) is None
+    t = T0 + MIN
+    for k in range(30):  # the trader takes 30 s to answer: nothing is closed meanwhile
+        eng.process(Trade(ETH, t + k * 1000, 2000.0, 1.0, False))
+    assert v.book.get(ETH) is not None
+    text = await eng.resolve_difference(f"position:{ETH}", "adopt")
+    assert "WARNING: no stop-loss protects this long 1" in text
+    assert eng.snapshot().unprotected == (ETH,)
+    for k in range(30, 45):
+        eng.process(Trade(ETH, t + k * 1000, 2000.0, 1.0, False))
+    assert v.book.get(ETH) is None  # closed reduce-only 10 s after the answer
+    assert eng.trades[-1].reason == "no stop on the exchange"
+    await eng.stop()
