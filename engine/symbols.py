@@ -133,8 +133,10 @@ def _spec(symbol: str, tick: str, step: str, min_qty: str, notional: str, mmr: s
     )
 
 
-# Binance USDT-M leverage brackets (notional floor, maintenance margin rate) as published for
-# BTCUSDT and ETHUSDT in late 2026; a live venue replaces them with futures_leverage_bracket.
+# Default leverage brackets (notional floor, maintenance margin rate) for BTCUSDT and ETHUSDT,
+# written from Binance's bracket table from memory, not fetched: close to, not exactly, what
+# the exchange uses today. Paper uses them; a live venue replaces them with what
+# futures_leverage_bracket returns (tiers_from_leverage_bracket).
 BTC_TIERS = tiers(("0", "0.004"), ("50000", "0.005"), ("600000", "0.01"),
                   ("3000000", "0.025"), ("12000000", "0.05"), ("20000000", "0.1"),
                   ("40000000", "0.125"), ("100000000", "0.15"), ("200000000", "0.25"))

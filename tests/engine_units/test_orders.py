@@ -220,3 +220,19 @@ def test_a_short_is_protected_above_and_below_the_same_way():
     assert (stop.side, stop.stop_price, stop.qty) == ("BUY", Decimal("2004.00"),
                                                       eng.position(ETH).qty)
     assert (tp.side, tp.stop_price) == ("BUY", Decimal("1992.00"))
+
+
+def test_a_fill_of_an_entry_reported_rejected_still_gets_its_stop_and_target():
+    from tapedesk.engine.events import Liquidity
+    from tapedesk.engine.paper_venue import _Resting
+
+    eng, venue = make()
+    venue.reject[OrderRole.ENTRY] = ["not accepted after one re-send"]
+    eng.process(flat(0))
+    [entry] = [i for i in venue.sent if i.role is OrderRole.ENTRY]
+    assert eng.position(ETH) is None and not eng.orders.working_entry(ETH)
+    # ...but the first attempt had reached the exchange, and its fill arrives now.
+    venue._fill(_Resting(entry, 0), Decimal("2000.00"), Liquidity.TAKER, FILL_TS + 300)
+    assert eng.position(ETH).qty == Decimal("5.001")
+    [stop], [tp] = resting(venue, OrderType.STOP_MARKET), resting(venue, OrderType.TAKE_PROFIT_MARKET)
+    assert stop.qty == tp.qty == Decimal("5.001") and eng.snapshot().unprotected == ()
