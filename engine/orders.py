@@ -62,7 +62,6 @@ from tapedesk.engine.positions import FillEffect, PositionBook
 from tapedesk.engine.risk import Costs, unit_loss
 from tapedesk.engine.symbols import SymbolSpec
 
-FINAL = (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED)
 _LETTER = {OrderRole.ENTRY: "e", OrderRole.STOP: "s", OrderRole.TAKE_PROFIT: "t",
            OrderRole.EXIT: "x", OrderRole.FLATTEN: "f", OrderRole.LIQUIDATION: "l"}
 _EXIT_REASON = {OrderRole.STOP: "stop-loss", OrderRole.TAKE_PROFIT: "take-profit",
@@ -334,7 +333,8 @@ class Orders(OrderTimers, OrderRestart):
                          f"{sym}: the price is already beyond the {what} trigger "
                          f"{intent.stop_price}; closing at market instead.", symbol=sym)
             self.cancel_protection(sym)
-            self.close(pos, OrderRole.EXIT, what)
+            if not any(i.role in CLOSING for i in self.open.values() if i.symbol == sym):
+                self.close(pos, OrderRole.EXIT, what)
             return
         self._retry_later(sym, intent.role, up.reason)
 
