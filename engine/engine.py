@@ -23,7 +23,6 @@ from tapedesk.engine.checkpoint import checkpoint, restore
 from tapedesk.engine.clock import Clock, EventClock
 from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.day_book import DayBook
-from tapedesk.engine.trader_commands import DeskCommands
 from tapedesk.engine.desk_view import desk_snapshot
 from tapedesk.engine.events import (
     Decision,
@@ -57,6 +56,7 @@ from tapedesk.engine.strategy import Strategy
 from tapedesk.engine.strategy_roster import Handler, Roster, StratState
 from tapedesk.engine.subscription import Subscription
 from tapedesk.engine.symbols import SymbolSpec, spec_for
+from tapedesk.engine.trader_commands import DeskCommands
 
 log = logging.getLogger("tapedesk.engine")
 
