@@ -135,9 +135,6 @@ def test_live_market_stream_skips_malformed_messages_without_raising(msg: Any) -
     assert len(got) + sum(feed.ignored.values()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="engine/binance/venue.py (another helper's code) raises "
-                   "on malformed user-data messages; the StreamSupervisor then logs a traceback "
-                   "and reconnects. Reported; remove this mark once it logs and skips.")
 @pytest.mark.parametrize("msg", [
     {"e": "ORDER_TRADE_UPDATE"},  # KeyError 'o'
     {"e": "ACCOUNT_UPDATE"},  # KeyError 'a'
