@@ -253,27 +253,43 @@ def _build_live(args: argparse.Namespace, config: DeskConfig, ddir: Path) -> Any
 
 
 async def run_headless(engine: Any, out: Any = None) -> int:
-    """Run until the feed ends or a signal; one line per explanation, then a summary."""
+    """Run until the feed ends or a signal; one line per explanation, then a summary.
+
+    Lines are printed only once the journal holds them (``on_committed``). A journal that
+    cannot be opened, or stays unwritable, ends the run with one plain line on stderr.
+    """
+    from tapedesk.engine.events import Explanation
+    from tapedesk.engine.journal_health import JournalError, failure_line
+
     out = out or sys.stdout
 
     def show(e: Any) -> None:
-        print(f"{iso(e.ts)}  {str(e.kind).upper():8s} {e.text}", file=out, flush=True)
+        if isinstance(e, Explanation):
+            print(f"{iso(e.ts)}  {str(e.kind).upper():8s} {e.text}", file=out, flush=True)
 
-    engine.on_explanation = show
+    engine.on_committed = show
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(engine.run())
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, task.cancel)
+    failure = ""
     try:
         await task
     except asyncio.CancelledError:
         print("Interrupted: journal flushed.", file=out)
+    except JournalError as exc:
+        failure = str(exc)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         await engine.stop()
+    failure = failure_line(engine) or failure
+    if failure:
+        print(f"tapedesk: {failure}", file=sys.stderr)
+        if engine.journal_health is None:  # refused at start: nothing ran
+            return 2
     _print_summary(engine, out)
-    return 0
+    return 1 if failure else 0
 
 
 def _print_summary(engine: Any, out: Any) -> None:

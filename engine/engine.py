@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from tapedesk.engine import explanations as say
+from tapedesk.engine import strategy_state
 from tapedesk.engine.clock import DAY_MS, Clock, EventClock, day_key, day_start
 from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.events import (
@@ -49,6 +51,14 @@ from tapedesk.engine.journal import (
     row_to_trade,
     setting_record,
     trade_record,
+)
+from tapedesk.engine.journal_health import (
+    JournalError,
+    JournalFailure,
+    JournalHealth,
+    committed_counts,
+    describe,
+    tell_now,
 )
 from tapedesk.engine.positions import PositionBook, set_isolated_margin
 from tapedesk.engine.risk import DayCounters, RiskEngine, day_lock_reason, gate_reason
@@ -136,6 +146,15 @@ class _StratState:
 
 
 class Engine:
+    #: Why the journal cannot be written ("" when healthy); a second entry gate (see commit).
+    _journal_gate = ""
+    journal_health: JournalHealth | None = None
+    #: Called with each announced item (explanations, trades, state) *after* its commit.
+    on_committed: Callable[[Any], None] | None = None
+    _cold: dict[int, list[Any]] | None = None  # handlers of strategies that must warm up
+    _feed_pos = 0  # events taken from the feed so far (a replay's exact resume point)
+    _resume_pos = -1
+
     def __init__(
         self,
         *,
@@ -221,12 +240,21 @@ class Engine:
     # -- public API ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the journal and restore what must survive a restart."""
+        """Open the journal and restore what must survive a restart.
+
+        A corrupt or unwritable journal raises ``JournalError`` (one plain sentence) before
+        anything else happens.
+        """
         if self._started:
             return
         self._started = True
+        ck = None
         if self.journal is not None:
             await self.journal.open()
+            jcfg = getattr(self.config, "journal", None)
+            self.journal_health = JournalHealth(
+                self.journal.path, getattr(jcfg, "give_up_after_s", 600.0)
+            )
             self.halted = (await self.journal.get_setting("halted")) == "1"
             self.paused = (await self.journal.get_setting("paused")) == "1"
             for s in self.strategies:
@@ -238,10 +266,14 @@ class Engine:
             ck = await self.journal.load_checkpoint()
             if ck and (not self.source_id or ck["source"] == self.source_id):
                 self._restore(ck)
+            else:
+                ck = None
             for e in await self.recent_explanations(200):
                 self.recent.append(e)
             eq = await self.journal.fetchall("SELECT ts, equity FROM equity ORDER BY ts")
             self.equity_samples = [(int(t), float(v)) for t, v in eq]
+            if self.equity_samples:  # the next sample falls where it would have
+                self._last_sample = self.equity_samples[-1][0]
         now = self.clock.now()
         if now:
             await self._load_day(now)
@@ -249,6 +281,10 @@ class Engine:
         if not getattr(self.venue, "simulated", True):
             await self._reconcile()
         self._rebuild_handlers()
+        if ck is not None and self.source_id:  # replays only: missed live data is gone
+            self._resume_pos, self._cold, note = strategy_state.resume(self, ck)
+            if note:
+                self.explain(ExplanationKind.DESK, note)
         self._pending.append(self._strategies_record())
         if self._control_path is not None:
             from tapedesk.engine.control import ControlServer
@@ -270,17 +306,27 @@ class Engine:
             return
         self.feed_status = getattr(self.feed, "status", FeedStatus.LIVE)
         watchdog = asyncio.create_task(self._watch_staleness())
+        health = self.journal_health
         try:
             async for batch in self.feed.batches():
                 self._last_rx_wall = time.monotonic()
                 self.feed_status = getattr(self.feed, "status", FeedStatus.LIVE)
+                # Replays resume after the exact event the checkpoint holds (two events can
+                # share a millisecond); live feeds and old checkpoints go by timestamp.
+                pos, skip, cursor = self._feed_pos, self._resume_pos, self._resume_cursor
                 for ev in batch:
-                    if ev.ts <= self._resume_cursor:
+                    pos += 1
+                    if pos <= skip or (skip < 0 and ev.ts <= cursor):
                         self._warm(ev)
                     else:
                         self.process(ev)
+                self._feed_pos = pos
                 if self._pending or self._outbox:
                     await self.commit()
+                if health is not None and health.gave_up:
+                    raise JournalFailure(
+                        health.summary(self._pending, committed_counts(health.path))
+                    )
                 if self._stopping:
                     break
             self.feed_status = getattr(self.feed, "status", FeedStatus.ENDED)
@@ -289,6 +335,11 @@ class Engine:
             with contextlib.suppress(BaseException):
                 await watchdog
             await self.commit()
+            for delay in (0.5, 1.0, 2.0) if health is not None and health.failing else ():
+                await asyncio.sleep(delay)  # a last chance before the desk gives up
+                await self.commit(force=True)
+                if not health.failing:
+                    break
 
     async def stop(self) -> None:
         """Stop consuming, let ``run`` finish its last commit, then close everything."""
@@ -466,6 +517,7 @@ class Engine:
             venue=getattr(self.venue, "name", "?"),
             api_weight=getattr(self.venue, "api_weight", None),
             extra={"gate": self._gate},
+            journal_error=self._journal_gate,
         )
 
     # -- startup reconciliation (live) ----------------------------------------------------
@@ -597,7 +649,7 @@ class Engine:
                 self.bars_in_position += 1
                 if ts - self._last_sample >= self.equity_sample_ms:
                     self._sample_equity(ts)
-        if self._gate:
+        if self._gate or self._journal_gate:
             return
         handlers = self._handlers.get(kind)
         if not handlers:
@@ -619,10 +671,13 @@ class Engine:
                     return
 
     def _warm(self, ev: MarketEvent) -> None:
-        """Replay an already-journaled event to strategies only (after a restart)."""
+        """An event the journal already holds (after a restart): strategies whose state came
+        back with the checkpoint skip it; only those without saved state are fed it."""
         self.clock.observe(ev.ts)
-        handlers = self._handlers.get(ev.kind) or ()
-        for _strat, fn, symbols, notes in handlers:
+        cold = self._cold
+        if cold is None:  # no checkpoint state at all: the old warm-up for everyone
+            cold = self._handlers
+        for _strat, fn, symbols, notes in cold.get(ev.kind) or ():
             if symbols is None or ev.symbol in symbols:
                 with contextlib.suppress(Exception):
                     fn(ev)
@@ -1184,15 +1239,58 @@ class Engine:
 
     # -- journal commit --------------------------------------------------------------------
 
-    async def commit(self) -> None:
-        """Write queued records (one transaction), then tell subscribers."""
-        records, self._pending = self._pending, []
-        outbox, self._outbox = self._outbox, []
-        if self.journal is not None and (records or outbox) and self.journal._db is not None:
-            await self.journal.write(records, self._checkpoint())
+    async def commit(self, force: bool = False) -> None:
+        """Write queued records (one transaction), then announce them. Never raises.
+
+        A failed write keeps every record queued, in order, and stops new entries until a
+        retry (with backoff; ``force`` ignores it) succeeds; protection and the emergency
+        stop never wait for it. Nothing queued is announced before it is on disk: only the
+        journal's own trouble is told at once (engine.journal_health says why).
+        """
+        journal, health = self.journal, self.journal_health
+        if journal is None or health is None or journal._db is None:
+            records, self._pending = self._pending, []
+            outbox, self._outbox = self._outbox, []
+            if journal is not None and (records or outbox) and journal._db is not None:
+                await journal.write(records, self._checkpoint())
+        else:
+            async with journal.lock:  # one commit at a time: held records keep their order
+                if not (self._pending or self._outbox or health.failing):
+                    return
+                if not (force or health.due()):
+                    return
+                records, self._pending = self._pending, []
+                outbox, self._outbox = self._outbox, []
+                ck = self._checkpoint()
+                ck["engine_state"]["feed_pos"] = self._feed_pos
+                if self.source_id:
+                    ck["strategy_state"] = strategy_state.dump(self)
+                try:
+                    await journal.write_held(records, ck)
+                except (JournalError, sqlite3.Error, OSError) as exc:
+                    self._pending[:0] = records
+                    self._outbox[:0] = outbox
+                    cause = str(exc) if isinstance(exc, JournalError) else describe(exc, journal.path)
+                    self._journal_gate = f"journal error: {cause}"
+                    if health.failed(cause):
+                        await journal.set_busy_timeout(True)
+                        tell_now(self, health.outage_text(len(self._pending)), error=True)
+                    return
+                if health.failing:
+                    lasted = health.recovered()
+                    self._journal_gate = ""
+                    await journal.set_busy_timeout(False)
+                    tell_now(
+                        self,
+                        f"Journal writable again after {lasted:.0f} s: {len(records)} held "
+                        "record(s) committed; new entries allowed.",
+                    )
+        hook = self.on_committed
         for item in outbox:
             for sub in self._subs:
                 sub.put(item)
+            if hook is not None:
+                hook(item)
 
     def _checkpoint(self) -> dict[str, Any]:
         to_state = getattr(self.venue, "to_state", None)
