@@ -116,7 +116,7 @@ class Journal:
             raise
         except (sqlite3.Error, OSError) as exc:
             await self.close()
-            if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+            if any(w in str(exc) for w in ("not a database", "malformed", "corrupt")):
                 raise JournalCorrupt(corrupt_message(self.path, str(exc))) from None
             raise JournalError(
                 f"cannot open journal {self.path}: {describe(exc, self.path)}"
@@ -138,10 +138,11 @@ class Journal:
         os.chmod(self.path, 0o600)
 
     async def _check(self) -> None:
-        rows = await self.fetchall("PRAGMA quick_check(5)")
-        problems = [str(r[0]) for r in rows if r[0] != "ok"]
+        rows = await self.fetchall("PRAGMA quick_check(3)")
+        lines = [ln for r in rows for ln in str(r[0]).splitlines()]
+        problems = [ln.strip() for ln in lines if ln != "ok" and not ln.startswith("***")]
         if problems:
-            raise JournalCorrupt(corrupt_message(self.path, "; ".join(problems)[:200]))
+            raise JournalCorrupt(corrupt_message(self.path, "; ".join(problems[:2])))
 
     def moved(self) -> str:
         """Empty while the path still names the file we have open, else what happened to it.

@@ -162,12 +162,13 @@ def _duration(seconds: float) -> str:
 
 
 def _count_tables(records: list[tuple[str, tuple[Any, ...]]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
+    """Fills and round trips by name; everything else (order states, day counters,
+    explanations) as "other records"."""
+    counts = {"fills": 0, "trades": 0, "other records": 0}
     for sql, _params in records:
-        words = sql.split()
-        if len(words) > 2 and words[0].upper() == "INSERT" and words[1].upper() == "INTO":
-            counts[words[2]] = counts.get(words[2], 0) + 1
-    return {t: counts[t] for t in ("fills", "trades", "orders", "daily_state") if t in counts}
+        table = sql.split(None, 3)[2] if sql.startswith("INSERT INTO") else ""
+        counts[table if table in ("fills", "trades") else "other records"] += 1
+    return {k: n for k, n in counts.items() if n}
 
 
 def committed_counts(path: Path) -> dict[str, int]:
@@ -177,7 +178,7 @@ def committed_counts(path: Path) -> dict[str, int]:
         try:
             return {
                 t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                for t in ("fills", "trades", "orders")
+                for t in ("fills", "trades")
             }
         finally:
             conn.close()
