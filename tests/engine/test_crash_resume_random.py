@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -45,17 +46,13 @@ name = "liquidity_sweep"
 
 
 def _cmd(cfg: Path, ddir: Path, data: Path) -> list[str]:
-    return [TAPEDESK, "--config", str(cfg), "--data-dir", str(ddir), "run", "--headless"] + [
-        "--replay",
-        str(data),
-        "--speed",
-        "0",
-    ]
+    return [TAPEDESK, "--config", str(cfg), "--data-dir", str(ddir), "run", "--headless",
+            "--replay", str(data), "--speed", "0"]  # fmt: skip
 
 
 def journal_state(ddir: Path) -> dict[str, object]:
     """Everything a resumed run must reproduce, read as another shell would."""
-    with sqlite3.connect(f"file:{ddir / 'paper.db'}?mode=ro", uri=True) as conn:
+    with closing(sqlite3.connect(f"file:{ddir / 'paper.db'}?mode=ro", uri=True)) as conn:
         q = conn.execute
         ck = q("SELECT engine_state FROM checkpoint").fetchone()
         return {
