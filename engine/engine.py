@@ -307,6 +307,7 @@ class Engine:
         self.feed_status = getattr(self.feed, "status", FeedStatus.LIVE)
         watchdog = asyncio.create_task(self._watch_staleness())
         health = self.journal_health
+        look_at = 0.0
         try:
             async for batch in self.feed.batches():
                 self._last_rx_wall = time.monotonic()
@@ -323,6 +324,10 @@ class Engine:
                 self._feed_pos = pos
                 if self._pending or self._outbox:
                     await self.commit()
+                elif health is not None and time.monotonic() >= look_at:
+                    look_at = time.monotonic() + 2.0  # a quiet desk still notices a deleted file
+                    if self.journal is not None and self.journal.moved():
+                        await self.commit(force=True)
                 if health is not None and health.gave_up:
                     raise JournalFailure(
                         health.summary(self._pending, committed_counts(health.path))
@@ -1255,7 +1260,7 @@ class Engine:
                 await journal.write(records, self._checkpoint())
         else:
             async with journal.lock:  # one commit at a time: held records keep their order
-                if not (self._pending or self._outbox or health.failing):
+                if not (force or self._pending or self._outbox or health.failing):
                     return
                 if not (force or health.due()):
                     return
