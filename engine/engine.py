@@ -146,8 +146,6 @@ class _StratState:
 
 
 class Engine:
-    #: Why the journal cannot be written ("" when healthy); a second entry gate (see commit).
-    _journal_gate = ""
     journal_health: JournalHealth | None = None
     #: Called with each announced item (explanations, trades, state) *after* its commit.
     on_committed: Callable[[Any], None] | None = None
@@ -207,6 +205,8 @@ class Engine:
         self._control: Any = None
         self._handlers: dict[int, list[tuple[Strategy, Any, frozenset[str] | None]]] = {}
         self._gate = ""
+        #: Why the journal cannot be written ("" when healthy): a second entry gate (commit).
+        self._journal_gate = ""
         self._stale_s: float | None = None
         self.reconciliation: Any = None  # engine.reconcile.Reconciliation on a live start
         #: False in backtests: nobody subscribes, so nothing is queued for announcement.

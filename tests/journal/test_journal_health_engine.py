@@ -5,6 +5,8 @@ commits what it held once the journal works again."""
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -108,20 +110,26 @@ async def _locked_then_released(db: Path, eng: Engine, strat: ScriptedStrategy) 
     assert any("Journal writable again" in e.text for e in told)
 
 
-async def test_journal_deleted_under_the_desk_is_noticed_and_never_recreated(
-    tmp_path: Path,
+@pytest.mark.parametrize("how", ["deleted", "replaced by another file"])
+async def test_journal_deleted_or_replaced_under_the_desk_is_noticed_and_never_written(
+    tmp_path: Path, how: str
 ) -> None:
     db = tmp_path / "paper.db"
     eng, _ = await _desk_in_a_trade(db)
     try:
-        db.unlink()
+        if how == "deleted":
+            db.unlink()
+        else:
+            shutil.copy(db, tmp_path / "other.db")
+            os.replace(tmp_path / "other.db", db)
+        before = db.read_bytes() if db.exists() else None
         eng.process(bar(10, 100, 100.05, 99.0, 99.2))
         await eng.commit()
-        assert "paper.db was deleted under the running desk" in eng.snapshot().journal_error
+        assert f"paper.db was {how} under the running desk" in eng.snapshot().journal_error
         assert eng._pending, "the records are held, not thrown away"
+        assert (db.read_bytes() if db.exists() else None) == before
     finally:
         await eng.stop()
-    assert not db.exists()
 
 
 def test_backoff_doubles_to_a_ceiling_and_gives_up_after_the_configured_time() -> None:
