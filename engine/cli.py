@@ -20,6 +20,7 @@ from typing import Any
 
 from tapedesk.engine.clock import iso, parse_time
 from tapedesk.engine.config import ConfigError, DeskConfig, data_dir, load_config
+from tapedesk.engine.journal_health import JournalError
 
 DeskRunner = Callable[..., int]
 MODES = ("paper", "live", "demo")
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
     )
     try:
         return _dispatch(args, desk_runner)
-    except (UserError, ConfigError, FileNotFoundError) as exc:
+    except (UserError, ConfigError, FileNotFoundError, JournalError) as exc:
         print(f"tapedesk: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
