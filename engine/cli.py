@@ -260,7 +260,7 @@ async def run_headless(engine: Any, out: Any = None) -> int:
     cannot be opened, or stays unwritable, ends the run with one plain line on stderr.
     """
     from tapedesk.engine.events import Explanation
-    from tapedesk.engine.journal_health import JournalError, failure_line
+    from tapedesk.engine.journal_health import failure_line
 
     out = out or sys.stdout
 
@@ -273,11 +273,11 @@ async def run_headless(engine: Any, out: Any = None) -> int:
     task = asyncio.ensure_future(engine.run())
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, task.cancel)
-    failure = ""
+    failure, interrupted = "", False
     try:
         await task
     except asyncio.CancelledError:
-        print("Interrupted: journal flushed.", file=out)
+        interrupted = True
     except JournalError as exc:
         failure = str(exc)
     finally:
@@ -285,9 +285,11 @@ async def run_headless(engine: Any, out: Any = None) -> int:
             loop.remove_signal_handler(sig)
         await engine.stop()
     failure = failure_line(engine) or failure
+    if interrupted and not failure:
+        print("Interrupted: journal flushed.", file=out)
     if failure:
         print(f"tapedesk: {failure}", file=sys.stderr)
-        if engine.journal_health is None:  # refused at start: nothing ran
+        if getattr(engine, "journal_health", None) is None:  # refused at start: nothing ran
             return 2
     _print_summary(engine, out)
     return 1 if failure else 0

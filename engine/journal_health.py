@@ -207,7 +207,7 @@ def tell_now(engine: Any, text: str, *, error: bool = False) -> None:
 
 def failure_line(engine: Any) -> str:
     """The one line a desk stopping with an unwritable journal ends on ("" if healthy)."""
-    health = engine.journal_health
+    health = getattr(engine, "journal_health", None)
     if health is None or not health.failing:
         return ""
     return health.summary(engine._pending, committed_counts(health.path))
