@@ -26,6 +26,7 @@ import pytest
 from tapedesk.engine.sample_data import SAMPLE_STREAM
 
 from tests.engine.helpers import write_sample_csv
+from tests.journal.desk_runs import printed_fills
 
 TRIALS = int(os.environ.get("TAPEDESK_CRASH_TRIALS", "8"))
 SEED = int(os.environ.get("TAPEDESK_CRASH_SEED", "20261127"))
@@ -107,18 +108,25 @@ def setup(
 
 
 def crash_trial(cfg: Path, data: Path, ddir: Path, rng: random.Random, took: float) -> int:
-    """Kill a run 1-3 times at random moments, then finish it; returns kills mid-run."""
-    kills = 0
-    for _ in range(rng.randint(1, 3)):
-        proc = subprocess.Popen(
-            _cmd(cfg, ddir, data), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        time.sleep(rng.uniform(0.05, 1.2) * took)
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            kills += 1
-        _, err = proc.communicate()
+    """Kill a run 1-3 times at random moments, then finish it; returns kills mid-run.
+
+    After every kill, the fills the runs printed so far must all be in the journal:
+    nothing is announced before its commit (it may be committed and not yet printed).
+    """
+    kills = printed = 0
+    for n in range(rng.randint(1, 3)):
+        out = ddir.parent / f"{ddir.name}-run{n}.out"
+        with open(out, "w") as stdout:  # a file, not a pipe: a full pipe would pace the run
+            proc = subprocess.Popen(_cmd(cfg, ddir, data), stdout=stdout, stderr=subprocess.PIPE)
+            time.sleep(rng.uniform(0.05, 1.2) * took)
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                kills += 1
+            _, err = proc.communicate()
         assert b"Traceback" not in err, err.decode()
+        printed += printed_fills(out.read_text())
+        if (ddir / "paper.db").exists():
+            assert printed <= len(journal_state(ddir)["fills"]), "a fill was printed uncommitted"
     done = subprocess.run(_cmd(cfg, ddir, data), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr

@@ -63,6 +63,11 @@ def printed(stdout: str, kind: str) -> list[str]:
     return [ln for ln in stdout.splitlines() if ln[21:30].strip() == kind]
 
 
+def printed_fills(stdout: str) -> int:
+    """Headless fill lines (funding payments share the FILL kind but are no fills)."""
+    return sum(1 for ln in printed(stdout, "FILL") if not ln[30:].startswith("Funding"))
+
+
 def assert_one_plain_line(stderr: str) -> str:
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
     assert "Traceback" not in stderr, stderr

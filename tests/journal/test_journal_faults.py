@@ -27,6 +27,7 @@ from tests.journal.desk_runs import (
     count,
     headless,
     printed,
+    printed_fills,
     start,
     wait_for_fills,
     write_config,
@@ -160,7 +161,7 @@ def test_lock_held_by_another_process_stops_entries_then_recovers_without_losing
     assert any("Journal writable again" in ln for ln in printed(out, "DESK"))
     # Every fill printed is in the journal, and every fill in the journal was printed:
     # the held records were committed after the lock went away, none lost or doubled.
-    assert len(printed(out, "FILL")) == count(db) > 0
+    assert printed_fills(out) == count(db) > 0
     assert count(db, "trades") == len(printed(out, "EXIT"))
 
 
@@ -183,7 +184,7 @@ def test_lock_held_until_the_desk_gives_up_ends_in_one_line_and_a_true_summary(
     on_disk = int(re.search(r"On disk: (\d+) fills", line).group(1))
     assert "NOT saved:" in line
     assert "Summary (paper" in out  # the summary still comes
-    assert on_disk == count(db) == len(printed(out, "FILL"))
+    assert on_disk == count(db) == printed_fills(out)
 
 
 def test_file_size_limit_is_a_journal_error_not_a_sigxfsz_kill(tmp_path: Path, data: Path) -> None:
@@ -204,7 +205,7 @@ def test_file_size_limit_is_a_journal_error_not_a_sigxfsz_kill(tmp_path: Path, d
     line = assert_one_plain_line(run.stderr)
     assert "file size limit reached (ulimit -f: 150,000 bytes)" in line
     on_disk = int(re.search(r"On disk: (\d+) fills", line).group(1))
-    assert on_disk == count(db) == len(printed(run.stdout, "FILL"))
+    assert on_disk == count(db) == printed_fills(run.stdout)
     assert any("JOURNAL ERROR" in ln for ln in printed(run.stdout, "ERROR"))
 
 
@@ -239,7 +240,7 @@ def test_full_disk_is_a_journal_error_with_the_cause(
     assert "disk full" in line
     if run.returncode == 1:  # it got going before the disk filled
         on_disk = int(re.search(r"On disk: (\d+) fills", line).group(1))
-        assert on_disk == count(db) == len(printed(run.stdout, "FILL"))
+        assert on_disk == count(db) == printed_fills(run.stdout)
 
 
 def test_journal_deleted_under_a_running_desk_halts_entries_and_says_so(
