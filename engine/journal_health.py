@@ -21,7 +21,7 @@ import resource
 import shutil
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,6 @@ class JournalHealth:
     gave_up: bool = False
     _next_try: float = 0.0
     _delay: float = FIRST_DELAY_S
-    committed: dict[str, int] = field(default_factory=dict)
 
     @property
     def failing(self) -> bool:
