@@ -64,4 +64,5 @@ def desk_snapshot(engine: Any) -> DeskSnapshot:
         api_weight=getattr(engine.venue, "api_weight", None),
         extra={"gate": engine._gate},
         unprotected=engine.orders.unprotected(),
+        journal_error=engine._journal_gate,
     )
