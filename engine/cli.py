@@ -21,7 +21,7 @@ from typing import Any
 
 from tapedesk.engine.clock import iso, parse_time
 from tapedesk.engine.config import ConfigError, DeskConfig, load_config
-from tapedesk.engine.desk_lock import DeskRunning, lock_desk
+from tapedesk.engine.desk_lock import DeskLockError, DeskRunning, lock_desk
 from tapedesk.engine.journal_health import JournalError
 from tapedesk.engine.paths import DataDirError, data_dir
 from tapedesk.engine.sample_data import data_source
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
             print(f"tapedesk: {line}", file=sys.stderr)
         return 2
     except (UserError, DataError, StrategyError, FileNotFoundError, DataDirError, DeskRunning,
-            JournalError) as exc:
+            DeskLockError, JournalError) as exc:
         print(f"tapedesk: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
