@@ -14,7 +14,9 @@ Each one is something the real USDT-M exchange does in normal operation:
 - ``algo_new_client_id``: a triggered conditional order spawns a regular order with a
   client id of its own (not the algo's ``clientAlgoId``); only ``actualOrderId`` links them;
 - ``algo_order_first``: the spawned order's ORDER_TRADE_UPDATE events are pushed before
-  the ALGO_UPDATE TRIGGERED / FINISHED that name it.
+  the ALGO_UPDATE TRIGGERED / FINISHED that name it;
+- ``price_after_fill``: the market jumps right after the next opening order fills (a fast
+  market): a stop computed from the signal's price may then be on the wrong side already.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Behaviour:
     hide_stream: bool = False
     algo_new_client_id: bool = False
     algo_order_first: bool = False
+    price_after_fill: Decimal | None = None  # one-shot
 
     @classmethod
     def binance(cls, split: tuple[str, ...] = ("0.5", "0.3", "0.2")) -> Behaviour:

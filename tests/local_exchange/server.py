@@ -154,6 +154,12 @@ class LocalExchange(Gateway, Sockets):
         """Move the market: push bookTicker, aggTrade, markPrice and kline, then fill."""
         price = Decimal(price)
         mark_price = price if mark is None else Decimal(mark)
+        await self._publish_market(symbol, price, mark_price, qty)
+        self.account.on_price(symbol, price, mark_price)
+        await self.flush_user_events()
+
+    async def _publish_market(self, symbol: str, price: Decimal, mark_price: Decimal,
+                              qty: str = "0.010") -> None:
         acct = self.account
         acct.prices[symbol] = price
         bid, ask = acct.bid_ask(symbol)
@@ -172,8 +178,6 @@ class LocalExchange(Gateway, Sockets):
         await self._publish(f"{lower}@markPrice@1s", mark_event)
         await self._publish(f"{lower}@markPrice", mark_event)
         await self._publish(f"{lower}@kline_1m", self._kline_event(symbol, price, ts, False))
-        acct.on_price(symbol, price, mark_price)
-        await self.flush_user_events()
 
     async def funding(self, symbol: str, rate: str | Decimal = "0.0001") -> Decimal:
         """Settle funding now (positive rate: longs pay); ACCOUNT_UPDATE m=FUNDING_FEE."""
@@ -211,6 +215,9 @@ class LocalExchange(Gateway, Sockets):
             acct.pending = [(at, e) for at, e in acct.pending if at > now]
             acct.check_protection()
             await self._push_private(due)
+            moved, acct.moved = acct.moved, {}
+        for symbol, price in moved.items():  # price_after_fill: the market jumped
+            await self.set_price(symbol, price)
 
     def wallet_change(self) -> Decimal:
         """Wallet now minus at start: realised P&L − commissions + funding, to the cent."""

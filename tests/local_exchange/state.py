@@ -47,6 +47,7 @@ class Account(AlgoBook, AccountBook):
         # and the rest on the next price update.
         self.partial_fills: list[Decimal] = []
         self._hold = 0.0  # events emitted now are held until this time.monotonic()
+        self.moved: dict[str, Decimal] = {}  # prices moved by price_after_fill, to publish
 
     def _emit(self, event: dict[str, Any], release_at: float = 0.0) -> None:
         super()._emit(event, release_at or self._hold)
@@ -275,6 +276,10 @@ class Account(AlgoBook, AccountBook):
         self._account_event(order.symbol, "ORDER", realized - fee)
         if pos.amount == 0:
             self._expire_close_position_algos(order.symbol)
+        jump = self.behaviour.price_after_fill
+        if jump is not None and order.status == "FILLED" and not order.reduce_only:
+            self.behaviour.price_after_fill = None
+            self.moved[order.symbol] = Decimal(jump)
 
     def _expire_close_position_algos(self, symbol: str) -> None:
         """Binance cancels closePosition conditionals when their position is gone."""
