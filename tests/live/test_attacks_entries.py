@@ -60,7 +60,7 @@ async def test_entry_filled_in_three_trades_is_protected_whole(exchange, tmp_pat
             size, stop, target = stop_and_target_cover(exchange)
             assert size == D(entry.params["quantity"]) == stop == target
             assert exchange.account.protection.longest() < 10.0
-            status = desk.cli_json("status")
+            status = await desk.ajson("status")
             assert D(status["position"]["qty"]) == size  # the desk knows all three trades
     finally:
         await desk.stop()

@@ -65,7 +65,7 @@ async def test_stop_refused_then_exit_refused_never_leaves_the_position_unprotec
         assert len([o for o in ex.account.orders.values() if not o.reduce_only]) == 1
         out = desk.output()
         assert re.search(r"unprotected", out, re.IGNORECASE), out[-3000:]
-        status = desk.cli_json("status")
+        status = await desk.ajson("status")
         if ex.account.positions["BTCUSDT"].amount == 0:
             assert status["position"] is None
     finally:

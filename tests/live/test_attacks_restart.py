@@ -65,12 +65,13 @@ async def test_kill_9_stop_fills_while_down_restart_is_truthful(tmp_path, desk_k
         with Heartbeat(ex):
             await desk.wait_for(lambda: _closed_in_journal(desk), 20,
                                 "the trade closed in the journal")
-            (trade,) = desk.cli_json("trades")
+            (trade,) = await desk.ajson("trades")
             assert abs(D(trade["pnl"]) - exchange_net) < D("0.01"), (trade, exchange_net)
-            day = desk.cli_json("status")["day"]
+            status = await desk.ajson("status")
+            day = status["day"]
             assert (day["trades"], day["losses"]) == (1, 1)
             assert abs(D(day["realized_pnl"]) - exchange_net) < D("0.01")
-            assert desk.cli_json("status")["position"] is None
+            assert status["position"] is None
             await desk.wait_for(lambda: not ex.account.open_algos(), 10, "the target cancelled")
             assert not ex.account.open_orders()
             assert not re.search(r"\b[1-9]\d* difference", desk.output()), desk.output()[-3000:]
@@ -98,8 +99,8 @@ async def desk_gone(ex: LocalExchange) -> None:
     raise AssertionError("the killed desk's user stream is still connected")
 
 
-def _closed_in_journal(desk: Desk) -> bool:
+async def _closed_in_journal(desk: Desk) -> bool:
     try:
-        return len(desk.cli_json("trades")) == 1
+        return len(await desk.ajson("trades")) == 1
     except AssertionError:
         return False

@@ -149,10 +149,12 @@ class AccountBook:
     def _account_event(self, symbol: str, reason: str, change: Decimal) -> None:
         """ACCOUNT_UPDATE after every balance or position change (Event: Balance and Position
         Update): ``wb`` wallet, ``cw`` cross wallet, ``bc`` balance change except PnL and
-        commission (so funding shows there, trades do not)."""
+        commission (so funding shows there, trades do not). Funding on a crossed position
+        comes with the balance only, on an isolated one with that position only."""
         pos = self.positions[symbol]
         ts = now_ms()
         bc = change if reason == "FUNDING_FEE" else Decimal(0)
+        crossed_funding = reason == "FUNDING_FEE" and pos.margin_type != "ISOLATED"
         cross = self.wallet - sum((p.isolated_wallet for p in self.positions.values()),
                                   Decimal(0))
         self._emit({
@@ -160,11 +162,12 @@ class AccountBook:
             "a": {
                 "m": reason,
                 "B": [{"a": "USDT", "wb": fmt(self.wallet), "cw": fmt(cross), "bc": fmt(bc)}],
-                "P": [{"s": symbol, "pa": fmt(pos.amount), "ep": fmt(pos.entry),
-                       "bep": fmt(pos.entry), "cr": "0", "up": fmt(self.unrealized(pos)),
-                       "mt": "isolated" if pos.margin_type == "ISOLATED" else "cross",
-                       "iw": fmt(pos.isolated_wallet), "ps": pos_side(self.dual_side, pos),
-                       "ma": "USDT"}],
+                "P": [] if crossed_funding else [
+                    {"s": symbol, "pa": fmt(pos.amount), "ep": fmt(pos.entry),
+                     "bep": fmt(pos.entry), "cr": "0", "up": fmt(self.unrealized(pos)),
+                     "mt": "isolated" if pos.margin_type == "ISOLATED" else "cross",
+                     "iw": fmt(pos.isolated_wallet), "ps": pos_side(self.dual_side, pos),
+                     "ma": "USDT"}],
             },
         })
 

@@ -12,6 +12,7 @@ above. So a test decides when a trade happens by the price it sets.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import shutil
@@ -140,12 +141,13 @@ class Desk:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
 
-    async def wait_for(self, pred: Callable[[], bool], timeout: float = 20.0,
+    async def wait_for(self, pred: Callable[[], Any], timeout: float = 20.0,
                        what: str = "") -> None:
-        """Poll ``pred``; fail at once (with the desk's output) if the desk died."""
+        """Poll ``pred`` (sync or async); fail at once, with the desk's output, if the desk
+        died."""
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
-        while not pred():
+        while not await _truth(pred()):
             if not self.alive:
                 raise AssertionError(f"the desk exited ({self.proc and self.proc.returncode}) "
                                      f"while waiting for {what}:\n{self.output()[-3000:]}")
@@ -172,12 +174,24 @@ class Desk:
                 await self.kill9()
 
     # -- what the user can ask the desk afterwards ------------------------------------
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Another shell's ``tapedesk --data-dir D <args>`` (status, trades, halt, ...)."""
+        return subprocess.run([*tapedesk_cmd(), "--data-dir", str(self.data_dir), *args],
+                              env={**os.environ, **self.env}, capture_output=True, text=True,
+                              timeout=60)
+
+    async def acli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``cli`` without blocking the exchange's event loop (halt waits for the desk)."""
+        return await asyncio.to_thread(self.cli, *args)
+
     def cli_json(self, *args: str) -> Any:
-        done = subprocess.run([*tapedesk_cmd(), "--data-dir", str(self.data_dir), *args,
-                               "--json", "--mode", "live"], env={**os.environ, **self.env},
-                              capture_output=True, text=True, timeout=60)
+        done = self.cli(*args, "--json", "--mode", "live")
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
+
+    async def ajson(self, *args: str) -> Any:
+        """``cli_json`` in a thread, so the exchange keeps answering the desk meanwhile."""
+        return await asyncio.to_thread(self.cli_json, *args)
 
     def journal_open_orders(self) -> list[dict[str, Any]]:
         """Orders the journal holds as not final (read-only)."""
@@ -185,6 +199,10 @@ class Desk:
             conn.row_factory = sqlite3.Row
             rows = conn.execute("SELECT * FROM orders").fetchall()
         return [dict(r) for r in rows if r["status"].upper() not in FINAL]
+
+
+async def _truth(value: Any) -> bool:
+    return bool(await value) if inspect.isawaitable(value) else bool(value)
 
 
 def stop_and_target_cover(exchange: Any, symbol: str = "BTCUSDT") -> tuple[Decimal, Decimal,

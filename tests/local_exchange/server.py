@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from decimal import Decimal
 from typing import Any
@@ -56,6 +57,8 @@ class LocalExchange(Gateway, Sockets):
     ) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
+        if behaviour is None and os.environ.get("LOCAL_EXCHANGE_BEHAVIOUR") == "binance":
+            behaviour = Behaviour.binance()  # run any suite against the honest exchange
         syms = symbols or DEFAULT_SYMBOLS
         px = {"BTCUSDT": "60000", "ETHUSDT": "3000", "SOLUSDT": "150"}
         px.update(prices or {})

@@ -249,3 +249,27 @@ async def test_protection_stopwatch_sees_an_unprotected_position(ex, cli):
                  reduceOnly=True)
     await settle(lambda: ex.account.protection.unprotected_now() == [])
     assert 0.35 < ex.account.protection.longest() < 2.0
+
+
+async def test_market_jumps_after_a_fill_when_asked(ex, cli):
+    ex.behaviour.price_after_fill = D("59850")
+    await cli.ok("POST", "/fapi/v1/order", **market())
+    await settle(lambda: ex.account.prices["BTCUSDT"] == D("59850"))
+    stop = {"algoType": "CONDITIONAL", "type": "STOP_MARKET", "symbol": "BTCUSDT",
+            "side": "SELL", "closePosition": True}
+    status, body = await cli.call("POST", "/fapi/v1/algoOrder", triggerPrice="59880", **stop)
+    assert (status, body["code"]) == (400, -2021)  # the stop the signal wanted is passed
+    assert ex.behaviour.price_after_fill is None  # one-shot
+    await cli.ok("POST", "/fapi/v1/order", **market())
+    assert ex.account.prices["BTCUSDT"] == D("59850")
+
+
+async def test_crossed_funding_update_carries_the_balance_only(ex, cli):
+    await cli.ok("POST", "/fapi/v1/order", **market())
+    await ex.funding("BTCUSDT", "-0.0002")  # negative: shorts pay longs
+    await settle(lambda: "ACCOUNT:FUNDING_FEE" in cli.kinds())
+    ev = next(e["a"] for e in cli.events if e["e"] == "ACCOUNT_UPDATE"
+              and e["a"]["m"] == "FUNDING_FEE")
+    assert ev["P"] == [] and D(ev["B"][0]["bc"]) == D("0.12")
+    income = await cli.ok("GET", "/fapi/v1/income", symbol="BTCUSDT", incomeType="FUNDING_FEE")
+    assert [r["income"] for r in income] == ["0.12"]
