@@ -118,7 +118,8 @@ class AlgoBook:
             order = self.new_order(params, execute=False)
         except ApiError as exc:
             algo.status = "REJECTED"
-            algo.reject_reason = exc.msg
+            # the wording of the documented ALGO_UPDATE example
+            algo.reject_reason = "Reduce Only reject" if exc.code == -2022 else exc.msg
             self._emit(algo.event(ts))
             return
         algo.actual_order_id = str(order.order_id)
