@@ -104,3 +104,52 @@ async def _closed_in_journal(desk: Desk) -> bool:
         return len(await desk.ajson("trades")) == 1
     except AssertionError:
         return False
+
+
+@pytest.mark.xfail(strict=True, reason="issue 8: on restart the desk's own algo stop/target are "
+                   "listed as differences (rebuilt as MARKET with no trigger), leverage is reset "
+                   "on the open position and the stop's later fill is 'an order the desk did not "
+                   "place' (and the live desk cannot start today: two event loops)")
+async def test_kill_9_restart_keeps_the_open_trade_and_its_orders(tmp_path, desk_keyring):
+    ex = LocalExchange(api_key=KEY, api_secret=SECRET, behaviour=Behaviour.binance())
+    ex.behaviour.market_split = []
+    await ex.start()
+    desk = Desk(tmp_path, write_config(tmp_path, ex), desk_keyring)
+    try:
+        await desk.start()
+        await desk.wait_for(lambda: ex.private_connected() >= 1, 30, "user stream")
+        with Heartbeat(ex):
+            await ex.set_price("BTCUSDT", "60007")
+            await desk.wait_for(lambda: _covered(ex), 20, "entry, stop and target")
+        algos_before = {a.algo_id for a in ex.account.open_algos()}
+        leverage = ex.account.positions["BTCUSDT"].leverage
+        size = ex.account.positions["BTCUSDT"].amount
+        await desk.kill9()
+        await desk_gone(ex)
+        posts = len(ex.requests.order_posts())
+        leverage_posts = ex.count("POST", "/fapi/v1/leverage")
+
+        await desk.start()
+        await desk.wait_for(lambda: ex.private_connected() >= 1, 30, "user stream again")
+        with Heartbeat(ex):
+            status = await desk.ajson("status")
+            assert D(status["position"]["qty"]) == size
+            await asyncio.sleep(2)  # reconciliation has run; nothing may be sent
+            assert not re.search(r"\b[1-9]\d* difference", desk.output()), desk.output()[-3000:]
+            assert {a.algo_id for a in ex.account.open_algos()} == algos_before
+            assert len(ex.requests.order_posts()) == posts  # nothing re-sent
+            assert ex.account.positions["BTCUSDT"].leverage == leverage
+            assert ex.count("POST", "/fapi/v1/leverage") == leverage_posts
+            stop = next(a for a in ex.account.open_algos() if a.type == "STOP_MARKET")
+            await ex.set_price("BTCUSDT", str(stop.trigger_price - 3))  # now it fills, live
+            await desk.wait_for(lambda: ex.account.positions["BTCUSDT"].amount == 0, 10,
+                                "the stop")
+            await desk.wait_for(lambda: _closed_in_journal(desk), 20, "the trade closed")
+            (trade,) = await desk.ajson("trades")
+            net = sum((D(t["realizedPnl"]) - D(t["commission"]) for t in ex.account.trades),
+                      D(0))
+            assert abs(D(trade["pnl"]) - net) < D("0.01")
+            await desk.wait_for(lambda: not ex.account.open_algos(), 10, "the target gone")
+    finally:
+        await desk.stop()
+        await ex.stop()

@@ -1,15 +1,18 @@
 """Attack through the TUI the trader watches: ``tapedesk --live`` in a real tmux pane, the
 symbol typed at the prompt, keys in a real keyring, against the local exchange.
 
-The market jumps through the stop level as the entry fills (-2021 on the stop, Binance's real
-rule). While the position has no exchange-side stop the header must say UNPROTECTED; after
-``risk.unprotected_grace_s`` the desk flattens it and the pane says so (issue 8: "No position
-without a stop, ever silently").
+The Algo service answers 503 to every conditional order (before applying it), so the entry
+fills and no stop can be placed. While the position has no exchange-side stop the header must
+say UNPROTECTED and ``status --json`` must list the symbol; after ``risk.unprotected_grace_s``
+the desk flattens it reduce-only and the pane says so (issue 8: "No position without a stop,
+ever silently").
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -81,20 +84,33 @@ async def test_tui_shows_unprotected_then_flattens(tmp_path, desk_keyring):
         await pane.keys("BTCUSDT", "Enter")
         await pane.wait(lambda t: "LIVE" in t, "the live desk on screen")
         await _until(lambda: ex.private_connected() >= 1, "the user stream")
-        ex.behaviour.price_after_fill = D("59850")
+        algo_down = ex.inject(path="/fapi/v1/algoOrder", method="POST", status=503,
+                              times=10_000)
         with Heartbeat(ex):
             await ex.set_price("BTCUSDT", "60007")
             await _until(lambda: ex.account.positions["BTCUSDT"].amount > 0, "the entry")
             await pane.wait(lambda t: "UNPROTECTED" in t, "UNPROTECTED in the header",
                             GRACE_S)
+            status = await asyncio.to_thread(_status, env)
+            assert "BTCUSDT" in (status.get("unprotected") or []), status
             await _until(lambda: ex.account.positions["BTCUSDT"].amount == 0, "flattened",
                          GRACE_S + 5)
             await pane.wait(lambda t: "UNPROTECTED" not in t and "flat" in t.lower(),
                             "the header back to normal, the reason shown")
-        assert ex.account.protection.longest() <= GRACE_S + 3
+        ex.faults.remove(algo_down)
+        assert ex.requests.posts()[-1].reduces  # flattened reduce-only
+        assert len([r for r in ex.requests.posts() if not r.reduces]) == 1
+        assert GRACE_S - 0.5 <= ex.account.protection.longest() <= GRACE_S + 3
     finally:
         pane.kill()
         await ex.stop()
+
+
+def _status(env: dict[str, str]) -> dict:
+    done = subprocess.run([*tapedesk_cmd(), "status", "--json", "--mode", "live"],
+                          env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=60, check=True)
+    return json.loads(done.stdout)
 
 
 async def _until(pred, what: str, timeout: float = 20.0) -> None:
