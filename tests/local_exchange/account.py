@@ -146,6 +146,16 @@ class AccountBook:
         self._account_event(symbol, "FUNDING_FEE", amount)
         return amount
 
+    def deposit(self, amount: Decimal) -> None:
+        """Money moved into (negative: out of) the futures wallet from outside the desk."""
+        self.wallet += amount
+        ts = now_ms()
+        self._record_income("", "TRANSFER", amount, "", ts)
+        self._emit({"e": "ACCOUNT_UPDATE", "E": ts, "T": ts, "a": {
+            "m": "DEPOSIT" if amount > 0 else "WITHDRAW",
+            "B": [{"a": "USDT", "wb": fmt(self.wallet), "cw": fmt(self.available()),
+                   "bc": fmt(amount)}], "P": []}})
+
     def _account_event(self, symbol: str, reason: str, change: Decimal) -> None:
         """ACCOUNT_UPDATE after every balance or position change (Event: Balance and Position
         Update): ``wb`` wallet, ``cw`` cross wallet, ``bc`` balance change except PnL and

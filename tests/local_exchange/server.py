@@ -66,6 +66,7 @@ class LocalExchange(Gateway, Sockets):
                                behaviour, maker_rate=Decimal(maker_rate),
                                taker_rate=Decimal(taker_rate))
         self.initial_wallet = Decimal(balance)
+        self.transfers = Decimal(0)
         self.weight_limit = weight_limit
         self.order_limit_10s = order_limit_10s
         self.order_limit_1m = order_limit_1m
@@ -188,6 +189,13 @@ class LocalExchange(Gateway, Sockets):
         await self.flush_user_events()
         return amount
 
+    async def deposit(self, amount: str | Decimal) -> None:
+        """A transfer into the futures wallet (ACCOUNT_UPDATE m=DEPOSIT); the wallet change
+        the desk's P&L must explain excludes it (see ``wallet_change``)."""
+        self.account.deposit(Decimal(amount))
+        self.transfers += Decimal(amount)
+        await self.flush_user_events()
+
     async def close_bar(self, symbol: str) -> None:
         """Close the current 1m kline now (a test need not wait a minute)."""
         price = self.account.prices[symbol]
@@ -223,8 +231,8 @@ class LocalExchange(Gateway, Sockets):
             await self.set_price(symbol, price)
 
     def wallet_change(self) -> Decimal:
-        """Wallet now minus at start: realised P&L − commissions + funding, to the cent."""
-        return self.account.wallet - self.initial_wallet
+        """Wallet now minus at start, transfers aside: realised P&L − commissions + funding."""
+        return self.account.wallet - self.initial_wallet - self.transfers
 
     def snapshot(self) -> dict[str, Any]:
         """What a test in another process can ask for (GET /_control/state)."""

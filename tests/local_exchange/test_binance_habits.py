@@ -273,3 +273,12 @@ async def test_crossed_funding_update_carries_the_balance_only(ex, cli):
     assert ev["P"] == [] and D(ev["B"][0]["bc"]) == D("0.12")
     income = await cli.ok("GET", "/fapi/v1/income", symbol="BTCUSDT", incomeType="FUNDING_FEE")
     assert [r["income"] for r in income] == ["0.12"]
+
+
+async def test_deposit_moves_the_wallet_not_the_pnl(ex, cli):
+    await ex.deposit("1000")
+    await settle(lambda: "ACCOUNT:DEPOSIT" in cli.kinds())
+    ev = next(e["a"] for e in cli.events if e["e"] == "ACCOUNT_UPDATE")
+    assert (ev["B"][0]["wb"], ev["B"][0]["bc"]) == ("11000", "1000")
+    assert (await cli.ok("GET", "/fapi/v3/account"))["totalWalletBalance"] == "11000"
+    assert ex.wallet_change() == 0
