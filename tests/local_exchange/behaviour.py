@@ -15,6 +15,8 @@ Each one is something the real USDT-M exchange does in normal operation:
   client id of its own (not the algo's ``clientAlgoId``); only ``actualOrderId`` links them;
 - ``algo_order_first``: the spawned order's ORDER_TRADE_UPDATE events are pushed before
   the ALGO_UPDATE TRIGGERED / FINISHED that name it;
+- ``expire_after``: the next MARKET order fills this fraction, then the rest EXPIRES (the
+  book ran out inside the price band): an entry that ends partly filled;
 - ``price_after_fill``: the market jumps right after the next opening order fills (a fast
   market): a stop computed from the signal's price may then be on the wrong side already.
 """
@@ -38,6 +40,7 @@ class Behaviour:
     algo_new_client_id: bool = False
     algo_order_first: bool = False
     price_after_fill: Decimal | None = None  # one-shot
+    expire_after: Decimal | None = None  # one-shot fraction, e.g. Decimal("0.4")
 
     @classmethod
     def binance(cls, split: tuple[str, ...] = ("0.5", "0.3", "0.2")) -> Behaviour:

@@ -194,6 +194,16 @@ class Account(AlgoBook, AccountBook):
             if 0 < part < remaining:
                 self._execute(order, part, maker=False)
                 return  # the rest fills on the next price update (see on_price)
+        expire = self.behaviour.expire_after
+        if expire is not None and not order.reduce_only:
+            self.behaviour.expire_after = None
+            part = (remaining * expire / step).to_integral_value(rounding=ROUND_DOWN) * step
+            if part > 0:
+                self._execute(order, part, maker=False)
+            order.status = "EXPIRED"
+            order.update_time = now_ms()
+            self._order_event(order, "EXPIRED")
+            return
         split = self.behaviour.take_split(order.reduce_only)
         if len(split) > 1:
             tick = self.symbols[order.symbol].tick * self.behaviour.split_tick_gap

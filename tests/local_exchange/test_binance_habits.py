@@ -282,3 +282,13 @@ async def test_deposit_moves_the_wallet_not_the_pnl(ex, cli):
     assert (ev["B"][0]["wb"], ev["B"][0]["bc"]) == ("11000", "1000")
     assert (await cli.ok("GET", "/fapi/v3/account"))["totalWalletBalance"] == "11000"
     assert ex.wallet_change() == 0
+
+
+async def test_market_order_can_expire_partly_filled(ex, cli):
+    ex.behaviour.expire_after = D("0.4")
+    await cli.ok("POST", "/fapi/v1/order", newClientOrderId="x1", **market())
+    await settle(lambda: "ORDER:EXPIRED/EXPIRED" in cli.kinds())
+    assert cli.kinds()[:3] == ["ORDER:NEW/NEW", "ORDER:TRADE/PARTIALLY_FILLED", "ACCOUNT:ORDER"]
+    order = await cli.ok("GET", "/fapi/v1/order", symbol="BTCUSDT", origClientOrderId="x1")
+    assert (order["status"], order["executedQty"]) == ("EXPIRED", "0.004")
+    assert ex.account.positions["BTCUSDT"].amount == D("0.004")
