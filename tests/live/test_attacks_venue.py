@@ -29,7 +29,7 @@ async def test_entry_in_three_trades_reports_three_fills_once_each(exchange, ven
     exchange.behaviour.ack_replies = True
     cid = client_order_id("v1", OrderRole.ENTRY)
     venue.submit(intent(cid))
-    await wait_until(lambda: sink.statuses(cid)[-1:] == ["FILLED"], what="entry filled")
+    await wait_until(lambda: sink.statuses(cid)[-1:] == ["FILLED"], timeout=15, what="entry filled")
     assert [f.qty for f in sink.fills] == [D("0.003"), D("0.001"), D("0.002")]
     assert [f.price for f in sink.fills] == [D("60000.1"), D("60000.2"), D("60000.3")]
     assert len({f.trade_id for f in sink.fills}) == 3
@@ -40,11 +40,11 @@ async def test_entry_in_three_trades_reports_three_fills_once_each(exchange, ven
 async def _long_with_stop(exchange, venue, sink, token):
     cid = client_order_id(token, OrderRole.ENTRY)
     venue.submit(intent(cid, qty="0.002"))
-    await wait_until(lambda: sink.statuses(cid)[-1:] == ["FILLED"], what="entry filled")
+    await wait_until(lambda: sink.statuses(cid)[-1:] == ["FILLED"], timeout=15, what="entry filled")
     sl = client_order_id(token, OrderRole.STOP)
     venue.submit(intent(sl, "SELL", qty="0.002", type=OrderType.STOP_MARKET,
                         role=OrderRole.STOP, stop_price=D("59900"), reduce_only=True))
-    await wait_until(lambda: sink.statuses(sl) == ["NEW"], what="stop accepted")
+    await wait_until(lambda: sink.statuses(sl) == ["NEW"], timeout=15, what="stop accepted")
     return sl
 
 
@@ -52,12 +52,12 @@ async def test_triggered_stop_fill_is_reported_under_the_stop(exchange, venue, s
     exchange.behaviour.algo_new_client_id = exchange.behaviour.algo_order_first = True
     sl = await _long_with_stop(exchange, venue, sink, "v2")
     await exchange.set_price("BTCUSDT", "59890")
-    await wait_until(lambda: exchange.account.positions["BTCUSDT"].amount == 0)
-    await wait_until(lambda: any(f.role is OrderRole.STOP for f in sink.fills), 5,
+    await wait_until(lambda: exchange.account.positions["BTCUSDT"].amount == 0, 15)
+    await wait_until(lambda: any(f.role is OrderRole.STOP for f in sink.fills), 15,
                      what="the stop's fill reported")
     stop_fills = [f for f in sink.fills if f.role is OrderRole.STOP]
     assert [(f.client_id, f.side, f.qty) for f in stop_fills] == [(sl, "SELL", D("0.002"))]
-    assert sink.statuses(sl)[-1] == "FILLED"
+    await wait_until(lambda: sink.statuses(sl)[-1] == "FILLED", 15, what="stop FILLED")
     await exchange.set_price("BTCUSDT", "59880")  # later events change nothing
     assert len([f for f in sink.fills if f.role is OrderRole.STOP]) == 1
 
@@ -68,7 +68,7 @@ async def test_triggered_stop_fill_is_reported_under_the_stop(exchange, venue, s
 async def test_funding_on_a_live_position_is_reported(exchange, venue, sink):
     cid = client_order_id("v3", OrderRole.ENTRY)
     venue.submit(intent(cid, qty="0.002"))
-    await wait_until(lambda: sink.statuses(cid)[-1:] == ["FILLED"], what="entry filled")
+    await wait_until(lambda: sink.statuses(cid)[-1:] == ["FILLED"], timeout=15, what="entry filled")
     paid = await exchange.funding("BTCUSDT", "0.0001")
     assert paid == D("-0.012")  # 0.002 × 60,000 × 0.01 %, a long pays
     await wait_until(lambda: bool(sink.funding), 3, what="funding reported")
