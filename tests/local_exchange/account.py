@@ -222,11 +222,13 @@ class AccountBook:
             })
         return out
 
-    def account(self) -> dict[str, Any]:
+    def account(self, version: int = 2) -> dict[str, Any]:
+        """Account Information V2, or V3 (which leaves canTrade, feeTier, multiAssetsMargin
+        and the positions' leverage/entry to GET /fapi/v1/accountConfig and symbolConfig)."""
         upnl = sum((self.unrealized(p) for p in self.positions.values()), Decimal(0))
         maint = sum((self.maint_margin(p) for p in self.positions.values() if p.amount),
                     Decimal(0))
-        return {
+        out: dict[str, Any] = {
             "totalInitialMargin": fmt(self.wallet - self.available()),
             "totalMaintMargin": fmt(maint), "totalWalletBalance": fmt(self.wallet),
             "totalUnrealizedProfit": fmt(upnl), "totalMarginBalance": fmt(self.wallet + upnl),
@@ -234,27 +236,37 @@ class AccountBook:
             "totalOpenOrderInitialMargin": "0", "totalCrossWalletBalance": fmt(self.available()),
             "totalCrossUnPnl": "0",
             "availableBalance": fmt(self.available()), "maxWithdrawAmount": fmt(self.available()),
-            "canTrade": True, "canDeposit": True, "canWithdraw": True,
-            "multiAssetsMargin": self.multi_assets, "feeTier": 0,
             "assets": [{"asset": "USDT", "walletBalance": fmt(self.wallet),
                         "unrealizedProfit": fmt(upnl), "marginBalance": fmt(self.wallet + upnl),
                         "availableBalance": fmt(self.available()),
                         "crossWalletBalance": fmt(self.available()),
                         "maxWithdrawAmount": fmt(self.available()), "updateTime": now_ms()}],
-            "positions": [
-                {"symbol": p.symbol, "positionSide": pos_side(self.dual_side, p),
-                 "positionAmt": fmt(p.amount),
-                 "unrealizedProfit": fmt(self.unrealized(p)),
-                 "isolatedMargin": fmt(p.isolated_wallet),
-                 "notional": fmt(p.amount * self.marks[p.symbol]),
-                 "isolatedWallet": fmt(p.isolated_wallet),
-                 "initialMargin": fmt(abs(p.amount) * self.marks[p.symbol] / p.leverage),
-                 "maintMargin": fmt(self.maint_margin(p)), "updateTime": now_ms(),
-                 "leverage": str(p.leverage),
-                 "isolated": p.margin_type == "ISOLATED", "entryPrice": fmt(p.entry)}
-                for p in self.positions.values() if p.amount
-            ],
+            "positions": [],
         }
+        for p in self.positions.values():
+            if not p.amount:
+                continue
+            row = {"symbol": p.symbol, "positionSide": pos_side(self.dual_side, p),
+                   "positionAmt": fmt(p.amount), "unrealizedProfit": fmt(self.unrealized(p)),
+                   "isolatedMargin": fmt(p.isolated_wallet),
+                   "notional": fmt(p.amount * self.marks[p.symbol]),
+                   "isolatedWallet": fmt(p.isolated_wallet),
+                   "initialMargin": fmt(abs(p.amount) * self.marks[p.symbol] / p.leverage),
+                   "maintMargin": fmt(self.maint_margin(p)), "updateTime": now_ms()}
+            if version == 2:
+                row.update(leverage=str(p.leverage), isolated=p.margin_type == "ISOLATED",
+                           entryPrice=fmt(p.entry))
+            out["positions"].append(row)
+        if version == 2:
+            out.update(self.account_config())
+            del out["dualSidePosition"], out["tradeGroupId"]
+        return out
+
+    def account_config(self) -> dict[str, Any]:
+        """Futures Account Configuration (GET /fapi/v1/accountConfig)."""
+        return {"feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": True,
+                "dualSidePosition": self.dual_side, "updateTime": 0,
+                "multiAssetsMargin": self.multi_assets, "tradeGroupId": -1}
 
     def balance(self) -> list[dict[str, Any]]:
         return [{"accountAlias": "SgsR", "asset": "USDT", "balance": fmt(self.wallet),

@@ -31,7 +31,7 @@ WEIGHTS = {
     "/fapi/v1/multiAssetsMargin": 30, "/fapi/v1/commissionRate": 20,
     "/fapi/v1/leverageBracket": 1, "/fapi/v1/userTrades": 5, "/fapi/v1/allOrders": 5,
     "/fapi/v1/openOrders": 1, "/fapi/v1/apiTradingStatus": 1, "/fapi/v1/symbolConfig": 5,
-    "/fapi/v1/income": 30,
+    "/fapi/v1/income": 30, "/fapi/v1/accountConfig": 5,
 }
 SIGNED_PREFIXES = ("/fapi/v1/order", "/fapi/v1/openOrders", "/fapi/v1/allOpenOrders",
                    "/fapi/v1/algoOrder", "/fapi/v1/openAlgoOrders", "/fapi/v1/algoOpenOrders",
@@ -41,7 +41,8 @@ SIGNED_PREFIXES = ("/fapi/v1/order", "/fapi/v1/openOrders", "/fapi/v1/allOpenOrd
                    "/fapi/v1/multiAssetsMargin", "/fapi/v1/commissionRate",
                    "/fapi/v1/leverageBracket", "/fapi/v1/marginType", "/fapi/v1/leverage",
                    "/fapi/v1/userTrades", "/fapi/v1/allOrders", "/fapi/v1/income",
-                   "/fapi/v1/apiTradingStatus", "/fapi/v1/symbolConfig")
+                   "/fapi/v1/apiTradingStatus", "/fapi/v1/symbolConfig",
+                   "/fapi/v1/accountConfig")
 ORDER_PATHS = ("/fapi/v1/order", "/fapi/v1/algoOrder")
 PARAMS = web.RequestKey("params", dict)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -44,7 +44,9 @@ def answer(ex: LocalExchange, method: str, path: str, p: dict[str, str]) -> Any:
     if path == "/fapi/v1/listenKey":
         return ex.listen_key(method, p)
     if route in (("GET", "/fapi/v2/account"), ("GET", "/fapi/v3/account")):
-        return acct.account()
+        return acct.account(3 if "/v3/" in path else 2)
+    if route == ("GET", "/fapi/v1/accountConfig"):
+        return acct.account_config()
     if route in (("GET", "/fapi/v3/balance"), ("GET", "/fapi/v2/balance")):
         return acct.balance()
     if route in (("GET", "/fapi/v3/positionRisk"), ("GET", "/fapi/v2/positionRisk")):

@@ -167,7 +167,9 @@ async def test_user_trades_filter_by_order_and_start_time(ex, cli):
 async def test_multi_assets_and_hedge_mode(ex, cli):
     assert await cli.ok("GET", "/fapi/v1/multiAssetsMargin") == {"multiAssetsMargin": False}
     await cli.ok("POST", "/fapi/v1/multiAssetsMargin", multiAssetsMargin=True)
-    assert (await cli.ok("GET", "/fapi/v3/account"))["multiAssetsMargin"] is True
+    assert (await cli.ok("GET", "/fapi/v2/account"))["multiAssetsMargin"] is True
+    assert (await cli.ok("GET", "/fapi/v1/accountConfig"))["multiAssetsMargin"] is True
+    assert "multiAssetsMargin" not in await cli.ok("GET", "/fapi/v3/account")  # V3 moved it
     status, body = await cli.call("POST", "/fapi/v1/marginType", symbol="BTCUSDT",
                                   marginType="ISOLATED")
     assert status == 400
