@@ -108,6 +108,9 @@ class AccountBook:
         if abs(pos.amount) * self.marks[symbol] > cap:
             raise ApiError(-2027, "Exceeded the maximum allowable position at current leverage.")
         pos.leverage = leverage
+        ts = now_ms()  # Event: Account Configuration Update (leverage)
+        self._emit({"e": "ACCOUNT_CONFIG_UPDATE", "E": ts, "T": ts,
+                    "ac": {"s": symbol, "l": leverage}})
         return {"leverage": leverage, "maxNotionalValue": str(int(cap)), "symbol": symbol}
 
     def set_multi_assets(self, value: str) -> dict[str, Any]:
@@ -120,6 +123,8 @@ class AccountBook:
             raise ApiError(-4171, "Adjusted Multi-Assets mode is same as current Multi-Assets "
                            "mode.")
         self.multi_assets = on
+        ts = now_ms()
+        self._emit({"e": "ACCOUNT_CONFIG_UPDATE", "E": ts, "T": ts, "ai": {"j": on}})
         return {"code": 200, "msg": "success"}
 
     def set_dual_side(self, value: str) -> dict[str, Any]:

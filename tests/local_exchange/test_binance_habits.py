@@ -175,6 +175,8 @@ async def test_multi_assets_and_hedge_mode(ex, cli):
     assert status == 400
     assert body == {"code": -4168, "msg": "Unable to adjust to isolated-margin mode under the "
                     "Multi-Assets mode."}
+    await settle(lambda: any(e["e"] == "ACCOUNT_CONFIG_UPDATE" for e in cli.events))
+    assert cli.events[-1]["ai"] == {"j": True}
     await cli.ok("POST", "/fapi/v1/positionSide/dual", dualSidePosition=True)
     assert await cli.ok("GET", "/fapi/v1/positionSide/dual") == {"dualSidePosition": True}
     _status, body = await cli.call("POST", "/fapi/v1/order", **market())
