@@ -60,8 +60,9 @@ async def test_entry_filled_in_three_trades_is_protected_whole(exchange, tmp_pat
             size, stop, target = stop_and_target_cover(exchange)
             assert size == D(entry.params["quantity"]) == stop == target
             assert exchange.account.protection.longest() < 10.0
-            status = await desk.ajson("status")
-            assert D(status["position"]["qty"]) == size  # the desk knows all three trades
+            await desk.wait_for(lambda: desk.status_is(
+                lambda st: D(st["position"]["qty"]) == size), 10,
+                "status showing all three trades")
     finally:
         await desk.stop()
 
@@ -118,8 +119,8 @@ async def test_entry_expired_partly_filled_is_protected_as_filled(exchange, tmp_
             assert 0 < size < wanted
             await desk.wait_for(lambda: stop_and_target_cover(exchange) == (size, size, size),
                                 10, "stop and target on the filled part")
-            status = await desk.ajson("status")
-            assert D(status["position"]["qty"]) == size
+            await desk.wait_for(lambda: desk.status_is(
+                lambda st: D(st["position"]["qty"]) == size), 10, "status showing the part")
             await exchange.set_price("BTCUSDT", "60004")
             await asyncio.sleep(2)  # no second entry for the part that expired
             assert len([r for r in exchange.requests.posts() if not r.reduces]) == 1

@@ -49,12 +49,14 @@ async def test_halt_reports_verified_flat_and_resume_trades_again(tmp_path, desk
             acct = ex.account
             assert acct.positions["BTCUSDT"].amount == 0
             assert not acct.open_orders() and not acct.open_algos()
-            assert (await desk.ajson("status"))["halted"] is True
+            await desk.wait_for(lambda: desk.status_is(lambda st: st["halted"] is True), 10,
+                                "status halted")
             await ex.set_price("BTCUSDT", "60017")  # a signal while halted: nothing sent
             entries = len([r for r in ex.requests.posts() if not r.reduces])
             resume = await desk.acli("resume", "--yes", "--mode", "live")
             assert resume.returncode == 0, resume
-            assert (await desk.ajson("status"))["halted"] is False
+            await desk.wait_for(lambda: desk.status_is(lambda st: st["halted"] is False), 10,
+                                "status resumed")
             assert len([r for r in ex.requests.posts() if not r.reduces]) == entries == 1
             await ex.set_price("BTCUSDT", "60027")
             await desk.wait_for(lambda: acct.positions["BTCUSDT"].amount > 0, 20,

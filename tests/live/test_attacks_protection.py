@@ -65,9 +65,10 @@ async def test_stop_refused_then_exit_refused_never_leaves_the_position_unprotec
         assert len([o for o in ex.account.orders.values() if not o.reduce_only]) == 1
         out = desk.output()
         assert re.search(r"unprotected", out, re.IGNORECASE), out[-3000:]
-        status = await desk.ajson("status")
         if ex.account.positions["BTCUSDT"].amount == 0:
-            assert status["position"] is None
+            await desk.wait_for(lambda: desk.status_is(lambda st: st["position"] is None), 10,
+                                "status flat")
+        desk.assert_no_secret()
     finally:
         await desk.stop()
         await ex.stop()

@@ -67,11 +67,12 @@ async def test_kill_9_stop_fills_while_down_restart_is_truthful(tmp_path, desk_k
                                 "the trade closed in the journal")
             (trade,) = await desk.ajson("trades")
             assert abs(D(trade["pnl"]) - exchange_net) < D("0.01"), (trade, exchange_net)
-            status = await desk.ajson("status")
-            day = status["day"]
+            await desk.wait_for(lambda: desk.status_is(
+                lambda st: st["position"] is None and st["day"]["trades"] == 1), 10,
+                "status flat with the trade counted")
+            day = (await desk.ajson("status"))["day"]
             assert (day["trades"], day["losses"]) == (1, 1)
             assert abs(D(day["realized_pnl"]) - exchange_net) < D("0.01")
-            assert status["position"] is None
             await desk.wait_for(lambda: not ex.account.open_algos(), 10, "the target cancelled")
             assert not ex.account.open_orders()
             assert not re.search(r"\b[1-9]\d* difference", desk.output()), desk.output()[-3000:]
@@ -81,6 +82,7 @@ async def test_kill_9_stop_fills_while_down_restart_is_truthful(tmp_path, desk_k
             await desk.wait_for(lambda: ex.account.positions["BTCUSDT"].amount > 0, 20,
                                 "a new entry after the restart")
         assert ex.requests.sent_twice() == []
+        desk.assert_no_secret()
     finally:
         await desk.stop()
         await ex.stop()
@@ -132,8 +134,8 @@ async def test_kill_9_restart_keeps_the_open_trade_and_its_orders(tmp_path, desk
         await desk.start()
         await desk.wait_for(lambda: ex.private_connected() >= 1, 30, "user stream again")
         with Heartbeat(ex):
-            status = await desk.ajson("status")
-            assert D(status["position"]["qty"]) == size
+            await desk.wait_for(lambda: desk.status_is(
+                lambda st: D(st["position"]["qty"]) == size), 10, "status with the position")
             await asyncio.sleep(2)  # reconciliation has run; nothing may be sent
             assert not re.search(r"\b[1-9]\d* difference", desk.output()), desk.output()[-3000:]
             assert {a.algo_id for a in ex.account.open_algos()} == algos_before

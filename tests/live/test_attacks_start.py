@@ -45,6 +45,7 @@ async def test_wrong_symbol_typed_sends_nothing(exchange, tmp_path, desk_keyring
     assert code != 0 and "nothing was sent" in out, out
     assert writes(exchange) == []
     no_traceback(out)
+    desk.assert_no_secret()
 
 
 @pytest.mark.xfail(strict=True, reason="issue 8: prepare_live() and the engine run under two "

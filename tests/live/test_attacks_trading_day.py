@@ -146,6 +146,7 @@ async def test_a_trading_day(tmp_path, desk_keyring):
         assert exchange_open == journal_open
         assert ex.requests.sent_twice() == []
         assert ex.account.protection.longest() <= GRACE_S + SLACK_S
+        desk.assert_no_secret()
     finally:
         await desk.stop()
         await ex.stop()

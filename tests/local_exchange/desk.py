@@ -189,6 +189,20 @@ class Desk:
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
+    async def status_is(self, pred: Callable[[dict[str, Any]], bool]) -> bool:
+        """For ``wait_for``: does ``tapedesk status --json`` satisfy ``pred`` yet? (The
+        journal's checkpoint is written as the desk goes, so a read may lag a little.)"""
+        try:
+            return bool(pred(await self.ajson("status")))
+        except (AssertionError, KeyError, TypeError):
+            return False
+
+    def assert_no_secret(self) -> None:
+        """The API secret is in no file under the data dir and in nothing the desk printed."""
+        for path in [p for p in self.data_dir.rglob("*") if p.is_file()]:
+            assert SECRET.encode() not in path.read_bytes(), f"secret found in {path}"
+        assert SECRET not in self.all_output()
+
     async def ajson(self, *args: str) -> Any:
         """``cli_json`` in a thread, so the exchange keeps answering the desk meanwhile."""
         return await asyncio.to_thread(self.cli_json, *args)
