@@ -72,7 +72,8 @@ class RequestLog(list[Request]):
 
     def sent_twice(self, adding_only: bool = True) -> list[str]:
         """Client ids POSTed more than once (only orders that could add exposure unless
-        ``adding_only`` is False): an entry must never be sent twice."""
+        ``adding_only`` is False), whether or not the first reached the book: after a 5xx or
+        a timeout the client cannot know, so an entry must never be sent twice."""
         ids = Counter(r.client_id for r in self.order_posts()
                       if r.client_id and (not adding_only or not r.reduces))
         return sorted(cid for cid, n in ids.items() if n > 1)
