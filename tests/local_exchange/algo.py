@@ -60,6 +60,8 @@ class AlgoBook:
         qty = Decimal(p.get("quantity", "0"))
         if not close_position:
             self._check_filters(info, qty, None, True, reduce_only, trigger)
+        if len(self.open_algos(symbol)) >= 10:  # the MAX_NUM_ALGO_ORDERS filter
+            raise ApiError(-4045, "Reach max stop order limit.")
         client_id = p.get("clientAlgoId") or f"algo-{next(self._algo_ids)}"
         if any(a.client_algo_id == client_id for a in self.open_algos()):
             raise ApiError(-4015, "Client order id is not valid.")

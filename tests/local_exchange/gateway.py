@@ -79,6 +79,8 @@ class Gateway:
     faults: list[Fault]
     requests: RequestLog
     weight_limit: int
+    order_limit_10s: int
+    order_limit_1m: int
     banned_until: float
     violations: int
     _weight_window: tuple[int, int]
@@ -151,6 +153,13 @@ class Gateway:
             headers["X-MBX-ORDER-COUNT-10S"] = str(
                 sum(1 for t in self._orders_window if now - t < 10))
             headers["X-MBX-ORDER-COUNT-1M"] = str(len(self._orders_window))
+            in_10s = sum(1 for t in self._orders_window if now - t < 10)
+            if in_10s > self.order_limit_10s or len(self._orders_window) > self.order_limit_1m:
+                interval = ("TEN_SECONDS", self.order_limit_10s) if (
+                    in_10s > self.order_limit_10s) else ("MINUTE", self.order_limit_1m)
+                return self._error(429, -1015, f"Too many new orders; current limit is "
+                                   f"{interval[1]} orders per {interval[0]}.",
+                                   {"Retry-After": "10", **headers})
         if used > self.weight_limit:
             self.violations += 1
             if self.violations > 3:

@@ -296,3 +296,28 @@ async def test_market_order_can_expire_partly_filled(ex, cli):
     order = await cli.ok("GET", "/fapi/v1/order", symbol="BTCUSDT", origClientOrderId="x1")
     assert (order["status"], order["executedQty"]) == ("EXPIRED", "0.004")
     assert ex.account.positions["BTCUSDT"].amount == D("0.004")
+
+
+async def test_orphaned_conditionals_hit_the_algo_order_limit(ex, cli):
+    await cli.ok("POST", "/fapi/v1/order", **market())
+    tp = {"algoType": "CONDITIONAL", "type": "TAKE_PROFIT_MARKET", "symbol": "BTCUSDT",
+          "side": "SELL", "quantity": "0.010", "reduceOnly": True}
+    for i in range(10):
+        await cli.ok("POST", "/fapi/v1/algoOrder", triggerPrice=str(61000 + i), **tp)
+    status, body = await cli.call("POST", "/fapi/v1/algoOrder", triggerPrice="62000", **tp)
+    assert (status, body["code"]) == (400, -4045)
+
+
+async def test_order_rate_limit_answers_429_minus_1015():
+    ex = LocalExchange(api_key=KEY, api_secret=SECRET, order_limit_10s=3)
+    await ex.start()
+    cli = RawClient(f"http://127.0.0.1:{ex.port}", KEY, SECRET)
+    try:
+        for _ in range(3):
+            await cli.ok("POST", "/fapi/v1/order", **market(qty="0.002"))
+        status, body = await cli.call("POST", "/fapi/v1/order", **market(qty="0.002"))
+        assert (status, body["code"]) == (429, -1015)
+        assert ex.account.positions["BTCUSDT"].amount == D("0.006")  # the 4th never traded
+    finally:
+        await cli.close()
+        await ex.stop()
