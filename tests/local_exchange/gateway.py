@@ -128,6 +128,9 @@ class Gateway:
         weight = WEIGHTS.get(path, 1)
         if path == "/fapi/v1/openOrders" and "symbol" not in params:
             weight = 40
+        if path == "/fapi/v1/depth":  # 5–50: 2, 100: 5, 500: 10, 1000: 20
+            limit = int(params.get("limit", "500") or 500)
+            weight = 2 if limit <= 50 else 5 if limit <= 100 else 10 if limit <= 500 else 20
         is_order = path in ORDER_PATHS and request.method == "POST"
         headers: dict[str, str] = {}
         if time.monotonic() < self.banned_until:

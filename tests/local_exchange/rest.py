@@ -41,6 +41,11 @@ def answer(ex: LocalExchange, method: str, path: str, p: dict[str, str]) -> Any:
         bid, ask = acct.bid_ask(sym)
         return {"symbol": sym, "bidPrice": fmt(bid), "bidQty": "5", "askPrice": fmt(ask),
                 "askQty": "4", "time": ex.server_ms()}
+    if route == ("GET", "/fapi/v1/depth"):
+        book = ex.depth.get(sym)
+        if book is None:
+            raise ApiError(-1121, "Invalid symbol.")
+        return book.snapshot(int(p.get("limit", "500")), ex.server_ms())
     if path == "/fapi/v1/listenKey":
         return ex.listen_key(method, p)
     if route in (("GET", "/fapi/v2/account"), ("GET", "/fapi/v3/account")):

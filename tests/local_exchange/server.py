@@ -25,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.local_exchange.behaviour import Behaviour
+from tests.local_exchange.depth import DepthBook
 from tests.local_exchange.gateway import PARAMS, Fault, Gateway
 from tests.local_exchange.model import DEFAULT_SYMBOLS, ApiError, SymbolInfo, fmt, now_ms
 from tests.local_exchange.request_log import RequestLog
@@ -65,6 +66,9 @@ class LocalExchange(Gateway, Sockets):
         self.account = Account(syms, Decimal(balance), {s: Decimal(px[s]) for s in syms},
                                behaviour, maker_rate=Decimal(maker_rate),
                                taker_rate=Decimal(taker_rate))
+        self.depth = {s: DepthBook(s, info.tick) for s, info in syms.items()}
+        for s, book in self.depth.items():
+            book.move(Decimal(px[s]), now_ms())
         self.initial_wallet = Decimal(balance)
         self.transfers = Decimal(0)
         self.weight_limit = weight_limit
@@ -182,6 +186,9 @@ class LocalExchange(Gateway, Sockets):
         await self._publish(f"{lower}@markPrice@1s", mark_event)
         await self._publish(f"{lower}@markPrice", mark_event)
         await self._publish(f"{lower}@kline_1m", self._kline_event(symbol, price, ts, False))
+        diff = self.depth[symbol].move(bid, ts)
+        for stream in (f"{lower}@depth", f"{lower}@depth@100ms", f"{lower}@depth@500ms"):
+            await self._publish(stream, diff)
 
     async def funding(self, symbol: str, rate: str | Decimal = "0.0001") -> Decimal:
         """Settle funding now (positive rate: longs pay); ACCOUNT_UPDATE m=FUNDING_FEE."""

@@ -321,3 +321,25 @@ async def test_order_rate_limit_answers_429_minus_1015():
     finally:
         await cli.close()
         await ex.stop()
+
+
+async def test_depth_snapshot_and_diff_stream_chain_by_update_ids(ex, cli):
+    ws = await cli.session.ws_connect(
+        f"ws://127.0.0.1:{ex.port}/public/stream?streams=btcusdt@depth@100ms")
+    try:
+        await settle(lambda: any(s.kind == "public" for s in ex.socks))
+        snap = await cli.ok("GET", "/fapi/v1/depth", symbol="BTCUSDT", limit=5)
+        assert snap["bids"][0] == ["60000", "0.5"] and snap["asks"][0] == ["60000.1", "0.4"]
+        await ex.set_price("BTCUSDT", "60000.2")
+        await ex.set_price("BTCUSDT", "60000.3")
+        ex.depth["BTCUSDT"].gap()
+        await ex.set_price("BTCUSDT", "60000.4")
+        events = [(await ws.receive_json())["data"] for _ in range(3)]
+        assert events[0]["pu"] == snap["lastUpdateId"]  # continues from the snapshot
+        assert events[1]["pu"] == events[0]["u"]  # chained
+        assert events[2]["pu"] != events[1]["u"]  # the gap a client must resync on
+        assert ["59999.6", "0"] in events[0]["b"]  # the level that fell off the book
+        again = await cli.ok("GET", "/fapi/v1/depth", symbol="BTCUSDT", limit=5)
+        assert again["lastUpdateId"] == events[2]["u"]
+    finally:
+        await ws.close()
