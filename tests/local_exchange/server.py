@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
 from decimal import Decimal
@@ -34,6 +35,7 @@ from tests.local_exchange.sockets import Sockets
 from tests.local_exchange.state import Account
 
 __all__ = ["Behaviour", "Fault", "LocalExchange"]
+log = logging.getLogger(__name__)
 
 
 class LocalExchange(Gateway, Sockets):
@@ -135,7 +137,10 @@ class LocalExchange(Gateway, Sockets):
         """Releases held events when due and keeps the protection stopwatch running."""
         while True:
             await asyncio.sleep(0.02)
-            await self.flush_user_events()
+            try:
+                await self.flush_user_events()
+            except Exception:  # keep ticking; the failure is in the test log
+                log.exception("local exchange: flushing user events failed")
 
     @property
     def rest_url(self) -> str:
