@@ -39,9 +39,6 @@ async def exchange():
     await ex.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: an entry filled in several trades gets a stop "
-                   "and target sized to the first trade only (and the live desk cannot start "
-                   "today: two event loops)")
 async def test_entry_filled_in_three_trades_is_protected_whole(exchange, tmp_path,
                                                                desk_keyring):
     desk = Desk(tmp_path, write_config(tmp_path, exchange), desk_keyring)
@@ -67,9 +64,6 @@ async def test_entry_filled_in_three_trades_is_protected_whole(exchange, tmp_pat
         await desk.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: after a 503 on the entry whose look-up does "
-                   "not see it yet, the entry is re-sent and fills twice (and the live desk "
-                   "cannot start today: two event loops)")
 async def test_503_on_entry_with_late_visibility_never_enters_twice(exchange, tmp_path,
                                                                     desk_keyring):
     exchange.behaviour.market_split = []  # one trade: this test is about the unknown outcome
@@ -99,9 +93,6 @@ async def test_503_on_entry_with_late_visibility_never_enters_twice(exchange, tm
         await desk.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: the live desk cannot start today (two event "
-                   "loops); then an entry that expires partly filled must leave stop and target "
-                   "on exactly what was filled")
 async def test_entry_expired_partly_filled_is_protected_as_filled(exchange, tmp_path,
                                                                    desk_keyring):
     exchange.behaviour.market_split = []

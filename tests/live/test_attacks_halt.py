@@ -30,9 +30,6 @@ def _covered(ex: LocalExchange) -> bool:
     return size > 0 and stop == size == target
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: there is no `tapedesk resume` for a halted "
-                   "headless desk (halt's 'verified flat' report is checked on the way; and the "
-                   "live desk cannot start today: two event loops)")
 async def test_halt_reports_verified_flat_and_resume_trades_again(tmp_path, desk_keyring):
     ex = LocalExchange(api_key=KEY, api_secret=SECRET)
     await ex.start()
@@ -66,9 +63,6 @@ async def test_halt_reports_verified_flat_and_resume_trades_again(tmp_path, desk
         await ex.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: live sizing ignores the account (uses "
-                   "paper.initial_balance) and ACCOUNT_UPDATE balance changes (and the live "
-                   "desk cannot start today: two event loops)")
 async def test_a_deposit_while_running_resizes_the_next_trade(tmp_path, desk_keyring):
     ex = LocalExchange(api_key=KEY, api_secret=SECRET, balance="1000")
     await ex.start()

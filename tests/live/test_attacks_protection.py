@@ -33,10 +33,6 @@ SLACK_S = 3.0  # a retry with backoff and a round trip on loopback
 pytestmark = pytest.mark.keyring
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: after -2021 on the stop and -2022 on the "
-                   "reduce-only exit the position stays open with only a target: no retry, no "
-                   "flatten after the grace period, nothing said (risk.unprotected_grace_s is "
-                   "not even a setting yet)")
 async def test_stop_refused_then_exit_refused_never_leaves_the_position_unprotected(
         tmp_path, desk_keyring):
     ex = LocalExchange(api_key=KEY, api_secret=SECRET,

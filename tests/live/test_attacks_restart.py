@@ -32,10 +32,6 @@ D = Decimal
 pytestmark = pytest.mark.keyring
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: on restart the desk's own algo stop/target "
-                   "are listed as differences, the stop's fill while down is ignored (exchange "
-                   "flat, desk still long), the loss never reaches the day counters and the "
-                   "target is orphaned (and the live desk cannot start today: two event loops)")
 async def test_kill_9_stop_fills_while_down_restart_is_truthful(tmp_path, desk_keyring):
     ex = LocalExchange(api_key=KEY, api_secret=SECRET, behaviour=Behaviour.binance())
     ex.behaviour.market_split = []  # one entry trade: this test is about the restart
@@ -108,10 +104,6 @@ async def _closed_in_journal(desk: Desk) -> bool:
         return False
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: on restart the desk's own algo stop/target are "
-                   "listed as differences (rebuilt as MARKET with no trigger), leverage is reset "
-                   "on the open position and the stop's later fill is 'an order the desk did not "
-                   "place' (and the live desk cannot start today: two event loops)")
 async def test_kill_9_restart_keeps_the_open_trade_and_its_orders(tmp_path, desk_keyring):
     ex = LocalExchange(api_key=KEY, api_secret=SECRET, behaviour=Behaviour.binance())
     ex.behaviour.market_split = []

@@ -49,9 +49,6 @@ async def test_wrong_symbol_typed_sends_nothing(exchange, tmp_path, desk_keyring
     desk.assert_no_secret()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: prepare_live() and the engine run under two "
-                   "asyncio.run() loops, so the live desk dies with 'Event loop is closed' "
-                   "after margin type and leverage were already sent")
 async def test_live_headless_starts_once_and_trades(exchange, tmp_path, desk_keyring):
     desk = Desk(tmp_path, write_config(tmp_path, exchange), desk_keyring)
     await desk.start()
@@ -73,9 +70,6 @@ async def test_live_headless_starts_once_and_trades(exchange, tmp_path, desk_key
     no_traceback(desk.output())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: Multi-Assets mode is not checked before the "
-                   "confirmation; -4168 then surfaces as a raw VenueError traceback after the "
-                   "prompt")
 async def test_multi_assets_mode_is_refused_before_the_confirmation(exchange, tmp_path,
                                                                     desk_keyring):
     exchange.account.multi_assets = True
@@ -101,9 +95,6 @@ async def test_hedge_mode_is_refused_before_the_confirmation(exchange, tmp_path,
     no_traceback(out)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: live sizing uses paper.initial_balance "
-                   "(10,000) instead of the account's wallet, and ignores fees (the desk does "
-                   "not even start live today: two event loops)")
 async def test_wallet_of_1000_risks_three_dollars_including_fees(tmp_path, desk_keyring):
     ex = LocalExchange(api_key=KEY, api_secret=SECRET, balance="1000")
     await ex.start()
@@ -132,8 +123,6 @@ async def test_wallet_of_1000_risks_three_dollars_including_fees(tmp_path, desk_
         await ex.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: with no exchange reachable the live start "
-                   "prints tracebacks and 'Unclosed client session' instead of one plain line")
 async def test_exchange_unreachable_is_one_plain_line(tmp_path, desk_keyring):
     ex = LocalExchange(api_key=KEY, api_secret=SECRET)
     await ex.start()
@@ -149,9 +138,6 @@ async def test_exchange_unreachable_is_one_plain_line(tmp_path, desk_keyring):
     assert len(errors) == 1, out  # one line saying what is wrong
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: a failure after the account was changed "
-                   "(ISOLATED set, then leverage refused) ends in a traceback that neither "
-                   "restores the account nor says what was changed")
 async def test_failure_after_changing_the_account_restores_it_or_says_what_changed(
         exchange, tmp_path, desk_keyring):
     exchange.inject(path="/fapi/v1/leverage", method="POST", status=400, code=-1001,

@@ -64,9 +64,6 @@ class Pane:
         subprocess.run([*self.tmux, "kill-server"], check=False, capture_output=True)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: `tapedesk --live` cannot start (two event "
-                   "loops); there is no UNPROTECTED header, no risk.unprotected_grace_s and no "
-                   "flatten of a position left without a stop")
 async def test_tui_shows_unprotected_then_flattens(tmp_path, desk_keyring):
     if not shutil.which("tmux"):
         pytest.skip("tmux is not installed (apt-get install tmux)")

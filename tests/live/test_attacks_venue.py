@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from tapedesk.engine.binance.venue import client_order_id
 from tapedesk.engine.events import OrderIntent, OrderRole, OrderType
 
@@ -62,9 +61,6 @@ async def test_triggered_stop_fill_is_reported_under_the_stop(exchange, venue, s
     assert len([f for f in sink.fills if f.role is OrderRole.STOP]) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 (fees and funding never forgotten): the live "
-                   "venue ignores ACCOUNT_UPDATE m=FUNDING_FEE, so funding paid on a live "
-                   "position never reaches the journal's P&L")
 async def test_funding_on_a_live_position_is_reported(exchange, venue, sink):
     cid = client_order_id("v3", OrderRole.ENTRY)
     venue.submit(intent(cid, qty="0.002"))
@@ -76,9 +72,6 @@ async def test_funding_on_a_live_position_is_reported(exchange, venue, sink):
     assert (symbol, D(str(amount))) == ("BTCUSDT", paid)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: after a 503 on the entry whose first look-up "
-                   "answers -2013 (not visible yet), BinanceVenue re-sends the entry under the "
-                   "same client id and Binance fills it again")
 async def test_503_entry_not_yet_visible_is_never_resent(exchange, venue, sink):
     exchange.inject(path="/fapi/v1/order", method="POST", status=503, after=True)
     exchange.behaviour.hide_next_orders, exchange.behaviour.hide_for_s = 1, 1.5
@@ -91,11 +84,8 @@ async def test_503_entry_not_yet_visible_is_never_resent(exchange, venue, sink):
     assert [f.qty for f in sink.fills] == [D("0.002")]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: after a 5xx the outcome is unknown (Binance: "
-                   "'do NOT treat this as a failure'), yet BinanceVenue re-sends the entry when "
-                   "its first look-up answers -2013; only reduce-only/closePosition orders may "
-                   "be re-sent")
 async def test_5xx_before_apply_still_never_resends_an_entry(exchange, venue, sink):
+    venue.settings.unknown_window_s = 8.0  # how long it keeps looking before "not found"
     exchange.inject(path="/fapi/v1/order", method="POST", status=502)  # not applied
     cid = client_order_id("v5", OrderRole.ENTRY)
     venue.submit(intent(cid, qty="0.002"))
