@@ -111,7 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default auto)",
     )
     b.add_argument("--fee-bps", type=float, help="fee in basis points, maker and taker")
-    b.add_argument("--slippage-bps", type=float, help="adverse slippage in basis points")
+    b.add_argument(
+        "--slippage-bps", type=float, help="adverse slippage in basis points (0 = none)"
+    )
+    b.add_argument(
+        "--funding-bps",
+        type=float,
+        help="assumed funding per 8 h when the data has no mark prices (0 = off; default 1)",
+    )
     b.add_argument("--fixed-qty", help="fixed quantity per trade (bypasses risk sizing)")
     b.add_argument("--no-risk", action="store_true", help="research only: no risk rules")
     b.add_argument("--initial-balance", help="starting balance in USDT")
@@ -498,6 +505,9 @@ def _check_options(args: argparse.Namespace) -> None:
                             ("--slippage-bps", args.slippage_bps, 1000.0)):
         if value is not None and not (math.isfinite(value) and 0 <= value <= hi):
             raise UserError(f"{flag} must be between 0 and {hi:g} basis points, got {value}")
+    fb = args.funding_bps
+    if fb is not None and not (math.isfinite(fb) and -100 <= fb <= 100):
+        raise UserError(f"--funding-bps must be between -100 and 100 basis points, got {fb}")
     if args.monte_carlo < 0:
         raise UserError(f"--monte-carlo must be >= 0, got {args.monte_carlo}")
 
@@ -548,6 +558,7 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
         fill_at=args.fill_at,
         fee_bps=args.fee_bps,
         slippage_bps=args.slippage_bps,
+        funding_bps=args.funding_bps,
         fixed_qty=_decimal(args.fixed_qty, "--fixed-qty"),
         no_risk=args.no_risk,
         initial_balance=_decimal(args.initial_balance, "--initial-balance"),
