@@ -90,7 +90,12 @@ class BacktestRisk(RiskEngine):
         if not self.refused:
             return ""
         parts = ", ".join(f"{rule} {n}" for rule, n in sorted(self.refused.items()))
-        return f"REFUSED ENTRIES: {sum(self.refused.values())} ({parts})"
+        hint = (
+            "; margin: a larger --initial-balance lifts it"
+            if "margin_available" in self.refused
+            else ""
+        )
+        return f"REFUSED ENTRIES: {sum(self.refused.values())} ({parts}{hint})"
 
 
 class ResearchEngine(Engine):

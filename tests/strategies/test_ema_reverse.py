@@ -91,20 +91,34 @@ def test_negative_stop_is_a_parameter_error() -> None:
         create("ema_cross", stop_pct=-1)
 
 
-def test_cli_always_in_run_prints_the_hand_computed_result(tmp_path: Path) -> None:
+def _cli(tmp_path: Path, balance: str, *extra: str) -> subprocess.CompletedProcess[str]:
     data = tmp_path / "TESTUSDT_1m.csv"
     rows = ["timestamp,open,high,low,close,volume"]
     for i, c in enumerate(CLOSES):
         rows.append(f"2024-01-01 00:{i:02d}:00,{c},{c},{c},{c},1")
     data.write_text("\n".join(rows) + "\n")
-    out = subprocess.run(
+    return subprocess.run(
         ["tapedesk", "backtest", "--data", str(data), "--symbol", "TESTUSDT",
          "--strategy", "ema_cross", "--param", "fast=2", "--param", "slow=3",
          "--param", "reverse=true", "--param", "stop_pct=0", "--fill-at", "close",
          "--fixed-qty", "1", "--fee-bps", "4", "--slippage-bps", "0", "--funding-bps", "0",
-         "--no-risk", "--initial-balance", "1e9", "--json"],
+         "--no-risk", "--initial-balance", balance, *extra],
         capture_output=True, text=True, timeout=60, check=False,
     )
+
+
+def test_cli_says_how_many_fixed_qty_entries_margin_refused(tmp_path: Path) -> None:
+    # qty 1 at ~100 needs 100 / 5x = 20 of margin; a balance of 10 carries none of them.
+    out = _cli(tmp_path, "10", "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert "REFUSED ENTRIES: 3 (margin_available 3; margin: a larger --initial-balance" in (
+        out.stdout
+    )
+    assert "Traceback" not in out.stderr
+
+
+def test_cli_always_in_run_prints_the_hand_computed_result(tmp_path: Path) -> None:
+    out = _cli(tmp_path, "1e9", "--json")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     d = Decimal
