@@ -599,7 +599,7 @@ def _research(args: argparse.Namespace, result: Any) -> dict[str, Any]:
     if args.plot and not args.json:
         from tapedesk.engine.research.plots import equity_plot
 
-        out["plot"] = equity_plot(result.equity)
+        out["plot"] = equity_plot(result.equity, start=start)
     if args.report:
         from tapedesk.engine.research.report import StrategyRun, write_report
 
