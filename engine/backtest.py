@@ -265,7 +265,7 @@ def run_backtest(
         engine.trades, engine.equity_samples, initial, engine.bars_in_position, engine.bars_seen
     )
     per = {}
-    names = {t.strategy for t in engine.trades}
+    names = {s.name for s in strategies}  # a strategy without a trade gets its row too
     if len(strategies) > 1:
         for name in sorted(names):
             mine = [t for t in engine.trades if t.strategy == name]

@@ -254,6 +254,31 @@ def format_table(metrics: Metrics, labels: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
+def format_strategy_table(per: dict[str, Metrics], skipped: dict[str, str] | None = None) -> str:
+    """Strategies side by side, one row each (like freqtrade's strategy summary), then the
+    ones that could not run on the data with the reason. Money in the quote asset (USDT)."""
+    head = ("strategy", "trades", "avg P&L", "tot P&L", "tot %", "win draw loss", "win %",
+            "max DD %", "CAGR %", "Calmar", "exposure %")
+    rows = [head]
+    for name, m in per.items():
+        draws = m.trades - m.wins - m.losses
+        rows.append((
+            name, f"{m.trades}", _num(m.expectancy, "{:+,.2f}"), _num(m.net_pnl, "{:+,.2f}"),
+            f"{m.net_pnl / m.initial_balance * 100:+.2f}" if m.initial_balance else "n/a",
+            f"{m.wins} {draws} {m.losses}", _num(m.win_rate, "{:.1f}"),
+            f"{m.max_drawdown_pct:.2f}", _num(m.cagr_pct, "{:+,.2f}"), _num(m.calmar),
+            # Per-strategy bars in position are not counted by the engine yet: n/a, not 0.
+            f"{m.exposure_pct:.1f}" if m.bars_in_position or not m.trades else "n/a",
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+                       enumerate(zip(r, widths, strict=True))) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for name, why in (skipped or {}).items():
+        lines.append(f"{name}: skipped, {why}")
+    return "\n".join(lines)
+
+
 class ProgressBar:
     """A one-line text progress bar for long backtests, redrawn at most ``1/min_interval``
     times a second so printing never costs the run anything noticeable.
@@ -270,7 +295,9 @@ class ProgressBar:
         width: int = 30,
         enabled: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        unit: str = "",
     ) -> None:
+        self.unit = unit  # "bytes": done/total shown in MiB, the rate in MiB/s
         self.total = max(total, 1)
         self.stream = stream if stream is not None else sys.stderr
         self.min_interval = min_interval
@@ -301,7 +328,12 @@ class ProgressBar:
         elapsed = now - self._start
         rate = done / elapsed if elapsed > 0 else 0.0
         bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r[{bar}] {frac * 100:5.1f} % {done:,}/{self.total:,} {rate:,.0f}/s")
+        if self.unit == "bytes":
+            mib = 1 << 20
+            text = f"{done / mib:,.1f}/{self.total / mib:,.1f} MiB {rate / mib:,.1f} MiB/s"
+        else:
+            text = f"{done:,}/{self.total:,} {rate:,.0f}/s"
+        self.stream.write(f"\r[{bar}] {frac * 100:5.1f} % {text}")
         self.stream.flush()
         self.draws += 1
 

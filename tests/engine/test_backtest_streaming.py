@@ -1,0 +1,81 @@
+"""The CLI streams the file; the result must be the in-memory backtest's, byte for byte."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from decimal import Decimal
+
+import pytest
+from tapedesk.engine.backtest import run_backtest
+from tapedesk.engine.feeds import load_bars
+from tapedesk.engine.sample_data import SAMPLE_BARS_1M
+from tapedesk.engine.strategy import available, create
+
+
+def _cli(*args: str) -> dict:
+    out = subprocess.run(["tapedesk", "backtest", *args, "--json"], capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr
+    return json.loads(out.stdout)
+
+
+def _in_memory(names: list[str], **options: object) -> dict:
+    bars = load_bars(SAMPLE_BARS_1M)  # the whole file as a list: the old CLI path
+    strategies = [create(n) for n in names]
+    return json.loads(json.dumps(run_backtest(bars, strategies, **options).to_json(),
+                                 default=str))
+
+
+@pytest.mark.parametrize("names", [["ema_cross"], ["grid", "mean_reversion"]])
+def test_streamed_cli_equals_in_memory_backtest(names: list[str]) -> None:
+    streamed = _cli("--data", "sample:1m", *[a for n in names for a in ("--strategy", n)])
+    assert streamed.pop("skipped") == {}
+    assert streamed == _in_memory(names)
+    assert streamed["trades"], "a run without trades would prove nothing"
+
+
+def test_streamed_research_run_equals_in_memory() -> None:
+    streamed = _cli("--data", "sample:1m", "--fill-at", "close", "--fixed-qty", "0.01",
+                    "--fee-bps", "4", "--slippage-bps", "0", "--funding-bps", "0", "--no-risk")
+    streamed.pop("skipped")
+    assert streamed == _in_memory(
+        ["ema_cross"], fill_at="close", fixed_qty=Decimal("0.01"), fee_bps=4.0,
+        slippage_bps=0.0, funding_bps=0.0, no_risk=True,
+    )
+
+
+def test_all_on_bars_lists_the_quote_strategy_as_skipped() -> None:
+    out = subprocess.run(["tapedesk", "backtest", "--data", "sample:1m", "--strategy", "all",
+                          "--no-progress"], capture_output=True, text=True, timeout=300,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    assert "skipped book_imbalance: needs quotes" in out.stderr
+    assert "book_imbalance: skipped, needs quotes" in out.stdout
+    table = out.stdout[out.stdout.index("strategy "):]
+    for name in sorted(available()):
+        if name != "book_imbalance":
+            assert f"\n{name} " in table  # every runnable strategy has its row
+    assert "CAGR / Calmar" in out.stdout
+
+
+def test_only_quote_strategies_on_bars_is_one_clear_line() -> None:
+    out = subprocess.run(["tapedesk", "backtest", "--data", "sample:1m", "--strategy",
+                          "book_imbalance"], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert out.returncode == 2
+    assert "no selected strategy can run on this data" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_capture_runs_the_quote_strategy() -> None:
+    doc = _cli("--data", "sample:stream", "--strategy", "book_imbalance")
+    assert doc["skipped"] == {}
+
+
+def test_empty_range_is_one_clear_line() -> None:
+    out = subprocess.run(["tapedesk", "backtest", "--data", "sample:1m", "--from", "2030-01-01"],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 2
+    assert "no market events in the chosen range" in out.stderr
