@@ -35,6 +35,13 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     from tapedesk.engine.metrics import format_strategy_table, format_table
     from tapedesk.engine.strategy import available, create
 
+    if args.compare:
+        from tapedesk.engine.backtest_results import compare
+
+        print(compare(*args.compare))
+        return 0
+    if args.data is None:
+        raise UserError("backtest needs --data FILE (or --compare A.json B.json)")
     for problem in load_user_strategies():
         print(f"warning: {problem}", file=sys.stderr)
     names = args.strategy or ["ema_cross"]
@@ -92,11 +99,13 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     if not result.events:
         raise UserError(f"{args.data}: no market events in the chosen range")
     extra = _research(args, result)
+    doc = result.to_json()
+    doc["skipped"] = skipped
+    saved = _save(args, doc)
     if args.json:
-        doc = result.to_json()
-        doc["skipped"] = skipped
         doc.update(extra)
         print(json.dumps(doc, indent=2, default=str))
+        print(f"result saved to {saved}", file=sys.stderr)
         return 0
     print(format_table(result.metrics, result.labels))
     if result.per_strategy or skipped:
@@ -105,7 +114,20 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     for key, text in extra.items():
         if isinstance(text, str):
             print(f"\n{text}" if key != "report" else f"\nreport written to {text}")
+    print(f"\nresult saved to {saved} (compare two: tapedesk backtest --compare A.json B.json)")
     return 0
+
+
+def _save(args: argparse.Namespace, doc: dict[str, Any]) -> Path:
+    from tapedesk.engine.backtest_results import save
+    from tapedesk.engine.paths import data_dir
+
+    run = {"data": str(args.data), "strategies": args.strategy or ["ema_cross"],
+           "params": args.param, "command": ["tapedesk", *sys.argv[1:]]}
+    try:
+        return save({"run": run, **doc}, data_dir(args.data_dir))
+    except OSError as exc:
+        raise UserError(f"cannot save the result under the data dir: {exc}") from None
 
 
 def runnable(

@@ -83,8 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--data",
         type=data_source,
-        required=True,
         help="kline CSV/JSON or stream capture; sample:1m or sample:stream for the bundled ones",
+    )
+    b.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("A.json", "B.json"),
+        help="print two saved results side by side (no backtest is run)",
     )
     b.add_argument(
         "--strategy",
