@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from tapedesk.engine.backtest import run_backtest
@@ -79,3 +80,25 @@ def test_empty_range_is_one_clear_line() -> None:
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 2
     assert "no market events in the chosen range" in out.stderr
+
+
+def test_progress_follows_the_bytes_the_reader_has_read(tmp_path: Path) -> None:
+    import itertools
+
+    from tapedesk.engine.backtest_cli import _bytes_read
+    from tapedesk.engine.feeds.files import iter_events
+
+    data = tmp_path / "BTCUSDT_1m.csv"
+    text = "timestamp,open,high,low,close,volume\n" + "".join(
+        f"2024-01-{1 + i // 1440:02d} {i // 60 % 24:02d}:{i % 60:02d}:00,100,101,99,100,1\n"
+        for i in range(20_000))
+    data.write_text(text)
+    seen: list[int] = []
+    report = _bytes_read(data, seen.append)
+    events = iter_events(data)
+    for _ in itertools.islice(events, 10):
+        pass
+    report(10)
+    list(events)
+    size = data.stat().st_size
+    assert seen and 0 < seen[0] < size  # partway through: read in buffered chunks
