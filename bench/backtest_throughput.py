@@ -44,11 +44,12 @@ def rss_mib() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def iter_tiled(base: list[Bar], n: int) -> Iterator[Bar]:
+def iter_tiled(base: list[Bar], n: int, t0: int | None = None) -> Iterator[Bar]:
     """``n`` 1m bars from ``base``: forward, mirrored, forward, … with continuous prices.
-    A generator, so a backtest that streams its input never holds all ``n`` bars."""
+    A generator, so a backtest that streams its input never holds all ``n`` bars.
+    ``t0``: the first bar's open time (default the sample's own)."""
     interval = base[1].open_ts - base[0].open_ts
-    t0 = base[0].open_ts
+    t0 = base[0].open_ts if t0 is None else t0
     mirrored = [Bar(b.symbol, 0, 0, b.close, b.high, b.low, b.open, b.volume)
                 for b in reversed(base)]
     done = 0
@@ -112,14 +113,18 @@ def run(args: argparse.Namespace) -> None:
 
 
 def write_tiled(n: int, path: Path) -> None:
-    """``n`` tiled bars as an OHLCV CSV (the bundled sample's own columns)."""
+    """``n`` tiled bars as an OHLCV CSV (the bundled sample's own columns). The series starts
+    early enough to end a day before now: a reader refuses times in the future."""
     from tapedesk.engine.clock import iso
 
     base = load_bars(SAMPLE_BARS_1M)
+    day = 86_400_000
+    latest_start = (int(time.time() * 1000) - n * 60_000) // day * day - day
+    t0 = min(base[0].open_ts, latest_start)
     tmp = path.with_suffix(".part")
     with tmp.open("w") as fh:
         fh.write("timestamp,open,high,low,close,volume\n")
-        for b in iter_tiled(base, n):
+        for b in iter_tiled(base, n, t0):
             fh.write(f"{iso(b.open_ts)},{b.open!r},{b.high!r},{b.low!r},{b.close!r},"
                      f"{b.volume!r}\n")
     tmp.replace(path)
@@ -155,6 +160,11 @@ def whole_command(args: argparse.Namespace, extra: list[str]) -> None:
         code = os.waitstatus_to_exitcode(status)
         if code:
             raise SystemExit(f"tapedesk exited {code}: see {out / 'whole_command.out'}")
+        import re
+
+        seen = re.search(r"of ([\d,]+) bars", (out / "whole_command.out").read_text())
+        if seen is None or int(seen.group(1).replace(",", "")) != n:
+            raise SystemExit(f"the backtest did not read all {n:,} bars: {seen and seen.group(0)}")
         print(f"{n:>10,} {path.stat().st_size / 2**20:>9,.0f} {wall:>8.2f} {n / wall:>9,.0f} "
               f"{usage.ru_maxrss / 1024:>13,.0f}", flush=True)
 
