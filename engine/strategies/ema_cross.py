@@ -12,9 +12,9 @@ of two barely-warmed averages are not traded. A cross is a change of sign of
   same bar (always in the market after the first cross) — the classic EMA cross of
   backtrader's, vectorbt's and backtesting.py's docs. Until the engine has a native
   reverse, the close is asked of the engine (``close_position``) and the entry returned as
-  the signal: where the close fills at once (backtests) both fill at the same price; where
-  it does not (live, latency), the entry is refused as "a position is already open" and
-  re-sent once on the next bar.
+  the signal: where the close fills at once (``--fill-at close``) both fill at the same
+  price; where it does not (next-open fills, latency, live), the entry is sent on the next
+  bar once the close has filled.
 - Stop at ``stop_pct`` from entry, target at ``reward_risk`` times the stop distance;
   ``stop_pct=0`` means no stop and no target (the risk rules refuse such an entry unless
   the run is ``--no-risk``).
@@ -102,6 +102,7 @@ class EmaCross(Strategy):
             ctx.close_position(pos, OrderRole.EXIT, f"reversed: {why}")  # type: ignore[union-attr]
             if ctx.position(bar.symbol) is not None:  # type: ignore[union-attr]
                 st.retry = side  # the close is still working: enter once it has filled
+                return None
         return self._entry(bar, side, [why])
 
     def _retry(self, bar: Bar, st: _EmaPair) -> Signal | None:

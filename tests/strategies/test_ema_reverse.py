@@ -134,3 +134,19 @@ def test_cli_always_in_run_prints_the_hand_computed_result(tmp_path: Path) -> No
     assert any(lb.startswith("NO RISK RULES") for lb in doc["labels"])
     assert "funding: mark-price data only (assumed rate off)" in doc["labels"]
     assert any("slippage 0 bps" in lb for lb in doc["labels"])
+
+
+def test_reverse_with_next_open_fills_enters_after_the_close_has_filled() -> None:
+    # Flat bars: each open is its close. Bar 3's cross up fills at bar 4's open (98); bar 4's
+    # cross down sends the close, which fills at bar 5's open (101); bar 5 crosses up again,
+    # so the pending short is dropped and the long fills at bar 6's open (103), closed at the
+    # end of data at 103. No entry is ever sent while the close is still working.
+    strat = create("ema_cross", fast=2, slow=3, reverse=True, stop_pct=0)
+    opts = {**RESEARCH, "fill_at": "next-open"}
+    result = run_backtest(_bars(), [strat], DeskConfig(), **opts)
+    assert [(str(t.side), t.entry_price, t.exit_price, t.reason.split(":")[0])
+            for t in result.trades] == [
+        ("long", Decimal("98"), Decimal("101"), "reversed"),
+        ("long", Decimal("103"), Decimal("103"), "end of data"),
+    ]
+    assert not any(lb.startswith("REFUSED") for lb in result.labels)
