@@ -203,10 +203,8 @@ def build_backtest_engine(
     if fixed_qty is not None:
         labels.append(f"FIXED QTY {fixed_qty} per trade (risk sizing bypassed)")
     if no_risk:
-        labels.append(
-            "NO RISK RULES (research only: no day caps, no day lock, no stop band; "
-            "entries without a stop allowed)"
-        )
+        labels.append("NO RISK RULES (research only: day caps and stop band not applied)")
+        labels.append("no day lock; entries without a stop taken with --fixed-qty")
     risk = BacktestRisk(cfg.risk, enabled=not no_risk, fixed_qty=fixed_qty)
     engine = (ResearchEngine if no_risk else Engine)(
         config=cfg,
