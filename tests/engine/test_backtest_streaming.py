@@ -102,3 +102,36 @@ def test_progress_follows_the_bytes_the_reader_has_read(tmp_path: Path) -> None:
     list(events)
     size = data.stat().st_size
     assert seen and 0 < seen[0] < size  # partway through: read in buffered chunks
+
+
+def test_progress_bar_on_a_terminal_counts_mib_read(tmp_path: Path) -> None:
+    """The real command on a pty: the bar is drawn from bytes read and ends at 100 %."""
+    import os
+    import pty
+
+    data = tmp_path / "BTCUSDT_1m.csv"
+    with data.open("w") as fh:  # ~5.5 MiB: over the 4 MiB a bar is drawn for
+        fh.write("timestamp,open,high,low,close,volume\n")
+        for i in range(90_000):
+            day, minute = divmod(i, 1440)
+            price = 100 + (i % 97) / 10
+            fh.write(f"2024-{1 + day // 28:02d}-{1 + day % 28:02d} {minute // 60:02d}:"
+                     f"{minute % 60:02d}:00,{price},{price + 1},{price - 1},{price},1.5\n")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(["tapedesk", "backtest", "--data", str(data)],
+                            stdout=subprocess.DEVNULL, stderr=slave, close_fds=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the pty
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert proc.wait(timeout=120) == 0
+    os.close(master)
+    text = b"".join(chunks).decode(errors="replace")
+    size = data.stat().st_size / 2**20
+    assert f"100.0 % {size:,.1f}/{size:,.1f} MiB" in text, text[-400:]
