@@ -151,7 +151,8 @@ def whole_command(args: argparse.Namespace, extra: list[str]) -> None:
         if not path.exists():
             subprocess.run([sys.executable, __file__, "--write-tiled", str(n), str(path)],
                            check=True)
-        cmd = [str(exe), "backtest", "--data", str(path), "--no-progress", *opts]
+        cmd = [str(exe), "--data-dir", str(out / "home"), "backtest", "--data", str(path),
+               "--no-progress", *opts]
         t = time.perf_counter()
         with (out / "whole_command.out").open("w") as fh:
             proc = subprocess.Popen(cmd, stdout=fh)

@@ -27,7 +27,9 @@ from tapedesk.engine.events import (
     SignalKind,
 )
 from tapedesk.engine.metrics import Metrics, compute_metrics
+from tapedesk.engine.orders import Orders
 from tapedesk.engine.paper_venue import PaperVenue
+from tapedesk.engine.positions import FillEffect
 from tapedesk.engine.risk import (
     RiskEngine,
     Sizing,
@@ -98,25 +100,52 @@ class BacktestRisk(RiskEngine):
         return f"REFUSED ENTRIES: {sum(self.refused.values())} ({parts}{hint})"
 
 
+class StoplessOrders(Orders):
+    """The order owner of a ``--no-risk`` run, for entries planned without a stop.
+
+    A plan whose stop is 0 (``ema_cross stop_pct=0``) gets no protective orders and no
+    unprotected-grace flatten: the research run asked for no stop. Every other plan is
+    protected exactly as ``Orders`` does it.
+    """
+
+    def _stopless(self, symbol: str) -> bool:
+        plan = self.plans.get(symbol)
+        return plan is not None and not plan.stop and plan.target is None
+
+    def protect(self, symbol: str) -> None:
+        if not self._stopless(symbol):
+            super().protect(symbol)
+
+    def after_fill(self, fill: Fill, effect: FillEffect) -> None:
+        stopless = self._stopless(fill.symbol)
+        super().after_fill(fill, effect)
+        pos = self.book.get(fill.symbol)
+        if stopless and pos is not None:
+            pos.risk_amount = Decimal(0)  # no stop, no risk amount: R multiples are n/a
+
+    def _recheck(self, symbol: str) -> None:
+        if self.book.get(symbol) is not None and self._stopless(symbol):
+            self.unprotected_since.pop(symbol, None)
+            self._schedule()
+            return
+        super()._recheck(symbol)
+
+
 class ResearchEngine(Engine):
     """The Engine for ``--no-risk`` runs: no day lock, and no stop order for a stop-less entry.
 
     Both belong in ``Engine`` itself (the lead moves them there: ``_check_day_lock`` returning
-    at once when ``risk.enabled`` is False, and ``_protect_position`` placing nothing when the
-    signal has no stop); until then this subclass keeps the research path honest without
+    at once when ``risk.enabled`` is False, and the order owner placing nothing for a plan
+    without a stop); until then this subclass keeps the research path honest without
     touching the live engine. Nothing else differs.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.orders.__class__ = StoplessOrders  # same state, two research-only overrides
+
     def _check_day_lock(self) -> None:
         return None  # --no-risk: no day caps, so the day never locks
-
-    def _protect_position(self, fill: Fill, sig: Signal, dec: Decision) -> None:
-        if sig.stop_loss:
-            super()._protect_position(fill, sig, dec)
-            return
-        pos = self.book.positions[fill.symbol]
-        pos.strategy = sig.strategy
-        pos.risk_amount = Decimal(0)
 
 
 @dataclass
@@ -286,8 +315,7 @@ def _start_sync(engine: Engine) -> None:
 def _close_at_end(engine: Engine) -> None:
     """Close any open position at the last price so every trade is counted (labelled)."""
     for pos in list(engine.book.positions.values()):
-        for intent in engine._protect.pop(pos.symbol, {}).values():
-            engine.venue.cancel(pos.symbol, intent.client_id)
+        engine.orders.cancel_protection(pos.symbol)
         engine.close_position(pos, OrderRole.FLATTEN, "end of data")
     if engine.equity_samples:
         engine._sample_equity(engine.clock.now())

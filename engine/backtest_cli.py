@@ -48,7 +48,7 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     if "all" in names:
         names = sorted(available())
     per = _parse_params(args.param, names)
-    _check_options(args)
+    _check_backtest_options(args)
     # StrategyError (unknown name, unknown or ill-typed parameter) ends in main: one line.
     strategies = [create(n, (args.symbol,) if args.symbol else None, **per[n]) for n in names]
     if not args.data.exists():
@@ -231,7 +231,7 @@ def _decimal(text: str | None, flag: str) -> Decimal | None:
     return value
 
 
-def _check_options(args: argparse.Namespace) -> None:
+def _check_backtest_options(args: argparse.Namespace) -> None:
     """Numeric backtest options: finite and in range, else one line (argparse takes 'nan')."""
     for flag, value, hi in (("--fee-bps", args.fee_bps, 100.0),
                             ("--slippage-bps", args.slippage_bps, 1000.0)):

@@ -20,6 +20,7 @@ from typing import Any
 from tapedesk.engine.clock import iso
 from tapedesk.engine.config import ConfigError, DeskConfig, load_config
 from tapedesk.engine.desk_lock import DeskRunning, lock_desk
+from tapedesk.engine.journal_health import JournalError
 from tapedesk.engine.paths import DataDirError, data_dir
 from tapedesk.engine.sample_data import data_source
 
@@ -199,12 +200,15 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
     from tapedesk.engine.strategy import StrategyError
 
     try:
-        return _dispatch(args, desk_runner)
+        code = _dispatch(args, desk_runner)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
     except ConfigError as exc:  # one line per problem, each naming its field
         for line in str(exc).splitlines():
             print(f"tapedesk: {line}", file=sys.stderr)
         return 2
-    except (UserError, DataError, StrategyError, FileNotFoundError, DataDirError, DeskRunning) as exc:
+    except (UserError, DataError, StrategyError, FileNotFoundError, DataDirError, DeskRunning,
+            JournalError) as exc:
         print(f"tapedesk: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -213,6 +217,10 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
         return _closed_pipe()
     except SystemExit:
         raise
+    except OSError as exc:  # a path the user gave that cannot be used, a full disk, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"tapedesk: {where}{exc.strerror or _one_line(exc)}", file=sys.stderr)
+        return 1
     except Exception as exc:  # the last line of defence: never a traceback for the user
         logging.getLogger("tapedesk").debug("unexpected error", exc_info=True)
         print(
@@ -230,10 +238,16 @@ def _one_line(exc: BaseException) -> str:
     return f"{lines[0]} (+{len(lines) - 1} more: {'; '.join(lines[1:])})"
 
 
-def _check_speed(speed: float | None) -> None:
-    """``--speed`` is a finite number >= 0; checked here so the error is one line."""
+def _check_options(args: argparse.Namespace) -> None:
+    """Options every data command shares, checked here so an error is one line (argparse
+    takes 'nan' and '-5' as floats): ``--speed`` finite and >= 0, ``--symbol`` a symbol."""
+    speed = getattr(args, "speed", None)
     if speed is not None and not (math.isfinite(speed) and speed >= 0):
         raise UserError(f"--speed must be a number >= 0 (0 = as fast as possible), got {speed}")
+    symbol = getattr(args, "symbol", None)
+    if symbol is not None and not (2 <= len(symbol) <= 40 and symbol.isalnum()):
+        raise UserError(f"--symbol {symbol[:40]!r} is not a symbol (letters and digits, "
+                        "e.g. BTCUSDT)")
 
 
 def _closed_pipe() -> int:
@@ -279,7 +293,7 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         return int(getattr(desk_commands, f"cmd_{cmd}")(args))
     if cmd == "reconcile":
         return cmd_reconcile(args)
-    _check_speed(getattr(args, "speed", None))
+    _check_options(args)
     config = load_config(args.config)
     if cmd == "backtest":
         return cmd_backtest(args, config)
@@ -404,27 +418,45 @@ async def run_live_headless(engine: Any, out: Any = None) -> int:
 
 
 async def run_headless(engine: Any, out: Any = None) -> int:
-    """Run until the feed ends or a signal; one line per explanation, then a summary."""
+    """Run until the feed ends or a signal; one line per explanation, then a summary.
+
+    Lines are printed only once the journal holds them (``on_committed``). A journal that
+    cannot be opened, or stays unwritable, ends the run with one plain line on stderr.
+    """
+    from tapedesk.engine.events import Explanation
+    from tapedesk.engine.journal_health import failure_line
+
     out = out or sys.stdout
 
     def show(e: Any) -> None:
-        print(f"{iso(e.ts)}  {str(e.kind).upper():8s} {e.text}", file=out, flush=True)
+        if isinstance(e, Explanation):
+            print(f"{iso(e.ts)}  {str(e.kind).upper():8s} {e.text}", file=out, flush=True)
 
-    engine.on_explanation = show
+    engine.on_committed = show
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(engine.run())
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, task.cancel)
+    failure, interrupted = "", False
     try:
         await task
     except asyncio.CancelledError:
-        print("Interrupted: journal flushed.", file=out)
+        interrupted = True
+    except JournalError as exc:
+        failure = str(exc)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         await engine.stop()
+    failure = failure_line(engine) or failure
+    if interrupted and not failure:
+        print("Interrupted: journal flushed.", file=out)
+    if failure:
+        print(f"tapedesk: {failure}", file=sys.stderr)
+        if getattr(engine, "journal_health", None) is None:  # refused at start: nothing ran
+            return 2
     _print_summary(engine, out)
-    return 0
+    return 1 if failure else 0
 
 
 def _print_summary(engine: Any, out: Any) -> None:

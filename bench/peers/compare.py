@@ -116,7 +116,8 @@ def main() -> int:
     which = args.only or ["tapedesk", *PEERS]
     if "tapedesk" in which:
         exe = Path(sys.executable).with_name("tapedesk")
-        text, wall, rss = measured([str(exe), *TAPEDESK])
+        # Its own data dir: the saved result stays in bench/out, not the user's desk.
+        text, wall, rss = measured([str(exe), "--data-dir", str(OUT / "home"), *TAPEDESK])
         doc = json.loads(text)
         m = doc["metrics"]
         rows.append({"engine": "tapedesk", "net_pnl": m["net_pnl"], "fees": m["fees"],
