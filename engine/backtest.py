@@ -1,8 +1,10 @@
 """Backtests: a replay of events through the very same Engine, paper venue and risk rules.
 
-There is no second implementation of trading logic here: this module only builds an
-Engine with a PaperVenue and an event clock, feeds it events synchronously (no journal,
-no awaits per event: that is where the speed comes from), and computes metrics.
+This module builds an Engine with a PaperVenue and an event clock, feeds it events
+synchronously (no journal, no awaits per event: that is where the speed comes from), and
+computes metrics. The only trading behaviour of its own is research-only and labelled:
+``--no-risk`` runs use ``ResearchEngine`` (no day lock; a stop-less entry, vetted by
+risk.py's own position/minimums/margin rules, gets no stop order) until Engine does this.
 """
 
 from __future__ import annotations
