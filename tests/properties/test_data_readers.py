@@ -2,7 +2,8 @@
 
 For each layout (Binance kline CSV with/without header, in ms or µs; REST kline JSON;
 freqtrade column JSON; headed OHLCV CSV with ISO or epoch times; ninjabot CSV; the raw
-stream capture with and without receive stamps), gzipped or not, rows are built from sane
+stream capture with and without receive stamps), plain, gzipped or zipped (and cut short),
+rows are built from sane
 values and then some fields are swapped for hostile ones (NaN, inf, 1e308, negatives, huge
 integers, dates in 1900/2100, lists, control characters, invalid UTF-8). The properties:
 
@@ -16,10 +17,12 @@ integers, dates in 1900/2100, lists, control characters, invalid UTF-8). The pro
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import math
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -117,7 +120,16 @@ def _num(x: object, mult: float, add: int = 0) -> object:
 
 def _finish(draw: st.DrawFn, raw: bytes) -> bytes:
     """Optionally corrupt bytes, gzip, or truncate (the gzip or the text)."""
-    how = draw(st.sampled_from(["plain", "plain", "gzip", "gzip", "gzip_cut", "cut", "bytes"]))
+    how = draw(st.sampled_from(["plain", "plain", "gzip", "gzip", "gzip_cut", "cut", "bytes",
+                                "zip", "zip_two", "zip_cut"]))
+    if how.startswith("zip"):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("data.csv", raw)
+            if how == "zip_two":
+                zf.writestr("more.csv", raw)
+        z = buf.getvalue()
+        return z[: draw(st.integers(4, len(z) - 1))] if how == "zip_cut" else z
     if how == "bytes" and raw:
         b = bytearray(raw)
         for _ in range(draw(st.integers(1, 4))):
