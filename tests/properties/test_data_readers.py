@@ -92,8 +92,10 @@ def bar_files(draw: st.DrawFn) -> tuple[str, bytes]:
                            for r in rows])
     elif layout == "freqtrade_json":
         cols = ("date", "open", "high", "low", "close", "volume")
-        text = json.dumps({c: {str(i): r[j] for i, r in enumerate(rows)}
-                           for j, c in enumerate(cols)})
+        doc = {c: {str(i): r[j] for i, r in enumerate(rows)} for j, c in enumerate(cols)}
+        for c in draw(st.sets(st.sampled_from(cols), max_size=2)):  # ragged columns
+            doc[c].pop(str(draw(st.integers(0, n - 1))), None)
+        text = json.dumps(doc)
     elif layout.startswith("ohlcv"):
         def when(x: object) -> object:
             if layout == "ohlcv_epoch" or not isinstance(x, int):
@@ -251,3 +253,17 @@ def test_stream_captures_give_sane_events_or_one_data_error(case: tuple[str, byt
 def test_arbitrary_bytes_never_escape_as_anything_but_data_error(raw: bytes, name: str) -> None:
     _read_both_ways(name, raw, lambda p, warn: list(iter_events(p, warn=warn)))
     _read_both_ways(name, raw, load_bars)
+
+
+def test_a_freqtrade_row_missing_from_a_column_is_skipped_and_named(tmp_path: Path) -> None:
+    """Found by bench/fuzz_inputs.py (seed 11): the first row missing from one column."""
+    rows = {str(i): T0 + i * 300_000 for i in range(3)}
+    doc = {"date": rows, "open": {"1": 2.0, "2": 2.0}, "high": dict.fromkeys(rows, 3.0),
+           "low": dict.fromkeys(rows, 1.0), "close": dict.fromkeys(rows, 2.0)}
+    path = tmp_path / "ft.json"
+    path.write_text(json.dumps(doc))
+    warnings: list[str] = []
+    bars = load_bars(path, warn=warnings.append)
+    assert [b.open_ts for b in bars] == [T0 + 300_000, T0 + 600_000]
+    assert warnings == [f"{path}: skipped 1 row (1 unreadable): line 1: row '0' is missing from "
+                        "one of open/high/low/close"]
