@@ -51,6 +51,9 @@ async def commit(engine: Any, force: bool = False) -> None:
                     await journal.set_busy_timeout(True)
                     tell_now(engine, health.outage_text(len(engine._pending)), error=True)
                 return
+            wal_note = health.wal.after_commit()
+            if wal_note:
+                tell_now(engine, wal_note)
             if health.failing:
                 lasted = health.recovered()
                 engine._journal_gate = ""
