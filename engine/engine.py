@@ -25,6 +25,7 @@ from tapedesk.engine.clock import Clock, EventClock
 from tapedesk.engine.commit import commit
 from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.day_book import DayBook
+from tapedesk.engine.desk_log import redact
 from tapedesk.engine.desk_view import desk_snapshot
 from tapedesk.engine.events import (
     Decision,
@@ -450,9 +451,10 @@ class Engine(DeskCommands):
                      f"Funding {symbol} at {rate * 100:.4f} %: {say.signed_money(amount)}.",
                      symbol=symbol)
         self._save_day()
+        self._check_day_lock()  # funding alone can take the day past its loss cap
 
     def on_venue_error(self, text: str) -> None:
-        self.explain(ExplanationKind.ERROR, text)
+        self.explain(ExplanationKind.ERROR, redact(text))  # library text may carry a listenKey
 
     # -- position life cycle ---------------------------------------------------------------
 
