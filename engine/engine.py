@@ -471,6 +471,8 @@ class Engine(DeskCommands):
         self._check_day_lock()
 
     def _check_day_lock(self) -> None:
+        if not self.risk.enabled:
+            return  # --no-risk: no day caps, so the day never locks
         why = self.days.lock_if_reached()
         if why:
             self.explain(ExplanationKind.DESK, f"DAY LOCKED: {why}. Trading resumes at the next "
