@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from tapedesk.engine.client_ids import client_order_id
 from tapedesk.engine.config import RiskConfig
 from tapedesk.engine.events import (
     Decision,
@@ -62,8 +63,6 @@ from tapedesk.engine.positions import FillEffect, PositionBook
 from tapedesk.engine.risk import Costs, unit_loss
 from tapedesk.engine.symbols import SymbolSpec
 
-_LETTER = {OrderRole.ENTRY: "e", OrderRole.STOP: "s", OrderRole.TAKE_PROFIT: "t",
-           OrderRole.EXIT: "x", OrderRole.FLATTEN: "f", OrderRole.LIQUIDATION: "l"}
 _EXIT_REASON = {OrderRole.STOP: "stop-loss", OrderRole.TAKE_PROFIT: "take-profit",
                 OrderRole.EXIT: "strategy exit", OrderRole.FLATTEN: "emergency stop",
                 OrderRole.LIQUIDATION: "liquidation", OrderRole.ENTRY: "reversed"}
@@ -152,8 +151,7 @@ class Orders(OrderTimers, OrderRestart):
     def intent(self, symbol: str, side: str, typ: OrderType, qty: Decimal, role: OrderRole,
                *, stop: Decimal | None = None, reduce_only: bool = False,
                strategy: str = "") -> OrderIntent:
-        # td-<token>-<role letter>: the format engine.binance.venue.role_from_client_id reads.
-        cid = f"td-{self._prefix}{next(self._ids)}-{_LETTER[role]}"
+        cid = client_order_id(f"{self._prefix}{next(self._ids)}", role)
         return OrderIntent(cid, symbol, side, typ, qty, role, self.clock.now(),
                            stop_price=stop, reduce_only=reduce_only, strategy=strategy)
 

@@ -31,6 +31,7 @@ from tapedesk.engine.binance.user_events import (
     AlgoEvent,
     OrderEvent,
 )
+from tapedesk.engine.client_ids import client_order_id, role_from_client_id  # noqa: F401
 from tapedesk.engine.events import (
     Fill,
     Liquidity,
@@ -47,26 +48,7 @@ log = logging.getLogger(__name__)
 
 ALGO_TYPES = (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET)
 FINAL = (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED)
-_ROLE_CODES = {OrderRole.ENTRY: "e", OrderRole.STOP: "s", OrderRole.TAKE_PROFIT: "t",
-               OrderRole.EXIT: "x", OrderRole.FLATTEN: "f"}
-_CODE_ROLES = {v: k for k, v in _ROLE_CODES.items()}
 _OPEN_ALGO = ("NEW", "TRIGGERING", "TRIGGERED")
-
-
-def client_order_id(token: str, role: OrderRole) -> str:
-    """``td-<token>-<role letter>``: Binance allows ``[.A-Z:/a-z0-9_-]{1,36}``; the role letter
-    lets a restarted desk tell an exchange order's purpose (reconciliation)."""
-    cid = f"td-{token}-{_ROLE_CODES.get(role, 'x')}"
-    if len(cid) > 36:
-        raise ValueError(f"client order id too long: {cid}")
-    return cid
-
-
-def role_from_client_id(client_id: str) -> OrderRole | None:
-    """The role a desk-made client id carries; None for an order the desk did not make."""
-    if not client_id.startswith("td-"):
-        return None
-    return _CODE_ROLES.get(client_id.rsplit("-", 1)[-1])
 
 
 def can_add_exposure(intent: OrderIntent) -> bool:

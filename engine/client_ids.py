@@ -1,0 +1,28 @@
+"""The desk's client order ids: ``td-<token>-<role letter>``.
+
+One format for the order owner that makes them and the Binance venue that reads them back:
+Binance allows ``[.A-Z:/a-z0-9_-]{1,36}``, and the role letter lets a restarted desk tell an
+exchange order's purpose (reconciliation), even for orders its journal never saw.
+"""
+
+from __future__ import annotations
+
+from tapedesk.engine.events import OrderRole
+
+_ROLE_CODES = {OrderRole.ENTRY: "e", OrderRole.STOP: "s", OrderRole.TAKE_PROFIT: "t",
+               OrderRole.EXIT: "x", OrderRole.FLATTEN: "f", OrderRole.LIQUIDATION: "l"}
+_CODE_ROLES = {v: k for k, v in _ROLE_CODES.items()}
+
+
+def client_order_id(token: str, role: OrderRole) -> str:
+    cid = f"td-{token}-{_ROLE_CODES.get(role, 'x')}"
+    if len(cid) > 36:
+        raise ValueError(f"client order id too long: {cid}")
+    return cid
+
+
+def role_from_client_id(client_id: str) -> OrderRole | None:
+    """The role a desk-made client id carries; None for an order the desk did not make."""
+    if not client_id.startswith("td-"):
+        return None
+    return _CODE_ROLES.get(client_id.rsplit("-", 1)[-1])
