@@ -67,7 +67,7 @@ from tapedesk.engine.strategy import Strategy
 from tapedesk.engine.strategy_roster import Handler, Roster, StratState
 from tapedesk.engine.subscription import Subscription
 from tapedesk.engine.symbols import SymbolSpec, spec_for
-from tapedesk.engine.trader_commands import DeskCommands
+from tapedesk.engine.trader_commands import TraderCommands
 
 log = logging.getLogger("tapedesk.engine")
 
@@ -80,7 +80,7 @@ def _portfolio(name: str) -> Any:
                     lambda self, value: setattr(self.portfolio, name, value))
 
 
-class Engine(DeskCommands):
+class Engine(TraderCommands):
     """Routes market events and venue reports to their owners (DESIGN.md flow): the order
     owner (``orders``), the day book (``days``), the portfolio, the strategy roster, the
     risk engine and the journal queue. It holds no trading rule of its own."""

@@ -20,7 +20,7 @@ from tapedesk.engine.subscription import Subscription
 log = logging.getLogger("tapedesk.engine")
 
 
-class DeskCommands:
+class TraderCommands:
     """Pause, resume, lift a halt, toggle strategies, settings, subscriptions, history."""
 
     # Provided by Engine.
