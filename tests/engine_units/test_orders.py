@@ -208,6 +208,17 @@ def test_only_reduce_only_orders_are_ever_re_sent():
         counts[i.client_id] = counts.get(i.client_id, 0) + 1
     assert set(counts.values()) == {1}  # a re-send always carries a new client id
     assert all(i.reduce_only for i in venue.sent if i.role is not OrderRole.ENTRY)
+    assert len([i for i in venue.sent if i.role is OrderRole.STOP]) >= 4  # it did retry
+
+
+def test_a_rejected_entry_is_never_sent_again():
+    eng, venue = make()
+    venue.reject[OrderRole.ENTRY] = ["-1001 internal error"]
+    eng.process(flat(0))
+    for k in range(1, 30):
+        eng.process(Trade(ETH, FILL_TS + k * 500, 2000.0, 1.0, False))
+    assert [i.role for i in venue.sent] == [OrderRole.ENTRY]  # once, and nothing else
+    assert eng.position(ETH) is None and eng.snapshot().unprotected == ()
 
 
 def test_a_short_is_protected_above_and_below_the_same_way():
