@@ -42,6 +42,7 @@ class UserError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tapedesk",
+        allow_abbrev=False,  # --demo must not quietly mean --demo-trading
         description="Terminal trading desk for Binance USDT-M perpetual futures. With no command:"
         " the desk in paper mode on live Binance market data.",
     )
@@ -55,14 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     env = p.add_mutually_exclusive_group()
     env.add_argument("--testnet", action="store_true", help="use Binance's futures testnet")
     env.add_argument(
-        "--demo",
-        dest="demo_env",
+        "--demo-trading",
+        dest="demo_trading",
         action="store_true",
-        help="use Binance's demo trading environment",
+        help="use Binance's demo-trading environment (no real money; not `tapedesk demo`)",
     )
     sub = p.add_subparsers(dest="command")
 
-    d = sub.add_parser("demo", help="offline demo: the bundled real sample, looping, paper mode")
+    d = sub.add_parser(
+        "demo", help="offline demo: replays the bundled real sample, looping, paper money"
+    )
     d.add_argument("--speed", type=float, default=None, help="replay speed (default 600x)")
 
     r = sub.add_parser("run", help="run the desk (TUI, or --headless)")
@@ -177,7 +180,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Flags that were renamed: the old spelling gets one line saying what to use instead.
+RENAMED_FLAGS = {
+    "--demo": "--demo-trading (Binance's demo-trading environment); the offline replay is "
+              "`tapedesk demo`",
+}
+
+
+def renamed_flag(argv: list[str]) -> str | None:
+    """The one-line hint for a renamed flag in ``argv`` (before any ``--``), else None."""
+    for arg in argv:
+        if arg == "--":
+            return None
+        hint = RENAMED_FLAGS.get(arg.split("=", 1)[0])
+        if hint:
+            return f"{arg.split('=', 1)[0]} is now {hint}"
+    return None
+
+
 def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -> int:
+    hint = renamed_flag(sys.argv[1:] if argv is None else argv)
+    if hint:
+        print(f"tapedesk: {hint}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -255,7 +280,9 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
             from tapedesk.engine.binance.live import endpoints_for, keys_verifier
 
             cfg = load_config(args.config)
-            endpoints = endpoints_for(cfg.binance, args.testnet or None, args.demo_env or None)
+            endpoints = endpoints_for(
+                cfg.binance, args.testnet or None, args.demo_trading or None
+            )
             args.keys_verify = keys_verifier(endpoints, cfg.binance.recv_window_ms)
         return int(args.handler(args))
     if cmd == "strategies":
@@ -270,6 +297,9 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         return cmd_reconcile(args)
     _check_speed(getattr(args, "speed", None))
     config = load_config(args.config)
+    check_ui = getattr(desk_runner, "check_config", None)  # the desk's own [ui] checks
+    if check_ui is not None and cmd != "backtest":
+        check_ui(config)
     if cmd == "backtest":
         return cmd_backtest(args, config)
     ddir = data_dir(args.data_dir)
@@ -301,7 +331,7 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         return _run_live(args, config, ddir, desk_runner)
     from tapedesk.engine.assembly import build_paper_engine
 
-    engine = build_paper_engine(ddir, config, args.testnet or None, args.demo_env or None)
+    engine = build_paper_engine(ddir, config, args.testnet or None, args.demo_trading or None)
     if cmd == "run" and args.headless:
         return asyncio.run(run_headless(engine))
     notice = "Paper mode on live Binance market data. No connection? Press d for the offline demo."
@@ -351,7 +381,7 @@ def _build_live(args: argparse.Namespace, config: DeskConfig, ddir: Path) -> Any
     from tapedesk.engine.binance.live import LiveAborted, prepare_live
     from tapedesk.engine.keys import KeyringUnavailable, load_credentials
 
-    env = "testnet" if args.testnet else "demo" if args.demo_env else "live"
+    env = "testnet" if args.testnet else "demo-trading" if args.demo_trading else "live"
     try:
         creds = load_credentials(environment=env)
     except KeyringUnavailable as exc:
@@ -360,13 +390,13 @@ def _build_live(args: argparse.Namespace, config: DeskConfig, ddir: Path) -> Any
     async def prepare() -> Any:
         try:
             venue = await prepare_live(
-                config, creds, _ask, _say, args.testnet or None, args.demo_env or None
+                config, creds, _ask, _say, args.testnet or None, args.demo_trading or None
             )
         except LiveAborted as exc:
             raise UserError(str(exc)) from None
         try:
             return build_live_engine(
-                ddir, config, venue, args.testnet or None, args.demo_env or None
+                ddir, config, venue, args.testnet or None, args.demo_trading or None
             )
         except BaseException:
             await venue.client.close_connection()

@@ -136,6 +136,10 @@ class _StratState:
 
 
 class Engine:
+    #: Binance endpoints name and data source, set by engine.assembly; shown in the snapshot.
+    environment: str = ""
+    feed_source: str = "replay"
+
     def __init__(
         self,
         *,
@@ -466,6 +470,8 @@ class Engine:
             venue=getattr(self.venue, "name", "?"),
             api_weight=getattr(self.venue, "api_weight", None),
             extra={"gate": self._gate},
+            environment=self.environment,
+            source=self.feed_source,
         )
 
     # -- startup reconciliation (live) ----------------------------------------------------

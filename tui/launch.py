@@ -38,6 +38,16 @@ def _run_desk(engine: Any, *, demo: bool, notice: str | None = None, loop: Any =
     return _leave(code)
 
 
+def _check_config(config: Any) -> None:
+    from tapedesk.tui.app import check_desk_config
+
+    check_desk_config(config)
+
+
+#: The CLI calls this with the loaded config before it builds anything (engine.cli._dispatch).
+_run_desk.check_config = _check_config  # type: ignore[attr-defined]
+
+
 def _leave(code: int) -> int:
     """After the last app: make sure the process ends.
 
