@@ -361,6 +361,16 @@ class Engine:
         self._announce()
         await self.commit()
 
+    async def add_strategy(self, name: str) -> None:
+        """Enable ``name``, first loading it with its default parameters if the config did
+        not list it (the desk's strategy screen offers every registered strategy)."""
+        if name not in self._strat:
+            from tapedesk.engine.strategy import create
+
+            self.strategies.append(create(name))  # StrategyError names the known ones
+            self._strat[name] = _StratState()
+        await self.set_strategy_enabled(name, True)
+
     async def get_setting(self, key: str) -> str | None:
         return await self.journal.get_setting(key) if self.journal else None
 

@@ -24,8 +24,9 @@ from tapedesk.themes import DEFAULT_THEME, DESK_VARIABLES, load_themes
 from tapedesk.tui.active_trade import ActiveTrade
 from tapedesk.tui.explain_log import ExplainLog
 from tapedesk.tui.keymap import help_rows, keymap_problems
-from tapedesk.tui.screens import ChartScreen, ConfirmScreen, HelpScreen, StrategyScreen
+from tapedesk.tui.screens import ChartScreen, ConfirmScreen, HelpScreen
 from tapedesk.tui.status_header import StatusHeader
+from tapedesk.tui.strategy_screen import StrategyScreen
 from tapedesk.tui.trade_history import TradeHistory
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -459,6 +460,12 @@ class DeskApp(App[int]):
                     enabled = st.enabled
         self._engine_call(self.engine.set_strategy_enabled(name, not enabled), f"toggle {name}")
         self.notify(f"{name}: {'disabled' if enabled else 'enabled'}", markup=False, timeout=3)
+
+    def enable_new_strategy(self, name: str) -> None:
+        """A registered strategy the config did not load: the engine creates it with its
+        default parameters and enables it (the strategy screen's enter)."""
+        self._engine_call(self.engine.add_strategy(name), f"enable {name}")
+        self.notify(f"{name}: enabled with its default parameters", markup=False, timeout=3)
 
     def action_strategies(self) -> None:
         self.push_screen(StrategyScreen())

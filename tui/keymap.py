@@ -28,6 +28,8 @@ HELP_TEXT: dict[str, str] = {
     "help": "this help",
     "quit": "quit (asks first when a position is open and says what protects it)",
     "demo": "leave and restart in the offline demo (a replay; when live data is unavailable)",
+    "action:command_palette": "command palette: every action by name",
+    "action:quit": "quit (Textual's own key, same as q)",
 }
 #: Bindings kept on a non-printable key: a focused text field swallows printable keys even
 #: for priority bindings (docs/TEXTUAL-NOTES), and the emergency stop must always arrive.
@@ -44,6 +46,14 @@ def is_printable(key: str) -> bool:
     key = _character_to_key(key) if len(key) == 1 else key
     char = key_to_character(key)
     return char is not None and char.isprintable()
+
+
+def key_display(binding: Binding) -> str:
+    """``ctrl+x``, ``f12``, ``?``: spelled out (the footer's ``^x`` is too terse for help)."""
+    if binding.key_display:
+        return binding.key_display
+    char = key_to_character(binding.key)
+    return char if char is not None and char.isprintable() else binding.key
 
 
 def keymap_problems(keymap: Mapping[str, Any], bindings: Iterable[Binding]) -> list[str]:
@@ -79,7 +89,7 @@ def help_rows(app: Any) -> list[tuple[str, str]]:
             name = help_key(b.id) if b.id else f"action:{b.action}"
             if name not in keys_for:
                 order.append(name)
-            keys_for.setdefault(name, []).append(app.get_key_display(b))
+            keys_for.setdefault(name, []).append(key_display(b))
     # Keep the documented order (HELP_TEXT), then anything else the App binds (ctrl+q…).
     ranked = [n for n in HELP_TEXT if n in keys_for] + [n for n in order if n not in HELP_TEXT]
     rows = []

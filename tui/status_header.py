@@ -1,4 +1,4 @@
-"""The status header: money at stake, data source, feed, equity, day P&L, what is left today, and the desk state.
+"""The status header: money at stake, data source, equity, day P&L, what is left today, and the desk state.
 
 It is a Static repainted from one DeskSnapshot per frame; colours come from the theme's
 variables so every theme (and high-contrast) shows PAPER/LIVE and HALTED unmistakably.
