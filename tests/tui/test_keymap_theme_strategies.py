@@ -96,7 +96,7 @@ def test_an_unknown_binding_id_is_one_config_line_naming_the_field_and_the_ids()
 
 @pytest.mark.parametrize("key", ["x", "space", "question_mark", "1", "f12,k"])
 def test_a_printable_key_for_the_emergency_stop_is_refused(key):
-    with pytest.raises(ConfigError, match="ui.keymap.emergency_stop: .*printable"):
+    with pytest.raises(ConfigError, match=r"ui\.keymap\.emergency_stop: .*printable"):
         check_desk_config(DeskConfig(ui=UIConfig(keymap={"emergency_stop": key})))
 
 
