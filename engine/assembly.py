@@ -195,6 +195,15 @@ class CallbackFeed:
                 await self.inner.client.close_connection()
 
 
+def desk_name(mode: str, environment: str) -> str:
+    """The journal (and lock, socket, log) name: a live desk on Binance's testnet or
+    demo-trading environment never shares ``live.db`` with real money, nor ``demo.db``
+    with the offline replay."""
+    if mode == "live" and environment in ("testnet", "demo-trading"):
+        return environment
+    return mode
+
+
 def _binance_desk(
     data_dir: Path,
     config: DeskConfig,
@@ -224,11 +233,11 @@ def _binance_desk(
         venue=venue,
         strategies=strategies,
         feed=feed,
-        journal=Journal(db_path(data_dir, mode)),
+        journal=Journal(db_path(data_dir, desk_name(mode, endpoints.name))),
         clock=WallClock(),
         mode=mode,
         disabled=disabled,
-        control_path=socket_path(data_dir, mode),
+        control_path=socket_path(data_dir, desk_name(mode, endpoints.name)),
     )
     engine.environment = endpoints.name
     engine.feed_source = "live feed"

@@ -22,11 +22,10 @@ from typing import Any
 from tapedesk.engine.clock import iso, parse_time
 from tapedesk.engine.config import ConfigError, DeskConfig, load_config
 from tapedesk.engine.desk_lock import DeskRunning, lock_desk
-from tapedesk.engine.paths import DataDirError, data_dir
+from tapedesk.engine.paths import MODES, DataDirError, data_dir
 from tapedesk.engine.sample_data import data_source
 
 DeskRunner = Callable[..., int]
-MODES = ("paper", "live", "demo")
 
 
 def _version() -> str:
@@ -264,13 +263,22 @@ def _closed_pipe() -> int:
     return 141
 
 
-def _desk_mode(args: argparse.Namespace) -> str:
-    """The journal a desk command will write: the lock is per data dir and this mode."""
+def _desk_mode(args: argparse.Namespace, config: DeskConfig) -> str:
+    """The journal a desk command will write: the lock is per data dir and this name."""
     if args.command == "demo":
         return "demo"
     if args.command == "run" and args.replay is not None:
         return "paper"
-    return "live" if args.live else "paper"
+    if not args.live:
+        return "paper"
+    from tapedesk.engine.assembly import desk_name
+    from tapedesk.engine.binance.endpoints import resolve
+
+    b = config.binance
+    ep = resolve(testnet=args.testnet or b.testnet,
+                 demo_trading=args.demo_trading or b.demo_trading,
+                 rest_url=b.rest_url, ws_url=b.ws_url)
+    return desk_name("live", ep.name)
 
 
 def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
@@ -304,7 +312,7 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         return cmd_backtest(args, config)
     ddir = data_dir(args.data_dir)
     # Before anything touches the data dir or the account: one desk per data dir and mode.
-    lock_desk(ddir, _desk_mode(args))
+    lock_desk(ddir, _desk_mode(args, config))
     if cmd == "demo":
         from tapedesk.engine.assembly import DEMO_SPEED, build_demo_engine
 

@@ -81,3 +81,30 @@ def test_renamed_flag_after_double_dash_is_left_alone():
 
     assert renamed_flag(["run", "--", "--demo"]) is None
     assert renamed_flag(["demo"]) is None  # the offline replay command itself
+
+
+def test_a_live_desk_on_testnet_or_demo_trading_gets_its_own_journal_name():
+    from tapedesk.engine.assembly import desk_name
+    from tapedesk.engine.cli import _desk_mode, build_parser
+    from tapedesk.engine.config import BinanceConfig, DeskConfig
+
+    p = build_parser()
+    plain = DeskConfig()
+    assert _desk_mode(p.parse_args(["--live", "--demo-trading"]), plain) == "demo-trading"
+    assert _desk_mode(p.parse_args(["--live", "--testnet"]), plain) == "testnet"
+    in_config = DeskConfig(binance=BinanceConfig(demo_trading=True))
+    assert _desk_mode(p.parse_args(["--live"]), in_config) == "demo-trading"
+    assert _desk_mode(p.parse_args(["--live"]), plain) == "live"
+    assert _desk_mode(p.parse_args(["demo"]), in_config) == "demo"  # the offline replay
+    assert _desk_mode(p.parse_args(["--demo-trading"]), plain) == "paper"  # paper money
+    assert desk_name("live", "custom") == "live"  # a local exchange: treated as live
+
+
+async def test_paper_on_demo_trading_data_is_paper_money_from_a_live_feed(tmp_path):
+    from tapedesk.engine.assembly import build_paper_engine
+
+    engine = build_paper_engine(tmp_path, demo_trading=True)
+    snap = engine.snapshot()
+    assert (snap.stake, snap.environment, snap.source) == ("PAPER", "demo-trading", "live feed")
+    assert engine.journal.path.name == "paper.db"
+    await engine.feed.close()
