@@ -23,7 +23,7 @@ from tapedesk.engine.snapshot import DeskSnapshot, DeskState, StateChanged
 from tapedesk.themes import DEFAULT_THEME, DESK_VARIABLES, load_themes
 from tapedesk.tui.active_trade import ActiveTrade
 from tapedesk.tui.explain_log import ExplainLog
-from tapedesk.tui.keymap import help_rows, keymap_problems
+from tapedesk.tui.keymap import help_rows, keymap_problems, keys_by_id
 from tapedesk.tui.screens import ChartScreen, ConfirmScreen, HelpScreen
 from tapedesk.tui.status_header import StatusHeader
 from tapedesk.tui.strategy_screen import StrategyScreen
@@ -529,22 +529,28 @@ class DeskApp(App[int]):
     # ---- command palette ----------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Emergency stop (ctrl+x)", "Halt, cancel all, close all, verify flat",
-                            self.action_emergency_stop)
-        yield SystemCommand("Pause / resume entries (p)", "Open trade still managed",
-                            self.action_toggle_pause)
-        yield SystemCommand("Resume from halt (r)", "Asks to confirm", self.action_resume_halt)
-        yield SystemCommand("Strategies (s)", "Enabled, last signal, today's stats",
-                            self.action_strategies)
-        yield SystemCommand("Equity chart (c)", "Equity and drawdown", self.action_chart)
-        yield SystemCommand("Cycle log filter (f)", "all / taken / refused / errors",
-                            self.action_log_filter)
-        yield SystemCommand("Next desk theme (t)", "Remembered across restarts",
-                            self.action_next_theme)
-        yield SystemCommand("Desk keys (?)", "Every key", self.action_help)
+        k = keys_by_id(self)  # the keys as bound now ([ui.keymap] applied)
+
+        def cmd(title: str, binding_id: str, help_text: str, callback: Any) -> SystemCommand:
+            key = k.get(binding_id)
+            return SystemCommand(f"{title} ({key})" if key else title, help_text, callback)
+
+        yield cmd("Emergency stop", "emergency_stop", "Halt, cancel all, close all, verify flat",
+                  self.action_emergency_stop)
+        yield cmd("Pause / resume entries", "pause", "Open trade still managed",
+                  self.action_toggle_pause)
+        yield cmd("Resume from halt", "resume_halt", "Asks to confirm", self.action_resume_halt)
+        yield cmd("Strategies", "strategies", "Every registered strategy; enable any",
+                  self.action_strategies)
+        yield cmd("Equity chart", "chart", "Equity and drawdown", self.action_chart)
+        yield cmd("Cycle log filter", "log_filter", "all / taken / refused / errors",
+                  self.action_log_filter)
+        yield cmd("Next desk theme", "next_theme", "Remembered until [ui] theme changes",
+                  self.action_next_theme)
+        yield cmd("Desk keys", "help", "Every key, as bound now", self.action_help)
         for n, strat in enumerate(list(self.engine.strategies)[:9], start=1):
-            yield SystemCommand(f"Toggle strategy {n}: {strat.name} ({n})", "Enable or disable",
-                                lambda n=n: self.action_toggle_strategy(n))
+            yield cmd(f"Toggle strategy {n}: {strat.name}", f"toggle_strategy_{n}",
+                      "Enable or disable", lambda n=n: self.action_toggle_strategy(n))
 
 
 def protection_text(snap: DeskSnapshot) -> str:

@@ -76,10 +76,26 @@ def keymap_problems(keymap: Mapping[str, Any], bindings: Iterable[Binding]) -> l
     return problems
 
 
+def _live_bindings(app: Any) -> Any:
+    """The App's bindings with the keymap applied, as the footer sees them."""
+    live = app._bindings.copy()
+    live.apply_keymap(app._keymap)
+    return live
+
+
+def keys_by_id(app: Any) -> dict[str, str]:
+    """Binding id → the key(s) bound to it now, for labels (command palette)."""
+    out: dict[str, str] = {}
+    for bindings in _live_bindings(app).key_to_bindings.values():
+        for b in bindings:
+            if b.id:
+                out[b.id] = f"{out[b.id]},{key_display(b)}" if b.id in out else key_display(b)
+    return out
+
+
 def help_rows(app: Any) -> list[tuple[str, str]]:
     """(keys, what it does) for every non-system App binding, with the keymap applied."""
-    live = app._bindings.copy()  # the App's bindings, as the footer sees them
-    live.apply_keymap(app._keymap)
+    live = _live_bindings(app)
     keys_for: dict[str, list[str]] = {}
     order: list[str] = []
     for bindings in live.key_to_bindings.values():

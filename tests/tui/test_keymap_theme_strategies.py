@@ -46,6 +46,8 @@ async def test_a_remapped_key_shows_in_footer_and_help_and_the_old_key_does_noth
         shown = footer_text(app)
         assert "f5" in shown and "Pause" in shown and "f12" in shown
         assert "p Pause" not in shown.replace("  ", " ")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Pause / resume entries (f5)" in titles and "Emergency stop (f12)" in titles
         await pilot.press("p")  # the old key
         await settle(pilot)
         assert not app.last_snapshot.paused
