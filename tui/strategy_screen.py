@@ -21,8 +21,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
-COLUMNS = ("#", "name", "enabled", "parameters", "last signal", "signals", "trades",
-           "P&L today", "error")
+#: Parameters last: the longest cell, and shown in full below the table for the highlighted row.
+COLUMNS = ("#", "name", "enabled", "last signal", "signals", "trades", "P&L today", "error",
+           "parameters")
 
 
 def _params_text(params: dict[str, Any]) -> str:
@@ -99,12 +100,12 @@ class StrategyScreen(ModalScreen[None]):
             info = self.infos.get(name)
             defaults = {p.name: p.default for p in info.params} if info else {}
             off = Text("not loaded", style="dim")
-            return ("", name, off, _params_text(defaults), "—", "", "", "", "")
+            return ("", name, off, "—", "", "", "", "", _params_text(defaults))
         on = (Text("ON", style=f"bold {vars_.get('pnl-up', 'green')}") if st.enabled
               else Text("off", style=f"bold {vars_.get('pnl-down', 'red')}"))
-        return (str(st.index), name, on, _params_text(params), st.last_signal or "—",
-                str(st.signals_today), str(st.trades_today), money(st.pnl_today, signed=True),
-                st.error or "")
+        return (str(st.index), name, on, st.last_signal or "—", str(st.signals_today),
+                str(st.trades_today), money(st.pnl_today, signed=True), st.error or "",
+                _params_text(params))
 
     def highlighted(self) -> str | None:
         table = self.query_one(DataTable)

@@ -156,8 +156,12 @@ async def test_the_strategy_screen_lists_every_strategy_and_enables_liquidity_sw
         table = app.screen.query_one(DataTable)
         names = {str(k.value) for k in table.rows}
         assert names == {info.name for info in catalog()[0]}
-        text = screen_text(app)
-        assert "not loaded" in text and "lookback=" in text  # liquidity_sweep's defaults
+        sweep = next(i for i in catalog()[0] if i.name == "liquidity_sweep")
+        defaults = {p.name: p.default for p in sweep.params}
+        row = [str(c) for c in table.get_row("liquidity_sweep")]
+        assert row[2] == "not loaded"
+        assert row[-1] == ", ".join(f"{k}={v}" for k, v in defaults.items())
+        assert [str(c) for c in table.get_row("ema_cross")][2] == "ON"
         table.move_cursor(row=table.get_row_index("liquidity_sweep"))
         await settle(pilot)
         assert "liquidity_sweep:" in screen_text(app)  # its description and parameters
@@ -167,9 +171,8 @@ async def test_the_strategy_screen_lists_every_strategy_and_enables_liquidity_sw
         assert "liquidity_sweep" in loaded
         status = {st.name: st for st in app.last_snapshot.strategies}
         assert status["liquidity_sweep"].enabled
-        assert loaded["liquidity_sweep"].params == {
-            p.name: p.default for p in next(
-                i for i in catalog()[0] if i.name == "liquidity_sweep").params}
+        assert loaded["liquidity_sweep"].params == defaults
+        assert [str(c) for c in table.get_row("liquidity_sweep")][2] == "ON"
         assert "Strategy liquidity_sweep enabled" in " ".join(
             e.text for e in await engine.recent_explanations(50))
         await pilot.press("enter")  # and off again, from the same row
