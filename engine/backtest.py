@@ -183,8 +183,7 @@ def _start_sync(engine: Engine) -> None:
 def _close_at_end(engine: Engine) -> None:
     """Close any open position at the last price so every trade is counted (labelled)."""
     for pos in list(engine.book.positions.values()):
-        for intent in engine._protect.pop(pos.symbol, {}).values():
-            engine.venue.cancel(pos.symbol, intent.client_id)
+        engine.orders.cancel_protection(pos.symbol)
         engine.close_position(pos, OrderRole.FLATTEN, "end of data")
     if engine.equity_samples:
         engine._sample_equity(engine.clock.now())

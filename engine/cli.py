@@ -212,7 +212,9 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
     from tapedesk.engine.strategy import StrategyError
 
     try:
-        return _dispatch(args, desk_runner)
+        code = _dispatch(args, desk_runner)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
     except ConfigError as exc:  # one line per problem, each naming its field
         for line in str(exc).splitlines():
             print(f"tapedesk: {line}", file=sys.stderr)
@@ -226,6 +228,10 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
         return _closed_pipe()
     except SystemExit:
         raise
+    except OSError as exc:  # a path the user gave that cannot be used, a full disk, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"tapedesk: {where}{exc.strerror or _one_line(exc)}", file=sys.stderr)
+        return 1
     except Exception as exc:  # the last line of defence: never a traceback for the user
         logging.getLogger("tapedesk").debug("unexpected error", exc_info=True)
         print(
@@ -243,10 +249,16 @@ def _one_line(exc: BaseException) -> str:
     return f"{lines[0]} (+{len(lines) - 1} more: {'; '.join(lines[1:])})"
 
 
-def _check_speed(speed: float | None) -> None:
-    """``--speed`` is a finite number >= 0; checked here so the error is one line."""
+def _check_options(args: argparse.Namespace) -> None:
+    """Options every data command shares, checked here so an error is one line (argparse
+    takes 'nan' and '-5' as floats): ``--speed`` finite and >= 0, ``--symbol`` a symbol."""
+    speed = getattr(args, "speed", None)
     if speed is not None and not (math.isfinite(speed) and speed >= 0):
         raise UserError(f"--speed must be a number >= 0 (0 = as fast as possible), got {speed}")
+    symbol = getattr(args, "symbol", None)
+    if symbol is not None and not (2 <= len(symbol) <= 40 and symbol.isalnum()):
+        raise UserError(f"--symbol {symbol[:40]!r} is not a symbol (letters and digits, "
+                        "e.g. BTCUSDT)")
 
 
 def _closed_pipe() -> int:
@@ -303,7 +315,7 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         return int(getattr(desk_commands, f"cmd_{cmd}")(args))
     if cmd == "reconcile":
         return cmd_reconcile(args)
-    _check_speed(getattr(args, "speed", None))
+    _check_options(args)
     config = load_config(args.config)
     check_ui = getattr(desk_runner, "check_config", None)  # the desk's own [ui] checks
     if check_ui is not None and cmd != "backtest":
@@ -530,7 +542,7 @@ def _decimal(text: str | None, flag: str) -> Decimal | None:
     return value
 
 
-def _check_options(args: argparse.Namespace) -> None:
+def _check_backtest_options(args: argparse.Namespace) -> None:
     """Numeric backtest options: finite and in range, else one line (argparse takes 'nan')."""
     for flag, value, hi in (("--fee-bps", args.fee_bps, 100.0),
                             ("--slippage-bps", args.slippage_bps, 1000.0)):
@@ -553,7 +565,7 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     if "all" in names:
         names = sorted(available())
     per = _parse_params(args.param, names)
-    _check_options(args)
+    _check_backtest_options(args)
     # StrategyError (unknown name, unknown or ill-typed parameter) ends in main: one line.
     strategies = [create(n, (args.symbol,) if args.symbol else None, **per[n]) for n in names]
     if not args.data.exists():

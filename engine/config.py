@@ -39,6 +39,9 @@ class RiskConfig(_Section):
     max_stop_pct: float = Field(0.35, gt=0, lt=100)
     stale_after_s: float = Field(10.0, gt=0, le=3600)
     day_roll_hour_utc: int = Field(0, ge=0, le=23)
+    #: Open quantity without an acknowledged stop on the exchange for longer than this is
+    #: closed reduce-only at market (engine clock seconds).
+    unprotected_grace_s: float = Field(10.0, gt=0, le=600)
 
     @model_validator(mode="after")
     def _band(self) -> RiskConfig:

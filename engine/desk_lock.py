@@ -31,7 +31,7 @@ class DeskRunning(Exception):
         who = f"PID {pid}" if pid else "another process"
         super().__init__(
             f"a {mode} desk is already running on {path.parent} ({who}); "
-            "stop it first (tapedesk halt / quit it) or use another --data-dir"
+            "quit that desk first, or use another --data-dir"
         )
 
 
@@ -65,6 +65,9 @@ class DeskLock:
                     time.sleep(0.02)
         except BlockingIOError:
             pid = _read_pid(fd)
+            if pid is None:  # the holder locked an instant ago and is writing its PID
+                time.sleep(0.05)
+                pid = _read_pid(fd)
             os.close(fd)
             raise DeskRunning(self.path, self.mode, pid) from None
         except BaseException:
@@ -117,3 +120,10 @@ def lock_desk(data_dir: Path, mode: str) -> DeskLock:
         lock = DeskLock(data_dir, mode).acquire()
         _held[key] = lock
     return lock
+
+
+def release_desk(data_dir: Path, mode: str) -> None:
+    """Let go of ``mode`` once its desk has stopped (the TUI switched to the demo)."""
+    lock = _held.pop((str(Path(data_dir).resolve()), mode), None)
+    if lock is not None:
+        lock.release()

@@ -113,13 +113,19 @@ class BinanceMarketFeed:
         return bsm.futures_multiplex_socket(streams, category=category)
 
     def _message(self, msg: dict[str, Any]) -> None:
-        data = msg.get("data", msg)
-        if data.get("e") == "depthUpdate" and self.depth:
-            self._depth_message(data)
-            return
-        event = parse_market_message(msg)
-        if event is None:
-            self.ignored[str(msg.get("data", msg).get("e"))] += 1
+        data = msg.get("data", msg) if isinstance(msg, dict) else None
+        try:  # a malformed message is logged and skipped, not a reconnect with a traceback
+            if isinstance(data, dict) and data.get("e") == "depthUpdate" and self.depth:
+                self._depth_message(data)
+                return
+            event = parse_market_message(msg)
+            if event is None:
+                self.ignored[str(msg.get("data", msg).get("e"))] += 1
+                return
+        except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            self.ignored["malformed"] += 1
+            log.warning("market stream: malformed message skipped (%s: %s)",
+                        type(exc).__name__, str(exc)[:120])
             return
         self.events_in += 1
         self.on_event(event)

@@ -35,8 +35,15 @@ class DataError(ValueError):
         super().__init__(f"{where}: {reason}")
 
 
+_max_ts = [0.0, 0]  # [monotonic expiry, value]: the clock is read once a minute, not per row
+
+
 def max_ts_ms() -> int:
-    return int(time.time() * 1000) + FUTURE_SLACK_MS
+    """The latest believable event time: now plus ``FUTURE_SLACK_MS``."""
+    now = time.monotonic()
+    if now >= _max_ts[0]:
+        _max_ts[0], _max_ts[1] = now + 60.0, int(time.time() * 1000) + FUTURE_SLACK_MS
+    return int(_max_ts[1])
 
 
 def ts_problem(ms: int, max_ms: int | None = None) -> str | None:
@@ -48,20 +55,34 @@ def ts_problem(ms: int, max_ms: int | None = None) -> str | None:
     return None
 
 
+# price() and size() sit on the replay hot path (several per stream message): one float()
+# and one chained comparison, which is False for NaN and for ±inf, so no isfinite call.
+
 def price(raw: object, what: str = "price") -> float:
     """A finite, positive, sane price (raises ValueError saying which and why)."""
-    v = _number(raw, what)
-    if not 0 < v < MAX_PRICE:
-        raise ValueError(f"{what} {raw!r} is not a positive finite price")
+    try:
+        v = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{what} {_short(raw)} is not a number") from None
+    if not 0 < v < MAX_PRICE or raw.__class__ is bool:
+        raise ValueError(f"{what} {_short(raw)} is not a positive finite price")
     return v
 
 
 def size(raw: object, what: str = "qty") -> float:
     """A finite, non-negative, sane size (0 allowed: an empty level, a volume-less bar)."""
-    v = _number(raw, what)
-    if not 0 <= v < MAX_SIZE:
-        raise ValueError(f"{what} {raw!r} is not a non-negative finite size")
+    try:
+        v = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{what} {_short(raw)} is not a number") from None
+    if not 0 <= v < MAX_SIZE or raw.__class__ is bool:
+        raise ValueError(f"{what} {_short(raw)} is not a non-negative finite size")
     return v
+
+
+def _short(raw: object) -> str:
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def rate(raw: object) -> float:
@@ -73,6 +94,8 @@ def rate(raw: object) -> float:
 
 def integer(raw: object, what: str) -> int:
     """An integer from an int or integral text/float (bools and fractions rejected)."""
+    if raw.__class__ is int:
+        return raw  # type: ignore[return-value]
     if isinstance(raw, bool):
         raise ValueError(f"{what} {raw!r} is not a number")
     if isinstance(raw, int):
