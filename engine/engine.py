@@ -172,6 +172,7 @@ class Engine(DeskCommands):
             await self.journal.open()
             self.halted = (await self.journal.get_setting("halted")) == "1"
             self.paused = (await self.journal.get_setting("paused")) == "1"
+            await self._restore_added_strategies()
             for s in self.strategies:
                 flag = await self.journal.get_setting(f"strategy.{s.name}.enabled")
                 if flag is not None:

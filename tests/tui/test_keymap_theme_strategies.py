@@ -179,3 +179,46 @@ async def test_the_strategy_screen_lists_every_strategy_and_enables_liquidity_sw
         await settle(pilot)
         status = {st.name: st for st in app.last_snapshot.strategies}
         assert not status["liquidity_sweep"].enabled
+
+
+async def test_a_strategy_enabled_from_the_desk_is_loaded_again_after_a_restart(_temp_home):
+    app = make_app(paper_desk(_temp_home))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=table.get_row_index("liquidity_sweep"))
+        await pilot.press("enter")
+        await settle(pilot)
+    again = paper_desk(_temp_home)  # same journal, same config (ema_cross only)
+    await again.start()
+    try:
+        status = {st.name: st.enabled for st in again.snapshot().strategies}
+        assert status == {"ema_cross": True, "liquidity_sweep": True}
+        await again.set_strategy_enabled("liquidity_sweep", False)
+    finally:
+        await again.stop()
+    third = paper_desk(_temp_home)
+    await third.start()
+    try:  # switched off from the desk: still listed (and loaded), but off
+        assert {st.name: st.enabled for st in third.snapshot().strategies} == {
+            "ema_cross": True, "liquidity_sweep": False}
+    finally:
+        await third.stop()
+
+
+async def test_a_book_strategy_added_to_a_live_feed_without_depth_says_why_it_stays_silent(
+        _temp_home):
+    from tapedesk.engine.assembly import build_paper_engine
+
+    engine = build_paper_engine(_temp_home)  # ema_cross only: no depth stream subscribed
+    await engine.start()
+    try:
+        await engine.add_strategy("book_imbalance")
+        lines = [e.text for e in await engine.recent_explanations(20)]
+        assert any("book_imbalance reads the order book" in t for t in lines), lines
+        assert {st.name: st.enabled for st in engine.snapshot().strategies}["book_imbalance"]
+    finally:
+        await engine.feed.close()
+        await engine.stop()
