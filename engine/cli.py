@@ -22,6 +22,7 @@ from typing import Any
 from tapedesk.engine.clock import iso, parse_time
 from tapedesk.engine.config import ConfigError, DeskConfig, load_config
 from tapedesk.engine.desk_lock import DeskRunning, lock_desk
+from tapedesk.engine.journal_health import JournalError
 from tapedesk.engine.paths import MODES, DataDirError, data_dir
 from tapedesk.engine.sample_data import data_source
 
@@ -219,7 +220,8 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
         for line in str(exc).splitlines():
             print(f"tapedesk: {line}", file=sys.stderr)
         return 2
-    except (UserError, DataError, StrategyError, FileNotFoundError, DataDirError, DeskRunning) as exc:
+    except (UserError, DataError, StrategyError, FileNotFoundError, DataDirError, DeskRunning,
+            JournalError) as exc:
         print(f"tapedesk: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -443,27 +445,45 @@ async def run_live_headless(engine: Any, out: Any = None) -> int:
 
 
 async def run_headless(engine: Any, out: Any = None) -> int:
-    """Run until the feed ends or a signal; one line per explanation, then a summary."""
+    """Run until the feed ends or a signal; one line per explanation, then a summary.
+
+    Lines are printed only once the journal holds them (``on_committed``). A journal that
+    cannot be opened, or stays unwritable, ends the run with one plain line on stderr.
+    """
+    from tapedesk.engine.events import Explanation
+    from tapedesk.engine.journal_health import failure_line
+
     out = out or sys.stdout
 
     def show(e: Any) -> None:
-        print(f"{iso(e.ts)}  {str(e.kind).upper():8s} {e.text}", file=out, flush=True)
+        if isinstance(e, Explanation):
+            print(f"{iso(e.ts)}  {str(e.kind).upper():8s} {e.text}", file=out, flush=True)
 
-    engine.on_explanation = show
+    engine.on_committed = show
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(engine.run())
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, task.cancel)
+    failure, interrupted = "", False
     try:
         await task
     except asyncio.CancelledError:
-        print("Interrupted: journal flushed.", file=out)
+        interrupted = True
+    except JournalError as exc:
+        failure = str(exc)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         await engine.stop()
+    failure = failure_line(engine) or failure
+    if interrupted and not failure:
+        print("Interrupted: journal flushed.", file=out)
+    if failure:
+        print(f"tapedesk: {failure}", file=sys.stderr)
+        if getattr(engine, "journal_health", None) is None:  # refused at start: nothing ran
+            return 2
     _print_summary(engine, out)
-    return 0
+    return 1 if failure else 0
 
 
 def _print_summary(engine: Any, out: Any) -> None:

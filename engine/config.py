@@ -125,6 +125,13 @@ class UIConfig(_Section):
     keymap: dict[str, str] = Field(default_factory=dict)
 
 
+class JournalConfig(_Section):
+    """How long the desk keeps retrying an unwritable journal (entries stopped meanwhile)
+    before it stops with a summary of what is and is not on disk."""
+
+    give_up_after_s: float = Field(600.0, gt=0, le=86_400)
+
+
 class DeskConfig(_Section):
     symbols: list[str] = Field(default_factory=lambda: ["BTCUSDT"], min_length=1)
     risk: RiskConfig = Field(default_factory=RiskConfig)
@@ -134,6 +141,7 @@ class DeskConfig(_Section):
     )
     binance: BinanceConfig = Field(default_factory=BinanceConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
+    journal: JournalConfig = Field(default_factory=JournalConfig)
 
     @field_validator("symbols")
     @classmethod

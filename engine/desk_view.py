@@ -66,4 +66,5 @@ def desk_snapshot(engine: Any) -> DeskSnapshot:
         unprotected=engine.orders.unprotected(),
         environment=engine.environment,
         source=engine.feed_source,
+        journal_error=engine._journal_gate,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from tapedesk.engine import explanations as say
+from tapedesk.engine import strategy_state
 from tapedesk.engine.checkpoint import checkpoint, restore
 from tapedesk.engine.clock import Clock, EventClock
 from tapedesk.engine.config import DeskConfig
@@ -44,6 +46,14 @@ from tapedesk.engine.journal import (
     explanation_record,
     row_to_trade,
     trade_record,
+)
+from tapedesk.engine.journal_health import (
+    JournalError,
+    JournalFailure,
+    JournalHealth,
+    committed_counts,
+    describe,
+    tell_now,
 )
 from tapedesk.engine.orders import Orders
 from tapedesk.engine.portfolio import Portfolio
@@ -77,6 +87,12 @@ class Engine(DeskCommands):
     #: Binance endpoints name and data source, set by engine.assembly; shown in the snapshot.
     environment: str = ""
     feed_source: str = "replay"
+    journal_health: JournalHealth | None = None
+    #: Called with each announced item (explanations, trades, state) *after* its commit.
+    on_committed: Callable[[Any], None] | None = None
+    _cold: dict[int, list[Any]] | None = None  # handlers of strategies that must warm up
+    _feed_pos = 0  # events taken from the feed so far (a replay's exact resume point)
+    _resume_pos = -1
 
     def __init__(
         self, *, config: DeskConfig, venue: Any, strategies: list[Strategy], feed: Any = None,
@@ -117,6 +133,8 @@ class Engine(DeskCommands):
         self._control: Any = None
         self._handlers: dict[int, list[Handler]] = {}
         self._gate = ""
+        #: Why the journal cannot be written ("" when healthy): a second entry gate (commit).
+        self._journal_gate = ""
         self._stale_s: float | None = None
         self.reconciliation: Any = None  # engine.reconcile.Reconciliation on a live start
         #: False in backtests: nobody subscribes, so nothing is queued for announcement.
@@ -164,12 +182,21 @@ class Engine(DeskCommands):
     # -- public API ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the journal and restore what must survive a restart."""
+        """Open the journal and restore what must survive a restart.
+
+        A corrupt or unwritable journal raises ``JournalError`` (one plain sentence) before
+        anything else happens.
+        """
         if self._started:
             return
         self._started = True
+        ck = None
         if self.journal is not None:
             await self.journal.open()
+            jcfg = getattr(self.config, "journal", None)
+            self.journal_health = JournalHealth(
+                self.journal.path, getattr(jcfg, "give_up_after_s", 600.0)
+            )
             self.halted = (await self.journal.get_setting("halted")) == "1"
             self.paused = (await self.journal.get_setting("paused")) == "1"
             await self._restore_added_strategies()
@@ -182,10 +209,14 @@ class Engine(DeskCommands):
             ck = await self.journal.load_checkpoint()
             if ck and (not self.source_id or ck["source"] == self.source_id):
                 self._restore(ck)
+            else:
+                ck = None
             for e in await self.recent_explanations(200):
                 self.recent.append(e)
             eq = await self.journal.fetchall("SELECT ts, equity FROM equity ORDER BY ts")
             self.equity_samples = [(int(t), float(v)) for t, v in eq]
+            if self.equity_samples:  # the next sample falls where it would have
+                self._last_sample = self.equity_samples[-1][0]
         now = self.clock.now()
         if now:
             await self._load_day(now)
@@ -196,6 +227,10 @@ class Engine(DeskCommands):
             await self._reconcile()
         self.orders.protect_all()
         self._rebuild_handlers()
+        if ck is not None and self.source_id:  # replays only: missed live data is gone
+            self._resume_pos, self._cold, note = strategy_state.resume(self, ck)
+            if note:
+                self.explain(ExplanationKind.DESK, note)
         self._pending.append(self.roster.record())
         if self._control_path is not None:
             from tapedesk.engine.control import ControlServer
@@ -217,17 +252,32 @@ class Engine(DeskCommands):
             return
         self.feed_status = getattr(self.feed, "status", FeedStatus.LIVE)
         watchdog = asyncio.create_task(self._watch_staleness())
+        health = self.journal_health
+        look_at = 0.0
         try:
             async for batch in self.feed.batches():
                 self._last_rx_wall = time.monotonic()
                 self.feed_status = getattr(self.feed, "status", FeedStatus.LIVE)
+                # Replays resume after the exact event the checkpoint holds (two events can
+                # share a millisecond); live feeds and old checkpoints go by timestamp.
+                pos, skip, cursor = self._feed_pos, self._resume_pos, self._resume_cursor
                 for ev in batch:
-                    if ev.ts <= self._resume_cursor:
+                    pos += 1
+                    if pos <= skip or (skip < 0 and ev.ts <= cursor):
                         self._warm(ev)
                     else:
                         self.process(ev)
+                self._feed_pos = pos
                 if self._pending or self._outbox:
                     await self.commit()
+                elif health is not None and time.monotonic() >= look_at:
+                    look_at = time.monotonic() + 2.0  # a quiet desk still notices a deleted file
+                    if self.journal is not None and self.journal.moved():
+                        await self.commit(force=True)
+                if health is not None and health.gave_up:
+                    raise JournalFailure(
+                        health.summary(self._pending, committed_counts(health.path))
+                    )
                 if self._stopping:
                     break
             self.feed_status = getattr(self.feed, "status", FeedStatus.ENDED)
@@ -236,6 +286,11 @@ class Engine(DeskCommands):
             with contextlib.suppress(BaseException):
                 await watchdog
             await self.commit()
+            for delay in (0.5, 1.0, 2.0) if health is not None and health.failing else ():
+                await asyncio.sleep(delay)  # a last chance before the desk gives up
+                await self.commit(force=True)
+                if not health.failing:
+                    break
 
     def now(self) -> int:
         return self.clock.now()
@@ -309,7 +364,7 @@ class Engine(DeskCommands):
                 self.bars_in_position += 1
                 if ts - self._last_sample >= self.equity_sample_ms:
                     self._sample_equity(ts)
-        if self._gate:
+        if self._gate or self._journal_gate:
             return
         handlers = self._handlers.get(kind)
         if not handlers:
@@ -331,10 +386,13 @@ class Engine(DeskCommands):
                     return
 
     def _warm(self, ev: MarketEvent) -> None:
-        """Replay an already-journaled event to strategies only (after a restart)."""
+        """An event the journal already holds (after a restart): strategies whose state came
+        back with the checkpoint skip it; only those without saved state are fed it."""
         self.clock.observe(ev.ts)
-        handlers = self._handlers.get(ev.kind) or ()
-        for _strat, fn, symbols, notes in handlers:
+        cold = self._cold
+        if cold is None:  # no checkpoint state at all: the old warm-up for everyone
+            cold = self._handlers
+        for _strat, fn, symbols, notes in cold.get(ev.kind) or ():
             if symbols is None or ev.symbol in symbols:
                 with contextlib.suppress(Exception):
                     fn(ev)
@@ -533,15 +591,58 @@ class Engine(DeskCommands):
 
     # -- journal commit --------------------------------------------------------------------
 
-    async def commit(self) -> None:
-        """Write queued records (one transaction), then tell subscribers."""
-        records, self._pending = self._pending, []
-        outbox, self._outbox = self._outbox, []
-        if self.journal is not None and (records or outbox) and self.journal._db is not None:
-            await self.journal.write(records, self._checkpoint())
+    async def commit(self, force: bool = False) -> None:
+        """Write queued records (one transaction), then announce them. Never raises.
+
+        A failed write keeps every record queued, in order, and stops new entries until a
+        retry (with backoff; ``force`` ignores it) succeeds; protection and the emergency
+        stop never wait for it. Nothing queued is announced before it is on disk: only the
+        journal's own trouble is told at once (engine.journal_health says why).
+        """
+        journal, health = self.journal, self.journal_health
+        if journal is None or health is None or journal._db is None:
+            records, self._pending = self._pending, []
+            outbox, self._outbox = self._outbox, []
+            if journal is not None and (records or outbox) and journal._db is not None:
+                await journal.write(records, self._checkpoint())
+        else:
+            async with journal.lock:  # one commit at a time: held records keep their order
+                if not (force or self._pending or self._outbox or health.failing):
+                    return
+                if not (force or health.due()):
+                    return
+                records, self._pending = self._pending, []
+                outbox, self._outbox = self._outbox, []
+                ck = self._checkpoint()
+                ck["engine_state"]["feed_pos"] = self._feed_pos
+                if self.source_id:
+                    ck["strategy_state"] = strategy_state.dump(self)
+                try:
+                    await journal.write_held(records, ck)
+                except (JournalError, sqlite3.Error, OSError) as exc:
+                    self._pending[:0] = records
+                    self._outbox[:0] = outbox
+                    cause = str(exc) if isinstance(exc, JournalError) else describe(exc, journal.path)
+                    self._journal_gate = f"journal error: {cause}"
+                    if health.failed(cause):
+                        await journal.set_busy_timeout(True)
+                        tell_now(self, health.outage_text(len(self._pending)), error=True)
+                    return
+                if health.failing:
+                    lasted = health.recovered()
+                    self._journal_gate = ""
+                    await journal.set_busy_timeout(False)
+                    tell_now(
+                        self,
+                        f"Journal writable again after {lasted:.0f} s: {len(records)} held "
+                        "record(s) committed; new entries allowed.",
+                    )
+        hook = self.on_committed
         for item in outbox:
             for sub in self._subs:
                 sub.put(item)
+            if hook is not None:
+                hook(item)
 
     def _checkpoint(self) -> dict[str, Any]:
         return checkpoint(self)
