@@ -9,19 +9,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import signal
 import sys
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from tapedesk.engine.clock import iso, parse_time
+from tapedesk.engine.clock import iso
 from tapedesk.engine.config import ConfigError, DeskConfig, load_config
-from tapedesk.engine.desk_lock import DeskRunning, lock_desk
+from tapedesk.engine.desk_lock import DeskLockError, DeskRunning, lock_desk
 from tapedesk.engine.journal_health import JournalError
 from tapedesk.engine.paths import MODES, DataDirError, data_dir
 from tapedesk.engine.sample_data import data_source
@@ -88,8 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--data",
         type=data_source,
-        required=True,
         help="kline CSV/JSON or stream capture; sample:1m or sample:stream for the bundled ones",
+    )
+    b.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("A.json", "B.json"),
+        help="print two saved results side by side (no backtest is run)",
     )
     b.add_argument(
         "--strategy",
@@ -114,7 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default auto)",
     )
     b.add_argument("--fee-bps", type=float, help="fee in basis points, maker and taker")
-    b.add_argument("--slippage-bps", type=float, help="adverse slippage in basis points")
+    b.add_argument(
+        "--slippage-bps", type=float, help="adverse slippage in basis points (0 = none)"
+    )
+    b.add_argument(
+        "--funding-bps",
+        type=float,
+        help="assumed funding per 8 h when the data has no mark prices (0 = off; default 1)",
+    )
     b.add_argument("--fixed-qty", help="fixed quantity per trade (bypasses risk sizing)")
     b.add_argument("--no-risk", action="store_true", help="research only: no risk rules")
     b.add_argument("--initial-balance", help="starting balance in USDT")
@@ -221,7 +232,7 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
             print(f"tapedesk: {line}", file=sys.stderr)
         return 2
     except (UserError, DataError, StrategyError, FileNotFoundError, DataDirError, DeskRunning,
-            JournalError) as exc:
+            DeskLockError, JournalError) as exc:
         print(f"tapedesk: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -507,170 +518,13 @@ def _print_summary(engine: Any, out: Any) -> None:
     )
 
 
-# -- backtest --------------------------------------------------------------------------
-
-
-def _parse_params(raw: list[str], names: list[str]) -> dict[str, dict[str, str]]:
-    """``k=v`` goes to every strategy that has ``k``; ``strategy.k=v`` to that one.
-
-    Only routing happens here: the names and values are checked by ``strategy.create``,
-    the same check (and wording) a config's ``[[strategies]]`` gets.
-    """
-    from tapedesk.engine.strategy import StrategyError, available, create, known_params
-
-    registry = available()
-    for n in names:
-        if n not in registry:
-            create(n)  # raises StrategyError naming the available strategies
-    per: dict[str, dict[str, str]] = {n: {} for n in names}
-    for item in raw:
-        if "=" not in item:
-            raise UserError(f"--param {item!r}: use name=value or strategy.name=value")
-        key, value = item.split("=", 1)
-        key = key.strip()
-        if "." in key:
-            strat, key = key.split(".", 1)
-            if strat not in per:
-                raise UserError(
-                    f"--param {item!r}: strategy {strat!r} is not in this backtest "
-                    f"(selected: {', '.join(names)})"
-                )
-            per[strat][key] = value
-        else:
-            takers = [n for n in names if key in registry[n].PARAMS]
-            if not takers:
-                known = "; ".join(f"{n}: {known_params(registry[n])}" for n in names)
-                raise StrategyError(
-                    f"--param {item!r}: no strategy in this backtest has {key!r}; known: {known}"
-                )
-            for n in takers:
-                per[n][key] = value
-    return per
-
-
-def _decimal(text: str | None, flag: str) -> Decimal | None:
-    if text is None:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise UserError(f"{flag} {text!r} is not a number") from None
-    if not value.is_finite():
-        raise UserError(f"{flag} {text!r} is not a finite number")
-    if value <= 0:
-        raise UserError(f"{flag} must be positive, got {text}")
-    return value
-
-
-def _check_backtest_options(args: argparse.Namespace) -> None:
-    """Numeric backtest options: finite and in range, else one line (argparse takes 'nan')."""
-    for flag, value, hi in (("--fee-bps", args.fee_bps, 100.0),
-                            ("--slippage-bps", args.slippage_bps, 1000.0)):
-        if value is not None and not (math.isfinite(value) and 0 <= value <= hi):
-            raise UserError(f"{flag} must be between 0 and {hi:g} basis points, got {value}")
-    if args.monte_carlo < 0:
-        raise UserError(f"--monte-carlo must be >= 0, got {args.monte_carlo}")
+# -- backtest (engine.backtest_cli, imported only when a backtest runs) ------------------
 
 
 def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
-    from tapedesk.engine.assembly import load_user_strategies
-    from tapedesk.engine.backtest import run_backtest
-    from tapedesk.engine.feeds.files import iter_events, load_bars
-    from tapedesk.engine.metrics import ProgressBar, format_table
-    from tapedesk.engine.strategy import available, create
+    from tapedesk.engine.backtest_cli import cmd_backtest as run
 
-    for problem in load_user_strategies():
-        print(f"warning: {problem}", file=sys.stderr)
-    names = args.strategy or ["ema_cross"]
-    if "all" in names:
-        names = sorted(available())
-    per = _parse_params(args.param, names)
-    _check_backtest_options(args)
-    # StrategyError (unknown name, unknown or ill-typed parameter) ends in main: one line.
-    strategies = [create(n, (args.symbol,) if args.symbol else None, **per[n]) for n in names]
-    if not args.data.exists():
-        raise UserError(f"no such data file: {args.data}")
-    try:
-        start = parse_time(args.start) if args.start else None
-        end = parse_time(args.end) if args.end else None
-    except (ValueError, OverflowError) as exc:
-        raise UserError(str(exc)) from None
-    # A file that cannot be read raises DataError (one line in main); skipped rows come back
-    # as one summary line per file.
-    warnings: list[str] = []
-    needs_ticks = any(s.handles("on_quote") or s.handles("on_trade") for s in strategies)
-    if needs_ticks or args.fill_at == "quote":
-        events: Any = list(iter_events(args.data, args.symbol, start, end, warnings.append))
-    else:
-        events = load_bars(args.data, args.symbol, start, end, warnings.append)
-    for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    if not events:
-        raise UserError(f"{args.data}: no market events in the chosen range")
-    bar = None
-    if not args.json and not args.no_progress and len(events) > 200_000:
-        bar = ProgressBar(len(events), sys.stderr)
-    result = run_backtest(
-        events,
-        strategies,
-        config,
-        progress=bar.update if bar else None,
-        fill_at=args.fill_at,
-        fee_bps=args.fee_bps,
-        slippage_bps=args.slippage_bps,
-        fixed_qty=_decimal(args.fixed_qty, "--fixed-qty"),
-        no_risk=args.no_risk,
-        initial_balance=_decimal(args.initial_balance, "--initial-balance"),
-    )
-    if bar:
-        bar.close()
-    extra = _research(args, result)
-    if args.json:
-        doc = result.to_json()
-        doc.update(extra)
-        print(json.dumps(doc, indent=2, default=str))
-        return 0
-    print(format_table(result.metrics, result.labels))
-    for name, m in result.per_strategy.items():
-        print(f"\n{name}:")
-        print(format_table(m))
-    for key, text in extra.items():
-        if isinstance(text, str):
-            print(f"\n{text}" if key != "report" else f"\nreport written to {text}")
-    return 0
-
-
-def _research(args: argparse.Namespace, result: Any) -> dict[str, Any]:
-    """Monte Carlo, terminal plot and report (engine.research) on the backtest's trades."""
-    out: dict[str, Any] = {}
-    start = float(result.metrics.initial_balance)
-    mc = None
-    if args.monte_carlo:
-        from tapedesk.engine.research.montecarlo import monte_carlo
-
-        try:
-            mc = monte_carlo(
-                [float(t.pnl) for t in result.trades], args.monte_carlo, start_equity=start
-            )
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-        out["monte_carlo"] = mc.table()
-    if args.plot and not args.json:
-        from tapedesk.engine.research.plots import equity_plot
-
-        out["plot"] = equity_plot(result.equity)
-    if args.report:
-        from tapedesk.engine.research.report import StrategyRun, write_report
-
-        runs = [StrategyRun("combined", result.trades, result.equity, result.metrics.to_dict())]
-        for name, m in result.per_strategy.items():
-            mine = [t for t in result.trades if t.strategy == name]
-            runs.append(StrategyRun(name, mine, [], m.to_dict()))
-        try:
-            out["report"] = str(write_report(args.report, runs, mc))
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-    return out
+    return run(args, config)
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:

@@ -42,6 +42,10 @@ def _read_pid(fd: int) -> int | None:
     return None
 
 
+class DeskLockError(Exception):
+    """The lock file cannot be made at all (read-only or full file system)."""
+
+
 class DeskLock:
     """Held for the life of the process (or until ``release``)."""
 
@@ -51,7 +55,13 @@ class DeskLock:
         self._fd: int | None = None
 
     def acquire(self) -> DeskLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:  # a read-only mount, a full disk: say which file and why
+            raise DeskLockError(
+                f"cannot take the desk lock {self.path}: {exc.strerror or exc}"
+                " (the data dir must be writable; --data-dir or $TAPEDESK_HOME picks another)"
+            ) from None
         try:
             # `holder()` (tapedesk status) takes a shared lock for an instant: a few short
             # retries keep such a look from turning a desk away. A real holder keeps it.

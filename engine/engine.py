@@ -58,7 +58,14 @@ from tapedesk.engine.journal_health import (
 from tapedesk.engine.orders import Orders
 from tapedesk.engine.portfolio import Portfolio
 from tapedesk.engine.reconcile import reconcile_at_start
-from tapedesk.engine.records import decision_record, fill_record, funding_record
+from tapedesk.engine.records import (
+    FILL_COLUMNS,
+    decision_record,
+    fill_key,
+    fill_record,
+    funding_record,
+    row_to_fill,
+)
 from tapedesk.engine.risk import DayCounters, RiskEngine, gate_reason, venue_costs
 from tapedesk.engine.snapshot import DeskSnapshot, FeedStatus, StateChanged
 from tapedesk.engine.staleness import watch
@@ -135,6 +142,9 @@ class Engine(DeskCommands):
         self._gate = ""
         #: Why the journal cannot be written ("" when healthy): a second entry gate (commit).
         self._journal_gate = ""
+        #: Keys of the fills booked this session (and journaled for restored orders): a fill
+        #: reported twice counts once, by its trade id.
+        self._fills_seen: set[tuple[str, str]] = set()
         self._stale_s: float | None = None
         self.reconciliation: Any = None  # engine.reconcile.Reconciliation on a live start
         #: False in backtests: nobody subscribes, so nothing is queued for announcement.
@@ -220,7 +230,7 @@ class Engine(DeskCommands):
         now = self.clock.now()
         if now:
             await self._load_day(now)
-        self.orders.track_open()
+        self.orders.track_open(await self._journaled_fills(list(self.orders.open)))
         await self.venue.start()
         if not getattr(self.venue, "simulated", True):
             await self._account()
@@ -441,7 +451,24 @@ class Engine(DeskCommands):
     def on_order_update(self, up: OrderUpdate) -> None:
         self.orders.on_update(up)
 
+    async def _journaled_fills(self, client_ids: list[str]) -> list[Fill]:
+        """Fills the journal holds for restored open orders: the venue must not report them
+        again, and a duplicate that still arrives is dropped by ``on_fill``."""
+        if self.journal is None or not client_ids:
+            return []
+        marks = ",".join("?" * len(client_ids))
+        rows = await self.journal.fetchall(
+            f"SELECT {FILL_COLUMNS} FROM fills WHERE client_id IN ({marks})", tuple(client_ids))
+        fills = [row_to_fill(r) for r in rows]
+        self._fills_seen.update(fill_key(f) for f in fills)
+        return fills
+
     def on_fill(self, fill: Fill) -> None:
+        key = fill_key(fill)
+        if key in self._fills_seen:  # reported twice (stream and REST, or across a restart)
+            log.info("fill %s of %s already booked: ignored", key[1], fill.client_id)
+            return
+        self._fills_seen.add(key)
         if self.journal is not None:
             self._pending.append(fill_record(fill))
         plan = self.orders.plan_for(fill)

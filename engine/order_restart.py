@@ -115,11 +115,12 @@ class OrderRestart:
             if sym in self.unprotected_since:
                 self.protect(sym)
 
-    def track_open(self) -> None:
-        """Tell the venue about every restored open order, so their fills are the desk's."""
+    def track_open(self, fills: list[Any] | tuple[Any, ...] = ()) -> None:
+        """Tell the venue about every restored open order, so their fills are the desk's;
+        ``fills``: what the journal already holds for them, so the venue reports none twice."""
         track = getattr(self.venue, "track", None)
         if track is not None and self.open:
-            track(list(self.open.values()))
+            track(list(self.open.values()), list(fills))
 
 
 def text_or_none(v: Decimal | None) -> str | None:

@@ -331,7 +331,9 @@ class Orders(OrderTimers, OrderRestart):
             what = "stop-loss" if intent.role is OrderRole.STOP else "take-profit"
             self.explain(ExplanationKind.ERROR,
                          f"{sym}: the price is already beyond the {what} trigger "
-                         f"{intent.stop_price}; closing at market instead.", symbol=sym)
+                         f"{intent.stop_price}; closing at market instead"
+                         + (" (the position is unprotected until then)."
+                            if intent.role is OrderRole.STOP else "."), symbol=sym)
             self.cancel_protection(sym)
             if not any(i.role in CLOSING for i in self.open.values() if i.symbol == sym):
                 self.close(pos, OrderRole.EXIT, what)

@@ -170,7 +170,7 @@ class PaperVenue:
     async def fetch_balance(self) -> Decimal:
         return self.balance
 
-    def track(self, intents: list[OrderIntent]) -> None:
+    def track(self, intents: list[OrderIntent], fills: Any = ()) -> None:
         """Nothing to do: a restored paper venue holds its own orders (``load_state``)."""
 
     # -- market data ---------------------------------------------------------------------

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
-from tapedesk.engine.events import Decision, Fill
+from tapedesk.engine.events import Decision, Fill, Liquidity, OrderRole
 from tapedesk.engine.journal import Record
+
+FILL_COLUMNS = "client_id, symbol, side, qty, price, fee, ts, liquidity, role, seq, trade_id"
+
+
+def fill_key(fill: Fill) -> tuple[str, str]:
+    """What makes a fill the same fill: the exchange's trade id, else the order's seq (paper)."""
+    return fill.client_id, fill.trade_id or f"#{fill.seq}"
+
+
+def row_to_fill(r: tuple[Any, ...]) -> Fill:
+    """A row selected with ``FILL_COLUMNS``."""
+    return Fill(r[0], r[1], r[2], Decimal(r[3]), Decimal(r[4]), Decimal(r[5]), int(r[6]),
+                Liquidity(r[7]), OrderRole(r[8]), int(r[9]), r[10] or "")
 
 
 def fill_record(fill: Fill) -> Record:

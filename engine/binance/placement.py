@@ -178,6 +178,11 @@ class LiveOrders(OrderBook):
                 resend = not can_add_exposure(it) and sends <= self.settings.max_resends
                 if await self.settle_unknown(tr, exc.text, may_resend=resend):
                     return
+                if tr.cancel_wanted:  # the desk gave it up meanwhile (flattened, replaced)
+                    tr.cancel_wanted = False
+                    self.update(tr, OrderStatus.CANCELED, "canceled by the desk while its "
+                                "outcome was unknown; not sent again")
+                    return
                 self.error(f"{it.client_id} ({it.role}, reduce-only) is not on Binance: "
                            "sending it again under the same client id")
                 continue

@@ -25,7 +25,7 @@ class LiveSettings:
     unknown_window_s: float = 30.0
     lookup_delay: float = 0.5
     lookup_max_delay: float = 5.0
-    resend_after_s: float = 3.0
+    resend_after_s: float = 1.0
     max_resends: int = 2
     # The order a triggered algo order spawns may report before the ALGO_UPDATE naming it:
     # hold such updates this long, then ask the Algo service which order spawned it.

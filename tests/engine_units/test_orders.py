@@ -135,7 +135,8 @@ def test_stop_that_would_trigger_then_a_rejected_exit_still_ends_flat_and_says_w
     [trip] = eng.trades
     assert trip.reason == "stop-loss"
     log = texts(eng)
-    assert "already beyond the stop-loss trigger 1996.00; closing at market" in log
+    assert ("already beyond the stop-loss trigger 1996.00; closing at market instead"
+            " (the position is unprotected until then)") in log
     assert "-2022 ReduceOnly Order is rejected" in log and "re-sending the exit order" in log
     assert eng.snapshot().unprotected == ()
 
