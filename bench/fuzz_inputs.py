@@ -6,7 +6,8 @@ prices, timestamps in 1900/2100/1e20, lists where strings belong, directories, .
 ``tapedesk backtest --data <copy>`` on each (plus a few ``demo``/``run`` and config cases) and
 prints how many runs showed a traceback, an "unexpected error" line, a timeout, or a
 multi-line error. Every fifth file also goes through ``run --headless --replay``. A run
-passes when it exits 0, or exits non-zero with one stderr line per problem and no traceback.
+passes when it exits 0, or exits non-zero with one stderr line per problem and no traceback
+("one_line": every error line starts with ``tapedesk: ``).
 
     python bench/fuzz_inputs.py [--files 300] [--configs 60] [--seed 7] [--jobs 2]
                                 [--replay-every 5] [--keep DIR]
@@ -217,7 +218,9 @@ def run(cmd: list[str], cwd: Path) -> tuple[str, int, str]:
         return "ok", 0, ""
     lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("warning:")
              and not ln.startswith("usage:")]
-    return ("one_line" if len(lines) <= 1 else "multi_line"), p.returncode, err.strip()[:160]
+    # A config with several problems gets one "tapedesk: <file>: <field>: ..." line each.
+    per_problem = len(lines) <= 1 or all(ln.startswith("tapedesk: ") for ln in lines)
+    return ("one_line" if per_problem else "multi_line"), p.returncode, err.strip()[:160]
 
 
 def _expand(cmd: list[str], exe_cmd: list[str]) -> list[str]:

@@ -11,8 +11,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from tapedesk.engine.events import ExplanationKind, Position
+from tapedesk.engine.events import ExplanationKind, Fill, Position
+from tapedesk.engine.journal import TRADE_COLUMNS, row_to_trade
+from tapedesk.engine.journal_health import JournalHealth
 from tapedesk.engine.paper_venue import _pos_from_dict, _pos_to_dict
+from tapedesk.engine.records import FILL_COLUMNS, fill_key, row_to_fill
 
 
 def checkpoint(engine: Any) -> dict[str, Any]:
@@ -71,3 +74,47 @@ def position_state(p: Position) -> dict[str, Any]:
 
 def _s(v: Decimal | None) -> str | None:
     return None if v is None else str(v)
+
+
+async def load_from_journal(engine: Any) -> dict[str, Any] | None:
+    """A desk's start: flags, strategy switches, trades, the checkpoint (restored when it is
+    this source's), recent explanations and the equity curve, from its journal. Returns the
+    checkpoint restored, or None."""
+    journal = engine.journal
+    await journal.open()
+    jcfg = getattr(engine.config, "journal", None)
+    engine.journal_health = JournalHealth(journal.path, getattr(jcfg, "give_up_after_s", 600.0))
+    engine.halted = (await journal.get_setting("halted")) == "1"
+    engine.paused = (await journal.get_setting("paused")) == "1"
+    await engine._restore_added_strategies()  # loaded from the desk: before their switches
+    for strat in engine.strategies:
+        flag = await journal.get_setting(f"strategy.{strat.name}.enabled")
+        if flag is not None:
+            engine._strat[strat.name].enabled = flag == "1"
+    rows = await journal.fetchall(f"SELECT {TRADE_COLUMNS} FROM trades ORDER BY id")
+    engine.trades = [row_to_trade(r) for r in rows]
+    ck = await journal.load_checkpoint()
+    if ck and (not engine.source_id or ck["source"] == engine.source_id):
+        engine._restore(ck)
+    else:
+        ck = None
+    for e in await engine.recent_explanations(200):
+        engine.recent.append(e)
+    eq = await journal.fetchall("SELECT ts, equity FROM equity ORDER BY ts")
+    engine.equity_samples = [(int(t), float(v)) for t, v in eq]
+    if engine.equity_samples:  # the next sample falls where it would have
+        engine._last_sample = engine.equity_samples[-1][0]
+    return ck
+
+
+async def journaled_fills(engine: Any, client_ids: list[str]) -> list[Fill]:
+    """Fills the journal holds for restored open orders: the venue must not report them
+    again, and a duplicate that still arrives is dropped by ``Engine.on_fill``."""
+    if engine.journal is None or not client_ids:
+        return []
+    marks = ",".join("?" * len(client_ids))
+    rows = await engine.journal.fetchall(
+        f"SELECT {FILL_COLUMNS} FROM fills WHERE client_id IN ({marks})", tuple(client_ids))
+    fills = [row_to_fill(r) for r in rows]
+    engine._fills_seen.update(fill_key(f) for f in fills)
+    return fills

@@ -163,7 +163,7 @@ def format_validation_error(exc: ValidationError, source: str = "config") -> str
     (list items as ``strategies[0].name``; long values shortened)."""
     lines = []
     for err in exc.errors():
-        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{_key(p)}" for p in err["loc"])
         path = path.lstrip(".") or "(top level)"
         msg = " ".join(str(err["msg"]).split()).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
@@ -172,6 +172,14 @@ def format_validation_error(exc: ValidationError, source: str = "config") -> str
             msg = f"{msg}, got {_short(err['input'])}"
         lines.append(f"{source}: {path}: {msg}")
     return "\n".join(lines)
+
+
+def _key(part: Any) -> str:
+    """A field name as written, quoted when it is not a plain name (a key may hold a line
+    separator such as U+0085, which must not split the one-line message)."""
+    text = str(part)
+    return text if text.replace("-", "_").isidentifier() or (
+        isinstance(part, Path) and text.isprintable()) else repr(text)
 
 
 def _short(value: Any) -> str:
@@ -201,10 +209,10 @@ def load_config(path: Path | None = None) -> DeskConfig:
     try:
         config = DeskConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, str(path))) from None
+        raise ConfigError(format_validation_error(exc, _key(path))) from None
     binance = raw.get("binance")
     if isinstance(binance, dict) and "demo" in binance:
-        print(f"tapedesk: warning: {path}: binance.demo is deprecated, write binance.demo_trading "
-              "(Binance's demo-trading environment; `tapedesk demo` is the offline replay)",
-              file=sys.stderr)
+        print(f"tapedesk: warning: {_key(path)}: binance.demo is deprecated, write "
+              "binance.demo_trading (Binance's demo-trading environment; `tapedesk demo` is "
+              "the offline replay)", file=sys.stderr)
     return config

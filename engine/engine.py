@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,8 +20,9 @@ from typing import Any
 
 from tapedesk.engine import explanations as say
 from tapedesk.engine import strategy_state
-from tapedesk.engine.checkpoint import checkpoint, restore
+from tapedesk.engine.checkpoint import checkpoint, journaled_fills, load_from_journal, restore
 from tapedesk.engine.clock import Clock, EventClock
+from tapedesk.engine.commit import commit
 from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.day_book import DayBook
 from tapedesk.engine.desk_view import desk_snapshot
@@ -40,31 +40,24 @@ from tapedesk.engine.events import (
     SignalKind,
 )
 from tapedesk.engine.journal import (
-    TRADE_COLUMNS,
     Journal,
     Record,
     explanation_record,
-    row_to_trade,
     trade_record,
 )
 from tapedesk.engine.journal_health import (
-    JournalError,
     JournalFailure,
     JournalHealth,
     committed_counts,
-    describe,
-    tell_now,
 )
 from tapedesk.engine.orders import Orders
 from tapedesk.engine.portfolio import Portfolio
 from tapedesk.engine.reconcile import reconcile_at_start
 from tapedesk.engine.records import (
-    FILL_COLUMNS,
     decision_record,
     fill_key,
     fill_record,
     funding_record,
-    row_to_fill,
 )
 from tapedesk.engine.risk import DayCounters, RiskEngine, gate_reason, venue_costs
 from tapedesk.engine.snapshot import DeskSnapshot, FeedStatus, StateChanged
@@ -200,37 +193,11 @@ class Engine(DeskCommands):
         if self._started:
             return
         self._started = True
-        ck = None
-        if self.journal is not None:
-            await self.journal.open()
-            jcfg = getattr(self.config, "journal", None)
-            self.journal_health = JournalHealth(
-                self.journal.path, getattr(jcfg, "give_up_after_s", 600.0)
-            )
-            self.halted = (await self.journal.get_setting("halted")) == "1"
-            self.paused = (await self.journal.get_setting("paused")) == "1"
-            await self._restore_added_strategies()
-            for s in self.strategies:
-                flag = await self.journal.get_setting(f"strategy.{s.name}.enabled")
-                if flag is not None:
-                    self._strat[s.name].enabled = flag == "1"
-            rows = await self.journal.fetchall(f"SELECT {TRADE_COLUMNS} FROM trades ORDER BY id")
-            self.trades = [row_to_trade(r) for r in rows]
-            ck = await self.journal.load_checkpoint()
-            if ck and (not self.source_id or ck["source"] == self.source_id):
-                self._restore(ck)
-            else:
-                ck = None
-            for e in await self.recent_explanations(200):
-                self.recent.append(e)
-            eq = await self.journal.fetchall("SELECT ts, equity FROM equity ORDER BY ts")
-            self.equity_samples = [(int(t), float(v)) for t, v in eq]
-            if self.equity_samples:  # the next sample falls where it would have
-                self._last_sample = self.equity_samples[-1][0]
+        ck = await load_from_journal(self) if self.journal is not None else None
         now = self.clock.now()
         if now:
             await self._load_day(now)
-        self.orders.track_open(await self._journaled_fills(list(self.orders.open)))
+        self.orders.track_open(await journaled_fills(self, list(self.orders.open)))
         await self.venue.start()
         if not getattr(self.venue, "simulated", True):
             await self._account()
@@ -451,18 +418,6 @@ class Engine(DeskCommands):
     def on_order_update(self, up: OrderUpdate) -> None:
         self.orders.on_update(up)
 
-    async def _journaled_fills(self, client_ids: list[str]) -> list[Fill]:
-        """Fills the journal holds for restored open orders: the venue must not report them
-        again, and a duplicate that still arrives is dropped by ``on_fill``."""
-        if self.journal is None or not client_ids:
-            return []
-        marks = ",".join("?" * len(client_ids))
-        rows = await self.journal.fetchall(
-            f"SELECT {FILL_COLUMNS} FROM fills WHERE client_id IN ({marks})", tuple(client_ids))
-        fills = [row_to_fill(r) for r in rows]
-        self._fills_seen.update(fill_key(f) for f in fills)
-        return fills
-
     def on_fill(self, fill: Fill) -> None:
         key = fill_key(fill)
         if key in self._fills_seen:  # reported twice (stream and REST, or across a restart)
@@ -619,57 +574,8 @@ class Engine(DeskCommands):
     # -- journal commit --------------------------------------------------------------------
 
     async def commit(self, force: bool = False) -> None:
-        """Write queued records (one transaction), then announce them. Never raises.
-
-        A failed write keeps every record queued, in order, and stops new entries until a
-        retry (with backoff; ``force`` ignores it) succeeds; protection and the emergency
-        stop never wait for it. Nothing queued is announced before it is on disk: only the
-        journal's own trouble is told at once (engine.journal_health says why).
-        """
-        journal, health = self.journal, self.journal_health
-        if journal is None or health is None or journal._db is None:
-            records, self._pending = self._pending, []
-            outbox, self._outbox = self._outbox, []
-            if journal is not None and (records or outbox) and journal._db is not None:
-                await journal.write(records, self._checkpoint())
-        else:
-            async with journal.lock:  # one commit at a time: held records keep their order
-                if not (force or self._pending or self._outbox or health.failing):
-                    return
-                if not (force or health.due()):
-                    return
-                records, self._pending = self._pending, []
-                outbox, self._outbox = self._outbox, []
-                ck = self._checkpoint()
-                ck["engine_state"]["feed_pos"] = self._feed_pos
-                if self.source_id:
-                    ck["strategy_state"] = strategy_state.dump(self)
-                try:
-                    await journal.write_held(records, ck)
-                except (JournalError, sqlite3.Error, OSError) as exc:
-                    self._pending[:0] = records
-                    self._outbox[:0] = outbox
-                    cause = str(exc) if isinstance(exc, JournalError) else describe(exc, journal.path)
-                    self._journal_gate = f"journal error: {cause}"
-                    if health.failed(cause):
-                        await journal.set_busy_timeout(True)
-                        tell_now(self, health.outage_text(len(self._pending)), error=True)
-                    return
-                if health.failing:
-                    lasted = health.recovered()
-                    self._journal_gate = ""
-                    await journal.set_busy_timeout(False)
-                    tell_now(
-                        self,
-                        f"Journal writable again after {lasted:.0f} s: {len(records)} held "
-                        "record(s) committed; new entries allowed.",
-                    )
-        hook = self.on_committed
-        for item in outbox:
-            for sub in self._subs:
-                sub.put(item)
-            if hook is not None:
-                hook(item)
+        """Write queued records, then announce them; never raises (engine/commit.py)."""
+        await commit(self, force)
 
     def _checkpoint(self) -> dict[str, Any]:
         return checkpoint(self)

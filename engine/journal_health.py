@@ -106,6 +106,9 @@ class JournalHealth:
     _next_try: float = 0.0
     _delay: float = FIRST_DELAY_S
 
+    def __post_init__(self) -> None:
+        self.wal = WalWatch(self.path)
+
     @property
     def failing(self) -> bool:
         return self.failing_since is not None
@@ -210,3 +213,35 @@ def failure_line(engine: Any) -> str:
     if health is None or not health.failing:
         return ""
     return health.summary(engine._pending, committed_counts(health.path))
+
+
+#: A WAL past this size means a reader holds an old snapshot open, so SQLite cannot fold the
+#: log back into the database; it then grows with every commit until that reader closes.
+WAL_WARN_BYTES = 64 * 1024 * 1024
+
+
+class WalWatch:
+    """Notices a write-ahead log growing without bound and says so once per doubling."""
+
+    def __init__(self, db_path: Path, warn_bytes: int = WAL_WARN_BYTES, every: int = 200) -> None:
+        self.wal = Path(f"{db_path}-wal")
+        self.warn_bytes = warn_bytes
+        self.every = every
+        self._commits = 0
+
+    def after_commit(self) -> str:
+        """A sentence to tell the trader, or "" (checks the file size every ``every`` commits)."""
+        self._commits += 1
+        if self._commits % self.every:
+            return ""
+        try:
+            size = self.wal.stat().st_size
+        except OSError:
+            return ""
+        if size < self.warn_bytes:
+            return ""
+        self.warn_bytes = size * 2
+        return (f"The journal's write-ahead log {self.wal.name} is {size / 2**20:.0f} MB: another "
+                "process keeps the journal open for reading, so SQLite cannot fold the log back. "
+                "Close that reader (a long-running `sqlite3` session, a backup tool); nothing "
+                "is lost meanwhile, the file only grows.")

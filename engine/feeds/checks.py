@@ -31,8 +31,16 @@ class DataError(ValueError):
 
     def __init__(self, path: str | Path, reason: str, line: int | None = None) -> None:
         self.path, self.reason, self.line = str(path), reason, line
-        where = f"{path}:{line}" if line else str(path)
+        name = shown_path(path)
+        where = f"{name}:{line}" if line else name
         super().__init__(f"{where}: {reason}")
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as the user typed it, quoted if it holds a newline or other unprintable
+    character (a message is one line, whatever the file is called)."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
 
 
 _max_ts = [0.0, 0]  # [monotonic expiry, value]: the clock is read once a minute, not per row
@@ -146,7 +154,7 @@ class Skips:
     FIRST = 5
 
     def __init__(self, where: str, warn: Callable[[str], None] | None) -> None:
-        self.where = where
+        self.where = shown_path(where)
         self.warn = warn
         self.count = 0
         self.reasons: Counter[str] = Counter()

@@ -184,8 +184,9 @@ def _freqtrade_json_rows(fh: Any, where: str, skips: Skips) -> Iterator[Row]:
         try:
             row = (i, to_ms(int(cols[0][key])), None, float(cols[1][key]), float(cols[2][key]),
                    float(cols[3][key]), float(cols[4][key]), float(vol.get(key) or 0.0))
-        except KeyError as exc:
-            skips.add(i, f"row {key[:20]!r} has no {exc.args[0]!r} in every column")
+        except KeyError:
+            skips.add(i, f"row {key[:20]!r} is missing from one of open/high/low/close")
+            continue
         except (TypeError, ValueError, OverflowError) as exc:
             skips.add(i, f"row {key[:20]!r} unreadable: {exc}")
             continue

@@ -2,7 +2,8 @@
 
 For each layout (Binance kline CSV with/without header, in ms or µs; REST kline JSON;
 freqtrade column JSON; headed OHLCV CSV with ISO or epoch times; ninjabot CSV; the raw
-stream capture with and without receive stamps), gzipped or not, rows are built from sane
+stream capture with and without receive stamps), plain, gzipped or zipped (and cut short),
+rows are built from sane
 values and then some fields are swapped for hostile ones (NaN, inf, 1e308, negatives, huge
 integers, dates in 1900/2100, lists, control characters, invalid UTF-8). The properties:
 
@@ -16,10 +17,12 @@ integers, dates in 1900/2100, lists, control characters, invalid UTF-8). The pro
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import math
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,8 +92,10 @@ def bar_files(draw: st.DrawFn) -> tuple[str, bytes]:
                            for r in rows])
     elif layout == "freqtrade_json":
         cols = ("date", "open", "high", "low", "close", "volume")
-        text = json.dumps({c: {str(i): r[j] for i, r in enumerate(rows)}
-                           for j, c in enumerate(cols)})
+        doc = {c: {str(i): r[j] for i, r in enumerate(rows)} for j, c in enumerate(cols)}
+        for c in draw(st.sets(st.sampled_from(cols), max_size=2)):  # ragged columns
+            doc[c].pop(str(draw(st.integers(0, n - 1))), None)
+        text = json.dumps(doc)
     elif layout.startswith("ohlcv"):
         def when(x: object) -> object:
             if layout == "ohlcv_epoch" or not isinstance(x, int):
@@ -117,7 +122,16 @@ def _num(x: object, mult: float, add: int = 0) -> object:
 
 def _finish(draw: st.DrawFn, raw: bytes) -> bytes:
     """Optionally corrupt bytes, gzip, or truncate (the gzip or the text)."""
-    how = draw(st.sampled_from(["plain", "plain", "gzip", "gzip", "gzip_cut", "cut", "bytes"]))
+    how = draw(st.sampled_from(["plain", "plain", "gzip", "gzip", "gzip_cut", "cut", "bytes",
+                                "zip", "zip_two", "zip_cut"]))
+    if how.startswith("zip"):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("data.csv", raw)
+            if how == "zip_two":
+                zf.writestr("more.csv", raw)
+        z = buf.getvalue()
+        return z[: draw(st.integers(4, len(z) - 1))] if how == "zip_cut" else z
     if how == "bytes" and raw:
         b = bytearray(raw)
         for _ in range(draw(st.integers(1, 4))):
@@ -239,3 +253,17 @@ def test_stream_captures_give_sane_events_or_one_data_error(case: tuple[str, byt
 def test_arbitrary_bytes_never_escape_as_anything_but_data_error(raw: bytes, name: str) -> None:
     _read_both_ways(name, raw, lambda p, warn: list(iter_events(p, warn=warn)))
     _read_both_ways(name, raw, load_bars)
+
+
+def test_a_freqtrade_row_missing_from_a_column_is_skipped_and_named(tmp_path: Path) -> None:
+    """Found by bench/fuzz_inputs.py (seed 11): the first row missing from one column."""
+    rows = {str(i): T0 + i * 300_000 for i in range(3)}
+    doc = {"date": rows, "open": {"1": 2.0, "2": 2.0}, "high": dict.fromkeys(rows, 3.0),
+           "low": dict.fromkeys(rows, 1.0), "close": dict.fromkeys(rows, 2.0)}
+    path = tmp_path / "ft.json"
+    path.write_text(json.dumps(doc))
+    warnings: list[str] = []
+    bars = load_bars(path, warn=warnings.append)
+    assert [b.open_ts for b in bars] == [T0 + 300_000, T0 + 600_000]
+    assert warnings == [f"{path}: skipped 1 row (1 unreadable): line 1: row '0' is missing from "
+                        "one of open/high/low/close"]
