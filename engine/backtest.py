@@ -2,14 +2,13 @@
 
 This module builds an Engine with a PaperVenue and an event clock, feeds it events
 synchronously (no journal, no awaits per event: that is where the speed comes from), and
-computes metrics. The only trading behaviour of its own is research-only and labelled:
-``--no-risk`` runs use ``ResearchEngine`` (no day lock; a stop-less entry, vetted by
-risk.py's own position/minimums/margin rules, gets no stop order) until Engine does this.
+computes metrics. It has no trading behaviour of its own: ``--no-risk`` (no day lock, a
+stop-less entry taken with ``--fixed-qty`` and given no stop order) is the risk engine's
+``enabled=False`` as the Engine, the risk rules and the order owner read it — labelled.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,73 +20,31 @@ from tapedesk.engine.engine import Engine
 from tapedesk.engine.events import (
     Decision,
     Explanation,
-    Fill,
     MarketEvent,
     OrderRole,
     RoundTrip,
     Signal,
-    SignalKind,
 )
 from tapedesk.engine.metrics import Metrics, compute_metrics
-from tapedesk.engine.orders import Orders
 from tapedesk.engine.paper_venue import PaperVenue
-from tapedesk.engine.positions import FillEffect
 from tapedesk.engine.risk import (
     RiskEngine,
-    Sizing,
-    rule_exchange_minimums,
-    rule_margin_available,
-    rule_one_position,
 )
 from tapedesk.engine.strategy import Strategy
 
 
 class BacktestRisk(RiskEngine):
-    """The desk's RiskEngine, counting refusals by rule so a run can say how many it lost.
-
-    Under ``--no-risk`` a stop-less entry (``ema_cross stop_pct=0``) is vetted here by the
-    rules that still apply without a stop — one position per symbol, exchange minimums and
-    margin — because ``RiskEngine.vet`` always asks for a stop on the right side. Sizing
-    such an entry needs ``--fixed-qty`` (there is no stop distance to size from).
-    """
+    """The desk's RiskEngine, counting refusals by rule so a run can say how many it lost."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.refused: dict[str, int] = {}
 
     def vet(self, sig: Signal, **kw: Any) -> Decision:  # type: ignore[override]
-        if self.enabled or sig.stop_loss or sig.kind is SignalKind.EXIT:
-            dec = super().vet(sig, **kw)
-        else:
-            dec = self._vet_stopless(sig, **kw)
+        dec = super().vet(sig, **kw)
         if not dec.accepted:
             self.refused[dec.rule] = self.refused.get(dec.rule, 0) + 1
         return dec
-
-    def _vet_stopless(self, sig: Signal, **kw: Any) -> Decision:
-        res = rule_one_position(kw["has_position"], kw["has_pending"], sig.symbol)
-        if not res.passed:
-            return Decision(sig, False, rule=res.rule, text=res.message)
-        if self.fixed_qty is None:
-            return Decision(
-                sig, False, rule="no_stop_to_size",
-                text="an entry without a stop cannot be sized by risk: give --fixed-qty",
-            )
-        spec, equity = kw["spec"], kw["equity"]
-        qty = spec.round_qty(self.fixed_qty)
-        notional = qty * Decimal(str(sig.entry))
-        lev = max(1, min(self.cfg.max_leverage, math.ceil(notional / equity))) if equity > 0 else 1
-        size = Sizing(qty, lev, Decimal(0), notional, False)
-        for res in (
-            rule_exchange_minimums(size.qty, sig.entry, spec),
-            rule_margin_available(size.notional, size.leverage, kw["available"]),
-        ):
-            if not res.passed:
-                return Decision(sig, False, rule=res.rule, text=res.message, numbers=res.numbers)
-        return Decision(
-            sig, True, qty=qty, leverage=lev, rule="accepted",
-            text="no-risk research run: position, minimums and margin only",
-        )
 
     def refused_line(self) -> str:
         """``refused entries: 12 (margin_available 12)``, or "" when none were refused."""
@@ -100,54 +57,6 @@ class BacktestRisk(RiskEngine):
             else ""
         )
         return f"REFUSED ENTRIES: {sum(self.refused.values())} ({parts}{hint})"
-
-
-class StoplessOrders(Orders):
-    """The order owner of a ``--no-risk`` run, for entries planned without a stop.
-
-    A plan whose stop is 0 (``ema_cross stop_pct=0``) gets no protective orders and no
-    unprotected-grace flatten: the research run asked for no stop. Every other plan is
-    protected exactly as ``Orders`` does it.
-    """
-
-    def _stopless(self, symbol: str) -> bool:
-        plan = self.plans.get(symbol)
-        return plan is not None and not plan.stop and plan.target is None
-
-    def protect(self, symbol: str) -> None:
-        if not self._stopless(symbol):
-            super().protect(symbol)
-
-    def after_fill(self, fill: Fill, effect: FillEffect) -> None:
-        stopless = self._stopless(fill.symbol)
-        super().after_fill(fill, effect)
-        pos = self.book.get(fill.symbol)
-        if stopless and pos is not None:
-            pos.risk_amount = Decimal(0)  # no stop, no risk amount: R multiples are n/a
-
-    def _recheck(self, symbol: str) -> None:
-        if self.book.get(symbol) is not None and self._stopless(symbol):
-            self.unprotected_since.pop(symbol, None)
-            self._schedule()
-            return
-        super()._recheck(symbol)
-
-
-class ResearchEngine(Engine):
-    """The Engine for ``--no-risk`` runs: no day lock, and no stop order for a stop-less entry.
-
-    Both belong in ``Engine`` itself (the lead moves them there: ``_check_day_lock`` returning
-    at once when ``risk.enabled`` is False, and the order owner placing nothing for a plan
-    without a stop); until then this subclass keeps the research path honest without
-    touching the live engine. Nothing else differs.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.orders.__class__ = StoplessOrders  # same state, two research-only overrides
-
-    def _check_day_lock(self) -> None:
-        return None  # --no-risk: no day caps, so the day never locks
 
 
 @dataclass
@@ -237,7 +146,7 @@ def build_backtest_engine(
         labels.append("NO RISK RULES (research only: day caps and stop band not applied)")
         labels.append("no day lock; entries without a stop taken with --fixed-qty")
     risk = BacktestRisk(cfg.risk, enabled=not no_risk, fixed_qty=fixed_qty)
-    engine = (ResearchEngine if no_risk else Engine)(
+    engine = Engine(
         config=cfg,
         venue=venue,
         strategies=strategies,

@@ -92,7 +92,10 @@ class ControlServer:
         if cmd == "resume":
             was = [name for name in ("halted", "paused") if getattr(eng, name, False)]
             if eng.halted:
-                await eng.resume_from_halt()
+                try:
+                    await eng.resume_from_halt()
+                except ValueError as exc:
+                    return {"ok": False, "error": str(exc)}
             if eng.paused:
                 await eng.resume()
             return {"ok": True, "was": was, "state": str(eng.snapshot().state)}

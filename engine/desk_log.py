@@ -27,6 +27,13 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: One message (logger + format string) reaches the explanation log at most this often.
 FORWARD_EVERY_S = 60.0
 _SECRET = re.compile(r"(?i)(signature|listenkey|apikey|x-mbx-apikey|secret)([=:/]\s*)[^\s&\"',]+")
+#: A user-data stream URL carries the listenKey as a path segment (``.../ws/<key>``).
+_WS_KEY = re.compile(r"(/ws/)[A-Za-z0-9]{20,}")
+
+
+def redact(text: str) -> str:
+    """``text`` with signatures, listen keys and API keys masked (logs, explanations)."""
+    return _WS_KEY.sub(r"\1***", _SECRET.sub(r"\1\2***", text))
 
 
 class RedactSecrets(logging.Filter):
@@ -34,7 +41,7 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
-        clean = _SECRET.sub(r"\1\2***", text)
+        clean = redact(text)
         if clean != text:
             record.msg, record.args = clean, None
         return True

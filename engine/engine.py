@@ -25,6 +25,7 @@ from tapedesk.engine.clock import Clock, EventClock
 from tapedesk.engine.commit import commit
 from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.day_book import DayBook
+from tapedesk.engine.desk_log import redact
 from tapedesk.engine.desk_view import desk_snapshot
 from tapedesk.engine.events import (
     Decision,
@@ -453,9 +454,10 @@ class Engine(DeskCommands):
                      f"Funding {symbol} at {rate * 100:.4f} %: {say.signed_money(amount)}.",
                      symbol=symbol)
         self._save_day()
+        self._check_day_lock()  # funding alone can take the day past its loss cap
 
     def on_venue_error(self, text: str) -> None:
-        self.explain(ExplanationKind.ERROR, text)
+        self.explain(ExplanationKind.ERROR, redact(text))  # library text may carry a listenKey
 
     # -- position life cycle ---------------------------------------------------------------
 
@@ -472,6 +474,8 @@ class Engine(DeskCommands):
         self._check_day_lock()
 
     def _check_day_lock(self) -> None:
+        if not self.risk.enabled:
+            return  # --no-risk: no day caps, so the day never locks
         why = self.days.lock_if_reached()
         if why:
             self.explain(ExplanationKind.DESK, f"DAY LOCKED: {why}. Trading resumes at the next "

@@ -47,12 +47,18 @@ class OrderTimers:
         key = (symbol, role)
         n = self.attempts.get(key, 0) + 1
         self.attempts[key] = n
-        if n > MAX_ATTEMPTS:
+        if n > MAX_ATTEMPTS and role not in CLOSING:
             self.explain(ExplanationKind.ERROR,
                          f"{symbol}: {WHAT.get(role, 'order')} failed {MAX_ATTEMPTS} times "
-                         f"({why or 'no reason given'}); not retrying. Check the exchange; "
-                         "the emergency stop closes everything.", symbol=symbol)
+                         f"({why or 'no reason given'}); not retrying it. Without a stop the "
+                         "position is closed when the grace period ends.", symbol=symbol)
             return
+        if n == MAX_ATTEMPTS + 1:  # an exit never gives up: an open position must close
+            self.explain(ExplanationKind.ERROR,
+                         f"{symbol}: {WHAT.get(role, 'order')} failed {MAX_ATTEMPTS} times "
+                         f"({why or 'no reason given'}); still retrying every "
+                         f"{RETRY_MAX_MS / 1000:g} s. Check the exchange; the emergency stop "
+                         "closes everything.", symbol=symbol)
         delay = min(RETRY_BASE_MS * 2 ** (n - 1), RETRY_MAX_MS)
         self.retries[key] = self.clock.now() + delay
         self.explain(ExplanationKind.ERROR,

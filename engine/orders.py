@@ -265,8 +265,11 @@ class Orders(OrderTimers, OrderRestart):
             plan = self.plans.get(sym)
             if plan is not None and plan.side is pos.side:
                 pos.strategy = plan.strategy
-                loss = unit_loss(pos.entry_price, plan.stop, self.costs)
-                pos.risk_amount = loss.total * pos.qty
+                if plan.stop:
+                    loss = unit_loss(pos.entry_price, plan.stop, self.costs)
+                    pos.risk_amount = loss.total * pos.qty
+                else:  # no stop, no risk amount: R multiples are n/a
+                    pos.risk_amount = Decimal(0)
                 self.protect(sym)
         self._recheck(sym)
 
@@ -281,7 +284,7 @@ class Orders(OrderTimers, OrderRestart):
     def protect(self, symbol: str) -> None:
         """Place (or amend to) a stop and target for the whole open quantity."""
         pos, plan = self.book.get(symbol), self.plans.get(symbol)
-        if pos is None or plan is None or self.halting:
+        if pos is None or plan is None or self.halting or self.stopless(symbol):
             return
         for role, price in ((OrderRole.STOP, plan.stop), (OrderRole.TAKE_PROFIT, plan.target)):
             if price is None:
@@ -344,9 +347,17 @@ class Orders(OrderTimers, OrderRestart):
         """The position changed outside a fill (reconciliation): is it still covered?"""
         self._recheck(symbol)
 
+    def stopless(self, symbol: str) -> bool:
+        """A plan with neither stop nor target: only a ``--no-risk`` research run lets one
+        through (RiskEngine.vet asks every other entry for a stop on the right side)."""
+        plan = self.plans.get(symbol)
+        return plan is not None and not plan.stop and plan.target is None
+
     def _recheck(self, symbol: str) -> None:
         pos = self.book.get(symbol)
-        if pos is None or self.covered(symbol) >= pos.qty:
+        if pos is not None and self.stopless(symbol):
+            self.unprotected_since.pop(symbol, None)  # nothing to protect it with, by request
+        elif pos is None or self.covered(symbol) >= pos.qty:
             if self.unprotected_since.pop(symbol, None) is not None and pos is not None:
                 self.explain(ExplanationKind.DESK,
                              f"{symbol}: the whole {pos.qty} is protected by a stop on the "

@@ -25,7 +25,7 @@ def row_to_fill(r: tuple[Any, ...]) -> Fill:
 
 def fill_record(fill: Fill) -> Record:
     return (
-        "INSERT INTO fills (client_id, seq, trade_id, ts, symbol, side, qty, price, fee, "
+        "INSERT OR IGNORE INTO fills (client_id, seq, trade_id, ts, symbol, side, qty, price, fee, "
         "liquidity, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (fill.client_id, fill.seq, fill.trade_id, fill.ts, fill.symbol, fill.side,
          str(fill.qty), str(fill.price), str(fill.fee), str(fill.liquidity), str(fill.role)),

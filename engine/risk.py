@@ -297,10 +297,11 @@ class RiskEngine:
         if sig.kind is SignalKind.EXIT:
             return Decision(sig, True, rule="exit", text="exits are always allowed")
         cfg = self.cfg
-        checks: list[RuleResult] = [
-            rule_one_position(has_position, has_pending, sig.symbol),
-            rule_stop_side(sig),
-        ]
+        # Only a --no-risk research run takes an entry without a stop (ema_cross stop_pct=0).
+        stopless = not self.enabled and not sig.stop_loss
+        checks: list[RuleResult] = [rule_one_position(has_position, has_pending, sig.symbol)]
+        if not stopless:
+            checks.append(rule_stop_side(sig))
         if self.enabled:
             checks += [rule(day, cfg) for rule in DAY_RULES]
             checks.append(rule_stop_distance(sig, cfg))
@@ -317,11 +318,17 @@ class RiskEngine:
             qty = spec.round_qty(self.fixed_qty)
             notional = qty * Decimal(str(sig.entry))
             lev = max(1, min(cfg.max_leverage, math.ceil(notional / equity))) if equity > 0 else 1
-            loss = unit_loss(
-                Decimal(str(sig.entry)), Decimal(str(sig.stop_loss)), self.costs or Costs()
-            )
-            size = Sizing(qty, lev, qty * loss.total, notional, False,
-                          qty * (loss.fees + loss.slippage))
+            if stopless:
+                size = Sizing(qty, lev, Decimal(0), notional, False)
+            else:
+                loss = unit_loss(
+                    Decimal(str(sig.entry)), Decimal(str(sig.stop_loss)), self.costs or Costs()
+                )
+                size = Sizing(qty, lev, qty * loss.total, notional, False,
+                              qty * (loss.fees + loss.slippage))
+        elif stopless:
+            return Decision(sig, False, rule="no_stop_to_size", passed=passed,
+                            text="an entry without a stop cannot be sized by risk: give --fixed-qty")
         else:
             size = position_size(
                 equity, sig.entry, sig.stop_loss, spec, cfg, self.costs or Costs()
@@ -332,7 +339,7 @@ class RiskEngine:
             notional=size.notional,
             capped_by_leverage=size.capped_by_leverage,
             max_leverage=cfg.max_leverage,
-            stop_pct=abs(sig.entry - sig.stop_loss) / sig.entry * 100.0,
+            stop_pct=abs(sig.entry - sig.stop_loss) / sig.entry * 100.0 if not stopless else 0.0,
         )
         for res in (
             rule_exchange_minimums(size.qty, sig.entry, spec),

@@ -45,6 +45,7 @@ class DeskCommands:
     venue: Any
     strategies: list[Any]
     halted: bool
+    orders: Any
 
     async def pause(self) -> None:
         await self._set_flag("paused", True, "Desk PAUSED: no new entries; open trades are "
@@ -54,6 +55,12 @@ class DeskCommands:
         await self._set_flag("paused", False, "Desk resumed: strategies are asked again.")
 
     async def resume_from_halt(self) -> None:
+        """Refused while the emergency stop still works: entries resumed under it would get
+        no stop (the order owner stands aside for it) and could be closed by it."""
+        if self._estop_task is not None and not self._estop_task.done():
+            raise ValueError("the emergency stop has not verified flat yet (it keeps "
+                             "retrying); resume once the log says verified flat")
+        self.orders.halting = False
         await self._set_flag("halted", False, "Halt lifted by the trader: new entries allowed.")
 
     async def set_strategy_enabled(self, name: str, enabled: bool) -> None:

@@ -146,8 +146,9 @@ class OrderBook:
         return await self.gate.call("futures_get_order", symbol=tr.intent.symbol,
                                     origClientOrderId=tr.intent.client_id)
 
-    def adopt(self, tr: Tracked, row: dict[str, Any]) -> None:
-        """A REST answer (placement or look-up) about a tracked order."""
+    def adopt(self, tr: Tracked, row: dict[str, Any], spawn: bool = True) -> None:
+        """A REST answer (placement or look-up) about a tracked order; ``spawn``: fetch missed
+        fills in a task of their own (False: the caller awaits ``catch_up`` itself)."""
         tr.heard.set()
         if tr.algo:
             tr.exchange_id = str(row.get("algoId") or tr.exchange_id)
@@ -159,7 +160,8 @@ class OrderBook:
         status = row.get("status", "NEW")
         if Decimal(str(row.get("executedQty", "0"))) > tr.filled:
             self.update(tr, OrderStatus.NEW)
-            self._spawn(self.catch_up(tr, wait=self.settings.catch_up_wait_s))
+            if spawn:
+                self._spawn(self.catch_up(tr, wait=self.settings.catch_up_wait_s))
         elif status in ("CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"):
             self.update(tr, _status(status), f"{status.lower()} by Binance")
         else:
@@ -205,21 +207,36 @@ class OrderBook:
             self.update(tr, _status(status), f"{status.lower()} by Binance")
 
     async def resync(self, tr: Tracked) -> None:
-        """One order, after a reconnect or a restart: its state and any fills missed."""
+        """One order, after a reconnect or a restart: its state and any fills missed, the
+        fills *before* this returns, so a reconciliation that follows sees them."""
         try:
             row = await self.lookup(tr)
         except VenueError as exc:
             if exc.code in NOT_FOUND and tr.declared_missing:
                 return  # still not there: nothing new to say
-            if exc.code in NOT_FOUND:
-                self.error(f"{tr.intent.client_id} ({tr.intent.role}) is not on Binance "
-                           "(any more); reconcile")
-            else:
+            if exc.code not in NOT_FOUND:
                 self.error(f"resync of {tr.intent.client_id}: {exc.text}")
-            return
-        self.adopt(tr, row)
-        if tr.algo and tr.actual_order_id:
-            await self.catch_up(tr)
+                return
+            await asyncio.sleep(self.settings.catch_up_wait_s)  # look-ups lag: ask once more
+            try:
+                row = await self.lookup(tr)
+            except VenueError as again:
+                if again.code not in NOT_FOUND:
+                    self.error(f"resync of {tr.intent.client_id}: {again.text}")
+                    return
+                # Gone (Binance forgets cancelled/expired orders without fills): final, so
+                # the order owner stops waiting for it and may place what it needs anew.
+                tr.declared_missing = True
+                self.update(tr, OrderStatus.EXPIRED, "not on Binance any more (cancelled or "
+                            "expired while the desk was not listening)")
+                return
+        catch_up = not tr.algo and Decimal(str(row.get("executedQty", "0"))) > tr.filled
+        self.adopt(tr, row, spawn=False)
+        if catch_up or (tr.algo and tr.actual_order_id):
+            try:
+                await self.catch_up(tr)
+            except VenueError as exc:  # the next reconnect's resync tries again
+                self.error(f"fills of {tr.intent.client_id} not fetched yet: {exc.text}")
 
     async def resync_all(self) -> None:
         for tr in list(self.orders.values()):

@@ -55,6 +55,11 @@ class LiveOrders(OrderBook):
         tr = self.orders[intent.client_id] = Tracked(intent, intent.type in ALGO_TYPES)
         self._spawn(self.place(tr))
 
+    def submit_refused(self, intent: OrderIntent, why: str) -> None:
+        """An order the desk decided not to send after all (its leverage could not be set)."""
+        tr = self.orders[intent.client_id] = Tracked(intent, intent.type in ALGO_TYPES)
+        self.update(tr, OrderStatus.REJECTED, why)
+
     def track(self, intents: list[OrderIntent], fills: Iterable[Fill] = ()) -> None:
         """Resume orders open on the exchange (restored from the journal after a restart, or
         adopted): their stream events and look-ups are recognised again, and whatever

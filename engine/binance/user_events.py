@@ -76,7 +76,10 @@ def parse_order(o: dict[str, Any]) -> OrderEvent:
         exec_type=o["x"], status=o["X"], cum_qty=_d(o.get("z")), avg_price=_d(o.get("ap")),
         last_qty=_d(o.get("l")), last_price=_d(o.get("L")),
         # Binance pushes no "n" when there is no commission.
-        fee=abs(_d(o.get("n"))), fee_asset=o.get("N") or "USDT", trade_id=str(o.get("t", 0)),
+        fee=abs(_d(o.get("n"))), fee_asset=o.get("N") or "USDT",
+        # No trade id (seen on liquidation CALCULATED events): the order id and its cumulative
+        # quantity still name this execution, so two of them are never taken for one.
+        trade_id=str(o.get("t") or f"o{o['i']}-{o.get('z', '')}"),
         trade_ts=int(o.get("T", 0)), maker=bool(o.get("m")), orig_type=o.get("ot", ""))
 
 

@@ -103,6 +103,7 @@ class BinanceVenue:
         self.report = StartupReport()
         self._sink: VenueSink | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._leverage_set: dict[str, asyncio.Future[Any]] = {}
         self._started = False
         self.book = LiveOrders(gate, self.settings, self.spec, self.last_price, self._now_ms,
                                self._spawn, lambda: (self.maker_fee, self.taker_fee))
@@ -221,7 +222,12 @@ class BinanceVenue:
                 await task
 
     def set_leverage(self, symbol: str, leverage: int) -> None:
-        self._spawn(self.set_leverage_async(symbol, leverage))
+        """Runs before the entry that needs it: ``submit`` waits for it (an entry filled at
+        the old leverage could put the liquidation price inside the stop)."""
+        task = asyncio.ensure_future(self.set_leverage_async(symbol, leverage))
+        self._leverage_set[symbol] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
 
     async def set_leverage_async(self, symbol: str, leverage: int) -> int:
         lev = max(1, min(int(leverage), self.settings.max_leverage))
@@ -234,6 +240,20 @@ class BinanceVenue:
 
     def submit(self, intent: OrderIntent) -> None:
         """Never blocks the engine loop: the REST call runs in a task of its own."""
+        pending = self._leverage_set.pop(intent.symbol, None)
+        settled = pending is None or (pending.done() and not pending.cancelled()
+                                      and pending.exception() is None)
+        if settled or intent.reduce_only:
+            self.book.submit(intent)
+        else:
+            self._spawn(self._submit_after(pending, intent))
+
+    async def _submit_after(self, leverage: asyncio.Future[Any], intent: OrderIntent) -> None:
+        try:
+            await asyncio.shield(leverage)
+        except VenueError as exc:
+            self.book.submit_refused(intent, f"not sent: leverage could not be set ({exc.text})")
+            return
         self.book.submit(intent)
 
     def track(self, intents: list[OrderIntent], fills: Iterable[Fill] = ()) -> None:

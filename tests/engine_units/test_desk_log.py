@@ -118,3 +118,13 @@ def test_messages_that_all_differ_are_capped_per_window_and_counted() -> None:
     texts = [t for _, t in engine.lines]
     assert len(texts) == 4 and texts[0].startswith("attempt 0 failed")
     assert "after the window" in texts[3] and "[47 other log lines not shown here" in texts[3]
+
+
+def test_venue_error_text_reaches_the_explanation_log_without_a_listen_key() -> None:
+    from tapedesk.engine.desk_log import redact
+
+    key = "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1"
+    text = redact(f"user-data stream disconnected: wss://fstream/private/ws/{key} closed"
+                  f" (listenKey={key}, signature=deadbeef)")
+    assert key not in text and "deadbeef" not in text
+    assert "/ws/***" in text and "listenKey=***" in text

@@ -94,3 +94,21 @@ async def test_5xx_before_apply_still_never_resends_an_entry(exchange, venue, si
     assert sink.statuses(cid)[-1] != "FILLED"
     assert [r.client_id for r in exchange.requests.posts()] == [cid]
     assert exchange.account.positions["BTCUSDT"].amount == 0 and not sink.fills
+
+
+async def test_an_entry_waits_for_its_leverage_and_is_not_sent_when_that_fails(
+        exchange, venue, sink):
+    exchange.inject(path="/fapi/v1/leverage", method="POST", code=-4028)  # leverage refused
+    cid = client_order_id("v6", OrderRole.ENTRY)
+    venue.set_leverage("BTCUSDT", 3)
+    venue.submit(intent(cid, qty="0.002"))
+    await wait_until(lambda: sink.statuses(cid)[-1:] == ["REJECTED"], 10, what="refused")
+    assert exchange.requests.posts() == [] or all(
+        r.path != "/fapi/v1/order" for r in exchange.requests.posts())
+    assert exchange.account.positions["BTCUSDT"].amount == 0
+
+    ok = client_order_id("v7", OrderRole.ENTRY)
+    venue.set_leverage("BTCUSDT", 2)
+    venue.submit(intent(ok, qty="0.002"))
+    await wait_until(lambda: sink.statuses(ok)[-1:] == ["FILLED"], 10, what="filled")
+    assert exchange.account.positions["BTCUSDT"].leverage == 2  # set before the entry filled
