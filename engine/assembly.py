@@ -195,21 +195,31 @@ class CallbackFeed:
                 await self.inner.client.close_connection()
 
 
+def desk_name(mode: str, environment: str) -> str:
+    """The journal (and lock, socket, log) name: a live desk on Binance's testnet or
+    demo-trading environment never shares ``live.db`` with real money, nor ``demo.db``
+    with the offline replay."""
+    if mode == "live" and environment in ("testnet", "demo-trading"):
+        return environment
+    return mode
+
+
 def _binance_desk(
     data_dir: Path,
     config: DeskConfig,
     venue: Any,
     mode: str,
     testnet: bool | None,
-    demo_env: bool | None,
+    demo_trading: bool | None,
 ) -> Engine:
     """A desk on Binance's live public market data, with ``venue`` doing the trading."""
     from tapedesk.engine.binance.live import endpoints_for, paper_feed
 
     strategies, disabled, errors = build_strategies(config)
+    endpoints = endpoints_for(config.binance, testnet, demo_trading)
     feed = CallbackFeed("binance", tuple(config.symbols))
     feed.inner = paper_feed(
-        endpoints_for(config.binance, testnet, demo_env),
+        endpoints,
         config.symbols,
         feed.push,
         feed.set_status,
@@ -223,12 +233,14 @@ def _binance_desk(
         venue=venue,
         strategies=strategies,
         feed=feed,
-        journal=Journal(db_path(data_dir, mode)),
+        journal=Journal(db_path(data_dir, desk_name(mode, endpoints.name))),
         clock=WallClock(),
         mode=mode,
         disabled=disabled,
-        control_path=socket_path(data_dir, mode),
+        control_path=socket_path(data_dir, desk_name(mode, endpoints.name)),
     )
+    engine.environment = endpoints.name
+    engine.feed_source = "live feed"
     for e in errors:
         engine.on_venue_error(e)
     return engine
@@ -238,11 +250,11 @@ def build_paper_engine(
     data_dir: Path,
     config: DeskConfig | None = None,
     testnet: bool | None = None,
-    demo_env: bool | None = None,
+    demo_trading: bool | None = None,
 ) -> Engine:
     """Paper trading on Binance's live public market data (no keys)."""
     config = config or DeskConfig()
-    return _binance_desk(data_dir, config, paper_venue(config), "paper", testnet, demo_env)
+    return _binance_desk(data_dir, config, paper_venue(config), "paper", testnet, demo_trading)
 
 
 def build_live_engine(
@@ -250,7 +262,7 @@ def build_live_engine(
     config: DeskConfig,
     venue: Any,
     testnet: bool | None = None,
-    demo_env: bool | None = None,
+    demo_trading: bool | None = None,
 ) -> Engine:
     """Real orders through a started BinanceVenue (see engine.binance.live.prepare_live)."""
-    return _binance_desk(data_dir, config, venue, "live", testnet, demo_env)
+    return _binance_desk(data_dir, config, venue, "live", testnet, demo_trading)

@@ -86,6 +86,7 @@ async def load_from_journal(engine: Any) -> dict[str, Any] | None:
     engine.journal_health = JournalHealth(journal.path, getattr(jcfg, "give_up_after_s", 600.0))
     engine.halted = (await journal.get_setting("halted")) == "1"
     engine.paused = (await journal.get_setting("paused")) == "1"
+    await engine._restore_added_strategies()  # loaded from the desk: before their switches
     for strat in engine.strategies:
         flag = await journal.get_setting(f"strategy.{strat.name}.enabled")
         if flag is not None:

@@ -21,11 +21,10 @@ from tapedesk.engine.clock import iso
 from tapedesk.engine.config import ConfigError, DeskConfig, load_config
 from tapedesk.engine.desk_lock import DeskLockError, DeskRunning, lock_desk
 from tapedesk.engine.journal_health import JournalError
-from tapedesk.engine.paths import DataDirError, data_dir
+from tapedesk.engine.paths import MODES, DataDirError, data_dir
 from tapedesk.engine.sample_data import data_source
 
 DeskRunner = Callable[..., int]
-MODES = ("paper", "live", "demo")
 
 
 def _version() -> str:
@@ -41,6 +40,7 @@ class UserError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tapedesk",
+        allow_abbrev=False,  # --demo must not quietly mean --demo-trading
         description="Terminal trading desk for Binance USDT-M perpetual futures. With no command:"
         " the desk in paper mode on live Binance market data.",
     )
@@ -54,14 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     env = p.add_mutually_exclusive_group()
     env.add_argument("--testnet", action="store_true", help="use Binance's futures testnet")
     env.add_argument(
-        "--demo",
-        dest="demo_env",
+        "--demo-trading",
+        dest="demo_trading",
         action="store_true",
-        help="use Binance's demo trading environment",
+        help="use Binance's demo-trading environment (no real money; not `tapedesk demo`)",
     )
     sub = p.add_subparsers(dest="command")
 
-    d = sub.add_parser("demo", help="offline demo: the bundled real sample, looping, paper mode")
+    d = sub.add_parser(
+        "demo", help="offline demo: replays the bundled real sample, looping, paper money"
+    )
     d.add_argument("--speed", type=float, default=None, help="replay speed (default 600x)")
 
     r = sub.add_parser("run", help="run the desk (TUI, or --headless)")
@@ -189,7 +191,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Flags that were renamed: the old spelling gets one line saying what to use instead.
+RENAMED_FLAGS = {
+    "--demo": "--demo-trading (Binance's demo-trading environment); the offline replay is "
+              "`tapedesk demo`",
+}
+
+
+def renamed_flag(argv: list[str]) -> str | None:
+    """The one-line hint for a renamed flag in ``argv`` (before any ``--``), else None."""
+    for arg in argv:
+        if arg == "--":
+            return None
+        hint = RENAMED_FLAGS.get(arg.split("=", 1)[0])
+        if hint:
+            return f"{arg.split('=', 1)[0]} is now {hint}"
+    return None
+
+
 def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -> int:
+    hint = renamed_flag(sys.argv[1:] if argv is None else argv)
+    if hint:
+        print(f"tapedesk: {hint}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -264,13 +288,22 @@ def _closed_pipe() -> int:
     return 141
 
 
-def _desk_mode(args: argparse.Namespace) -> str:
-    """The journal a desk command will write: the lock is per data dir and this mode."""
+def _desk_mode(args: argparse.Namespace, config: DeskConfig) -> str:
+    """The journal a desk command will write: the lock is per data dir and this name."""
     if args.command == "demo":
         return "demo"
     if args.command == "run" and args.replay is not None:
         return "paper"
-    return "live" if args.live else "paper"
+    if not args.live:
+        return "paper"
+    from tapedesk.engine.assembly import desk_name
+    from tapedesk.engine.binance.endpoints import resolve
+
+    b = config.binance
+    ep = resolve(testnet=args.testnet or b.testnet,
+                 demo_trading=args.demo_trading or b.demo_trading,
+                 rest_url=b.rest_url, ws_url=b.ws_url)
+    return desk_name("live", ep.name)
 
 
 def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
@@ -280,7 +313,9 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
             from tapedesk.engine.binance.live import endpoints_for, keys_verifier
 
             cfg = load_config(args.config)
-            endpoints = endpoints_for(cfg.binance, args.testnet or None, args.demo_env or None)
+            endpoints = endpoints_for(
+                cfg.binance, args.testnet or None, args.demo_trading or None
+            )
             args.keys_verify = keys_verifier(endpoints, cfg.binance.recv_window_ms)
         return int(args.handler(args))
     if cmd == "strategies":
@@ -295,11 +330,14 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         return cmd_reconcile(args)
     _check_options(args)
     config = load_config(args.config)
+    check_ui = getattr(desk_runner, "check_config", None)  # the desk's own [ui] checks
+    if check_ui is not None and cmd != "backtest":
+        check_ui(config)
     if cmd == "backtest":
         return cmd_backtest(args, config)
     ddir = data_dir(args.data_dir)
     # Before anything touches the data dir or the account: one desk per data dir and mode.
-    lock_desk(ddir, _desk_mode(args))
+    lock_desk(ddir, _desk_mode(args, config))
     if cmd == "demo":
         from tapedesk.engine.assembly import DEMO_SPEED, build_demo_engine
 
@@ -326,7 +364,7 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         return _run_live(args, config, ddir, desk_runner)
     from tapedesk.engine.assembly import build_paper_engine
 
-    engine = build_paper_engine(ddir, config, args.testnet or None, args.demo_env or None)
+    engine = build_paper_engine(ddir, config, args.testnet or None, args.demo_trading or None)
     if cmd == "run" and args.headless:
         return asyncio.run(run_headless(engine))
     notice = "Paper mode on live Binance market data. No connection? Press d for the offline demo."
@@ -376,7 +414,7 @@ def _build_live(args: argparse.Namespace, config: DeskConfig, ddir: Path) -> Any
     from tapedesk.engine.binance.live import LiveAborted, prepare_live
     from tapedesk.engine.keys import KeyringUnavailable, load_credentials
 
-    env = "testnet" if args.testnet else "demo" if args.demo_env else "live"
+    env = "testnet" if args.testnet else "demo-trading" if args.demo_trading else "live"
     try:
         creds = load_credentials(environment=env)
     except KeyringUnavailable as exc:
@@ -385,13 +423,13 @@ def _build_live(args: argparse.Namespace, config: DeskConfig, ddir: Path) -> Any
     async def prepare() -> Any:
         try:
             venue = await prepare_live(
-                config, creds, _ask, _say, args.testnet or None, args.demo_env or None
+                config, creds, _ask, _say, args.testnet or None, args.demo_trading or None
             )
         except LiveAborted as exc:
             raise UserError(str(exc)) from None
         try:
             return build_live_engine(
-                ddir, config, venue, args.testnet or None, args.demo_env or None
+                ddir, config, venue, args.testnet or None, args.demo_trading or None
             )
         except BaseException:
             await venue.client.close_connection()

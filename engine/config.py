@@ -7,6 +7,7 @@ and 125, got 200``) because a trader editing a file at 3 a.m. needs exactly that
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -89,18 +90,29 @@ class StrategyConfig(_Section):
 
 
 class BinanceConfig(_Section):
-    """Where python-binance points. URL overrides serve testnet, demo and the local exchange."""
+    """Where python-binance points. URL overrides serve testnet, demo-trading and the local
+    exchange. ``demo`` (before it was renamed ``demo_trading``) is still read, with a warning."""
 
     testnet: bool = False
-    demo: bool = False
+    demo_trading: bool = False
     rest_url: str | None = None
     ws_url: str | None = None
     recv_window_ms: int = Field(5000, ge=1, le=60_000)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_demo_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "demo" in data:
+            if "demo_trading" in data:
+                raise ValueError("demo and demo_trading both set: keep demo_trading only")
+            data = {**data, "demo_trading": data["demo"]}
+            del data["demo"]
+        return data
+
     @model_validator(mode="after")
     def _one_env(self) -> BinanceConfig:
-        if self.testnet and self.demo:
-            raise ValueError("choose testnet or demo, not both")
+        if self.testnet and self.demo_trading:
+            raise ValueError("choose testnet or demo_trading, not both")
         return self
 
 
@@ -108,6 +120,9 @@ class UIConfig(_Section):
     theme: str = "tapedesk-dark"
     bell: bool = True
     fps: int = Field(15, ge=1, le=60)
+    #: ``[ui.keymap]``: Textual binding id → key string (``emergency_stop = "f12"``). The ids
+    #: belong to the desk (tapedesk.tui.keymap checks them before the desk opens).
+    keymap: dict[str, str] = Field(default_factory=dict)
 
 
 class JournalConfig(_Section):
@@ -192,6 +207,12 @@ def load_config(path: Path | None = None) -> DeskConfig:
     except (OSError, RecursionError) as exc:
         raise ConfigError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     try:
-        return DeskConfig.model_validate(raw)
+        config = DeskConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, _key(path))) from None
+    binance = raw.get("binance")
+    if isinstance(binance, dict) and "demo" in binance:
+        print(f"tapedesk: warning: {_key(path)}: binance.demo is deprecated, write "
+              "binance.demo_trading (Binance's demo-trading environment; `tapedesk demo` is "
+              "the offline replay)", file=sys.stderr)
+    return config

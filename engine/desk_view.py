@@ -64,5 +64,7 @@ def desk_snapshot(engine: Any) -> DeskSnapshot:
         api_weight=getattr(engine.venue, "api_weight", None),
         extra={"gate": engine._gate},
         unprotected=engine.orders.unprotected(),
+        environment=engine.environment,
+        source=engine.feed_source,
         journal_error=engine._journal_gate,
     )

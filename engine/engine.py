@@ -85,6 +85,9 @@ class Engine(TraderCommands):
     owner (``orders``), the day book (``days``), the portfolio, the strategy roster, the
     risk engine and the journal queue. It holds no trading rule of its own."""
 
+    #: Binance endpoints name and data source, set by engine.assembly; shown in the snapshot.
+    environment: str = ""
+    feed_source: str = "replay"
     journal_health: JournalHealth | None = None
     #: Called with each announced item (explanations, trades, state) *after* its commit.
     on_committed: Callable[[Any], None] | None = None

@@ -1,7 +1,7 @@
 """Binance API keys in the OS keyring (service ``tapedesk``), never in files, logs or the journal.
 
 One keyring item per (environment, profile): the username field is ``"<environment>:<profile>"``
-(``live:default``, ``testnet:default``, ``demo:default``) so testnet keys can never be picked up
+(``live:default``, ``testnet:default``, ``demo-trading:default``) so testnet keys can never be picked up
 by a live run, and the password field holds a small JSON document with the key, the HMAC secret
 and, optionally, an Ed25519 private key (PEM). One item per set keeps a save atomic: there is no
 state where the key is stored and its secret is not.
@@ -25,7 +25,10 @@ from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
 SERVICE = "tapedesk"
-ENVIRONMENTS = ("live", "testnet", "demo")
+ENVIRONMENTS = ("live", "testnet", "demo-trading")
+#: Keyring usernames written before "demo" became "demo-trading" (Binance's demo-trading
+#: environment; "demo" alone is the offline replay): still read and deleted.
+_LEGACY_ENVIRONMENT = {"demo-trading": "demo"}
 DEFAULT_PROFILE = "default"
 _FORMAT_VERSION = 1
 _PROFILE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -327,6 +330,9 @@ def load_credentials(
     kr = resolve_backend(backend)
     with _keyring_call("reading the keys", kr):
         stored = kr.get_password(SERVICE, username)
+        if stored is None and environment in _LEGACY_ENVIRONMENT:
+            legacy = f"{_LEGACY_ENVIRONMENT[environment]}:{check_profile(profile)}"
+            stored = kr.get_password(SERVICE, legacy)
     if stored is None:
         return None
     return Credentials._from_keyring(stored, environment, profile)
@@ -361,8 +367,13 @@ def delete_credentials(
     """Remove the stored keys; True if there were any."""
     username = keyring_username(environment, profile)
     kr = resolve_backend(backend)
+    names = [username]
+    if environment in _LEGACY_ENVIRONMENT:
+        names.append(f"{_LEGACY_ENVIRONMENT[environment]}:{check_profile(profile)}")
+    deleted = False
     with _keyring_call("deleting the keys", kr):
-        if kr.get_password(SERVICE, username) is None:
-            return False
-        kr.delete_password(SERVICE, username)
-    return True
+        for name in names:
+            if kr.get_password(SERVICE, name) is not None:
+                kr.delete_password(SERVICE, name)
+                deleted = True
+    return deleted

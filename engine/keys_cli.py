@@ -55,7 +55,7 @@ class AccountCheck:
 
     can_trade: bool
     position_mode: str  # "one-way" or "hedge"
-    futures_enabled: bool | None = None  # None: API restrictions not readable (testnet, demo)
+    futures_enabled: bool | None = None  # None: not readable (testnet, demo-trading)
     multi_assets_margin: bool | None = None
     wallet_balance_usdt: Decimal | None = None
     permissions: tuple[str, ...] = ()
@@ -167,7 +167,7 @@ def binance_verifier(
 
     ``client_factory(credentials)`` must return an AsyncClient pointed at the right environment
     (constructed without I/O). The API-restrictions call goes to the spot API host
-    (``MARGIN_API_URL``), which testnet/demo lack: it is only made for live keys, and a failure
+    (``MARGIN_API_URL``), which testnet/demo-trading lack: it is only made for live keys, and a failure
     there is a note, not an error. Pass ``ask_api_restrictions=False`` when the REST URL is
     overridden (a local exchange) so nothing leaves the machine.
     """
@@ -491,8 +491,8 @@ def _environment_from_args(args: argparse.Namespace) -> str:
         return chosen
     if getattr(args, "testnet", False):
         return "testnet"
-    if getattr(args, "demo", False):
-        return "demo"
+    if getattr(args, "demo_trading", False):
+        return "demo-trading"
     return "live"
 
 
@@ -531,6 +531,7 @@ def add_keys_subparser(subparsers: Any, *, verify: Verify | None = None) -> argp
         description="Binance API keys in the OS keyring (service tapedesk).",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # the old --demo must not abbreviate --demo-trading
     )
     parser.add_argument("keys_action", choices=ACTIONS, metavar="{set,check,delete}")
     where = parser.add_mutually_exclusive_group()
@@ -562,7 +563,13 @@ def add_keys_subparser(subparsers: Any, *, verify: Verify | None = None) -> argp
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m engine.keys_cli keys set|check|delete`: the same command, no desk CLI needed."""
-    parser = argparse.ArgumentParser(prog="tapedesk")
+    from tapedesk.engine.cli import renamed_flag
+
+    hint = renamed_flag(sys.argv[1:] if argv is None else argv)
+    if hint:
+        print(f"tapedesk: {hint}", file=sys.stderr)
+        return 2
+    parser = argparse.ArgumentParser(prog="tapedesk", allow_abbrev=False)
     add_keys_subparser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return args.handler(args)

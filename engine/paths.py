@@ -18,7 +18,10 @@ from pathlib import Path
 import platformdirs
 
 APP = "tapedesk"
-MODES = ("paper", "live", "demo")
+#: Desk names: each has its own journal, lock, socket and log. A live desk on Binance's
+#: testnet or demo-trading environment is named after it (never ``live``, never ``demo``:
+#: ``demo`` is the offline replay), see engine.assembly.desk_name.
+MODES = ("paper", "live", "testnet", "demo-trading", "demo")
 
 
 class DataDirError(Exception):

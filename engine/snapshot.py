@@ -82,6 +82,16 @@ class DeskSnapshot:
     unprotected: tuple[str, ...] = ()
     #: Why the journal cannot be written ("" when healthy): entries stop, JOURNAL ERROR shows.
     journal_error: str = ""
+    #: Binance endpoints the desk uses ("production", "testnet", "demo-trading", "custom");
+    #: "" when nothing talks to Binance (a replay). With ``mode`` it decides ``stake``.
+    environment: str = ""
+    #: Where market data comes from: "replay" (a file, the offline demo) or "live feed".
+    source: str = ""
+
+    @property
+    def stake(self) -> str:
+        """What money is at stake: PAPER, TESTNET, DEMO-TRADING or LIVE (the header's label)."""
+        return money_at_stake(self.mode, self.environment)
 
     @property
     def position(self) -> Position | None:
@@ -91,6 +101,15 @@ class DeskSnapshot:
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types (Decimals as strings) for ``tapedesk status --json``."""
         return _jsonable(asdict(self))
+
+
+def money_at_stake(mode: str, environment: str) -> str:
+    """Only a live desk places orders, so only its endpoints decide; the offline demo, a
+    replay and paper on live data are all PAPER. A custom endpoint (a local exchange) is
+    shown as LIVE: the desk cannot know it is fake, and erring that way is the safe one."""
+    if mode != "live":
+        return "PAPER"
+    return {"testnet": "TESTNET", "demo-trading": "DEMO-TRADING"}.get(environment, "LIVE")
 
 
 def _jsonable(value: Any) -> Any:

@@ -48,6 +48,16 @@ class Roster:
                 self.states[name].enabled = False
         self.handlers: dict[int, list[Handler]] = {}
 
+    def add(self, name: str) -> Strategy:
+        """Load a registered strategy the config did not list, with its default parameters
+        (the desk's strategy screen offers every one); StrategyError names the known ones."""
+        from tapedesk.engine.strategy import create
+
+        strat = create(name)
+        self.strategies.append(strat)
+        self.states[name] = StratState()
+        return strat
+
     def state(self, name: str) -> StratState:
         st = self.states.get(name)
         if st is None:

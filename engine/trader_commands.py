@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Any
 
 from tapedesk.engine.emergency_stop import emergency_stop
 from tapedesk.engine.events import Explanation, ExplanationKind, Position, RoundTrip
 from tapedesk.engine.journal import row_to_explanation, setting_record
+from tapedesk.engine.strategy import StrategyError
 from tapedesk.engine.subscription import Subscription
 
 log = logging.getLogger("tapedesk.engine")
+#: Journal setting: strategies the trader loaded from the desk that the config does not list.
+ADDED_KEY = "strategies.added"
 
 
 class TraderCommands:
@@ -73,6 +77,32 @@ class TraderCommands:
                      f"Strategy {name} {'enabled' if enabled else 'disabled'}.", strategy=name)
         self._announce()
         await self.commit()
+
+    async def add_strategy(self, name: str) -> None:
+        """Enable ``name``, first loading it with its default parameters if it is not loaded
+        (the desk's strategy screen). Journaled, so a restart loads it again."""
+        if name not in self._strat:
+            strat = self.roster.add(name)
+            added = json.loads(await self.get_setting(ADDED_KEY) or "[]")
+            self._pending.append(setting_record(ADDED_KEY, json.dumps([*added, name])))
+            inner = getattr(getattr(self, "feed", None), "inner", None)
+            if strat.handles("on_depth") and inner is not None and not getattr(inner, "depth", 1):
+                self.explain(ExplanationKind.ERROR,
+                             f"Strategy {name} reads the order book, which this desk's feed "
+                             "does not stream: list it in [[strategies]] and restart.",
+                             strategy=name)
+        await self.set_strategy_enabled(name, True)
+
+    async def _restore_added_strategies(self) -> None:
+        """Strategies loaded from the desk (not in the config) come back after a restart."""
+        for name in json.loads(await self.journal.get_setting(ADDED_KEY) or "[]"):
+            if name in self._strat:
+                continue
+            try:
+                self.roster.add(name)
+            except StrategyError as exc:  # a plugin that is gone: said, never fatal
+                self.explain(ExplanationKind.ERROR,
+                             f"Strategy {name} (added from the desk) not loaded: {exc}")
 
     async def get_setting(self, key: str) -> str | None:
         return await self.journal.get_setting(key) if self.journal else None

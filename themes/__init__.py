@@ -24,6 +24,7 @@ DESK_VARIABLES: dict[str, str] = {
     "pnl-down": "#f85149",
     "mode-paper": "#1f6feb",
     "mode-live": "#d1242f",
+    "mode-test": "#8250df",  # TESTNET / DEMO-TRADING: orders, but no real money
     "state-running": "#2ea043",
     "state-paused": "#d29922",
     "state-locked": "#bf8700",

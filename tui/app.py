@@ -23,8 +23,10 @@ from tapedesk.engine.snapshot import DeskSnapshot, DeskState, StateChanged
 from tapedesk.themes import DEFAULT_THEME, DESK_VARIABLES, load_themes
 from tapedesk.tui.active_trade import ActiveTrade
 from tapedesk.tui.explain_log import ExplainLog
-from tapedesk.tui.screens import ChartScreen, ConfirmScreen, HelpScreen, StrategyScreen
+from tapedesk.tui.keymap import help_rows, keymap_problems, keys_by_id
+from tapedesk.tui.screens import ChartScreen, ConfirmScreen, HelpScreen
 from tapedesk.tui.status_header import StatusHeader
+from tapedesk.tui.strategy_screen import StrategyScreen
 from tapedesk.tui.trade_history import TradeHistory
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -40,6 +42,8 @@ DEFAULT_FPS = 10.0
 RUN_EXIT_WAIT_S = 2.0
 HANGUP_BACKSTOP_S = 10.0
 MAX_FPS = 15.0
+#: The journal setting holding ``[ui] theme`` as it was when a theme was picked with t.
+THEME_CONFIG_KEY = "theme.config"
 #: run_desk returns this when the user pressed d: the launcher restarts in demo mode.
 DEMO_EXIT_CODE = 3
 
@@ -63,6 +67,21 @@ def _exit_backstop(code: int) -> None:
 
 _backstop: Any = None
 
+
+def desk_bindings() -> list[Binding]:
+    """Every binding of the desk's App (its own and Textual's), before any keymap."""
+    return [b for bs in DeskApp._merge_bindings().key_to_bindings.values() for b in bs]
+
+
+def check_desk_config(config: Any) -> None:
+    """``[ui.keymap]`` names the desk's binding ids: checked before anything starts, one
+    line per problem (the CLI prints ConfigError that way, exit 2)."""
+    from tapedesk.engine.config import ConfigError
+
+    problems = keymap_problems(config.ui.keymap, desk_bindings())
+    if problems:
+        raise ConfigError("\n".join(f"config: {p}" for p in problems))
+
 class DeskApp(App[int]):
     CSS_PATH = "desk.tcss"
     TITLE = "Tapedesk"
@@ -84,21 +103,6 @@ class DeskApp(App[int]):
                     id=f"toggle_strategy_{n}")
             for n in range(1, 10)
         ],
-    ]
-    HELP_ROWS: ClassVar = [
-        ("ctrl+x", "EMERGENCY STOP: halt entries, cancel all orders, close all positions "
-                   "reduce-only, verify flat (no dialog; works from any screen)"),
-        ("r", "resume from a halt (asks to confirm)"),
-        ("p", "pause / resume new entries (an open trade is still managed)"),
-        ("1–9", "enable / disable strategy N"),
-        ("s", "strategy screen: enabled, last signal, today's stats"),
-        ("c", "chart: equity and drawdown"),
-        ("f", "explanation log filter: all → taken → refused → errors"),
-        ("t", "next theme (remembered)"),
-        ("?", "this help"),
-        ("q", "quit (asks first when a position is open and says what protects it)"),
-        ("d", "leave and restart in the offline demo (when live data is unavailable)"),
-        ("ctrl+p", "command palette: every action by name"),
     ]
 
     def __init__(
@@ -124,6 +128,10 @@ class DeskApp(App[int]):
         self.fps = min(MAX_FPS, fps or getattr(ui, "fps", DEFAULT_FPS))
         self.bell_enabled = bell if bell is not None else bool(getattr(ui, "bell", True))
         self.config_theme: str = getattr(ui, "theme", DEFAULT_THEME)
+        self.config_keymap: dict[str, str] = dict(getattr(ui, "keymap", None) or {})
+        problems = keymap_problems(self.config_keymap, desk_bindings())
+        if problems:  # check_desk_config refuses these before the desk opens; tests build here
+            raise ValueError("\n".join(problems))
         self.themes_dir = themes_dir
         self.max_rows = max_rows
         self.log_lines = log_lines
@@ -166,6 +174,8 @@ class DeskApp(App[int]):
         return dict(DESK_VARIABLES)
 
     def on_mount(self) -> None:
+        if self.config_keymap:
+            self.set_keymap(self.config_keymap)
         loaded = load_themes(self.themes_dir)
         for theme in loaded.themes:
             self.register_theme(theme)
@@ -192,9 +202,7 @@ class DeskApp(App[int]):
             return
         self._sub = self.engine.subscribe(maxsize=self.subscribe_maxsize)
         try:
-            saved = await self.engine.get_setting("theme")
-            if saved and saved in self.available_themes:
-                self.theme = saved
+            await self._restore_theme()
             bell = await self.engine.get_setting("bell")
             if bell is not None and bell.lower() in ("off", "false", "0", "no"):
                 self.bell_enabled = False
@@ -381,10 +389,26 @@ class DeskApp(App[int]):
 
         self.run_worker(call(), name=what, group=group, exit_on_error=False)
 
+    async def _restore_theme(self) -> None:
+        """A theme picked with t wins only while ``[ui] theme`` is what it was at the pick:
+        once the config names another theme, the config wins and the pick is forgotten."""
+        saved = await self.engine.get_setting("theme")
+        if not saved:
+            return
+        if await self.engine.get_setting(THEME_CONFIG_KEY) != self.config_theme:
+            await self.engine.set_setting("theme", "")
+            return
+        if saved in self.available_themes:
+            self.theme = saved
+
     def _persist_theme(self, theme: Any) -> None:
         name = getattr(theme, "name", str(theme))
         if self.engine_ready and not self.engine_stopped:
-            self._engine_call(self.engine.set_setting("theme", name), "saving the theme")
+            self._engine_call(self._save_theme(name), "saving the theme")
+
+    async def _save_theme(self, name: str) -> None:
+        await self.engine.set_setting(THEME_CONFIG_KEY, self.config_theme)
+        await self.engine.set_setting("theme", name)
 
     # ---- actions ------------------------------------------------------------------------
     def action_emergency_stop(self) -> None:
@@ -437,6 +461,12 @@ class DeskApp(App[int]):
         self._engine_call(self.engine.set_strategy_enabled(name, not enabled), f"toggle {name}")
         self.notify(f"{name}: {'disabled' if enabled else 'enabled'}", markup=False, timeout=3)
 
+    def enable_new_strategy(self, name: str) -> None:
+        """A registered strategy the config did not load: the engine creates it with its
+        default parameters and enables it (the strategy screen's enter)."""
+        self._engine_call(self.engine.add_strategy(name), f"enable {name}")
+        self.notify(f"{name}: enabled with its default parameters", markup=False, timeout=3)
+
     def action_strategies(self) -> None:
         self.push_screen(StrategyScreen())
 
@@ -444,7 +474,7 @@ class DeskApp(App[int]):
         self.push_screen(ChartScreen(list(self.engine.equity_curve())))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.HELP_ROWS))
+        self.push_screen(HelpScreen(help_rows(self)))
 
     def action_log_filter(self) -> None:
         name = self.explain.next_filter()
@@ -499,22 +529,28 @@ class DeskApp(App[int]):
     # ---- command palette ----------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Emergency stop (ctrl+x)", "Halt, cancel all, close all, verify flat",
-                            self.action_emergency_stop)
-        yield SystemCommand("Pause / resume entries (p)", "Open trade still managed",
-                            self.action_toggle_pause)
-        yield SystemCommand("Resume from halt (r)", "Asks to confirm", self.action_resume_halt)
-        yield SystemCommand("Strategies (s)", "Enabled, last signal, today's stats",
-                            self.action_strategies)
-        yield SystemCommand("Equity chart (c)", "Equity and drawdown", self.action_chart)
-        yield SystemCommand("Cycle log filter (f)", "all / taken / refused / errors",
-                            self.action_log_filter)
-        yield SystemCommand("Next desk theme (t)", "Remembered across restarts",
-                            self.action_next_theme)
-        yield SystemCommand("Desk keys (?)", "Every key", self.action_help)
+        k = keys_by_id(self)  # the keys as bound now ([ui.keymap] applied)
+
+        def cmd(title: str, binding_id: str, help_text: str, callback: Any) -> SystemCommand:
+            key = k.get(binding_id)
+            return SystemCommand(f"{title} ({key})" if key else title, help_text, callback)
+
+        yield cmd("Emergency stop", "emergency_stop", "Halt, cancel all, close all, verify flat",
+                  self.action_emergency_stop)
+        yield cmd("Pause / resume entries", "pause", "Open trade still managed",
+                  self.action_toggle_pause)
+        yield cmd("Resume from halt", "resume_halt", "Asks to confirm", self.action_resume_halt)
+        yield cmd("Strategies", "strategies", "Every registered strategy; enable any",
+                  self.action_strategies)
+        yield cmd("Equity chart", "chart", "Equity and drawdown", self.action_chart)
+        yield cmd("Cycle log filter", "log_filter", "all / taken / refused / errors",
+                  self.action_log_filter)
+        yield cmd("Next desk theme", "next_theme", "Remembered until [ui] theme changes",
+                  self.action_next_theme)
+        yield cmd("Desk keys", "help", "Every key, as bound now", self.action_help)
         for n, strat in enumerate(list(self.engine.strategies)[:9], start=1):
-            yield SystemCommand(f"Toggle strategy {n}: {strat.name} ({n})", "Enable or disable",
-                                lambda n=n: self.action_toggle_strategy(n))
+            yield cmd(f"Toggle strategy {n}: {strat.name}", f"toggle_strategy_{n}",
+                      "Enable or disable", lambda n=n: self.action_toggle_strategy(n))
 
 
 def protection_text(snap: DeskSnapshot) -> str:

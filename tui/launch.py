@@ -21,7 +21,8 @@ def _run_desk(engine: Any, *, demo: bool, notice: str | None = None, loop: Any =
     from tapedesk.tui.app import DEMO_EXIT_CODE, run_desk
 
     ddir = engine.journal.path.parent
-    route_logs_to_file(log_file(ddir, engine.mode), engine)  # nothing may draw over the app
+    # nothing may draw over the app; the log is named after the desk's journal
+    route_logs_to_file(log_file(ddir, engine.journal.path.stem), engine)
     code = run_desk(engine, demo=demo, notice=notice, loop=loop)
     if code == DEMO_EXIT_CODE and not demo:
         # The user pressed d (offline demo) on a desk that had no market data.
@@ -37,6 +38,16 @@ def _run_desk(engine: Any, *, demo: bool, notice: str | None = None, loop: Any =
         route_logs_to_file(log_file(ddir, "demo"), demo_engine)
         code = run_desk(demo_engine, demo=True)
     return _leave(code)
+
+
+def _check_config(config: Any) -> None:
+    from tapedesk.tui.app import check_desk_config
+
+    check_desk_config(config)
+
+
+#: The CLI calls this with the loaded config before it builds anything (engine.cli._dispatch).
+_run_desk.check_config = _check_config  # type: ignore[attr-defined]
 
 
 def _leave(code: int) -> int:

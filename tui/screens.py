@@ -1,17 +1,20 @@
-"""Modal screens: confirm, help, strategies, chart. All modal, so ctrl+x (priority) still fires."""
+"""Modal screens: confirm, help, chart (strategies: strategy_screen.py).
+
+All modal, so ctrl+x (priority) still fires.
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
-from tapedesk.engine.snapshot import DeskSnapshot
-from tapedesk.tui.format import money
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Label, Static
+from textual.widgets import Button, Label, Static
 from textual_plotext import PlotextPlot
 
 
@@ -64,59 +67,14 @@ class HelpScreen(ModalScreen[None]):
         self.rows = rows
 
     def compose(self) -> ComposeResult:
-        t = Text("Tapedesk keys\n\n", style="bold")
+        table = Table.grid(padding=(0, 1))
+        table.add_column(justify="right", style="bold", no_wrap=True)
+        table.add_column(ratio=1)
         for key, text in self.rows:
-            t.append(f"{key:>9}  ", style="bold")
-            t.append(f"{text}\n")
-        t.append("\nctrl+p opens the command palette (every action).  esc closes this.",
-                 style="dim")
-        yield Static(t)
-
-
-class StrategyScreen(ModalScreen[None]):
-    """Name, enabled, last signal and today's stats per strategy; 1–9 toggle here too."""
-
-    BINDINGS: ClassVar = [Binding("escape,s,q", "dismiss", "Close")] + [
-        Binding(str(n), f"app.toggle_strategy({n})", f"Toggle {n}", show=False)
-        for n in range(1, 10)
-    ]
-    DEFAULT_CSS = """
-    StrategyScreen { align: center middle; }
-    StrategyScreen > Vertical { width: 95%; height: auto; max-height: 90%;
-        border: thick $primary; background: $surface; padding: 0 1; }
-    StrategyScreen DataTable { height: auto; max-height: 20; }
-    """
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(Text("Strategies — 1–9 enable/disable, esc closes", style="bold"))
-            yield DataTable(id="strategies", cursor_type="row")
-
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for name in ("#", "name", "enabled", "last signal", "signals", "trades", "P&L today",
-                     "error"):
-            table.add_column(name, key=name)
-        self.show(self.app.last_snapshot)  # type: ignore[attr-defined]
-
-    def show(self, snap: DeskSnapshot | None) -> None:
-        tables = self.query(DataTable)
-        if snap is None or not tables or not tables.first().columns:
-            return  # painted by the app before this screen composed / mounted
-        table = tables.first()
-        vars_ = self.app.theme_variables
-        for st in snap.strategies:
-            on = Text("ON", style=f"bold {vars_.get('pnl-up', 'green')}") if st.enabled else Text(
-                "off", style=f"bold {vars_.get('pnl-down', 'red')}"
-            )
-            cells = (str(st.index), st.name, on, st.last_signal or "—", str(st.signals_today),
-                     str(st.trades_today), money(st.pnl_today, signed=True), st.error or "")
-            key = f"s{st.index}"
-            if key in table.rows:
-                for col, value in zip(table.columns, cells, strict=True):
-                    table.update_cell(key, col, value)
-            else:
-                table.add_row(*cells, key=key)
+            table.add_row(Text(key), Text(text))
+        self.body = Group(Text("Tapedesk keys (remap them in [ui.keymap])\n", style="bold"),
+                          table, Text("\nesc closes this.", style="dim"))
+        yield Static(self.body)
 
 
 def drawdown(equity: list[float]) -> list[float]:

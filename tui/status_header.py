@@ -1,4 +1,4 @@
-"""The status header: mode, feed, equity, day P&L, what is left today, and the desk state.
+"""The status header: money at stake, data source, equity, day P&L, what is left today, and the desk state.
 
 It is a Static repainted from one DeskSnapshot per frame; colours come from the theme's
 variables so every theme (and high-contrast) shows PAPER/LIVE and HALTED unmistakably.
@@ -20,6 +20,23 @@ _STATE_VAR = {
     DeskState.DAY_LOCKED: "state-locked",
     DeskState.HALTED: "state-halted",
 }
+
+
+_STAKE_VAR = {
+    "PAPER": ("mode-paper", "blue"),
+    "TESTNET": ("mode-test", "magenta"),
+    "DEMO-TRADING": ("mode-test", "magenta"),
+}
+
+
+def source_label(snap: DeskSnapshot) -> str:
+    """Where the prices come from, in words that never say "demo" alone: the offline demo
+    is a replay, Binance's demo-trading environment is a money label (DEMO-TRADING)."""
+    if snap.mode == "demo":
+        return "replay (offline demo)"
+    if snap.source == "live feed" and snap.environment not in ("", "production"):
+        return f"live feed ({snap.environment})"
+    return snap.source or "replay"
 
 
 class StatusHeader(Static):
@@ -50,9 +67,11 @@ class StatusHeader(Static):
             if notice:
                 t.append(f"\n{notice}", style=f"bold {self._var('stale-warn', 'yellow')}")
             return t
-        live = snap.mode == "live"
-        mode_bg = self._var("mode-live" if live else "mode-paper", "red" if live else "blue")
-        t.append(f" {snap.mode.upper()} ", style=f"bold #ffffff on {mode_bg}")
+        stake = snap.stake  # what money is at stake; the data source is a separate label
+        var, fallback = _STAKE_VAR.get(stake, ("mode-live", "red"))
+        t.append(f" {stake} ", style=f"bold #ffffff on {self._var(var, fallback)}")
+        t.append(f" {source_label(snap)} ", style="italic")
+        t.append("│")
         t.append(f" {' '.join(snap.symbols)} ", style="bold")
         t.append("│ ")
         feed_color = self._feed_color(snap)

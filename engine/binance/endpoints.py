@@ -1,4 +1,4 @@
-"""Where the desk talks to: production, testnet, demo, or URLs from the config (a local exchange).
+"""Where the desk talks to: production, testnet, demo-trading, or URLs from the config (a local exchange).
 
 python-binance keeps its base URLs as plain attributes (see ../shared/BINANCE.md), so one
 function sets them on a client and a socket manager; nothing else in the desk names a host.
@@ -37,15 +37,16 @@ class Endpoints:
         return self.name == "production"
 
 
-def resolve(testnet: bool = False, demo: bool = False, rest_url: str | None = None,
+def resolve(testnet: bool = False, demo_trading: bool = False, rest_url: str | None = None,
             ws_url: str | None = None) -> Endpoints:
-    """``--testnet`` / ``--demo`` pick Binance's test environments; explicit URLs win over both."""
-    if testnet and demo:
-        raise ValueError("choose --testnet or --demo, not both")
+    """``--testnet`` / ``--demo-trading`` pick Binance's test environments; explicit URLs win
+    over both."""
+    if testnet and demo_trading:
+        raise ValueError("choose --testnet or --demo-trading, not both")
     if testnet:
         name, rest, ws = "testnet", TESTNET_REST, TESTNET_WS
-    elif demo:
-        name, rest, ws = "demo", DEMO_REST, DEMO_WS
+    elif demo_trading:
+        name, rest, ws = "demo-trading", DEMO_REST, DEMO_WS
     else:
         name, rest, ws = "production", PRODUCTION_REST, PRODUCTION_WS
     if rest_url or ws_url:
@@ -58,7 +59,7 @@ def resolve(testnet: bool = False, demo: bool = False, rest_url: str | None = No
 
 
 def apply_to_client(client: Any, ep: Endpoints) -> None:
-    """Point every USDT-M REST base the client might read at ``ep`` (testnet/demo flags
+    """Point every USDT-M REST base the client might read at ``ep`` (testnet/demo-trading flags
     make python-binance read a different attribute, so all three are set)."""
     client.FUTURES_URL = ep.rest_url
     client.FUTURES_TESTNET_URL = ep.rest_url

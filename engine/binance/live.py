@@ -24,17 +24,18 @@ from tapedesk.engine.binance.venue import BinanceVenue, LiveSettings
 from tapedesk.engine.events import MarketEvent
 from tapedesk.engine.snapshot import FeedStatus
 
-_ENV_FOR = {"production": "live", "testnet": "testnet", "demo": "demo"}
+_ENV_FOR = {"production": "live", "testnet": "testnet", "demo-trading": "demo-trading"}
 
 Confirm = Callable[[str], "str | Awaitable[str]"]
 
 
 def endpoints_for(binance_cfg: Any, testnet: bool | None = None,
-                  demo: bool | None = None) -> Endpoints:
-    """``--testnet``/``--demo`` flags win over the config file's; URL overrides win over both."""
+                  demo_trading: bool | None = None) -> Endpoints:
+    """``--testnet``/``--demo-trading`` flags win over the config file's; URL overrides win
+    over both."""
     return resolve(
         testnet=binance_cfg.testnet if testnet is None else testnet,
-        demo=binance_cfg.demo if demo is None else demo,
+        demo_trading=binance_cfg.demo_trading if demo_trading is None else demo_trading,
         rest_url=binance_cfg.rest_url, ws_url=binance_cfg.ws_url)
 
 
@@ -67,7 +68,7 @@ def paper_feed(endpoints: Endpoints, symbols: list[str],
 
 async def prepare_live(config: Any, credentials: Any, confirm: Confirm,
                        say: Callable[[str], None] = print, testnet: bool | None = None,
-                       demo: bool | None = None,
+                       demo_trading: bool | None = None,
                        settings: LiveSettings | None = None) -> BinanceVenue:
     """Checks, confirmation, account set-up; returns a venue whose ``start()`` (run once, by
     ``Engine.start``) opens the user-data stream. ``confirm(prompt)`` returns (or, if async,
@@ -77,7 +78,7 @@ async def prepare_live(config: Any, credentials: Any, confirm: Confirm,
     if credentials is None:
         raise LiveAborted("live trading needs API keys: run `tapedesk keys set` first "
                           "(paper mode needs none)")
-    endpoints = endpoints_for(config.binance, testnet, demo)
+    endpoints = endpoints_for(config.binance, testnet, demo_trading)
     wanted_env = _ENV_FOR.get(endpoints.name)
     if wanted_env and credentials.environment != wanted_env:
         raise LiveAborted(f"these are {credentials.environment} keys but the desk points at "

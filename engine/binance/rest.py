@@ -106,7 +106,7 @@ def make_client(endpoints: Endpoints, api_key: str | None = None, api_secret: st
     """Build a client without I/O (``AsyncClient.create`` pings spot hosts first, which a
     local exchange or a firewalled server cannot answer) and point it at ``endpoints``."""
     client = DeskClient(api_key=api_key, api_secret=api_secret, private_key=private_key,
-                        testnet=endpoints.name == "testnet", demo=endpoints.name == "demo")
+                        testnet=endpoints.name == "testnet", demo=endpoints.name == "demo-trading")
     apply_to_client(client, endpoints)
     client.REQUEST_RECVWINDOW = recv_window_ms
     client.REQUEST_TIMEOUT = timeout_s

@@ -66,7 +66,7 @@ class AccountCheck:
     def summary(self) -> list[str]:
         where = {"production": "LIVE: REAL MONEY on Binance USDT-M",
                  "testnet": "Binance futures TESTNET (no real money)",
-                 "demo": "Binance DEMO trading (no real money)"}.get(
+                 "demo-trading": "Binance DEMO-TRADING environment (no real money)"}.get(
                      self.endpoints.name, f"custom endpoint {self.endpoints.rest_url}")
         lines = [where, f"API key {self.masked_key}",
                  f"wallet {self.wallet:,.2f} USDT, available {self.available:,.2f} USDT",

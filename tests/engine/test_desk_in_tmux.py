@@ -151,7 +151,7 @@ def test_offline_desk_shows_only_the_app_logs_to_file_and_quits_after_the_demo_s
     assert forwarded and forwarded[0][0] == "error"  # warnings reach the explanation log
 
     tmux.keys(name, "d")
-    wait_for(lambda: "DEMO" in tmux.pane(name).splitlines()[0], "the offline demo")
+    wait_for(lambda: "replay (offline demo)" in tmux.pane(name).splitlines()[0], "the offline demo")
     demo_pid = tmux.pid("demo")
     assert demo_pid == pid  # the same process switched desks
     paper = json.loads(tmux.td("status", "--json", "--mode", "paper").stdout)
@@ -168,7 +168,7 @@ def test_kill_session_after_the_demo_switch_ends_the_process(tmux: Tmux) -> None
     pid = tmux.pid("paper")
     wait_for(lambda: "PAPER" in tmux.pane(name), "the paper desk")
     tmux.keys(name, "d")
-    wait_for(lambda: "DEMO" in tmux.pane(name).splitlines()[0], "the offline demo")
+    wait_for(lambda: "replay (offline demo)" in tmux.pane(name).splitlines()[0], "the offline demo")
     subprocess.run([*tmux.cmd, "kill-session", "-t", name], check=True)
     wait_for(lambda: not alive(pid), "the process to end after kill-session", limit_s=10)
 
@@ -182,7 +182,7 @@ def test_quit_ends_the_process_even_when_a_plugin_left_a_thread_running(tmux: Tm
     name = f"desk-{uuid.uuid4().hex[:6]}"
     tmux.start(name, "demo")
     pid = tmux.pid("demo")
-    wait_for(lambda: "DEMO" in tmux.pane(name), "the demo")
+    wait_for(lambda: "replay (offline demo)" in tmux.pane(name), "the demo")
     _quit(tmux, name)
     wait_for(lambda: not alive(pid), "the process to end despite the thread", limit_s=15)
     log = (tmux.ddir / "log" / "desk-demo.log").read_text()

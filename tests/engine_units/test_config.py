@@ -111,6 +111,27 @@ def test_no_path_and_no_xdg_file_gives_defaults(tmp_path, monkeypatch):
     assert load_config().risk.max_leverage == 2
 
 
-def test_testnet_and_demo_together_are_refused(tmp_path):
-    msg = error_for(tmp_path, "[binance]\ntestnet = true\ndemo = true\n")
-    assert ": binance: " in msg and "testnet or demo" in msg
+def test_testnet_and_demo_trading_together_are_refused(tmp_path):
+    msg = error_for(tmp_path, "[binance]\ntestnet = true\ndemo_trading = true\n")
+    assert ": binance: " in msg and "testnet or demo_trading" in msg
+    msg = error_for(tmp_path, "[binance]\ntestnet = true\ndemo = true\n")  # the old name too
+    assert ": binance: " in msg and "testnet or demo_trading" in msg
+
+
+def test_the_old_binance_demo_key_still_works_with_a_one_line_warning(tmp_path, capsys):
+    path = tmp_path / "old.toml"
+    path.write_text("[binance]\ndemo = true\n")
+    assert load_config(path).binance.demo_trading is True
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"{path}: binance.demo is deprecated" in line and "demo_trading" in line
+    path.write_text("[binance]\ndemo = true\ndemo_trading = false\n")
+    msg = error_for(tmp_path, path.read_text())
+    assert "binance: demo and demo_trading both set" in msg
+
+
+def test_keymap_takes_binding_ids_to_key_strings(tmp_path):
+    path = tmp_path / "keys.toml"
+    path.write_text('[ui.keymap]\nemergency_stop = "f12"\npause = "space"\n')
+    assert load_config(path).ui.keymap == {"emergency_stop": "f12", "pause": "space"}
+    msg = error_for(tmp_path, "[ui.keymap]\npause = 5\n")
+    assert ": ui.keymap.pause: " in msg

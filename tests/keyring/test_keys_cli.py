@@ -182,11 +182,11 @@ def test_set_cancelled_by_end_of_input_stores_nothing(secret_service):
 
 
 def test_check_reports_missing_keys_and_how_to_store_them(secret_service):
-    run = keys("check", environment="demo", backend=secret_service.backend())
+    run = keys("check", environment="demo-trading", backend=secret_service.backend())
 
     assert run.code == EXIT_NO
-    assert "demo keys (profile default): missing" in run.out
-    assert "tapedesk keys set --demo" in run.out
+    assert "demo-trading keys (profile default): missing" in run.out
+    assert "tapedesk keys set --demo-trading" in run.out
 
 
 def test_check_reports_present_keys_masked_and_says_the_account_was_not_asked(secret_service):
@@ -447,12 +447,12 @@ def test_delete_asks_then_removes_the_keys(secret_service):
 
 def test_delete_with_yes_does_not_ask(secret_service):
     backend = secret_service.backend()
-    save_credentials(Credentials(KEY, SECRET, environment="demo"), backend=backend)
+    save_credentials(Credentials(KEY, SECRET, environment="demo-trading"), backend=backend)
 
-    run = keys("delete", environment="demo", yes=True, backend=backend)
+    run = keys("delete", environment="demo-trading", yes=True, backend=backend)
 
     assert run.code == EXIT_OK
-    assert load_credentials(environment="demo", backend=backend) is None
+    assert load_credentials(environment="demo-trading", backend=backend) is None
 
 
 def test_delete_with_nothing_stored_says_so(secret_service):
@@ -476,7 +476,7 @@ def test_unknown_action_or_environment_is_a_usage_error():
     [
         (["keys", "check"], "live"),
         (["keys", "check", "--testnet"], "testnet"),
-        (["keys", "check", "--demo"], "demo"),
+        (["keys", "check", "--demo-trading"], "demo-trading"),
         (["--testnet", "keys", "check"], "testnet"),
     ],
 )

@@ -78,7 +78,7 @@ def test_environments_are_kept_apart(secret_service):
 
     assert load_credentials(environment="live", backend=backend).api_key == KEY
     assert load_credentials(environment="testnet", backend=backend).api_key == other_key
-    assert load_credentials(environment="demo", backend=backend) is None
+    assert load_credentials(environment="demo-trading", backend=backend) is None
 
     assert delete_credentials(environment="testnet", backend=backend) is True
     assert load_credentials(environment="testnet", backend=backend) is None
@@ -139,13 +139,13 @@ def test_a_malformed_keyring_item_says_to_set_the_keys_again_without_showing_it(
 
 def test_repr_and_str_show_only_the_masked_key():
     pem = ECC.generate(curve="ed25519").export_key(format="PEM")
-    credentials = Credentials(KEY, SECRET, private_key_pem=pem, environment="demo")
+    credentials = Credentials(KEY, SECRET, private_key_pem=pem, environment="demo-trading")
 
     for text in (repr(credentials), str(credentials), f"{credentials}", f"{[credentials]}"):
         assert KEY not in text and SECRET not in text and pem not in text
         assert "Kq7v…lE" not in text  # the mask shows 4 + 4, nothing in between
         assert "Kq7v…C2lE" in text
-        assert "demo" in text
+        assert "demo-trading" in text
 
 
 def test_credentials_refuse_to_be_pickled():
@@ -225,3 +225,17 @@ def test_a_locked_keyring_is_reported_as_locked_with_the_way_to_unlock_it(
         assert "gnome-keyring-daemon --replace --unlock" in str(raised.value)
     finally:
         running.stop()
+
+
+def test_demo_trading_keys_stored_under_the_old_demo_name_still_load_and_delete(secret_service):
+    backend = secret_service.backend()
+    legacy = Credentials(KEY, SECRET, environment="live")._to_keyring()
+    backend.set_password(SERVICE, "demo:default", legacy)  # written before the rename
+
+    loaded = load_credentials(environment="demo-trading", backend=backend)
+
+    assert loaded is not None and loaded.api_key == KEY
+    assert loaded.environment == "demo-trading"
+    assert load_credentials(environment="live", backend=backend) is None
+    assert delete_credentials(environment="demo-trading", backend=backend) is True
+    assert backend.get_password(SERVICE, "demo:default") is None

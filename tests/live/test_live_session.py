@@ -38,12 +38,12 @@ def test_flags_and_overrides_pick_the_endpoints():
     assert endpoints_for(cfg.binance).name == "production"
     assert endpoints_for(cfg.binance, testnet=True).rest_url.startswith(
         "https://testnet.binancefuture.com")
-    assert endpoints_for(cfg.binance, demo=True).name == "demo"
+    assert endpoints_for(cfg.binance, demo_trading=True).name == "demo-trading"
     cfg.binance.rest_url = "http://127.0.0.1:9/fapi"
     ep = endpoints_for(cfg.binance, testnet=True)
     assert ep.rest_url == "http://127.0.0.1:9/fapi" and ep.name == "testnet" and ep.is_loopback
     with pytest.raises(ValueError):
-        resolve(testnet=True, demo=True)
+        resolve(testnet=True, demo_trading=True)
 
 
 async def test_wrong_confirmation_aborts_with_nothing_sent(exchange):

@@ -34,8 +34,8 @@ FIELDS = {
              "max_stop_pct", "stale_after_s", "day_roll_hour_utc", "max_levrage"],
     "paper": ["initial_balance", "maker_fee_bps", "taker_fee_bps", "slippage_bps", "latency_ms",
               "assumed_funding_bps_8h", "fill_at", "typo"],
-    "binance": ["testnet", "demo", "rest_url", "ws_url", "recv_window_ms"],
-    "ui": ["theme", "bell", "fps"],
+    "binance": ["testnet", "demo_trading", "demo", "rest_url", "ws_url", "recv_window_ms"],
+    "ui": ["theme", "bell", "fps", "keymap"],
 }
 GOOD = {
     "risk_per_trade_pct": st.floats(0.01, 5), "max_trades_per_day": st.integers(0, 50),
@@ -43,7 +43,7 @@ GOOD = {
     "min_stop_pct": st.floats(0.01, 0.3), "max_stop_pct": st.floats(0.31, 5),
     "initial_balance": st.sampled_from([1000, "2500.5", 10_000]), "fill_at": st.sampled_from(
         ["auto", "close", "next-open", "quote"]), "fps": st.integers(1, 60),
-    "testnet": st.booleans(), "demo": st.booleans(),
+    "testnet": st.booleans(), "demo_trading": st.booleans(), "demo": st.booleans(),
 }
 
 

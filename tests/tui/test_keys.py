@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from tapedesk.tui.app import DEMO_EXIT_CODE, make_app
-from tapedesk.tui.screens import ChartScreen, ConfirmScreen, HelpScreen, StrategyScreen
+from tapedesk.tui.screens import ChartScreen, ConfirmScreen, HelpScreen
+from tapedesk.tui.strategy_screen import StrategyScreen
 from textual.command import CommandPalette
 from textual.widgets import Input
 
@@ -143,6 +144,7 @@ async def test_saved_theme_is_applied_at_start(_temp_home):
     first = live_like_engine(_temp_home)
     await first.start()
     await first.set_setting("theme", "tapedesk-light")
+    await first.set_setting("theme.config", "tapedesk-dark")  # [ui] theme when it was picked
     await first.stop()
     app = make_app(live_like_engine(_temp_home))
     async with app.run_test(size=(120, 36)) as pilot:
@@ -270,9 +272,8 @@ async def test_help_lists_every_key_and_ctrl_x_still_works_under_it(desk_engine)
         await pilot.press("question_mark")
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
-        text = screen_text(app)
-        for key in ("ctrl+x", "r", "p", "1–9", "s", "c", "f", "t", "?", "q", "d", "ctrl+p"):
-            assert f" {key} " in text, key
+        # Every binding is on it: test_keymap_theme_strategies.test_help_lists_every_binding...
+        assert "EMERGENCY STOP" in screen_text(app)
         await pilot.press("ctrl+x")
         await settle(pilot)
         assert app.last_snapshot.halted
