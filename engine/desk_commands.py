@@ -90,6 +90,8 @@ def read_status(mode: str, path: Path) -> dict[str, Any]:
         "balance": engine_state.get("balance"),
         "position": positions[0] if positions else None,
         "positions": positions,
+        # Open quantity with no stop accepted on the exchange (as of the last commit).
+        "unprotected": list(engine_state.get("unprotected", [])),
         "strategies_enabled": [s["name"] for s in strategies if s.get("enabled")],
         "strategies": strategies,
         "last_event": iso(ck[0]) if ck and ck[0] else None,
@@ -136,6 +138,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             else "flat"
         )
     )
+    if st["unprotected"]:
+        print(f"UNPROTECTED {', '.join(st['unprotected'])}: no stop on the exchange yet "
+              "(the desk closes it when the grace period ends)")
     print(f"strategies {', '.join(st['strategies_enabled']) or 'none enabled'}")
     return 0
 
