@@ -507,17 +507,18 @@ class Engine:
 
     # -- emergency stop --------------------------------------------------------------------
 
-    async def emergency_stop(self) -> None:
+    async def emergency_stop(self) -> bool:
         """Halt entries, cancel everything, close reduce-only, verify flat; retry until flat.
 
-        Works with the market stream dead: it talks only to the venue.
+        Works with the market stream dead: it talks only to the venue. Returns True only
+        when the venue itself reported flat with no open orders.
         """
         if self._estop_task is not None and not self._estop_task.done():
             return await asyncio.shield(self._estop_task)
         self._estop_task = asyncio.ensure_future(self._emergency_stop())
         return await asyncio.shield(self._estop_task)
 
-    async def _emergency_stop(self) -> None:
+    async def _emergency_stop(self) -> bool:
         self.halted = True
         self._pending.append(setting_record("halted", "1"))
         self._entries.clear()
@@ -556,7 +557,7 @@ class Engine:
                         "with no open orders. Desk stays HALTED until you resume.",
                     )
                     await self.commit()
-                    return
+                    return True
                 self.explain(
                     ExplanationKind.ERROR,
                     f"Verify attempt {attempt}: venue still shows "
@@ -569,7 +570,7 @@ class Engine:
                 )
             await self.commit()
             if self._stopping and attempt >= 3:
-                return
+                return False
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 

@@ -50,6 +50,10 @@ class DeskApp(App[int]):
     BINDINGS: ClassVar = [
         Binding("ctrl+x", "emergency_stop", "E-STOP", priority=True, id="emergency_stop",
                 tooltip="Halt entries, cancel all, close everything, verify flat"),
+        # Same key, shown nowhere: runs only when the binding above is disabled (no engine
+        # running here), to say so instead of pretending to stop something.
+        Binding("ctrl+x", "estop_unavailable", "E-STOP", show=False, priority=True,
+                id="estop_unavailable"),
         Binding("p", "toggle_pause", "Pause", id="pause"),
         Binding("s", "strategies", "Strategies", id="strategies"),
         Binding("r", "resume_halt", "Resume", id="resume_halt"),
@@ -123,6 +127,8 @@ class DeskApp(App[int]):
         self._spark_sig: tuple[int, float] | None = None
         self._pending_log: list[Explanation] = []
         self._hung_up = False
+        self._estop_offered = False
+        self._boot_worker: Any = None
 
     # ---- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -160,7 +166,8 @@ class DeskApp(App[int]):
         self.header.show(None, notice=self.notice)
         if self.handle_signals:
             self._install_hangup_handlers()
-        self.run_worker(self._boot(), name="engine-boot", group="engine", exit_on_error=False)
+        self._boot_worker = self.run_worker(self._boot(), name="engine-boot", group="engine",
+                                            exit_on_error=False)
         self.set_interval(1 / self.fps, self.refresh_view, name="desk-refresh")
 
     # ---- engine lifecycle ---------------------------------------------------------------
@@ -320,8 +327,9 @@ class DeskApp(App[int]):
             self._pending_log = []
         if self.ticks % SPARK_EVERY_TICKS == 1 or trips:
             self._paint_sparkline()
-        if isinstance(self.screen, StrategyScreen):
-            self.screen.show(snap)
+        if isinstance(self.screen, StrategyScreen | ConfirmScreen):
+            self.screen.show(snap)  # dialogs describe the desk as it is now, not as it was
+        self._sync_estop_binding()
 
     def _paint_sparkline(self) -> None:
         curve = self.engine.equity_curve()
@@ -350,6 +358,30 @@ class DeskApp(App[int]):
     def _engine_error(self, text: str) -> None:
         self.notify(escape(text), severity="error", timeout=10)
         self._local_log(ExplanationKind.ERROR, text)
+        self._sync_estop_binding()
+
+    @property
+    def engine_running(self) -> bool:
+        """Started here and not stopped: only then does this desk hold the venue."""
+        return self.engine_ready and not self.engine_stopped
+
+    @property
+    def engine_start_failed(self) -> bool:
+        worker = self._boot_worker
+        return not self.engine_ready and worker is not None and worker.is_finished
+
+    def _sync_estop_binding(self) -> None:
+        """Footer and palette follow whether an emergency stop is on offer."""
+        if self._estop_offered != self.engine_running:
+            self._estop_offered = self.engine_running
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "emergency_stop":
+            return self.engine_running
+        if action == "estop_unavailable":
+            return not self.engine_running
+        return True
 
     def _engine_call(self, coro: Any, what: str, group: str = "engine-call") -> None:
         async def call() -> None:
@@ -368,6 +400,9 @@ class DeskApp(App[int]):
     # ---- actions ------------------------------------------------------------------------
     def action_emergency_stop(self) -> None:
         """No dialog: the header turns HALTED now; the engine's log lines tell each step."""
+        if not self.engine_running:  # check_action gates the key; the palette comes here too
+            self.action_estop_unavailable()
+            return
         self.halting = True
         self._local_log(ExplanationKind.DESK,
                         "EMERGENCY STOP: halting entries → cancel all orders → close all "
@@ -379,21 +414,34 @@ class DeskApp(App[int]):
         if self.bell_enabled:
             self.bell()
 
+    def action_estop_unavailable(self) -> None:
+        why = ("the engine is stopping" if self.engine_stopped
+               else "the engine did not start" if self.engine_start_failed
+               else "the engine is still starting")
+        text = (f"Emergency stop not sent: {why}, so this desk holds no venue. "
+                "A desk that is running elsewhere is not stopped from here.")
+        self.notify(text, severity="error", markup=False, timeout=8)
+        self.explain.add([Explanation(self.last_snapshot.now_ts if self.last_snapshot else 0,
+                                      ExplanationKind.ERROR, text)])
+
     async def _estop(self) -> None:
         try:
-            await self.engine.emergency_stop()
+            verified = await self.engine.emergency_stop()
         except Exception as exc:
             self._engine_error(f"Emergency stop raised: {exc} — the engine keeps retrying; "
                                "check the exchange")
             return
+        # Only the engine that holds the venue can say it is flat: its answer, not ours.
+        if verified is True:
+            self._local_log(ExplanationKind.DESK, "EMERGENCY STOP complete: the venue verified "
+                                                  "flat, no open orders. Press r to resume.")
+            self.notify("HALTED — venue verified flat", severity="warning")
+            return
         snap = self.engine.snapshot()
-        if snap.positions:
-            self._engine_error("Emergency stop returned with positions still open: "
-                               + ", ".join(snap.positions))
-        else:
-            self._local_log(ExplanationKind.DESK, "EMERGENCY STOP complete: verified flat, "
-                                                  "no open orders. Press r to resume.")
-            self.notify("HALTED — verified flat", severity="warning")
+        still = ", ".join(snap.positions) or "unknown"
+        self._engine_error("Emergency stop ended WITHOUT the venue confirming flat "
+                           f"(positions in the desk's book: {still}). Entries stay halted; "
+                           "check the exchange.")
 
     def action_toggle_pause(self) -> None:
         snap = self.last_snapshot
@@ -442,13 +490,13 @@ class DeskApp(App[int]):
             return
 
         def answered(yes: bool | None) -> None:
-            if yes:
+            now = self.last_snapshot
+            if yes and now is not None and now.halted:
                 self._engine_call(self.engine.resume_from_halt(), "resume from halt")
 
         self.push_screen(ConfirmScreen(
-            "Resume from HALT?",
-            "Strategies may open new positions again as soon as their signals pass risk.",
-            yes="Resume trading (y)", no="Stay halted (n)",
+            *resume_text(snap), yes="Resume trading (y)", no="Stay halted (n)",
+            live=resume_text,
         ), answered)
 
     async def action_quit(self) -> None:
@@ -471,15 +519,16 @@ class DeskApp(App[int]):
                 self.run_worker(self._shutdown_and_exit(code), group="quit", exclusive=True)
 
         self.push_screen(ConfirmScreen(
-            "Quit with a position open?", protection_text(snap),
-            yes="Quit anyway (y)", no="Stay (n)",
+            *quit_text(snap), yes="Quit anyway (y)", no="Stay (n)", live=quit_text,
         ), answered)
 
     # ---- command palette ----------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Emergency stop (ctrl+x)", "Halt, cancel all, close all, verify flat",
-                            self.action_emergency_stop)
+        if self.engine_running:
+            yield SystemCommand("Emergency stop (ctrl+x)",
+                                "Halt, cancel all, close all, verify flat",
+                                self.action_emergency_stop)
         yield SystemCommand("Pause / resume entries (p)", "Open trade still managed",
                             self.action_toggle_pause)
         yield SystemCommand("Resume from halt (r)", "Asks to confirm", self.action_resume_halt)
@@ -494,6 +543,25 @@ class DeskApp(App[int]):
         for n, strat in enumerate(list(self.engine.strategies)[:9], start=1):
             yield SystemCommand(f"Toggle strategy {n}: {strat.name} ({n})", "Enable or disable",
                                 lambda n=n: self.action_toggle_strategy(n))
+
+
+def resume_text(snap: DeskSnapshot) -> tuple[str, str]:
+    """Title and body of the resume-from-halt dialog for the desk as it is now."""
+    if not snap.halted:
+        return ("The desk is no longer halted",
+                "It was resumed elsewhere (tapedesk resume or another key). Nothing to do: "
+                "press n or esc.")
+    return ("Resume from HALT?",
+            "Strategies may open new positions again as soon as their signals pass risk.")
+
+
+def quit_text(snap: DeskSnapshot) -> tuple[str, str]:
+    """Title and body of the quit dialog for the desk as it is now."""
+    if not snap.positions:
+        return ("Quit? The desk is flat now",
+                "The position has closed since this dialog opened: nothing is open. "
+                "Quitting stops the desk.")
+    return "Quit with a position open?", protection_text(snap)
 
 
 def protection_text(snap: DeskSnapshot) -> str:
