@@ -104,7 +104,8 @@ class FakeEngine:
     async def emergency_stop(self) -> bool:
         self.calls.append("emergency_stop")
         self.halted = True
-        for step in ("cancel all orders: 2 canceled", "close BTCUSDT reduce-only", "verified flat"):
+        last = "verified flat" if self.verify_flat else "venue still shows 1 position; retrying"
+        for step in ("cancel all orders: 2 canceled", "close BTCUSDT reduce-only", last):
             self.emit(Explanation(self.now, ExplanationKind.DESK, step))
         self.positions.clear()
         self.emit(StateChanged(DeskState.HALTED, "HALTED by emergency stop"))
