@@ -22,6 +22,7 @@ from typing import Any
 from tapedesk.engine import explanations as say
 from tapedesk.engine.clock import DAY_MS, Clock, EventClock, day_key, day_start
 from tapedesk.engine.config import DeskConfig
+from tapedesk.engine.equity_history import EquityHistory
 from tapedesk.engine.events import (
     Decision,
     Explanation,
@@ -173,7 +174,7 @@ class Engine:
         self.day = DayCounters(day="")
         self.trades: list[RoundTrip] = []
         self.recent: deque[Explanation] = deque(maxlen=keep_explanations)
-        self.equity_samples: list[tuple[int, float]] = []
+        self.equity_samples = EquityHistory()  # bounded: engine/equity_history.py
         self.equity_sample_ms = equity_sample_ms
         self.bars_seen = 0
         self.bars_in_position = 0
@@ -241,7 +242,7 @@ class Engine:
             for e in await self.recent_explanations(200):
                 self.recent.append(e)
             eq = await self.journal.fetchall("SELECT ts, equity FROM equity ORDER BY ts")
-            self.equity_samples = [(int(t), float(v)) for t, v in eq]
+            self.equity_samples = EquityHistory((int(t), float(v)) for t, v in eq)
         now = self.clock.now()
         if now:
             await self._load_day(now)
