@@ -86,3 +86,21 @@ def test_ctrl_x_in_tmux_halts_flat_and_status_json_agrees(tmux_session):
     assert not data["positions"] and data["position"] is None
     subprocess.run([*tmux, "send-keys", "-t", name, "q"], check=True)
     _wait_for(lambda: "DESK-EXITED=0" in _pane(tmux, name), "the desk to exit cleanly")
+
+
+def test_enter_in_the_resume_dialog_keeps_the_desk_halted_in_tmux(tmux_session):
+    tmux, name, cmd, env = tmux_session
+    _wait_for(lambda: "RUNNING" in _pane(tmux, name), "the desk running", 90)
+    subprocess.run([*tmux, "send-keys", "-t", name, "C-x"], check=True)
+    _wait_for(lambda: "HALTED" in _pane(tmux, name), "HALTED on screen")
+    subprocess.run([*tmux, "send-keys", "-t", name, "r"], check=True)
+    _wait_for(lambda: "Resume from HALT?" in _pane(tmux, name), "the resume dialog")
+    subprocess.run([*tmux, "send-keys", "-t", name, "Enter"], check=True)
+    pane = _wait_for(lambda: (p := _pane(tmux, name)) and "Resume from HALT?" not in p and p,
+                     "the dialog to close")
+    assert "HALTED" in pane and "Press r to resume" in pane
+    status = subprocess.run([*cmd, "status", "--json"], capture_output=True, text=True,
+                            env=env, check=True, timeout=60)
+    assert json.loads(status.stdout)["halted"] is True
+    subprocess.run([*tmux, "send-keys", "-t", name, "q"], check=True)
+    _wait_for(lambda: "DESK-EXITED=0" in _pane(tmux, name), "the desk to exit cleanly")
