@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from tapedesk.engine.snapshot import DeskSnapshot, DeskState, StateChanged
 from tapedesk.themes import DEFAULT_THEME, DESK_VARIABLES, load_themes
 from tapedesk.tui.active_trade import ActiveTrade
 from tapedesk.tui.explain_log import ExplainLog
+from tapedesk.tui.log_routing import routed_logs
 from tapedesk.tui.screens import ChartScreen, ConfirmScreen, HelpScreen, StrategyScreen
 from tapedesk.tui.status_header import StatusHeader
 from tapedesk.tui.trade_history import TradeHistory
@@ -39,6 +41,9 @@ LOG_EVERY_TICKS = 3
 DEFAULT_FPS = 10.0
 RUN_EXIT_WAIT_S = 2.0
 MAX_FPS = 15.0
+#: The same log message (logger and text) is shown once per this many seconds; the file
+#: under tui.log_routing.desk_log_path() has every one.
+LOG_REPEAT_S = 60.0
 #: run_desk returns this when the user pressed d: the launcher restarts in demo mode.
 DEMO_EXIT_CODE = 3
 
@@ -128,6 +133,8 @@ class DeskApp(App[int]):
         self._pending_log: list[Explanation] = []
         self._hung_up = False
         self._estop_offered = False
+        self.log_inbox: Any = None  # tui.log_routing.DeskInbox while run_desk routes logging
+        self._log_seen: dict[tuple[str, str], float] = {}
         self._boot_worker: Any = None
 
     # ---- layout -------------------------------------------------------------------------
@@ -295,6 +302,8 @@ class DeskApp(App[int]):
                 DeskState.HALTED, DeskState.DAY_LOCKED
             )):
                 ring = True
+        if self.log_inbox is not None:
+            self._pending_log.extend(self._log_lines(snap.now_ts))
         if snap.state is DeskState.HALTED:
             self.halting = False
         self.last_snapshot = snap
@@ -346,6 +355,26 @@ class DeskApp(App[int]):
         spark.data = values  # a new list: Sparkline only redraws on assignment
 
     # ---- helpers ------------------------------------------------------------------------
+    def _log_lines(self, ts: int) -> list[Explanation]:
+        """Warnings and errors logged since the last frame (they no longer reach the
+        terminal: tui/log_routing.py), as explanation lines; never toasts."""
+        out = []
+        seen = self._log_seen
+        for rec in self.log_inbox.drain():
+            try:
+                msg = rec.getMessage()
+            except Exception:  # a bad format string in someone's log call
+                msg = str(rec.msg)
+            key = (rec.name, msg)
+            if rec.created - seen.get(key, -LOG_REPEAT_S) < LOG_REPEAT_S:
+                continue  # a reconnect loop says the same thing every few seconds
+            if len(seen) > 500:
+                seen.clear()
+            seen[key] = rec.created
+            kind = ExplanationKind.ERROR if rec.levelno >= logging.ERROR else ExplanationKind.DESK
+            out.append(Explanation(ts, kind, f"log {rec.levelname.lower()}: {rec.name}: {msg}"))
+        return out
+
     def _local_log(self, kind: ExplanationKind, text: str) -> None:
         """A line from the desk itself, after everything the engine has said so far."""
         if self.engine_ready and not self.engine_stopped:
@@ -588,5 +617,7 @@ def run_desk(engine: Any, *, demo: bool, notice: str | None = None) -> int:
     journal_path = getattr(getattr(engine, "journal", None), "path", None)
     themes_dir = Path(journal_path).parent / "themes" if journal_path else None
     app = make_app(engine, demo=demo, notice=notice, handle_signals=True, themes_dir=themes_dir)
-    code = app.run()
+    with routed_logs() as inbox:  # nothing may write over the desk while it is on screen
+        app.log_inbox = inbox
+        code = app.run()
     return int(code or app.return_code or 0)
