@@ -78,7 +78,7 @@ class DeskApp(App[int]):
     HELP_ROWS: ClassVar = [
         ("ctrl+x", "EMERGENCY STOP: halt entries, cancel all orders, close all positions "
                    "reduce-only, verify flat (no dialog; works from any screen)"),
-        ("r", "resume from a halt (asks to confirm)"),
+        ("r", "resume from a halt (asks: y resumes; Enter, n or esc stay halted)"),
         ("p", "pause / resume new entries (an open trade is still managed)"),
         ("1–9", "enable / disable strategy N"),
         ("s", "strategy screen: enabled, last signal, today's stats"),
@@ -86,7 +86,8 @@ class DeskApp(App[int]):
         ("f", "explanation log filter: all → taken → refused → errors"),
         ("t", "next theme (remembered)"),
         ("?", "this help"),
-        ("q", "quit (asks first when a position is open and says what protects it)"),
+        ("q", "quit (asks first when a position is open and says what protects it; "
+              "Enter, n or esc stay)"),
         ("d", "leave and restart in the offline demo (when live data is unavailable)"),
         ("ctrl+p", "command palette: every action by name"),
     ]
