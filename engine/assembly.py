@@ -44,16 +44,25 @@ def load_user_strategies() -> list[str]:
 
 
 def build_strategies(config: DeskConfig) -> tuple[list[Strategy], set[str], list[str]]:
-    """Strategies from config; a broken one is left out with a message, never a crash."""
+    """Strategies from config, or StrategyError before anything starts.
+
+    A misspelt name, an unknown or ill-typed parameter (enabled or not) stops the desk at
+    start with the same check and wording as ``--param`` (``strategy.create``), prefixed with
+    the config path (``strategies[0].name: unknown strategy 'ema_crosss'; available: ...``):
+    a desk that silently runs without the strategy the trader asked for is worse than none.
+    The returned errors are plugin files that failed to load (warnings: the desk still runs).
+    """
     out: list[Strategy] = []
     disabled: set[str] = set()
     errors = load_user_strategies()
-    for sc in config.strategies:
+    for i, sc in enumerate(config.strategies):
+        where = f"strategies[{i}]"
         try:
             out.append(create(sc.name, tuple(sc.symbols) if sc.symbols else None, **sc.params))
         except StrategyError as exc:
-            errors.append(f"strategy {sc.name} not loaded: {exc}")
-            continue
+            field = "name" if str(exc).startswith("unknown strategy") else "params"
+            hint = f" (plugin problems: {'; '.join(errors)})" if errors and field == "name" else ""
+            raise StrategyError(f"config {where}.{field}: {exc}{hint}") from None
         if not sc.enabled:
             disabled.add(sc.name)
     return out, disabled, errors
@@ -205,6 +214,9 @@ def _binance_desk(
         feed.push,
         feed.set_status,
         stale_after=config.risk.stale_after_s,
+        # any configured strategy that reads the book (on_depth), enabled or not: it may be
+        # switched on in the desk, and its book must already be in step
+        depth=any(s.handles("on_depth") for s in strategies),
     )
     engine = Engine(
         config=config,

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
+import contextlib
 import json
 import logging
+import math
 import signal
 import sys
 from collections.abc import Callable
@@ -19,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from tapedesk.engine.clock import iso, parse_time
-from tapedesk.engine.config import ConfigError, DeskConfig, data_dir, load_config
+from tapedesk.engine.config import ConfigError, DeskConfig, load_config
+from tapedesk.engine.desk_lock import DeskRunning, lock_desk
+from tapedesk.engine.paths import DataDirError, data_dir
+from tapedesk.engine.sample_data import data_source
 
 DeskRunner = Callable[..., int]
 MODES = ("paper", "live", "demo")
@@ -63,7 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run the desk (TUI, or --headless)")
     r.add_argument("--headless", action="store_true", help="no TUI: print explanations")
-    r.add_argument("--replay", type=Path, help="replay this data file instead of live data")
+    r.add_argument(
+        "--replay",
+        type=data_source,
+        help="replay this data file (or sample:1m, sample:stream) instead of live data",
+    )
     r.add_argument("--speed", type=float, default=1.0, help="replay speed; 0 = as fast as possible")
     r.add_argument("--loop", action="store_true", help="replay forever")
     r.add_argument("--symbol", help="symbol for data files that do not name one")
@@ -74,7 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     b = sub.add_parser("backtest", help="backtest strategies on a data file")
-    b.add_argument("--data", type=Path, required=True, help="kline CSV/JSON or stream capture")
+    b.add_argument(
+        "--data",
+        type=data_source,
+        required=True,
+        help="kline CSV/JSON or stream capture; sample:1m or sample:stream for the bundled ones",
+    )
     b.add_argument(
         "--strategy",
         action="append",
@@ -114,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--report", type=Path, help="write a report (.html or .md)")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    st = sub.add_parser("strategies", help="every strategy the desk knows, with its parameters")
+    st.add_argument("--json", action="store_true")
+
     s = sub.add_parser("status", help="desk state from the journal (works while a desk runs)")
     s.add_argument("--json", action="store_true")
     s.add_argument("--mode", choices=MODES, help="which journal (default: most recent)")
@@ -125,8 +141,27 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--day", help="only trades closed on this UTC day (YYYY-MM-DD)")
     t.add_argument("--mode", choices=MODES, help="which journal (default: most recent)")
 
-    h = sub.add_parser("halt", help="emergency stop of the running desk (from another shell)")
+    h = sub.add_parser(
+        "halt",
+        help="emergency stop of the running desk (from another shell)",
+        description="Emergency stop: halt entries, cancel orders, close positions, then wait "
+        "until the desk's venue reports flat. Exit 0: verified flat; 1: no desk running; "
+        "3: not verified flat within --timeout (the desk keeps retrying).",
+    )
     h.add_argument("--mode", choices=MODES, help="which desk (default: every running one)")
+    h.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the verified result (default 30)",
+    )
+
+    res = sub.add_parser("resume", help="resume a halted or paused desk (asks to confirm)")
+    res.add_argument("--mode", choices=MODES, help="which desk (default: every running one)")
+    res.add_argument("-y", "--yes", action="store_true", help="do not ask")
+
+    pa = sub.add_parser("paths", help="where config, journals, logs and sockets are")
+    pa.add_argument("--json", action="store_true")
 
     rc = sub.add_parser("reconcile", help="list or answer a live desk's startup differences")
     rc.add_argument("key", nargs="?", help="the difference to answer (as listed)")
@@ -149,13 +184,68 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
         level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from tapedesk.engine.feeds.checks import DataError
+    from tapedesk.engine.strategy import StrategyError
+
     try:
         return _dispatch(args, desk_runner)
-    except (UserError, ConfigError, FileNotFoundError) as exc:
-        print(f"tapedesk: {exc}", file=sys.stderr)
+    except ConfigError as exc:  # one line per problem, each naming its field
+        for line in str(exc).splitlines():
+            print(f"tapedesk: {line}", file=sys.stderr)
+        return 2
+    except (UserError, DataError, StrategyError, FileNotFoundError, DataDirError, DeskRunning) as exc:
+        print(f"tapedesk: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+    except SystemExit:
+        raise
+    except Exception as exc:  # the last line of defence: never a traceback for the user
+        logging.getLogger("tapedesk").debug("unexpected error", exc_info=True)
+        print(
+            f"tapedesk: unexpected error: {type(exc).__name__}: {_one_line(exc)} "
+            "(a bug; --log-level DEBUG shows where)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else type(exc).__name__
+    return f"{lines[0]} (+{len(lines) - 1} more: {'; '.join(lines[1:])})"
+
+
+def _check_speed(speed: float | None) -> None:
+    """``--speed`` is a finite number >= 0; checked here so the error is one line."""
+    if speed is not None and not (math.isfinite(speed) and speed >= 0):
+        raise UserError(f"--speed must be a number >= 0 (0 = as fast as possible), got {speed}")
+
+
+def _closed_pipe() -> int:
+    """The reader went away (``tapedesk trades --csv | head -1``): stop quietly.
+
+    stdout is pointed at /dev/null so the interpreter's final flush cannot fail again and
+    print "Exception ignored ... BrokenPipeError". 141 is what a shell reports for SIGPIPE.
+    """
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
+
+
+def _desk_mode(args: argparse.Namespace) -> str:
+    """The journal a desk command will write: the lock is per data dir and this mode."""
+    if args.command == "demo":
+        return "demo"
+    if args.command == "run" and args.replay is not None:
+        return "paper"
+    return "live" if args.live else "paper"
 
 
 def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
@@ -168,18 +258,23 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
             endpoints = endpoints_for(cfg.binance, args.testnet or None, args.demo_env or None)
             args.keys_verify = keys_verifier(endpoints, cfg.binance.recv_window_ms)
         return int(args.handler(args))
-    if cmd == "status":
-        return cmd_status(args)
-    if cmd == "trades":
-        return cmd_trades(args)
-    if cmd == "halt":
-        return cmd_halt(args)
+    if cmd == "strategies":
+        from tapedesk.engine.strategy_catalog import print_catalog
+
+        return print_catalog(args.json)
+    if cmd in ("status", "trades", "halt", "resume", "paths"):
+        from tapedesk.engine import desk_commands
+
+        return int(getattr(desk_commands, f"cmd_{cmd}")(args))
     if cmd == "reconcile":
         return cmd_reconcile(args)
+    _check_speed(getattr(args, "speed", None))
     config = load_config(args.config)
     if cmd == "backtest":
         return cmd_backtest(args, config)
     ddir = data_dir(args.data_dir)
+    # Before anything touches the data dir or the account: one desk per data dir and mode.
+    lock_desk(ddir, _desk_mode(args))
     if cmd == "demo":
         from tapedesk.engine.assembly import DEMO_SPEED, build_demo_engine
 
@@ -203,22 +298,13 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
             return asyncio.run(run_headless(engine))
         return _run_desk(engine, desk_runner, demo=False)
     if args.live:
-        engine = _build_live(args, config, ddir)
-        if engine is None:
-            return 2
-    else:
-        from tapedesk.engine.assembly import build_paper_engine
+        return _run_live(args, config, ddir, desk_runner)
+    from tapedesk.engine.assembly import build_paper_engine
 
-        engine = build_paper_engine(ddir, config, args.testnet or None, args.demo_env or None)
+    engine = build_paper_engine(ddir, config, args.testnet or None, args.demo_env or None)
     if cmd == "run" and args.headless:
         return asyncio.run(run_headless(engine))
-    notice = (
-        None
-        if args.live
-        else (
-            "Paper mode on live Binance market data. No connection? Press d for the offline demo."
-        )
-    )
+    notice = "Paper mode on live Binance market data. No connection? Press d for the offline demo."
     return _run_desk(engine, desk_runner, demo=False, notice=notice)
 
 
@@ -230,7 +316,37 @@ def _run_desk(
     return desk_runner(engine, demo=demo, notice=notice)
 
 
+def _run_live(
+    args: argparse.Namespace, config: DeskConfig, ddir: Path, desk_runner: DeskRunner | None
+) -> int:
+    """Checks, typed confirmation, set-up and the engine on one event loop (engine.live_loop);
+    headless with ``run --headless`` (or without a desk), else in the desk."""
+    from tapedesk.engine.live_loop import run_live
+
+    prepare = _build_live(args, config, ddir)
+    if desk_runner is None or (args.command == "run" and args.headless):
+        return run_live(prepare, lambda engine, loop: loop.run_until_complete(
+            run_live_headless(engine)))
+    return run_live(prepare, lambda engine, loop: desk_runner(
+        engine, demo=False, notice=None, loop=loop))
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # stdout may be a pipe or a log file: show it now
+
+
+def _ask(prompt: str) -> str:
+    """The typed confirmation; a closed stdin answers nothing (which aborts)."""
+    try:
+        return input(prompt)
+    except EOFError:
+        print(file=sys.stderr)
+        return ""
+
+
 def _build_live(args: argparse.Namespace, config: DeskConfig, ddir: Path) -> Any:
+    """Credentials now (keyring); the returned coroutine function does the rest in the loop
+    that will run the engine, and turns every refusal into one line (UserError)."""
     from tapedesk.engine.assembly import build_live_engine
     from tapedesk.engine.binance.live import LiveAborted, prepare_live
     from tapedesk.engine.keys import KeyringUnavailable, load_credentials
@@ -240,13 +356,37 @@ def _build_live(args: argparse.Namespace, config: DeskConfig, ddir: Path) -> Any
         creds = load_credentials(environment=env)
     except KeyringUnavailable as exc:
         raise UserError(str(exc)) from None
+
+    async def prepare() -> Any:
+        try:
+            venue = await prepare_live(
+                config, creds, _ask, _say, args.testnet or None, args.demo_env or None
+            )
+        except LiveAborted as exc:
+            raise UserError(str(exc)) from None
+        try:
+            return build_live_engine(
+                ddir, config, venue, args.testnet or None, args.demo_env or None
+            )
+        except BaseException:
+            await venue.client.close_connection()
+            raise
+
+    return prepare
+
+
+async def run_live_headless(engine: Any, out: Any = None) -> int:
+    """``run_headless`` plus one line once the desk can trade (streams connected)."""
+    from tapedesk.engine.live_loop import announce_ready
+
+    out = out or sys.stdout
+    ready = asyncio.ensure_future(announce_ready(engine, lambda t: print(t, file=out, flush=True)))
     try:
-        venue = asyncio.run(
-            prepare_live(config, creds, input, print, args.testnet or None, args.demo_env or None)
-        )
-    except LiveAborted as exc:
-        raise UserError(str(exc)) from None
-    return build_live_engine(ddir, config, venue, args.testnet or None, args.demo_env or None)
+        return await run_headless(engine, out)
+    finally:
+        ready.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ready
 
 
 # -- headless run ----------------------------------------------------------------------
@@ -301,23 +441,38 @@ def _print_summary(engine: Any, out: Any) -> None:
 
 
 def _parse_params(raw: list[str], names: list[str]) -> dict[str, dict[str, str]]:
-    """``k=v`` goes to every strategy that has ``k``; ``strategy.k=v`` to that one."""
-    from tapedesk.engine.strategy import available
+    """``k=v`` goes to every strategy that has ``k``; ``strategy.k=v`` to that one.
 
+    Only routing happens here: the names and values are checked by ``strategy.create``,
+    the same check (and wording) a config's ``[[strategies]]`` gets.
+    """
+    from tapedesk.engine.strategy import StrategyError, available, create, known_params
+
+    registry = available()
+    for n in names:
+        if n not in registry:
+            create(n)  # raises StrategyError naming the available strategies
     per: dict[str, dict[str, str]] = {n: {} for n in names}
     for item in raw:
         if "=" not in item:
             raise UserError(f"--param {item!r}: use name=value or strategy.name=value")
         key, value = item.split("=", 1)
+        key = key.strip()
         if "." in key:
             strat, key = key.split(".", 1)
             if strat not in per:
-                raise UserError(f"--param {item!r}: strategy {strat!r} is not in this backtest")
+                raise UserError(
+                    f"--param {item!r}: strategy {strat!r} is not in this backtest "
+                    f"(selected: {', '.join(names)})"
+                )
             per[strat][key] = value
         else:
-            takers = [n for n in names if key in available()[n].PARAMS]
+            takers = [n for n in names if key in registry[n].PARAMS]
             if not takers:
-                raise UserError(f"--param {item!r}: no strategy in this backtest has {key!r}")
+                known = "; ".join(f"{n}: {known_params(registry[n])}" for n in names)
+                raise StrategyError(
+                    f"--param {item!r}: no strategy in this backtest has {key!r}; known: {known}"
+                )
             for n in takers:
                 per[n][key] = value
     return per
@@ -330,17 +485,29 @@ def _decimal(text: str | None, flag: str) -> Decimal | None:
         value = Decimal(text)
     except InvalidOperation:
         raise UserError(f"{flag} {text!r} is not a number") from None
+    if not value.is_finite():
+        raise UserError(f"{flag} {text!r} is not a finite number")
     if value <= 0:
         raise UserError(f"{flag} must be positive, got {text}")
     return value
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Numeric backtest options: finite and in range, else one line (argparse takes 'nan')."""
+    for flag, value, hi in (("--fee-bps", args.fee_bps, 100.0),
+                            ("--slippage-bps", args.slippage_bps, 1000.0)):
+        if value is not None and not (math.isfinite(value) and 0 <= value <= hi):
+            raise UserError(f"{flag} must be between 0 and {hi:g} basis points, got {value}")
+    if args.monte_carlo < 0:
+        raise UserError(f"--monte-carlo must be >= 0, got {args.monte_carlo}")
+
+
 def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     from tapedesk.engine.assembly import load_user_strategies
     from tapedesk.engine.backtest import run_backtest
-    from tapedesk.engine.feeds.files import DataFormatError, iter_events, load_bars
+    from tapedesk.engine.feeds.files import iter_events, load_bars
     from tapedesk.engine.metrics import ProgressBar, format_table
-    from tapedesk.engine.strategy import StrategyError, available, create
+    from tapedesk.engine.strategy import available, create
 
     for problem in load_user_strategies():
         print(f"warning: {problem}", file=sys.stderr)
@@ -348,30 +515,26 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     if "all" in names:
         names = sorted(available())
     per = _parse_params(args.param, names)
-    try:
-        strategies = [create(n, (args.symbol,) if args.symbol else None, **per[n]) for n in names]
-    except StrategyError as exc:
-        raise UserError(str(exc)) from None
+    _check_options(args)
+    # StrategyError (unknown name, unknown or ill-typed parameter) ends in main: one line.
+    strategies = [create(n, (args.symbol,) if args.symbol else None, **per[n]) for n in names]
     if not args.data.exists():
         raise UserError(f"no such data file: {args.data}")
     try:
         start = parse_time(args.start) if args.start else None
         end = parse_time(args.end) if args.end else None
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise UserError(str(exc)) from None
+    # A file that cannot be read raises DataError (one line in main); skipped rows come back
+    # as one summary line per file.
     warnings: list[str] = []
-    try:
-        needs_ticks = any(s.handles("on_quote") or s.handles("on_trade") for s in strategies)
-        if needs_ticks or args.fill_at == "quote":
-            events: Any = list(iter_events(args.data, args.symbol, start, end, warnings.append))
-        else:
-            events = load_bars(args.data, args.symbol, start, end, warnings.append)
-    except DataFormatError as exc:
-        raise UserError(f"{args.data}: {exc}") from None
-    for w in warnings[:20]:
+    needs_ticks = any(s.handles("on_quote") or s.handles("on_trade") for s in strategies)
+    if needs_ticks or args.fill_at == "quote":
+        events: Any = list(iter_events(args.data, args.symbol, start, end, warnings.append))
+    else:
+        events = load_bars(args.data, args.symbol, start, end, warnings.append)
+    for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
-    if len(warnings) > 20:
-        print(f"warning: … and {len(warnings) - 20} more skipped lines", file=sys.stderr)
     if not events:
         raise UserError(f"{args.data}: no market events in the chosen range")
     bar = None
@@ -438,155 +601,6 @@ def _research(args: argparse.Namespace, result: Any) -> dict[str, Any]:
         except ValueError as exc:
             raise UserError(str(exc)) from None
     return out
-
-
-# -- journal readers -------------------------------------------------------------------
-
-
-def _journal_for(args: argparse.Namespace) -> tuple[str, Path]:
-    from tapedesk.engine.journal import db_path
-
-    ddir = data_dir(args.data_dir)
-    if args.mode:
-        return args.mode, db_path(ddir, args.mode)
-    found = [(db_path(ddir, m).stat().st_mtime, m) for m in MODES if db_path(ddir, m).exists()]
-    if not found:
-        raise UserError(f"no journal in {ddir}: no desk has run with this data dir yet")
-    mode = max(found)[1]
-    return mode, db_path(ddir, mode)
-
-
-def read_status(mode: str, path: Path) -> dict[str, Any]:
-    from tapedesk.engine.journal import open_readonly
-
-    conn = open_readonly(path)
-    try:
-        settings = dict(conn.execute("SELECT key, value FROM settings").fetchall())
-        day = conn.execute(
-            "SELECT day, trades, losses, realized_pnl, fees, locked, lock_reason "
-            "FROM daily_state ORDER BY day DESC LIMIT 1"
-        ).fetchone()
-        ck = conn.execute("SELECT cursor_ts, engine_state FROM checkpoint WHERE id = 1").fetchone()
-    finally:
-        conn.close()
-    positions = json.loads(ck[1]).get("positions", []) if ck else []
-    engine_state = json.loads(ck[1]) if ck else {}
-    strategies = json.loads(settings.get("strategies", "[]"))
-    return {
-        "mode": mode,
-        "halted": settings.get("halted") == "1",
-        "paused": settings.get("paused") == "1",
-        "day": None
-        if day is None
-        else {
-            "day": day[0],
-            "trades": day[1],
-            "losses": day[2],
-            "realized_pnl": day[3],
-            "fees": day[4],
-            "locked": bool(day[5]),
-            "lock_reason": day[6],
-        },
-        "balance": engine_state.get("balance"),
-        "position": positions[0] if positions else None,
-        "positions": positions,
-        "strategies_enabled": [s["name"] for s in strategies if s.get("enabled")],
-        "strategies": strategies,
-        "last_event": iso(ck[0]) if ck and ck[0] else None,
-    }
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    mode, path = _journal_for(args)
-    st = read_status(mode, path)
-    if args.json:
-        print(json.dumps(st, indent=2))
-        return 0
-    state = "HALTED" if st["halted"] else "PAUSED" if st["paused"] else "RUNNING"
-    d = st["day"] or {}
-    if d.get("locked"):
-        state += f" (day locked: {d['lock_reason']})"
-    print(f"mode      {mode}\nstate     {state}")
-    if d:
-        print(
-            f"day       {d['day']}: {d['trades']} trades, {d['losses']} losses, "
-            f"realised {Decimal(d['realized_pnl']):+,.2f} USDT (fees {Decimal(d['fees']):,.2f})"
-        )
-    print(f"balance   {st['balance'] or '-'} USDT")
-    pos = st["position"]
-    print(
-        "position  "
-        + (
-            f"{pos['side']} {pos['qty']} {pos['symbol']} @ {pos['entry']} "
-            f"(stop {pos.get('stop')}, target {pos.get('tp')})"
-            if pos
-            else "flat"
-        )
-    )
-    print(f"strategies {', '.join(st['strategies_enabled']) or 'none enabled'}")
-    return 0
-
-
-def cmd_trades(args: argparse.Namespace) -> int:
-    from tapedesk.engine.backtest import trade_json
-    from tapedesk.engine.clock import parse_time
-    from tapedesk.engine.journal import TRADE_COLUMNS, open_readonly, row_to_trade
-
-    _mode, path = _journal_for(args)
-    sql, params = f"SELECT {TRADE_COLUMNS} FROM trades", ()
-    if args.day:
-        try:
-            start = parse_time(args.day)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-        sql += " WHERE exit_ts >= ? AND exit_ts < ?"
-        params = (start, start + 86_400_000)
-    conn = open_readonly(path)
-    try:
-        trades = [row_to_trade(r) for r in conn.execute(sql + " ORDER BY exit_ts", params)]
-    finally:
-        conn.close()
-    rows = [trade_json(t) for t in trades]
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    elif args.csv:
-        cols = list(rows[0]) if rows else list(trade_json.__annotations__)
-        w = csv.DictWriter(sys.stdout, fieldnames=cols)
-        w.writeheader()
-        w.writerows(rows)
-    else:
-        if not rows:
-            print("no closed trades")
-        for r in rows:
-            print(
-                f"{r['exit_time']}  {r['side']:5s} {r['qty']:>8s} {r['symbol']}  "
-                f"{r['entry_price']} → {r['exit_price']}  fees {r['fees']}  "
-                f"pnl {Decimal(r['pnl']):+,.2f}  {r['strategy']} ({r['reason']})"
-            )
-    return 0
-
-
-def cmd_halt(args: argparse.Namespace) -> int:
-    from tapedesk.engine.control import send, socket_path
-
-    ddir = data_dir(args.data_dir)
-    modes = [args.mode] if args.mode else list(MODES)
-    reached = 0
-    for mode in modes:
-        path = socket_path(ddir, mode)
-        if not path.exists():
-            continue
-        try:
-            answer = send(path, "halt")
-        except OSError:
-            continue
-        reached += 1
-        flat = "verified flat" if answer.get("flat") else "NOT yet flat (still retrying)"
-        print(f"{mode} desk: emergency stop done, state {answer.get('state')}, {flat}.")
-    if not reached:
-        print(f"no desk is running with data dir {ddir}: nothing to halt.", file=sys.stderr)
-        return 1
-    return 0
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:

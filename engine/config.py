@@ -7,13 +7,13 @@ and 125, got 200``) because a trader editing a file at 3 a.m. needs exactly that
 
 from __future__ import annotations
 
-import os
 import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from tapedesk.engine.paths import config_dir, data_dir  # noqa: F401  (re-exported)
 
 
 class ConfigError(Exception):
@@ -62,11 +62,27 @@ class PaperConfig(_Section):
     fill_at: Literal["auto", "close", "next-open", "quote"] = "auto"
 
 
+def _symbol(v: str) -> str:
+    """A symbol is short alphanumeric text (BTCUSDT); upper-cased."""
+    if not 2 <= len(v) <= 40 or not v.isalnum():
+        raise ValueError(f"{v[:40]!r} is not a symbol (letters and digits, e.g. BTCUSDT)")
+    return v.upper()
+
+
 class StrategyConfig(_Section):
-    name: str
+    """One ``[[strategies]]`` entry. Whether ``name`` exists and ``params`` fit it is checked
+    when the desk is built (``assembly.build_strategies``: user plugins must be loaded first),
+    by the same check ``--param`` gets."""
+
+    name: str = Field(min_length=1, max_length=100)
     enabled: bool = True
     symbols: list[str] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("symbols")
+    @classmethod
+    def _upper(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else [_symbol(s) for s in v]
 
 
 class BinanceConfig(_Section):
@@ -104,21 +120,37 @@ class DeskConfig(_Section):
     @field_validator("symbols")
     @classmethod
     def _upper(cls, v: list[str]) -> list[str]:
-        return [s.upper() for s in v]
+        return [_symbol(s) for s in v]
+
+    @field_validator("strategies")
+    @classmethod
+    def _unique(cls, v: list[StrategyConfig]) -> list[StrategyConfig]:
+        names = [sc.name for sc in v]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"strategy {twice[0]!r} is listed more than once")
+        return v
 
 
 def format_validation_error(exc: ValidationError, source: str = "config") -> str:
-    """One line per problem: ``<source>: risk.max_leverage: <what is wrong>``."""
+    """One line per problem: ``<source>: risk.max_leverage: <what is wrong>``
+    (list items as ``strategies[0].name``; long values shortened)."""
     lines = []
     for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        path = path.lstrip(".") or "(top level)"
+        msg = " ".join(str(err["msg"]).split()).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling; see example_config.toml)"
         elif "input" in err and err["type"] not in ("missing",):
-            msg = f"{msg}, got {err['input']!r}"
+            msg = f"{msg}, got {_short(err['input'])}"
         lines.append(f"{source}: {path}: {msg}")
     return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def load_config(path: Path | None = None) -> DeskConfig:
@@ -130,29 +162,17 @@ def load_config(path: Path | None = None) -> DeskConfig:
         path = default
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: no such config file") from exc
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except (OSError, RecursionError) as exc:
+        raise ConfigError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         return DeskConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, str(path))) from None
-
-
-def config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "tapedesk"
-
-
-def data_dir(override: str | Path | None = None) -> Path:
-    """Where journals live: ``--data-dir``, else $TAPEDESK_HOME, else XDG data home."""
-    if override:
-        path = Path(override)
-    elif os.environ.get("TAPEDESK_HOME"):
-        path = Path(os.environ["TAPEDESK_HOME"])
-    else:
-        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-        path = Path(base) / "tapedesk"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path

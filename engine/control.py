@@ -12,10 +12,15 @@ import contextlib
 import json
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
 COMMANDS = ("ping", "halt", "pause", "resume", "status", "reconcile")
+#: How long the desk waits for its emergency stop to verify flat before answering `halt`.
+HALT_WAIT_S = 20.0
+#: Connection errors that mean "busy or not listening yet", not "no desk".
+_BUSY = (BlockingIOError, InterruptedError, ConnectionRefusedError, FileNotFoundError)
 
 
 def socket_path(data_dir: Path, mode: str) -> Path:
@@ -27,8 +32,11 @@ class ControlServer:
         self.engine = engine
         self.path = Path(path)
         self._server: asyncio.AbstractServer | None = None
+        self._bound = False
 
     async def start(self) -> None:
+        # The desk lock (engine.desk_lock) already keeps a second desk out; this ping is the
+        # guard for desks built without the CLI (tests, scripts).
         if self.path.exists():
             if _alive(self.path):
                 raise RuntimeError(
@@ -41,6 +49,7 @@ class ControlServer:
             self._server = await asyncio.start_unix_server(self._client, path=str(self.path))
         finally:
             os.umask(old)
+        self._bound = True
         os.chmod(self.path, 0o600)
 
     async def close(self) -> None:
@@ -49,8 +58,10 @@ class ControlServer:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
             self._server = None
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        if self._bound:  # only the socket this desk made: never a running desk's
+            self._bound = False
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -74,15 +85,17 @@ class ControlServer:
         if cmd == "ping":
             return {"ok": True, "mode": eng.mode}
         if cmd == "halt":
-            await eng.emergency_stop()
-            snap = eng.snapshot()
-            return {"ok": True, "state": str(snap.state), "flat": not snap.positions}
+            return await self._halt(_number(request.get("wait"), HALT_WAIT_S))
         if cmd == "pause":
             await eng.pause()
             return {"ok": True}
         if cmd == "resume":
-            await eng.resume()
-            return {"ok": True}
+            was = [name for name in ("halted", "paused") if getattr(eng, name, False)]
+            if eng.halted:
+                await eng.resume_from_halt()
+            if eng.paused:
+                await eng.resume()
+            return {"ok": True, "was": was, "state": str(eng.snapshot().state)}
         if cmd == "reconcile":
             rec = eng.reconciliation
             if request.get("key"):
@@ -95,6 +108,42 @@ class ControlServer:
         if cmd == "status":
             return {"ok": True, "status": eng.snapshot().to_json()}
         return {"ok": False, "error": f"unknown command {cmd!r}; known: {', '.join(COMMANDS)}"}
+
+    async def _halt(self, wait: float) -> dict[str, Any]:
+        """Emergency stop, then what the venue says: the answer is what was verified.
+
+        Waits up to ``wait`` seconds for the stop to finish (it retries until flat); then
+        asks the venue itself for positions and open orders, the same check the stop makes.
+        """
+        eng = self.engine
+        timed_out = False
+        try:
+            await asyncio.wait_for(asyncio.shield(eng.emergency_stop()), wait)
+        except TimeoutError:
+            timed_out = True
+        answer: dict[str, Any] = {"ok": True, "timed_out": timed_out, "waited_s": wait}
+        try:
+            positions = await asyncio.wait_for(eng.venue.fetch_positions(), 5)
+            orders = await asyncio.wait_for(eng.venue.fetch_open_orders(), 5)
+        except Exception as exc:  # the venue down: say so, claim nothing
+            answer.update(verified=False, flat=False, error=f"{type(exc).__name__}: {exc}")
+        else:
+            answer.update(
+                verified=True,
+                flat=not positions and not orders,
+                positions=len(positions),
+                orders=len(orders),
+            )
+        answer["state"] = str(eng.snapshot().state)
+        return answer
+
+
+def _number(value: Any, default: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return min(max(number, 0.0), 600.0) if number == number else default
 
 
 def _alive(path: Path) -> bool:
@@ -118,3 +167,23 @@ def send(path: Path, cmd: str, timeout: float = 60.0, **fields: Any) -> dict[str
                 break
             buf += chunk
     return json.loads(buf or b"{}")
+
+
+def send_retrying(
+    path: Path, cmd: str, *, deadline_s: float, answer_s: float = 60.0, **fields: Any
+) -> dict[str, Any]:
+    """``send``, retried while the desk is busy (backlog full: EAGAIN) or not listening yet.
+
+    For a desk known to be running (its lock is held): only the deadline ends the retries.
+    Raises the last OSError when it passes.
+    """
+    end = time.monotonic() + deadline_s
+    delay = 0.05
+    while True:
+        try:
+            return send(path, cmd, timeout=answer_s, **fields)
+        except _BUSY:
+            if time.monotonic() + delay > end:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)

@@ -20,6 +20,7 @@ import dataclasses
 import getpass
 import inspect
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -270,6 +271,14 @@ def _where(environment: str, profile: str) -> str:
     return f"{environment} keys (profile {profile})"
 
 
+def _shown_path(path: str) -> str:
+    """The path as typed, only if it plainly is one: text typed at a prompt may be a secret
+    pasted one prompt too late, and an error message must never repeat that."""
+    if os.sep in path or path.startswith("~") or re.search(r"\.(pem|key|txt|der)$", path):
+        return path
+    return "the file named at the prompt (name not repeated: it does not look like a path)"
+
+
 def _read_private_key(path: str) -> str:
     expanded = os.path.expanduser(path)
     try:
@@ -277,7 +286,9 @@ def _read_private_key(path: str) -> str:
             return handle.read(10_000)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a text file"
-        raise InvalidCredentials("private_key", f"cannot read {expanded}: {reason}") from None
+        raise InvalidCredentials(
+            "private_key", f"cannot read {_shown_path(path)}: {reason}"
+        ) from None
 
 
 def _do_set(

@@ -7,6 +7,7 @@ implementation of each trading rule and lets backtest, paper and live share stra
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
@@ -29,7 +30,9 @@ class Strategy:
     """Base class. Override only the handlers you need; the engine calls only those.
 
     ``params`` are validated by ``PARAMS`` (name → (type, default, help)) so a typo in
-    ``--param`` is an error naming the parameter, not a silently ignored value.
+    ``--param`` or in a config's ``[[strategies]] params`` is an error naming the parameter
+    and the known ones, not a silently ignored value. Text (``--param``) and typed TOML
+    values go through the same ``coerce_param``.
     """
 
     name: ClassVar[str] = ""
@@ -39,17 +42,17 @@ class Strategy:
         unknown = set(params) - set(self.PARAMS)
         if unknown:
             raise StrategyError(
-                f"{self.name}: unknown parameter(s) {', '.join(sorted(unknown))}; "
-                f"known: {', '.join(self.PARAMS) or 'none'}"
+                f"{self.name}: unknown parameter(s) {', '.join(sorted(map(str, unknown)))}; "
+                f"known: {known_params(type(self))}"
             )
         self.params: dict[str, Any] = {}
         for key, (typ, default, _help) in self.PARAMS.items():
             raw = params.get(key, default)
             try:
-                self.params[key] = _parse_bool(raw) if typ is bool else typ(raw)
-            except (TypeError, ValueError) as exc:
+                self.params[key] = coerce_param(typ, raw)
+            except (TypeError, ValueError, OverflowError) as exc:
                 raise StrategyError(
-                    f"{self.name}: parameter {key}={raw!r} is not a {typ.__name__}"
+                    f"{self.name}: parameter {key}={_short(raw)} is not a {_kind(typ)}"
                 ) from exc
         self.symbols = tuple(s.upper() for s in symbols) if symbols else None
         self.ctx: StrategyContext | None = None
@@ -78,6 +81,48 @@ class Strategy:
     def handles(self, method: str) -> bool:
         """True if this strategy overrides ``method`` (the engine skips the rest)."""
         return getattr(type(self), method) is not getattr(Strategy, method)
+
+
+def known_params(cls: type[Strategy]) -> str:
+    """``fast (int), slow (int)`` — for messages that name what a strategy accepts."""
+    return ", ".join(f"{k} ({t.__name__})" for k, (t, _d, _h) in cls.PARAMS.items()) or "none"
+
+
+def coerce_param(typ: type, raw: Any) -> Any:
+    """One parameter value (text from ``--param`` or a TOML value) → ``typ``, strictly:
+    no 2.7 → 2 for an int, no NaN/inf for a float, no list/table where a scalar belongs."""
+    if isinstance(raw, list | dict | tuple | set):
+        raise TypeError("not a scalar")
+    if typ is bool:
+        return _parse_bool(raw)
+    if typ is int:
+        if isinstance(raw, bool):
+            raise TypeError("a boolean is not an int")
+        if isinstance(raw, float):
+            if not raw.is_integer():
+                raise ValueError("not a whole number")
+            return int(raw)
+        return int(str(raw).strip()) if isinstance(raw, str) else int(raw)
+    if typ is float:
+        if isinstance(raw, bool):
+            raise TypeError("a boolean is not a float")
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError("not finite")
+        return value
+    if typ is str and not isinstance(raw, str):
+        raise TypeError("not text")
+    return typ(raw)
+
+
+def _kind(typ: type) -> str:
+    return {int: "whole number (int)", float: "finite number (float)",
+            bool: "boolean (true/false)", str: "text (str)"}.get(typ, typ.__name__)
+
+
+def _short(raw: Any) -> str:
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _parse_bool(raw: Any) -> bool:
@@ -111,10 +156,17 @@ def available() -> dict[str, type[Strategy]]:
 
 def create(name: str, symbols: tuple[str, ...] | None = None, **params: Any) -> Strategy:
     _load_builtins()
-    cls = _REGISTRY.get(name)
+    cls = _REGISTRY.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise StrategyError(f"unknown strategy {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return cls(symbols=symbols, **params)
+        raise StrategyError(
+            f"unknown strategy {_short(name)}; available: {', '.join(sorted(_REGISTRY))}"
+        )
+    try:
+        return cls(symbols=symbols, **params)
+    except StrategyError:
+        raise
+    except (TypeError, ValueError, ArithmeticError) as exc:  # a value its own checks missed
+        raise StrategyError(f"{name}: parameters rejected: {exc}") from exc
 
 
 def _load_builtins() -> None:

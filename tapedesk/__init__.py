@@ -7,7 +7,7 @@ the top level and pyproject's ``package-dir`` maps them here.
 The plugin API is re-exported lazily so ``import tapedesk`` (and ``tapedesk --help``) stays
 cheap::
 
-    from tapedesk import Strategy, Signal, Side, register
+    from tapedesk import Strategy, Signal, Side, register  # docs/strategies.md
 """
 
 from __future__ import annotations
@@ -34,9 +34,25 @@ _PLUGIN_API = {
     "register": "tapedesk.engine.strategy",
     "Signal": "tapedesk.engine.events",
     "Side": "tapedesk.engine.events",
+    "Bar": "tapedesk.engine.events",
+    "Quote": "tapedesk.engine.events",
+    "Trade": "tapedesk.engine.events",
+    "MarkPrice": "tapedesk.engine.events",
+    "Depth": "tapedesk.engine.events",
 }
 
-__all__ = ["Side", "Signal", "Strategy", "__version__", "register"]
+__all__ = [
+    "Bar",
+    "Depth",
+    "MarkPrice",
+    "Quote",
+    "Side",
+    "Signal",
+    "Strategy",
+    "Trade",
+    "__version__",
+    "register",
+]
 
 
 def __getattr__(name: str) -> Any:

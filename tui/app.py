@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 from collections.abc import Iterable
@@ -25,7 +24,6 @@ from tapedesk.themes import DEFAULT_THEME, DESK_VARIABLES, load_themes
 from tapedesk.tui.active_trade import ActiveTrade
 from tapedesk.tui.dialog_text import quit_text, resume_text
 from tapedesk.tui.explain_log import ExplainLog
-from tapedesk.tui.log_routing import routed_logs
 from tapedesk.tui.screens import ChartScreen, ConfirmScreen, HelpScreen, StrategyScreen
 from tapedesk.tui.status_header import StatusHeader
 from tapedesk.tui.trade_history import TradeHistory
@@ -41,13 +39,30 @@ SPARK_EVERY_TICKS = 5  # the sparkline is a day-scale picture: ~2 redraws/s is p
 LOG_EVERY_TICKS = 3
 DEFAULT_FPS = 10.0
 RUN_EXIT_WAIT_S = 2.0
+HANGUP_BACKSTOP_S = 10.0
 MAX_FPS = 15.0
-#: The same log message (logger and text) is shown once per this many seconds; the file
-#: under tui.log_routing.desk_log_path() has every one.
-LOG_REPEAT_S = 60.0
 #: run_desk returns this when the user pressed d: the launcher restarts in demo mode.
 DEMO_EXIT_CODE = 3
 
+
+
+def _exit_backstop(code: int) -> None:
+    """After SIGTERM/SIGHUP the process ends within HANGUP_BACKSTOP_S, clean or not.
+
+    A terminal that takes no more output (frozen, or gone under tmux kill-session) blocks
+    Textual's writer thread, then the event loop itself on the writer's full queue; the
+    clean shutdown scheduled on that loop never runs. This daemon timer does not need it.
+    """
+    import threading
+
+    global _backstop
+    if _backstop is None:
+        _backstop = threading.Timer(HANGUP_BACKSTOP_S, os._exit, args=(code,))
+        _backstop.daemon = True
+        _backstop.start()
+
+
+_backstop: Any = None
 
 class DeskApp(App[int]):
     CSS_PATH = "desk.tcss"
@@ -135,8 +150,6 @@ class DeskApp(App[int]):
         self._pending_log: list[Explanation] = []
         self._hung_up = False
         self._estop_offered = False
-        self.log_inbox: Any = None  # tui.log_routing.DeskInbox while run_desk routes logging
-        self._log_seen: dict[tuple[str, str], float] = {}
         self._boot_worker: Any = None
 
     # ---- layout -------------------------------------------------------------------------
@@ -253,6 +266,7 @@ class DeskApp(App[int]):
         loop = asyncio.get_running_loop()
 
         def handler(signum: int, frame: Any) -> None:
+            _exit_backstop(128 + signum)
             with contextlib.suppress(RuntimeError):  # loop closed: already shutting down
                 loop.call_soon_threadsafe(self._on_hangup, signum == signal.SIGHUP)
 
@@ -304,8 +318,6 @@ class DeskApp(App[int]):
                 DeskState.HALTED, DeskState.DAY_LOCKED
             )):
                 ring = True
-        if self.log_inbox is not None:
-            self._pending_log.extend(self._log_lines(snap.now_ts))
         if snap.state is DeskState.HALTED:
             self.halting = False
         self.last_snapshot = snap
@@ -357,26 +369,6 @@ class DeskApp(App[int]):
         spark.data = values  # a new list: Sparkline only redraws on assignment
 
     # ---- helpers ------------------------------------------------------------------------
-    def _log_lines(self, ts: int) -> list[Explanation]:
-        """Warnings and errors logged since the last frame (they no longer reach the
-        terminal: tui/log_routing.py), as explanation lines; never toasts."""
-        out = []
-        seen = self._log_seen
-        for rec in self.log_inbox.drain():
-            try:
-                msg = rec.getMessage()
-            except Exception:  # a bad format string in someone's log call
-                msg = str(rec.msg)
-            key = (rec.name, msg)
-            if rec.created - seen.get(key, -LOG_REPEAT_S) < LOG_REPEAT_S:
-                continue  # a reconnect loop says the same thing every few seconds
-            if len(seen) > 500:
-                seen.clear()
-            seen[key] = rec.created
-            kind = ExplanationKind.ERROR if rec.levelno >= logging.ERROR else ExplanationKind.DESK
-            out.append(Explanation(ts, kind, f"log {rec.levelname.lower()}: {rec.name}: {msg}"))
-        return out
-
     def _local_log(self, kind: ExplanationKind, text: str) -> None:
         """A line from the desk itself, after everything the engine has said so far."""
         if self.engine_ready and not self.engine_stopped:
@@ -581,12 +573,11 @@ def make_app(engine: Any, **opts: Any) -> DeskApp:
     return DeskApp(engine, **opts)
 
 
-def run_desk(engine: Any, *, demo: bool, notice: str | None = None) -> int:
-    """Run the desk in this terminal until quit or hang-up; returns the exit code."""
+def run_desk(engine: Any, *, demo: bool, notice: str | None = None, loop: Any = None) -> int:
+    """Run the desk in this terminal until quit or hang-up; returns the exit code. ``loop``:
+    the event loop a live engine was prepared on (its HTTP sessions belong to it)."""
     journal_path = getattr(getattr(engine, "journal", None), "path", None)
     themes_dir = Path(journal_path).parent / "themes" if journal_path else None
     app = make_app(engine, demo=demo, notice=notice, handle_signals=True, themes_dir=themes_dir)
-    with routed_logs() as inbox:  # nothing may write over the desk while it is on screen
-        app.log_inbox = inbox
-        code = app.run()
+    code = app.run(loop=loop)
     return int(code or app.return_code or 0)

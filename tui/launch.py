@@ -9,18 +9,69 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+#: How long the process waits for stray threads after the desk closed before it leaves anyway.
+LINGER_S = 3.0
 
-def _run_desk(engine: Any, *, demo: bool, notice: str | None = None) -> int:
+
+def _run_desk(engine: Any, *, demo: bool, notice: str | None = None, loop: Any = None) -> int:
+    """``loop``: a live desk runs on the loop its account was prepared on (engine.live_loop)."""
+    from tapedesk.engine.desk_lock import DeskRunning, lock_desk
+    from tapedesk.engine.desk_log import route_logs_to_file
+    from tapedesk.engine.paths import log_file
     from tapedesk.tui.app import DEMO_EXIT_CODE, run_desk
 
-    code = run_desk(engine, demo=demo, notice=notice)
+    ddir = engine.journal.path.parent
+    route_logs_to_file(log_file(ddir, engine.mode), engine)  # nothing may draw over the app
+    code = run_desk(engine, demo=demo, notice=notice, loop=loop)
     if code == DEMO_EXIT_CODE and not demo:
         # The user pressed d (offline demo) on a desk that had no market data.
         from tapedesk.engine.assembly import build_demo_engine
 
-        demo_engine = build_demo_engine(engine.journal.path.parent, engine.config)
+        try:
+            lock_desk(ddir, "demo")
+        except DeskRunning as exc:
+            print(f"tapedesk: {exc}", file=sys.stderr)
+            return _leave(2)
+        demo_engine = build_demo_engine(ddir, engine.config)
+        route_logs_to_file(log_file(ddir, "demo"), demo_engine)
         code = run_desk(demo_engine, demo=True)
-    return code
+    return _leave(code)
+
+
+def _leave(code: int) -> int:
+    """After the last app: make sure the process ends.
+
+    The apps' SIGTERM/SIGHUP handlers outlive them and would swallow those signals, and
+    any non-daemon thread still alive (an unclosed journal's aiosqlite worker, a plugin's
+    thread) would keep the interpreter waiting at exit forever: seen once after a d switch,
+    24 minutes. Every journal write is its own committed transaction, so leaving without
+    joining such a thread loses nothing; the log file names what was left behind.
+    """
+    import logging
+    import os
+    import signal
+    import threading
+    import time
+
+    from tapedesk.engine.desk_log import flush_logs
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    deadline = time.monotonic() + LINGER_S
+    while time.monotonic() < deadline:
+        stuck = [
+            t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()
+        ]
+        if not stuck:
+            return code
+        stuck[0].join(max(deadline - time.monotonic(), 0.01))
+    logging.getLogger(__name__).warning(
+        "leaving with %d thread(s) still running: %s", len(stuck), ", ".join(t.name for t in stuck)
+    )
+    flush_logs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,31 +1,32 @@
-"""Going live: from config and keyring credentials to a started ``BinanceVenue``, with the
+"""Going live: from config and keyring credentials to a set-up ``BinanceVenue``, with the
 user's typed confirmation in between, and the public market feed for paper mode.
 
 Order of events in ``prepare_live`` (nothing on the account changes before step 3):
-1. read-only checks: server time, account (can trade), position mode, wallet, positions;
+1. read-only checks (``startup.check_account``): keys, account, one-way position mode,
+   Multi-Assets mode off, symbols trading, margin type and leverage, positions;
 2. show them and ask the user to type the symbol(s) to confirm;
-3. start the venue: ISOLATED margin and leverage ≤ the cap per symbol, user-data stream.
+3. ISOLATED margin and leverage on flat symbols (``startup.apply_account_setup``);
+4. later, ``Engine.start`` → ``venue.start()``: the user-data stream (one listenKey).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from decimal import Decimal
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tapedesk.engine.binance.endpoints import Endpoints, resolve
 from tapedesk.engine.binance.errors import VenueError
 from tapedesk.engine.binance.market_feed import BinanceMarketFeed
 from tapedesk.engine.binance.rest import DeskClient, RestGate, make_client
+from tapedesk.engine.binance.startup import LiveAborted, check_account
 from tapedesk.engine.binance.venue import BinanceVenue, LiveSettings
 from tapedesk.engine.events import MarketEvent
 from tapedesk.engine.snapshot import FeedStatus
 
 _ENV_FOR = {"production": "live", "testnet": "testnet", "demo": "demo"}
 
-
-class LiveAborted(Exception):
-    """The user did not confirm, or the account cannot trade as the desk needs."""
+Confirm = Callable[[str], "str | Awaitable[str]"]
 
 
 def endpoints_for(binance_cfg: Any, testnet: bool | None = None,
@@ -56,49 +57,23 @@ def keys_verifier(endpoints: Endpoints, recv_window_ms: int = 5000) -> Any:
 def paper_feed(endpoints: Endpoints, symbols: list[str],
                on_event: Callable[[MarketEvent], None],
                on_status: Callable[[FeedStatus, str], None] | None = None,
-               stale_after: float = 10.0) -> BinanceMarketFeed:
-    """Binance's public futures streams for paper mode: no keys involved."""
+               stale_after: float = 10.0, depth: bool = False) -> BinanceMarketFeed:
+    """Binance's public futures streams (paper and live: no keys involved); ``depth`` adds
+    the diff-depth stream with its local-book synchronisation."""
     return BinanceMarketFeed(client_for(None, endpoints), endpoints, symbols, on_event,
                              on_status, stale_after=stale_after,
-                             restart_after=max(30.0, 3 * stale_after))
+                             restart_after=max(30.0, 3 * stale_after), depth=depth)
 
 
-async def account_summary(gate: RestGate, endpoints: Endpoints, masked_key: str,
-                          symbols: list[str], max_leverage: int) -> list[str]:
-    """Read-only: what the user is about to trade with."""
-    await gate.sync_time()
-    account = await gate.call("futures_account", weight=5)
-    mode = await gate.call("futures_get_position_mode", weight=30)
-    if not account.get("canTrade"):
-        raise LiveAborted("this API key cannot trade futures (canTrade is false): enable "
-                          "futures trading for the key on Binance")
-    if mode.get("dualSidePosition") in (True, "true"):
-        raise LiveAborted("the account is in hedge mode; Tapedesk trades one-way mode only "
-                          "(Binance futures settings → Position Mode)")
-    wallet = Decimal(str(account.get("totalWalletBalance", "0")))
-    available = Decimal(str(account.get("availableBalance", "0")))
-    held = [p for p in account.get("positions", []) if Decimal(str(p.get("positionAmt", 0)))]
-    where = {"production": "LIVE: REAL MONEY on Binance USDT-M",
-             "testnet": "Binance futures TESTNET (no real money)",
-             "demo": "Binance DEMO trading (no real money)"}.get(
-                 endpoints.name, f"custom endpoint {endpoints.rest_url}")
-    lines = [
-        where,
-        f"API key {masked_key}",
-        f"wallet {wallet:,.2f} USDT, available {available:,.2f} USDT",
-        f"symbols {', '.join(symbols)}: ISOLATED margin, leverage at most {max_leverage}x",
-        "open positions: " + (", ".join(f"{p['symbol']} {p['positionAmt']}" for p in held)
-                              if held else "none"),
-    ]
-    return lines
-
-
-async def prepare_live(config: Any, credentials: Any, confirm: Callable[[str], str],
+async def prepare_live(config: Any, credentials: Any, confirm: Confirm,
                        say: Callable[[str], None] = print, testnet: bool | None = None,
                        demo: bool | None = None,
                        settings: LiveSettings | None = None) -> BinanceVenue:
-    """Checks, confirmation, then a started venue. ``confirm(prompt)`` returns what the user
-    typed; anything but the symbol list (case-insensitive) aborts with nothing sent."""
+    """Checks, confirmation, account set-up; returns a venue whose ``start()`` (run once, by
+    ``Engine.start``) opens the user-data stream. ``confirm(prompt)`` returns (or, if async,
+    resolves to) what the user typed; anything but the symbol list (case-insensitive) aborts
+    with nothing sent. Run it in the event loop that will run the engine: the venue's HTTP
+    session belongs to that loop. On any failure the client is closed before raising."""
     if credentials is None:
         raise LiveAborted("live trading needs API keys: run `tapedesk keys set` first "
                           "(paper mode needs none)")
@@ -110,18 +85,26 @@ async def prepare_live(config: Any, credentials: Any, confirm: Callable[[str], s
     symbols = list(config.symbols)
     settings = settings or LiveSettings(max_leverage=config.risk.max_leverage)
     client = client_for(credentials, endpoints, config.binance.recv_window_ms)
-    gate = RestGate(client)
     try:
-        for line in await account_summary(gate, endpoints, credentials.masked_key, symbols,
-                                           settings.max_leverage):
+        gate = RestGate(client)
+        check = await check_account(gate, endpoints, symbols, settings.max_leverage,
+                                    credentials.masked_key)
+        for line in check.summary():
             say(line)
         expected = " ".join(symbols)
         answer = confirm(f"Type {expected} to trade with this account (anything else quits): ")
-        if " ".join(answer.upper().split()) != expected:
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if " ".join(str(answer or "").upper().split()) != expected:
             raise LiveAborted("not confirmed: nothing was sent to the exchange")
         venue = BinanceVenue(gate, endpoints, symbols, settings)
-        await venue.start()
-    except (LiveAborted, VenueError):
+        try:
+            changes = await venue.setup(check)
+        except VenueError as exc:  # a read after the changes (brackets, balance)
+            raise LiveAborted(f"{exc.text} (after setting up the account: "
+                              f"{'; '.join(venue.report.notes) or 'nothing changed'})") from None
+        say("account set up: " + ("; ".join(changes) if changes else "nothing to change"))
+    except BaseException:
         await client.close_connection()
         raise
     return venue

@@ -91,6 +91,11 @@ class DeskClient(AsyncClient):
         self.limits.observe(response.status, response.headers, self._monotonic())
         return await super()._handle_response(response)
 
+    async def futures_symbol_config(self, **params: Any) -> Any:
+        """``GET /fapi/v1/symbolConfig``: margin type and leverage per symbol (read-only;
+        python-binance 1.0.37 has no method for it)."""
+        return await self._request_futures_api("get", "symbolConfig", True, data=params)
+
     def __repr__(self) -> str:  # the base repr is harmless, but keep keys out of any log
         return f"DeskClient({self.FUTURES_URL})"
 

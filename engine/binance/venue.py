@@ -37,6 +37,12 @@ from binance import BinanceSocketManager
 from tapedesk.engine.binance.endpoints import Endpoints, apply_to_socket_manager
 from tapedesk.engine.binance.errors import VenueError
 from tapedesk.engine.binance.rest import RestGate
+from tapedesk.engine.binance.startup import (
+    AccountCheck,
+    LiveAborted,
+    apply_account_setup,
+    check_account,
+)
 from tapedesk.engine.binance.streams import StreamSupervisor
 from tapedesk.engine.events import (
     Fill,
@@ -176,28 +182,39 @@ class BinanceVenue:
             raise VenueError(f"{symbol} is not set up on this venue (not in exchangeInfo "
                              "or not in the desk's symbols)") from None
 
-    async def start(self) -> None:
-        await self.gate.sync_time()
-        info = await self.gate.call("futures_exchange_info")
-        self.gate.limits.load_from_exchange_info(info)
-        listed = {s["symbol"]: s for s in info.get("symbols", [])}
-        for sym in self.symbols:
-            if sym not in listed:
-                raise VenueError(f"{sym} is not listed on {self.endpoints.name} USDT-M")
-            self.specs[sym] = SymbolSpec.from_exchange_info(listed[sym])
+    #: The account check that ``setup`` acted on (None until then).
+    account_check: AccountCheck | None = None
+
+    async def setup(self, check: AccountCheck) -> list[str]:
+        """After the user confirmed: ISOLATED margin and leverage (``engine.binance.startup``),
+        then this venue's own state. Opens no stream: ``start`` does, once."""
+        changes = await apply_account_setup(self.gate, check)
+        self.account_check = check
+        self.specs.update(check.specs)
         await self._load_brackets()
-        mode = await self.gate.call("futures_get_position_mode", weight=30)
-        if mode.get("dualSidePosition") in (True, "true"):
-            raise VenueError("the account is in hedge mode (dual-side positions); Tapedesk "
-                             "trades one-way mode only: switch it in Binance's futures "
-                             "settings (Preferences → Position Mode) with no open positions")
-        for sym in self.symbols:
-            await self._set_isolated(sym)
-            await self.set_leverage_async(sym, self.settings.max_leverage)
+        for st in check.states.values():
+            self.leverage[st.symbol] = int(st.leverage or st.target_leverage)
+            self.report.leverage[st.symbol] = self.leverage[st.symbol]
+            self.report.margin[st.symbol] = st.margin_type or "ISOLATED"
+        self.report.notes.extend(changes)
         self.balance = await self.fetch_balance()
         self.report.balance = self.balance
-        self.user_stream.start()
+        return changes
+
+    async def start(self) -> None:
+        """Open the user-data stream (one listenKey). Runs once: a second call does nothing.
+        Without a prior ``setup`` (tests, tools) it checks and sets up the account first."""
+        if self._started:
+            return
+        if self.account_check is None:
+            try:
+                check = await check_account(self.gate, self.endpoints, self.symbols,
+                                            self.settings.max_leverage)
+                await self.setup(check)
+            except LiveAborted as exc:
+                raise VenueError(str(exc)) from None
         self._started = True
+        self.user_stream.start()
 
     async def close(self) -> None:
         await self.user_stream.stop()
@@ -632,19 +649,6 @@ class BinanceVenue:
             self.specs[sym] = dataclasses.replace(
                 self.specs[sym], maint_margin_rate=Decimal(str(first["maintMarginRatio"])),
                 maint_amount=Decimal(str(first.get("cum", 0))))
-
-    async def _set_isolated(self, sym: str) -> None:
-        try:
-            await self.gate.call("futures_change_margin_type", symbol=sym, marginType="ISOLATED")
-            self.report.margin[sym] = "ISOLATED (set)"
-        except VenueError as exc:
-            if exc.code == -4046:  # already isolated: nothing to change
-                self.report.margin[sym] = "ISOLATED"
-            elif exc.code == -4048:
-                raise VenueError(f"{sym} has a position or open orders in CROSSED margin; "
-                                 "close them (or switch to isolated) before going live") from None
-            else:
-                raise
 
     def _traded_symbols(self) -> list[str]:
         syms = set(self.symbols) | set(self.positions)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tapedesk.engine.events import Bar, Depth, MarketEvent, MarkPrice, Quote, Trade
+from tapedesk.engine.feeds.checks import integer, price, rate, size, ts_problem
 
 
 class MessageError(ValueError):
@@ -22,13 +23,37 @@ class Unsupported(Exception):
 
 
 def _levels(raw: Any) -> list[tuple[float, float]]:
-    return [(float(p), float(q)) for p, q in raw]
+    if not isinstance(raw, list):
+        raise ValueError(f"book levels {str(raw)[:40]!r} are not a list")
+    out = []
+    for level in raw:
+        if not isinstance(level, list | tuple) or len(level) < 2:
+            raise ValueError(f"book level {str(level)[:40]!r} is not [price, qty]")
+        out.append((price(level[0]), size(level[1])))
+    return out
+
+
+def _sym(raw: Any) -> str:
+    """A symbol is short alphanumeric text (Binance lists a few non-ASCII ones)."""
+    if not isinstance(raw, str) or not 2 <= len(raw) <= 40 or not raw.isalnum():
+        raise ValueError(f"symbol {str(raw)[:40]!r} is not a symbol")
+    return raw.upper()
+
+
+def _ts(raw: Any) -> int:
+    ts = integer(raw, "time")
+    bad = ts_problem(ts)
+    if bad:
+        raise ValueError(bad)
+    return ts
 
 
 def parse_message(msg: Any, default_symbol: str, fallback_ts: int) -> MarketEvent | None:
     """One decoded JSON message → event, or None for messages that carry no event yet
     (an open kline, a subscription ack). ``fallback_ts`` is used when the message has no
-    exchange timestamp (spot bookTicker). Raises MessageError / Unsupported.
+    exchange timestamp (spot bookTicker). Raises MessageError / Unsupported; prices, sizes and
+    times are checked (``checks``): a NaN, a negative price or a bar dated 2100 is a
+    MessageError, never an event.
     """
     if not isinstance(msg, dict):
         raise MessageError("not a JSON object")
@@ -42,31 +67,48 @@ def parse_message(msg: Any, default_symbol: str, fallback_ts: int) -> MarketEven
     try:
         if etype is None:
             if "lastUpdateId" in msg and "bids" in msg:
-                ts = int(msg.get("E") or msg.get("T") or fallback_ts)
+                ts = _ts(msg.get("E") or msg.get("T") or fallback_ts)
                 return Depth(default_symbol, ts, _levels(msg["bids"]), _levels(msg["asks"]), True)
             if stream.endswith("@bookTicker") or {"b", "a", "B", "A", "u"} <= msg.keys():
                 etype = "bookTicker"
             else:
                 raise MessageError("no event type 'e' and not a depth snapshot or bookTicker")
+        if not isinstance(etype, str):
+            raise MessageError(f"event type {str(etype)[:40]!r} is not text")
         if etype == "bookTicker":
-            ts = int(msg.get("E") or msg.get("T") or fallback_ts)
-            return Quote(msg["s"], ts, float(msg["b"]), float(msg["B"]), float(msg["a"]),
-                         float(msg["A"]))
+            ts = _ts(msg.get("E") or msg.get("T") or fallback_ts)
+            bid, ask = price(msg["b"], "bid"), price(msg["a"], "ask")
+            if bid > ask:
+                raise ValueError(f"bid {bid} is above ask {ask}")
+            return Quote(_sym(msg["s"]), ts, bid, size(msg["B"]), ask, size(msg["A"]))
         if etype in ("trade", "aggTrade"):
-            return Trade(msg["s"], int(msg["E"]), float(msg["p"]), float(msg["q"]), bool(msg["m"]))
+            return Trade(_sym(msg["s"]), _ts(msg["E"]), price(msg["p"]), size(msg["q"]),
+                         bool(msg["m"]))
         if etype == "depthUpdate":
-            return Depth(msg["s"], int(msg["E"]), _levels(msg["b"]), _levels(msg["a"]), False)
+            return Depth(_sym(msg["s"]), _ts(msg["E"]), _levels(msg["b"]), _levels(msg["a"]),
+                         False)
         if etype == "markPriceUpdate":
-            return MarkPrice(msg["s"], int(msg["E"]), float(msg["p"]), float(msg.get("r") or 0.0),
-                             int(msg.get("T") or 0))
+            return MarkPrice(_sym(msg["s"]), _ts(msg["E"]), price(msg["p"], "mark"),
+                             rate(msg.get("r") or 0.0), integer(msg.get("T") or 0, "time"))
         if etype == "kline":
             k = msg["k"]
+            if not isinstance(k, dict):
+                raise MessageError("kline message whose 'k' is not an object")
             if not k["x"]:
                 return None  # still forming: only closed bars are events
-            return Bar(k.get("s") or msg["s"], int(k["t"]), int(k["T"]), float(k["o"]),
-                       float(k["h"]), float(k["l"]), float(k["c"]), float(k["v"]))
+            o, h, lo, c = (price(k[f], n) for f, n in
+                           (("o", "open"), ("h", "high"), ("l", "low"), ("c", "close")))
+            if not (lo <= min(o, c) and max(o, c) <= h):
+                raise ValueError("open/close outside the bar's low-high range")
+            t, close_t = _ts(k["t"]), _ts(k["T"])
+            if close_t < t:
+                raise ValueError(f"close time {close_t} is before open time {t}")
+            return Bar(_sym(k.get("s") or msg["s"]), t, close_t, o, h, lo, c,
+                       size(k["v"], "volume"))
+    except MessageError:
+        raise
     except KeyError as exc:
         raise MessageError(f"{etype} message without field {exc.args[0]!r}") from None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise MessageError(f"{etype} message with a bad value: {exc}") from None
-    raise Unsupported(str(etype))
+    raise Unsupported(etype[:40])

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 
 from tapedesk.engine.events import MarketEvent
 from tapedesk.engine.feeds.base import shifted
-from tapedesk.engine.feeds.files import Warn, iter_events
+from tapedesk.engine.feeds.files import Warn, check_readable, iter_events
 from tapedesk.engine.snapshot import FeedStatus
 
 MAX_BATCH = 1000
@@ -31,6 +32,10 @@ class ReplayFeed:
     - ``skip_until_ts`` drops events (after the loop shift) with ``ts < skip_until_ts``
       without pacing: resuming a replay after a restart re-delivers only events at or after
       that time.
+
+    A file is checked before anything runs (``check_readable``: exists, decompresses to the
+    end, known layout) so a bad file is a DataError at construction, not mid-session; its
+    skipped rows are reported once (first pass), never per loop.
     """
 
     def __init__(
@@ -47,7 +52,7 @@ class ReplayFeed:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
-        if speed < 0:
+        if not (math.isfinite(speed) and speed >= 0):
             raise ValueError(f"speed must be >= 0 (0 = as fast as possible), got {speed}")
         self.speed = speed
         self.loop = loop
@@ -61,6 +66,7 @@ class ReplayFeed:
         self._sleep = sleep or asyncio.sleep
         if isinstance(path_or_events, str | Path):
             self._path: Path | None = Path(path_or_events)
+            check_readable(self._path)
             self._events: list[MarketEvent] | None = None
             self.name = f"replay:{self._path.name}"
         else:
@@ -75,14 +81,16 @@ class ReplayFeed:
         self.events_emitted = 0
         self.passes = 0
 
-    def _source(self) -> Iterator[MarketEvent]:
+    def _source(self, quiet: bool = False) -> Iterator[MarketEvent]:
         if self._events is not None:
             return iter(self._events)
         assert self._path is not None
-        return iter_events(self._path, self._symbol, self._start_ms, self._end_ms, self._warn)
+        warn = _quiet if quiet or self.passes else self._warn
+        return iter_events(self._path, self._symbol, self._start_ms, self._end_ms, warn)
 
     def _peek_symbols(self) -> tuple[str, ...]:
-        src = self._source()
+        self.passes = 0
+        src = self._source(quiet=True)
         try:
             found = tuple(dict.fromkeys(e.symbol for e in itertools.islice(src, 200)))
         finally:
@@ -144,3 +152,7 @@ class ReplayFeed:
     async def close(self) -> None:
         self._closed = True
         self.status = FeedStatus.ENDED
+
+
+def _quiet(_message: str) -> None:
+    """Skipped-row summaries already given (peeking, or a later pass of a loop)."""

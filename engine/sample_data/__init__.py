@@ -25,4 +25,22 @@ SAMPLE_BARS_1M = sample_path("btc-perp-20211231-20220201_1m.csv.gz")
 #: depth; 93,954 messages).
 SAMPLE_STREAM = sample_path("usdm_btcusdt_20240808.gz")
 
-__all__ = ["SAMPLE_BARS_1M", "SAMPLE_STREAM", "sample_path"]
+#: Names the CLI understands anywhere (`--data sample:1m`, `--replay sample:stream`), so the
+#: README's commands work after a non-editable install, where no repo-relative path exists.
+SAMPLES = {"1m": SAMPLE_BARS_1M, "stream": SAMPLE_STREAM}
+
+
+def data_source(text: str) -> Path:
+    """A data argument: ``sample:<name>`` for a bundled sample, else a file path."""
+    if text.startswith("sample:"):
+        name = text.removeprefix("sample:")
+        if name not in SAMPLES:
+            import argparse
+
+            known = ", ".join(f"sample:{k}" for k in SAMPLES)
+            raise argparse.ArgumentTypeError(f"no bundled sample {text!r}; known: {known}")
+        return SAMPLES[name]
+    return Path(text)
+
+
+__all__ = ["SAMPLES", "SAMPLE_BARS_1M", "SAMPLE_STREAM", "data_source", "sample_path"]

@@ -40,7 +40,7 @@ def test_unknown_strategy_and_bad_param_are_one_line_errors(tmp_path: Path, caps
     assert main(["backtest", "--data", str(data), "--strategy", "nope"]) == 2
     assert "unknown strategy 'nope'" in capsys.readouterr().err
     assert main(["backtest", "--data", str(data), "--param", "fast=abc"]) == 2
-    assert "fast='abc' is not a int" in capsys.readouterr().err
+    assert "fast='abc' is not a whole number (int)" in capsys.readouterr().err
 
 
 def test_backtest_json_has_trades_and_every_metric(tmp_path: Path, capsys) -> None:
@@ -101,7 +101,7 @@ def test_malformed_data_lines_are_skipped_with_a_warning(tmp_path: Path, capsys)
     data.write_text("\n".join(lines) + "\n")
     assert main(["backtest", "--data", str(data), "--json"]) == 0
     captured = capsys.readouterr()
-    assert "b.csv:101" in captured.err and "skipped" in captured.err
+    assert "b.csv: skipped 1 row (1 unreadable): line 101: " in captured.err
     assert json.loads(captured.out)["metrics"]["total_bars"] == 1440  # every good line kept
 
 

@@ -14,8 +14,8 @@ from tapedesk.engine.feeds import detect_format, iter_events, load_bars
 from tapedesk.engine.feeds.files import symbol_from_name, to_ms
 from tapedesk.engine.sample_data import SAMPLE_BARS_1M, SAMPLE_STREAM
 
-SHARED = Path("/work/shared/data")
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="team data folder not present")
+TESTS_DATA = Path(__file__).resolve().parents[1] / "data"
+T0 = 1_704_067_200_000  # 2024-01-01 UTC: event times must look like market data
 
 
 def ms(text: str) -> int:
@@ -70,9 +70,10 @@ def test_reads_the_shipped_1m_sample_with_its_documented_span_and_prices() -> No
     assert all(b.ts - a.ts == 60_000 for a, b in itertools.pairwise(bars))
 
 
-@needs_shared
-def test_gzipped_and_plain_copies_give_identical_bars() -> None:
-    plain = load_bars(SHARED / "klines/nautilus_btc-perp-20211231-20220201_1m.csv")
+def test_gzipped_and_plain_copies_give_identical_bars(tmp_path: Path) -> None:
+    csv_path = tmp_path / "nautilus_btc-perp-20211231-20220201_1m.csv"
+    csv_path.write_bytes(gzip.decompress(SAMPLE_BARS_1M.read_bytes()))
+    plain = load_bars(csv_path)
     packed = load_bars(SAMPLE_BARS_1M)
     assert [(b.ts, b.open, b.close, b.volume) for b in plain] == [
         (b.ts, b.open, b.close, b.volume) for b in packed
@@ -87,16 +88,15 @@ def test_gzip_is_detected_by_content_not_by_name(tmp_path: Path) -> None:
     assert [b.close for b in load_bars(disguised)] == [b.close for b in load_bars(raw)]
 
 
-@needs_shared
 def test_reads_ninjabot_columns_in_its_own_order_and_skips_duplicate_hours() -> None:
-    path = SHARED / "klines/ninjabot_btc-1h.csv"
+    path = TESTS_DATA / "ninjabot_btc-1h.csv"
     warnings = Warnings()
     bars = load_bars(path, warn=warnings)
     assert detect_format(path) == "ninjabot_csv"
     # 4,314 rows of which 5 repeat an hour already read.
     assert len(bars) == 4_309
-    assert len(warnings) == 5
-    assert warnings[0].startswith(f"{path}:501: skipped:")
+    assert len(warnings) == 1  # one summary line for the whole file
+    assert warnings[0].startswith(f"{path}: skipped 5 rows (5 out of order): line 501: ")
     first = bars[0]
     # Row 1: 1605571200,16713.08,16806.09(close),16683.63(low),16830.00(high),2861.4,51506
     assert first.open_ts == ms("2020-11-17T00:00:00")
@@ -106,12 +106,11 @@ def test_reads_ninjabot_columns_in_its_own_order_and_skips_duplicate_hours() -> 
     assert bars[-1].open_ts == ms("2021-05-16T00:00:00")
     assert all(b.high >= max(b.open, b.close) and b.low <= min(b.open, b.close) for b in bars)
     assert bars[0].symbol == "BTCUSDT"
-    assert load_bars(SHARED / "klines/ninjabot_eth-1h.csv")[0].symbol == "ETHUSDT"
+    assert load_bars(TESTS_DATA / "ninjabot_eth-1h.csv")[0].symbol == "ETHUSDT"
 
 
-@needs_shared
 def test_reads_freqtrade_column_json_5m() -> None:
-    path = SHARED / "klines/freqtrade_orderflow_candles_5m.json"
+    path = TESTS_DATA / "freqtrade_orderflow_candles_5m.json"
     bars = load_bars(path)
     assert detect_format(path) == "freqtrade_json"
     assert len(bars) == 10_999
@@ -163,9 +162,9 @@ def test_malformed_lines_are_skipped_with_a_warning_naming_file_and_line(tmp_pat
     warnings = Warnings()
     bars = load_bars(path, warn=warnings)
     assert len(bars) == 3
-    assert len(warnings) == 2
-    assert warnings[0].startswith(f"{path}:2: skipped:")
-    assert warnings[1].startswith(f"{path}:4: skipped:")
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"{path}: skipped 2 rows (2 unreadable): line 2: ")
+    assert "; line 4: 1 columns, expected 12" in warnings[0]
 
 
 def test_malformed_line_goes_to_logging_when_no_warn_callable(
@@ -177,7 +176,7 @@ def test_malformed_line_goes_to_logging_when_no_warn_callable(
     with caplog.at_level("WARNING"):
         bars = load_bars(path)
     assert len(bars) == 2
-    assert f"{path}:4: skipped" in caplog.text
+    assert f"{path}: skipped 1 row (1 unreadable): line 4: " in caplog.text
 
 
 def test_start_and_end_filter_on_event_time_half_open() -> None:
@@ -224,20 +223,20 @@ def test_reads_the_usdm_stream_capture_message_by_message() -> None:
 
 def test_reads_jsonl_with_every_supported_message_kind(tmp_path: Path) -> None:
     msgs = [
-        {"stream": "btcusdt@markPrice", "data": {"e": "markPriceUpdate", "E": 1000, "s": "BTCUSDT",
+        {"stream": "btcusdt@markPrice", "data": {"e": "markPriceUpdate", "E": T0 + 1000, "s": "BTCUSDT",
                                                  "p": "60000.5", "i": "60001", "P": "60000",
-                                                 "r": "0.0001", "T": 28_800_000}},
-        {"e": "aggTrade", "E": 1001, "a": 5, "s": "BTCUSDT", "p": "60001.0", "q": "0.5",
-         "f": 1, "l": 3, "T": 1001, "m": True},
-        {"e": "kline", "E": 1002, "s": "BTCUSDT",
-         "k": {"t": 0, "T": 59_999, "s": "BTCUSDT", "i": "1m", "o": "1", "c": "2", "h": "3",
+                                                 "r": "0.0001", "T": T0 + 28_800_000}},
+        {"e": "aggTrade", "E": T0 + 1001, "a": 5, "s": "BTCUSDT", "p": "60001.0", "q": "0.5",
+         "f": 1, "l": 3, "T": T0 + 1001, "m": True},
+        {"e": "kline", "E": T0 + 1002, "s": "BTCUSDT",
+         "k": {"t": T0, "T": T0 + 59_999, "s": "BTCUSDT", "i": "1m", "o": "1", "c": "2", "h": "3",
                "l": "0.5", "v": "10", "x": False}},
-        {"e": "kline", "E": 60_000, "s": "BTCUSDT",
-         "k": {"t": 0, "T": 59_999, "s": "BTCUSDT", "i": "1m", "o": "1", "c": "2", "h": "3",
+        {"e": "kline", "E": T0 + 60_000, "s": "BTCUSDT",
+         "k": {"t": T0, "T": T0 + 59_999, "s": "BTCUSDT", "i": "1m", "o": "1", "c": "2", "h": "3",
                "l": "0.5", "v": "10", "x": True}},
         {"result": None, "id": 1},
-        {"e": "forceOrder", "E": 60_001},
-        {"e": "bookTicker", "E": 60_002, "u": 1, "s": "BTCUSDT", "b": "1.0", "B": "1",
+        {"e": "forceOrder", "E": T0 + 60_001},
+        {"e": "bookTicker", "E": T0 + 60_002, "u": 1, "s": "BTCUSDT", "b": "1.0", "B": "1",
          "a": "1.1", "A": "2"},
     ]
     lines = [json.dumps(m) for m in msgs]
@@ -247,12 +246,13 @@ def test_reads_jsonl_with_every_supported_message_kind(tmp_path: Path) -> None:
     events = list(iter_events(path, warn=warnings))
     assert [type(e) for e in events] == [MarkPrice, Trade, Bar, Quote]
     mark, trade, bar, _quote = events
-    assert (mark.mark, mark.funding_rate, mark.next_funding_ts) == (60000.5, 0.0001, 28_800_000)
+    assert (mark.mark, mark.funding_rate, mark.next_funding_ts) == (60000.5, 0.0001, T0 + 28_800_000)
     assert trade.buyer_is_maker is True
-    assert (bar.open_ts, bar.ts, bar.high, bar.low) == (0, 59_999, 3.0, 0.5)
-    assert [w.split(": skipped")[0] for w in warnings] == [f"{path}:3", f"{path}:7"]
-    assert "forceOrder" in warnings[1]
-    assert [b.ts for b in load_bars(path, warn=Warnings())] == [59_999]
+    assert (bar.open_ts, bar.ts, bar.high, bar.low) == (T0, T0 + 59_999, 3.0, 0.5)
+    (warning,) = warnings  # one summary line: the truncated line and the unsupported kind
+    assert warning.startswith(f"{path}: skipped 2 rows (")
+    assert "line 3: not JSON" in warning and "line 7: unsupported event type 'forceOrder'" in warning
+    assert [b.ts for b in load_bars(path, warn=Warnings())] == [T0 + 59_999]
 
 
 def test_out_of_order_exchange_times_in_a_capture_are_raised_to_stay_monotonic(
@@ -260,10 +260,10 @@ def test_out_of_order_exchange_times_in_a_capture_are_raised_to_stay_monotonic(
 ) -> None:
     quote = '{"stream":"x@bookTicker","data":{"e":"bookTicker","u":1,"s":"BTCUSDT","b":"1",'\
             '"B":"1","a":"2","A":"1","T":%d,"E":%d}}'
-    text = "\n".join(f"{i} " + quote % (t, t) for i, t in enumerate([100, 150, 120, 160], 1))
+    text = "\n".join(f"{i} " + quote % (t, t) for i, t in enumerate([T0 + 100, T0 + 150, T0 + 120, T0 + 160], 1))
     path = tmp_path / "cap.gz"
     path.write_bytes(gzip.compress(text.encode()))
-    assert [e.ts for e in iter_events(path)] == [100, 150, 150, 160]
+    assert [e.ts for e in iter_events(path)] == [T0 + 100, T0 + 150, T0 + 150, T0 + 160]
 
 
 def test_fast_bar_loader_agrees_with_the_streaming_reader_on_the_sample() -> None:

@@ -54,7 +54,8 @@ async def test_wrong_confirmation_aborts_with_nothing_sent(exchange):
     assert not [r for r in exchange.requests if r[0] != "GET"]  # read-only so far
     assert exchange.account.positions["BTCUSDT"].margin_type == "CROSSED"
     assert any("wallet 10,000.00 USDT" in line for line in lines)
-    assert any("leverage at most 5x" in line for line in lines)
+    assert any("will set ISOLATED margin (now CROSSED) and leverage 5x" in line
+               for line in lines)
 
 
 async def test_testnet_keys_are_refused_for_production():
@@ -89,6 +90,7 @@ async def test_full_live_session_leaves_the_secret_nowhere(exchange, tmp_path, c
         venue = await prepare_live(cfg, creds(), lambda p: prompts.append(p) or "btcusdt",
                                    say=logging.getLogger("tapedesk").info, settings=FAST)
         venue.bind(sink)
+        await venue.start()  # the user stream (Engine.start does this in the desk)
         events: list = []
         feed = paper_feed(venue.endpoints, ["BTCUSDT"], events.append)
         await feed.start()

@@ -131,6 +131,8 @@ class LocalExchange:
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.port = 0
+        # diff-depth: what GET /fapi/v1/depth answers per symbol (tests set it), and the ids
+        self.depth_snapshots: dict[str, dict[str, Any]] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self, port: int = 0) -> LocalExchange:
@@ -203,6 +205,14 @@ class LocalExchange:
         await self._publish(f"{lower}@kline_1m", self._kline_event(symbol, price, ts, False))
         acct.on_price(symbol, price)
         await self.flush_user_events()
+
+    async def publish_depth(self, symbol: str, first: int, final: int, prev: int,
+                            bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> None:
+        """One USDT-M depthUpdate (U=first, u=final, pu=prev) on ``<symbol>@depth@100ms``."""
+        ts = self.server_ms()
+        await self._publish(f"{symbol.lower()}@depth@100ms", {
+            "e": "depthUpdate", "E": ts, "T": ts, "s": symbol, "U": first, "u": final,
+            "pu": prev, "b": [list(b) for b in bids], "a": [list(a) for a in asks]})
 
     async def close_bar(self, symbol: str) -> None:
         """Close the current 1m kline now (a test need not wait a minute)."""
@@ -430,6 +440,11 @@ class LocalExchange:
             bid, ask = acct.bid_ask(sym)
             return ok({"symbol": sym, "bidPrice": fmt(bid), "bidQty": "5", "askPrice": fmt(ask),
                        "askQty": "4", "time": self.server_ms()})
+        if route == ("GET", "/fapi/v1/depth"):
+            snap = self.depth_snapshots.get(p.get("symbol", ""))
+            if snap is None:
+                return self._error(400, -1121, "Invalid symbol.")
+            return ok(snap)
         if path == "/fapi/v1/listenKey":
             return ok(self._listen_key(method, p))
         if route in (("GET", "/fapi/v2/account"), ("GET", "/fapi/v3/account")):
@@ -441,7 +456,7 @@ class LocalExchange:
         if route == ("GET", "/fapi/v1/positionSide/dual"):
             return ok({"dualSidePosition": acct.dual_side})
         if route == ("GET", "/fapi/v1/multiAssetsMargin"):
-            return ok({"multiAssetsMargin": False})
+            return ok({"multiAssetsMargin": acct.multi_assets})
         if route == ("GET", "/fapi/v1/apiTradingStatus"):
             return ok({"indicators": {}, "updateTime": 0})
         if route == ("GET", "/fapi/v1/commissionRate"):

@@ -208,6 +208,7 @@ class Account:
         self.partial_fills: list[Decimal] = []
         self.events: list[dict[str, Any]] = []  # user-data events waiting to be pushed
         self.dual_side = False
+        self.multi_assets = False  # Multi-Assets mode: Binance then refuses isolated margin
 
     # -- helpers ------------------------------------------------------------------------
     def info(self, symbol: str) -> SymbolInfo:
@@ -241,6 +242,9 @@ class Account:
         pos = self.positions[self.info(symbol).symbol]
         if margin_type not in ("ISOLATED", "CROSSED"):
             raise ApiError(-1116, "Invalid marginType.")
+        if margin_type == "ISOLATED" and self.multi_assets:
+            raise ApiError(-4168, "Unable to adjust to isolated-margin mode under the "
+                           "Multi-Assets mode.")
         if pos.margin_type == margin_type:
             raise ApiError(-4046, "No need to change margin type.")
         if pos.amount or any(o.symbol == symbol for o in self.open_orders()):
@@ -639,7 +643,7 @@ class Account:
             "totalUnrealizedProfit": fmt(upnl), "totalMarginBalance": fmt(self.wallet + upnl),
             "availableBalance": fmt(self.available()), "maxWithdrawAmount": fmt(self.available()),
             "canTrade": True, "canDeposit": True, "canWithdraw": True,
-            "multiAssetsMargin": False, "feeTier": 0,
+            "multiAssetsMargin": self.multi_assets, "feeTier": 0,
             "assets": [{"asset": "USDT", "walletBalance": fmt(self.wallet),
                         "unrealizedProfit": fmt(upnl), "marginBalance": fmt(self.wallet + upnl),
                         "availableBalance": fmt(self.available())}],

@@ -1,4 +1,7 @@
-"""Loaders for the real market data in ../shared/data, independent of engine/feeds.
+"""Loaders for real market data, independent of engine/feeds.
+
+The files come from the package's bundled samples and tests/data (always present); a full
+team data folder (../shared/data, or $TAPEDESK_SHARED_DATA) is used instead when present.
 
 The strategies' tests read the files directly so that a change in the feed layer cannot
 silently change what the strategies are checked against.
@@ -15,20 +18,38 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tapedesk.engine.events import Bar, Depth, Quote, Trade
+from tapedesk.engine.sample_data import SAMPLE_BARS_1M, SAMPLE_STREAM
 
 DATA = Path(
     os.environ.get("TAPEDESK_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
 )
-KLINES_1M = DATA / "klines" / "nautilus_btc-perp-20211231-20220201_1m.csv"
-BTC_1H = DATA / "klines" / "ninjabot_btc-1h.csv"
-USDM_BTC = DATA / "streams" / "hftbacktest_usdm_btcusdt_20240808.gz"
-USDM_ETH = DATA / "streams" / "hftbacktest_usdm_ethusdt_20240808.gz"
+TESTS_DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _first(*candidates: Path) -> Path:
+    return next((p for p in candidates if p.exists()), candidates[-1])
+
+
+KLINES_1M = _first(DATA / "klines" / "nautilus_btc-perp-20211231-20220201_1m.csv", SAMPLE_BARS_1M)
+BTC_1H = _first(DATA / "klines" / "ninjabot_btc-1h.csv", TESTS_DATA / "ninjabot_btc-1h.csv")
+USDM_BTC = _first(DATA / "streams" / "hftbacktest_usdm_btcusdt_20240808.gz", SAMPLE_STREAM)
+USDM_ETH = _first(
+    DATA / "streams" / "hftbacktest_usdm_ethusdt_20240808.gz",
+    TESTS_DATA / "hftbacktest_usdm_ethusdt_20240808.gz",
+)
+
+
+def _open_text(path: Path):
+    """Plain or gzip (the bundled 1m sample is the same CSV, gzipped)."""
+    with path.open("rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rt") if gz else path.open()
 
 
 def load_1m(symbol: str = "BTCUSDT") -> list[Bar]:
     """The month of real 1m bars (FTX BTC-PERP; close time = open + 59,999 ms)."""
     bars: list[Bar] = []
-    with KLINES_1M.open() as fh:
+    with _open_text(KLINES_1M) as fh:
         for row in csv.DictReader(fh):
             t = datetime.strptime(row["timestamp"], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
             ot = int(t.timestamp() * 1000)

@@ -3,7 +3,7 @@
 Same engine, risk rules and paper venue as paper/live (engine.backtest.run_backtest with
 the default DeskConfig: 0.3 % risk per trade, 0.15–0.35 % stop band, day caps, 2/5 bps
 maker/taker fees, 1 bp slippage). The numbers are a tripwire, not a promise: every one of
-these loses money on this month once fees are paid (see the Strategies section of README.md) and a change in
+these loses money on this month once fees are paid (see docs/strategies.md) and a change in
 strategy, risk or venue behaviour moves them. Regenerate deliberately.
 """
 

@@ -153,8 +153,8 @@ def test_guarded_builtin_strategy_behaves_exactly_as_unguarded(bars_1m):
 def test_the_plugin_example_in_the_docs_loads_and_trades(tmp_path, bars_1m):
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = doc.split("### Writing your own strategy", 1)[1]
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "strategies.md").read_text()
+    section = doc.split("## Writing your own strategy", 1)[1]
     code = section.split("```python", 1)[1].split("```", 1)[0]
     folder = plugin_dir(tmp_path)
     _write(folder, "breakout.py", code)

@@ -149,5 +149,5 @@ def test_params_are_routed_to_their_strategy_and_typos_are_named():
 def test_build_strategies_applies_typed_params_and_reports_bad_values():
     (s,) = build_strategies(["mean_reversion"], ["mean_reversion.bb_period=30"])
     assert s.params["bb_period"] == 30
-    with pytest.raises(SelectionError, match="bb_period='x' is not a int"):
+    with pytest.raises(SelectionError, match="bb_period='x' is not a whole number"):
         build_strategies(["mean_reversion"], ["mean_reversion.bb_period=x"])

@@ -12,6 +12,11 @@ from tapedesk.tui.app import make_app
 from tapedesk.tui.screens import ConfirmScreen
 
 from tests.tui.helpers import ready, screen_text, settle
+from tests.tui.real_engine import live_like_engine
+
+#: Slower than the shared fixture (1200x): a trade then lasts seconds of wall time, so the
+#: dialog reliably opens while it is still open, even on a loaded machine.
+SLOW = 150.0
 
 
 async def _until(pilot, predicate, limit_s: float = 30.0) -> None:
@@ -39,8 +44,8 @@ async def test_enter_in_the_resume_dialog_stays_halted(desk_engine):
         assert await desk_engine.get_setting("halted") == "1"
 
 
-async def test_enter_in_the_quit_dialog_with_a_position_stays(desk_engine):
-    app = make_app(desk_engine, bell=False)
+async def test_enter_in_the_quit_dialog_with_a_position_stays(_temp_home):
+    app = make_app(live_like_engine(_temp_home, speed=SLOW), bell=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         await _until(pilot, lambda: app.last_snapshot and app.last_snapshot.positions)
@@ -54,7 +59,8 @@ async def test_enter_in_the_quit_dialog_with_a_position_stays(desk_engine):
         assert app.is_running and not app.engine_stopped
 
 
-async def test_the_quit_dialog_follows_the_position_closing(desk_engine):
+async def test_the_quit_dialog_follows_the_position_closing(_temp_home):
+    desk_engine = live_like_engine(_temp_home, speed=SLOW)
     app = make_app(desk_engine, bell=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
@@ -65,6 +71,7 @@ async def test_the_quit_dialog_follows_the_position_closing(desk_engine):
         await settle(pilot)
         pos = app.last_snapshot.position
         assert pos is not None
+        assert not isinstance(app.screen, ConfirmScreen)
         await pilot.press("q")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
@@ -72,7 +79,7 @@ async def test_the_quit_dialog_follows_the_position_closing(desk_engine):
         if app.last_snapshot.positions:
             assert opened in screen_text(app)
         # The engine keeps managing the trade under the dialog: its stop or target closes it.
-        await _until(pilot, lambda: not app.last_snapshot.positions)
+        await _until(pilot, lambda: not app.last_snapshot.positions, limit_s=120)
         await settle(pilot)
         text = screen_text(app)
         assert opened not in text and "flat now" in text

@@ -139,7 +139,9 @@ def test_offline_desk_shows_offline_and_nothing_writes_over_it(tmp_path):
     try:
         pane = _wait_for(lambda: (p := _pane(tmux, "offline")) and "OFFLINE" in p and p,
                          "the header to say OFFLINE", 60)
-        log = home / "logs" / "desk.log"
+        from tapedesk.engine.paths import log_file
+
+        log = log_file(home, "paper")
         _wait_for(lambda: log.exists() and "ERROR" in log.read_text(), "errors in the log file")
         pane = _pane(tmux, "offline")
         lines = [ln for ln in pane.splitlines() if ln.strip()]
