@@ -11,12 +11,7 @@ import asyncio
 from tapedesk.tui.app import make_app
 from tapedesk.tui.screens import ConfirmScreen
 
-from tests.tui.helpers import ready, screen_text, settle
-from tests.tui.real_engine import live_like_engine
-
-#: Slower than the shared fixture (1200x): a trade then lasts seconds of wall time, so the
-#: dialog reliably opens while it is still open, even on a loaded machine.
-SLOW = 150.0
+from tests.tui.helpers import feed_gate, hold_open_trade, ready, screen_text, settle
 
 
 async def _until(pilot, predicate, limit_s: float = 30.0) -> None:
@@ -44,11 +39,13 @@ async def test_enter_in_the_resume_dialog_stays_halted(desk_engine):
         assert await desk_engine.get_setting("halted") == "1"
 
 
-async def test_enter_in_the_quit_dialog_with_a_position_stays(_temp_home):
-    app = make_app(live_like_engine(_temp_home, speed=SLOW), bell=False)
+async def test_enter_in_the_quit_dialog_with_a_position_stays(desk_engine):
+    gate = feed_gate(desk_engine)
+    app = make_app(desk_engine, bell=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        await _until(pilot, lambda: app.last_snapshot and app.last_snapshot.positions)
+        await hold_open_trade(pilot, desk_engine, gate)
+        assert app.last_snapshot.positions
         await pilot.press("q")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
@@ -59,27 +56,25 @@ async def test_enter_in_the_quit_dialog_with_a_position_stays(_temp_home):
         assert app.is_running and not app.engine_stopped
 
 
-async def test_the_quit_dialog_follows_the_position_closing(_temp_home):
-    desk_engine = live_like_engine(_temp_home, speed=SLOW)
+async def test_the_quit_dialog_follows_the_position_closing(desk_engine):
+    gate = feed_gate(desk_engine)
     app = make_app(desk_engine, bell=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        await _until(pilot, lambda: desk_engine.snapshot().positions)
+        await hold_open_trade(pilot, desk_engine, gate)
         # No new entries from now on (as `tapedesk pause` does); the open trade is still
         # managed, so once it closes the desk stays flat.
         await desk_engine.pause()
         await settle(pilot)
         pos = app.last_snapshot.position
-        assert pos is not None
-        assert not isinstance(app.screen, ConfirmScreen)
         await pilot.press("q")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
         opened = f"Open: {pos.side.value} {pos.symbol}"
-        if app.last_snapshot.positions:
-            assert opened in screen_text(app)
-        # The engine keeps managing the trade under the dialog: its stop or target closes it.
-        await _until(pilot, lambda: not app.last_snapshot.positions, limit_s=120)
+        assert opened in screen_text(app)
+        # Market data flows again under the dialog: the trade's stop or target closes it.
+        gate.set()
+        await _until(pilot, lambda: not app.last_snapshot.positions, limit_s=60)
         await settle(pilot)
         text = screen_text(app)
         assert opened not in text and "flat now" in text
