@@ -85,6 +85,7 @@ def feed_gate(engine) -> asyncio.Event:
     async def gated(delay: float) -> None:
         await gate.wait()
         await original(delay)
+        await gate.wait()  # cleared while this sleep ran: still no next batch
 
     feed._sleep = gated
     return gate
