@@ -7,6 +7,14 @@ Timestamps are re-laid one minute apart so time only moves forward.
 
     python bench/backtest_throughput.py [--bars 1000000] [--strategy ema_cross]
                                         [--param fast=12 --param slow=26] [--fill-at close]
+    python bench/backtest_throughput.py --whole-command [--sizes 45031,1000000,5000000]
+                                        [--strategy ema_cross] [-- extra tapedesk options]
+
+The first form times the engine alone (bars generated in memory). ``--whole-command`` writes
+the tiled bars to a CSV on disk (bench/out/tiled_<n>_1m.csv, kept for the next run) and
+times the whole ``tapedesk backtest --data <file> --no-progress`` process, file reading and
+start-up included, with its peak RSS (``os.wait4``, measured from a parent that has not
+loaded the engine: a forked child's ru_maxrss starts at its parent's size).
 
 Target (issue 2): >= 500,000 bars/s and <= 300 MiB peak RSS at 1 M bars on one core.
 Prints figures; asserts nothing.
@@ -36,11 +44,12 @@ def rss_mib() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def iter_tiled(base: list[Bar], n: int) -> Iterator[Bar]:
+def iter_tiled(base: list[Bar], n: int, t0: int | None = None) -> Iterator[Bar]:
     """``n`` 1m bars from ``base``: forward, mirrored, forward, … with continuous prices.
-    A generator, so a backtest that streams its input never holds all ``n`` bars."""
+    A generator, so a backtest that streams its input never holds all ``n`` bars.
+    ``t0``: the first bar's open time (default the sample's own)."""
     interval = base[1].open_ts - base[0].open_ts
-    t0 = base[0].open_ts
+    t0 = base[0].open_ts if t0 is None else t0
     mirrored = [Bar(b.symbol, 0, 0, b.close, b.high, b.low, b.open, b.volume)
                 for b in reversed(base)]
     done = 0
@@ -103,8 +112,76 @@ def run(args: argparse.Namespace) -> None:
           f"<= 300 MiB -> {'MET' if peak <= 300 else 'NOT MET'}")
 
 
+def write_tiled(n: int, path: Path) -> None:
+    """``n`` tiled bars as an OHLCV CSV (the bundled sample's own columns). The series starts
+    early enough to end a day before now: a reader refuses times in the future."""
+    from tapedesk.engine.clock import iso
+
+    base = load_bars(SAMPLE_BARS_1M)
+    day = 86_400_000
+    latest_start = (int(time.time() * 1000) - n * 60_000) // day * day - day
+    t0 = min(base[0].open_ts, latest_start)
+    tmp = path.with_suffix(".part")
+    with tmp.open("w") as fh:
+        fh.write("timestamp,open,high,low,close,volume\n")
+        for b in iter_tiled(base, n, t0):
+            fh.write(f"{iso(b.open_ts)},{b.open!r},{b.high!r},{b.low!r},{b.close!r},"
+                     f"{b.volume!r}\n")
+    tmp.replace(path)
+
+
+def whole_command(args: argparse.Namespace, extra: list[str]) -> None:
+    """bars/s and peak RSS of the whole `tapedesk backtest` process at each size."""
+    import os
+    import subprocess
+
+    out = Path(__file__).resolve().parent / "out"
+    out.mkdir(exist_ok=True)
+    exe = Path(sys.executable).with_name("tapedesk")
+    opts = ["--strategy", args.strategy, *[a for p in args.param for a in ("--param", p)]]
+    if args.fill_at:
+        opts += ["--fill-at", args.fill_at]
+    opts += extra
+    print(f"python {platform.python_version()} on {platform.machine()}, "
+          f"{os.cpu_count()} cores; whole command: tapedesk backtest --data <file> "
+          f"--no-progress {' '.join(opts)}")
+    print(f"{'bars':>10} {'file MiB':>9} {'seconds':>8} {'bars/s':>9} {'peak RSS MiB':>13}")
+    for n in args.sizes:
+        path = out / f"tiled_{n}_1m.csv"
+        if not path.exists():
+            subprocess.run([sys.executable, __file__, "--write-tiled", str(n), str(path)],
+                           check=True)
+        cmd = [str(exe), "--data-dir", str(out / "home"), "backtest", "--data", str(path),
+               "--no-progress", *opts]
+        t = time.perf_counter()
+        with (out / "whole_command.out").open("w") as fh:
+            proc = subprocess.Popen(cmd, stdout=fh)
+            _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        code = os.waitstatus_to_exitcode(status)
+        if code:
+            raise SystemExit(f"tapedesk exited {code}: see {out / 'whole_command.out'}")
+        import re
+
+        seen = re.search(r"of ([\d,]+) bars", (out / "whole_command.out").read_text())
+        if seen is None or int(seen.group(1).replace(",", "")) != n:
+            raise SystemExit(f"the backtest did not read all {n:,} bars: {seen and seen.group(0)}")
+        print(f"{n:>10,} {path.stat().st_size / 2**20:>9,.0f} {wall:>8.2f} {n / wall:>9,.0f} "
+              f"{usage.ru_maxrss / 1024:>13,.0f}", flush=True)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--write-tiled"]:
+        write_tiled(int(sys.argv[2]), Path(sys.argv[3]))
+        return
+    argv, extra = sys.argv[1:], []
+    if "--" in argv:
+        argv, extra = argv[: argv.index("--")], argv[argv.index("--") + 1:]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--whole-command", action="store_true",
+                    help="time the whole `tapedesk backtest` process on tiled files on disk")
+    ap.add_argument("--sizes", type=lambda t: [int(x) for x in t.split(",")],
+                    default=[45_031, 1_000_000, 5_000_000])
     ap.add_argument("--bars", type=int, default=1_000_000)
     ap.add_argument("--data", type=Path, default=SAMPLE_BARS_1M)
     ap.add_argument("--strategy", default="ema_cross")
@@ -112,7 +189,11 @@ def main() -> None:
     ap.add_argument("--materialize", action="store_true",
                     help="build the whole bar list first (measures the list's memory too)")
     ap.add_argument("--fill-at", default=None, choices=["close", "next-open", "quote"])
-    run(ap.parse_args())
+    args = ap.parse_args(argv)
+    if args.whole_command:
+        whole_command(args, extra)
+    else:
+        run(args)
 
 
 if __name__ == "__main__":

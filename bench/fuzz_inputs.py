@@ -5,10 +5,12 @@ one seeded mutation per copy (byte flips, truncated gzip, invalid UTF-8, NaN/inf
 prices, timestamps in 1900/2100/1e20, lists where strings belong, directories, ...), runs
 ``tapedesk backtest --data <copy>`` on each (plus a few ``demo``/``run`` and config cases) and
 prints how many runs showed a traceback, an "unexpected error" line, a timeout, or a
-multi-line error. A run passes when it exits 0, or exits non-zero with one stderr line per
-problem and no traceback.
+multi-line error. Every fifth file also goes through ``run --headless --replay``. A run
+passes when it exits 0, or exits non-zero with one stderr line per problem and no traceback
+("one_line": every error line starts with ``tapedesk: ``).
 
     python bench/fuzz_inputs.py [--files 300] [--configs 60] [--seed 7] [--jobs 2]
+                                [--replay-every 5] [--keep DIR]
 
 Prints figures; asserts nothing.
 """
@@ -20,6 +22,7 @@ import concurrent.futures as cf
 import gzip
 import json
 import random
+import shlex
 import shutil
 import subprocess
 import sys
@@ -215,7 +218,13 @@ def run(cmd: list[str], cwd: Path) -> tuple[str, int, str]:
         return "ok", 0, ""
     lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("warning:")
              and not ln.startswith("usage:")]
-    return ("one_line" if len(lines) <= 1 else "multi_line"), p.returncode, err.strip()[:160]
+    # A config with several problems gets one "tapedesk: <file>: <field>: ..." line each.
+    per_problem = len(lines) <= 1 or all(ln.startswith("tapedesk: ") for ln in lines)
+    return ("one_line" if per_problem else "multi_line"), p.returncode, err.strip()[:160]
+
+
+def _expand(cmd: list[str], exe_cmd: list[str]) -> list[str]:
+    return [part for c in cmd for part in (exe_cmd if c == "\0EXE" else [c])]
 
 
 def main() -> None:
@@ -224,10 +233,15 @@ def main() -> None:
     ap.add_argument("--configs", type=int, default=60)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--replay-every", type=int, default=5,
+                    help="also run every Nth mutated file through run --headless --replay")
     ap.add_argument("--keep", type=Path, help="keep the mutated files here")
+    ap.add_argument("--exe", help="command to test instead of the tapedesk script, e.g. "
+                                  "'python -m tapedesk' with PYTHONPATH=<another checkout>")
     args = ap.parse_args()
     rng = random.Random(args.seed)
-    exe = shutil.which("tapedesk") or "tapedesk"
+    exe_cmd = shlex.split(args.exe) if args.exe else [shutil.which("tapedesk") or "tapedesk"]
+    exe = "\0EXE"
     work = Path(args.keep or tempfile.mkdtemp(prefix="tapedesk-fuzz-"))
     work.mkdir(parents=True, exist_ok=True)
     base = seeds(work)
@@ -243,6 +257,10 @@ def main() -> None:
         path.write_bytes(data)
         jobs.append((f"backtest/{layout}/{kind}", [exe, "backtest", "--data", str(path),
                                                     "--no-progress"]))
+        if i % args.replay_every == 0:
+            jobs.append((f"replay/{layout}/{kind}", [
+                exe, "--data-dir", str(work / f"rd{i}"), "run", "--headless", "--replay",
+                str(path), "--speed", "0"]))
     (work / "a_directory.csv").mkdir(exist_ok=True)
     jobs.append(("backtest/directory", [exe, "backtest", "--data", str(work / "a_directory.csv")]))
     for speed in ("-5", "nan", "inf"):
@@ -259,15 +277,19 @@ def main() -> None:
     t0 = time.monotonic()
     results: list[tuple[str, str, int, str]] = []
     with cf.ThreadPoolExecutor(args.jobs) as pool:
-        futs = {pool.submit(run, cmd, work): name for name, cmd in jobs}
+        futs = {pool.submit(run, _expand(cmd, exe_cmd), work): name for name, cmd in jobs}
         for fut in cf.as_completed(futs):
             outcome, code, tail = fut.result()
             results.append((futs[fut], outcome, code, tail))
     dt = time.monotonic() - t0
     by = Counter(o for _, o, _, _ in results)
     print(f"{len(results)} runs in {dt:.0f} s (files in {work})")
+    groups = sorted({n.split("/")[0] for n, *_ in results})
+    print(f"  {'':10s} {'all':>5s} " + " ".join(f"{g:>9s}" for g in groups))
     for outcome in ("ok", "one_line", "multi_line", "traceback", "unexpected", "timeout"):
-        print(f"  {outcome:10s} {by.get(outcome, 0)}")
+        per = Counter(n.split("/")[0] for n, o, _, _ in results if o == outcome)
+        print(f"  {outcome:10s} {by.get(outcome, 0):5d} "
+              + " ".join(f"{per.get(g, 0):9d}" for g in groups))
     bad = [r for r in results if r[1] in ("traceback", "unexpected", "timeout", "multi_line")]
     kinds = Counter(t.split(":")[0] for _, o, _, t in bad if o == "traceback")
     if kinds:

@@ -9,19 +9,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import signal
 import sys
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from tapedesk.engine.clock import iso, parse_time
+from tapedesk.engine.clock import iso
 from tapedesk.engine.config import ConfigError, DeskConfig, load_config
-from tapedesk.engine.desk_lock import DeskRunning, lock_desk
+from tapedesk.engine.desk_lock import DeskLockError, DeskRunning, lock_desk
+from tapedesk.engine.journal_health import JournalError
 from tapedesk.engine.paths import DataDirError, data_dir
 from tapedesk.engine.sample_data import data_source
 
@@ -85,8 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--data",
         type=data_source,
-        required=True,
         help="kline CSV/JSON or stream capture; sample:1m or sample:stream for the bundled ones",
+    )
+    b.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("A.json", "B.json"),
+        help="print two saved results side by side (no backtest is run)",
     )
     b.add_argument(
         "--strategy",
@@ -111,7 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default auto)",
     )
     b.add_argument("--fee-bps", type=float, help="fee in basis points, maker and taker")
-    b.add_argument("--slippage-bps", type=float, help="adverse slippage in basis points")
+    b.add_argument(
+        "--slippage-bps", type=float, help="adverse slippage in basis points (0 = none)"
+    )
+    b.add_argument(
+        "--funding-bps",
+        type=float,
+        help="assumed funding per 8 h when the data has no mark prices (0 = off; default 1)",
+    )
     b.add_argument("--fixed-qty", help="fixed quantity per trade (bypasses risk sizing)")
     b.add_argument("--no-risk", action="store_true", help="research only: no risk rules")
     b.add_argument("--initial-balance", help="starting balance in USDT")
@@ -188,12 +200,15 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
     from tapedesk.engine.strategy import StrategyError
 
     try:
-        return _dispatch(args, desk_runner)
+        code = _dispatch(args, desk_runner)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
     except ConfigError as exc:  # one line per problem, each naming its field
         for line in str(exc).splitlines():
             print(f"tapedesk: {line}", file=sys.stderr)
         return 2
-    except (UserError, DataError, StrategyError, FileNotFoundError, DataDirError, DeskRunning) as exc:
+    except (UserError, DataError, StrategyError, FileNotFoundError, DataDirError, DeskRunning,
+            DeskLockError, JournalError) as exc:
         print(f"tapedesk: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -202,6 +217,10 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
         return _closed_pipe()
     except SystemExit:
         raise
+    except OSError as exc:  # a path the user gave that cannot be used, a full disk, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"tapedesk: {where}{exc.strerror or _one_line(exc)}", file=sys.stderr)
+        return 1
     except Exception as exc:  # the last line of defence: never a traceback for the user
         logging.getLogger("tapedesk").debug("unexpected error", exc_info=True)
         print(
@@ -219,10 +238,16 @@ def _one_line(exc: BaseException) -> str:
     return f"{lines[0]} (+{len(lines) - 1} more: {'; '.join(lines[1:])})"
 
 
-def _check_speed(speed: float | None) -> None:
-    """``--speed`` is a finite number >= 0; checked here so the error is one line."""
+def _check_options(args: argparse.Namespace) -> None:
+    """Options every data command shares, checked here so an error is one line (argparse
+    takes 'nan' and '-5' as floats): ``--speed`` finite and >= 0, ``--symbol`` a symbol."""
+    speed = getattr(args, "speed", None)
     if speed is not None and not (math.isfinite(speed) and speed >= 0):
         raise UserError(f"--speed must be a number >= 0 (0 = as fast as possible), got {speed}")
+    symbol = getattr(args, "symbol", None)
+    if symbol is not None and not (2 <= len(symbol) <= 40 and symbol.isalnum()):
+        raise UserError(f"--symbol {symbol[:40]!r} is not a symbol (letters and digits, "
+                        "e.g. BTCUSDT)")
 
 
 def _closed_pipe() -> int:
@@ -268,7 +293,7 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         return int(getattr(desk_commands, f"cmd_{cmd}")(args))
     if cmd == "reconcile":
         return cmd_reconcile(args)
-    _check_speed(getattr(args, "speed", None))
+    _check_options(args)
     config = load_config(args.config)
     if cmd == "backtest":
         return cmd_backtest(args, config)
@@ -393,27 +418,45 @@ async def run_live_headless(engine: Any, out: Any = None) -> int:
 
 
 async def run_headless(engine: Any, out: Any = None) -> int:
-    """Run until the feed ends or a signal; one line per explanation, then a summary."""
+    """Run until the feed ends or a signal; one line per explanation, then a summary.
+
+    Lines are printed only once the journal holds them (``on_committed``). A journal that
+    cannot be opened, or stays unwritable, ends the run with one plain line on stderr.
+    """
+    from tapedesk.engine.events import Explanation
+    from tapedesk.engine.journal_health import failure_line
+
     out = out or sys.stdout
 
     def show(e: Any) -> None:
-        print(f"{iso(e.ts)}  {str(e.kind).upper():8s} {e.text}", file=out, flush=True)
+        if isinstance(e, Explanation):
+            print(f"{iso(e.ts)}  {str(e.kind).upper():8s} {e.text}", file=out, flush=True)
 
-    engine.on_explanation = show
+    engine.on_committed = show
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(engine.run())
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, task.cancel)
+    failure, interrupted = "", False
     try:
         await task
     except asyncio.CancelledError:
-        print("Interrupted: journal flushed.", file=out)
+        interrupted = True
+    except JournalError as exc:
+        failure = str(exc)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         await engine.stop()
+    failure = failure_line(engine) or failure
+    if interrupted and not failure:
+        print("Interrupted: journal flushed.", file=out)
+    if failure:
+        print(f"tapedesk: {failure}", file=sys.stderr)
+        if getattr(engine, "journal_health", None) is None:  # refused at start: nothing ran
+            return 2
     _print_summary(engine, out)
-    return 0
+    return 1 if failure else 0
 
 
 def _print_summary(engine: Any, out: Any) -> None:
@@ -437,170 +480,13 @@ def _print_summary(engine: Any, out: Any) -> None:
     )
 
 
-# -- backtest --------------------------------------------------------------------------
-
-
-def _parse_params(raw: list[str], names: list[str]) -> dict[str, dict[str, str]]:
-    """``k=v`` goes to every strategy that has ``k``; ``strategy.k=v`` to that one.
-
-    Only routing happens here: the names and values are checked by ``strategy.create``,
-    the same check (and wording) a config's ``[[strategies]]`` gets.
-    """
-    from tapedesk.engine.strategy import StrategyError, available, create, known_params
-
-    registry = available()
-    for n in names:
-        if n not in registry:
-            create(n)  # raises StrategyError naming the available strategies
-    per: dict[str, dict[str, str]] = {n: {} for n in names}
-    for item in raw:
-        if "=" not in item:
-            raise UserError(f"--param {item!r}: use name=value or strategy.name=value")
-        key, value = item.split("=", 1)
-        key = key.strip()
-        if "." in key:
-            strat, key = key.split(".", 1)
-            if strat not in per:
-                raise UserError(
-                    f"--param {item!r}: strategy {strat!r} is not in this backtest "
-                    f"(selected: {', '.join(names)})"
-                )
-            per[strat][key] = value
-        else:
-            takers = [n for n in names if key in registry[n].PARAMS]
-            if not takers:
-                known = "; ".join(f"{n}: {known_params(registry[n])}" for n in names)
-                raise StrategyError(
-                    f"--param {item!r}: no strategy in this backtest has {key!r}; known: {known}"
-                )
-            for n in takers:
-                per[n][key] = value
-    return per
-
-
-def _decimal(text: str | None, flag: str) -> Decimal | None:
-    if text is None:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise UserError(f"{flag} {text!r} is not a number") from None
-    if not value.is_finite():
-        raise UserError(f"{flag} {text!r} is not a finite number")
-    if value <= 0:
-        raise UserError(f"{flag} must be positive, got {text}")
-    return value
-
-
-def _check_options(args: argparse.Namespace) -> None:
-    """Numeric backtest options: finite and in range, else one line (argparse takes 'nan')."""
-    for flag, value, hi in (("--fee-bps", args.fee_bps, 100.0),
-                            ("--slippage-bps", args.slippage_bps, 1000.0)):
-        if value is not None and not (math.isfinite(value) and 0 <= value <= hi):
-            raise UserError(f"{flag} must be between 0 and {hi:g} basis points, got {value}")
-    if args.monte_carlo < 0:
-        raise UserError(f"--monte-carlo must be >= 0, got {args.monte_carlo}")
+# -- backtest (engine.backtest_cli, imported only when a backtest runs) ------------------
 
 
 def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
-    from tapedesk.engine.assembly import load_user_strategies
-    from tapedesk.engine.backtest import run_backtest
-    from tapedesk.engine.feeds.files import iter_events, load_bars
-    from tapedesk.engine.metrics import ProgressBar, format_table
-    from tapedesk.engine.strategy import available, create
+    from tapedesk.engine.backtest_cli import cmd_backtest as run
 
-    for problem in load_user_strategies():
-        print(f"warning: {problem}", file=sys.stderr)
-    names = args.strategy or ["ema_cross"]
-    if "all" in names:
-        names = sorted(available())
-    per = _parse_params(args.param, names)
-    _check_options(args)
-    # StrategyError (unknown name, unknown or ill-typed parameter) ends in main: one line.
-    strategies = [create(n, (args.symbol,) if args.symbol else None, **per[n]) for n in names]
-    if not args.data.exists():
-        raise UserError(f"no such data file: {args.data}")
-    try:
-        start = parse_time(args.start) if args.start else None
-        end = parse_time(args.end) if args.end else None
-    except (ValueError, OverflowError) as exc:
-        raise UserError(str(exc)) from None
-    # A file that cannot be read raises DataError (one line in main); skipped rows come back
-    # as one summary line per file.
-    warnings: list[str] = []
-    needs_ticks = any(s.handles("on_quote") or s.handles("on_trade") for s in strategies)
-    if needs_ticks or args.fill_at == "quote":
-        events: Any = list(iter_events(args.data, args.symbol, start, end, warnings.append))
-    else:
-        events = load_bars(args.data, args.symbol, start, end, warnings.append)
-    for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    if not events:
-        raise UserError(f"{args.data}: no market events in the chosen range")
-    bar = None
-    if not args.json and not args.no_progress and len(events) > 200_000:
-        bar = ProgressBar(len(events), sys.stderr)
-    result = run_backtest(
-        events,
-        strategies,
-        config,
-        progress=bar.update if bar else None,
-        fill_at=args.fill_at,
-        fee_bps=args.fee_bps,
-        slippage_bps=args.slippage_bps,
-        fixed_qty=_decimal(args.fixed_qty, "--fixed-qty"),
-        no_risk=args.no_risk,
-        initial_balance=_decimal(args.initial_balance, "--initial-balance"),
-    )
-    if bar:
-        bar.close()
-    extra = _research(args, result)
-    if args.json:
-        doc = result.to_json()
-        doc.update(extra)
-        print(json.dumps(doc, indent=2, default=str))
-        return 0
-    print(format_table(result.metrics, result.labels))
-    for name, m in result.per_strategy.items():
-        print(f"\n{name}:")
-        print(format_table(m))
-    for key, text in extra.items():
-        if isinstance(text, str):
-            print(f"\n{text}" if key != "report" else f"\nreport written to {text}")
-    return 0
-
-
-def _research(args: argparse.Namespace, result: Any) -> dict[str, Any]:
-    """Monte Carlo, terminal plot and report (engine.research) on the backtest's trades."""
-    out: dict[str, Any] = {}
-    start = float(result.metrics.initial_balance)
-    mc = None
-    if args.monte_carlo:
-        from tapedesk.engine.research.montecarlo import monte_carlo
-
-        try:
-            mc = monte_carlo(
-                [float(t.pnl) for t in result.trades], args.monte_carlo, start_equity=start
-            )
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-        out["monte_carlo"] = mc.table()
-    if args.plot and not args.json:
-        from tapedesk.engine.research.plots import equity_plot
-
-        out["plot"] = equity_plot(result.equity)
-    if args.report:
-        from tapedesk.engine.research.report import StrategyRun, write_report
-
-        runs = [StrategyRun("combined", result.trades, result.equity, result.metrics.to_dict())]
-        for name, m in result.per_strategy.items():
-            mine = [t for t in result.trades if t.strategy == name]
-            runs.append(StrategyRun(name, mine, [], m.to_dict()))
-        try:
-            out["report"] = str(write_report(args.report, runs, mc))
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-    return out
+    return run(args, config)
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:

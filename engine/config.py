@@ -38,6 +38,9 @@ class RiskConfig(_Section):
     max_stop_pct: float = Field(0.35, gt=0, lt=100)
     stale_after_s: float = Field(10.0, gt=0, le=3600)
     day_roll_hour_utc: int = Field(0, ge=0, le=23)
+    #: Open quantity without an acknowledged stop on the exchange for longer than this is
+    #: closed reduce-only at market (engine clock seconds).
+    unprotected_grace_s: float = Field(10.0, gt=0, le=600)
 
     @model_validator(mode="after")
     def _band(self) -> RiskConfig:
@@ -107,6 +110,13 @@ class UIConfig(_Section):
     fps: int = Field(15, ge=1, le=60)
 
 
+class JournalConfig(_Section):
+    """How long the desk keeps retrying an unwritable journal (entries stopped meanwhile)
+    before it stops with a summary of what is and is not on disk."""
+
+    give_up_after_s: float = Field(600.0, gt=0, le=86_400)
+
+
 class DeskConfig(_Section):
     symbols: list[str] = Field(default_factory=lambda: ["BTCUSDT"], min_length=1)
     risk: RiskConfig = Field(default_factory=RiskConfig)
@@ -116,6 +126,7 @@ class DeskConfig(_Section):
     )
     binance: BinanceConfig = Field(default_factory=BinanceConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
+    journal: JournalConfig = Field(default_factory=JournalConfig)
 
     @field_validator("symbols")
     @classmethod
@@ -137,7 +148,7 @@ def format_validation_error(exc: ValidationError, source: str = "config") -> str
     (list items as ``strategies[0].name``; long values shortened)."""
     lines = []
     for err in exc.errors():
-        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{_key(p)}" for p in err["loc"])
         path = path.lstrip(".") or "(top level)"
         msg = " ".join(str(err["msg"]).split()).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
@@ -146,6 +157,14 @@ def format_validation_error(exc: ValidationError, source: str = "config") -> str
             msg = f"{msg}, got {_short(err['input'])}"
         lines.append(f"{source}: {path}: {msg}")
     return "\n".join(lines)
+
+
+def _key(part: Any) -> str:
+    """A field name as written, quoted when it is not a plain name (a key may hold a line
+    separator such as U+0085, which must not split the one-line message)."""
+    text = str(part)
+    return text if text.replace("-", "_").isidentifier() or (
+        isinstance(part, Path) and text.isprintable()) else repr(text)
 
 
 def _short(value: Any) -> str:
@@ -175,4 +194,4 @@ def load_config(path: Path | None = None) -> DeskConfig:
     try:
         return DeskConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, str(path))) from None
+        raise ConfigError(format_validation_error(exc, _key(path))) from None

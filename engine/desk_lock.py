@@ -31,7 +31,7 @@ class DeskRunning(Exception):
         who = f"PID {pid}" if pid else "another process"
         super().__init__(
             f"a {mode} desk is already running on {path.parent} ({who}); "
-            "stop it first (tapedesk halt / quit it) or use another --data-dir"
+            "quit that desk first, or use another --data-dir"
         )
 
 
@@ -40,6 +40,10 @@ def _read_pid(fd: int) -> int | None:
         text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
         return int(text) if text else None
     return None
+
+
+class DeskLockError(Exception):
+    """The lock file cannot be made at all (read-only or full file system)."""
 
 
 class DeskLock:
@@ -51,7 +55,13 @@ class DeskLock:
         self._fd: int | None = None
 
     def acquire(self) -> DeskLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:  # a read-only mount, a full disk: say which file and why
+            raise DeskLockError(
+                f"cannot take the desk lock {self.path}: {exc.strerror or exc}"
+                " (the data dir must be writable; --data-dir or $TAPEDESK_HOME picks another)"
+            ) from None
         try:
             # `holder()` (tapedesk status) takes a shared lock for an instant: a few short
             # retries keep such a look from turning a desk away. A real holder keeps it.
@@ -65,6 +75,9 @@ class DeskLock:
                     time.sleep(0.02)
         except BlockingIOError:
             pid = _read_pid(fd)
+            if pid is None:  # the holder locked an instant ago and is writing its PID
+                time.sleep(0.05)
+                pid = _read_pid(fd)
             os.close(fd)
             raise DeskRunning(self.path, self.mode, pid) from None
         except BaseException:
@@ -117,3 +130,10 @@ def lock_desk(data_dir: Path, mode: str) -> DeskLock:
         lock = DeskLock(data_dir, mode).acquire()
         _held[key] = lock
     return lock
+
+
+def release_desk(data_dir: Path, mode: str) -> None:
+    """Let go of ``mode`` once its desk has stopped (the TUI switched to the demo)."""
+    lock = _held.pop((str(Path(data_dir).resolve()), mode), None)
+    if lock is not None:
+        lock.release()

@@ -44,15 +44,20 @@ class ExplainForwarder(logging.Handler):
     """WARNING and above → ``engine.explain`` (ERROR kind for errors, DESK for warnings).
 
     The same message is forwarded once per ``every_s``; repeats are counted and the count
-    rides on the next one, so a reconnect loop cannot flood the explanation log. Records
+    rides on the next one, so a reconnect loop cannot flood the explanation log; and at
+    most ``per_window`` records of any kind per ``every_s`` (messages that embed changing
+    numbers are all "new"), the rest counted in the next one forwarded. Records
     from other threads are handed to the engine's loop; nothing is forwarded before the
     loop runs or after the engine stopped (the log file still has them).
     """
 
-    def __init__(self, engine: Any, every_s: float = FORWARD_EVERY_S) -> None:
+    def __init__(self, engine: Any, every_s: float = FORWARD_EVERY_S, per_window: int = 10) -> None:
         super().__init__(logging.WARNING)
         self.engine = engine
         self.every_s = every_s
+        self.per_window = per_window
+        self._window = (0.0, 0)  # (start, records forwarded in it)
+        self._dropped = 0
         self._last: dict[tuple[str, str], float] = {}
         self._repeats: dict[tuple[str, str], int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -68,6 +73,13 @@ class ExplainForwarder(logging.Handler):
         if last is not None and now - last < self.every_s:
             self._repeats[key] = self._repeats.get(key, 0) + 1
             return
+        start, count = self._window
+        if now - start >= self.every_s:
+            start, count = now, 0
+        if count >= self.per_window:
+            self._dropped += 1
+            return
+        self._window = (start, count + 1)
         self._last[key] = now
         if len(self._last) > 500:  # bounded: forget the oldest messages
             for old in sorted(self._last, key=self._last.__getitem__)[:250]:
@@ -83,6 +95,9 @@ class ExplainForwarder(logging.Handler):
             text = text[:297] + "…"
         if repeats:
             text += f" (and {repeats} more like it in the last {self.every_s:.0f} s)"
+        if self._dropped:
+            text += f" [{self._dropped} other log lines not shown here: see the log file]"
+            self._dropped = 0
         kind = ExplanationKind.ERROR if record.levelno >= logging.ERROR else ExplanationKind.DESK
         try:
             running = asyncio.get_running_loop()

@@ -214,6 +214,9 @@ class OrderStatus(StrEnum):
     CANCELED = "CANCELED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
+    #: The venue could not tell whether the order exists (a 5xx or timeout, and look-ups by
+    #: client id did not settle it yet). Not final: the order may be live.
+    UNKNOWN = "UNKNOWN"
 
 
 class OrderRole(StrEnum):

@@ -47,7 +47,8 @@ def taken(decision: Decision, equity: Decimal, risk_pct: float) -> str:
         f"Took {signal_head(sig)} {decision.qty} @ ~{price(sig.entry)} ({sig.strategy}):",
         f"stop {price(sig.stop_loss)} ({pct(n.get('stop_pct', 0.0))})",
         f"target {price(sig.take_profit)}" if sig.take_profit else "no target",
-        f"risk {money(n.get('risk_amount', 0))} ({risk_pct:.2f} % of {money(equity)})",
+        f"risk {money(n.get('risk_amount', 0))} = {risk_pct:.2f} % of {money(equity)} "
+        f"incl. fees and slippage {money(n.get('risk_costs', 0))}",
         f"{decision.leverage}x isolated.",
     ]
     text = ", ".join(parts[1:])

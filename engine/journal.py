@@ -12,8 +12,10 @@ read-only mode; WAL lets them read while a desk is writing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import sqlite3
 from collections.abc import Iterable
 from decimal import Decimal
@@ -22,6 +24,14 @@ from typing import Any
 
 import aiosqlite
 from tapedesk.engine.events import Explanation, ExplanationKind, RoundTrip, Side
+from tapedesk.engine.journal_health import (
+    RETRY_BUSY_MS,
+    JournalCorrupt,
+    JournalError,
+    corrupt_message,
+    describe,
+    file_identity,
+)
 
 MIGRATIONS: list[str] = [
     # v1
@@ -65,9 +75,12 @@ MIGRATIONS: list[str] = [
         id INTEGER PRIMARY KEY CHECK (id = 1), source TEXT NOT NULL, cursor_ts INTEGER NOT NULL,
         venue_state TEXT NOT NULL, engine_state TEXT NOT NULL);
     """,
+    # v2: strategies' own state rides with the checkpoint (engine.strategy_state)
+    "ALTER TABLE checkpoint ADD COLUMN strategy_state BLOB",
 ]
 
 Record = tuple[str, tuple[Any, ...]]
+BUSY_MS = 5000  # how long a write waits for another process's lock before it counts as failed
 
 
 def db_path(data_dir: Path, mode: str) -> Path:
@@ -80,24 +93,75 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._db: aiosqlite.Connection | None = None
+        self.identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
         # The engine loop and an emergency stop may commit at the same moment; SQLite
         # transactions on one connection must not interleave.
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()
 
     async def open(self) -> None:
+        """Open (or create) the journal; a corrupt or unwritable file is refused in one line.
+
+        ``PRAGMA quick_check`` runs first: trading on a damaged journal would silently lose
+        the very records a restart needs. SIGXFSZ is ignored so a file-size limit
+        (``ulimit -f``) becomes a write error the desk reports instead of a silent kill.
+        """
+        with contextlib.suppress(ValueError, AttributeError):  # not the main thread
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        try:
+            await self._open()
+            await self._check()
+            await self._migrate()
+        except JournalError:
+            await self.close()
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            await self.close()
+            if any(w in str(exc) for w in ("not a database", "malformed", "corrupt")):
+                raise JournalCorrupt(corrupt_message(self.path, str(exc))) from None
+            raise JournalError(
+                f"cannot open journal {self.path}: {describe(exc, self.path)}"
+            ) from None
+        self.identity = file_identity(self.path)
+
+    async def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         old = os.umask(0o077)  # the -wal and -shm files are created owner-only too
         try:
             if not self.path.exists():
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._db = await aiosqlite.connect(self.path)
+            await self._db.execute(f"PRAGMA busy_timeout={BUSY_MS}")
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA synchronous=FULL")
-            await self._db.execute("PRAGMA busy_timeout=5000")
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
-        await self._migrate()
+
+    async def _check(self) -> None:
+        rows = await self.fetchall("PRAGMA quick_check(3)")
+        lines = [ln for r in rows for ln in str(r[0]).splitlines()]
+        problems = [ln.strip() for ln in lines if ln != "ok" and not ln.startswith("***")]
+        if problems:
+            raise JournalCorrupt(corrupt_message(self.path, "; ".join(problems[:2])))
+
+    def moved(self) -> str:
+        """Empty while the path still names the file we have open, else what happened to it.
+
+        SQLite keeps writing to an unlinked inode without complaint, so a journal deleted
+        or replaced under a running desk would lose everything silently.
+        """
+        now = file_identity(self.path)
+        if now == self.identity:
+            return ""
+        if now is None:
+            return f"{self.path.name} was deleted under the running desk"
+        return f"{self.path.name} was replaced by another file under the running desk"
+
+    async def set_busy_timeout(self, failing: bool) -> None:
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error, OSError, ValueError):
+                ms = RETRY_BUSY_MS if failing else BUSY_MS
+                await self._db.execute(f"PRAGMA busy_timeout={ms}")
 
     async def _migrate(self) -> None:
         db = self._conn()
@@ -111,18 +175,28 @@ class Journal:
         return self._db
 
     async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        db, self._db = self._db, None
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error, OSError, ValueError):
+                await db.close()
 
     async def write(
         self, records: Iterable[Record], checkpoint: dict[str, Any] | None = None
     ) -> None:
         """All records (and the checkpoint) in one transaction: all or nothing."""
-        async with self._lock:
+        async with self.lock:
             await self._write(records, checkpoint)
 
+    async def write_held(
+        self, records: Iterable[Record], checkpoint: dict[str, Any] | None = None
+    ) -> None:
+        """``write`` for a caller already holding ``lock`` (the engine's commit)."""
+        await self._write(records, checkpoint)
+
     async def _write(self, records: Iterable[Record], checkpoint: dict[str, Any] | None) -> None:
+        why = self.moved()
+        if why:  # never write into a file nobody can find again
+            raise JournalError(why)
         db = self._conn()
         await db.execute("BEGIN IMMEDIATE")
         try:
@@ -130,20 +204,23 @@ class Journal:
                 await db.execute(sql, params)
             if checkpoint is not None:
                 await db.execute(
-                    "INSERT INTO checkpoint (id, source, cursor_ts, venue_state, engine_state) "
-                    "VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET source=excluded.source, "
-                    "cursor_ts=excluded.cursor_ts, venue_state=excluded.venue_state, "
-                    "engine_state=excluded.engine_state",
+                    "INSERT INTO checkpoint (id, source, cursor_ts, venue_state, engine_state, "
+                    "strategy_state) VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                    "source=excluded.source, cursor_ts=excluded.cursor_ts, "
+                    "venue_state=excluded.venue_state, engine_state=excluded.engine_state, "
+                    "strategy_state=excluded.strategy_state",
                     (
                         checkpoint["source"],
                         checkpoint["cursor_ts"],
                         json.dumps(checkpoint["venue_state"]),
                         json.dumps(checkpoint["engine_state"]),
+                        checkpoint.get("strategy_state"),
                     ),
                 )
             await db.commit()
         except BaseException:
-            await db.rollback()
+            with contextlib.suppress(sqlite3.Error, OSError, ValueError):
+                await db.rollback()
             raise
 
     async def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -156,16 +233,18 @@ class Journal:
 
     async def load_checkpoint(self) -> dict[str, Any] | None:
         rows = await self.fetchall(
-            "SELECT source, cursor_ts, venue_state, engine_state FROM checkpoint WHERE id = 1"
+            "SELECT source, cursor_ts, venue_state, engine_state, strategy_state "
+            "FROM checkpoint WHERE id = 1"
         )
         if not rows:
             return None
-        source, cursor, venue, eng = rows[0]
+        source, cursor, venue, eng, strat = rows[0]
         return {
             "source": source,
             "cursor_ts": cursor,
             "venue_state": json.loads(venue),
             "engine_state": json.loads(eng),
+            "strategy_state": strat,
         }
 
     async def load_day(self, day: str) -> tuple[Any, ...] | None:
@@ -265,9 +344,54 @@ def row_to_explanation(r: tuple[Any, ...]) -> Explanation:
 
 
 def open_readonly(path: Path) -> sqlite3.Connection:
-    """Read a journal that a running desk may be writing (WAL readers never block it)."""
+    """Read a journal that a running desk may be writing (WAL readers never block it).
+
+    A damaged file raises ``JournalCorrupt`` naming it, from the open or from any later
+    query (corruption inside a page only shows when that page is read).
+    """
     if not Path(path).exists():
         raise FileNotFoundError(f"no journal at {path}: has a desk run in this mode yet?")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    conn.execute("PRAGMA busy_timeout=5000")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5, factory=_Reader)
+    conn.journal_path = Path(path)
+    try:
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except JournalError:
+        conn.close()
+        raise
     return conn
+
+
+def _reader_error(path: Path, exc: sqlite3.DatabaseError) -> JournalError:
+    if "locked" in str(exc) or "busy" in str(exc):
+        return JournalError(f"journal {path} is locked by another process")
+    return JournalCorrupt(corrupt_message(path, str(exc)))
+
+
+class _ReaderCursor(sqlite3.Cursor):
+    """Turns SQLite's errors into one plain sentence naming the journal."""
+
+    def _run(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except sqlite3.DatabaseError as exc:
+            raise _reader_error(self.connection.journal_path, exc) from None  # type: ignore[attr-defined]
+
+    def execute(self, sql: str, params: Any = ()) -> _ReaderCursor:  # type: ignore[override]
+        return self._run(super().execute, sql, params)
+
+    def fetchone(self) -> Any:
+        return self._run(super().fetchone)
+
+    def fetchall(self) -> list[Any]:
+        return self._run(super().fetchall)
+
+    def __next__(self) -> Any:
+        return self._run(super().__next__)
+
+
+class _Reader(sqlite3.Connection):
+    journal_path: Path
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:  # type: ignore[override]
+        return _ReaderCursor(self).execute(sql, params)

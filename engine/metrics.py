@@ -4,13 +4,18 @@ Definitions (also in README.md, "Metrics"):
 
 - ``net_pnl`` = Σ trade pnl (net of fees and funding); ``gross_pnl`` = Σ gross; ``fees`` and
   ``funding`` are the sums the venue charged (funding signed as the trades carry it).
-- A win is a trade with pnl > 0, a loss pnl < 0; a break-even trade counts in ``trades`` only.
+- A win is a trade with pnl > 0, a loss pnl < 0; a break-even trade (pnl == 0) counts in
+  ``trades`` only (``is_win``/``is_loss``: the one rule, used by the report too).
 - ``profit_factor`` = Σ winning pnl / |Σ losing pnl|; **None when there are no losing trades**
   (undefined, and JSON has no infinity); the table shows "n/a (no losing trades)".
 - ``expectancy`` = net pnl / trades ($ per trade); ``expectancy_r`` = mean R multiple over the
   trades whose risk amount is known (None if none is).
 - ``max_drawdown`` / ``max_drawdown_pct``: largest peak-to-trough fall of the equity samples,
   the running peak starting at the initial balance; the two maxima are taken independently.
+  ``drawdowns`` is the one drawdown computation: metrics, Monte Carlo, plot and report use it.
+- ``cagr_pct``: ``(final / initial) ** (365 days / period) - 1`` in percent, the period from
+  the first to the last timestamp of the run; None for a period under one day or a wiped-out
+  account. ``calmar`` = ``cagr_pct / max_drawdown_pct``; None when either is missing or 0.
 - ``sharpe`` / ``sortino``: from DAILY returns. Equity is resampled at 00:00 UTC (last sample
   of each UTC day, days without a sample carry the previous value); the first day's return is
   against the initial balance. Risk-free rate 0. Annualised with √365 because crypto trades
@@ -25,7 +30,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -64,6 +69,8 @@ class Metrics:
     total_bars: int
     start_ts: int | None
     end_ts: int | None
+    cagr_pct: float | None = None
+    calmar: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: floats rounded for reading, start/end also as ISO UTC text."""
@@ -112,18 +119,50 @@ def _sharpe_sortino(returns: list[float]) -> tuple[float | None, float | None]:
     return sharpe, sortino
 
 
-def _drawdown(equity: list[tuple[int, float]], initial_balance: float) -> tuple[float, float]:
-    peak = initial_balance
-    worst = worst_pct = 0.0
-    for _ts, value in equity:
+def is_win(pnl: float) -> bool:
+    return pnl > 0
+
+
+def is_loss(pnl: float) -> bool:
+    """A loss is pnl < 0: a break-even trade is neither a win nor a loss, everywhere."""
+    return pnl < 0
+
+
+def drawdowns(values: Iterable[float], peak: float = -math.inf) -> Iterator[tuple[float, float]]:
+    """(money, percent) below the running peak at each equity value; ``peak`` starts it
+    (the initial balance, so a fall below the start counts). Percent is of the peak, 0 while
+    the peak is not positive. The only drawdown computation in the code base."""
+    for value in values:
         if value > peak:
             peak = value
         dd = peak - value
+        yield dd, (dd / peak * 100.0 if peak > 0 else 0.0)
+
+
+def max_drawdown(values: Iterable[float], peak: float = -math.inf) -> tuple[float, float]:
+    """The worst (money, percent) of ``drawdowns``; the two maxima are taken independently."""
+    worst = worst_pct = 0.0
+    for dd, pct in drawdowns(values, peak):
         if dd > worst:
             worst = dd
-        if peak > 0 and dd / peak > worst_pct:
-            worst_pct = dd / peak
-    return worst, worst_pct * 100.0
+        if pct > worst_pct:
+            worst_pct = pct
+    return worst, worst_pct
+
+
+def cagr_calmar(
+    initial: float, final: float, start_ts: int | None, end_ts: int | None, dd_pct: float
+) -> tuple[float | None, float | None]:
+    if start_ts is None or end_ts is None or end_ts - start_ts < DAY_MS:
+        return None, None
+    if initial <= 0 or final <= 0:
+        return None, None
+    years = (end_ts - start_ts) / DAY_MS / ANNUALISATION_DAYS
+    try:
+        cagr = ((final / initial) ** (1.0 / years) - 1.0) * 100.0
+    except OverflowError:
+        return None, None
+    return cagr, (cagr / dd_pct if dd_pct > 0 else None)
 
 
 def compute_metrics(
@@ -135,17 +174,19 @@ def compute_metrics(
 ) -> Metrics:
     """Every metric of a run from its closed trades and its (ts_ms, equity) samples."""
     pnls = [float(t.pnl) for t in trades]
-    win_pnls = [p for p in pnls if p > 0]
-    loss_pnls = [p for p in pnls if p < 0]
+    win_pnls = [p for p in pnls if is_win(p)]
+    loss_pnls = [p for p in pnls if is_loss(p)]
     n = len(pnls)
     net = sum(pnls)
     gross_win, gross_loss = sum(win_pnls), sum(loss_pnls)
     rs = [r for r in (t.r_multiple for t in trades) if r is not None]
     final = equity[-1][1] if equity else initial_balance + net
-    dd, dd_pct = _drawdown(equity, initial_balance)
+    dd, dd_pct = max_drawdown((v for _ts, v in equity), initial_balance)
     rets = daily_returns(equity, initial_balance)
     sharpe, sortino = _sharpe_sortino(rets)
     stamps = [ts for ts, _ in equity] + [t.entry_ts for t in trades] + [t.exit_ts for t in trades]
+    start_ts, end_ts = (min(stamps), max(stamps)) if stamps else (None, None)
+    cagr, calmar = cagr_calmar(initial_balance, final, start_ts, end_ts, dd_pct)
     return Metrics(
         initial_balance=float(initial_balance),
         final_equity=float(final),
@@ -171,8 +212,10 @@ def compute_metrics(
         exposure_pct=bars_in_position / total_bars * 100.0 if total_bars else 0.0,
         bars_in_position=bars_in_position,
         total_bars=total_bars,
-        start_ts=min(stamps) if stamps else None,
-        end_ts=max(stamps) if stamps else None,
+        start_ts=start_ts,
+        end_ts=end_ts,
+        cagr_pct=cagr,
+        calmar=calmar,
     )
 
 
@@ -200,6 +243,7 @@ def format_table(metrics: Metrics, labels: list[str] | None = None) -> str:
          + (f" ({m.expectancy_r:+.2f} R)" if m.expectancy_r is not None else "")),
         ("avg win / loss", f"{_num(m.avg_win, '{:+,.2f}')} / {_num(m.avg_loss, '{:+,.2f}')}"),
         ("max drawdown", f"{_num(m.max_drawdown)} ({m.max_drawdown_pct:.2f} %)"),
+        ("CAGR / Calmar", f"{_num(m.cagr_pct, '{:+,.2f} %')} / {_num(m.calmar)}"),
         ("sharpe (daily, √365)", _num(m.sharpe)),
         ("sortino (daily, √365)", _num(m.sortino)),
         ("exposure", f"{m.exposure_pct:.1f} % of {m.total_bars:,} bars"),
@@ -207,6 +251,31 @@ def format_table(metrics: Metrics, labels: list[str] | None = None) -> str:
     width = max(len(k) for k, _ in rows)
     lines = [f"* {label}" for label in (labels or [])]
     lines += [f"{k.ljust(width)}  {v}" for k, v in rows]
+    return "\n".join(lines)
+
+
+def format_strategy_table(per: dict[str, Metrics], skipped: dict[str, str] | None = None) -> str:
+    """Strategies side by side, one row each (like freqtrade's strategy summary), then the
+    ones that could not run on the data with the reason. Money in the quote asset (USDT)."""
+    head = ("strategy", "trades", "avg P&L", "tot P&L", "tot %", "win draw loss", "win %",
+            "max DD %", "CAGR %", "Calmar", "exposure %")
+    rows = [head]
+    for name, m in per.items():
+        draws = m.trades - m.wins - m.losses
+        rows.append((
+            name, f"{m.trades}", _num(m.expectancy, "{:+,.2f}"), _num(m.net_pnl, "{:+,.2f}"),
+            f"{m.net_pnl / m.initial_balance * 100:+.2f}" if m.initial_balance else "n/a",
+            f"{m.wins} {draws} {m.losses}", _num(m.win_rate, "{:.1f}"),
+            f"{m.max_drawdown_pct:.2f}", _num(m.cagr_pct, "{:+,.2f}"), _num(m.calmar),
+            # Per-strategy bars in position are not counted by the engine yet: n/a, not 0.
+            f"{m.exposure_pct:.1f}" if m.bars_in_position or not m.trades else "n/a",
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+                       enumerate(zip(r, widths, strict=True))) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for name, why in (skipped or {}).items():
+        lines.append(f"{name}: skipped, {why}")
     return "\n".join(lines)
 
 
@@ -226,7 +295,9 @@ class ProgressBar:
         width: int = 30,
         enabled: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        unit: str = "",
     ) -> None:
+        self.unit = unit  # "bytes": done/total shown in MiB, the rate in MiB/s
         self.total = max(total, 1)
         self.stream = stream if stream is not None else sys.stderr
         self.min_interval = min_interval
@@ -257,7 +328,12 @@ class ProgressBar:
         elapsed = now - self._start
         rate = done / elapsed if elapsed > 0 else 0.0
         bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r[{bar}] {frac * 100:5.1f} % {done:,}/{self.total:,} {rate:,.0f}/s")
+        if self.unit == "bytes":
+            mib = 1 << 20
+            text = f"{done / mib:,.1f}/{self.total / mib:,.1f} MiB {rate / mib:,.1f} MiB/s"
+        else:
+            text = f"{done:,}/{self.total:,} {rate:,.0f}/s"
+        self.stream.write(f"\r[{bar}] {frac * 100:5.1f} % {text}")
         self.stream.flush()
         self.draws += 1
 

@@ -170,6 +170,9 @@ class PaperVenue:
     async def fetch_balance(self) -> Decimal:
         return self.balance
 
+    def track(self, intents: list[OrderIntent], fills: Any = ()) -> None:
+        """Nothing to do: a restored paper venue holds its own orders (``load_state``)."""
+
     # -- market data ---------------------------------------------------------------------
 
     def on_market(self, ev: MarketEvent) -> None:
@@ -379,7 +382,7 @@ class PaperVenue:
         pos = self.book.get(fill.symbol)
         if pos is not None:
             spec = self.spec(fill.symbol)
-            set_isolated_margin(pos, spec.maint_margin_rate, spec.maint_amount)
+            set_isolated_margin(pos, spec)
 
     def _check_liquidation(self, sym: str, low: float, high: float) -> None:
         pos = self.book.get(sym)

@@ -80,6 +80,13 @@ def make_private(path: Path) -> None:
             f"data dir {path} is readable by others (mode {st.st_mode & 0o777:o}) and owned by "
             f"uid {st.st_uid}, not you: use a dir of your own (--data-dir or $TAPEDESK_HOME)"
         )
+    strangers = sorted(p.name for p in path.iterdir() if not _ours(p.name))
+    if strangers:  # e.g. --data-dir ~ : never chmod a dir that is not the desk's own
+        raise DataDirError(
+            f"data dir {path} is readable by others (mode {st.st_mode & 0o777:o}) and holds "
+            f"other files ({', '.join(strangers[:3])}{', …' if len(strangers) > 3 else ''}): "
+            f"make it private (chmod 700 {path}) or use a dir of its own"
+        )
     try:
         os.chmod(path, 0o700)
     except OSError as exc:
@@ -87,6 +94,12 @@ def make_private(path: Path) -> None:
             f"data dir {path} is readable by others (mode {st.st_mode & 0o777:o}) and could "
             f"not be made private: {exc.strerror}"
         ) from None
+
+
+def _ours(name: str) -> bool:
+    """Files a desk keeps in its data dir (journals and their WAL, sockets, locks, logs)."""
+    stem = name.split(".", 1)[0]
+    return name in ("log", "themes") or (stem in MODES and "." in name)
 
 
 def state_dir() -> Path:

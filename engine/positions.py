@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tapedesk.engine.events import Fill, Position, Side
+from tapedesk.engine.events import Fill, Position, RoundTrip, Side
+from tapedesk.engine.symbols import SymbolSpec
 
 ZERO = Decimal(0)
 
@@ -39,9 +40,13 @@ def liquidation_price(
     return lp if lp > 0 else ZERO
 
 
-def set_isolated_margin(pos: Position, mmr: Decimal, cum: Decimal) -> None:
-    """Isolated margin (notional / leverage) and the liquidation price it implies."""
-    pos.margin = pos.qty * pos.entry_price / pos.leverage
+def set_isolated_margin(pos: Position, spec: SymbolSpec) -> None:
+    """Isolated margin (notional / leverage) and the liquidation price it implies, with the
+    maintenance rate of the bracket the position's notional falls in (a large position is
+    liquidated sooner than the first bracket alone would say)."""
+    notional = pos.qty * pos.entry_price
+    pos.margin = notional / pos.leverage
+    mmr, cum = spec.maintenance(notional)
     pos.liquidation_price = liquidation_price(
         pos.side, pos.qty, pos.entry_price, pos.margin, mmr, cum
     )
@@ -111,3 +116,14 @@ class PositionBook:
             )
             self.apply(flipped, leverage, strategy)
         return FillEffect(gross, False, pos)
+
+
+def round_trip(pos: Position, fill: Fill, reason: str, price_step: Decimal) -> RoundTrip:
+    """The closed trade ``pos`` became with ``fill``: average exit, net of fees and funding."""
+    exit_px = pos.exit_notional / pos.exit_qty if pos.exit_qty else fill.price
+    return RoundTrip(
+        symbol=pos.symbol, side=pos.side, qty=pos.peak_qty, entry_price=pos.entry_price,
+        exit_price=exit_px.quantize(price_step), entry_ts=pos.opened_ts, exit_ts=fill.ts,
+        gross_pnl=pos.realized_gross, fees=pos.fees, funding=pos.funding,
+        pnl=pos.realized_gross - pos.fees + pos.funding, strategy=pos.strategy, reason=reason,
+        risk_amount=pos.risk_amount)

@@ -17,10 +17,11 @@ headless run prints ``describe()`` and waits for ``tapedesk reconcile`` answers.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from tapedesk.engine.events import OrderIntent, OrderRole, OrderType, Position
 
@@ -165,10 +166,30 @@ class Reconciliation:
                 stops = [o for o in self.exchange_orders
                          if o.symbol == diff.symbol and o.role is OrderRole.STOP]
                 if not stops:
-                    text += f"; WARNING: no stop-loss protects this {pos.side} {pos.qty}"
+                    text += (f"; WARNING: no stop-loss protects this {pos.side} {pos.qty}: "
+                             "the desk closes it reduce-only after risk.unprotected_grace_s "
+                             "unless a stop is adopted or placed")
         else:
             text = f"{diff.symbol}: ignored; the desk leaves it alone and keeps it off its books"
         self.answers[key] = action
+        return text
+
+    async def answer(self, key: str, action: str, venue: ReconcileVenue, book: Any,
+                     orders: Any) -> str:
+        """``resolve``, then bring the desk's books (positions, order owner) in line."""
+        act = Action(action)
+        diff = self.get(key)
+        text = await self.resolve(key, act, venue)
+        if diff.kind == "position":
+            if act is Action.ADOPT and diff.exchange_position is not None:
+                book.positions[diff.symbol] = diff.exchange_position
+            else:
+                book.positions.pop(diff.symbol, None)
+        elif diff.journal_order is not None:
+            orders.forget(diff.journal_order.client_id)
+        if act is Action.ADOPT and diff.exchange_order is not None:
+            orders.adopt(diff.exchange_order)
+        orders.recheck(diff.symbol)
         return text
 
     def describe(self) -> str:
@@ -181,3 +202,16 @@ class Reconciliation:
             answer = self.answers.get(d.key)
             lines.append(f"  [{answer or 'pending'}] {d.key}: {d.text}")
         return "\n".join(lines)
+
+
+async def reconcile_at_start(venue: Any, book: Any, orders: Any) -> Reconciliation:
+    """Fills of the desk's own orders while it was down come first (the venue re-reads every
+    tracked order), then the exchange is compared with the journal's open orders, which the
+    order owner restored exactly as sent, so its own stop and target match."""
+    resync = getattr(venue, "resync", None)
+    if resync is not None:
+        with contextlib.suppress(Exception):
+            await resync()
+    rec = await Reconciliation.with_venue(venue, dict(book.positions), list(orders.open.values()))
+    orders.confirm(rec.exchange_orders)
+    return rec

@@ -42,7 +42,7 @@ class Strategy:
         unknown = set(params) - set(self.PARAMS)
         if unknown:
             raise StrategyError(
-                f"{self.name}: unknown parameter(s) {', '.join(sorted(map(str, unknown)))}; "
+                f"{self.name}: unknown parameter(s) {', '.join(sorted(map(_name, unknown)))}; "
                 f"known: {known_params(type(self))}"
             )
         self.params: dict[str, Any] = {}
@@ -118,6 +118,12 @@ def coerce_param(typ: type, raw: Any) -> Any:
 def _kind(typ: type) -> str:
     return {int: "whole number (int)", float: "finite number (float)",
             bool: "boolean (true/false)", str: "text (str)"}.get(typ, typ.__name__)
+
+
+def _name(key: Any) -> str:
+    """A parameter name as typed, quoted when it is not a plain name (never a raw newline)."""
+    key = str(key)
+    return key if key.isidentifier() else _short(key)
 
 
 def _short(raw: Any) -> str:

@@ -15,6 +15,38 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class MarginTier:
+    """One leverage bracket: from ``floor`` USDT of notional, this rate and ``cum`` apply."""
+
+    floor: Decimal
+    mmr: Decimal
+    cum: Decimal
+
+
+def tiers(*rows: tuple[str, str]) -> tuple[MarginTier, ...]:
+    """Brackets from (notional floor, maintenance rate) pairs; ``cum`` is derived the way
+    Binance defines it (cumₙ = cumₙ₋₁ + floorₙ × (mmrₙ − mmrₙ₋₁)), so the maintenance
+    margin is continuous across a bracket boundary."""
+    out: list[MarginTier] = []
+    cum, prev = Decimal(0), Decimal(0)
+    for floor_text, mmr_text in rows:
+        floor, mmr = Decimal(floor_text), Decimal(mmr_text)
+        cum += floor * (mmr - prev) if out else Decimal(0)
+        out.append(MarginTier(floor, mmr, cum))
+        prev = mmr
+    return tuple(out)
+
+
+def tiers_from_leverage_bracket(row: dict[str, Any]) -> tuple[MarginTier, ...]:
+    """From one entry of ``futures_leverage_bracket`` (``/fapi/v1/leverageBracket``)."""
+    return tuple(
+        MarginTier(Decimal(str(b["notionalFloor"])), Decimal(str(b["maintMarginRatio"])),
+                   Decimal(str(b.get("cum", 0))))
+        for b in sorted(row["brackets"], key=lambda b: Decimal(str(b["notionalFloor"])))
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class SymbolSpec:
     symbol: str
     tick_size: Decimal
@@ -27,6 +59,18 @@ class SymbolSpec:
     # First leverage bracket: maintenance margin rate and maintenance amount ("cum").
     maint_margin_rate: Decimal = Decimal("0.004")
     maint_amount: Decimal = Decimal("0")
+    #: All brackets, smallest first; empty means one tier (the two fields above) for all.
+    margin_tiers: tuple[MarginTier, ...] = ()
+
+    def maintenance(self, notional: Decimal) -> tuple[Decimal, Decimal]:
+        """(maintenance margin rate, cum) for a position of this notional: its bracket."""
+        found = None
+        for tier in self.margin_tiers:
+            if notional >= tier.floor:
+                found = tier
+        if found is None:
+            return self.maint_margin_rate, self.maint_amount
+        return found.mmr, found.cum
 
     def round_qty(self, qty: Decimal | float, market: bool = False) -> Decimal:
         """Round a quantity down to the lot step (MARKET_LOT_SIZE for market orders)."""
@@ -76,7 +120,8 @@ def _plain(text: str) -> Decimal:
     return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value
 
 
-def _spec(symbol: str, tick: str, step: str, min_qty: str, notional: str, mmr: str) -> SymbolSpec:
+def _spec(symbol: str, tick: str, step: str, min_qty: str, notional: str, mmr: str,
+          brackets: tuple[MarginTier, ...] = ()) -> SymbolSpec:
     return SymbolSpec(
         symbol,
         Decimal(tick),
@@ -84,13 +129,26 @@ def _spec(symbol: str, tick: str, step: str, min_qty: str, notional: str, mmr: s
         Decimal(min_qty),
         Decimal(notional),
         maint_margin_rate=Decimal(mmr),
+        margin_tiers=brackets,
     )
+
+
+# Default leverage brackets (notional floor, maintenance margin rate) for BTCUSDT and ETHUSDT,
+# written from Binance's bracket table from memory, not fetched: close to, not exactly, what
+# the exchange uses today. Paper uses them; a live venue replaces them with what
+# futures_leverage_bracket returns (tiers_from_leverage_bracket).
+BTC_TIERS = tiers(("0", "0.004"), ("50000", "0.005"), ("600000", "0.01"),
+                  ("3000000", "0.025"), ("12000000", "0.05"), ("20000000", "0.1"),
+                  ("40000000", "0.125"), ("100000000", "0.15"), ("200000000", "0.25"))
+ETH_TIERS = tiers(("0", "0.004"), ("50000", "0.005"), ("600000", "0.0065"),
+                  ("3000000", "0.01"), ("12000000", "0.02"), ("50000000", "0.05"),
+                  ("65000000", "0.1"), ("150000000", "0.125"), ("320000000", "0.15"))
 
 
 # Binance USDT-M filters as published in exchangeInfo (late 2026); live mode re-reads them.
 KNOWN_SYMBOLS: dict[str, SymbolSpec] = {
-    "BTCUSDT": _spec("BTCUSDT", "0.10", "0.001", "0.001", "100", "0.004"),
-    "ETHUSDT": _spec("ETHUSDT", "0.01", "0.001", "0.001", "20", "0.004"),
+    "BTCUSDT": _spec("BTCUSDT", "0.10", "0.001", "0.001", "100", "0.004", BTC_TIERS),
+    "ETHUSDT": _spec("ETHUSDT", "0.01", "0.001", "0.001", "20", "0.004", ETH_TIERS),
     "SOLUSDT": _spec("SOLUSDT", "0.0100", "1", "1", "5", "0.005"),
     "BNBUSDT": _spec("BNBUSDT", "0.010", "0.01", "0.01", "5", "0.005"),
 }

@@ -28,9 +28,24 @@ class VenueSink(Protocol):
 
 
 class Venue(Protocol):
+    """Order reports, in the order they happened, for every order ``submit`` was given:
+
+    - ``NEW`` once the venue accepted it (a protective order counts as protecting only
+      from then on), ``PARTIALLY_FILLED``/``FILLED`` with ``Fill`` events (one per trade,
+      each with its own ``trade_id``; a fill is never reported twice), ``CANCELED``,
+      ``REJECTED`` (``reason`` carries the exchange code, e.g. ``-2021 ...``), ``EXPIRED``.
+    - ``UNKNOWN`` when it cannot tell whether the order exists (5xx/timeout and look-ups by
+      client id did not settle it). Not final: the desk treats an entry as possibly live.
+      The venue keeps looking and later reports NEW/fills, or REJECTED when it is sure the
+      order does not exist. A venue never re-sends an entry on its own.
+    """
+
     name: str
     #: True when fills are simulated (paper, backtest); shown in the header and journal.
     simulated: bool
+    #: Wallet balance in USDT, kept current by the venue (live: from ACCOUNT_UPDATE). A live
+    #: engine sizes from this, never from ``paper.initial_balance``.
+    balance: Decimal
 
     def bind(self, sink: VenueSink) -> None: ...
 
@@ -52,6 +67,14 @@ class Venue(Protocol):
 
     async def fetch_balance(self) -> Decimal:
         """Wallet balance in USDT."""
+
+    def available(self) -> Decimal:
+        """Balance free for new isolated margin (what the margin rule checks)."""
+
+    def track(self, intents: list[OrderIntent]) -> None:
+        """After a restart: orders the journal says are open (restored exactly as sent) are
+        the desk's again; their updates and fills, also those that happened while the desk
+        was down, are reported under their client ids. Called before ``start``."""
 
     async def start(self) -> None: ...
 

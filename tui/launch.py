@@ -15,7 +15,7 @@ LINGER_S = 3.0
 
 def _run_desk(engine: Any, *, demo: bool, notice: str | None = None, loop: Any = None) -> int:
     """``loop``: a live desk runs on the loop its account was prepared on (engine.live_loop)."""
-    from tapedesk.engine.desk_lock import DeskRunning, lock_desk
+    from tapedesk.engine.desk_lock import DeskRunning, lock_desk, release_desk
     from tapedesk.engine.desk_log import route_logs_to_file
     from tapedesk.engine.paths import log_file
     from tapedesk.tui.app import DEMO_EXIT_CODE, run_desk
@@ -27,6 +27,7 @@ def _run_desk(engine: Any, *, demo: bool, notice: str | None = None, loop: Any =
         # The user pressed d (offline demo) on a desk that had no market data.
         from tapedesk.engine.assembly import build_demo_engine
 
+        release_desk(ddir, engine.mode)  # that desk has stopped: its journal is free
         try:
             lock_desk(ddir, "demo")
         except DeskRunning as exc:
@@ -41,11 +42,11 @@ def _run_desk(engine: Any, *, demo: bool, notice: str | None = None, loop: Any =
 def _leave(code: int) -> int:
     """After the last app: make sure the process ends.
 
-    The apps' SIGTERM/SIGHUP handlers outlive them and would swallow those signals, and
-    any non-daemon thread still alive (an unclosed journal's aiosqlite worker, a plugin's
-    thread) would keep the interpreter waiting at exit forever: seen once after a d switch,
-    24 minutes. Every journal write is its own committed transaction, so leaving without
-    joining such a thread loses nothing; the log file names what was left behind.
+    The apps' SIGTERM/SIGHUP handlers outlive them and would swallow those signals, and a
+    non-daemon thread still alive (an unclosed journal's aiosqlite worker, a plugin's
+    thread) would keep the interpreter waiting at exit forever with SIGTERM ignored. Every
+    journal write is its own committed transaction, so leaving without joining such a
+    thread loses nothing; the log file names what was left behind.
     """
     import logging
     import os

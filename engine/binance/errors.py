@@ -8,6 +8,11 @@ from __future__ import annotations
 
 EXPLANATIONS: dict[int, str] = {
     -1003: "too many requests: Binance's rate limit was hit; the desk is backing off",
+    -1006: "Binance's matching engine gave an unexpected answer: the order may or may not "
+           "have been placed",
+    -1007: "Binance timed out waiting for its matching engine: the order may or may not have "
+           "been placed",
+    -1008: "Binance is overloaded and refused the request (reduce-only orders are exempt)",
     -1021: "the request's timestamp fell outside the receive window (clock drift); "
            "the desk re-synced its clock with the server",
     -1022: "the signature was rejected: the secret in the keyring does not belong to this key",
@@ -23,6 +28,8 @@ EXPLANATIONS: dict[int, str] = {
     -2021: "the stop or take-profit would trigger immediately: price is already beyond it",
     -2022: "the reduce-only order was rejected: there is no position on that side to reduce "
            "(already flat?)",
+    -2027: "the position would exceed the maximum allowed at this leverage (leverage bracket)",
+    -2028: "the leverage is too high for the margin in the wallet",
     -4003: "the quantity is zero or negative",
     -4004: "the quantity is below the symbol's minimum",
     -4005: "the quantity is above the symbol's maximum",
@@ -32,9 +39,25 @@ EXPLANATIONS: dict[int, str] = {
     -4046: "the margin type was already set (nothing to change)",
     -4048: "the margin type cannot change while a position or open order exists",
     -4059: "the position mode was already set (nothing to change)",
-    -4120: "this order type must go through the Algo Order service",
+    -4045: "the symbol already has the maximum number of stop orders Binance allows",
+    -4116: "the client order id is already in use",
+    -4118: "the reduce-only order would exceed the open position (other reduce-only orders "
+           "already cover it)",
+    -4120: "this order type must go through the Algo Order service: the desk sent it to the "
+           "wrong endpoint (a bug in the desk; nothing was placed)",
+    -4131: "the market order would fill too far from the mark price (Binance's price "
+           "protection; the book is thin)",
     -4164: "the order's notional value is below the symbol's minimum",
 }
+
+
+# An order look-up answering this proves nothing right after a placement: Binance shows a
+# just-accepted order in look-ups only after a delay.
+NOT_FOUND = (-2013,)
+# A re-send under the same client id answered with these: the first send did arrive.
+DUPLICATE_ID = (-4015, -4116)
+# Binance's own "execution status unknown" codes (Error Codes page, 10xx).
+UNKNOWN_OUTCOME = (-1006, -1007)
 
 
 class VenueError(Exception):

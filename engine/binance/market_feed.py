@@ -24,7 +24,8 @@ from tapedesk.engine.binance.endpoints import Endpoints, apply_to_socket_manager
 from tapedesk.engine.binance.errors import VenueError
 from tapedesk.engine.binance.rest import RestGate
 from tapedesk.engine.binance.streams import StreamSupervisor
-from tapedesk.engine.events import Bar, MarketEvent, MarkPrice, Quote, Trade
+from tapedesk.engine.events import MarketEvent
+from tapedesk.engine.feeds.binance_messages import Unsupported, parse_message
 from tapedesk.engine.snapshot import FeedStatus
 
 log = logging.getLogger(__name__)
@@ -34,26 +35,18 @@ _RANK = {FeedStatus.LIVE: 0, FeedStatus.CONNECTING: 1, FeedStatus.STALE: 2,
 
 
 def parse_market_message(msg: dict[str, Any]) -> MarketEvent | None:
-    """One combined-stream message → a market event (None for what the engine does not use,
-    e.g. an unclosed kline: bars are emitted only when closed, so nothing peeks ahead)."""
-    data = msg.get("data", msg)
-    kind = data.get("e")
-    if kind == "bookTicker":
-        return Quote(data["s"], int(data.get("T") or data["E"]), float(data["b"]),
-                     float(data["B"]), float(data["a"]), float(data["A"]))
-    if kind == "aggTrade":
-        return Trade(data["s"], int(data["T"]), float(data["p"]), float(data["q"]),
-                     bool(data["m"]))
-    if kind == "markPriceUpdate":
-        return MarkPrice(data["s"], int(data["E"]), float(data["p"]), float(data["r"] or 0),
-                         int(data["T"]))
-    if kind == "kline":
-        k = data["k"]
-        if not k.get("x"):
-            return None
-        return Bar(data["s"], int(k["t"]), int(k["T"]), float(k["o"]), float(k["h"]),
-                   float(k["l"]), float(k["c"]), float(k["v"]))
-    return None
+    """One combined-stream message → a market event, through the same parser (and the same
+    price, size and time checks) as a replayed capture: one reading of Binance's messages.
+    None for what the engine does not take from here: an unclosed kline (bars are emitted
+    only when closed, so nothing peeks ahead), depth (kept in step by depth_sync), other
+    kinds. A malformed message raises MessageError (a ValueError): logged and skipped."""
+    data = msg.get("data", msg) if isinstance(msg, dict) else msg
+    if isinstance(data, dict) and data.get("e") == "depthUpdate":
+        return None
+    try:
+        return parse_message(msg, "", 0)  # USDT-M messages all carry E: no fallback time
+    except Unsupported:
+        return None
 
 
 class BinanceMarketFeed:
@@ -113,13 +106,19 @@ class BinanceMarketFeed:
         return bsm.futures_multiplex_socket(streams, category=category)
 
     def _message(self, msg: dict[str, Any]) -> None:
-        data = msg.get("data", msg)
-        if data.get("e") == "depthUpdate" and self.depth:
-            self._depth_message(data)
-            return
-        event = parse_market_message(msg)
-        if event is None:
-            self.ignored[str(msg.get("data", msg).get("e"))] += 1
+        data = msg.get("data", msg) if isinstance(msg, dict) else None
+        try:  # a malformed message is logged and skipped, not a reconnect with a traceback
+            if isinstance(data, dict) and data.get("e") == "depthUpdate" and self.depth:
+                self._depth_message(data)
+                return
+            event = parse_market_message(msg)
+            if event is None:
+                self.ignored[str(msg.get("data", msg).get("e"))] += 1
+                return
+        except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            self.ignored["malformed"] += 1
+            log.warning("market stream: malformed message skipped (%s: %s)",
+                        type(exc).__name__, str(exc)[:120])
             return
         self.events_in += 1
         self.on_event(event)

@@ -25,7 +25,7 @@ import aiohttp
 from binance import AsyncClient
 from binance.exceptions import BinanceAPIException, BinanceRequestException
 from tapedesk.engine.binance.endpoints import Endpoints, apply_to_client
-from tapedesk.engine.binance.errors import VenueError, explain
+from tapedesk.engine.binance.errors import UNKNOWN_OUTCOME, VenueError, explain
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +206,8 @@ class RestGate:
                     raise VenueError(f"Binance answered HTTP {status}: the request may or may "
                                      "not have been applied", status=status,
                                      unknown_outcome=True) from None
-                raise VenueError(explain(code, exc.message or ""), code=code,
-                                 status=status) from None
+                raise VenueError(explain(code, exc.message or ""), code=code, status=status,
+                                 unknown_outcome=code in UNKNOWN_OUTCOME) from None
             except BinanceRequestException as exc:
                 raise VenueError(f"unreadable answer from Binance: {exc.message[:200]}",
                                  unknown_outcome=True) from None

@@ -31,12 +31,27 @@ class DataError(ValueError):
 
     def __init__(self, path: str | Path, reason: str, line: int | None = None) -> None:
         self.path, self.reason, self.line = str(path), reason, line
-        where = f"{path}:{line}" if line else str(path)
+        name = shown_path(path)
+        where = f"{name}:{line}" if line else name
         super().__init__(f"{where}: {reason}")
 
 
+def shown_path(path: str | Path) -> str:
+    """A path as the user typed it, quoted if it holds a newline or other unprintable
+    character (a message is one line, whatever the file is called)."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+_max_ts = [0.0, 0]  # [monotonic expiry, value]: the clock is read once a minute, not per row
+
+
 def max_ts_ms() -> int:
-    return int(time.time() * 1000) + FUTURE_SLACK_MS
+    """The latest believable event time: now plus ``FUTURE_SLACK_MS``."""
+    now = time.monotonic()
+    if now >= _max_ts[0]:
+        _max_ts[0], _max_ts[1] = now + 60.0, int(time.time() * 1000) + FUTURE_SLACK_MS
+    return int(_max_ts[1])
 
 
 def ts_problem(ms: int, max_ms: int | None = None) -> str | None:
@@ -48,20 +63,34 @@ def ts_problem(ms: int, max_ms: int | None = None) -> str | None:
     return None
 
 
+# price() and size() sit on the replay hot path (several per stream message): one float()
+# and one chained comparison, which is False for NaN and for ±inf, so no isfinite call.
+
 def price(raw: object, what: str = "price") -> float:
     """A finite, positive, sane price (raises ValueError saying which and why)."""
-    v = _number(raw, what)
-    if not 0 < v < MAX_PRICE:
-        raise ValueError(f"{what} {raw!r} is not a positive finite price")
+    try:
+        v = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{what} {_short(raw)} is not a number") from None
+    if not 0 < v < MAX_PRICE or raw.__class__ is bool:
+        raise ValueError(f"{what} {_short(raw)} is not a positive finite price")
     return v
 
 
 def size(raw: object, what: str = "qty") -> float:
     """A finite, non-negative, sane size (0 allowed: an empty level, a volume-less bar)."""
-    v = _number(raw, what)
-    if not 0 <= v < MAX_SIZE:
-        raise ValueError(f"{what} {raw!r} is not a non-negative finite size")
+    try:
+        v = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{what} {_short(raw)} is not a number") from None
+    if not 0 <= v < MAX_SIZE or raw.__class__ is bool:
+        raise ValueError(f"{what} {_short(raw)} is not a non-negative finite size")
     return v
+
+
+def _short(raw: object) -> str:
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def rate(raw: object) -> float:
@@ -73,6 +102,8 @@ def rate(raw: object) -> float:
 
 def integer(raw: object, what: str) -> int:
     """An integer from an int or integral text/float (bools and fractions rejected)."""
+    if raw.__class__ is int:
+        return raw  # type: ignore[return-value]
     if isinstance(raw, bool):
         raise ValueError(f"{what} {raw!r} is not a number")
     if isinstance(raw, int):
@@ -123,7 +154,7 @@ class Skips:
     FIRST = 5
 
     def __init__(self, where: str, warn: Callable[[str], None] | None) -> None:
-        self.where = where
+        self.where = shown_path(where)
         self.warn = warn
         self.count = 0
         self.reasons: Counter[str] = Counter()

@@ -12,21 +12,17 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
+
+from tapedesk.engine.metrics import max_drawdown as _equity_drawdown
 
 PERCENTILES = (5, 25, 50, 75, 95)
 
 
 def max_drawdown(pnls: Sequence[float], start_equity: float = 0.0) -> float:
-    """Largest peak-to-trough fall of the cumulative P&L (a positive number, money)."""
-    equity = peak = start_equity
-    worst = 0.0
-    for p in pnls:
-        equity += p
-        if equity > peak:
-            peak = equity
-        elif peak - equity > worst:
-            worst = peak - equity
-    return worst
+    """Largest peak-to-trough fall of the cumulative P&L (money): engine.metrics' drawdown
+    over ``start_equity`` + running P&L."""
+    return _equity_drawdown(accumulate(pnls, initial=start_equity), start_equity)[0]
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -102,21 +98,10 @@ def monte_carlo(
         else:
             sample = values[:]
             rng.shuffle(sample)
-        equity = peak = start_equity
-        worst = worst_pct = 0.0
-        for p in sample:
-            equity += p
-            if equity > peak:
-                peak = equity
-            else:
-                dd = peak - equity
-                if dd > worst:
-                    worst = dd
-                if peak > 0 and dd / peak > worst_pct:
-                    worst_pct = dd / peak
-        finals.append(equity - start_equity)
+        worst, worst_pct = _equity_drawdown(accumulate(sample, initial=start_equity), start_equity)
+        finals.append(sum(sample))
         dds.append(worst)
-        dd_pcts.append(worst_pct * 100.0)
+        dd_pcts.append(worst_pct)
     finals.sort()
     dds.sort()
     dd_pcts.sort()

@@ -10,18 +10,15 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from tapedesk.engine.metrics import drawdowns, max_drawdown
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def drawdown_curve(equity: Sequence[float]) -> list[float]:
-    """Drawdown from the running peak, in % (0 or negative), one per equity sample."""
-    out: list[float] = []
-    peak = float("-inf")
-    for e in equity:
-        if e > peak:
-            peak = e
-        out.append((e - peak) / peak * 100.0 if peak > 0 else 0.0)
-    return out
+def drawdown_curve(equity: Sequence[float], start: float = float("-inf")) -> list[float]:
+    """Drawdown from the running peak (from ``start``), in % (0 or negative), per sample:
+    engine.metrics.drawdowns, the same numbers the metrics table reports."""
+    return [-pct if pct else 0.0 for _dd, pct in drawdowns(equity, start)]
 
 
 def _thin(points: Sequence[tuple[int, float]], limit: int) -> list[tuple[int, float]]:
@@ -41,8 +38,12 @@ def equity_plot(
     width: int = 100,
     height: int = 30,
     color: bool = False,
+    start: float = float("-inf"),
 ) -> str:
-    """Equity (top) and drawdown % (bottom) from ``(ts_ms, equity)`` samples, as text."""
+    """Equity (top) and drawdown % (bottom) from ``(ts_ms, equity)`` samples, as text.
+
+    The worst drawdown in the title is taken over every sample from ``start`` (the initial
+    balance), as the metrics table takes it; only the drawing is thinned."""
     import plotext as plt
 
     plt.clear_figure()
@@ -51,7 +52,8 @@ def equity_plot(
     pts = _thin(curve, 2000)
     xs = [ts / 1000.0 for ts, _ in pts]
     eq = [e for _, e in pts]
-    dd = drawdown_curve(eq)
+    dd = drawdown_curve(eq, start)
+    worst = max_drawdown((e for _, e in curve), start)[1]
     plt.subplots(2, 1)
     plt.plotsize(width, height)
     if not color:
@@ -64,7 +66,7 @@ def equity_plot(
     plt.xticks(labels_at, labels)
     plt.subplot(2, 1)
     plt.plot(xs, dd, marker="braille")
-    plt.title(f"Drawdown % (worst {min(dd):.2f} %)")
+    plt.title(f"Drawdown % (worst {-worst:.2f} %)")
     plt.xticks(labels_at, labels)
     text = plt.build()
     plt.clear_figure()

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from tapedesk.engine.events import RoundTrip
+from tapedesk.engine.metrics import is_loss, is_win
+from tapedesk.engine.metrics import max_drawdown as equity_drawdown
 from tapedesk.engine.research.montecarlo import MonteCarloResult, max_drawdown
-from tapedesk.engine.research.plots import drawdown_curve
 
 DISCLAIMER = (
     "Backtest results are hypothetical: past data, simulated fills, no guarantee. "
@@ -39,8 +40,8 @@ class StrategyRun:
 def summarize(trades: Sequence[RoundTrip]) -> dict[str, Any]:
     """Basic metrics straight from the trade list (used when the caller passes none)."""
     pnls = [float(t.pnl) for t in trades]
-    wins = [p for p in pnls if p > 0]
-    losses = [p for p in pnls if p <= 0]
+    wins = [p for p in pnls if is_win(p)]
+    losses = [p for p in pnls if is_loss(p)]  # break-even trades are neither (metrics' rule)
     rs = [r for t in trades if (r := t.r_multiple) is not None]
     gross_loss = -sum(losses)
     return {
@@ -111,7 +112,8 @@ def render_markdown(
         parts += [_md_table(["metric", "value"], [[k, _fmt(v)] for k, v in metrics.items()]), ""]
         if run.equity_curve:
             eq = [e for _, e in run.equity_curve]
-            dd = min(drawdown_curve(eq))
+            start = metrics.get("initial_balance", eq[0])
+            dd = equity_drawdown(eq, start)[1]
             parts += [f"Equity {eq[0]:,.2f} → {eq[-1]:,.2f}; worst drawdown {dd:.2f} %.", ""]
         if run.trades:
             shown = min(len(run.trades), max_trades)

@@ -1,18 +1,30 @@
 """EMA crossover momentum: the reference strategy.
 
-Long when the fast EMA crosses above the slow one, short when it crosses below; an open
-position is exited on the opposite cross. Both EMAs are seeded with the first close
-(``ema_0 = close_0``, then ``ema += alpha * (close - ema)`` with ``alpha = 2 / (n + 1)``),
-and no signal is given before ``slow`` bars have been seen, so early crosses of two
-barely-warmed averages are not traded. Stop at ``stop_pct`` from entry, target at
-``reward_risk`` times the stop distance.
+Long when the fast EMA crosses above the slow one, short when it crosses below. Both EMAs
+are seeded with the first close (``ema_0 = close_0``, then ``ema += alpha * (close - ema)``
+with ``alpha = 2 / (n + 1)``; no SMA seed), and no signal is given before ``slow`` bars
+have been seen (the ``slow``-th bar's cross is the first that can trade), so early crosses
+of two barely-warmed averages are not traded. A cross is a change of sign of
+``fast - slow``; ``fast == slow`` is no signal and keeps the previous sign.
+
+- ``reverse=false`` (default): an opposite cross only exits the open position.
+- ``reverse=true``: an opposite cross closes the position and enters the other way at the
+  same bar (always in the market after the first cross) — the classic EMA cross of
+  backtrader's, vectorbt's and backtesting.py's docs. Until the engine has a native
+  reverse, the close is asked of the engine (``close_position``) and the entry returned as
+  the signal: where the close fills at once (``--fill-at close``) both fill at the same
+  price; where it does not (next-open fills, latency, live), the entry is sent on the next
+  bar once the close has filled.
+- Stop at ``stop_pct`` from entry, target at ``reward_risk`` times the stop distance;
+  ``stop_pct=0`` means no stop and no target (the risk rules refuse such an entry unless
+  the run is ``--no-risk``).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from tapedesk.engine.events import Bar, Side, Signal, SignalKind
+from tapedesk.engine.events import Bar, OrderRole, Side, Signal, SignalKind
 from tapedesk.engine.explanations import price
 from tapedesk.engine.strategy import Strategy, register
 
@@ -22,8 +34,9 @@ class EmaCross(Strategy):
     PARAMS: ClassVar[dict[str, tuple[type, Any, str]]] = {
         "fast": (int, 12, "fast EMA period (bars)"),
         "slow": (int, 26, "slow EMA period (bars)"),
-        "stop_pct": (float, 0.25, "stop distance from entry, percent"),
+        "stop_pct": (float, 0.25, "stop distance from entry, percent; 0 = no stop, no target"),
         "reward_risk": (float, 2.0, "target distance as a multiple of the stop distance"),
+        "reverse": (bool, False, "opposite cross closes and enters the other way (always in)"),
     }
 
     def __init__(self, symbols: tuple[str, ...] | None = None, **params: object) -> None:
@@ -35,6 +48,11 @@ class EmaCross(Strategy):
                 f"ema_cross: fast ({self.params['fast']}) must be below slow "
                 f"({self.params['slow']}) and positive"
             )
+        if self.params["stop_pct"] < 0:
+            from tapedesk.engine.strategy import StrategyError
+
+            raise StrategyError(f"ema_cross: stop_pct must be >= 0, got {self.params['stop_pct']}")
+        self._reverse = bool(self.params["reverse"])
         self._alpha_fast = 2.0 / (self.params["fast"] + 1.0)
         self._alpha_slow = 2.0 / (self.params["slow"] + 1.0)
         self._warmup = self.params["slow"]
@@ -54,7 +72,12 @@ class EmaCross(Strategy):
         prev_diff = st.diff
         st.diff = diff
         st.seen += 1
-        if st.seen <= self._warmup or (diff > 0) == (prev_diff > 0) or diff == 0:
+        if diff == 0:
+            st.diff = prev_diff  # equal EMAs: no new sign, the last one stands
+            return None
+        if st.seen <= self._warmup or (diff > 0) == (prev_diff > 0):
+            if st.retry is not None:
+                return self._retry(bar, st)
             return None
         return self._signal(bar, st, diff)
 
@@ -65,30 +88,51 @@ class EmaCross(Strategy):
             f"EMA{self.params['fast']} {price(st.fast)} crossed "
             f"{'above' if diff > 0 else 'below'} EMA{self.params['slow']} {price(st.slow)}"
         )
-        pos = self.ctx.position(bar.symbol) if self.ctx else None
+        ctx = self.ctx
+        pos = ctx.position(bar.symbol) if ctx else None
+        st.retry = None
         if pos is not None:
-            if pos.side is not side:
+            if pos.side is side:
+                return None
+            if not self._reverse:
                 return Signal(
                     self.name, bar.symbol, pos.side, bar.ts, close, reasons=[why],
                     kind=SignalKind.EXIT,
                 )
+            ctx.close_position(pos, OrderRole.EXIT, f"reversed: {why}")  # type: ignore[union-attr]
+            if ctx.position(bar.symbol) is not None:  # type: ignore[union-attr]
+                st.retry = side  # the close is still working: enter once it has filled
+                return None
+        return self._entry(bar, side, [why])
+
+    def _retry(self, bar: Bar, st: _EmaPair) -> Signal | None:
+        """The bar after a reversal whose close had not filled yet: enter once if now flat."""
+        side, st.retry = st.retry, None
+        if side is None or (self.ctx and self.ctx.position(bar.symbol) is not None):
             return None
+        return self._entry(bar, side, ["re-entry after the reversing close filled"])
+
+    def _entry(self, bar: Bar, side: Side, why: list[str]) -> Signal:
+        close = bar.close
         dist = close * self.params["stop_pct"] / 100.0
+        if not dist:
+            return Signal(self.name, bar.symbol, side, bar.ts, close, confidence=0.5, reasons=why)
         sign = side.sign
         return Signal(
             self.name, bar.symbol, side, bar.ts, close,
             stop_loss=close - sign * dist,
             take_profit=close + sign * dist * self.params["reward_risk"],
-            confidence=0.5, reasons=[why],
+            confidence=0.5, reasons=why,
         )
 
 
 class _EmaPair:
     """Both EMAs of one symbol, seeded with its first close."""
 
-    __slots__ = ("diff", "fast", "seen", "slow")
+    __slots__ = ("diff", "fast", "retry", "seen", "slow")
 
     def __init__(self, first_close: float) -> None:
         self.fast = self.slow = first_close
         self.diff = 0.0
         self.seen = 1
+        self.retry: Side | None = None

@@ -43,8 +43,9 @@ def test_hand_computed_backtest_trade_fees_and_metrics() -> None:
     result = run_backtest(_bars(), [create("ema_cross", fast=2, slow=3)], _config())
     assert len(result.trades) == 1
     t = result.trades[0]
-    # Sizing: risk 0.3 % of 10,000 = 30; stop 0.25 % of 101 = 0.2525 → 118.8118… → 118.811
-    qty = Decimal("118.811")
+    # Sizing: risk 0.3 % of 10,000 = 30 per (stop 0.25 % of 101 = 0.2525 + taker fees on
+    # both legs (101 + 100.7475) × 0.05 % = 0.10087375) = 30 / 0.35337375 = 84.8958… → 84.895
+    qty = Decimal("84.895")
     assert t.qty == qty
     assert str(t.side) == "long"
     assert t.entry_price == Decimal("101.2")
@@ -58,8 +59,10 @@ def test_hand_computed_backtest_trade_fees_and_metrics() -> None:
     assert t.gross_pnl == gross
     assert t.funding == 0
     assert t.pnl == gross - entry_fee - exit_fee
-    # Risk: stop 101 - 0.2525 = 100.7475 rounded toward entry → 100.75; R = pnl / risk
-    assert t.risk_amount == (Decimal("101.2") - Decimal("100.75")) * qty
+    # Risk: stop 101 - 0.2525 = 100.7475 rounded toward entry → 100.75, from the real entry,
+    # with both fees (what a stop-out would have cost); R = pnl / risk
+    fees_per_unit = (Decimal("101.2") + Decimal("100.75")) * Decimal("0.0005")
+    assert t.risk_amount == (Decimal("101.2") - Decimal("100.75") + fees_per_unit) * qty
     m = result.metrics
     net = float(gross - entry_fee - exit_fee)
     assert m.trades == 1 and m.wins == 1 and m.losses == 0

@@ -272,6 +272,19 @@ def test_data_dir_is_made_private_or_refused_with_why(tmp_path: Path, home: dict
     run = ["--data-dir", str(ddir), "run", "--headless", "--replay", str(data), "--speed", "0"]
     assert td(home, *run).returncode == 0
     assert ddir.stat().st_mode & 0o777 == 0o700
+    ddir.chmod(0o755)  # a desk's own dir, journal inside, opened up again: private again
+    assert td(home, *run, "--no-resume").returncode == 0
+    assert ddir.stat().st_mode & 0o777 == 0o700
+
+    shared = tmp_path / "shared"  # e.g. --data-dir ~ : someone else's files are there
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    (shared / "notes.txt").write_text("mine")
+    refused = td(home, "--data-dir", str(shared), "run", "--headless", "--replay", str(data))
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "holds other files (notes.txt)" in refused.stderr and "chmod 700" in refused.stderr
+    assert shared.stat().st_mode & 0o777 == 0o755
+    assert sorted(p.name for p in shared.iterdir()) == ["notes.txt"]
     if os.getuid() != 0:
         pytest.skip("handing the dir to another user needs root")
     other = tmp_path / "other"
@@ -314,3 +327,32 @@ def test_paths_lists_every_location_and_finds_an_old_journal(
     old.mkdir(parents=True)
     sqlite3.connect(old / "paper.db").close()
     assert paths.default_data_dir() == old
+
+
+@pytest.mark.parametrize(
+    ("mode", "argv"),
+    [("live", ["--live", "run", "--headless"]), ("demo", ["demo"]), ("paper", [])],
+)
+def test_every_desk_command_is_refused_before_it_asks_or_draws_anything(
+    tmp_path: Path, home: dict[str, str], mode: str, argv: list[str]
+) -> None:
+    """A held lock turns away the live desk before keys or prompts, and the TUI desks
+    (demo, the default paper desk) before their app: with no terminal here, an app would
+    hang rather than exit."""
+    from tapedesk.engine.desk_lock import DeskLock
+
+    ddir = tmp_path / "d"
+    ddir.mkdir(mode=0o700)
+    held = DeskLock(ddir, mode).acquire()
+    try:
+        before = _fingerprint(ddir)
+        refused = td(home, "--data-dir", str(ddir), *argv, stdin="BTCUSDT\n", timeout=60)
+        assert refused.returncode == 2
+        assert refused.stderr == (
+            f"tapedesk: a {mode} desk is already running on {ddir} (PID {os.getpid()}); "
+            "quit that desk first, or use another --data-dir\n"
+        )
+        assert refused.stdout == ""  # no confirmation prompt, no account summary
+        assert _fingerprint(ddir) == before
+    finally:
+        held.release()

@@ -154,6 +154,8 @@ def test_offline_desk_shows_only_the_app_logs_to_file_and_quits_after_the_demo_s
     wait_for(lambda: "DEMO" in tmux.pane(name).splitlines()[0], "the offline demo")
     demo_pid = tmux.pid("demo")
     assert demo_pid == pid  # the same process switched desks
+    paper = json.loads(tmux.td("status", "--json", "--mode", "paper").stdout)
+    assert paper["running"] is False  # the paper desk stopped and let go of its journal
     _quit(tmux, name)
     wait_for(lambda: not alive(pid), "the process to end after q", limit_s=10)
     assert "DESK-EXITED=0" in tmux.pane(name)

@@ -78,7 +78,7 @@ async def test_live_desk_trades_halts_flat_and_leaks_no_secret(
         await wait_until(lambda: bool(engine.book.positions), 15, "the entry to fill")
         pos = engine.book.positions["BTCUSDT"]
         assert pos.side is Side.LONG and pos.qty > 0
-        await wait_until(lambda: len(engine._protect.get("BTCUSDT", {})) == 2, 10, "stop+TP")
+        await wait_until(lambda: len(engine.orders.protection("BTCUSDT")) == 2, 10, "stop+TP")
         open_orders = await venue.fetch_open_orders()
         assert {o.type.value for o in open_orders} == {"STOP_MARKET", "TAKE_PROFIT_MARKET"}
         await asyncio.wait_for(engine.emergency_stop(), 30)

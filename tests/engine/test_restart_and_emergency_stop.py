@@ -45,7 +45,7 @@ async def _run_until_position(eng) -> None:
     async for batch in eng.feed.batches():
         for ev in batch:
             eng.process(ev)
-            if eng.book.positions and eng._protect:
+            if eng.book.positions and eng.orders.protection(next(iter(eng.book.positions))):
                 await eng.commit()
                 return
     raise AssertionError("no position opened on the sample")

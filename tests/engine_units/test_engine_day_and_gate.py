@@ -33,7 +33,7 @@ def flat(i: int, start: int, px: float = 2000.0) -> Bar:
 
 
 def trade_to_target(eng: Engine, start: int) -> None:
-    """Bar 0: long 7.5 ETH @ 2000 (stop 1996, target 2008); bar 1 reaches the target."""
+    """Bar 0: long 5.001 ETH @ 2000 (stop 1996, target 2008); bar 1 reaches the target."""
     eng.process(flat(0, start))
     assert eng.day.trades == 1 and eng.position(ETH) is not None
     eng.process(bar(1, 2000, 2009, 1999, 2008, start=start))
@@ -50,7 +50,8 @@ def test_day_counters_roll_at_midnight_utc_and_a_locked_day_unlocks():
     d = eng.day
     assert (d.day, d.trades, d.locked) == ("2024-01-01", 1, True)
     assert d.lock_reason.startswith("max trades per day reached: 1 of 1")
-    assert d.realized_pnl == Decimal("44.97")  # 7.5 × 8 − fees 7.50 − 7.53
+    # Sized so a stop-out costs ≈ $30 incl. fees: 30 / (4 + 1.998 fees) = 5.001.
+    assert d.realized_pnl == Decimal("29.985996")  # 5.001 × 8 − fees 5.001 − 5.021004
     assert eng.snapshot().state is DeskState.DAY_LOCKED
     eng.process(flat(2, start))  # 23:59: still locked, strategy not asked
     assert strat.calls == 1
@@ -91,8 +92,8 @@ def test_a_losing_trade_past_the_daily_loss_cap_locks_the_day():
     eng.process(flat(0, start))
     eng.process(bar(1, 2000, 2001, 1995, 1996, start=start))  # stop 1996 hit
     assert eng.trades[0].reason == "stop-loss"
-    # 7.5 × −4 = −30, fees 7.50 + 7.485
-    assert eng.day.realized_pnl == Decimal("-44.985") and eng.day.losses == 1
+    # 5.001 × −4 = −20.004, fees 5.001 + 4.990998: the stop-out costs the 0.30 % risked.
+    assert eng.day.realized_pnl == Decimal("-29.995998") and eng.day.losses == 1
     assert eng.day.locked and eng.day.lock_reason.startswith("daily loss cap reached")
     eng.process(flat(2, start))
     assert eng.position(ETH) is None and strat.calls == 1
@@ -147,7 +148,7 @@ def test_an_accepted_signal_gets_an_exchange_side_stop_and_target():
     eng.process(flat(0, T0))
     pos = eng.position(ETH)
     assert (pos.qty, pos.entry_price, pos.stop_loss, pos.take_profit, pos.leverage) == (
-        Decimal("7.500"), Decimal("2000.00"), Decimal("1996.00"), Decimal("2008.00"), 2)
+        Decimal("5.001"), Decimal("2000.00"), Decimal("1996.00"), Decimal("2008.00"), 2)
     kinds = sorted(str(r.intent.type) for r in eng.venue.orders.values())
     assert kinds == ["STOP_MARKET", "TAKE_PROFIT_MARKET"]
     assert all(r.intent.reduce_only for r in eng.venue.orders.values())
@@ -185,7 +186,7 @@ def test_without_no_risk_a_one_percent_stop_is_refused():
 def test_no_risk_takes_the_trade_sized_by_risk_and_says_so_in_the_labels():
     res = run_backtest(events(), [ScriptedStrategy({0: one_percent_stop})], fill_at="close",
                        slippage_bps=0.0, no_risk=True)
-    assert [(t.qty, t.reason) for t in res.trades] == [(Decimal("1.500"), "take-profit")]
+    assert [(t.qty, t.reason) for t in res.trades] == [(Decimal("1.364"), "take-profit")]
     assert "NO RISK RULES (research only: day caps and stop band not applied)" in res.labels
 
 
@@ -240,28 +241,28 @@ def test_a_round_trip_over_a_funding_mark_books_fees_and_funding_like_the_venue(
                  mode="backtest")
     eng.process(flat(0, start))
     eng.process(flat(1, start))
-    eng.process(flat(2, start))  # 08:00: a long pays 7.5 × 2000 × 0.0001 = 1.5
+    eng.process(flat(2, start))  # 08:00: a long pays 5.001 × 2000 × 0.0001 = 1.0002
     eng.process(bar(3, 2000, 2009, 1999, 2008, start=start))
     trip = eng.trades[0]
-    assert trip.funding == Decimal("-1.5")
-    assert trip.fees == Decimal("7.50") + Decimal("7.53")
-    assert trip.gross_pnl == Decimal(60)
-    assert trip.pnl == Decimal(60) - Decimal("15.03") - Decimal("1.5")
+    assert trip.funding == Decimal("-1.0002")
+    assert trip.fees == Decimal("5.001") + Decimal("5.021004")
+    assert trip.gross_pnl == Decimal("40.008")
+    assert trip.pnl == Decimal("40.008") - Decimal("10.022004") - Decimal("1.0002")
     assert eng.day.realized_pnl == trip.pnl
     assert eng.balance == venue.balance == Decimal(10_000) + trip.pnl
 
 
 # -- each day rule locks the day through real trades -----------------------------------------
 
-TO_TARGET = (2000, 2009, 1999, 2008)  # +44.97 net
-TO_STOP = (2000, 2001, 1995, 1996)    # −44.985 net
+TO_TARGET = (2000, 2009, 1999, 2008)  # +29.99 net
+TO_STOP = (2000, 2001, 1995, 1996)    # −30.00 net
 
 
 @pytest.mark.parametrize(("risk", "path", "reason"), [
     ({"max_trades_per_day": 1}, TO_TARGET, "max trades per day reached: 1 of 1"),
     ({"max_losing_trades_per_day": 1}, TO_STOP, "max losing trades per day reached: 1 of 1"),
-    ({"daily_loss_cap": Decimal(40)}, TO_STOP, "daily loss cap reached: day P&L -$44.98"),
-    ({"daily_profit_lock": Decimal(40)}, TO_TARGET, "daily profit lock reached: day P&L $44.97"),
+    ({"daily_loss_cap": Decimal(25)}, TO_STOP, "daily loss cap reached: day P&L -$30.00"),
+    ({"daily_profit_lock": Decimal(25)}, TO_TARGET, "daily profit lock reached: day P&L $29.99"),
 ])
 def test_each_day_rule_locks_the_day_after_the_trade_that_reaches_it(risk, path, reason):
     strat = ScriptedStrategy({0: long_at_close()})
@@ -277,8 +278,8 @@ def test_each_day_rule_locks_the_day_after_the_trade_that_reaches_it(risk, path,
 @pytest.mark.parametrize(("risk", "path"), [
     ({"max_trades_per_day": 2}, TO_TARGET),
     ({"max_losing_trades_per_day": 2}, TO_STOP),
-    ({"daily_loss_cap": Decimal(45)}, TO_STOP),
-    ({"daily_profit_lock": Decimal(45)}, TO_TARGET),
+    ({"daily_loss_cap": Decimal(31)}, TO_STOP),
+    ({"daily_profit_lock": Decimal(31)}, TO_TARGET),
 ])
 def test_a_trade_that_stays_inside_every_day_rule_leaves_the_day_open(risk, path):
     eng = make_engine(ScriptedStrategy({0: long_at_close()}), **risk)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from tapedesk.engine.config import RiskConfig
 from tapedesk.engine.events import Side, Signal
 from tapedesk.engine.explanations import money, pct, price, refused, signed_money, taken
-from tapedesk.engine.risk import DayCounters, RiskEngine
+from tapedesk.engine.risk import Costs, DayCounters, RiskEngine
 from tapedesk.engine.symbols import spec_for
 
 
@@ -19,8 +19,8 @@ def test_prices_money_and_percentages_are_formatted_for_people():
     assert pct(0.4213) == "0.42 %"
 
 
-def vet(sig: Signal, equity: str, cfg: RiskConfig):
-    return RiskEngine(cfg).vet(sig, day=DayCounters("d"), equity=Decimal(equity),
+def vet(sig: Signal, equity: str, cfg: RiskConfig, costs: Costs | None = None):
+    return RiskEngine(cfg, costs=costs).vet(sig, day=DayCounters("d"), equity=Decimal(equity),
                                available=Decimal(equity), spec=spec_for("BTCUSDT"),
                                has_position=False, has_pending=False)
 
@@ -31,8 +31,19 @@ def test_an_accepted_entry_reads_with_size_stop_target_risk_and_leverage():
     dec = vet(sig, "10000", RiskConfig())
     assert taken(dec, Decimal(10_000), 0.3) == (
         "Took long BTCUSDT 0.300 @ ~50,000.0 (ema_cross): stop 49,900.0 (0.20 %), "
-        "target 50,200.0, risk $30.00 (0.30 % of $10,000.00), 2x isolated. "
-        "Why: EMA 12 crossed above EMA 26")
+        "target 50,200.0, risk $30.00 = 0.30 % of $10,000.00 incl. fees and slippage $0.00, "
+        "2x isolated. Why: EMA 12 crossed above EMA 26")
+
+
+def test_the_risk_stated_includes_both_taker_fees_and_slippage():
+    # Per unit: distance 100 + fees 99,900 × 0.05 % = 49.95 + slippage 99,900 × 0.01 % = 9.99.
+    sig = Signal("ema_cross", "BTCUSDT", Side.LONG, 0, 50_000.0, 49_900.0, 50_200.0)
+    dec = vet(sig, "10000", RiskConfig(), Costs.from_bps(5, 1))
+    assert dec.qty == Decimal("0.187")  # 30 / 159.94, down to the step
+    assert taken(dec, Decimal(10_000), 0.3) == (
+        "Took long BTCUSDT 0.187 @ ~50,000.0 (ema_cross): stop 49,900.0 (0.20 %), "
+        "target 50,200.0, risk $29.91 = 0.30 % of $10,000.00 incl. fees and slippage $11.21, "
+        "1x isolated.")
 
 
 def test_a_size_cut_by_the_leverage_cap_says_so():

@@ -260,7 +260,8 @@ def test_out_of_order_exchange_times_in_a_capture_are_raised_to_stay_monotonic(
 ) -> None:
     quote = '{"stream":"x@bookTicker","data":{"e":"bookTicker","u":1,"s":"BTCUSDT","b":"1",'\
             '"B":"1","a":"2","A":"1","T":%d,"E":%d}}'
-    text = "\n".join(f"{i} " + quote % (t, t) for i, t in enumerate([T0 + 100, T0 + 150, T0 + 120, T0 + 160], 1))
+    times = [T0 + 100, T0 + 150, T0 + 120, T0 + 160]
+    text = "\n".join(f"{i} " + quote % (t, t) for i, t in enumerate(times, 1))
     path = tmp_path / "cap.gz"
     path.write_bytes(gzip.compress(text.encode()))
     assert [e.ts for e in iter_events(path)] == [T0 + 100, T0 + 150, T0 + 150, T0 + 160]

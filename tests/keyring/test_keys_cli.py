@@ -8,10 +8,15 @@ import asyncio
 import hashlib
 import hmac
 import io
+import os
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -493,3 +498,27 @@ def test_subparser_plugs_into_the_desk_cli_and_picks_the_environment(
 
     assert args.handler(args) == 0
     assert seen["action"] == "check" and seen["environment"] == environment
+
+
+def test_set_never_repeats_a_secret_typed_at_the_key_file_prompt(secret_service):
+    """The secret pasted one prompt late lands at the (echoing) key-file prompt: the error
+    must not print it back, and nothing is stored."""
+    env = {k: v for k, v in secret_service.env.items() if k != "PYTHON_KEYRING_BACKEND"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    exe = shutil.which("tapedesk")
+    cmd = [exe] if exe else [sys.executable, "-m", "tapedesk"]
+    typed = "TOPSECRETHMAC123"
+    run = subprocess.run(
+        [*cmd, "keys", "set", "--testnet"],
+        input=f"{KEY}\n{SECRET}\n{typed}\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+    shown = run.stdout + run.stderr
+    assert run.returncode == EXIT_NO, shown
+    assert "private_key: cannot read the file named at the prompt" in shown
+    assert typed not in shown and "Traceback" not in shown
+    assert_no_secret(shown)
+    assert load_credentials(environment="testnet", backend=secret_service.backend()) is None

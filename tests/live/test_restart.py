@@ -177,3 +177,63 @@ def test_compare_reports_size_mismatch_and_missing_stop():
     assert "0.003" in diffs[0].text and "0.002" in diffs[0].text
     assert "no such open order" in diffs[1].text
     assert compare(ex, [stop], ex, [stop]) == []
+
+
+async def test_kill_9_then_the_stop_fills_while_down_then_restart_reports_it_once(
+        exchange_process, tmp_path):
+    port = exchange_process
+    rest, ws = f"http://127.0.0.1:{port}/fapi", f"ws://127.0.0.1:{port}/"
+    journal = tmp_path / "journal.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TD_TEST_KEY": KEY, "TD_TEST_SECRET": SECRET}
+    runner = subprocess.Popen([sys.executable, "-m", "tests.live.live_runner", rest, ws,
+                               str(journal)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(runner.stdout.readline), 30)
+        assert line.strip() == "READY"
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=10)
+    await _price(port, "59800")  # nobody is listening: the stop triggers and fills
+    down = await _state(port)
+    assert down["positions"] == []
+
+    ep = resolve(rest_url=rest, ws_url=ws)
+    client = make_client(ep, KEY, SECRET, timeout_s=2)
+    venue = BinanceVenue(RestGate(client), ep, ["BTCUSDT"], LiveSettings(
+        lookup_delay=0.05, catch_up_wait_s=0.05))
+    sink = RecordingSink()
+    venue.bind(sink)
+    await venue.start()
+    try:
+        positions, open_orders = journal_state(journal)
+        assert positions["BTCUSDT"].qty == D("0.003")  # the journal still thinks long
+        venue.track(open_orders)
+        stop_id = next(o.client_id for o in open_orders if o.role is OrderRole.STOP)
+        await wait_until(lambda: sink.statuses(stop_id)[-1:] == ["FILLED"], timeout=10,
+                         what="the stop's fill fetched after the restart")
+        stop_fills = [f for f in sink.fills if f.role is OrderRole.STOP]
+        assert sum(f.qty for f in stop_fills) == D("0.003")
+        assert all(f.client_id == stop_id and f.side == "SELL" and f.trade_id
+                   for f in stop_fills)
+        assert all(f.fee > 0 and f.price < D("59850") for f in stop_fills)
+        book = PositionBook()
+        for rec_fill in [*_journal_fills(journal), *stop_fills]:
+            book.apply(rec_fill, 5)
+        assert "BTCUSDT" not in book.positions  # journal + fetched fills = the exchange: flat
+        await venue.resync()  # a reconnect later: nothing twice
+        assert len([f for f in sink.fills if f.role is OrderRole.STOP]) == len(stop_fills)
+    finally:
+        await venue.close()
+        await client.close_connection()
+
+
+def _journal_fills(path: Path) -> list[Fill]:
+    out = []
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        if rec["kind"] == "fill":
+            out.append(Fill(rec["client_id"], rec["symbol"], rec["side"], D(rec["qty"]),
+                            D(rec["price"]), D(rec["fee"]), rec["ts"], Liquidity.TAKER,
+                            OrderRole(rec["role"]), rec["seq"], rec["trade_id"]))
+    return out

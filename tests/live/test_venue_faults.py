@@ -42,19 +42,59 @@ async def test_timeout_with_unknown_outcome_is_looked_up_not_resent(exchange, ve
     assert len(exchange.account.open_algos()) == 1
 
 
-async def test_5xx_before_the_order_was_applied_is_resent_once_under_the_same_id(
+async def test_entry_that_never_arrived_is_reported_not_found_and_never_resent(
         exchange, venue, sink):
-    exchange.inject(path="/fapi/v1/order", method="POST", status=502)
+    venue.settings.unknown_window_s = 0.6
+    exchange.inject(path="/fapi/v1/order", method="POST", status=502)  # not applied
     cid = client_order_id("u3", OrderRole.ENTRY)
     venue.submit(entry(cid))
+    await wait_until(lambda: sink.statuses(cid)[-1:] == ["REJECTED"], what="declared missing")
+    assert sink.statuses(cid) == ["UNKNOWN", "REJECTED"]
+    reason = sink.last(cid).reason
+    assert "not found on Binance after" in reason and "not re-sent" in reason, reason
+    assert exchange.count("POST", "/fapi/v1/order") == 1
+    assert exchange.count("GET", "/fapi/v1/order") >= 2  # kept looking with backoff
+    assert not exchange.account.orders and not sink.fills
+
+
+async def test_entry_invisible_to_lookups_at_first_is_never_sent_twice(exchange, venue, sink):
+    """Binance lists a just-accepted order in look-ups only after a delay: -2013 from the
+    first look-ups must not lead to a second entry (issue 8: it filled twice)."""
+    exchange.rejected_ws_connects = 1000  # no user stream: only look-ups can tell
+    await exchange.drop_sockets("private")
+    exchange.inject(path="/fapi/v1/order", method="POST", status=503, after=True)
+    exchange.inject(path="/fapi/v1/order", method="GET", status=400, code=-2013,
+                    msg="Order does not exist.", times=3)
+    cid = client_order_id("u5", OrderRole.ENTRY)
+    venue.submit(entry(cid))
+    await wait_until(lambda: sink.statuses(cid)[-1:] == ["FILLED"], timeout=10, what="filled")
+    assert exchange.count("POST", "/fapi/v1/order") == 1
+    assert exchange.count("GET", "/fapi/v1/order") >= 4
+    assert exchange.account.positions["BTCUSDT"].amount == D("0.002")
+    assert [f.qty for f in sink.fills] == [D("0.002")]  # from userTrades, once
+    assert sink.statuses(cid)[0] == "UNKNOWN"
+
+
+async def test_reduce_only_exit_that_never_arrived_is_resent_under_the_same_id(
+        exchange, venue, sink):
+    cid = client_order_id("u6", OrderRole.ENTRY)
+    venue.submit(entry(cid))
     await wait_until(lambda: sink.statuses(cid)[-1:] == ["FILLED"])
+    venue.settings.resend_after_s = 0.3
+    exchange.inject(path="/fapi/v1/order", method="POST", status=502)  # not applied
+    xid = client_order_id("u6", OrderRole.EXIT)
+    venue.submit(OrderIntent(xid, "BTCUSDT", "SELL", OrderType.MARKET, D("0.002"),
+                             OrderRole.EXIT, 0, reduce_only=True))
+    await wait_until(lambda: sink.statuses(xid)[-1:] == ["FILLED"], what="exit filled")
     posts = [p for m, path, p in exchange.requests if (m, path) == ("POST", "/fapi/v1/order")]
-    assert [p["newClientOrderId"] for p in posts] == [cid, cid]
-    assert len(exchange.account.orders) == 1
+    assert [p["newClientOrderId"] for p in posts] == [cid, xid, xid]
+    assert exchange.account.positions["BTCUSDT"].amount == 0
 
 
 async def test_lookup_that_keeps_failing_never_resends(exchange, venue, sink):
-    venue.settings.lookup_attempts = 3
+    venue.settings.unknown_window_s = 0.5
+    exchange.rejected_ws_connects = 1000  # the stream cannot settle it either
+    await exchange.drop_sockets("private")
     exchange.inject(path="/fapi/v1/order", method="POST", status=503, after=True)
     exchange.inject(path="/fapi/v1/order", method="GET", status=503, times=10)
     cid = client_order_id("u4", OrderRole.ENTRY)

@@ -1,5 +1,6 @@
 """A local Binance USDT-M exchange for tests: see server.py."""
 
+from tests.local_exchange.behaviour import Behaviour
 from tests.local_exchange.server import Fault, LocalExchange
 
-__all__ = ["Fault", "LocalExchange"]
+__all__ = ["Behaviour", "Fault", "LocalExchange"]

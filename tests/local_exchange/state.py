@@ -1,290 +1,100 @@
-"""The local exchange's book-keeping: one account, one-way mode, orders, algo orders, positions.
+"""The local exchange's order book for one account: orders, algo (conditional) orders, fills.
 
 It answers the way Binance USDT-M answers (field names, statuses, error codes and messages) for
-the subset the desk uses. Prices move only when a test says so (``set_price``), so every fill
-is deterministic. Everything here is synchronous; the server wraps it in HTTP and websockets.
+the subset the desk uses. Prices move only when a test says so (``on_price``), so every fill is
+deterministic. Everything here is synchronous; the server wraps it in HTTP and websockets.
+The real-exchange habits a test can switch on are in ``behaviour.Behaviour``.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-TAKER = Decimal("0.0005")
-MAKER = Decimal("0.0002")
+from tests.local_exchange.account import AccountBook
+from tests.local_exchange.algo import AlgoBook
+from tests.local_exchange.behaviour import Behaviour
+from tests.local_exchange.model import (
+    DEFAULT_SYMBOLS,
+    AlgoOrder,
+    ApiError,
+    Order,
+    SymbolInfo,
+    fmt,
+    now_ms,
+)
+
+__all__ = ["DEFAULT_SYMBOLS", "Account", "ApiError", "Behaviour", "SymbolInfo", "fmt", "now_ms"]
+
 CONDITIONAL = {"STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"}
 
 
-class ApiError(Exception):
-    """A Binance error body ``{"code": ..., "msg": ...}`` with its HTTP status."""
-
-    def __init__(self, code: int, msg: str, status: int = 400) -> None:
-        super().__init__(msg)
-        self.code = code
-        self.msg = msg
-        self.status = status
-
-
-@dataclass
-class SymbolInfo:
-    symbol: str
-    tick: Decimal
-    step: Decimal
-    min_qty: Decimal
-    min_notional: Decimal
-    market_step: Decimal | None = None
-    max_qty: Decimal = Decimal("1000")
-
-    def exchange_info(self) -> dict[str, Any]:
-        mstep = self.market_step or self.step
-        return {
-            "symbol": self.symbol,
-            "pair": self.symbol,
-            "contractType": "PERPETUAL",
-            "status": "TRADING",
-            "baseAsset": self.symbol.removesuffix("USDT"),
-            "quoteAsset": "USDT",
-            "marginAsset": "USDT",
-            "pricePrecision": max(0, -self.tick.normalize().as_tuple().exponent),
-            "quantityPrecision": max(0, -self.step.normalize().as_tuple().exponent),
-            "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT",
-                           "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"],
-            "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
-            "filters": [
-                {"filterType": "PRICE_FILTER", "minPrice": str(self.tick), "maxPrice": "1000000",
-                 "tickSize": str(self.tick)},
-                {"filterType": "LOT_SIZE", "minQty": str(self.min_qty), "maxQty": str(self.max_qty),
-                 "stepSize": str(self.step)},
-                {"filterType": "MARKET_LOT_SIZE", "minQty": str(self.min_qty),
-                 "maxQty": str(self.max_qty), "stepSize": str(mstep)},
-                {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-                {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
-                {"filterType": "MIN_NOTIONAL", "notional": str(self.min_notional)},
-                {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500",
-                 "multiplierDown": "0.9500", "multiplierDecimal": "4"},
-            ],
-        }
-
-
-DEFAULT_SYMBOLS = {
-    "BTCUSDT": SymbolInfo("BTCUSDT", Decimal("0.10"), Decimal("0.001"), Decimal("0.001"),
-                          Decimal("100")),
-    "ETHUSDT": SymbolInfo("ETHUSDT", Decimal("0.01"), Decimal("0.001"), Decimal("0.001"),
-                          Decimal("20")),
-    "SOLUSDT": SymbolInfo("SOLUSDT", Decimal("0.0100"), Decimal("1"), Decimal("1"), Decimal("5")),
-}
-
-
-def fmt(value: Decimal) -> str:
-    """Binance prints decimals as plain strings."""
-    return format(value.normalize(), "f") if value else "0"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-@dataclass
-class Order:
-    order_id: int
-    client_id: str
-    symbol: str
-    side: str
-    type: str
-    qty: Decimal
-    price: Decimal
-    reduce_only: bool
-    time_in_force: str
-    status: str = "NEW"
-    executed: Decimal = Decimal(0)
-    cum_quote: Decimal = Decimal(0)
-    stop_price: Decimal = Decimal(0)
-    orig_type: str = ""
-    close_position: bool = False
-    time: int = field(default_factory=now_ms)
-    update_time: int = field(default_factory=now_ms)
-
-    @property
-    def avg_price(self) -> Decimal:
-        return self.cum_quote / self.executed if self.executed else Decimal(0)
-
-    def rest(self) -> dict[str, Any]:
-        return {
-            "orderId": self.order_id, "symbol": self.symbol, "status": self.status,
-            "clientOrderId": self.client_id, "price": fmt(self.price),
-            "avgPrice": fmt(self.avg_price), "origQty": fmt(self.qty),
-            "executedQty": fmt(self.executed), "cumQuote": fmt(self.cum_quote),
-            "timeInForce": self.time_in_force, "type": self.type,
-            "reduceOnly": self.reduce_only, "closePosition": self.close_position,
-            "side": self.side, "positionSide": "BOTH", "stopPrice": fmt(self.stop_price),
-            "workingType": "CONTRACT_PRICE", "priceProtect": False,
-            "origType": self.orig_type or self.type, "priceMatch": "NONE",
-            "selfTradePreventionMode": "EXPIRE_MAKER", "goodTillDate": 0,
-            "time": self.time, "updateTime": self.update_time,
-        }
-
-
-@dataclass
-class AlgoOrder:
-    algo_id: int
-    client_algo_id: str
-    symbol: str
-    side: str
-    type: str
-    qty: Decimal
-    trigger_price: Decimal
-    reduce_only: bool
-    close_position: bool
-    working_type: str
-    status: str = "NEW"
-    actual_order_id: str = ""
-    avg_price: Decimal = Decimal(0)
-    executed: Decimal = Decimal(0)
-    trigger_time: int = 0
-    create_time: int = field(default_factory=now_ms)
-    update_time: int = field(default_factory=now_ms)
-
-    def rest(self) -> dict[str, Any]:
-        return {
-            "algoId": self.algo_id, "clientAlgoId": self.client_algo_id,
-            "algoType": "CONDITIONAL", "orderType": self.type, "symbol": self.symbol,
-            "side": self.side, "positionSide": "BOTH", "timeInForce": "GTC",
-            "quantity": fmt(self.qty), "algoStatus": self.status,
-            "actualOrderId": self.actual_order_id, "actualPrice": fmt(self.avg_price),
-            "triggerPrice": fmt(self.trigger_price), "price": "0",
-            "icebergQuantity": None, "tpTriggerPrice": "0.000", "tpPrice": "0.000",
-            "slTriggerPrice": "0.000", "slPrice": "0.000", "tpOrderType": "",
-            "selfTradePreventionMode": "EXPIRE_MAKER", "workingType": self.working_type,
-            "priceMatch": "NONE", "closePosition": self.close_position, "priceProtect": False,
-            "reduceOnly": self.reduce_only, "createTime": self.create_time,
-            "updateTime": self.update_time, "triggerTime": self.trigger_time, "goodTillDate": 0,
-        }
-
-    def event(self, ts: int) -> dict[str, Any]:
-        return {
-            "e": "ALGO_UPDATE", "T": ts, "E": ts,
-            "o": {
-                "caid": self.client_algo_id, "aid": self.algo_id, "at": "CONDITIONAL",
-                "o": self.type, "s": self.symbol, "S": self.side, "ps": "BOTH", "f": "GTC",
-                "q": fmt(self.qty), "X": self.status, "ai": self.actual_order_id,
-                "ap": fmt(self.avg_price), "aq": fmt(self.executed),
-                "act": "MARKET" if self.actual_order_id else "0",
-                "tp": fmt(self.trigger_price), "p": "0", "V": "EXPIRE_MAKER",
-                "wt": self.working_type, "pm": "NONE", "cp": self.close_position,
-                "pP": False, "R": self.reduce_only, "tt": self.trigger_time, "gtd": 0,
-            },
-        }
-
-
-@dataclass
-class PositionState:
-    symbol: str
-    amount: Decimal = Decimal(0)  # signed, one-way mode
-    entry: Decimal = Decimal(0)
-    isolated_wallet: Decimal = Decimal(0)
-    leverage: int = 20
-    margin_type: str = "CROSSED"
-
-
-class Account:
-    """The exchange's view of one account. Methods raise ``ApiError`` as Binance would."""
+class Account(AlgoBook, AccountBook):
+    """Orders and algo orders on top of the account's wallet and positions."""
 
     def __init__(self, symbols: dict[str, SymbolInfo], balance: Decimal,
-                 prices: dict[str, Decimal]) -> None:
-        self.symbols = symbols
-        self.wallet = balance
-        self.prices = dict(prices)
-        self.positions = {s: PositionState(s) for s in symbols}
+                 prices: dict[str, Decimal], behaviour: Behaviour | None = None,
+                 **rates: Decimal) -> None:
+        super().__init__(symbols, balance, prices, behaviour, **rates)
         self.orders: dict[int, Order] = {}
         self.algos: dict[int, AlgoOrder] = {}
-        self.trades: list[dict[str, Any]] = []
         self._ids = itertools.count(8_389_765_000)
         self._algo_ids = itertools.count(2_000_000)
         self._trade_ids = itertools.count(500_000)
-        # Fractions for the next market orders' fills, e.g. [Decimal("0.4")] fills 40 % now.
+        # Fractions for the next market orders' fills, e.g. [Decimal("0.4")] fills 40 % now
+        # and the rest on the next price update.
         self.partial_fills: list[Decimal] = []
-        self.events: list[dict[str, Any]] = []  # user-data events waiting to be pushed
-        self.dual_side = False
-        self.multi_assets = False  # Multi-Assets mode: Binance then refuses isolated margin
+        self._hold = 0.0  # events emitted now are held until this time.monotonic()
+        self.moved: dict[str, Decimal] = {}  # prices moved by price_after_fill, to publish
 
-    # -- helpers ------------------------------------------------------------------------
-    def info(self, symbol: str) -> SymbolInfo:
-        info = self.symbols.get(symbol)
-        if info is None:
-            raise ApiError(-1121, "Invalid symbol.")
-        return info
+    def _emit(self, event: dict[str, Any], release_at: float = 0.0) -> None:
+        super()._emit(event, release_at or self._hold)
 
-    def bid_ask(self, symbol: str) -> tuple[Decimal, Decimal]:
-        price = self.prices[symbol]
-        return price, price + self.symbols[symbol].tick
-
-    def _emit(self, event: dict[str, Any]) -> None:
-        self.events.append(event)
+    def check_protection(self) -> None:
+        self.protection.check(self.positions, list(self.algos.values()))
 
     def available(self) -> Decimal:
-        used = sum((p.isolated_wallet for p in self.positions.values()), Decimal(0))
-        for o in self.orders.values():
-            if o.status in ("NEW", "PARTIALLY_FILLED") and not o.reduce_only:
-                lev = self.positions[o.symbol].leverage
-                used += (o.qty - o.executed) * o.price / lev
-        return self.wallet - used
+        used = Decimal(0)
+        for o in self.open_orders():
+            if not o.reduce_only:
+                used += (o.qty - o.executed) * o.price / self.positions[o.symbol].leverage
+        return super().available() - used
 
-    def unrealized(self, pos: PositionState) -> Decimal:
-        if not pos.amount:
-            return Decimal(0)
-        return (self.prices[pos.symbol] - pos.entry) * pos.amount
+    def _has_open_orders(self, symbol: str) -> bool:
+        return bool(self.open_orders(symbol) or self.open_algos(symbol))
 
-    # -- settings -----------------------------------------------------------------------
-    def set_margin_type(self, symbol: str, margin_type: str) -> dict[str, Any]:
-        pos = self.positions[self.info(symbol).symbol]
-        if margin_type not in ("ISOLATED", "CROSSED"):
-            raise ApiError(-1116, "Invalid marginType.")
-        if margin_type == "ISOLATED" and self.multi_assets:
-            raise ApiError(-4168, "Unable to adjust to isolated-margin mode under the "
-                           "Multi-Assets mode.")
-        if pos.margin_type == margin_type:
-            raise ApiError(-4046, "No need to change margin type.")
-        if pos.amount or any(o.symbol == symbol for o in self.open_orders()):
-            raise ApiError(-4048, "Margin type cannot be changed if there exists position.")
-        pos.margin_type = margin_type
-        return {"code": 200, "msg": "success"}
+    # -- look-ups -----------------------------------------------------------------------
+    def open_orders(self, symbol: str | None = None, visible: bool = False) -> list[Order]:
+        return [o for o in self.orders.values() if o.is_open
+                and (symbol is None or o.symbol == symbol) and (not visible or o.visible())]
 
-    def set_leverage(self, symbol: str, leverage: int) -> dict[str, Any]:
-        pos = self.positions[self.info(symbol).symbol]
-        if not 1 <= leverage <= 125:
-            raise ApiError(-4028, f"Leverage {leverage} is not valid")
-        pos.leverage = leverage
-        return {"leverage": leverage, "maxNotionalValue": "480000000", "symbol": symbol}
-
-    # -- orders -------------------------------------------------------------------------
-    def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return [o for o in self.orders.values() if o.status in ("NEW", "PARTIALLY_FILLED")
-                and (symbol is None or o.symbol == symbol)]
-
-    def open_algos(self, symbol: str | None = None) -> list[AlgoOrder]:
-        return [a for a in self.algos.values()
-                if a.status in ("NEW", "TRIGGERING") and (symbol is None or a.symbol == symbol)]
-
-    def find_order(self, symbol: str, order_id: Any = None, client_id: str | None = None) -> Order:
-        for o in self.orders.values():
-            if o.symbol == symbol and (
+    def find_order(self, symbol: str, order_id: Any = None, client_id: str | None = None,
+                   visible: bool = False) -> Order:
+        """Query Order: the newest order with that client id (ids are unique among open
+        orders only, so a finished one can share it with a later one)."""
+        for o in sorted(self.orders.values(), key=lambda o: -o.order_id):
+            if o.symbol == symbol and (not visible or o.visible()) and (
                 (order_id is not None and str(o.order_id) == str(order_id))
                 or (client_id is not None and o.client_id == client_id)
             ):
                 return o
         raise ApiError(-2013, "Order does not exist.")
 
-    def find_algo(self, algo_id: Any = None, client_algo_id: str | None = None) -> AlgoOrder:
-        for a in self.algos.values():
-            if (algo_id is not None and str(a.algo_id) == str(algo_id)) or (
-                client_algo_id is not None and a.client_algo_id == client_algo_id
-            ):
-                return a
-        raise ApiError(-2013, "Order does not exist.")
+    def all_orders(self, p: dict[str, str]) -> list[dict[str, Any]]:
+        symbol = p.get("symbol", "")
+        self.info(symbol)
+        rows = [o for o in self.orders.values() if o.symbol == symbol and o.visible()]
+        if p.get("orderId"):
+            rows = [o for o in rows if o.order_id >= int(p["orderId"])]
+        if p.get("startTime"):
+            rows = [o for o in rows if o.time >= int(p["startTime"])]
+        if p.get("endTime"):
+            rows = [o for o in rows if o.time <= int(p["endTime"])]
+        return [o.rest() for o in rows][: min(int(p.get("limit", "500")), 1000)]
 
+    # -- checks -------------------------------------------------------------------------
     def _check_filters(self, info: SymbolInfo, qty: Decimal, price: Decimal | None,
                        market: bool, reduce_only: bool, ref_price: Decimal) -> None:
         step = (info.market_step or info.step) if market else info.step
@@ -303,13 +113,21 @@ class Account:
                 "(unless you choose reduce only).",
             )
 
+    def _check_position_side(self, p: dict[str, str]) -> str:
+        side = p.get("positionSide", "BOTH")
+        if self.dual_side != (side in ("LONG", "SHORT")):
+            raise ApiError(-4061, "Order's position side does not match user's setting.")
+        return side
+
     def _reduce_check(self, symbol: str, side: str, qty: Decimal) -> Decimal:
+        """-2022 when a reduce-only order would not reduce: no position, or same side."""
         pos = self.positions[symbol]
         sign = 1 if side == "BUY" else -1
         if not pos.amount or (pos.amount > 0) == (sign > 0):
             raise ApiError(-2022, "ReduceOnly Order is rejected.")
         return min(qty, abs(pos.amount))
 
+    # -- orders -------------------------------------------------------------------------
     def new_order(self, p: dict[str, str], execute: bool = True) -> Order:
         symbol = p.get("symbol", "")
         info = self.info(symbol)
@@ -325,6 +143,7 @@ class Account:
         side = p.get("side", "")
         if side not in ("BUY", "SELL"):
             raise ApiError(-1117, "Invalid side.")
+        position_side = self._check_position_side(p)
         client_id = p.get("newClientOrderId") or f"local-{next(self._ids)}"
         if any(o.client_id == client_id for o in self.open_orders()):
             raise ApiError(-4015, "Client order id is not valid.")
@@ -334,38 +153,72 @@ class Account:
         bid, ask = self.bid_ask(symbol)
         ref = ask if side == "BUY" else bid
         self._check_filters(info, qty, price, otype == "MARKET", reduce_only, ref)
+        pos = self.positions[symbol]
         if reduce_only:
             qty = self._reduce_check(symbol, side, qty)
         else:
-            lev = self.positions[symbol].leverage
-            need = qty * (price or ref) / lev + qty * (price or ref) * TAKER
+            need = qty * (price or ref) / pos.leverage + qty * (price or ref) * self.taker_rate
             if need > self.available():
                 raise ApiError(-2019, "Margin is insufficient.")
+            after = abs(pos.amount + (qty if side == "BUY" else -qty)) * (price or ref)
+            if after > info.max_notional(pos.leverage):
+                raise ApiError(-2027, "Exceeded the maximum allowable position at current "
+                               "leverage.")
+        hide = self.behaviour.take_hide() if execute else 0.0
         order = Order(
             order_id=next(self._ids), client_id=client_id, symbol=symbol, side=side,
             type=otype, qty=qty, price=price or Decimal(0), reduce_only=reduce_only,
             time_in_force=p.get("timeInForce", "GTC"),
-            orig_type=p.get("_orig_type", otype),
+            orig_type=p.get("_orig_type", otype), position_side=position_side,
+            visible_at=time.monotonic() + hide if hide else 0.0,
         )
         self.orders[order.order_id] = order
-        self._order_event(order, "NEW")
-        if not execute:
-            return order
-        if otype == "MARKET":
-            self._fill_market(order)
-        else:
-            self._match_limit(order)
+        self._hold = order.visible_at if hide and self.behaviour.hide_stream else 0.0
+        try:
+            self._order_event(order, "NEW")
+            if execute:
+                if otype == "MARKET":
+                    self._fill_market(order)
+                else:
+                    self._match_limit(order)
+        finally:
+            self._hold = 0.0
         return order
 
     def _fill_market(self, order: Order) -> None:
         remaining = order.qty - order.executed
+        step = self.symbols[order.symbol].market_step or self.symbols[order.symbol].step
         if self.partial_fills:
             frac = self.partial_fills.pop(0)
-            step = self.symbols[order.symbol].market_step or self.symbols[order.symbol].step
             part = (remaining * frac / step).to_integral_value(rounding=ROUND_DOWN) * step
             if 0 < part < remaining:
                 self._execute(order, part, maker=False)
                 return  # the rest fills on the next price update (see on_price)
+        expire = self.behaviour.expire_after
+        if expire is not None and not order.reduce_only:
+            self.behaviour.expire_after = None
+            part = (remaining * expire / step).to_integral_value(rounding=ROUND_DOWN) * step
+            if part > 0:
+                self._execute(order, part, maker=False)
+            order.status = "EXPIRED"
+            order.update_time = now_ms()
+            self._order_event(order, "EXPIRED")
+            return
+        split = self.behaviour.take_split(order.reduce_only)
+        if len(split) > 1:
+            tick = self.symbols[order.symbol].tick * self.behaviour.split_tick_gap
+            worse = tick if order.side == "BUY" else -tick
+            bid, ask = self.bid_ask(order.symbol)
+            base = ask if order.side == "BUY" else bid
+            for i, frac in enumerate(split):
+                left = order.qty - order.executed
+                part = (order.qty * frac / step).to_integral_value(rounding=ROUND_DOWN) * step
+                part = left if i == len(split) - 1 else min(part, left)
+                if part > 0:
+                    self._execute(order, part, maker=False, price=base + i * worse)
+                if not order.is_open:
+                    return
+            return
         self._execute(order, remaining, maker=False)
 
     def _match_limit(self, order: Order) -> None:
@@ -388,7 +241,8 @@ class Account:
                 self._order_event(order, "EXPIRED")
                 return
         sign = 1 if order.side == "BUY" else -1
-        fee = (qty * fill_price * (MAKER if maker else TAKER)).quantize(Decimal("0.00000001"))
+        rate = self.maker_rate if maker else self.taker_rate
+        fee = (qty * fill_price * rate).quantize(Decimal("0.00000001"))
         realized = Decimal(0)
         amt = pos.amount
         if amt == 0 or (amt > 0) == (sign > 0):
@@ -423,13 +277,19 @@ class Account:
             "side": order.side, "price": fmt(fill_price), "qty": fmt(qty),
             "realizedPnl": fmt(realized), "quoteQty": fmt(qty * fill_price),
             "commission": fmt(fee), "commissionAsset": "USDT", "time": order.update_time,
-            "positionSide": "BOTH", "buyer": order.side == "BUY", "maker": maker,
+            "positionSide": order.position_side, "buyer": order.side == "BUY", "maker": maker,
         })
+        self._record_income(order.symbol, "REALIZED_PNL", realized, trade_id, order.update_time)
+        self._record_income(order.symbol, "COMMISSION", -fee, trade_id, order.update_time)
         self._order_event(order, "TRADE", last_qty=qty, last_price=fill_price, fee=fee,
                           trade_id=trade_id, maker=maker, realized=realized)
         self._account_event(order.symbol, "ORDER", realized - fee)
         if pos.amount == 0:
             self._expire_close_position_algos(order.symbol)
+        jump = self.behaviour.price_after_fill
+        if jump is not None and order.status == "FILLED" and not order.reduce_only:
+            self.behaviour.price_after_fill = None
+            self.moved[order.symbol] = Decimal(jump)
 
     def _expire_close_position_algos(self, symbol: str) -> None:
         """Binance cancels closePosition conditionals when their position is gone."""
@@ -441,10 +301,10 @@ class Account:
 
     def cancel_order(self, symbol: str, order_id: Any, client_id: str | None) -> Order:
         try:
-            order = self.find_order(symbol, order_id, client_id)
+            order = self.find_order(symbol, order_id, client_id, visible=True)
         except ApiError:
             raise ApiError(-2011, "Unknown order sent.") from None
-        if order.status not in ("NEW", "PARTIALLY_FILLED"):
+        if not order.is_open:
             raise ApiError(-2011, "Unknown order sent.")
         order.status = "CANCELED"
         order.update_time = now_ms()
@@ -456,61 +316,12 @@ class Account:
             order.status = "CANCELED"
             self._order_event(order, "CANCELED")
 
-    # -- algo orders --------------------------------------------------------------------
-    def new_algo(self, p: dict[str, str]) -> AlgoOrder:
-        symbol = p.get("symbol", "")
-        info = self.info(symbol)
-        if p.get("algoType") != "CONDITIONAL":
-            raise ApiError(-1116, "Invalid algoType.")
-        otype = p.get("type", "")
-        if otype not in ("STOP_MARKET", "TAKE_PROFIT_MARKET"):
-            raise ApiError(-1116, "Invalid orderType.")
-        side = p.get("side", "")
-        trigger = Decimal(p.get("triggerPrice", "0"))
-        if trigger <= 0 or trigger % info.tick != 0:
-            raise ApiError(-1111, "Precision is over the maximum defined for this asset.")
-        close_position = p.get("closePosition", "false").lower() == "true"
-        reduce_only = p.get("reduceOnly", "false").lower() == "true"
-        qty = Decimal(p.get("quantity", "0"))
-        if not close_position:
-            self._check_filters(info, qty, None, True, reduce_only, trigger)
-        client_id = p.get("clientAlgoId") or f"algo-{next(self._algo_ids)}"
-        if any(a.client_algo_id == client_id for a in self.open_algos()):
-            raise ApiError(-4015, "Client order id is not valid.")
-        algo = AlgoOrder(
-            algo_id=next(self._algo_ids), client_algo_id=client_id, symbol=symbol, side=side,
-            type=otype, qty=qty, trigger_price=trigger, reduce_only=reduce_only,
-            close_position=close_position, working_type=p.get("workingType", "CONTRACT_PRICE"),
-        )
-        if self._triggers(algo, self.prices[symbol]):
-            raise ApiError(-2021, "Order would immediately trigger.")
-        self.algos[algo.algo_id] = algo
-        self._emit(algo.event(algo.create_time))
-        return algo
-
-    @staticmethod
-    def _triggers(algo: AlgoOrder, price: Decimal) -> bool:
-        up = (algo.type == "STOP_MARKET") == (algo.side == "BUY")
-        return price >= algo.trigger_price if up else price <= algo.trigger_price
-
-    def cancel_algo(self, algo_id: Any, client_algo_id: str | None) -> AlgoOrder:
-        algo = self.find_algo(algo_id, client_algo_id)
-        if algo.status not in ("NEW",):
-            raise ApiError(-2011, "Unknown order sent.")
-        algo.status = "CANCELED"
-        algo.update_time = now_ms()
-        self._emit(algo.event(algo.update_time))
-        return algo
-
-    def cancel_all_algos(self, symbol: str) -> None:
-        for algo in self.open_algos(symbol):
-            algo.status = "CANCELED"
-            self._emit(algo.event(now_ms()))
-
     # -- prices -------------------------------------------------------------------------
-    def on_price(self, symbol: str, price: Decimal) -> None:
-        """A new last price: finish partial market orders, trigger algos, match limits."""
+    def on_price(self, symbol: str, price: Decimal, mark: Decimal | None = None) -> None:
+        """A new last (and mark) price: finish partial market orders, trigger algos, match
+        limits."""
         self.prices[symbol] = price
+        self.marks[symbol] = price if mark is None else mark
         for order in list(self.open_orders(symbol)):
             if order.type == "MARKET":
                 self._execute(order, order.qty - order.executed, maker=False)
@@ -523,7 +334,8 @@ class Account:
                     algo.avg_price, algo.executed = order.avg_price, order.executed
                     self._emit(algo.event(now_ms()))
         for algo in list(self.open_algos(symbol)):
-            if self._triggers(algo, price):
+            if algo.is_open and self._triggers(algo, self.working_price(symbol,
+                                                                        algo.working_type)):
                 self._trigger(algo)
         for order in list(self.open_orders(symbol)):
             if order.type == "LIMIT":
@@ -532,36 +344,6 @@ class Account:
                 if crosses:
                     self._execute(order, order.qty - order.executed, maker=True,
                                   price=order.price)
-
-    def _trigger(self, algo: AlgoOrder) -> None:
-        ts = now_ms()
-        algo.status = "TRIGGERING"
-        algo.trigger_time = ts
-        self._emit(algo.event(ts))
-        pos = self.positions[algo.symbol]
-        qty = abs(pos.amount) if algo.close_position else algo.qty
-        params = {"symbol": algo.symbol, "side": algo.side, "type": "MARKET",
-                  "quantity": fmt(qty), "reduceOnly": "true" if (
-                      algo.reduce_only or algo.close_position) else "false",
-                  "newClientOrderId": algo.client_algo_id, "_orig_type": algo.type}
-        try:
-            order = self.new_order(params, execute=False)
-        except ApiError as exc:
-            algo.status = "REJECTED"
-            event = algo.event(ts)
-            event["o"]["rm"] = exc.msg
-            self._emit(event)
-            return
-        algo.actual_order_id = str(order.order_id)
-        algo.status = "TRIGGERED"
-        self._emit(algo.event(ts))
-        self._fill_market(order)
-        if order.status == "FILLED" or order.status == "EXPIRED":
-            algo.status = "FINISHED"
-            algo.avg_price = order.avg_price
-            algo.executed = order.executed
-            algo.update_time = now_ms()
-            self._emit(algo.event(algo.update_time))
 
     # -- events -------------------------------------------------------------------------
     def _order_event(self, order: Order, exec_type: str, last_qty: Decimal = Decimal(0),
@@ -579,88 +361,9 @@ class Account:
                 "z": fmt(order.executed), "L": fmt(last_price), "N": "USDT", "n": fmt(fee),
                 "T": ts, "t": trade_id, "b": "0", "a": "0", "m": maker,
                 "R": order.reduce_only, "wt": "CONTRACT_PRICE",
-                "ot": order.orig_type or order.type, "ps": "BOTH",
+                "ot": order.orig_type or order.type,
+                "ps": order.position_side,
                 "cp": order.close_position, "rp": fmt(realized), "pP": False, "si": 0,
                 "ss": 0, "V": "EXPIRE_MAKER", "pm": "NONE", "gtd": 0,
             },
         })
-
-    def _account_event(self, symbol: str, reason: str, change: Decimal) -> None:
-        pos = self.positions[symbol]
-        ts = now_ms()
-        self._emit({
-            "e": "ACCOUNT_UPDATE", "E": ts, "T": ts,
-            "a": {
-                "m": reason,
-                "B": [{"a": "USDT", "wb": fmt(self.wallet), "cw": fmt(self.wallet),
-                       "bc": fmt(change)}],
-                "P": [{"s": symbol, "pa": fmt(pos.amount), "ep": fmt(pos.entry),
-                       "bep": fmt(pos.entry), "cr": "0", "up": fmt(self.unrealized(pos)),
-                       "mt": pos.margin_type.lower().replace("crossed", "cross"),
-                       "iw": fmt(pos.isolated_wallet), "ps": "BOTH", "ma": "USDT"}],
-            },
-        })
-
-    # -- read-outs ------------------------------------------------------------------------
-    def liquidation_price(self, pos: PositionState) -> Decimal:
-        if not pos.amount:
-            return Decimal(0)
-        side = 1 if pos.amount > 0 else -1
-        q = abs(pos.amount)
-        mmr = Decimal("0.004")
-        return max(Decimal(0), (pos.isolated_wallet - side * q * pos.entry)
-                   / (q * mmr - side * q)).quantize(self.symbols[pos.symbol].tick)
-
-    def position_risk(self, symbol: str | None = None) -> list[dict[str, Any]]:
-        out = []
-        for pos in self.positions.values():
-            if symbol and pos.symbol != symbol:
-                continue
-            if not pos.amount and not symbol:
-                continue  # v3 lists only symbols with a position or open orders
-            mark = self.prices[pos.symbol]
-            out.append({
-                "symbol": pos.symbol, "positionSide": "BOTH", "positionAmt": fmt(pos.amount),
-                "entryPrice": fmt(pos.entry), "breakEvenPrice": fmt(pos.entry),
-                "markPrice": fmt(mark), "unRealizedProfit": fmt(self.unrealized(pos)),
-                "liquidationPrice": fmt(self.liquidation_price(pos)),
-                "isolatedMargin": fmt(pos.isolated_wallet + self.unrealized(pos)),
-                "notional": fmt(pos.amount * mark), "marginAsset": "USDT",
-                "isolatedWallet": fmt(pos.isolated_wallet),
-                "initialMargin": fmt(abs(pos.amount) * mark / pos.leverage),
-                "maintMargin": fmt(abs(pos.amount) * mark * Decimal("0.004")),
-                "positionInitialMargin": fmt(abs(pos.amount) * mark / pos.leverage),
-                "openOrderInitialMargin": "0", "adl": 0, "bidNotional": "0",
-                "askNotional": "0", "updateTime": now_ms(),
-            })
-        return out
-
-    def account(self) -> dict[str, Any]:
-        upnl = sum((self.unrealized(p) for p in self.positions.values()), Decimal(0))
-        return {
-            "totalInitialMargin": fmt(self.wallet - self.available()),
-            "totalMaintMargin": "0", "totalWalletBalance": fmt(self.wallet),
-            "totalUnrealizedProfit": fmt(upnl), "totalMarginBalance": fmt(self.wallet + upnl),
-            "availableBalance": fmt(self.available()), "maxWithdrawAmount": fmt(self.available()),
-            "canTrade": True, "canDeposit": True, "canWithdraw": True,
-            "multiAssetsMargin": self.multi_assets, "feeTier": 0,
-            "assets": [{"asset": "USDT", "walletBalance": fmt(self.wallet),
-                        "unrealizedProfit": fmt(upnl), "marginBalance": fmt(self.wallet + upnl),
-                        "availableBalance": fmt(self.available())}],
-            "positions": [
-                {"symbol": p.symbol, "positionSide": "BOTH", "positionAmt": fmt(p.amount),
-                 "unrealizedProfit": fmt(self.unrealized(p)),
-                 "isolatedMargin": fmt(p.isolated_wallet), "notional": "0",
-                 "isolatedWallet": fmt(p.isolated_wallet), "initialMargin": "0",
-                 "maintMargin": "0", "updateTime": now_ms(), "leverage": str(p.leverage),
-                 "isolated": p.margin_type == "ISOLATED", "entryPrice": fmt(p.entry)}
-                for p in self.positions.values() if p.amount
-            ],
-        }
-
-    def balance(self) -> list[dict[str, Any]]:
-        return [{"accountAlias": "SgsR", "asset": "USDT", "balance": fmt(self.wallet),
-                 "crossWalletBalance": fmt(self.wallet), "crossUnPnl": "0",
-                 "availableBalance": fmt(self.available()),
-                 "maxWithdrawAmount": fmt(self.available()), "marginAvailable": True,
-                 "updateTime": now_ms()}]

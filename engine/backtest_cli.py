@@ -1,0 +1,277 @@
+"""``tapedesk backtest``: options → strategies → streamed events → result on the terminal.
+
+The file is streamed (``iter_events``), never held: memory stays flat however long the
+data, and the progress bar follows the bytes read from the file. Strategies that cannot run
+on the data (quote or trade strategies given bars only) are listed as skipped, with the
+reason, instead of silently producing nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from tapedesk.engine.cli import UserError
+from tapedesk.engine.clock import parse_time
+from tapedesk.engine.config import DeskConfig
+from tapedesk.engine.events import Kind, MarketEvent
+from tapedesk.engine.strategy import Strategy
+
+#: Below this size a backtest is over before a progress bar would be worth drawing.
+PROGRESS_MIN_BYTES = 4 << 20
+
+
+def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
+    from tapedesk.engine.assembly import load_user_strategies
+    from tapedesk.engine.backtest import run_backtest
+    from tapedesk.engine.feeds.files import detect_format, iter_events
+    from tapedesk.engine.metrics import format_strategy_table, format_table
+    from tapedesk.engine.strategy import available, create
+
+    if args.compare:
+        from tapedesk.engine.backtest_results import compare
+
+        print(compare(*args.compare))
+        return 0
+    if args.data is None:
+        raise UserError("backtest needs --data FILE (or --compare A.json B.json)")
+    for problem in load_user_strategies():
+        print(f"warning: {problem}", file=sys.stderr)
+    names = args.strategy or ["ema_cross"]
+    if "all" in names:
+        names = sorted(available())
+    per = _parse_params(args.param, names)
+    _check_backtest_options(args)
+    # StrategyError (unknown name, unknown or ill-typed parameter) ends in main: one line.
+    strategies = [create(n, (args.symbol,) if args.symbol else None, **per[n]) for n in names]
+    if not args.data.exists():
+        raise UserError(f"no such data file: {args.data}")
+    try:
+        start = parse_time(args.start) if args.start else None
+        end = parse_time(args.end) if args.end else None
+    except (ValueError, OverflowError) as exc:
+        raise UserError(str(exc)) from None
+    fmt = detect_format(args.data)  # DataError: one line in main
+    strategies, skipped = runnable(strategies, has_ticks=fmt == "ws_capture")
+    for name, why in skipped.items():
+        print(f"skipped {name}: {why}", file=sys.stderr)
+    if not strategies:
+        raise UserError(f"{args.data}: no selected strategy can run on this data")
+    # A file that cannot be read raises DataError (one line in main), possibly mid-run;
+    # skipped rows come back as one summary line per file once it has been read.
+    warnings: list[str] = []
+    needs_ticks = any(s.handles("on_quote") or s.handles("on_trade") for s in strategies)
+    events: Iterator[MarketEvent] = iter_events(
+        args.data, args.symbol, start, end, warnings.append, fmt
+    )
+    if fmt == "ws_capture" and not needs_ticks and args.fill_at != "quote":
+        events = (e for e in events if e.kind is Kind.BAR)  # bar strategies: closed klines
+    bar = None
+    size = args.data.stat().st_size
+    if not args.json and not args.no_progress and size > PROGRESS_MIN_BYTES:
+        from tapedesk.engine.metrics import ProgressBar
+
+        bar = ProgressBar(size, sys.stderr, unit="bytes")
+    result = run_backtest(
+        events,
+        strategies,
+        config,
+        progress=_bytes_read(args.data, bar.update) if bar else None,
+        fill_at=args.fill_at,
+        fee_bps=args.fee_bps,
+        slippage_bps=args.slippage_bps,
+        funding_bps=args.funding_bps,
+        fixed_qty=_decimal(args.fixed_qty, "--fixed-qty"),
+        no_risk=args.no_risk,
+        initial_balance=_decimal(args.initial_balance, "--initial-balance"),
+    )
+    if bar:
+        bar.close()
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if not result.events:
+        raise UserError(f"{args.data}: no market events in the chosen range")
+    extra = _research(args, result)
+    doc = result.to_json()
+    doc["skipped"] = skipped
+    saved = _save(args, doc)
+    if args.json:
+        doc.update(extra)
+        print(json.dumps(doc, indent=2, default=str))
+        print(f"result saved to {saved}", file=sys.stderr)
+        return 0
+    print(format_table(result.metrics, result.labels))
+    if result.per_strategy or skipped:
+        print()
+        print(format_strategy_table(result.per_strategy, skipped))
+    for key, text in extra.items():
+        if isinstance(text, str):
+            print(f"\n{text}" if key != "report" else f"\nreport written to {text}")
+    print(f"\nresult saved to {saved} (compare two: tapedesk backtest --compare A.json B.json)")
+    return 0
+
+
+def _save(args: argparse.Namespace, doc: dict[str, Any]) -> Path:
+    from tapedesk.engine.backtest_results import save
+    from tapedesk.engine.paths import data_dir
+
+    run = {"data": str(args.data), "strategies": args.strategy or ["ema_cross"],
+           "params": args.param, "command": ["tapedesk", *sys.argv[1:]]}
+    try:
+        return save({"run": run, **doc}, data_dir(args.data_dir))
+    except OSError as exc:
+        raise UserError(f"cannot save the result under the data dir: {exc}") from None
+
+
+def runnable(
+    strategies: list[Strategy], *, has_ticks: bool
+) -> tuple[list[Strategy], dict[str, str]]:
+    """The strategies the data can drive, and {name: why not} for the rest."""
+    keep: list[Strategy] = []
+    skipped: dict[str, str] = {}
+    for s in strategies:
+        if has_ticks or s.handles("on_bar"):
+            keep.append(s)
+        else:
+            wants = [m.removeprefix("on_") + "s" for m in ("on_quote", "on_trade", "on_depth")
+                     if s.handles(m)]
+            skipped[s.name] = (
+                f"needs {' / '.join(wants) or 'tick data'} (a stream capture); the data has bars only"
+            )
+    return keep, skipped
+
+
+def _bytes_read(path: Path, update: Callable[[int], None]) -> Callable[[int], None]:
+    """A progress callback that reports how far into ``path`` the reader is, in bytes.
+
+    The reader's file is found once among this process's descriptors (/proc/self/fd) and
+    its offset read with ``lseek(fd, 0, SEEK_CUR)`` — no change to the reader, no cost per
+    event. Where /proc does not exist, the bar simply stays where it is until the end.
+    """
+    target = os.path.realpath(path)
+    fd: list[int] = []
+
+    def find() -> None:
+        try:
+            for name in os.listdir("/proc/self/fd"):
+                if os.path.realpath(f"/proc/self/fd/{name}") == target:
+                    fd.append(int(name))
+                    return
+        except OSError:
+            return
+
+    def progress(_events: int) -> None:
+        if not fd:
+            find()
+        if fd:
+            try:
+                update(os.lseek(fd[0], 0, os.SEEK_CUR))
+            except OSError:
+                fd.clear()
+
+    return progress
+
+
+def _parse_params(raw: list[str], names: list[str]) -> dict[str, dict[str, str]]:
+    """``k=v`` goes to every strategy that has ``k``; ``strategy.k=v`` to that one.
+
+    Only routing happens here: the names and values are checked by ``strategy.create``,
+    the same check (and wording) a config's ``[[strategies]]`` gets.
+    """
+    from tapedesk.engine.strategy import StrategyError, available, create, known_params
+
+    registry = available()
+    for n in names:
+        if n not in registry:
+            create(n)  # raises StrategyError naming the available strategies
+    per: dict[str, dict[str, str]] = {n: {} for n in names}
+    for item in raw:
+        if "=" not in item:
+            raise UserError(f"--param {item!r}: use name=value or strategy.name=value")
+        key, value = item.split("=", 1)
+        key = key.strip()
+        if "." in key:
+            strat, key = key.split(".", 1)
+            if strat not in per:
+                raise UserError(
+                    f"--param {item!r}: strategy {strat!r} is not in this backtest "
+                    f"(selected: {', '.join(names)})"
+                )
+            per[strat][key] = value
+        else:
+            takers = [n for n in names if key in registry[n].PARAMS]
+            if not takers:
+                known = "; ".join(f"{n}: {known_params(registry[n])}" for n in names)
+                raise StrategyError(
+                    f"--param {item!r}: no strategy in this backtest has {key!r}; known: {known}"
+                )
+            for n in takers:
+                per[n][key] = value
+    return per
+
+
+def _decimal(text: str | None, flag: str) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise UserError(f"{flag} {text!r} is not a number") from None
+    if not value.is_finite():
+        raise UserError(f"{flag} {text!r} is not a finite number")
+    if value <= 0:
+        raise UserError(f"{flag} must be positive, got {text}")
+    return value
+
+
+def _check_backtest_options(args: argparse.Namespace) -> None:
+    """Numeric backtest options: finite and in range, else one line (argparse takes 'nan')."""
+    for flag, value, hi in (("--fee-bps", args.fee_bps, 100.0),
+                            ("--slippage-bps", args.slippage_bps, 1000.0)):
+        if value is not None and not (math.isfinite(value) and 0 <= value <= hi):
+            raise UserError(f"{flag} must be between 0 and {hi:g} basis points, got {value}")
+    fb = args.funding_bps
+    if fb is not None and not (math.isfinite(fb) and -100 <= fb <= 100):
+        raise UserError(f"--funding-bps must be between -100 and 100 basis points, got {fb}")
+    if args.monte_carlo < 0:
+        raise UserError(f"--monte-carlo must be >= 0, got {args.monte_carlo}")
+
+
+def _research(args: argparse.Namespace, result: Any) -> dict[str, Any]:
+    """Monte Carlo, terminal plot and report (engine.research) on the backtest's trades."""
+    out: dict[str, Any] = {}
+    start = float(result.metrics.initial_balance)
+    mc = None
+    if args.monte_carlo:
+        from tapedesk.engine.research.montecarlo import monte_carlo
+
+        try:
+            mc = monte_carlo(
+                [float(t.pnl) for t in result.trades], args.monte_carlo, start_equity=start
+            )
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        out["monte_carlo"] = mc.table()
+    if args.plot and not args.json:
+        from tapedesk.engine.research.plots import equity_plot
+
+        out["plot"] = equity_plot(result.equity, start=start)
+    if args.report:
+        from tapedesk.engine.research.report import StrategyRun, write_report
+
+        runs = [StrategyRun("combined", result.trades, result.equity, result.metrics.to_dict())]
+        for name, m in result.per_strategy.items():
+            mine = [t for t in result.trades if t.strategy == name]
+            runs.append(StrategyRun(name, mine, [], m.to_dict()))
+        try:
+            out["report"] = str(write_report(args.report, runs, mc))
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    return out

@@ -1,0 +1,143 @@
+"""The order owner across an emergency stop and a restart (a mixin of ``Orders``).
+
+A restart restores each open order *exactly* as sent (type, side, trigger, quantity, role,
+client id) and tells the venue to track them, so the desk's own stop and target are
+recognised on the exchange and their fills, also those made while it was down, close the
+trade at the exchange's price and fees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from decimal import Decimal
+from typing import Any
+
+from tapedesk.engine.events import OrderIntent, OrderRole, OrderType, Side
+from tapedesk.engine.order_timers import PROTECTIVE
+
+
+class OrderRestart:
+    """Halt, reconciliation answers, checkpoint state and restore."""
+
+    # Provided by Orders.
+    venue: Any
+    book: Any
+    open: dict[str, OrderIntent]
+    acked: set[str]
+    plans: dict[str, Any]
+    exit_reason: dict[str, str]
+    retries: dict[Any, int]
+    attempts: dict[Any, int]
+    unprotected_since: dict[str, int]
+    flattening: set[str]
+    halting: bool
+    _recheck: Any
+    _schedule: Any
+    protect: Any
+
+    def halt(self) -> None:
+        """The emergency stop takes over: forget entries and retries, stop protecting."""
+        self.halting = True
+        for plan in self.plans.values():
+            plan.entry_id = ""
+        self.retries.clear()
+        self.attempts.clear()
+        self._schedule()
+
+    def halted_flat(self) -> None:
+        """The venue is verified flat: nothing is open, protection may work again."""
+        self.halting = False
+        self.open.clear()
+        self.acked.clear()
+        self.plans.clear()
+        self.unprotected_since.clear()
+        self.flattening.clear()
+        self._schedule()
+
+    def forget(self, client_id: str) -> None:
+        self.open.pop(client_id, None)
+        self.acked.discard(client_id)
+
+    def adopt(self, intent: OrderIntent) -> None:
+        """An order open on the exchange that the trader told the desk to manage."""
+        self.open[intent.client_id] = intent
+        self.acked.add(intent.client_id)
+        track = getattr(self.venue, "track", None)
+        if track is not None:
+            track([intent])
+        self._recheck(intent.symbol)
+
+    def state(self) -> dict[str, Any]:
+        """Each open order exactly as sent (type, side, trigger, qty, role, client id)."""
+        return {
+            "open": [{**_intent_dict(i), "acked": i.client_id in self.acked}
+                     for i in self.open.values()],
+            "plans": [{**asdict(p), "side": str(p.side), "stop": str(p.stop),
+                       "target": text_or_none(p.target)} for p in self.plans.values()],
+            "exit_reason": dict(self.exit_reason),
+            "unprotected_since": dict(self.unprotected_since),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for d in state.get("open", []):
+            intent = _intent_from(d)
+            self.open[intent.client_id] = intent
+            if d.get("acked"):
+                self.acked.add(intent.client_id)
+        from tapedesk.engine.orders import Plan  # the owner's own type; imported late
+
+        for d in state.get("plans", []):
+            self.plans[d["symbol"]] = Plan(
+                d["symbol"], Side(d["side"]), Decimal(d["stop"]),
+                Decimal(d["target"]) if d.get("target") else None, d["strategy"],
+                int(d["leverage"]), d.get("entry_id", ""), bool(d.get("entry_unknown")))
+        self.exit_reason.update(state.get("exit_reason", {}))
+        # The grace period starts again now: the desk could not act while it was down.
+        for sym in list(self.book.positions):
+            self._recheck(sym)
+
+    def confirm(self, open_on_exchange: list[OrderIntent]) -> None:
+        """After a restart: restored orders the exchange lists as open are acknowledged; a
+        restored stop or target it does not list protects nothing, so it is dropped (and
+        ``protect_all`` replaces it)."""
+        listed = {i.client_id for i in open_on_exchange}
+        for cid, intent in list(self.open.items()):
+            if cid in listed:
+                self.acked.add(cid)
+            elif intent.role in PROTECTIVE:
+                self.forget(cid)
+        for sym in list(self.book.positions):
+            self._recheck(sym)
+
+    def protect_all(self) -> None:
+        """After a restart: any position not fully covered gets its stop and target now."""
+        for sym in list(self.book.positions):
+            if sym in self.unprotected_since:
+                self.protect(sym)
+
+    def track_open(self, fills: list[Any] | tuple[Any, ...] = ()) -> None:
+        """Tell the venue about every restored open order, so their fills are the desk's;
+        ``fills``: what the journal already holds for them, so the venue reports none twice."""
+        track = getattr(self.venue, "track", None)
+        if track is not None and self.open:
+            track(list(self.open.values()), list(fills))
+
+
+def text_or_none(v: Decimal | None) -> str | None:
+    return None if v is None else str(v)
+
+
+def _intent_dict(i: OrderIntent) -> dict[str, Any]:
+    return {"client_id": i.client_id, "symbol": i.symbol, "side": i.side, "type": str(i.type),
+            "qty": str(i.qty), "role": str(i.role), "ts": i.ts, "price": text_or_none(i.price),
+            "stop_price": text_or_none(i.stop_price), "reduce_only": i.reduce_only,
+            "strategy": i.strategy}
+
+
+def _intent_from(d: dict[str, Any]) -> OrderIntent:
+    return OrderIntent(
+        d["client_id"], d["symbol"], d["side"], OrderType(d["type"]), Decimal(d["qty"]),
+        OrderRole(d["role"]), int(d["ts"]),
+        price=Decimal(d["price"]) if d.get("price") else None,
+        stop_price=Decimal(d["stop_price"]) if d.get("stop_price") else None,
+        reduce_only=bool(d["reduce_only"]), strategy=d.get("strategy", ""))

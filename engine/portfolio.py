@@ -1,0 +1,54 @@
+"""The desk's own books (DESIGN.md "Portfolio"): positions, wallet, fees, funding, trades.
+
+Fills and funding change money here and nowhere else in the engine; the paper venue keeps
+its own books with the same ``PositionBook`` so both always agree.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tapedesk.engine.events import Fill, Position, RoundTrip
+from tapedesk.engine.positions import FillEffect, PositionBook, round_trip, set_isolated_margin
+from tapedesk.engine.symbols import SymbolSpec
+
+
+class Portfolio:
+    __slots__ = ("balance", "book", "fees_total", "funding_total", "trades")
+
+    def __init__(self, balance: Decimal) -> None:
+        self.book = PositionBook()
+        self.balance = Decimal(balance)
+        self.fees_total = Decimal(0)
+        self.funding_total = Decimal(0)
+        self.trades: list[RoundTrip] = []
+
+    def fill(self, fill: Fill, leverage: int, strategy: str, spec: SymbolSpec) -> FillEffect:
+        effect = self.book.apply(fill, leverage, strategy)
+        pos = self.book.positions.get(fill.symbol)
+        if pos is not None:
+            set_isolated_margin(pos, spec)
+        self.balance += effect.realized_gross - fill.fee
+        self.fees_total += fill.fee
+        return effect
+
+    def funding(self, symbol: str, amount: Decimal) -> None:
+        """A funding payment, signed from the account's point of view."""
+        self.balance += amount
+        self.funding_total += amount
+        pos = self.book.positions.get(symbol)
+        if pos is not None:
+            pos.funding += amount
+
+    def close(self, pos: Position, fill: Fill, reason: str, spec: SymbolSpec) -> RoundTrip:
+        trip = round_trip(pos, fill, reason, spec.tick_size / 100)
+        self.trades.append(trip)
+        return trip
+
+    def unrealized(self, prices: dict[str, float]) -> Decimal:
+        total = Decimal(0)
+        for p in self.book.positions.values():
+            px = prices.get(p.symbol)
+            if px:
+                total += (Decimal(str(px)) - p.entry_price) * p.qty * p.side.sign
+        return total

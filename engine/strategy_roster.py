@@ -1,0 +1,98 @@
+"""The strategy line-up: who is enabled, what each did today, and the handlers per event kind.
+
+The engine's hot path reads ``handlers`` (pre-bound per market event kind) and nothing else;
+enabling, disabling or a strategy raising rebuilds them here.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from tapedesk.engine.events import Kind
+from tapedesk.engine.journal import Record, setting_record
+from tapedesk.engine.snapshot import StrategyStatus
+from tapedesk.engine.strategy import Strategy
+
+HANDLER_FOR_KIND = {
+    Kind.BAR: "on_bar",
+    Kind.QUOTE: "on_quote",
+    Kind.TRADE: "on_trade",
+    Kind.MARK: "on_mark",
+    Kind.DEPTH: "on_depth",
+}
+Handler = tuple[Strategy, Any, frozenset[str] | None, Any]
+
+
+class StratState:
+    __slots__ = ("enabled", "error", "last_signal", "pnl_today", "signals_today", "trades_today")
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self.last_signal = ""
+        self.signals_today = 0
+        self.trades_today = 0
+        self.pnl_today = Decimal(0)
+        self.error = ""
+
+
+class Roster:
+    """Strategies in their configured order, with per-strategy state for today."""
+
+    def __init__(self, strategies: list[Strategy], disabled: set[str] | frozenset[str]) -> None:
+        self.strategies = list(strategies)
+        self.states = {s.name: StratState() for s in self.strategies}
+        for name in disabled:
+            if name in self.states:
+                self.states[name].enabled = False
+        self.handlers: dict[int, list[Handler]] = {}
+
+    def state(self, name: str) -> StratState:
+        st = self.states.get(name)
+        if st is None:
+            st = self.states[name] = StratState()
+        return st
+
+    def rebuild(self, ctx: Any) -> dict[int, list[Handler]]:
+        """Handlers per event kind for the enabled strategies (started on first use)."""
+        handlers: dict[int, list[Handler]] = {}
+        for s in self.strategies:
+            if not self.states[s.name].enabled:
+                continue
+            if s.ctx is None:
+                s.on_start(ctx)
+            syms = frozenset(s.symbols) if s.symbols else None
+            # Strategies with skip notes (engine.strategies.notes) get them drained into the
+            # explanation log: the trades not taken are explained too.
+            notes = getattr(s, "notes", None) if hasattr(s, "drain_notes") else None
+            for kind, meth in HANDLER_FOR_KIND.items():
+                if s.handles(meth):
+                    handlers.setdefault(kind, []).append((s, getattr(s, meth), syms, notes))
+        self.handlers = handlers
+        return handlers
+
+    def failed(self, strat: Strategy, exc: Exception) -> str:
+        st = self.states[strat.name]
+        st.enabled = False
+        st.error = f"{type(exc).__name__}: {exc}"
+        return st.error
+
+    def new_day(self) -> None:
+        for st in self.states.values():
+            st.signals_today = st.trades_today = 0
+            st.pnl_today = Decimal(0)
+
+    def record(self) -> Record:
+        """The line-up with enabled flags, for `tapedesk status` in another shell."""
+        lineup = [{"name": s.name, "enabled": self.states[s.name].enabled}
+                  for s in self.strategies]
+        return setting_record("strategies", json.dumps(lineup))
+
+    def statuses(self) -> tuple[StrategyStatus, ...]:
+        out = []
+        for i, s in enumerate(self.strategies):
+            st = self.states[s.name]
+            out.append(StrategyStatus(i + 1, s.name, st.enabled, st.last_signal,
+                                      st.signals_today, st.trades_today, st.pnl_today, st.error))
+        return tuple(out)
