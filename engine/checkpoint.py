@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from tapedesk.engine.equity_history import EquityHistory
 from tapedesk.engine.events import ExplanationKind, Fill, Position
 from tapedesk.engine.journal import TRADE_COLUMNS, row_to_trade
 from tapedesk.engine.journal_health import JournalHealth
@@ -101,7 +102,7 @@ async def load_from_journal(engine: Any) -> dict[str, Any] | None:
     for e in await engine.recent_explanations(200):
         engine.recent.append(e)
     eq = await journal.fetchall("SELECT ts, equity FROM equity ORDER BY ts")
-    engine.equity_samples = [(int(t), float(v)) for t, v in eq]
+    engine.equity_samples = EquityHistory((int(t), float(v)) for t, v in eq)
     if engine.equity_samples:  # the next sample falls where it would have
         engine._last_sample = engine.equity_samples[-1][0]
     return ck

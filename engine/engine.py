@@ -27,6 +27,7 @@ from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.day_book import DayBook
 from tapedesk.engine.desk_log import redact
 from tapedesk.engine.desk_view import desk_snapshot
+from tapedesk.engine.equity_history import EquityHistory
 from tapedesk.engine.events import (
     Decision,
     Explanation,
@@ -125,7 +126,7 @@ class Engine(TraderCommands):
         self.paused = False
         self.days = DayBook(config.risk)
         self.recent: deque[Explanation] = deque(maxlen=keep_explanations)
-        self.equity_samples: list[tuple[int, float]] = []
+        self.equity_samples = EquityHistory()  # bounded: engine/equity_history.py
         self.equity_sample_ms = equity_sample_ms
         self.bars_seen = 0
         self.bars_in_position = 0

@@ -181,19 +181,19 @@ class TraderCommands:
         for sub in list(self._subs):
             sub.close()
 
-    async def emergency_stop(self) -> None:
+    async def emergency_stop(self) -> bool:
         """Halt entries, cancel everything, close reduce-only, verify flat; retry until flat.
 
         Works with the market stream dead: it talks only to the venue
-        (engine.emergency_stop holds the procedure).
+        (engine.emergency_stop holds the procedure). True only once the venue verified flat.
         """
         if self._estop_task is not None and not self._estop_task.done():
             return await asyncio.shield(self._estop_task)
         self._estop_task = asyncio.ensure_future(self._emergency_stop())
         return await asyncio.shield(self._estop_task)
 
-    async def _emergency_stop(self) -> None:
-        await emergency_stop(self)
+    async def _emergency_stop(self) -> bool:
+        return await emergency_stop(self)
 
     def set_halted(self) -> None:
         """The emergency stop's first step: in force in memory at once, journaled next."""

@@ -3,8 +3,11 @@
     python3 screenshots/make_screenshots.py [--out screenshots]
 
 Main screens, strategies, help and chart: the engine replays a fixed cut of the bundled
-real 1m bars to its end (event-time clock), so they are reproducible. Halted: the demo
-engine (looping replay, as `tapedesk demo`) runs until it has traded, then ctrl+x.
+real 1m bars to its end (event-time clock), so they are reproducible. Halted and the quit
+dialog: the demo engine (looping replay, as `tapedesk demo`) runs until a trade is open,
+then ctrl+x / q. Header faults: UNPROTECTED, JOURNAL ERROR and an offline feed are states
+the real engine reaches only under venue/disk/network faults, so that one picture is of the
+test suite's FakeEngine (same API) with those snapshot fields set.
 A temporary data dir is used for each; nothing of the user's is touched.
 """
 
@@ -58,6 +61,40 @@ async def shoot_halted(out: Path) -> None:
     print(f"wrote {out / 'halted.svg'}")
 
 
+async def shoot_quit_dialog(out: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = live_like_engine(Path(tmp), speed=600)
+        app = make_app(engine, bell=False)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await ready(pilot)
+            while not engine.snapshot().positions:
+                await pilot.pause(0.05)
+            await engine.feed.close()  # keep the picture still: the replay ends, trade open
+            await settle(pilot)
+            await pilot.press("q")
+            await settle(pilot)
+            app.save_screenshot(filename="quit-dialog.svg", path=str(out))
+    print(f"wrote {out / 'quit-dialog.svg'}")
+
+
+async def shoot_header_faults(out: Path) -> None:
+    from tapedesk.engine.snapshot import FeedStatus
+
+    from tests.tui.fake_engine import FakeEngine
+
+    engine = FakeEngine(position=True)
+    engine.mode = "live"
+    engine.unprotected = ("BTCUSDT",)
+    engine.journal_error = "disk I/O error (database or disk is full)"
+    engine.feed_status, engine.data_age_ms = FeedStatus.RECONNECTING, 47_000
+    app = make_app(engine, bell=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await settle(pilot)
+        app.save_screenshot(filename="header-faults.svg", path=str(out))
+    print(f"wrote {out / 'header-faults.svg'}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "screenshots")
@@ -71,6 +108,8 @@ async def main() -> None:
     await shoot(args.out, "help", (120, 36), "tapedesk-dark", ("question_mark",))
     await shoot(args.out, "chart", (120, 36), "tapedesk-dark", ("c",))
     await shoot_halted(args.out)
+    await shoot_quit_dialog(args.out)
+    await shoot_header_faults(args.out)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from tapedesk.engine.events import Explanation, ExplanationKind, Fill, RoundTrip
 from tapedesk.engine.snapshot import DeskSnapshot, DeskState, StateChanged
 from tapedesk.themes import DEFAULT_THEME, DESK_VARIABLES, load_themes
 from tapedesk.tui.active_trade import ActiveTrade
+from tapedesk.tui.dialog_text import quit_text, resume_text
 from tapedesk.tui.explain_log import ExplainLog
 from tapedesk.tui.keymap import help_rows, keymap_problems, keys_by_id
 from tapedesk.tui.screens import ChartScreen, ConfirmScreen, HelpScreen
@@ -89,6 +90,10 @@ class DeskApp(App[int]):
     BINDINGS: ClassVar = [
         Binding("ctrl+x", "emergency_stop", "E-STOP", priority=True, id="emergency_stop",
                 tooltip="Halt entries, cancel all, close everything, verify flat"),
+        # Same key, shown nowhere: runs only when the binding above is disabled (no engine
+        # running here), to say so instead of pretending to stop something.
+        Binding("ctrl+x", "estop_unavailable", "E-STOP", show=False, priority=True,
+                id="estop_unavailable"),
         Binding("p", "toggle_pause", "Pause", id="pause"),
         Binding("s", "strategies", "Strategies", id="strategies"),
         Binding("r", "resume_halt", "Resume", id="resume_halt"),
@@ -151,6 +156,8 @@ class DeskApp(App[int]):
         self._spark_sig: tuple[int, float] | None = None
         self._pending_log: list[Explanation] = []
         self._hung_up = False
+        self._estop_offered = False
+        self._boot_worker: Any = None
 
     # ---- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -190,7 +197,8 @@ class DeskApp(App[int]):
         self.header.show(None, notice=self.notice)
         if self.handle_signals:
             self._install_hangup_handlers()
-        self.run_worker(self._boot(), name="engine-boot", group="engine", exit_on_error=False)
+        self._boot_worker = self.run_worker(self._boot(), name="engine-boot", group="engine",
+                                            exit_on_error=False)
         self.set_interval(1 / self.fps, self.refresh_view, name="desk-refresh")
 
     # ---- engine lifecycle ---------------------------------------------------------------
@@ -349,8 +357,9 @@ class DeskApp(App[int]):
             self._pending_log = []
         if self.ticks % SPARK_EVERY_TICKS == 1 or trips:
             self._paint_sparkline()
-        if isinstance(self.screen, StrategyScreen):
-            self.screen.show(snap)
+        if isinstance(self.screen, StrategyScreen | ConfirmScreen):
+            self.screen.show(snap)  # dialogs describe the desk as it is now, not as it was
+        self._sync_estop_binding()
 
     def _paint_sparkline(self) -> None:
         curve = self.engine.equity_curve()
@@ -379,6 +388,30 @@ class DeskApp(App[int]):
     def _engine_error(self, text: str) -> None:
         self.notify(escape(text), severity="error", timeout=10)
         self._local_log(ExplanationKind.ERROR, text)
+        self._sync_estop_binding()
+
+    @property
+    def engine_running(self) -> bool:
+        """Started here and not stopped: only then does this desk hold the venue."""
+        return self.engine_ready and not self.engine_stopped
+
+    @property
+    def engine_start_failed(self) -> bool:
+        worker = self._boot_worker
+        return not self.engine_ready and worker is not None and worker.is_finished
+
+    def _sync_estop_binding(self) -> None:
+        """Footer and palette follow whether an emergency stop is on offer."""
+        if self._estop_offered != self.engine_running:
+            self._estop_offered = self.engine_running
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "emergency_stop":
+            return self.engine_running
+        if action == "estop_unavailable":
+            return not self.engine_running
+        return True
 
     def _engine_call(self, coro: Any, what: str, group: str = "engine-call") -> None:
         async def call() -> None:
@@ -413,6 +446,9 @@ class DeskApp(App[int]):
     # ---- actions ------------------------------------------------------------------------
     def action_emergency_stop(self) -> None:
         """No dialog: the header turns HALTED now; the engine's log lines tell each step."""
+        if not self.engine_running:  # check_action gates the key; the palette comes here too
+            self.action_estop_unavailable()
+            return
         self.halting = True
         self._local_log(ExplanationKind.DESK,
                         "EMERGENCY STOP: halting entries → cancel all orders → close all "
@@ -424,21 +460,34 @@ class DeskApp(App[int]):
         if self.bell_enabled:
             self.bell()
 
+    def action_estop_unavailable(self) -> None:
+        why = ("the engine is stopping" if self.engine_stopped
+               else "the engine did not start" if self.engine_start_failed
+               else "the engine is still starting")
+        text = (f"Emergency stop not sent: {why}, so this desk holds no venue. "
+                "A desk that is running elsewhere is not stopped from here.")
+        self.notify(text, severity="error", markup=False, timeout=8)
+        self.explain.add([Explanation(self.last_snapshot.now_ts if self.last_snapshot else 0,
+                                      ExplanationKind.ERROR, text)])
+
     async def _estop(self) -> None:
         try:
-            await self.engine.emergency_stop()
+            verified = await self.engine.emergency_stop()
         except Exception as exc:
             self._engine_error(f"Emergency stop raised: {exc} — the engine keeps retrying; "
                                "check the exchange")
             return
+        # Only the engine that holds the venue can say it is flat: its answer, not ours.
+        if verified is True:
+            self._local_log(ExplanationKind.DESK, "EMERGENCY STOP complete: the venue verified "
+                                                  "flat, no open orders. Press r to resume.")
+            self.notify("HALTED — venue verified flat", severity="warning")
+            return
         snap = self.engine.snapshot()
-        if snap.positions:
-            self._engine_error("Emergency stop returned with positions still open: "
-                               + ", ".join(snap.positions))
-        else:
-            self._local_log(ExplanationKind.DESK, "EMERGENCY STOP complete: verified flat, "
-                                                  "no open orders. Press r to resume.")
-            self.notify("HALTED — verified flat", severity="warning")
+        still = ", ".join(snap.positions) or "unknown"
+        self._engine_error("Emergency stop ended WITHOUT the venue confirming flat "
+                           f"(positions in the desk's book: {still}). Entries stay halted; "
+                           "check the exchange.")
 
     def action_toggle_pause(self) -> None:
         snap = self.last_snapshot
@@ -493,13 +542,13 @@ class DeskApp(App[int]):
             return
 
         def answered(yes: bool | None) -> None:
-            if yes:
+            now = self.last_snapshot
+            if yes and now is not None and now.halted:
                 self._engine_call(self.engine.resume_from_halt(), "resume from halt")
 
         self.push_screen(ConfirmScreen(
-            "Resume from HALT?",
-            "Strategies may open new positions again as soon as their signals pass risk.",
-            yes="Resume trading (y)", no="Stay halted (n)",
+            *resume_text(snap), yes="Resume trading (y)", no="Stay halted (n)",
+            live=resume_text,
         ), answered)
 
     async def action_quit(self) -> None:
@@ -522,8 +571,7 @@ class DeskApp(App[int]):
                 self.run_worker(self._shutdown_and_exit(code), group="quit", exclusive=True)
 
         self.push_screen(ConfirmScreen(
-            "Quit with a position open?", protection_text(snap),
-            yes="Quit anyway (y)", no="Stay (n)",
+            *quit_text(snap), yes="Quit anyway (y)", no="Stay (n)", live=quit_text,
         ), answered)
 
     # ---- command palette ----------------------------------------------------------------
@@ -535,8 +583,9 @@ class DeskApp(App[int]):
             key = k.get(binding_id)
             return SystemCommand(f"{title} ({key})" if key else title, help_text, callback)
 
-        yield cmd("Emergency stop", "emergency_stop", "Halt, cancel all, close all, verify flat",
-                  self.action_emergency_stop)
+        if self.engine_running:  # never an emergency stop over an engine that is not running
+            yield cmd("Emergency stop", "emergency_stop",
+                      "Halt, cancel all, close all, verify flat", self.action_emergency_stop)
         yield cmd("Pause / resume entries", "pause", "Open trade still managed",
                   self.action_toggle_pause)
         yield cmd("Resume from halt", "resume_halt", "Asks to confirm", self.action_resume_halt)
@@ -551,20 +600,6 @@ class DeskApp(App[int]):
         for n, strat in enumerate(list(self.engine.strategies)[:9], start=1):
             yield cmd(f"Toggle strategy {n}: {strat.name}", f"toggle_strategy_{n}",
                       "Enable or disable", lambda n=n: self.action_toggle_strategy(n))
-
-
-def protection_text(snap: DeskSnapshot) -> str:
-    """What keeps an open position safe once the desk is closed (differs by mode)."""
-    pos = ", ".join(f"{p.side.value} {p.symbol}" for p in snap.positions.values())
-    if snap.mode == "live":
-        return (f"Open: {pos}. It stays open on Binance. Its exchange-side reduce-only "
-                "stop-loss and take-profit orders stay in place and protect it while the desk "
-                "is closed; nothing else will manage it. On restart the desk reconciles with "
-                "the exchange. Use ctrl+x first if you want to be flat.")
-    return (f"Open: {pos}. This is a PAPER position: it is saved in the journal, but nothing "
-            "simulates its stop or target while the desk is closed. On restart it is "
-            "restored and managed again against the prices of that moment. Use ctrl+x first "
-            "if you want to be flat.")
 
 
 def make_app(engine: Any, **opts: Any) -> DeskApp:

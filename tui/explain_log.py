@@ -7,6 +7,7 @@ from collections import deque
 from rich.text import Text
 from tapedesk.engine.events import Explanation, ExplanationKind
 from tapedesk.tui.format import clock
+from tapedesk.tui.render_caches import LOG_CACHES, limit_render_caches
 from textual.widgets import RichLog
 
 FILTERS: dict[str, frozenset[ExplanationKind] | None] = {
@@ -39,6 +40,7 @@ class ExplainLog(RichLog):
         self.history: deque[Explanation] = deque(maxlen=history)
         self.filter_name = "all"
         self.redraw_lines = min(max_lines, 200)
+        self.caches_missing = limit_render_caches(self, LOG_CACHES)
 
     def on_mount(self) -> None:
         self._title()

@@ -5,6 +5,7 @@ All modal, so ctrl+x (priority) still fires.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.console import Group
@@ -19,12 +20,18 @@ from textual_plotext import PlotextPlot
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Yes/no with the explanation above; y/enter confirm, n/escape cancel."""
+    """Yes/no with the explanation above. The safe answer ("no") has the focus, so Enter
+    (or a key pressed by reflex) never resumes trading or quits; y confirms, n/escape cancel.
+
+    ``live`` (optional) rewrites title and body from each new snapshot while the dialog is
+    open, so it never describes a position that has already closed.
+    """
 
     BINDINGS: ClassVar = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
     ]
+    AUTO_FOCUS = "#no"
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
     ConfirmScreen > Vertical { width: 70; max-width: 95%; height: auto; padding: 1 2;
@@ -33,17 +40,31 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen Button { margin-right: 2; }
     """
 
-    def __init__(self, title: str, body: str, yes: str = "Yes (y)", no: str = "No (n)") -> None:
+    def __init__(self, title: str, body: str, yes: str = "Yes (y)", no: str = "No (n)",
+                 live: Callable[[DeskSnapshot], tuple[str, str]] | None = None) -> None:
         super().__init__()
         self.title_text, self.body, self.yes, self.no = title, body, yes, no
+        self.live = live
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text(self.title_text, style="bold"))
+            yield Label(Text(self.title_text, style="bold"), id="confirm-title")
             yield Label(self.body, id="confirm-body")
             with Vertical(classes="buttons"):
                 yield Button(self.yes, id="yes", variant="warning")
-                yield Button(self.no, id="no")
+                yield Button(self.no, id="no", variant="primary")
+
+    def show(self, snap: DeskSnapshot | None) -> None:
+        """Called by the app every frame while this dialog is on top."""
+        if self.live is None or snap is None:
+            return
+        title, body = self.live(snap)
+        if (title, body) == (self.title_text, self.body):
+            return
+        self.title_text, self.body = title, body
+        if self.is_mounted:
+            self.query_one("#confirm-title", Label).update(Text(title, style="bold"))
+            self.query_one("#confirm-body", Label).update(body)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")

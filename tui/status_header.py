@@ -2,9 +2,14 @@
 
 It is a Static repainted from one DeskSnapshot per frame; colours come from the theme's
 variables so every theme (and high-contrast) shows PAPER/LIVE and HALTED unmistakably.
+Faults outrank everything else on it: UNPROTECTED (open quantity with no exchange-side
+stop), JOURNAL ERROR (nothing can be recorded) and a feed that is OFFLINE or STALE.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 from rich.text import Text
 from tapedesk.engine.snapshot import DeskSnapshot, DeskState, FeedStatus
@@ -13,6 +18,10 @@ from textual.widgets import Static
 
 STALE_WARN_MS = 2_000
 STALE_BAD_MS = 10_000
+#: A feed still "connecting" after this long, having never delivered anything, is offline.
+OFFLINE_AFTER_MS = 10_000
+_WAITING = (FeedStatus.CONNECTING, FeedStatus.RECONNECTING, FeedStatus.DISCONNECTED,
+            FeedStatus.STALE)
 
 _STATE_VAR = {
     DeskState.RUNNING: "state-running",
@@ -48,6 +57,11 @@ class StatusHeader(Static):
 
     _last: Text | None = None
 
+    def __init__(self, *args, clock: Callable[[], float] = time.monotonic, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.clock = clock  # wall seconds; injectable so tests can age an offline feed
+        self._waiting_since: float | None = None
+
     def show(self, snap: DeskSnapshot | None, *, notice: str | None = None,
              halting: bool = False, log_filter: str = "all") -> None:
         text = self.render_text(snap, notice=notice, halting=halting, log_filter=log_filter)
@@ -74,12 +88,20 @@ class StatusHeader(Static):
         t.append("│")
         t.append(f" {' '.join(snap.symbols)} ", style="bold")
         t.append("│ ")
-        feed_color = self._feed_color(snap)
-        t.append(f"● {snap.feed_status} {age(snap.data_age_ms)}", style=feed_color)
+        feed_text, feed_color = self._feed(snap)
+        t.append(feed_text, style=feed_color)
         state = DeskState.HALTED if halting else snap.state
         bg = self._var(_STATE_VAR[state], "red")
         t.append(" │ ")
         t.append(f" {state} ", style=f"bold #ffffff on {bg}")
+        danger = self._var("mode-live", "red")
+        if snap.unprotected:
+            t.append(" ")
+            t.append(f" UNPROTECTED {' '.join(snap.unprotected)} ",
+                     style=f"bold #ffffff on {danger}")
+        if snap.journal_error:
+            t.append(" ")
+            t.append(" JOURNAL ERROR ", style=f"bold #ffffff on {danger}")
         # Narrow terminals: money on its own line rather than wrapped mid-field.
         t.append("\n" if self.size.width and self.size.width < 118 else " │ ")
         t.append("eq ")
@@ -90,6 +112,13 @@ class StatusHeader(Static):
         down = self._var("pnl-down", "red")
         t.append(money(pnl, signed=True), style=f"bold {up if pnl >= 0 else down}")
         t.append(f" │ trades left {snap.day.trades_left} · losses left {snap.day.losses_left}")
+        if snap.unprotected:
+            t.append(f"\nUNPROTECTED: {', '.join(snap.unprotected)} open with no exchange-side "
+                     "stop; the desk flattens it unless a stop is placed.",
+                     style=f"bold {danger}")
+        if snap.journal_error:
+            t.append(f"\nJOURNAL ERROR: {snap.journal_error} — no new entries; stops and "
+                     "ctrl+x still work.", style=f"bold {danger}")
         detail = self._detail(snap, state)
         if detail:
             t.append(f"\n{detail}", style=f"bold {bg}")
@@ -99,15 +128,33 @@ class StatusHeader(Static):
             t.append(f"   log filter: {log_filter}", style="italic")
         return t
 
-    def _feed_color(self, snap: DeskSnapshot) -> str:
+    def _feed(self, snap: DeskSnapshot) -> tuple[str, str]:
+        """The feed field and its colour. A feed that never delivered is timed here (the
+        engine has no age for it), so "connecting" turns into OFFLINE rather than lasting
+        forever; one that delivered and went quiet shows STALE with the data's age."""
         bad = self._var("stale-bad", "red")
         warn = self._var("stale-warn", "yellow")
-        if snap.feed_status in (FeedStatus.STALE, FeedStatus.DISCONNECTED):
-            return f"bold {bad}"
-        if snap.feed_status in (FeedStatus.RECONNECTING, FeedStatus.CONNECTING):
-            return warn
-        a = snap.data_age_ms
-        if snap.feed_status is FeedStatus.ENDED:
+        status, data_age = snap.feed_status, snap.data_age_ms
+        if status not in _WAITING:
+            self._waiting_since = None
+            return f"● {status} {age(data_age)}", self._age_color(status, data_age)
+        now = self.clock()
+        if self._waiting_since is None:
+            self._waiting_since = now
+        if data_age is None:  # nothing received since the desk started
+            waited = int((now - self._waiting_since) * 1000)
+            if waited >= OFFLINE_AFTER_MS:
+                return f"● OFFLINE: no market data for {age(waited)}", f"bold {bad}"
+            return f"● {status} {age(waited)}", warn
+        if status is FeedStatus.STALE or data_age >= STALE_BAD_MS:
+            how = "" if status is FeedStatus.STALE else f" ({status})"
+            return f"● STALE: last data {age(data_age)} ago{how}", f"bold {bad}"
+        return f"● {status} {age(data_age)}", warn
+
+    def _age_color(self, status: FeedStatus, a: int | None) -> str:
+        bad = self._var("stale-bad", "red")
+        warn = self._var("stale-warn", "yellow")
+        if status is FeedStatus.ENDED:
             return warn
         if a is None or a >= STALE_BAD_MS:
             return f"bold {bad}"

@@ -7,6 +7,7 @@ from collections import deque
 from rich.text import Text
 from tapedesk.engine.events import RoundTrip
 from tapedesk.tui.format import clock, money, price, qty
+from tapedesk.tui.render_caches import TABLE_CACHES, limit_render_caches
 from textual.widgets import DataTable
 
 
@@ -28,6 +29,7 @@ class TradeHistory(DataTable):
         self.max_rows = max_rows
         self._keys: deque[str] = deque()
         self._seq = 0
+        self.caches_missing = limit_render_caches(self, TABLE_CACHES)
 
     def on_mount(self) -> None:
         self.border_title = "Trades"

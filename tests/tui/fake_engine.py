@@ -60,6 +60,13 @@ class FakeEngine:
                 take_profit=Decimal("56300"), strategy="ema_cross", risk_amount=Decimal("1.68"),
             )
         self.fail_start = fail_start
+        self.verify_flat = True  # what the venue answers at the end of an emergency stop
+        # States the real engine reaches only under faults (set by tests, shown by the header)
+        self.unprotected: tuple[str, ...] = ()
+        self.journal_error = ""
+        self.feed_status = FeedStatus.REPLAY
+        self.data_age_ms: int | None = 120
+        self.mode = "paper"
         self.settings: dict[str, str] = {}
         self.subs: list[FakeSubscription] = []
         self.calls: list[str] = []
@@ -94,13 +101,15 @@ class FakeEngine:
         self.paused = False
         self.emit(StateChanged(DeskState.RUNNING, "Resumed"))
 
-    async def emergency_stop(self) -> None:
+    async def emergency_stop(self) -> bool:
         self.calls.append("emergency_stop")
         self.halted = True
-        for step in ("cancel all orders: 2 canceled", "close BTCUSDT reduce-only", "verified flat"):
+        last = "verified flat" if self.verify_flat else "venue still shows 1 position; retrying"
+        for step in ("cancel all orders: 2 canceled", "close BTCUSDT reduce-only", last):
             self.emit(Explanation(self.now, ExplanationKind.DESK, step))
         self.positions.clear()
         self.emit(StateChanged(DeskState.HALTED, "HALTED by emergency stop"))
+        return self.verify_flat
 
     async def resume_from_halt(self) -> None:
         self.calls.append("resume_from_halt")
@@ -134,17 +143,18 @@ class FakeEngine:
         state = (DeskState.HALTED if self.halted else DeskState.PAUSED if self.paused
                  else DeskState.RUNNING)
         return DeskSnapshot(
-            mode="paper", state=state, paused=self.paused, halted=self.halted,
+            mode=self.mode, state=state, paused=self.paused, halted=self.halted,
             symbols=("BTCUSDT",), now_ts=self.now, next_reset_ts=T0 + 16 * 3_600_000,
             day=DayStats(day="2024-08-08", trades=2, losses=1, realized_pnl=Decimal("3.20"),
                          fees=Decimal("0.80"), locked=False, lock_reason="", trades_left=8,
                          losses_left=3),
             balance=Decimal("10003.20"), equity=Decimal("10004.00"),
             unrealized_pnl=Decimal("0.80"), positions=dict(self.positions),
-            last_prices={"BTCUSDT": 56066.6}, feed_status=FeedStatus.REPLAY, data_age_ms=120,
+            last_prices={"BTCUSDT": 56066.6}, feed_status=self.feed_status,
+            data_age_ms=self.data_age_ms,
             strategies=tuple(
                 StrategyStatus(index=i + 1, name=s.name, enabled=self.enabled[s.name])
                 for i, s in enumerate(self.strategies)
             ),
-            venue="paper",
+            venue="paper", unprotected=self.unprotected, journal_error=self.journal_error,
         )

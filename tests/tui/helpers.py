@@ -71,3 +71,31 @@ def screen_text(app: DeskApp) -> str:
     return "\n".join(
         "".join(t for _, t in sorted(rows[y])).replace("\xa0", " ") for y in sorted(rows)
     )
+
+
+def feed_gate(engine) -> asyncio.Event:
+    """Market data flows while the returned event is set. Cleared, the replay stops before
+    its next batch: a test can act on an open trade (press q, read the dialog) without
+    racing the bar that closes it. Uses the feed's injectable sleep (ReplayFeed(sleep=))."""
+    gate = asyncio.Event()
+    gate.set()
+    feed = engine.feed
+    original = feed._sleep
+
+    async def gated(delay: float) -> None:
+        await gate.wait()
+        await original(delay)
+        await gate.wait()  # cleared while this sleep ran: still no next batch
+
+    feed._sleep = gated
+    return gate
+
+
+async def hold_open_trade(pilot, engine, gate: asyncio.Event, limit_s: float = 60.0) -> None:
+    """Wait until the engine holds a position, then stop the market data (gate cleared in
+    the same loop turn, so no further bar can close it)."""
+    async with asyncio.timeout(limit_s):
+        while not engine.snapshot().positions:
+            await pilot.pause(0.02)
+    gate.clear()
+    await settle(pilot)

@@ -10,7 +10,7 @@ from tapedesk.tui.strategy_screen import StrategyScreen
 from textual.command import CommandPalette
 from textual.widgets import Input
 
-from tests.tui.helpers import ready, screen_text, settle
+from tests.tui.helpers import feed_gate, hold_open_trade, ready, screen_text, settle
 from tests.tui.real_engine import live_like_engine
 
 
@@ -208,11 +208,12 @@ async def _until(pilot, predicate, limit_s: float = 20.0) -> None:
 
 
 async def test_quit_with_open_position_asks_and_says_what_protects_it(desk_engine):
+    gate = feed_gate(desk_engine)  # the trade stays open while the dialog is read
     app = make_app(desk_engine)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        await _until(pilot, lambda: app.last_snapshot and app.last_snapshot.positions)
-        await pilot.press("q")  # a trade lasts several bars (>= 0.25 s here): still open
+        await hold_open_trade(pilot, desk_engine, gate)
+        await pilot.press("q")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
         text = screen_text(app)

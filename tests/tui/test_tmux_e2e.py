@@ -86,3 +86,70 @@ def test_ctrl_x_in_tmux_halts_flat_and_status_json_agrees(tmux_session):
     assert not data["positions"] and data["position"] is None
     subprocess.run([*tmux, "send-keys", "-t", name, "q"], check=True)
     _wait_for(lambda: "DESK-EXITED=0" in _pane(tmux, name), "the desk to exit cleanly")
+
+
+def test_enter_in_the_resume_dialog_keeps_the_desk_halted_in_tmux(tmux_session):
+    tmux, name, cmd, env = tmux_session
+    _wait_for(lambda: "RUNNING" in _pane(tmux, name), "the desk running", 90)
+    subprocess.run([*tmux, "send-keys", "-t", name, "C-x"], check=True)
+    _wait_for(lambda: "HALTED" in _pane(tmux, name), "HALTED on screen")
+    subprocess.run([*tmux, "send-keys", "-t", name, "r"], check=True)
+    _wait_for(lambda: "Resume from HALT?" in _pane(tmux, name), "the resume dialog")
+    subprocess.run([*tmux, "send-keys", "-t", name, "Enter"], check=True)
+    pane = _wait_for(lambda: (p := _pane(tmux, name)) and "Resume from HALT?" not in p and p,
+                     "the dialog to close")
+    assert "HALTED" in pane and "Press r to resume" in pane
+    status = subprocess.run([*cmd, "status", "--json"], capture_output=True, text=True,
+                            env=env, check=True, timeout=60)
+    assert json.loads(status.stdout)["halted"] is True
+    subprocess.run([*tmux, "send-keys", "-t", name, "q"], check=True)
+    _wait_for(lambda: "DESK-EXITED=0" in _pane(tmux, name), "the desk to exit cleanly")
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_offline_desk_shows_offline_and_nothing_writes_over_it(tmp_path):
+    """`tapedesk` (paper on live data) pointed at a local port nobody listens on: the
+    websocket client logs errors every few seconds; none may reach the terminal."""
+    if not shutil.which("tmux"):
+        pytest.skip("tmux is not installed (CI installs it: apt-get install tmux)")
+    cmd = _tapedesk_cmd()
+    if cmd is None:
+        pytest.skip("no `tapedesk` command")
+    port = _closed_port()
+    cfg = tmp_path / "offline.toml"
+    cfg.write_text(f'[binance]\nrest_url = "http://127.0.0.1:{port}/"\n'
+                   f'ws_url = "ws://127.0.0.1:{port}/"\n')
+    home = tmp_path / "offline-home"
+    home.mkdir()
+    socket_ = tmp_path / "tmux.sock"
+    tmux = ["tmux", "-S", str(socket_)]
+    inner = (f"cd {shlex.quote(str(REPO))} && TAPEDESK_HOME={shlex.quote(str(home))} "
+             f"PYTHONPATH={shlex.quote(str(REPO))} TERM=xterm-256color "
+             f"{shlex.join(cmd)} --config {shlex.quote(str(cfg))}; echo DESK-EXITED=$?; "
+             "sleep 30")
+    subprocess.run([*tmux, "new-session", "-d", "-s", "offline", "-x", "110", "-y", "32", inner],
+                   check=True)
+    try:
+        pane = _wait_for(lambda: (p := _pane(tmux, "offline")) and "OFFLINE" in p and p,
+                         "the header to say OFFLINE", 60)
+        from tapedesk.engine.paths import log_file
+
+        log = log_file(home, "paper")
+        _wait_for(lambda: log.exists() and "ERROR" in log.read_text(), "errors in the log file")
+        pane = _pane(tmux, "offline")
+        lines = [ln for ln in pane.splitlines() if ln.strip()]
+        assert lines[0].lstrip().startswith(("PAPER", "LIVE")), lines[0]
+        assert "connecting" not in lines[0] and "OFFLINE: no market data for" in pane
+        for ln in lines:  # every line belongs to the desk: header, a pane, or the footer
+            assert not ln.startswith(("ERROR", "WARNING", "20")), ln
+        subprocess.run([*tmux, "send-keys", "-t", "offline", "q"], check=True)
+        _wait_for(lambda: "DESK-EXITED=0" in _pane(tmux, "offline"), "the desk to exit")
+    finally:
+        subprocess.run([*tmux, "kill-server"], check=False, capture_output=True)
