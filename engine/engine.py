@@ -390,7 +390,8 @@ class Engine(TraderCommands):
         # An entry whose outcome is unknown counts as working: possibly live, never doubled.
         dec = self.risk.vet(sig, day=self.day, equity=self.equity(), available=avail, spec=spec,
                             has_position=pos is not None,
-                            has_pending=self.orders.working_entry(sig.symbol))
+                            has_pending=self.orders.working_entry(sig.symbol),
+                            held_by=pos.strategy if pos is not None else "")
         self._record_decision(dec)
         if not dec.accepted:
             self.explain(ExplanationKind.REFUSED, say.refused(dec), strategy=sig.strategy,

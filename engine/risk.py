@@ -293,8 +293,14 @@ class RiskEngine:
         spec: SymbolSpec,
         has_position: bool,
         has_pending: bool,
+        held_by: str = "",
     ) -> Decision:
+        """``held_by``: the strategy whose position is open on the symbol ("" if none/unknown)."""
         if sig.kind is SignalKind.EXIT:
+            if held_by and held_by != sig.strategy:  # one strategy never closes another's trade
+                return Decision(sig, False, rule="exit_not_its_position",
+                                text=f"the open {sig.symbol} position is {held_by}'s; a "
+                                "strategy exits only its own")
             return Decision(sig, True, rule="exit", text="exits are always allowed")
         cfg = self.cfg
         # Only a --no-risk research run takes an entry without a stop (ema_cross stop_pct=0).

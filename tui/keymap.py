@@ -37,7 +37,10 @@ NON_PRINTABLE_ONLY = ("emergency_stop",)
 
 
 def help_key(binding_id: str) -> str:
-    """``toggle_strategy_3`` → ``toggle_strategy``: the nine toggles share one help line."""
+    """``toggle_strategy_3`` → ``toggle_strategy``: the nine toggles share one help line, and
+    the e-stop's stand-in (the same key while no engine runs) shares the e-stop's."""
+    if binding_id == "estop_unavailable":
+        return "emergency_stop"
     return "toggle_strategy" if binding_id.startswith("toggle_strategy_") else binding_id
 
 
@@ -105,7 +108,9 @@ def help_rows(app: Any) -> list[tuple[str, str]]:
             name = help_key(b.id) if b.id else f"action:{b.action}"
             if name not in keys_for:
                 order.append(name)
-            keys_for.setdefault(name, []).append(key_display(b))
+            shown = keys_for.setdefault(name, [])
+            if key_display(b) not in shown:
+                shown.append(key_display(b))
     # Keep the documented order (HELP_TEXT), then anything else the App binds (ctrl+q…).
     ranked = [n for n in HELP_TEXT if n in keys_for] + [n for n in order if n not in HELP_TEXT]
     rows = []

@@ -11,6 +11,7 @@ from typing import ClassVar
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from tapedesk.engine.snapshot import DeskSnapshot
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical

@@ -297,3 +297,15 @@ def test_fixed_qty_still_obeys_day_rules_and_exchange_minimums():
     assert vet(entry_signal(), engine=eng).rule == "exchange_minimums"
     eng = RiskEngine(CFG, fixed_qty=Decimal("1"))
     assert vet(entry_signal(), d=day(losses=4), engine=eng).rule == "max_losing_trades_per_day"
+
+
+def test_refuses_an_exit_of_a_position_another_strategy_holds():
+    sig = Signal("ema_cross", "ETHUSDT", Side.LONG, 0, 100.0, 0.0, 0.0, kind=SignalKind.EXIT)
+    eng = RiskEngine(CFG)
+    theirs = eng.vet(sig, day=day(), equity=Decimal(10_000), available=Decimal(10_000), spec=ETH,
+                     has_position=True, has_pending=False, held_by="liquidity_sweep")
+    assert not theirs.accepted and theirs.rule == "exit_not_its_position"
+    assert "liquidity_sweep" in theirs.text
+    mine = eng.vet(sig, day=day(), equity=Decimal(10_000), available=Decimal(10_000), spec=ETH,
+                   has_position=True, has_pending=False, held_by="ema_cross")
+    assert mine.accepted
