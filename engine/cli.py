@@ -343,6 +343,9 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
 
         engine = build_demo_engine(ddir, config, speed=args.speed or DEMO_SPEED)
         return _run_desk(engine, desk_runner, demo=True)
+    if cmd == "run" and args.replay is not None and args.live:
+        raise UserError("--live trades on Binance's live market data; a replay is always paper"
+                        " (drop --live, or drop --replay)")
     if cmd == "run" and args.replay is not None:
         from tapedesk.engine.assembly import build_replay_engine
 

@@ -358,7 +358,13 @@ def open_readonly(path: Path) -> sqlite3.Connection:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except JournalError:
         conn.close()
-        raise
+        if os.access(Path(path).parent, os.W_OK):
+            raise
+        # A read-only directory (a read-only mount, a backup): a WAL reader cannot make its
+        # -shm file there. No desk can be writing it, so read it as an unchanging file.
+        conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, factory=_Reader)
+        conn.journal_path = Path(path)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     return conn
 
 

@@ -358,8 +358,8 @@ class Orders(OrderTimers, OrderRestart):
         elif pos is None or self.covered(symbol) >= pos.qty:
             if self.unprotected_since.pop(symbol, None) is not None and pos is not None:
                 self.explain(ExplanationKind.DESK,
-                             f"{symbol}: the whole {pos.qty} is protected by a stop on the "
-                             "exchange again.", symbol=symbol)
+                             f"Stop on the exchange covers the whole {pos.qty} {symbol}.",
+                             symbol=symbol)
         else:
             if not any(i.role is OrderRole.STOP and i.client_id in self.acked
                        for i in self.protection(symbol)):

@@ -168,3 +168,16 @@ def test_halt_from_another_shell_stops_a_running_desk(tmp_path: Path) -> None:
 def test_readers_without_a_journal_explain(tmp_path: Path, capsys, argv) -> None:
     assert main(["--data-dir", str(tmp_path), *argv]) == 2
     assert "no journal" in capsys.readouterr().err
+
+
+def test_live_with_a_replay_is_refused_in_one_line(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "tapedesk", "--data-dir", str(tmp_path / "d"), "--live", "run",
+         "--headless", "--replay", "sample:1m"],
+        input="BTCUSDT\n", capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "tapedesk: --live trades on Binance's live market data; a replay is always paper"
+        " (drop --live, or drop --replay)"]
+    assert not (tmp_path / "d" / "paper.db").exists() and not (tmp_path / "d" / "live.db").exists()

@@ -142,6 +142,16 @@ def test_read_only_data_dir_is_refused_at_start_in_one_line(
     assert (read_only_dir / "paper.db").read_bytes() == journal.read_bytes()
 
 
+def test_a_healthy_journal_on_a_read_only_dir_is_still_read_by_status_and_trades(
+    read_only_dir: Path,
+) -> None:
+    for cmd in ("status", "trades"):  # a backup on read-only media is not "corrupt"
+        run = subprocess.run([TAPEDESK, "--data-dir", str(read_only_dir), cmd, "--json"],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        assert "corrupt" not in run.stderr and "Traceback" not in run.stderr
+
+
 # -- failing mid-run -----------------------------------------------------------------
 
 
