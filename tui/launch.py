@@ -23,7 +23,7 @@ def _run_desk(engine: Any, *, demo: bool, notice: str | None = None, loop: Any =
     ddir = engine.journal.path.parent
     # nothing may draw over the app; the log is named after the desk's journal
     route_logs_to_file(log_file(ddir, engine.journal.path.stem), engine)
-    code = run_desk(engine, demo=demo, notice=notice, loop=loop)
+    code = _journal_verdict(engine, run_desk(engine, demo=demo, notice=notice, loop=loop))
     if code == DEMO_EXIT_CODE and not demo:
         # The user pressed d (offline demo) on a desk that had no market data.
         from tapedesk.engine.assembly import build_demo_engine
@@ -36,7 +36,7 @@ def _run_desk(engine: Any, *, demo: bool, notice: str | None = None, loop: Any =
             return _leave(2)
         demo_engine = build_demo_engine(ddir, engine.config)
         route_logs_to_file(log_file(ddir, "demo"), demo_engine)
-        code = run_desk(demo_engine, demo=True)
+        code = _journal_verdict(demo_engine, run_desk(demo_engine, demo=True))
     return _leave(code)
 
 
@@ -48,6 +48,19 @@ def _check_config(config: Any) -> None:
 
 #: The CLI calls this with the loaded config before it builds anything (engine.cli._dispatch).
 _run_desk.check_config = _check_config  # type: ignore[attr-defined]
+
+
+def _journal_verdict(engine: Any, code: int) -> int:
+    """A desk that quit while its journal could not be written says, in one line, what is
+    on disk and what is not (as the headless desk does), and exits 1."""
+    from tapedesk.engine.journal_health import committed_counts
+
+    health = getattr(engine, "journal_health", None)
+    if health is None or not health.failing:
+        return code
+    print(f"tapedesk: {health.summary(engine._pending, committed_counts(health.path))}",
+          file=sys.stderr)
+    return code or 1
 
 
 def _leave(code: int) -> int:
