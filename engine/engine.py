@@ -140,6 +140,7 @@ class Engine(TraderCommands):
         #: Keys of the fills booked this session (and journaled for restored orders): a fill
         #: reported twice counts once, by its trade id.
         self._fills_seen: set[tuple[str, str]] = set()
+        self._soon: asyncio.Task[None] | None = None
         self._stale_s: float | None = None
         self.reconciliation: Any = None  # engine.reconcile.Reconciliation on a live start
         #: False in backtests: nobody subscribes, so nothing is queued for announcement.
@@ -420,6 +421,25 @@ class Engine(TraderCommands):
 
     def on_order_update(self, up: OrderUpdate) -> None:
         self.orders.on_update(up)
+        self._commit_soon()
+
+    def _commit_soon(self) -> None:
+        """Live, venue reports arrive between market batches: commit them now, not at the
+        next market event (a kill in between would leave the journal without the stop)."""
+        if self.journal is None or self._soon is not None or getattr(self.venue, "simulated",
+                                                                     True):
+            return
+        try:
+            self._soon = asyncio.get_running_loop().create_task(self._commit_now())
+        except RuntimeError:  # no loop (a test driving the engine by hand)
+            return
+
+    async def _commit_now(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let the rest of this report's callbacks queue first
+            await self.commit()
+        finally:
+            self._soon = None
 
     def on_fill(self, fill: Fill) -> None:
         key = fill_key(fill)
@@ -427,6 +447,7 @@ class Engine(TraderCommands):
             log.info("fill %s of %s already booked: ignored", key[1], fill.client_id)
             return
         self._fills_seen.add(key)
+        self._commit_soon()
         if self.journal is not None:
             self._pending.append(fill_record(fill))
         plan = self.orders.plan_for(fill)

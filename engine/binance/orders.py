@@ -206,11 +206,11 @@ class OrderBook:
                 if again.code not in NOT_FOUND:
                     self.error(f"resync of {tr.intent.client_id}: {again.text}")
                     return
-                # Gone (Binance forgets cancelled/expired orders without fills): final, so
-                # the order owner stops waiting for it and may place what it needs anew.
-                tr.declared_missing = True
-                self.update(tr, OrderStatus.EXPIRED, "not on Binance any more (cancelled or "
-                            "expired while the desk was not listening)")
+                # Gone (Binance forgets cancelled/expired orders without fills). Said, not
+                # settled here: reconciliation decides with the trader (re-protecting now
+                # would race it with orders the exchange has not seen yet).
+                self.error(f"{tr.intent.client_id} ({tr.intent.role}) is not on Binance "
+                           "(any more); reconcile")
                 return
         catch_up = not tr.algo and Decimal(str(row.get("executedQty", "0"))) > tr.filled
         self.adopt(tr, row, spawn=False)

@@ -115,6 +115,11 @@ async def test_a_trading_day(tmp_path, desk_keyring):
                 await day.enter(level)
                 await day.protected()
                 if k == 10:  # kill -9 mid-trade; the stop fills while the desk is down
+                    # (once the journal holds the stop and target: an order the exchange
+                    # has but the journal never saw is the one case a restart cannot see)
+                    await desk.wait_for(lambda: desk.status_is(
+                        lambda st: bool(st["position"]["stop"] and st["position"]["tp"])),
+                        10, "the stop and target in the journal")
                     await desk.kill9()
                     await _no_listener(ex)
                     await ex.set_price("BTCUSDT", str(level - 153))
