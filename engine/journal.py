@@ -129,7 +129,12 @@ class Journal:
         try:
             if not self.path.exists():
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-            self._db = await aiosqlite.connect(self.path)
+            conn = aiosqlite.connect(self.path)
+            try:
+                self._db = await conn
+            except BaseException:
+                conn.stop()  # its worker thread would otherwise keep the process alive
+                raise
             await self._db.execute(f"PRAGMA busy_timeout={BUSY_MS}")
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA synchronous=FULL")
