@@ -182,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("action", nargs="?", choices=("adopt", "flatten", "ignore"))
     rc.add_argument("--mode", choices=MODES, default="live")
 
+    from tapedesk.engine.commands import register_all
+
+    register_all(sub)
     try:
         from tapedesk.engine.keys_cli import add_keys_subparser
 
@@ -308,6 +311,9 @@ def _desk_mode(args: argparse.Namespace, config: DeskConfig) -> str:
 
 def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
     cmd = args.command
+    run_command = getattr(args, "run_command", None)
+    if run_command is not None:  # a command in engine/commands/
+        return int(run_command(args))
     if cmd == "keys":
         if args.keys_action == "check" and getattr(args, "keys_verify", None) is None:
             from tapedesk.engine.binance.live import endpoints_for, keys_verifier

@@ -133,6 +133,7 @@ class Engine(TraderCommands):
         self.on_explanation: Callable[[Explanation], None] | None = None
         self._control_path = control_path
         self._control: Any = None
+        self.companions: list[Any] = []  # engine.companions: notifications, API, bot
         self._handlers: dict[int, list[Handler]] = {}
         self._gate = ""
         #: Why the journal cannot be written ("" when healthy): a second entry gate (commit).
@@ -217,6 +218,9 @@ class Engine(TraderCommands):
 
             self._control = ControlServer(self, self._control_path)
             await self._control.start()
+            from tapedesk.engine.companions import start_companions
+
+            self.companions = await start_companions(self)
         if self.halted:
             self.explain(
                 ExplanationKind.DESK,

@@ -46,6 +46,7 @@ class TraderCommands:
     strategies: list[Any]
     halted: bool
     orders: Any
+    companions: list[Any]
 
     async def pause(self) -> None:
         await self._set_flag("paused", True, "Desk PAUSED: no new entries; open trades are "
@@ -148,6 +149,11 @@ class TraderCommands:
     async def stop(self) -> None:
         """Stop consuming, let ``run`` finish its last commit, then close everything."""
         self._stopping = True
+        if self.companions:
+            from tapedesk.engine.companions import close_companions
+
+            companions, self.companions = self.companions, []
+            await close_companions(companions)
         run_task = self._run_task
         if run_task is not None and run_task is not asyncio.current_task() and not run_task.done():
             if self.feed is not None and hasattr(self.feed, "close"):
