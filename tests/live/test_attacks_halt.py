@@ -50,6 +50,10 @@ async def test_halt_reports_verified_flat_and_resume_trades_again(tmp_path, desk
                                 "status halted")
             await ex.set_price("BTCUSDT", "60017")  # a signal while halted: nothing sent
             entries = len([r for r in ex.requests.posts() if not r.reduces])
+            # Off a signal price before resuming: the heartbeat re-publishes the current
+            # price, and a halted desk need not show 60017 to the strategy (its gate may skip
+            # strategies), which would then rightly buy it on the first beat after resume.
+            await ex.set_price("BTCUSDT", "60010")
             resume = await desk.acli("resume", "--yes", "--mode", "live")
             assert resume.returncode == 0, resume
             await desk.wait_for(lambda: desk.status_is(lambda st: st["halted"] is False), 10,
