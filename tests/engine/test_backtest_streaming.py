@@ -35,6 +35,8 @@ def test_streamed_cli_equals_in_memory_backtest(names: list[str]) -> None:
     assert streamed.pop("skipped") == {}
     assert streamed == _in_memory(names)
     assert streamed["trades"], "a run without trades would prove nothing"
+    for m in streamed["per_strategy"].values():  # each strategy's own exposure, counted
+        assert 0 < m["bars_in_position"] <= streamed["metrics"]["bars_in_position"]
 
 
 def test_streamed_research_run_equals_in_memory() -> None:

@@ -63,6 +63,7 @@ def test_reverse_is_always_in_with_hand_computed_fills_fees_and_pnl() -> None:
     assert m.net_pnl == pytest.approx(-5.2412, abs=1e-9)
     assert m.fees == pytest.approx(0.2412, abs=1e-9)
     assert m.funding == 0
+    assert result.fills == m.fills == 6  # counted by the venue: exit and entry at each reversal
 
 
 def test_default_is_todays_exit_only_with_stop_and_target() -> None:
@@ -131,6 +132,7 @@ def test_cli_always_in_run_prints_the_hand_computed_result(tmp_path: Path) -> No
     ]
     assert doc["metrics"]["net_pnl"] == pytest.approx(-5.2412, abs=1e-9)
     assert doc["metrics"]["fees"] == pytest.approx(0.2412, abs=1e-9)
+    assert doc["fills"] == 6
     assert any(lb.startswith("NO RISK RULES") for lb in doc["labels"])
     assert "funding: mark-price data only (assumed rate off)" in doc["labels"]
     assert any("slippage 0 bps" in lb for lb in doc["labels"])
