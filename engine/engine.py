@@ -517,7 +517,8 @@ class Engine(TraderCommands):
         positions = self._positions
         mark = self.exposure.mark
         mark("", bar, bool(positions))
-        names = {p.strategy for p in (positions.get(fill.symbol), closed) if p is not None}
+        names = {p.strategy for p in (positions.get(fill.symbol), closed)
+                 if p is not None and p.strategy}  # "" is the overall key
         for name in names:
             mark(name, bar, any(p.strategy == name for p in positions.values()))
 
