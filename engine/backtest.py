@@ -5,12 +5,14 @@ synchronously (no journal, no awaits per event: that is where the speed comes fr
 computes metrics. It has no trading behaviour of its own: ``--no-risk`` (no day lock, a
 stop-less entry taken with ``--fixed-qty`` and given no stop order) is the risk engine's
 ``enabled=False`` as the Engine, the risk rules and the order owner read it — labelled.
+``--no-margin-check`` gives the risk engine and the paper venue unlimited margin (labelled);
+entries refused for margin are counted and said in every run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sized
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -32,19 +34,36 @@ from tapedesk.engine.risk import (
 )
 from tapedesk.engine.strategy import Strategy
 
+MARGIN_RULE = "margin_available"
+UNLIMITED = Decimal("Infinity")
+
 
 class BacktestRisk(RiskEngine):
-    """The desk's RiskEngine, counting refusals by rule so a run can say how many it lost."""
+    """The desk's RiskEngine, counting refusals by rule so a run can say how many it lost.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    ``margin_check=False`` (``--no-margin-check``) vets every entry as if the margin
+    available were unlimited: the one margin rule stays the risk engine's, only its input
+    changes."""
+
+    def __init__(self, *args: Any, margin_check: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.refused: dict[str, int] = {}
+        self.margin_check = margin_check
 
     def vet(self, sig: Signal, **kw: Any) -> Decision:  # type: ignore[override]
+        if not self.margin_check:
+            kw["available"] = UNLIMITED
         dec = super().vet(sig, **kw)
         if not dec.accepted:
             self.refused[dec.rule] = self.refused.get(dec.rule, 0) + 1
         return dec
+
+    def margin_line(self) -> str:
+        """Said in every run, so a margin-starved result cannot pass unnoticed."""
+        n = self.refused.get(MARGIN_RULE, 0)
+        if not self.margin_check:
+            return "entries refused for margin: 0 (--no-margin-check)"
+        return f"entries refused for margin: {n}"
 
     def refused_line(self) -> str:
         """``refused entries: 12 (margin_available 12)``, or "" when none were refused."""
@@ -52,11 +71,36 @@ class BacktestRisk(RiskEngine):
             return ""
         parts = ", ".join(f"{rule} {n}" for rule, n in sorted(self.refused.items()))
         hint = (
-            "; margin: a larger --initial-balance lifts it"
-            if "margin_available" in self.refused
+            "; margin: a larger --initial-balance or --no-margin-check lifts it"
+            if MARGIN_RULE in self.refused
             else ""
         )
         return f"REFUSED ENTRIES: {sum(self.refused.values())} ({parts}{hint})"
+
+
+class BacktestVenue(PaperVenue):
+    """The paper venue of a backtest: counts the entries it rejected for margin, and with
+    ``margin_check=False`` has unlimited margin — it never rejects an entry for margin and
+    never liquidates (isolated margin that can always be topped up)."""
+
+    def __init__(self, *args: Any, margin_check: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.margin_check = margin_check
+        self.margin_rejected = 0
+        if not margin_check:
+            self._check_liquidation = _never  # type: ignore[method-assign]
+
+    def _reject_reason(self, intent: Any) -> str:
+        why = super()._reject_reason(intent)
+        if why.startswith("-2019"):
+            if not self.margin_check:
+                return ""
+            self.margin_rejected += 1
+        return why
+
+
+def _never(*_args: Any) -> None:
+    return None
 
 
 @dataclass
@@ -68,10 +112,17 @@ class BacktestResult:
     labels: list[str]
     per_strategy: dict[str, Metrics] = field(default_factory=dict)
     events: int = 0
+    fills: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    margin_check: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
             "labels": self.labels,
+            "fills": self.fills,
+            "margin_check": self.margin_check,
+            "refused_entries": self.refused,
+            "refused_for_margin": self.refused.get(MARGIN_RULE, 0),
             "metrics": self.metrics.to_dict(),
             "per_strategy": {k: m.to_dict() for k, m in self.per_strategy.items()},
             "trades": [trade_json(t) for t in self.trades],
@@ -113,6 +164,7 @@ def build_backtest_engine(
     no_risk: bool = False,
     initial_balance: Decimal | None = None,
     latency_ms: int | None = None,
+    margin_check: bool = True,
 ) -> tuple[Engine, list[str]]:
     """An Engine wired for a backtest, and the labels that say what was changed."""
     paper = config.paper.model_copy()
@@ -131,8 +183,9 @@ def build_backtest_engine(
     if mode == "close":
         lat = 0  # "fill at the signal bar's close" means no delay, by definition
     cfg = config.model_copy(update={"paper": paper})
-    venue = PaperVenue(
+    venue = BacktestVenue(
         paper.initial_balance,
+        margin_check=margin_check,
         maker_fee_bps=paper.maker_fee_bps,
         taker_fee_bps=paper.taker_fee_bps,
         slippage_bps=paper.slippage_bps,
@@ -145,7 +198,11 @@ def build_backtest_engine(
     if no_risk:
         labels.append("NO RISK RULES (research only: day caps and stop band not applied)")
         labels.append("no day lock; entries without a stop taken with --fixed-qty")
-    risk = BacktestRisk(cfg.risk, enabled=not no_risk, fixed_qty=fixed_qty)
+    if not margin_check:
+        labels.append("NO MARGIN CHECK (research only: unlimited margin, entries never "
+                      "refused for margin, no liquidation)")
+    risk = BacktestRisk(cfg.risk, enabled=not no_risk, fixed_qty=fixed_qty,
+                        margin_check=margin_check)
     engine = Engine(
         config=cfg,
         venue=venue,
@@ -180,6 +237,7 @@ def run_backtest(
     """Run ``events`` through strategies + risk + paper venue; close what is open at the end."""
     config = config or DeskConfig()
     engine, labels = build_backtest_engine(strategies, config, **options)
+    margin_check = options.get("margin_check", True)
     _start_sync(engine)
     engine.publish = False
     process = engine.process
@@ -196,12 +254,20 @@ def run_backtest(
         if progress is not None:
             progress(n)
     _close_at_end(engine)
-    if isinstance(engine.risk, BacktestRisk) and engine.risk.refused_line():
-        labels.append(engine.risk.refused_line())
+    risk, venue = engine.risk, engine.venue
+    refused = dict(risk.refused) if isinstance(risk, BacktestRisk) else {}
+    if isinstance(venue, BacktestVenue) and venue.margin_rejected:  # risk passed, venue not
+        refused[MARGIN_RULE] = refused.get(MARGIN_RULE, 0) + venue.margin_rejected
+    if isinstance(risk, BacktestRisk):
+        risk.refused = refused
+        if risk.refused_line():
+            labels.append(risk.refused_line())
+        labels.append(risk.margin_line())
     initial = float(engine.initial_balance)
-    metrics = compute_metrics(
-        engine.trades, engine.equity_samples, initial, engine.bars_in_position, engine.bars_seen
-    )
+    bars = engine.bars_seen
+    metrics = replace(compute_metrics(
+        engine.trades, engine.equity_samples, initial, engine.bars_in_position, bars
+    ), fills=len(engine._fills_seen))
     per = {}
     names = {s.name for s in strategies}  # a strategy without a trade gets its row too
     if len(strategies) > 1:
@@ -212,9 +278,11 @@ def run_backtest(
             for t in mine:
                 eq += float(t.pnl)
                 curve.append((t.exit_ts, eq))
-            per[name] = compute_metrics(mine, curve, initial, 0, engine.bars_seen)
+            exposed = engine.exposure.bars(name, bars, False)  # all closed at the end
+            per[name] = compute_metrics(mine, curve, initial, exposed, bars)
     return BacktestResult(
-        engine.trades, metrics, engine.equity_samples, list(engine.recent), labels, per, n
+        engine.trades, metrics, engine.equity_samples, list(engine.recent), labels, per, n,
+        fills=metrics.fills or 0, refused=refused, margin_check=margin_check,
     )
 
 

@@ -90,6 +90,7 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
         funding_bps=args.funding_bps,
         fixed_qty=_decimal(args.fixed_qty, "--fixed-qty"),
         no_risk=args.no_risk,
+        margin_check=not args.no_margin_check,
         initial_balance=_decimal(args.initial_balance, "--initial-balance"),
     )
     if bar:

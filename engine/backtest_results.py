@@ -22,6 +22,7 @@ ROWS = (
     ("fees", "fees", "{:,.2f}"),
     ("funding", "funding", "{:+,.2f}"),
     ("trades", "trades", "{:,}"),
+    ("fills", "fills", "{:,}"),
     ("win_rate", "win rate %", "{:.1f}"),
     ("profit_factor", "profit factor", "{:.2f}"),
     ("expectancy", "expectancy / trade", "{:+,.2f}"),

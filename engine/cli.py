@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--fixed-qty", help="fixed quantity per trade (bypasses risk sizing)")
     b.add_argument("--no-risk", action="store_true", help="research only: no risk rules")
+    b.add_argument("--no-margin-check", action="store_true", help="research only: unlimited margin")
     b.add_argument("--initial-balance", help="starting balance in USDT")
     b.add_argument("--json", action="store_true", help="print trades and metrics as JSON")
     b.add_argument(

@@ -14,6 +14,7 @@ from typing import Any
 from tapedesk.engine.clock import DAY_MS, day_key, day_start
 from tapedesk.engine.config import RiskConfig
 from tapedesk.engine.journal import Record, day_record
+from tapedesk.engine.metrics import is_loss
 from tapedesk.engine.risk import DayCounters, day_lock_reason
 
 
@@ -61,7 +62,7 @@ class DayBook:
         self.counters.trades += 1
 
     def trade_closed(self, pnl: Decimal) -> None:
-        if pnl < 0:
+        if is_loss(pnl):  # the one break-even rule: pnl == 0 is not a loss
             self.counters.losses += 1
 
     def lock_if_reached(self) -> str:

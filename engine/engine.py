@@ -15,6 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -41,6 +42,7 @@ from tapedesk.engine.events import (
     Signal,
     SignalKind,
 )
+from tapedesk.engine.exposure import Exposure
 from tapedesk.engine.journal import (
     Journal,
     Record,
@@ -129,7 +131,9 @@ class Engine(TraderCommands):
         self.equity_samples = EquityHistory()  # bounded: engine/equity_history.py
         self.equity_sample_ms = equity_sample_ms
         self.bars_seen = 0
-        self.bars_in_position = 0
+        self._bar_ts = 0  # the close time of the last bar seen (which bar a fill is in)
+        #: Bars with a position, counted at the fills that open and close one (exposure.py).
+        self.exposure = Exposure()
         self.on_explanation: Callable[[Explanation], None] | None = None
         self._control_path = control_path
         self._control: Any = None
@@ -174,6 +178,14 @@ class Engine(TraderCommands):
     fees_total = _portfolio("fees_total")
     funding_total = _portfolio("funding_total")
     trades = _portfolio("trades")
+
+    @property
+    def bars_in_position(self) -> int:
+        return self.exposure.bars("", self.bars_seen, bool(self._positions))
+
+    @bars_in_position.setter
+    def bars_in_position(self, value: int) -> None:  # a checkpoint restores it
+        self.exposure.restore(value, self.bars_seen)
 
     def _pending_append(self, record: Record) -> None:
         self._pending.append(record)
@@ -335,19 +347,15 @@ class Engine(TraderCommands):
         self._last_event_ts = ts
         if ts >= self.days.next_roll:
             self._roll_day(ts)
-        positions = self._positions
-        held = bool(positions)
+        kind = ev.kind
+        if kind is _BAR:  # counted first: a fill this bar makes is in this bar (exposure)
+            self.bars_seen += 1
+            self._bar_ts = ts
         self._venue_on_market(ev)
         if ts >= self.orders.next_due:  # retries and the unprotected grace, on event time
             self.orders.tick(ts)
-        kind = ev.kind
-        if kind is _BAR:
-            self.bars_seen += 1
-            # A bar counts as exposed if a position was held at any point in it.
-            if held or positions:
-                self.bars_in_position += 1
-                if ts - self._last_sample >= self.equity_sample_ms:
-                    self._sample_equity(ts)
+        if kind is _BAR and self._positions and ts - self._last_sample >= self.equity_sample_ms:
+            self._sample_equity(ts)
         if self._gate or self._journal_gate:
             return
         handlers = self._handlers.get(kind)
@@ -389,6 +397,18 @@ class Engine(TraderCommands):
         st = self._strat[strat.name]
         st.signals_today += 1
         st.last_signal = f"{sig.kind} {sig.side} @ {say.price(sig.entry)}"
+        if sig.kind is SignalKind.REVERSE:
+            pos = self.book.positions.get(sig.symbol)
+            if pos is not None and pos.side is not sig.side:  # the exit half, vetted as one
+                self._decide(replace(sig, side=pos.side, kind=SignalKind.EXIT),
+                             "reversed: " + "; ".join(sig.reasons))
+                if sig.symbol in self.book.positions:
+                    return  # the close is still working: never two positions at once
+            sig = replace(sig, kind=SignalKind.ENTRY)
+        self._decide(sig)
+
+    def _decide(self, sig: Signal, exit_reason: str = "strategy exit") -> None:
+        """Risk vets ``sig``; the decision is recorded and explained, then carried out."""
         spec = self.spec(sig.symbol)
         pos = self.book.positions.get(sig.symbol)
         avail = self.venue.available() if hasattr(self.venue, "available") else self.wallet()
@@ -407,7 +427,7 @@ class Engine(TraderCommands):
                      strategy=sig.strategy, symbol=sig.symbol, rule=dec.rule)
         if sig.kind is SignalKind.EXIT:
             if pos is not None:
-                self.close_position(pos, OrderRole.EXIT, "strategy exit")
+                self.close_position(pos, OrderRole.EXIT, exit_reason)
             return
         if hasattr(self.venue, "set_leverage"):
             self.venue.set_leverage(sig.symbol, dec.leverage)
@@ -467,6 +487,8 @@ class Engine(TraderCommands):
             self.days.trade_opened()
             self._strat_state(strategy).trades_today += 1
         self.orders.after_fill(fill, effect)
+        if effect.opened or effect.closed is not None:
+            self._exposure_changed(fill, effect.closed)
         if effect.closed is not None:
             self._close_trade(effect.closed, fill, self.orders.reason_for(fill))
         self._sample_equity(fill.ts)
@@ -487,6 +509,18 @@ class Engine(TraderCommands):
         self.explain(ExplanationKind.ERROR, redact(text))  # library text may carry a listenKey
 
     # -- position life cycle ---------------------------------------------------------------
+
+    def _exposure_changed(self, fill: Fill, closed: Position | None) -> None:
+        """A position opened or closed: mark the bar it happened in, overall and for its
+        strategy (a fill after the last bar's close is in the next bar)."""
+        bar = self.bars_seen + (fill.ts > self._bar_ts)
+        positions = self._positions
+        mark = self.exposure.mark
+        mark("", bar, bool(positions))
+        names = {p.strategy for p in (positions.get(fill.symbol), closed)
+                 if p is not None and p.strategy}  # "" is the overall key
+        for name in names:
+            mark(name, bar, any(p.strategy == name for p in positions.values()))
 
     def _close_trade(self, pos: Position, fill: Fill, reason: str) -> None:
         trip = self.portfolio.close(pos, fill, reason, self.spec(pos.symbol))

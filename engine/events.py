@@ -158,6 +158,9 @@ class Side(StrEnum):
 class SignalKind(StrEnum):
     ENTRY = "entry"
     EXIT = "exit"
+    #: Close the strategy's opposite position, then enter ``side`` at the same price when the
+    #: close filled at once (the engine does both through the order owner).
+    REVERSE = "reverse"
 
 
 @dataclass(slots=True)

@@ -22,7 +22,9 @@ Definitions (also in README.md, "Metrics"):
   every day of the year (not √252). Sharpe = mean / sample std (ddof 1); Sortino = mean /
   downside deviation √(Σ min(r, 0)² / N). None with fewer than two daily returns, or when the
   denominator is 0.
-- ``exposure_pct`` = bars in position / total bars × 100.
+- ``exposure_pct`` = bars in which a position existed at any moment / total bars × 100,
+  counted at the fills that open and close positions (engine/exposure.py): a trade opened
+  and closed inside one bar counts that bar.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class Metrics:
     end_ts: int | None
     cagr_pct: float | None = None
     calmar: float | None = None
+    fills: int | None = None  # venue fills (a backtest counts them; round trips ≠ fills / 2)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: floats rounded for reading, start/end also as ISO UTC text."""
@@ -236,7 +239,8 @@ def format_table(metrics: Metrics, labels: list[str] | None = None) -> str:
         ("gross pnl", _num(m.gross_pnl, "{:+,.2f}")),
         ("fees", _num(m.fees)),
         ("funding", _num(m.funding, "{:+,.2f}")),
-        ("trades", f"{m.trades} ({m.wins} won, {m.losses} lost)"),
+        ("trades", f"{m.trades} ({m.wins} won, {m.losses} lost"
+         + (f"; {m.fills:,} fills)" if m.fills is not None else ")")),
         ("win rate", _num(m.win_rate, "{:.1f} %")),
         ("profit factor", pf),
         ("expectancy", _num(m.expectancy, "{:+,.2f} / trade")
@@ -267,8 +271,7 @@ def format_strategy_table(per: dict[str, Metrics], skipped: dict[str, str] | Non
             f"{m.net_pnl / m.initial_balance * 100:+.2f}" if m.initial_balance else "n/a",
             f"{m.wins} {draws} {m.losses}", _num(m.win_rate, "{:.1f}"),
             f"{m.max_drawdown_pct:.2f}", _num(m.cagr_pct, "{:+,.2f}"), _num(m.calmar),
-            # Per-strategy bars in position are not counted by the engine yet: n/a, not 0.
-            f"{m.exposure_pct:.1f}" if m.bars_in_position or not m.trades else "n/a",
+            f"{m.exposure_pct:.1f}",
         ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in

@@ -100,12 +100,11 @@ class HelpScreen(ModalScreen[None]):
 
 
 def drawdown(equity: list[float]) -> list[float]:
-    """Drawdown from the running peak, in dollars (≤ 0)."""
-    out, peak = [], float("-inf")
-    for v in equity:
-        peak = max(peak, v)
-        out.append(v - peak)
-    return out
+    """Drawdown from the running peak, in dollars (≤ 0): engine.metrics.drawdowns, the one
+    drawdown computation."""
+    from tapedesk.engine.metrics import drawdowns
+
+    return [-dd for dd, _pct in drawdowns(equity)]
 
 
 class ChartScreen(ModalScreen[None]):

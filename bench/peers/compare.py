@@ -1,17 +1,19 @@
 """Peer comparison: the always-in EMA 12/26 cross in tapedesk, backtrader and vectorbt.
 
-    python bench/peers/compare.py [--bars-csv PATH] [--skip-install]
+    python bench/peers/compare.py [--venvs DIR] [--only ENGINE]
 
 1. Exports the bundled 1m sample exactly as tapedesk parses it to bench/out/sample_1m.csv,
    so all three engines see the same 45,031 bars.
-2. Makes bench/out/venv-backtrader and bench/out/venv-vectorbt (``python -m venv`` +
-   ``pip install backtrader`` / ``vectorbt``) if absent: peers are never project
-   dependencies.
+2. Makes DIR/peer-backtrader and DIR/peer-vectorbt (``python -m venv`` + ``pip install
+   backtrader`` / ``vectorbt``; DIR defaults to bench/out) if absent: peers are never
+   project dependencies.
 3. Runs the tapedesk command (below) and each peer script in its own process, measuring
-   wall time and peak RSS of that process (``os.wait4``), and prints the side-by-side table.
+   wall time and peak RSS of that process (``os.wait4``), and prints the side-by-side
+   table of docs/performance.md, "Agreement with other engines" (markdown, as pasted there).
 4. Exits 1 if net P&L or fees differ by a cent or more, or the fill counts differ.
 
-The rules each engine is held to are in docs/performance.md ("Peer comparison").
+tapedesk's fills are the venue's own count (``"fills"`` in ``--json``), not twice the
+round trips. The rules each engine is held to are in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -70,8 +72,8 @@ def tapedesk_engine_seconds() -> float:
     return time.perf_counter() - t0
 
 
-def ensure_venv(name: str) -> Path:
-    venv = OUT / f"venv-{name}"
+def ensure_venv(name: str, where: Path) -> Path:
+    venv = where / f"peer-{name}"
     py = venv / "bin" / "python"
     if not py.exists():
         print(f"making {venv} (pip install {name}) ...", file=sys.stderr)
@@ -82,20 +84,40 @@ def ensure_venv(name: str) -> Path:
 
 def measured(cmd: list[str]) -> tuple[str, float, float]:
     """stdout, wall seconds and peak RSS (MiB) of one child process."""
-    log = OUT / "child.out"
+    log, err = OUT / "child.out", OUT / "child.err"
     t0 = time.perf_counter()
-    with log.open("w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, cwd=ROOT)
+    with log.open("w") as fh, err.open("w") as eh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=eh, cwd=ROOT)
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{cmd[0]} failed: exit {os.waitstatus_to_exitcode(status)}")
+        raise SystemExit(f"{cmd[0]} failed: exit {os.waitstatus_to_exitcode(status)}\n"
+                         f"{err.read_text()[-2000:]}")
     return log.read_text(), wall, usage.ru_maxrss / 1024
+
+
+def table(rows: list[dict], n: int) -> str:
+    """The markdown table docs/performance.md shows ("Agreement with other engines")."""
+    out = [f"Always-in EMA 12/26 cross, {n:,} bundled 1m bars, fills at the signal bar's "
+           "close, qty 1, 4 bps fees, no slippage, no funding.", "",
+           "| engine | net P&L | fees | fills | engine bars/s (data in memory) "
+           "| whole process bars/s | peak RSS |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        run = f"{r['bars'] / r['run_s']:,.0f}"
+        if r.get("run_cold_s"):
+            run += f" (first run, numba compiling: {r['bars'] / r['run_cold_s']:,.0f})"
+        out.append(f"| {r['engine']} | {r['net_pnl']:,.2f} | {r['fees']:,.2f} | "
+                   f"{r['fills']:,} | {run} | {r['bars'] / r['process_s']:,.0f} | "
+                   f"{r['peak_rss_mib']:,.0f} MiB |")
+    return "\n".join(out)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", choices=["tapedesk", *PEERS], action="append")
+    ap.add_argument("--venvs", type=Path, default=OUT,
+                    help="folder of the peers' venvs peer-<name> (default bench/out)")
     ap.add_argument("--export", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--engine-seconds", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -120,8 +142,10 @@ def main() -> int:
         text, wall, rss = measured([str(exe), "--data-dir", str(OUT / "home"), *TAPEDESK])
         doc = json.loads(text)
         m = doc["metrics"]
-        rows.append({"engine": "tapedesk", "net_pnl": m["net_pnl"], "fees": m["fees"],
-                     "fills": 2 * m["trades"], "run_s": float(subprocess.run(
+        from importlib.metadata import version
+
+        rows.append({"engine": f"tapedesk {version('tapedesk')}", "net_pnl": m["net_pnl"],
+                     "fees": m["fees"], "fills": doc["fills"], "run_s": float(subprocess.run(
                          [*me, "--engine-seconds"], check=True, capture_output=True, text=True
                      ).stdout),
                      "process_s": wall,
@@ -129,23 +153,12 @@ def main() -> int:
     for name, script in PEERS.items():
         if name not in which:
             continue
-        py = ensure_venv(name)
+        py = ensure_venv(name, args.venvs)
         text, wall, rss = measured([str(py), str(HERE / script), str(csv)])
         row = json.loads(text.strip().splitlines()[-1])
         row.update(process_s=wall, peak_rss_mib=rss)
         rows.append(row)
-    print(f"always-in EMA 12/26 cross, {n:,} bundled 1m bars, fills at the signal bar's close, "
-          "qty 1, 4 bps fees, no slippage, no funding")
-    print(f"{'engine':<22} {'net P&L':>12} {'fees':>11} {'fills':>6} {'run bars/s':>11} "
-          f"{'process bars/s':>15} {'peak RSS MiB':>13}")
-    for r in rows:
-        run = f"{r['bars'] / r['run_s']:,.0f}"
-        print(f"{r['engine']:<22} {r['net_pnl']:>12,.2f} {r['fees']:>11,.2f} {r['fills']:>6} "
-              f"{run:>11} {r['bars'] / r['process_s']:>15,.0f} {r['peak_rss_mib']:>13,.0f}")
-        if r.get("run_cold_s"):
-            print(f"{'  (first run, numba compiling)':<43} {r['bars'] / r['run_cold_s']:>11,.0f}")
-    print("run bars/s: the engine's own loop, data in memory (vectorbt: second run); process "
-          "bars/s: the whole process, start-up and reading the file included")
+    print(table(rows, n))
     ref = rows[0]
     ok = all(
         round(r["net_pnl"], 2) == round(ref["net_pnl"], 2)
@@ -153,7 +166,7 @@ def main() -> int:
         and r["fills"] == ref["fills"]
         for r in rows
     )
-    print("agree to the cent: " + ("yes" if ok else "NO"))
+    print("\nagree to the cent (net P&L, fees, fills): " + ("yes" if ok else "NO"))
     return 0 if ok else 1
 
 

@@ -1,6 +1,6 @@
 """Always-in EMA 12/26 cross in backtrader, on the rules tapedesk's peer run uses.
 
-Runs inside bench/out/venv-backtrader (made by bench/peers/compare.py), never in the
+Runs inside its own venv peer-backtrader (made by bench/peers/compare.py), never in the
 project's environment. Reads the bars compare.py exported (the very bars tapedesk parsed)
 and prints one JSON line: net P&L, fees, fills, bars/s, peak RSS.
 

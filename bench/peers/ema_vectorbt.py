@@ -1,6 +1,6 @@
 """Always-in EMA 12/26 cross in vectorbt, on the rules tapedesk's peer run uses.
 
-Runs inside bench/out/venv-vectorbt (made by bench/peers/compare.py), never in the
+Runs inside its own venv peer-vectorbt (made by bench/peers/compare.py), never in the
 project's environment. Reads the bars compare.py exported and prints one JSON line.
 
 Conventions made identical to tapedesk (docs/performance.md, "Peer comparison"):
@@ -10,7 +10,8 @@ Conventions made identical to tapedesk (docs/performance.md, "Peer comparison"):
 - No signal before bar index ``slow``; a cross is a change of sign of fast - slow.
 - ``from_signals`` at ``price=close``: a signal fills at its own bar's close.
 - An opposite cross reverses (``upon_opposite_entry="reverse"``): one order of 2 in
-  vectorbt's records, counted as two fills (exit + entry) like tapedesk and backtrader.
+  vectorbt's records; every order's size is whole units of qty 1, so the fills (exit +
+  entry legs, as tapedesk and backtrader book them) are the summed order sizes.
 - 4 bps of each order's value; no slippage, no funding; qty 1 (``size_type="amount"``).
 - An exit on the last bar closes what is open at its close (tapedesk's "end of data").
 """
@@ -25,7 +26,7 @@ from typing import Any
 
 
 def _run(vbt: Any, np: Any, pd: Any, close: Any) -> tuple[float, float, int, int]:
-    """Signals and portfolio; (net P&L, fees, closed trades, orders)."""
+    """Signals and portfolio; (net P&L, fees, fills, orders)."""
     fast = vbt.MA.run(close, 12, ewm=True, adjust=False).ma.to_numpy()
     slow = vbt.MA.run(close, 26, ewm=True, adjust=False).ma.to_numpy()
     diff = fast - slow
@@ -46,8 +47,8 @@ def _run(vbt: Any, np: Any, pd: Any, close: Any) -> tuple[float, float, int, int
     )
     net = float(pf.final_value() - 1e9)
     fees = float(pf.orders.fees.sum())
-    trades = int(pf.trades.count())
-    return net, fees, trades, int(pf.orders.count())
+    fills = round(float(pf.orders.size.sum()))  # a reversal is one order of 2: two fills
+    return net, fees, fills, int(pf.orders.count())
 
 
 def main(path: str) -> None:
@@ -59,14 +60,14 @@ def main(path: str) -> None:
     df = pd.read_csv(path)
     close = df["close"].astype(float)
     t0 = time.perf_counter()
-    net, fees, trades, orders = _run(vbt, np, pd, close)
+    net, fees, fills, orders = _run(vbt, np, pd, close)
     cold_s = time.perf_counter() - t0  # includes numba compiling vectorbt's kernels
     t0 = time.perf_counter()
-    net, fees, trades, orders = _run(vbt, np, pd, close)
+    net, fees, fills, orders = _run(vbt, np, pd, close)
     run_s = time.perf_counter() - t0
     print(json.dumps({
         "engine": f"vectorbt {vbt.__version__}", "bars": len(close), "net_pnl": net,
-        "fees": fees, "fills": 2 * trades, "orders": orders, "run_s": run_s, "run_cold_s": cold_s,
+        "fees": fees, "fills": fills, "orders": orders, "run_s": run_s, "run_cold_s": cold_s,
         "process_s": time.perf_counter() - t_start,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))

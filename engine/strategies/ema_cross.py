@@ -10,11 +10,12 @@ of two barely-warmed averages are not traded. A cross is a change of sign of
 - ``reverse=false`` (default): an opposite cross only exits the open position.
 - ``reverse=true``: an opposite cross closes the position and enters the other way at the
   same bar (always in the market after the first cross) — the classic EMA cross of
-  backtrader's, vectorbt's and backtesting.py's docs. Until the engine has a native
-  reverse, the close is asked of the engine (``close_position``) and the entry returned as
-  the signal: where the close fills at once (``--fill-at close``) both fill at the same
-  price; where it does not (next-open fills, latency, live), the entry is sent on the next
-  bar once the close has filled.
+  backtrader's, vectorbt's and backtesting.py's docs. The strategy only says so (a
+  ``REVERSE`` signal); the engine vets the exit and the entry and sends both through the
+  order owner: where the close fills at once (``--fill-at close``) both fill at the same
+  price; where it does not (next-open fills, latency, live) no entry is sent while the
+  close works, and the strategy asks for the entry once more on the next bar if it is flat
+  by then and no new cross came.
 - Stop at ``stop_pct`` from entry, target at ``reward_risk`` times the stop distance;
   ``stop_pct=0`` means no stop and no target (the risk rules refuse such an entry unless
   the run is ``--no-risk``).
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from tapedesk.engine.events import Bar, OrderRole, Side, Signal, SignalKind
+from tapedesk.engine.events import Bar, Side, Signal, SignalKind
 from tapedesk.engine.explanations import price
 from tapedesk.engine.strategy import Strategy, register
 
@@ -99,14 +100,14 @@ class EmaCross(Strategy):
                     self.name, bar.symbol, pos.side, bar.ts, close, reasons=[why],
                     kind=SignalKind.EXIT,
                 )
-            ctx.close_position(pos, OrderRole.EXIT, f"reversed: {why}")  # type: ignore[union-attr]
-            if ctx.position(bar.symbol) is not None:  # type: ignore[union-attr]
-                st.retry = side  # the close is still working: enter once it has filled
-                return None
+            st.retry = side  # if the close could not fill at once: enter on the next bar
+            sig = self._entry(bar, side, [why])
+            sig.kind = SignalKind.REVERSE
+            return sig
         return self._entry(bar, side, [why])
 
     def _retry(self, bar: Bar, st: _EmaPair) -> Signal | None:
-        """The bar after a reversal whose close had not filled yet: enter once if now flat."""
+        """The bar after a reversal: enter once if flat (the close had not filled at once)."""
         side, st.retry = st.retry, None
         if side is None or (self.ctx and self.ctx.position(bar.symbol) is not None):
             return None

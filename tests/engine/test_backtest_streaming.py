@@ -22,9 +22,9 @@ def _cli(*args: str) -> dict:
     return json.loads(out.stdout)
 
 
-def _in_memory(names: list[str], **options: object) -> dict:
+def _in_memory(names: list[str], params: dict | None = None, **options: object) -> dict:
     bars = load_bars(SAMPLE_BARS_1M)  # the whole file as a list: the old CLI path
-    strategies = [create(n) for n in names]
+    strategies = [create(n, **(params or {})) for n in names]
     return json.loads(json.dumps(run_backtest(bars, strategies, **options).to_json(),
                                  default=str))
 
@@ -35,16 +35,24 @@ def test_streamed_cli_equals_in_memory_backtest(names: list[str]) -> None:
     assert streamed.pop("skipped") == {}
     assert streamed == _in_memory(names)
     assert streamed["trades"], "a run without trades would prove nothing"
+    for m in streamed["per_strategy"].values():  # each strategy's own exposure, counted
+        assert 0 < m["bars_in_position"] <= streamed["metrics"]["bars_in_position"]
 
 
 def test_streamed_research_run_equals_in_memory() -> None:
-    streamed = _cli("--data", "sample:1m", "--fill-at", "close", "--fixed-qty", "0.01",
-                    "--fee-bps", "4", "--slippage-bps", "0", "--funding-bps", "0", "--no-risk")
+    """The peer comparison's always-in run (bench/peers), streamed and in memory."""
+    streamed = _cli("--data", "sample:1m", "--param", "reverse=true", "--param", "stop_pct=0",
+                    "--fill-at", "close", "--fixed-qty", "1", "--fee-bps", "4",
+                    "--slippage-bps", "0", "--funding-bps", "0", "--no-risk",
+                    "--no-margin-check")
     streamed.pop("skipped")
     assert streamed == _in_memory(
-        ["ema_cross"], fill_at="close", fixed_qty=Decimal("0.01"), fee_bps=4.0,
-        slippage_bps=0.0, funding_bps=0.0, no_risk=True,
+        ["ema_cross"], {"reverse": True, "stop_pct": 0}, fill_at="close",
+        fixed_qty=Decimal(1), fee_bps=4.0, slippage_bps=0.0, funding_bps=0.0, no_risk=True,
+        margin_check=False,
     )
+    assert streamed["fills"] == 3_328  # bench/peers: backtrader's and vectorbt's count too
+    assert streamed["metrics"]["net_pnl"] == pytest.approx(-58_829.93, abs=0.005)
 
 
 def test_all_on_bars_lists_the_quote_strategy_as_skipped() -> None:

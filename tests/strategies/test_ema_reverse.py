@@ -63,6 +63,7 @@ def test_reverse_is_always_in_with_hand_computed_fills_fees_and_pnl() -> None:
     assert m.net_pnl == pytest.approx(-5.2412, abs=1e-9)
     assert m.fees == pytest.approx(0.2412, abs=1e-9)
     assert m.funding == 0
+    assert result.fills == m.fills == 6  # counted by the venue: exit and entry at each reversal
 
 
 def test_default_is_todays_exit_only_with_stop_and_target() -> None:
@@ -131,6 +132,7 @@ def test_cli_always_in_run_prints_the_hand_computed_result(tmp_path: Path) -> No
     ]
     assert doc["metrics"]["net_pnl"] == pytest.approx(-5.2412, abs=1e-9)
     assert doc["metrics"]["fees"] == pytest.approx(0.2412, abs=1e-9)
+    assert doc["fills"] == 6
     assert any(lb.startswith("NO RISK RULES") for lb in doc["labels"])
     assert "funding: mark-price data only (assumed rate off)" in doc["labels"]
     assert any("slippage 0 bps" in lb for lb in doc["labels"])
@@ -150,3 +152,31 @@ def test_reverse_with_next_open_fills_enters_after_the_close_has_filled() -> Non
         ("long", Decimal("103"), Decimal("103"), "end of data"),
     ]
     assert not any(lb.startswith("REFUSED") for lb in result.labels)
+
+
+def test_a_reverse_never_closes_another_strategys_position() -> None:
+    """The exit half of REVERSE is vetted like any exit: b cannot close a's long (and so
+    b's short entry is not sent either: never two positions on a symbol)."""
+    from tapedesk.engine.events import Signal, SignalKind
+    from tapedesk.engine.strategy import Strategy
+
+    class Scripted(Strategy):
+        def __init__(self, name: str, at: int, side: Side, kind: SignalKind) -> None:
+            super().__init__()
+            self.name, self.at, self.side, self.kind = name, at, side, kind  # type: ignore[misc]
+            self.seen = 0
+
+        def on_bar(self, b):
+            self.seen += 1
+            if self.seen == self.at:
+                return Signal(self.name, b.symbol, self.side, b.ts, b.close, kind=self.kind)
+            return None
+
+    a = Scripted("a", 2, Side.LONG, SignalKind.ENTRY)
+    b = Scripted("b", 4, Side.SHORT, SignalKind.REVERSE)
+    result = run_backtest(_bars(), [a, b], DeskConfig(), **RESEARCH)
+    assert [(t.strategy, str(t.side), t.reason) for t in result.trades] == [
+        ("a", "long", "end of data")]
+    assert any(e.rule == "exit_not_its_position" and e.strategy == "b"
+               for e in result.explanations)
+    assert result.fills == 2
