@@ -128,14 +128,20 @@ class ScrubSecrets(logging.Filter):
 NOISY_LOGGERS = ("apprise", "httpx", "httpcore", "telegram", "requests", "urllib3")
 
 
-def guard_logs(secrets: Iterable[str]) -> ScrubSecrets:
-    """Attach one scrubbing filter to every existing logger of the libraries above (a filter
-    acts only on records created on its own logger, so each one gets it) and keep httpx's
-    per-request INFO lines out. Returns the filter, for ``unguard_logs``."""
-    filt = ScrubSecrets(secrets)
+def guard_logs(secrets: Iterable[str], filt: ScrubSecrets | None = None) -> ScrubSecrets:
+    """Keep tokens out of library log lines. A logger filter acts only on records created on
+    that very logger, so every existing logger of the libraries above gets one scrubbing
+    filter (call again with the same ``filt`` once new ones exist); and their DEBUG/INFO
+    lines, which print request URLs (httpx, python-telegram-bot's "Set Bot API URL"), are
+    kept out by a WARNING level on each library's top logger. Returns the filter, for
+    ``unguard_logs``."""
+    filt = filt or ScrubSecrets(secrets)
     for name in _library_loggers():
         logging.getLogger(name).addFilter(filt)
-    logging.getLogger("httpx").setLevel(max(logging.getLogger("httpx").level, logging.WARNING))
+    for name in NOISY_LOGGERS:
+        top = logging.getLogger(name)
+        if top.getEffectiveLevel() < logging.WARNING:
+            top.setLevel(logging.WARNING)
     return filt
 
 
