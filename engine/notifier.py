@@ -84,8 +84,11 @@ class Service:
             # Wait for the window (an urgent note arriving meanwhile cuts it short)…
             while (delay := self.digest.due(self.cfg.batch_window_s) - time.monotonic()) > 0:
                 self.wake.clear()
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel that
+                # lands as the event fires, and close() would wait for this task forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), delay)
+                    async with asyncio.timeout(delay):
+                        await self.wake.wait()
             # …then for a token; whatever arrives meanwhile joins this message.
             while (wait := self.bucket.wait_s()) > 0:
                 await asyncio.sleep(wait)
@@ -215,13 +218,18 @@ class Notifier:
         for task in self._tasks:
             task.cancel()
         if self._sub is not None:
+            # What the engine's last commit announced and the consumer has not read yet.
+            for item in self._sub.drain():
+                with contextlib.suppress(Exception):
+                    if (note := self.classify(item)) is not None:
+                        self.note(note)
             self._sub.close()
         for svc in self.services:
             if svc.task is not None:
                 svc.task.cancel()
-        for task in [*self._tasks, *(s.task for s in self.services if s.task)]:
-            with contextlib.suppress(BaseException):
-                await task
+        tasks = [*self._tasks, *(s.task for s in self.services if s.task)]
+        if tasks:
+            await asyncio.wait(tasks, timeout=CLOSE_FLUSH_S)  # bounded, whatever they do
         # What waits (a halt said just before quitting) gets one last try, bounded in time.
         last = [svc.send(*svc.digest.take()) for svc in self.services if svc.digest]
         if last:

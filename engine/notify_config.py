@@ -9,9 +9,9 @@ file is refused, and the refusal does not repeat it (the error would print it to
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 #: What a notification can be about; ``[notify] events`` picks among them.
@@ -46,7 +46,7 @@ class NotifyConfig(_Section):
     """Notifications through Apprise: off while ``urls`` is empty."""
 
     #: Names of services stored in the keyring (``tapedesk notify add NAME``).
-    urls: list[str] = Field(default_factory=list)
+    urls: list[Annotated[str, AfterValidator(_check_name)]] = Field(default_factory=list)
     #: Which kinds of event are sent.
     events: list[EventKind] = Field(default_factory=lambda: list(EVENT_KINDS))
     #: Routine events (fills, exits) are folded into one message per window.
@@ -70,8 +70,6 @@ class NotifyConfig(_Section):
     @field_validator("urls")
     @classmethod
     def _names(cls, v: list[str]) -> list[str]:
-        for name in v:
-            _check_name(name)
         if len(set(v)) != len(v):
             raise ValueError("a name is listed more than once")
         return v

@@ -16,6 +16,7 @@ class Hook:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
         self.paths: list[str] = []
+        self.auth: list[str] = []
         self._cond = threading.Condition()
         hook = self
 
@@ -24,6 +25,7 @@ class Hook:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with hook._cond:
                     hook.paths.append(self.path)
+                    hook.auth.append(self.headers.get("Authorization", ""))
                     hook.received.append(json.loads(body or b"{}"))
                     hook._cond.notify_all()
                 self.send_response(200)
