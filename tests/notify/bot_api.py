@@ -8,6 +8,7 @@ Tests queue user messages with ``say(chat_id, text)`` and read the bot's replies
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -102,10 +103,9 @@ class BotApi:
                 if ready or self._closing or time.monotonic() >= end:
                     return _ok(ready)
                 self._new.clear()
-                try:
-                    await asyncio.wait_for(self._new.wait(), end - time.monotonic())
-                except TimeoutError:
-                    pass
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(end - time.monotonic(), 0)):
+                        await self._new.wait()
         if method == "sendMessage":
             self.sent.append({"chat_id": p["chat_id"], "text": p["text"]})
             return _ok({"message_id": 1000 + len(self.sent), "date": int(time.time()),
