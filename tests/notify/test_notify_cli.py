@@ -124,3 +124,63 @@ def _told(received: list[dict], plural: str, single: str) -> int:
             elif re.match(single, line):
                 n += 1
     return n
+
+
+BOT_TOKEN = "123456789:AAHconsole-test-token-do-not-leak_42"
+
+
+async def test_a_headless_desk_answers_the_phone_bot_and_halts(keyring_env, tmp_path):
+    """`tapedesk notify telegram-token`, then a running headless desk with [telegram] on:
+    /status answers the allowed chat only, /halt halts the desk (journal), the token
+    appears in no output even at --log-level DEBUG."""
+    import asyncio
+    import signal
+
+    from tests.notify.bot_api import BotApi
+
+    env = _env(keyring_env, tmp_path)
+    stored = _run(env, "notify", "telegram-token", stdin=BOT_TOKEN + "\n")
+    assert stored.returncode == 0, stored.stderr
+    api = BotApi(BOT_TOKEN)
+    await api.start()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[telegram]\nenabled = true\nallowed_chat_ids = [1111]\n'
+                   f'api_url = "{api.base_url}"\n')
+    data = write_sample_csv(tmp_path / "btc.csv", days=2)
+    ddir = tmp_path / "data"
+    out, err = (tmp_path / "out.txt").open("w"), (tmp_path / "err.txt").open("w")
+    desk = await asyncio.create_subprocess_exec(
+        str(TAPEDESK), "--config", str(cfg), "--data-dir", str(ddir), "--log-level", "DEBUG",
+        "run", "--headless", "--replay", str(data), "--speed", "60", stdout=out, stderr=err,
+        env=env, cwd=str(REPO))
+    try:
+        assert await api.until(lambda: "getUpdates" in api.calls, timeout=30), \
+            (tmp_path / "err.txt").read_text()[-2000:]
+        api.say(2222, "/status")
+        api.say(1111, "/status")
+        assert await api.until(lambda: api.replies(1111) and api.replies(2222))
+        assert api.replies(2222) == ["Not allowed."]
+        assert "PAPER desk: RUNNING" in api.replies(1111)[0]
+        api.say(1111, "/halt")
+        assert await api.until(lambda: any("verified flat" in r for r in api.replies(1111)))
+        api.say(1111, "/resume")
+        assert await api.until(lambda: "Refused" in api.replies(1111)[-1])
+    finally:
+        if desk.returncode is None:
+            desk.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(desk.wait(), 30)
+        await api.close()
+        out.close()
+        err.close()
+    stdout, stderr = (tmp_path / "out.txt").read_text(), (tmp_path / "err.txt").read_text()
+    assert code == 0, stderr[-2000:]
+    assert "EMERGENCY STOP" in stdout and "Step 3/3 verify" in stdout
+    assert "refused /status from chat 2222" in stderr
+    db = sqlite3.connect(next(ddir.glob("*.db")))
+    try:
+        assert db.execute("SELECT value FROM settings WHERE key='halted'").fetchone() == ("1",)
+    finally:
+        db.close()
+    secret = BOT_TOKEN.split(":")[1]
+    for text in (stored.stdout, stored.stderr, stdout, stderr, cfg.read_text()):
+        assert secret not in text
