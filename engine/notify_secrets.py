@@ -94,7 +94,8 @@ def secret_parts(url: str) -> tuple[str, ...]:
     parts = {url}
     try:
         u = urlsplit(url)
-        pieces = [u.username, u.password, u.hostname, u.netloc, *u.path.split("/"),
+        pieces = [u.username, u.password, u.hostname, u.netloc, *re.split(r"[:@]", u.netloc),
+                  *u.path.split("/"),
                   *(kv.partition("=")[2] for kv in u.query.split("&"))]
     except ValueError:
         pieces = re.split(r"[/:@?&=]", url)
