@@ -16,6 +16,7 @@ is scrubbed of it while the bot runs and a failed start is re-raised without it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from decimal import Decimal
 from typing import Any
@@ -53,6 +54,7 @@ class TelegramBot:
         from telegram.ext import ApplicationBuilder, MessageHandler, filters
 
         self._guard = guard_logs([self._token])  # after the import: its loggers exist now
+        app = None
         try:
             app = (ApplicationBuilder().token(self._token).base_url(self.cfg.api_url)
                    .get_updates_read_timeout(POLL_TIMEOUT_S + 5).build())
@@ -65,6 +67,9 @@ class TelegramBot:
                                             allowed_updates=["message"],
                                             drop_pending_updates=True)
         except Exception as exc:
+            if app is not None:  # close the HTTP clients it may have opened
+                with contextlib.suppress(Exception):
+                    await app.shutdown()
             # InvalidToken's text holds the token itself: say what failed without it.
             raise RuntimeError(scrub(f"Telegram bot did not start ({type(exc).__name__}: "
                                      f"{exc})", [self._token])) from None
