@@ -17,7 +17,10 @@ from typing import Any, Protocol
 log = logging.getLogger("tapedesk.engine")
 
 #: ``module:function`` of each companion factory, started in this order.
-FACTORIES: list[str] = []
+FACTORIES: list[str] = [
+    "tapedesk.engine.notifier:notifier",
+    "tapedesk.engine.telegram_bot:telegram_bot",
+]
 
 
 class Companion(Protocol):

@@ -113,32 +113,36 @@ class ControlServer:
         return {"ok": False, "error": f"unknown command {cmd!r}; known: {', '.join(COMMANDS)}"}
 
     async def _halt(self, wait: float) -> dict[str, Any]:
-        """Emergency stop, then what the venue says: the answer is what was verified.
+        return await halt_and_verify(self.engine, wait)
 
-        Waits up to ``wait`` seconds for the stop to finish (it retries until flat); then
-        asks the venue itself for positions and open orders, the same check the stop makes.
-        """
-        eng = self.engine
-        timed_out = False
-        try:
-            await asyncio.wait_for(asyncio.shield(eng.emergency_stop()), wait)
-        except TimeoutError:
-            timed_out = True
-        answer: dict[str, Any] = {"ok": True, "timed_out": timed_out, "waited_s": wait}
-        try:
-            positions = await asyncio.wait_for(eng.venue.fetch_positions(), 5)
-            orders = await asyncio.wait_for(eng.venue.fetch_open_orders(), 5)
-        except Exception as exc:  # the venue down: say so, claim nothing
-            answer.update(verified=False, flat=False, error=f"{type(exc).__name__}: {exc}")
-        else:
-            answer.update(
-                verified=True,
-                flat=not positions and not orders,
-                positions=len(positions),
-                orders=len(orders),
-            )
-        answer["state"] = str(eng.snapshot().state)
-        return answer
+
+async def halt_and_verify(eng: Any, wait: float = HALT_WAIT_S) -> dict[str, Any]:
+    """Emergency stop, then what the venue says: the answer is what was verified (also
+    the Telegram bot's /halt).
+
+    Waits up to ``wait`` seconds for the stop to finish (it retries until flat); then
+    asks the venue itself for positions and open orders, the same check the stop makes.
+    """
+    timed_out = False
+    try:
+        await asyncio.wait_for(asyncio.shield(eng.emergency_stop()), wait)
+    except TimeoutError:
+        timed_out = True
+    answer: dict[str, Any] = {"ok": True, "timed_out": timed_out, "waited_s": wait}
+    try:
+        positions = await asyncio.wait_for(eng.venue.fetch_positions(), 5)
+        orders = await asyncio.wait_for(eng.venue.fetch_open_orders(), 5)
+    except Exception as exc:  # the venue down: say so, claim nothing
+        answer.update(verified=False, flat=False, error=f"{type(exc).__name__}: {exc}")
+    else:
+        answer.update(
+            verified=True,
+            flat=not positions and not orders,
+            positions=len(positions),
+            orders=len(orders),
+        )
+    answer["state"] = str(eng.snapshot().state)
+    return answer
 
 
 def _number(value: Any, default: float) -> float:
