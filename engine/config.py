@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from tapedesk.engine.paths import config_dir, data_dir  # noqa: F401  (re-exported)
+from tapedesk.engine.market_data.archive import MarketDataConfig
 
 
 class ConfigError(Exception):
@@ -142,6 +143,7 @@ class DeskConfig(_Section):
     binance: BinanceConfig = Field(default_factory=BinanceConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
     journal: JournalConfig = Field(default_factory=JournalConfig)
+    market_data: MarketDataConfig = Field(default_factory=MarketDataConfig)
 
     @field_validator("symbols")
     @classmethod
