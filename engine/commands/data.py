@@ -139,7 +139,7 @@ def _list(args: argparse.Namespace) -> int:
         print(f"{r['kind']:<8} {r['symbol']:<10} {r['interval'] or '-':<4} {span:<17} "
               f"{r['rows']:>10,} {r['bytes'] / 1e6:>7.2f}  {gaps}")
         for t, n in r["first_gaps"]:
-            print(f"{'':<8} gap at {t}: {n} bars")
+            print(f"{'':<8} gap at {t} UTC: {n} bars missing")
         if r["partial"]:
             print(f"{'':<8} partial (month not over): {', '.join(r['partial'])}")
         if r["absent"]:

@@ -1,0 +1,86 @@
+"""What a user runs: ``tapedesk data download`` (pointed at a local archive), ``data list``,
+then ``backtest --data binance:...`` giving the very result of the same bars from a CSV."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tapedesk.engine.events import Bar
+from tests.market_data.archive_server import ArchiveServer, kline_csv
+from tests.market_data.conftest import JAN1
+
+EXE = Path(sys.executable).with_name("tapedesk")
+pytestmark = pytest.mark.skipif(not EXE.exists(), reason=f"console script not installed: {EXE}")
+
+
+def tapedesk(*args: str, home: Path, base: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "XDG_CONFIG_HOME": str(home / "cfg"), "XDG_DATA_HOME": str(home / "d"),
+           "XDG_STATE_HOME": str(home / "state"), "TAPEDESK_HOME": str(home / "data"),
+           "TAPEDESK_ARCHIVE_URL": base, "TAPEDESK_FAPI_URL": base}
+    p = subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=120, env=env,
+                       cwd=home)
+    assert "Traceback" not in p.stderr, p.stderr
+    return p
+
+
+def test_download_list_and_backtest_equal_to_the_csv_of_the_same_bars(
+        server: ArchiveServer, sample_bars: list[Bar], tmp_path: Path) -> None:
+    base = server.base  # type: ignore[attr-defined]
+    dec = [b for b in sample_bars if b.open_ts < JAN1]
+    jan = [b for b in sample_bars if b.open_ts >= JAN1]
+    del jan[1000:1030]  # a 30-minute hole: reported, never filled
+    server.put_month("BTCUSDT", "1m", "2021-12", dec, header=False)
+    server.put_month("BTCUSDT", "1m", "2022-01", jan, header=True)
+    dl = tapedesk("data", "download", "--symbol", "BTCUSDT", "--interval", "1m",
+                  "--from", "2021-11", "--to", "2022-01", home=tmp_path, base=base)
+    assert dl.returncode == 0, dl.stderr
+    out = dl.stdout.splitlines()
+    assert "BTCUSDT 1m klines 2021-11: absent: does not exist in the archive (HTTP 404)" in out
+    assert (f"BTCUSDT 1m klines 2022-01: stored: monthly archive, {len(jan):,} rows, "
+            "1 gap(s) (see tapedesk data list)") in out
+    assert out[-1] == "2 stored, 0 already there, 1 not in the archive, 0 failed"
+    ls = tapedesk("data", "list", home=tmp_path, base=base)
+    assert ls.returncode == 0, ls.stderr
+    assert re.search(rf"klines +BTCUSDT +1m +2021-12\.\.2022-01 +{len(dec) + len(jan):,} ",
+                     ls.stdout), ls.stdout
+    assert "gap at 2022-01-01 16:40:00 UTC: 30 bars missing" in ls.stdout
+    assert "not in the archive: 2021-11" in ls.stdout
+    assert "use: --data binance:BTCUSDT:1m:2021-12..2022-01" in ls.stdout
+    again = tapedesk("data", "download", "--symbol", "BTCUSDT", "--from", "2021-12", "--to",
+                     "2022-01", home=tmp_path, base=base)
+    assert again.stdout.splitlines()[-1] == "0 stored, 2 already there, 0 not in the archive, " \
+                                            "0 failed"
+
+    csv = tmp_path / "BTCUSDT-1m-same.csv"
+    csv.write_text(kline_csv(dec + jan, header=True))
+    runs = {}
+    for name, data in (("store", "binance:BTCUSDT:1m:2021-11..2022-01"), ("csv", str(csv))):
+        p = tapedesk("backtest", "--data", data, "--json", home=tmp_path, base=base)
+        assert p.returncode == 0, p.stderr
+        runs[name] = json.loads(p.stdout)
+        if name == "store":
+            assert "1 gaps in the bars (not filled): 2022-01-01" in p.stderr
+            assert "2021-11 not in the archive" in p.stderr
+    assert runs["store"]["metrics"]["trades"] > 0
+    assert runs["store"]["metrics"] == runs["csv"]["metrics"]
+    assert runs["store"]["trades"] == runs["csv"]["trades"]
+
+
+def test_a_range_not_downloaded_is_one_line(server: ArchiveServer, tmp_path: Path,
+                                            sample_bars: list[Bar]) -> None:
+    base = server.base  # type: ignore[attr-defined]
+    server.put_month("BTCUSDT", "1m", "2022-01", sample_bars[100:400])
+    tapedesk("data", "download", "--symbol", "BTCUSDT", "--from", "2022-01", home=tmp_path,
+             base=base)
+    p = tapedesk("backtest", "--data", "binance:BTCUSDT:1m:2022-01..2022-03", home=tmp_path,
+                 base=base)
+    assert p.returncode == 2
+    assert "binance:BTCUSDT:1m:2022-01..2022-03: not downloaded: 2022-02, 2022-03 (tapedesk " \
+           "data download --symbol BTCUSDT --interval 1m --from 2022-02 --to 2022-03)" in p.stderr
