@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from tapedesk.engine.paths import config_dir, data_dir  # noqa: F401  (re-exported)
 from tapedesk.engine.market_data.archive import MarketDataConfig
+from tapedesk.engine.paths import config_dir, data_dir  # noqa: F401  (re-exported)
 
 
 class ConfigError(Exception):

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-
 from tapedesk.engine.market_data.archive import ArchiveFile, parse_checksum
 
 #: Binance allows 2,400 request weight a minute; a klines page of 1,500 costs 10. Above this

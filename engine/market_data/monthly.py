@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-
 from tapedesk.engine.market_data.archive import (
     Month,
     daily_file,

@@ -9,6 +9,7 @@ measured (``gaps``), never filled.
 from __future__ import annotations
 
 import io
+import itertools
 import zipfile
 from array import array
 from dataclasses import dataclass, field
@@ -129,5 +130,5 @@ def to_columns(rows: list[tuple], names: tuple[str, ...]) -> dict[str, array]:
 
 def gaps(open_ms: array | list[int], step: int) -> list[tuple[int, int]]:
     """(first missing bar's open time, bars missing) for every hole in ``open_ms``."""
-    return [(a + step, (b - a) // step - 1) for a, b in zip(open_ms, open_ms[1:], strict=False)
+    return [(a + step, (b - a) // step - 1) for a, b in itertools.pairwise(open_ms)
             if b - a > step]

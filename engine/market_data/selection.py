@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tapedesk.engine.clock import iso
-from tapedesk.engine.events import MarkPrice, MarketEvent
+from tapedesk.engine.events import MarketEvent, MarkPrice
 from tapedesk.engine.market_data.archive import (
     INTERVALS,
     interval_ms,
@@ -113,7 +113,7 @@ def _read(path: Path) -> tuple[Path, dict[str, str]]:
     try:
         lines = Path(path).read_text().splitlines()
         spec = json.loads(lines[1])
-        spec["symbol"], spec["interval"], spec["from"], spec["to"]  # noqa: B018
+        spec["symbol"], spec["interval"], spec["from"], spec["to"]
     except (OSError, IndexError, ValueError, KeyError, TypeError) as exc:
         raise DataError(path, f"not a readable market-data selection ({exc})") from None
     return Path(path).resolve().parents[4], spec

@@ -3,8 +3,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from tapedesk.engine.events import Bar
+
 from tests.market_data.archive_server import ArchiveServer
 
 JAN1 = 1_640_995_200_000  # 2022-01-01 00:00 UTC

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tapedesk.engine.events import Bar
+
 from tests.market_data.archive_server import ArchiveServer, kline_csv
 from tests.market_data.conftest import JAN1
 

@@ -16,6 +16,7 @@ from tapedesk.engine.market_data.store import (
     month_path,
     partial_dir,
 )
+
 from tests.market_data.archive_server import ArchiveServer, kline_csv, zipped
 from tests.market_data.conftest import DAY, JAN1
 
@@ -132,7 +133,7 @@ def test_current_month_from_daily_zips_then_rest_paged_through_a_rate_limit(
     status, detail = got["BTCUSDT 1m klines 2022-01"]
     assert status == "stored" and "2 daily archives + REST" in detail and "partial" in detail
     path = month_path(root, "klines", "BTCUSDT", "1m", (2022, 1))
-    want = [b for b in sample_bars if JAN1 <= b.open_ts and b.ts < now]  # closed bars only
+    want = [b for b in sample_bars if b.open_ts >= JAN1 and b.ts < now]  # closed bars only
     assert _values(month_bars(path, "BTCUSDT", "1m")) == _values(want)
     assert header_meta(path)["complete"] is False
     rest = [p for p, _ in server.requests if p == "/fapi/v1/klines"]

@@ -8,12 +8,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from tapedesk.engine.events import Bar, Kind, OrderIntent, OrderRole, OrderType
 from tapedesk.engine.market_data.monthly import Job, download
 from tapedesk.engine.market_data.selection import resolve, selection_events
 from tapedesk.engine.market_data.store import market_root
 from tapedesk.engine.paper_venue import PaperVenue
+
 from tests.market_data.archive_server import ArchiveServer, zipped
 from tests.market_data.conftest import DAY, JAN1
 
