@@ -59,9 +59,15 @@ class Fetcher:
                 raise DownloadError(str(exc)) from None
             return await self._verified(af, expected)
 
+    def part_path(self, af: ArchiveFile) -> Path:
+        """Where ``af`` is downloaded to; klines and mark-price zips share a file name, so
+        the archive folder is part of it."""
+        return self.partial / (af.path.removeprefix("data/futures/um/").replace("/", "_")
+                               + ".part")
+
     def forget(self, af: ArchiveFile) -> None:
         """Drop the partial copy of ``af`` (after it was stored, or found unusable)."""
-        (self.partial / (af.name + ".part")).unlink(missing_ok=True)
+        self.part_path(af).unlink(missing_ok=True)
 
     async def _small(self, path: str) -> str | None:
         url = f"{self.archive_url}/{path}"
@@ -81,7 +87,7 @@ class Fetcher:
 
     async def _verified(self, af: ArchiveFile, expected: str) -> bytes | None:
         url = f"{self.archive_url}/{af.path}"
-        part = self.partial / (af.name + ".part")
+        part = self.part_path(af)
         part.parent.mkdir(parents=True, exist_ok=True)
         problem = ""
         for attempt in range(self.retries + 1):

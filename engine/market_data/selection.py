@@ -132,6 +132,7 @@ def selection_events(path: Path, start_ms: int | None = None, end_ms: int | None
     wanted = [month_text(x) for x in months(parse_month(spec["from"], "from"),
                                             parse_month(spec["to"], "to"))]
     rates = _funding(root, symbol, wanted)
+    marks = _marks(root, symbol, interval, wanted, {t for t, _ in rates})
     notes: list[str] = []
     holes: list[str] = []
     i, n_rates, last_close, last_open, used = 0, len(rates), 0.0, None, 0
@@ -158,7 +159,8 @@ def selection_events(path: Path, start_ms: int | None = None, end_ms: int | None
             # Funding due before this bar closed (a gap): its rate is known before it settles.
             while i < n_rates and rates[i][0] - 1 < ts:
                 if start_ms is None or rates[i][0] - 1 >= start_ms:
-                    yield MarkPrice(symbol, rates[i][0] - 1, last_close or bar.open,
+                    yield MarkPrice(symbol, rates[i][0] - 1,
+                                    marks.get(rates[i][0]) or last_close or bar.open,
                                     rates[i][1], rates[i][0])
                     used += 1
                 i += 1
@@ -168,7 +170,8 @@ def selection_events(path: Path, start_ms: int | None = None, end_ms: int | None
             yield bar
             # The rate for funding time T arrives just after the bar that closes at T - 1 ms.
             while i < n_rates and rates[i][0] - 1 == ts:
-                yield MarkPrice(symbol, ts, bar.close, rates[i][1], rates[i][0])
+                yield MarkPrice(symbol, ts, marks.get(ts + 1) or bar.close, rates[i][1],
+                                rates[i][0])
                 used += 1
                 i += 1
     if warn is not None:
@@ -177,12 +180,31 @@ def selection_events(path: Path, start_ms: int | None = None, end_ms: int | None
                                             else "")
             notes.append(f"{len(holes)} gaps in the bars (not filled): {shown}")
         if rates:
-            notes.append(f"funding from the downloaded history: {used} rates applied")
+            valued = "mark-price klines" if marks else "the last close (no mark-price klines)"
+            notes.append(f"funding from the downloaded history: {used} rates applied, valued "
+                         f"at {valued}")
         else:
             notes.append("no funding history downloaded for these months "
                          f"(tapedesk data download --kind funding --symbol {symbol}): "
                          "the assumed rate applies")
         warn(f"{name}: " + "; ".join(notes))
+
+
+def _marks(root: Path, symbol: str, interval: str, wanted: list[str], times: set[int],
+           ) -> dict[int, float]:
+    """{funding time: mark-price close of the bar ending there} from downloaded mark-price
+    klines (Binance values funding at the mark price); empty without them."""
+    have = stored_months(root, "mark", symbol, interval)
+    step = interval_ms(interval)
+    out: dict[int, float] = {}
+    for month in wanted:
+        if month in have:
+            try:
+                bars = month_bars(have[month], symbol, interval)
+            except (OSError, StoreError):
+                continue
+            out.update((b.open_ts + step, b.close) for b in bars if b.open_ts + step in times)
+    return out
 
 
 def _funding(root: Path, symbol: str, wanted: list[str]) -> list[tuple[int, float]]:

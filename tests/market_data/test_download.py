@@ -95,7 +95,7 @@ def test_connection_cut_mid_file_resumes_with_range(
     got = _run(server, root, _jobs((2022, 1)), retries=0)
     status, why = got["BTCUSDT 1m klines 2022-01"]
     assert status == "failed" and "transfer interrupted" in why
-    part = partial_dir(root) / "BTCUSDT-1m-2022-01.zip.part"
+    part = partial_dir(root) / "monthly_klines_BTCUSDT_1m_BTCUSDT-1m-2022-01.zip.part"
     kept = part.stat().st_size
     assert 0 < kept < size
     assert not month_path(root, "klines", "BTCUSDT", "1m", (2022, 1)).exists()

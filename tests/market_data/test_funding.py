@@ -82,4 +82,23 @@ def test_downloaded_rates_are_charged_at_each_funding_time(stored: Path, side: s
         assert amount == want
         # Positive rate: the long pays (negative amount), the short receives.
         assert (amount < 0) == (sign * RATES[k] > 0)
-    assert notes and "funding from the downloaded history: 8 rates applied" in notes[0]
+    assert notes and ("funding from the downloaded history: 8 rates applied, valued at the "
+                      "last close") in notes[0]
+
+
+def test_funding_is_valued_at_downloaded_mark_price_klines(
+        stored: Path, server: ArchiveServer, sample_bars: list[Bar], tmp_path: Path) -> None:
+    marks = [Bar(b.symbol, b.open_ts, b.ts, b.open * 1.01, b.high * 1.01, b.low * 1.01,
+                 b.close * 1.01, 0.0) for b in sample_bars if b.open_ts >= JAN1]
+    server.put_month("BTCUSDT", "1m", "2022-01", marks, kind="markPriceKlines")
+    outs = asyncio.run(download([Job("mark", "BTCUSDT", "1m", (2022, 1))], market_root(tmp_path),
+                                server.base, server.base,  # type: ignore[attr-defined]
+                                backoff=0.0, now_ms=JAN1 + 40 * DAY))
+    assert outs[0].status == "stored", outs[0].detail
+    notes: list[str] = []
+    events = [e for e in selection_events(stored, warn=notes.append) if e.kind is Kind.MARK]
+    mark_close = {b.ts + 1: b.close for b in marks}
+    # The month's first funding (00:00) has no bar ending there in this data: first open.
+    assert [e.mark for e in events][1:] == [mark_close[JAN1 + k * H8] for k in range(1, 9)]
+    assert [e.funding_rate for e in events] == RATES
+    assert "valued at mark-price klines" in notes[0]
