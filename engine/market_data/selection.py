@@ -4,9 +4,7 @@
 that every month of the range is stored or known absent, and writes a small selection file
 beside the months (``BTCUSDT-1m-2023-01..2024-06.sel``); ``feeds.files`` recognises it by
 its first line and streams ``selection_events``: the stored bars in time order, with the
-downloaded funding history of the symbol interleaved as ``MarkPrice`` events, so the paper
-venue settles each 8-hour funding at Binance's real rate through its one funding rule
-(``PaperVenue._settle_funding``: positive rate, longs pay). Gaps and absent months are
+downloaded funding history merged in (``funding.with_funding``). Gaps and absent months are
 reported in one warning line, never filled.
 """
 
@@ -20,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tapedesk.engine.clock import iso
-from tapedesk.engine.events import MarketEvent, MarkPrice
+from tapedesk.engine.events import Bar, MarketEvent
 from tapedesk.engine.market_data.archive import (
     INTERVALS,
     interval_ms,
@@ -29,17 +27,16 @@ from tapedesk.engine.market_data.archive import (
     parse_month,
 )
 from tapedesk.engine.market_data.columns import StoreError
+from tapedesk.engine.market_data.funding import with_funding
 from tapedesk.engine.market_data.store import (
     absent_months,
     market_root,
     month_bars,
-    month_funding,
     series_dir,
     stored_months,
 )
 
 FIRST_LINE = "# tapedesk market-data selection"
-HOUR_MS = 3_600_000
 _SPEC = re.compile(r"binance:([A-Za-z0-9]{2,40}):(\w+)(?::(\d{4}-\d{2})(?:\.\.(\d{4}-\d{2}))?)?")
 
 
@@ -121,25 +118,32 @@ def _read(path: Path) -> tuple[Path, dict[str, str]]:
 
 def selection_events(path: Path, start_ms: int | None = None, end_ms: int | None = None,
                      warn: Callable[[str], None] | None = None) -> Iterator[MarketEvent]:
-    """Bars of the selected months (window ``start_ms <= ts < end_ms``), funding interleaved."""
-    from tapedesk.engine.feeds.checks import DataError
-
+    """Bars of the selected months (window ``start_ms <= ts < end_ms``), funding merged in."""
     root, spec = _read(path)
     symbol, interval = spec["symbol"], spec["interval"]
+    wanted = [month_text(x) for x in months(parse_month(spec["from"], "from"),
+                                            parse_month(spec["to"], "to"))]
+    notes: list[str] = []
+    bars = _bars(root, symbol, interval, wanted, start_ms, end_ms, notes)
+    yield from with_funding(bars, root, notes.append)
+    if not stored_months(root, "funding", symbol, ""):
+        notes.append("no funding history downloaded (tapedesk data download --kind funding "
+                     f"--symbol {symbol}): the assumed rate applies")
+    if warn is not None:
+        warn(f"binance:{symbol}:{interval}:{wanted[0]}..{wanted[-1]}: " + "; ".join(notes))
+
+
+def _bars(root: Path, symbol: str, interval: str, wanted: list[str], start_ms: int | None,
+          end_ms: int | None, notes: list[str]) -> Iterator[Bar]:
+    """The stored bars in the window; absent months and gaps go to ``notes``."""
+    from tapedesk.engine.feeds.checks import DataError
+
     step = interval_ms(interval)
     have = stored_months(root, "klines", symbol, interval)
     absent = absent_months(root, "klines", symbol, interval)
-    wanted = [month_text(x) for x in months(parse_month(spec["from"], "from"),
-                                            parse_month(spec["to"], "to"))]
-    rates = _funding(root, symbol, wanted)
-    marks = _marks(root, symbol, interval, wanted, {t for t, _ in rates})
-    notes: list[str] = []
     holes: list[str] = []
-    i, n_rates, last_close, last_open, used = 0, len(rates), 0.0, None, 0
-    name = f"binance:{symbol}:{interval}:{wanted[0]}..{wanted[-1]}"
+    last_open: int | None = None
     for month in wanted:
-        if end_ms is not None and last_open is not None and last_open + step > end_ms:
-            break
         if month not in have:
             if month in absent:
                 notes.append(f"{month} not in the archive")
@@ -149,74 +153,18 @@ def selection_events(path: Path, start_ms: int | None = None, end_ms: int | None
         except (OSError, StoreError) as exc:
             raise DataError(have[month], str(exc)) from None
         for bar in bars:
+            if end_ms is not None and bar.ts >= end_ms:
+                break
+            if start_ms is not None and bar.ts < start_ms:
+                continue
             if last_open is not None and bar.open_ts - last_open > step:
                 holes.append(f"{iso(last_open + step)} +{(bar.open_ts - last_open) // step - 1}"
                               " bars")
             last_open = bar.open_ts
-            ts = bar.ts
-            if end_ms is not None and ts >= end_ms:
-                break
-            # Funding due before this bar closed (a gap): its rate is known before it settles.
-            while i < n_rates and rates[i][0] - 1 < ts:
-                if start_ms is None or rates[i][0] - 1 >= start_ms:
-                    yield MarkPrice(symbol, rates[i][0] - 1,
-                                    marks.get(rates[i][0]) or last_close or bar.open,
-                                    rates[i][1], rates[i][0])
-                    used += 1
-                i += 1
-            last_close = bar.close
-            if start_ms is not None and ts < start_ms:
-                continue
             yield bar
-            # The rate for funding time T arrives just after the bar that closes at T - 1 ms.
-            while i < n_rates and rates[i][0] - 1 == ts:
-                yield MarkPrice(symbol, ts, marks.get(ts + 1) or bar.close, rates[i][1],
-                                rates[i][0])
-                used += 1
-                i += 1
-    if warn is not None:
-        if holes:
-            shown = "; ".join(holes[:5]) + (f"; +{len(holes) - 5} more" if len(holes) > 5
-                                            else "")
-            notes.append(f"{len(holes)} gaps in the bars (not filled): {shown}")
-        if rates:
-            valued = "mark-price klines" if marks else "the last close (no mark-price klines)"
-            notes.append(f"funding from the downloaded history: {used} rates applied, valued "
-                         f"at {valued}")
         else:
-            notes.append("no funding history downloaded for these months "
-                         f"(tapedesk data download --kind funding --symbol {symbol}): "
-                         "the assumed rate applies")
-        warn(f"{name}: " + "; ".join(notes))
-
-
-def _marks(root: Path, symbol: str, interval: str, wanted: list[str], times: set[int],
-           ) -> dict[int, float]:
-    """{funding time: mark-price close of the bar ending there} from downloaded mark-price
-    klines (Binance values funding at the mark price); empty without them."""
-    have = stored_months(root, "mark", symbol, interval)
-    step = interval_ms(interval)
-    out: dict[int, float] = {}
-    for month in wanted:
-        if month in have:
-            try:
-                bars = month_bars(have[month], symbol, interval)
-            except (OSError, StoreError):
-                continue
-            out.update((b.open_ts + step, b.close) for b in bars if b.open_ts + step in times)
-    return out
-
-
-def _funding(root: Path, symbol: str, wanted: list[str]) -> list[tuple[int, float]]:
-    """(funding time rounded to the hour, rate) for the wanted months, in time order."""
-    have = stored_months(root, "funding", symbol, "")
-    out: list[tuple[int, float]] = []
-    for month in wanted:
-        if month in have:
-            try:
-                out.extend(((t + HOUR_MS // 2) // HOUR_MS * HOUR_MS, r)
-                           for t, r in month_funding(have[month]))
-            except (OSError, StoreError):
-                continue
-    return out
-
+            continue
+        break
+    if holes:
+        shown = "; ".join(holes[:5]) + (f"; +{len(holes) - 5} more" if len(holes) > 5 else "")
+        notes.append(f"{len(holes)} gaps in the bars (not filled): {shown}")

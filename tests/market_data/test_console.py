@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from tapedesk.engine.events import Bar
 
-from tests.market_data.archive_server import ArchiveServer, kline_csv
+from tests.market_data.archive_server import ArchiveServer, kline_csv, zipped
 from tests.market_data.conftest import JAN1
 
 EXE = Path(sys.executable).with_name("tapedesk")
@@ -38,14 +38,21 @@ def test_download_list_and_backtest_equal_to_the_csv_of_the_same_bars(
     del jan[1000:1030]  # a 30-minute hole: reported, never filled
     server.put_month("BTCUSDT", "1m", "2021-12", dec, header=False)
     server.put_month("BTCUSDT", "1m", "2022-01", jan, header=True)
+    name = "BTCUSDT-fundingRate-2022-01"
+    server.put(f"/data/futures/um/monthly/fundingRate/BTCUSDT/{name}.zip", zipped(
+        name + ".csv", "".join(f"{JAN1 + k * 8 * 3_600_000 + 2},8,{r}\n"
+                               for k, r in enumerate((0.0001, 0.0003, -0.0002) * 3))))
     dl = tapedesk("data", "download", "--symbol", "BTCUSDT", "--interval", "1m",
-                  "--from", "2021-11", "--to", "2022-01", home=tmp_path, base=base)
+                  "--from", "2021-11", "--to", "2022-01", "--kind", "klines", "--kind",
+                  "funding", home=tmp_path, base=base)
     assert dl.returncode == 0, dl.stderr
     out = dl.stdout.splitlines()
     assert "BTCUSDT 1m klines 2021-11: absent: does not exist in the archive (HTTP 404)" in out
     assert (f"BTCUSDT 1m klines 2022-01: stored: monthly archive, {len(jan):,} rows, "
             "1 gap(s) (see tapedesk data list)") in out
-    assert out[-1] == "2 stored, 0 already there, 1 not in the archive, 0 failed"
+    assert "BTCUSDT funding 2022-01: stored: monthly archive, 9 rows" in out
+    assert "BTCUSDT funding 2021-12: absent: does not exist in the archive (HTTP 404)" in out
+    assert out[-1] == "3 stored, 0 already there, 3 not in the archive, 0 failed"
     ls = tapedesk("data", "list", home=tmp_path, base=base)
     assert ls.returncode == 0, ls.stderr
     assert re.search(rf"klines +BTCUSDT +1m +2021-12\.\.2022-01 +{len(dec) + len(jan):,} ",
@@ -65,6 +72,8 @@ def test_download_list_and_backtest_equal_to_the_csv_of_the_same_bars(
         p = tapedesk("backtest", "--data", data, "--json", home=tmp_path, base=base)
         assert p.returncode == 0, p.stderr
         runs[name] = json.loads(p.stdout)
+        assert "BTCUSDT: funding from the downloaded history: 9 rates applied" in p.stderr, \
+            p.stderr
         if name == "store":
             assert "1 gaps in the bars (not filled): 2022-01-01" in p.stderr
             assert "2021-11 not in the archive" in p.stderr

@@ -98,7 +98,8 @@ def test_funding_is_valued_at_downloaded_mark_price_klines(
     notes: list[str] = []
     events = [e for e in selection_events(stored, warn=notes.append) if e.kind is Kind.MARK]
     mark_close = {b.ts + 1: b.close for b in marks}
-    # The month's first funding (00:00) has no bar ending there in this data: first open.
-    assert [e.mark for e in events][1:] == [mark_close[JAN1 + k * H8] for k in range(1, 9)]
-    assert [e.funding_rate for e in events] == RATES
+    # The month's first funding (00:00) is before the first bar (00:00-00:01): not charged.
+    assert [e.ts for e in events] == [JAN1 + k * H8 - 1 for k in range(1, 9)]
+    assert [e.mark for e in events] == [mark_close[JAN1 + k * H8] for k in range(1, 9)]
+    assert [e.funding_rate for e in events] == RATES[1:]
     assert "valued at mark-price klines" in notes[0]
