@@ -69,10 +69,15 @@ class _Symbol:
 
 def with_funding(events: Iterator[MarketEvent], root: Path,
                  notes: Callable[[str], None] | None = None) -> Iterator[MarketEvent]:
-    """``events`` with the downloaded funding of each bar's symbol merged in."""
+    """``events`` with the downloaded funding of each bar's symbol merged in (``events``
+    itself, no extra layer per event, when nothing is downloaded)."""
     if not (root / "binance-um" / "fundingRate").is_dir():
-        yield from events
-        return
+        return events
+    return _merged(events, root, notes)
+
+
+def _merged(events: Iterator[MarketEvent], root: Path,
+            notes: Callable[[str], None] | None) -> Iterator[MarketEvent]:
     syms: dict[str, _Symbol | None] = {}
     for ev in events:
         if ev.kind is not _BAR:
