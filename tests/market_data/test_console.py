@@ -82,12 +82,26 @@ def test_download_list_and_backtest_equal_to_the_csv_of_the_same_bars(
     assert runs["store"]["trades"] == runs["csv"]["trades"]
 
 
-def test_a_range_not_downloaded_is_one_line(server: ArchiveServer, tmp_path: Path,
-                                            sample_bars: list[Bar]) -> None:
+def test_replay_of_downloaded_months_and_one_line_errors(
+        server: ArchiveServer, tmp_path: Path, sample_bars: list[Bar]) -> None:
     base = server.base  # type: ignore[attr-defined]
     server.put_month("BTCUSDT", "1m", "2022-01", sample_bars[100:400])
-    tapedesk("data", "download", "--symbol", "BTCUSDT", "--from", "2022-01", home=tmp_path,
-             base=base)
+    dl = tapedesk("data", "download", "--symbol", "BTCUSDT", "--from", "2022-01",
+                  home=tmp_path, base=base)
+    assert dl.returncode == 0, dl.stderr
+    run = tapedesk("run", "--headless", "--speed", "0", "--replay", "binance:BTCUSDT:1m",
+                   home=tmp_path, base=base)
+    assert run.returncode == 0, run.stderr
+    assert "of 300 bars" in run.stdout, run.stdout[-800:]
+    for args, says in (
+        (("--from", "2022-13"), "--from '2022-13' is not a month (YYYY-MM, from 2017)"),
+        (("--from", "2022-02", "--to", "2022-01"), "--to 2022-01 is before --from 2022-02"),
+        (("--from", "2022-01", "--interval", "7m"), "--interval '7m' is not one of 1m, 3m"),
+    ):
+        p = tapedesk("data", "download", "--symbol", "BTCUSDT", *args, home=tmp_path,
+                     base=base)
+        assert p.returncode == 2 and p.stderr.startswith(f"tapedesk: {says}"), p.stderr
+        assert len(p.stderr.splitlines()) == 1
     p = tapedesk("backtest", "--data", "binance:BTCUSDT:1m:2022-01..2022-03", home=tmp_path,
                  base=base)
     assert p.returncode == 2
