@@ -95,13 +95,12 @@ def resolve(text: str, data: Path | None = None) -> Path:
     body = json.dumps({"symbol": symbol, "interval": interval, "from": wanted[0],
                        "to": wanted[-1]})
     content = f"{FIRST_LINE}\n{body}\n"
-    if not path.exists() or path.read_text() != content:
-        path.write_text(content)
+    try:
+        if not path.exists() or path.read_text() != content:
+            path.write_text(content)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{text}: cannot write {path}: {exc.strerror}") from None
     return path
-
-
-def is_selection(first_line: str) -> bool:
-    return first_line.startswith(FIRST_LINE)
 
 
 def _read(path: Path) -> tuple[Path, dict[str, str]]:
@@ -110,7 +109,9 @@ def _read(path: Path) -> tuple[Path, dict[str, str]]:
     try:
         lines = Path(path).read_text().splitlines()
         spec = json.loads(lines[1])
-        spec["symbol"], spec["interval"], spec["from"], spec["to"]
+        missing = [k for k in ("symbol", "interval", "from", "to") if k not in spec]
+        if missing:
+            raise KeyError(", ".join(missing))
     except (OSError, IndexError, ValueError, KeyError, TypeError) as exc:
         raise DataError(path, f"not a readable market-data selection ({exc})") from None
     return Path(path).resolve().parents[4], spec

@@ -20,10 +20,14 @@ EXE = Path(sys.executable).with_name("tapedesk")
 pytestmark = pytest.mark.skipif(not EXE.exists(), reason=f"console script not installed: {EXE}")
 
 
-def tapedesk(*args: str, home: Path, base: str) -> subprocess.CompletedProcess[str]:
+def tapedesk(*args: str, home: Path, base: str | None) -> subprocess.CompletedProcess[str]:
+    """The console script; the archive and REST URLs from the env when ``base`` is given."""
     env = {**os.environ, "XDG_CONFIG_HOME": str(home / "cfg"), "XDG_DATA_HOME": str(home / "d"),
-           "XDG_STATE_HOME": str(home / "state"), "TAPEDESK_HOME": str(home / "data"),
-           "TAPEDESK_ARCHIVE_URL": base, "TAPEDESK_FAPI_URL": base}
+           "XDG_STATE_HOME": str(home / "state"), "TAPEDESK_HOME": str(home / "data")}
+    env.pop("TAPEDESK_ARCHIVE_URL", None)
+    env.pop("TAPEDESK_FAPI_URL", None)
+    if base:
+        env.update(TAPEDESK_ARCHIVE_URL=base, TAPEDESK_FAPI_URL=base)
     p = subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=120, env=env,
                        cwd=home)
     assert "Traceback" not in p.stderr, p.stderr
@@ -86,9 +90,14 @@ def test_replay_of_downloaded_months_and_one_line_errors(
         server: ArchiveServer, tmp_path: Path, sample_bars: list[Bar]) -> None:
     base = server.base  # type: ignore[attr-defined]
     server.put_month("BTCUSDT", "1m", "2022-01", sample_bars[100:400])
-    dl = tapedesk("data", "download", "--symbol", "BTCUSDT", "--from", "2022-01",
-                  home=tmp_path, base=base)
+    config = tmp_path / "desk.toml"  # the archive URL from the config this time
+    config.write_text(f'[market_data]\narchive_url = "{base}"\nrest_url = "{base}"\n')
+    dl = tapedesk("--config", str(config), "data", "download", "--symbol", "BTCUSDT",
+                  "--from", "2022-01", home=tmp_path, base=None)
     assert dl.returncode == 0, dl.stderr
+    assert f"from {base} into" in dl.stderr
+    assert dl.stdout.splitlines()[-1] == "1 stored, 0 already there, 0 not in the archive, " \
+                                         "0 failed"
     run = tapedesk("run", "--headless", "--speed", "0", "--replay", "binance:BTCUSDT:1m",
                    home=tmp_path, base=base)
     assert run.returncode == 0, run.stderr
