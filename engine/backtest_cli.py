@@ -73,6 +73,10 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     )
     if fmt == "ws_capture" and not needs_ticks and args.fill_at != "quote":
         events = (e for e in events if e.kind is Kind.BAR)  # bar strategies: closed klines
+    if fmt not in ("ws_capture", "market_store"):  # bars: Binance's rates when downloaded
+        from tapedesk.engine.market_data.funding import with_downloaded_funding
+
+        events = with_downloaded_funding(events, args.data_dir, warnings.append)
     bar = None
     size = args.data.stat().st_size
     if not args.json and not args.no_progress and size > PROGRESS_MIN_BYTES:

@@ -102,7 +102,7 @@ def make_private(path: Path) -> None:
 def _ours(name: str) -> bool:
     """Files a desk keeps in its data dir (journals and their WAL, sockets, locks, logs)."""
     stem = name.split(".", 1)[0]
-    return name in ("log", "themes") or (stem in MODES and "." in name)
+    return name in ("log", "themes", "market") or (stem in MODES and "." in name)
 
 
 def state_dir() -> Path:

@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 Warn = Callable[[str], None]
 DEFAULT_SYMBOL = "BTCUSDT"
 FORMATS = ("binance_csv", "binance_json", "ohlcv_csv", "ninjabot_csv", "freqtrade_json",
-           "ws_capture")
+           "ws_capture", "market_store")
 
 _QUOTES = ("USDT", "USDC", "BUSD", "FDUSD")
 _KNOWN_BASES = frozenset(
@@ -183,6 +183,8 @@ def detect_format(path: str | Path) -> str:
     if junk > max(2, len(head) // 20):
         raise DataError(path, "binary content, not a text data file (CSV, JSON or a stream "
                               "capture, optionally gzipped)", 1)
+    if first.startswith("# tapedesk market-data selection"):
+        return "market_store"  # downloaded months: tapedesk.engine.market_data.selection
     if first.startswith("["):
         return "binance_json"
     if re.match(r'\{\s*"(date|open|high|low|close|volume)"\s*:\s*\{', first):
@@ -236,6 +238,11 @@ def iter_events(
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
         raise DataError(path, f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    if fmt == "market_store":
+        from tapedesk.engine.market_data.selection import selection_events
+
+        yield from selection_events(Path(path), start_ms, end_ms, warn)
+        return
     sym = (symbol or symbol_from_name(path) or DEFAULT_SYMBOL).upper()
     where = str(path)
     skips = Skips(where, warn)
@@ -266,7 +273,7 @@ def load_bars(
         if fast is not None:
             return fast
     events = iter_events(path, symbol, start_ms, end_ms, warn, fmt)
-    if fmt != "ws_capture":
+    if fmt not in ("ws_capture", "market_store"):
         return list(events)  # type: ignore[arg-type]
     return [e for e in events if e.kind is Kind.BAR]  # type: ignore[misc]
 

@@ -31,7 +31,12 @@ SAMPLES = {"1m": SAMPLE_BARS_1M, "stream": SAMPLE_STREAM}
 
 
 def data_source(text: str) -> Path:
-    """A data argument: ``sample:<name>`` for a bundled sample, else a file path."""
+    """A data argument: ``sample:<name>`` for a bundled sample, ``binance:SYM:1m:FROM..TO``
+    for downloaded months (``tapedesk data download``), else a file path."""
+    if text.startswith("binance:"):
+        from tapedesk.engine.market_data.selection import resolve
+
+        return resolve(text)
     if text.startswith("sample:"):
         name = text.removeprefix("sample:")
         if name not in SAMPLES:
