@@ -192,7 +192,8 @@ def story_text(s: dict[str, Any]) -> str:
         out += [f"  why: {reason}" for reason in sig["reasons"]] or ["  why: (no reasons given)"]
     if dec is not None:
         lev = f", {dec['leverage']}x isolated" if dec["leverage"] else ""
-        out += ["", f"RISK    {'accepted' if dec['accepted'] else 'refused'} ({dec['rule']}): "
+        rule = f" ({dec['rule']})" if dec["rule"] not in ("", "accepted") else ""
+        out += ["", f"RISK    {'accepted' if dec['accepted'] else 'refused'}{rule}: "
                 f"qty {dec['qty']}{lev}"]
         out += [f"  {line}" for line in _numbers(dec["numbers"])]
         if dec["passed"]:
