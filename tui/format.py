@@ -32,8 +32,9 @@ def clock(ts_ms: int) -> str:
 
 
 def stamp(ts_ms: int) -> str:
-    """Date and time to the minute: a trade list spans days."""
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    """Month-day and time to the minute: a trade list spans days, and 80 columns are tight
+    (the year and the seconds are in the trade's story)."""
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%m-%d %H:%M")
 
 
 def duration(ms: int) -> str:
