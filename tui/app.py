@@ -608,6 +608,8 @@ class DeskApp(App[int]):
         yield cmd("Equity chart", "chart", "Equity and drawdown", self.action_chart)
         yield cmd("Cycle log filter", "log_filter", "all / taken / refused / errors",
                   self.action_log_filter)
+        yield cmd("Search the log", "log_search", "Filter the explanation log by text",
+                  self.action_log_search)
         yield cmd("Next desk theme", "next_theme", "Remembered until [ui] theme changes",
                   self.action_next_theme)
         yield cmd("Desk keys", "help", "Every key, as bound now", self.action_help)

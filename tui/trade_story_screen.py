@@ -48,8 +48,8 @@ class TradeStoryScreen(ModalScreen[None]):
         self.run_worker(self._load(), name="trade-story", exit_on_error=False)
 
     async def _load(self) -> None:
-        if self.journal is None:
-            self._show("This desk keeps no journal, so it has no trade stories.")
+        if self.journal is None or self.trade_id <= 0:
+            self._show("This trade has no journal record, so it has no story to read.")
             return
         try:
             self.story = await load_story(self.journal, self.trade_id)

@@ -13,7 +13,7 @@ from tapedesk.engine.journal import Journal
 from tapedesk.engine.paper_venue import PaperVenue
 from tapedesk.engine.trade_story import load_story, story_text
 
-from tests.engine_units._helpers import T0, ScriptedStrategy, bar, long_at_close
+from tests.engine_units._helpers import ScriptedStrategy, bar, long_at_close
 
 ETH = "ETHUSDT"
 
