@@ -94,6 +94,8 @@ async def load_from_journal(engine: Any) -> dict[str, Any] | None:
             engine._strat[strat.name].enabled = flag == "1"
     rows = await journal.fetchall(f"SELECT {TRADE_COLUMNS} FROM trades ORDER BY id")
     engine.trades = [row_to_trade(r) for r in rows]
+    # The engine numbers trades (RoundTrip.id) so the desk shows the id --id takes at once.
+    engine.portfolio.next_trade_id = max((t.id for t in engine.trades), default=0) + 1
     ck = await journal.load_checkpoint()
     if ck and (not engine.source_id or ck["source"] == engine.source_id):
         engine._restore(ck)

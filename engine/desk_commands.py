@@ -148,29 +148,32 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_trades(args: argparse.Namespace) -> int:
     from tapedesk.engine.backtest import trade_json
     from tapedesk.engine.clock import parse_time
-    from tapedesk.engine.journal import TRADE_COLUMNS, open_readonly, row_to_trade
+    from tapedesk.engine.journal import open_readonly, row_to_trade, trade_columns
 
     _mode, path = _journal_for(args)
     if not path.exists():
         raise UserError(f"no journal at {path}: no {_mode} desk has run there yet")
-    sql, params = f"SELECT {TRADE_COLUMNS} FROM trades", ()
-    if args.day:
-        try:
-            start = parse_time(args.day)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-        sql += " WHERE exit_ts >= ? AND exit_ts < ?"
-        params = (start, start + 86_400_000)
+    if getattr(args, "id", None) is not None:  # --id comes from engine/commands/trade_id.py
+        return _print_story(path, args)
     conn = open_readonly(path)
     try:
-        trades = [row_to_trade(r) for r in conn.execute(sql + " ORDER BY exit_ts", params)]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        sql, params = f"SELECT {trade_columns(version)} FROM trades", ()
+        if args.day:
+            try:
+                start = parse_time(args.day)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+            sql += " WHERE exit_ts >= ? AND exit_ts < ?"
+            params = (start, start + 86_400_000)
+        trades = [row_to_trade(r) for r in conn.execute(sql + " ORDER BY exit_ts, id", params)]
     finally:
         conn.close()
-    rows = [trade_json(t) for t in trades]
+    rows = [{**trade_json(t), "id": t.id} for t in trades]
     if args.json:
         print(json.dumps(rows, indent=2))
     elif args.csv:
-        cols = list(rows[0]) if rows else list(trade_json.__annotations__)
+        cols = list(rows[0]) if rows else [*trade_json.__annotations__, "id"]
         w = csv.DictWriter(sys.stdout, fieldnames=cols)
         w.writeheader()
         w.writerows(rows)
@@ -179,10 +182,22 @@ def cmd_trades(args: argparse.Namespace) -> int:
             print("no closed trades")
         for r in rows:
             print(
-                f"{r['exit_time']}  {r['side']:5s} {r['qty']:>8s} {r['symbol']}  "
+                f"#{r['id']:<4} {r['exit_time']}  {r['side']:5s} {r['qty']:>8s} {r['symbol']}  "
                 f"{r['entry_price']} → {r['exit_price']}  fees {r['fees']}  "
                 f"pnl {Decimal(r['pnl']):+,.2f}  {r['strategy']} ({r['reason']})"
             )
+        if rows:
+            print("(tapedesk trades --id N: one trade's whole story)")
+    return 0
+
+
+def _print_story(path: Path, args: argparse.Namespace) -> int:
+    from tapedesk.engine.trade_story import read_story, story_text
+
+    story = read_story(path, args.id)
+    if story is None:
+        raise UserError(f"no trade #{args.id} in {path} (tapedesk trades lists the ids)")
+    print(json.dumps(story, indent=2) if args.json else story_text(story))
     return 0
 
 

@@ -417,25 +417,32 @@ class Engine(TraderCommands):
                             has_position=pos is not None,
                             has_pending=self.orders.working_entry(sig.symbol),
                             held_by=pos.strategy if pos is not None else "")
-        self._record_decision(dec)
+        # The position this decision belongs to: an accepted entry's own order id (taken
+        # now, so the decision is journaled under the id its fill will carry), an accepted
+        # exit's open position; a refusal belongs to no trade.
+        pos_id = ""
+        if dec.accepted:
+            pos_id = (pos.position_id if pos is not None else "") if sig.kind is SignalKind.EXIT \
+                else self.orders.new_id(OrderRole.ENTRY)
+        self._record_decision(dec, pos_id)
         if not dec.accepted:
             self.explain(ExplanationKind.REFUSED, say.refused(dec), strategy=sig.strategy,
-                         symbol=sig.symbol, rule=dec.rule)
+                         symbol=sig.symbol, rule=dec.rule, position_id="")
             return
         self.explain(ExplanationKind.TAKEN,
                      say.taken(dec, self.equity(), self.config.risk.risk_per_trade_pct),
-                     strategy=sig.strategy, symbol=sig.symbol, rule=dec.rule)
+                     strategy=sig.strategy, symbol=sig.symbol, rule=dec.rule, position_id=pos_id)
         if sig.kind is SignalKind.EXIT:
             if pos is not None:
                 self.close_position(pos, OrderRole.EXIT, exit_reason)
             return
         if hasattr(self.venue, "set_leverage"):
             self.venue.set_leverage(sig.symbol, dec.leverage)
-        self.orders.enter(sig, dec)
+        self.orders.enter(sig, dec, pos_id)
 
-    def _record_decision(self, dec: Decision) -> None:
+    def _record_decision(self, dec: Decision, position_id: str = "") -> None:
         if self.journal is not None:
-            self._pending.append(decision_record(dec))
+            self._pending.append(decision_record(dec, position_id))
 
     def close_position(self, pos: Position, role: OrderRole, reason: str) -> None:
         """Send the reduce-only market order that closes ``pos``; ``reason`` labels the trade."""
@@ -472,15 +479,17 @@ class Engine(TraderCommands):
             return
         self._fills_seen.add(key)
         self._commit_soon()
-        if self.journal is not None:
-            self._pending.append(fill_record(fill))
-        plan = self.orders.plan_for(fill)
         held = self.book.positions.get(fill.symbol)
+        pos_id = held.position_id if held is not None else fill.client_id  # it opens one
+        if self.journal is not None:
+            self._pending.append(fill_record(fill, pos_id))
+        plan = self.orders.plan_for(fill)
         strategy = plan.strategy if plan else (held.strategy if held else "")
         lev = plan.leverage if plan else 1
         effect = self.portfolio.fill(fill, lev, strategy, self.spec(fill.symbol))
         self.days.realized(effect.realized_gross, fill.fee)
-        self.explain(ExplanationKind.FILL, say.fill(fill), symbol=fill.symbol, strategy=strategy)
+        self.explain(ExplanationKind.FILL, say.fill(fill), symbol=fill.symbol, strategy=strategy,
+                     position_id=pos_id)
         if self.publish:
             self._outbox.append(fill)
         if plan is not None and effect.opened:
@@ -529,7 +538,7 @@ class Engine(TraderCommands):
         if self.journal is not None:
             self._pending.append(trade_record(trip))
         self.explain(ExplanationKind.EXIT, say.round_trip(trip), strategy=pos.strategy,
-                     symbol=pos.symbol)
+                     symbol=pos.symbol, position_id=pos.position_id)
         if self.publish:
             self._outbox.append(trip)
         self._check_day_lock()
@@ -598,8 +607,11 @@ class Engine(TraderCommands):
             self._pending.append(("INSERT INTO equity (ts, equity) VALUES (?, ?)", (ts, eq)))
 
     def explain(self, kind: ExplanationKind, text: str, *, strategy: str = "", symbol: str = "",
-                rule: str = "") -> None:
-        e = Explanation(self.clock.now(), kind, text, strategy, symbol, rule)
+                rule: str = "", position_id: str | None = None) -> None:
+        """``position_id`` None: the line is about ``symbol``'s open (or opening) position."""
+        if position_id is None:
+            position_id = self.orders.position_id(symbol) if symbol else ""
+        e = Explanation(self.clock.now(), kind, text, strategy, symbol, rule, position_id)
         self.recent.append(e)
         if self.journal is not None:
             self._pending.append(explanation_record(e))
@@ -632,9 +644,8 @@ class Engine(TraderCommands):
 
     def _drain_notes(self, strat: Strategy) -> None:
         for _ts, symbol, text in strat.drain_notes():  # type: ignore[attr-defined]
-            self.explain(
-                ExplanationKind.REFUSED, text, strategy=strat.name, symbol=symbol, rule="strategy"
-            )
+            self.explain(ExplanationKind.REFUSED, text, strategy=strat.name, symbol=symbol,
+                         rule="strategy", position_id="")
 
     # -- journal commit --------------------------------------------------------------------
 

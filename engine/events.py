@@ -308,6 +308,8 @@ class Position:
     exit_qty: Decimal = Decimal(0)
     exit_notional: Decimal = Decimal(0)
     realized_gross: Decimal = Decimal(0)
+    #: Client id of the order whose fill opened it: ties decision, orders, fills and trade.
+    position_id: str = ""
 
 
 @dataclass(slots=True)
@@ -328,6 +330,10 @@ class RoundTrip:
     strategy: str
     reason: str
     risk_amount: Decimal = Decimal(0)
+    #: The journal's trade id (``tapedesk trades --id``); the engine numbers trades itself
+    #: so the desk can show the id before the journal hands one back. 0: not numbered.
+    id: int = 0
+    position_id: str = ""  # Position.position_id of the position this trade closed
 
     @property
     def r_multiple(self) -> float | None:
@@ -355,3 +361,4 @@ class Explanation:
     strategy: str = ""
     symbol: str = ""
     rule: str = ""
+    position_id: str = ""  # the position it is about (Position.position_id), "" if none

@@ -77,8 +77,25 @@ MIGRATIONS: list[str] = [
     """,
     # v2: strategies' own state rides with the checkpoint (engine.strategy_state)
     "ALTER TABLE checkpoint ADD COLUMN strategy_state BLOB",
+    # v3: rows name the position they belong to (the client id of the order that opened it),
+    # so a trade's story is read by id, not guessed from symbol and time (trade_story.py).
+    # Rows written before v3 keep '' and their story says what cannot be tied to them.
+    """
+    ALTER TABLE trades ADD COLUMN position_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE decisions ADD COLUMN position_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE orders ADD COLUMN position_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE fills ADD COLUMN position_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE explanations ADD COLUMN position_id TEXT NOT NULL DEFAULT '';
+    CREATE INDEX decisions_position ON decisions (position_id);
+    CREATE INDEX orders_position ON orders (position_id);
+    CREATE INDEX fills_position ON fills (position_id);
+    CREATE INDEX explanations_position ON explanations (position_id);
+    """,
 ]
 
+SCHEMA_VERSION = len(MIGRATIONS)
+#: The first schema whose rows carry ``position_id``.
+POSITION_LINKS_VERSION = 3
 Record = tuple[str, tuple[Any, ...]]
 BUSY_MS = 5000  # how long a write waits for another process's lock before it counts as failed
 
@@ -286,17 +303,17 @@ def day_record(
 
 def explanation_record(e: Explanation) -> Record:
     return (
-        "INSERT INTO explanations (ts, kind, text, strategy, symbol, rule) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (e.ts, str(e.kind), e.text, e.strategy, e.symbol, e.rule),
+        "INSERT INTO explanations (ts, kind, text, strategy, symbol, rule, position_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (e.ts, str(e.kind), e.text, e.strategy, e.symbol, e.rule, e.position_id),
     )
 
 
 def trade_record(t: RoundTrip) -> Record:
     return (
         "INSERT INTO trades (symbol, side, qty, entry_price, exit_price, entry_ts, exit_ts, "
-        "gross_pnl, fees, funding, pnl, strategy, reason, risk_amount) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "gross_pnl, fees, funding, pnl, strategy, reason, risk_amount, id, position_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             t.symbol,
             str(t.side),
@@ -312,6 +329,8 @@ def trade_record(t: RoundTrip) -> Record:
             t.strategy,
             t.reason,
             str(t.risk_amount),
+            t.id or None,  # None: SQLite numbers it
+            t.position_id,
         ),
     )
 
@@ -332,13 +351,23 @@ def row_to_trade(r: tuple[Any, ...]) -> RoundTrip:
         strategy=r[11],
         reason=r[12],
         risk_amount=Decimal(r[13]),
+        id=int(r[14]),
+        position_id=r[15],
     )
 
 
 TRADE_COLUMNS = (
     "symbol, side, qty, entry_price, exit_price, entry_ts, exit_ts, gross_pnl, fees, "
-    "funding, pnl, strategy, reason, risk_amount"
+    "funding, pnl, strategy, reason, risk_amount, id, position_id"
 )
+
+
+def trade_columns(version: int) -> str:
+    """``TRADE_COLUMNS`` as a journal at schema ``version`` can answer them: a read-only
+    reader (``tapedesk trades``) cannot migrate an old journal, so missing links read ''."""
+    if version >= POSITION_LINKS_VERSION:
+        return TRADE_COLUMNS
+    return TRADE_COLUMNS.replace("position_id", "'' AS position_id")
 
 
 def row_to_explanation(r: tuple[Any, ...]) -> Explanation:

@@ -150,10 +150,24 @@ class Orders(OrderTimers, OrderRestart):
 
     def intent(self, symbol: str, side: str, typ: OrderType, qty: Decimal, role: OrderRole,
                *, stop: Decimal | None = None, reduce_only: bool = False,
-               strategy: str = "") -> OrderIntent:
-        cid = client_order_id(f"{self._prefix}{next(self._ids)}", role)
+               strategy: str = "", client_id: str = "") -> OrderIntent:
+        cid = client_id or self.new_id(role)
         return OrderIntent(cid, symbol, side, typ, qty, role, self.clock.now(),
                            stop_price=stop, reduce_only=reduce_only, strategy=strategy)
+
+    def new_id(self, role: OrderRole) -> str:
+        """A fresh client order id. The engine takes an entry's id before sending it: that id
+        names the position its fill opens, and the decision is journaled under it first."""
+        return client_order_id(f"{self._prefix}{next(self._ids)}", role)
+
+    def position_id(self, symbol: str) -> str:
+        """The position an order or line on ``symbol`` belongs to: the open one, else the one
+        a working entry will open; "" when neither (or a position from before the ids)."""
+        pos = self.book.get(symbol)
+        if pos is not None:
+            return pos.position_id
+        plan = self.plans.get(symbol)
+        return plan.entry_id if plan is not None else ""
 
     def submit(self, intent: OrderIntent) -> None:
         if intent.role is not OrderRole.ENTRY:
@@ -162,14 +176,16 @@ class Orders(OrderTimers, OrderRestart):
         if self.record is not None:
             self.record((
                 "INSERT INTO orders (client_id, ts, symbol, side, type, qty, price, stop_price, "
-                "reduce_only, role, strategy, status, reason, updated_ts) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'SENT', '', ?)",
+                "reduce_only, role, strategy, status, reason, updated_ts, position_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'SENT', '', ?, ?)",
                 (intent.client_id, intent.ts, intent.symbol, intent.side, str(intent.type),
                  str(intent.qty), text_or_none(intent.price), text_or_none(intent.stop_price),
-                 int(intent.reduce_only), str(intent.role), intent.strategy, intent.ts)))
+                 int(intent.reduce_only), str(intent.role), intent.strategy, intent.ts,
+                 self.position_id(intent.symbol)
+                 or (intent.client_id if intent.role is OrderRole.ENTRY else ""))))
         self.venue.submit(intent)
 
-    def enter(self, sig: Signal, dec: Decision) -> None:
+    def enter(self, sig: Signal, dec: Decision, client_id: str = "") -> None:
         """Send the entry; remember the stop and target that will protect whatever fills."""
         spec = self.spec(sig.symbol)
         long = sig.side is Side.LONG
@@ -178,7 +194,7 @@ class Orders(OrderTimers, OrderRestart):
         target = (spec.round_price(sig.take_profit, "down" if long else "up")
                   if sig.take_profit else None)
         intent = self.intent(sig.symbol, sig.side.order_side, OrderType.MARKET, dec.qty,
-                             OrderRole.ENTRY, strategy=sig.strategy)
+                             OrderRole.ENTRY, strategy=sig.strategy, client_id=client_id)
         self.plans[sig.symbol] = Plan(sig.symbol, sig.side, stop, target, sig.strategy,
                                       dec.leverage, intent.client_id)
         self.submit(intent)

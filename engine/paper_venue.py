@@ -505,6 +505,7 @@ def _pos_to_dict(p: Position) -> dict[str, Any]:
         "exit_notional": str(p.exit_notional),
         "realized_gross": str(p.realized_gross),
         "strategy": p.strategy,
+        "position_id": p.position_id,
     }
 
 
@@ -527,6 +528,7 @@ def _pos_from_dict(d: dict[str, Any]) -> Position:
         exit_notional=Decimal(d["exit_notional"]),
         realized_gross=Decimal(d["realized_gross"]),
         strategy=d.get("strategy", ""),
+        position_id=d.get("position_id", ""),
     )
 
 

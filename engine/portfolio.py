@@ -14,7 +14,7 @@ from tapedesk.engine.symbols import SymbolSpec
 
 
 class Portfolio:
-    __slots__ = ("balance", "book", "fees_total", "funding_total", "trades")
+    __slots__ = ("balance", "book", "fees_total", "funding_total", "next_trade_id", "trades")
 
     def __init__(self, balance: Decimal) -> None:
         self.book = PositionBook()
@@ -22,6 +22,7 @@ class Portfolio:
         self.fees_total = Decimal(0)
         self.funding_total = Decimal(0)
         self.trades: list[RoundTrip] = []
+        self.next_trade_id = 1  # after a restart: one past the journal's last (checkpoint.py)
 
     def fill(self, fill: Fill, leverage: int, strategy: str, spec: SymbolSpec) -> FillEffect:
         effect = self.book.apply(fill, leverage, strategy)
@@ -42,6 +43,7 @@ class Portfolio:
 
     def close(self, pos: Position, fill: Fill, reason: str, spec: SymbolSpec) -> RoundTrip:
         trip = round_trip(pos, fill, reason, spec.tick_size / 100)
+        trip.id, self.next_trade_id = self.next_trade_id, self.next_trade_id + 1
         self.trades.append(trip)
         return trip
 

@@ -79,6 +79,7 @@ class PositionBook:
                 strategy=strategy,
                 fees=fill.fee,
                 peak_qty=fill.qty,
+                position_id=fill.client_id,
             )
             return FillEffect(ZERO, True, None)
         if sign == pos.side.sign:
@@ -126,4 +127,4 @@ def round_trip(pos: Position, fill: Fill, reason: str, price_step: Decimal) -> R
         exit_price=exit_px.quantize(price_step), entry_ts=pos.opened_ts, exit_ts=fill.ts,
         gross_pnl=pos.realized_gross, fees=pos.fees, funding=pos.funding,
         pnl=pos.realized_gross - pos.fees + pos.funding, strategy=pos.strategy, reason=reason,
-        risk_amount=pos.risk_amount)
+        risk_amount=pos.risk_amount, position_id=pos.position_id)

@@ -23,23 +23,29 @@ def row_to_fill(r: tuple[Any, ...]) -> Fill:
                 Liquidity(r[7]), OrderRole(r[8]), int(r[9]), r[10] or "")
 
 
-def fill_record(fill: Fill) -> Record:
+def fill_record(fill: Fill, position_id: str = "") -> Record:
+    """``position_id``: the position the fill opened, added to or closed (trade_story.py)."""
     return (
         "INSERT OR IGNORE INTO fills (client_id, seq, trade_id, ts, symbol, side, qty, price, fee, "
-        "liquidity, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "liquidity, role, position_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (fill.client_id, fill.seq, fill.trade_id, fill.ts, fill.symbol, fill.side,
-         str(fill.qty), str(fill.price), str(fill.fee), str(fill.liquidity), str(fill.role)),
+         str(fill.qty), str(fill.price), str(fill.fee), str(fill.liquidity), str(fill.role),
+         position_id),
     )
 
 
-def decision_record(dec: Decision) -> Record:
+def decision_record(dec: Decision, position_id: str = "") -> Record:
+    """The signal's own prices ride in ``numbers`` too: a trade's story shows what the
+    strategy asked for beside what risk made of it."""
     sig = dec.signal
-    numbers = {**dec.numbers, "reasons": sig.reasons, "passed": dec.passed, "qty": str(dec.qty)}
+    numbers = {**dec.numbers, "reasons": sig.reasons, "passed": dec.passed, "qty": str(dec.qty),
+               "entry": sig.entry, "stop_loss": sig.stop_loss, "take_profit": sig.take_profit,
+               "confidence": sig.confidence, "leverage": dec.leverage}
     return (
-        "INSERT INTO decisions (ts, strategy, symbol, side, kind, accepted, rule, text, numbers)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO decisions (ts, strategy, symbol, side, kind, accepted, rule, text, numbers,"
+        " position_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (sig.ts, sig.strategy, sig.symbol, str(sig.side), str(sig.kind), int(dec.accepted),
-         dec.rule, dec.text, json.dumps(numbers, default=str)),
+         dec.rule, dec.text, json.dumps(numbers, default=str), position_id),
     )
 
 

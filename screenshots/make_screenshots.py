@@ -2,7 +2,7 @@
 
     python3 screenshots/make_screenshots.py [--out screenshots]
 
-Main screens, strategies, help and chart: the engine replays a fixed cut of the bundled
+Main screens, strategies, a trade's story, help and chart: the engine replays a fixed cut of the bundled
 real 1m bars to its end (event-time clock), so they are reproducible. Halted and the quit
 dialog: the demo engine (looping replay, as `tapedesk demo`) runs until a trade is open,
 then ctrl+x / q. Header faults: UNPROTECTED, JOURNAL ERROR and an offline feed are states
@@ -105,6 +105,8 @@ async def main() -> None:
         await shoot(args.out, f"main-{short}-160x48", (160, 48), theme)
     await shoot(args.out, "main-dark-80x24", (80, 24), "tapedesk-dark")
     await shoot(args.out, "strategies", (120, 36), "tapedesk-dark", ("s",))
+    # Enter on the second newest trade (a stop-loss or exit with its whole story).
+    await shoot(args.out, "trade-story", (120, 40), "tapedesk-dark", ("down", "enter"))
     await shoot(args.out, "help", (120, 36), "tapedesk-dark", ("question_mark",))
     await shoot(args.out, "chart", (120, 36), "tapedesk-dark", ("c",))
     await shoot_halted(args.out)

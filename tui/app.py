@@ -25,10 +25,12 @@ from tapedesk.tui.active_trade import ActiveTrade
 from tapedesk.tui.dialog_text import quit_text, resume_text
 from tapedesk.tui.explain_log import ExplainLog
 from tapedesk.tui.keymap import help_rows, keymap_problems, keys_by_id
+from tapedesk.tui.log_search import LogSearchScreen
 from tapedesk.tui.screens import ChartScreen, ConfirmScreen, HelpScreen
 from tapedesk.tui.status_header import StatusHeader
 from tapedesk.tui.strategy_screen import StrategyScreen
 from tapedesk.tui.trade_history import TradeHistory
+from tapedesk.tui.trade_story_screen import TradeStoryScreen
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -100,6 +102,9 @@ class DeskApp(App[int]):
         Binding("t", "next_theme", "Theme", id="next_theme"),
         Binding("c", "chart", "Chart", id="chart"),
         Binding("f", "log_filter", "Filter", id="log_filter"),
+        Binding("slash", "log_search", "Search", key_display="/", id="log_search"),
+        Binding("escape", "log_search_clear", "Clear search", show=False,
+                id="log_search_clear"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("d", "demo", "Demo", show=False, id="demo"),
@@ -529,6 +534,15 @@ class DeskApp(App[int]):
         name = self.explain.next_filter()
         self.notify(f"Log filter: {name}", timeout=2)
 
+    def action_log_search(self) -> None:
+        self.push_screen(LogSearchScreen(self.explain))
+
+    def action_log_search_clear(self) -> None:
+        self.explain.set_search("")
+
+    def on_trade_history_open(self, msg: TradeHistory.Open) -> None:
+        self.push_screen(TradeStoryScreen(getattr(self.engine, "journal", None), msg.trade_id))
+
     def action_next_theme(self) -> None:
         names = self.desk_themes or ["textual-dark"]
         i = names.index(self.theme) if self.theme in names else -1
@@ -594,6 +608,8 @@ class DeskApp(App[int]):
         yield cmd("Equity chart", "chart", "Equity and drawdown", self.action_chart)
         yield cmd("Cycle log filter", "log_filter", "all / taken / refused / errors",
                   self.action_log_filter)
+        yield cmd("Search the log", "log_search", "Filter the explanation log by text",
+                  self.action_log_search)
         yield cmd("Next desk theme", "next_theme", "Remembered until [ui] theme changes",
                   self.action_next_theme)
         yield cmd("Desk keys", "help", "Every key, as bound now", self.action_help)

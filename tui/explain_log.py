@@ -1,4 +1,9 @@
-"""The explanation log: every decision, taken or refused, with its rule; bounded and filterable."""
+"""The explanation log: every decision, taken or refused, with its rule; bounded and filterable.
+
+Two filters stack: the kind filter (``f``: all / taken / refused / errors) and a text search
+(``/``, case-insensitive, over time, kind, strategy, symbol, text and rule). Changing
+either redraws from the log's kept history, so lines scrolled out of view come back.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ class ExplainLog(RichLog):
         super().__init__(max_lines=max_lines, wrap=True, markup=False, min_width=20, **kwargs)
         self.history: deque[Explanation] = deque(maxlen=history)
         self.filter_name = "all"
+        self.search = ""  # the / text filter ("" = none), matched case-insensitively
         self.redraw_lines = min(max_lines, 200)
         self.caches_missing = limit_render_caches(self, LOG_CACHES)
 
@@ -46,7 +52,9 @@ class ExplainLog(RichLog):
         self._title()
 
     def _title(self) -> None:
-        self.border_title = f"Explanations · {self.filter_name} (f: filter)"
+        found = f" · /{self.search}" if self.search else ""
+        keys = "f: filter, /: search" + (", esc: clear" if self.search else "")
+        self.border_title = f"Explanations · {self.filter_name}{found} ({keys})"
 
     def add(self, items: list[Explanation], max_writes: int = 40) -> None:
         """Append to history; draw at most ``max_writes`` (the newest) per call.
@@ -55,9 +63,8 @@ class ExplainLog(RichLog):
         older ones would scroll out before anyone could read them, so one summary line
         stands in for them and the filter (f) can still redraw them from history.
         """
-        allowed = FILTERS[self.filter_name]
         self.history.extend(items)
-        shown = [ex for ex in items if allowed is None or ex.kind in allowed]
+        shown = [ex for ex in items if self.shows(ex)]
         skipped = len(shown) - max_writes
         if skipped > 0:
             self.write(Text(f"… {skipped} more in this instant (all in the journal)",
@@ -66,14 +73,32 @@ class ExplainLog(RichLog):
         for i, ex in enumerate(shown, start=1):
             self.write(self.line(ex), scroll_end=i == len(shown) and None)
 
+    def shows(self, ex: Explanation) -> bool:
+        allowed = FILTERS[self.filter_name]
+        if allowed is not None and ex.kind not in allowed:
+            return False
+        return not self.search or self.search.casefold() in self.line(ex).plain.casefold()
+
     def set_filter(self, name: str) -> None:
         self.filter_name = name
+        self.redraw()
+
+    def set_search(self, text: str) -> None:
+        """The / filter; "" clears it. Redraws from history only when it changed."""
+        text = text.strip()
+        if text != self.search:
+            self.search = text
+            self.redraw()
+
+    def redraw(self) -> None:
         self._title()
         self.clear()
-        allowed = FILTERS[name]
-        shown = [ex for ex in self.history if allowed is None or ex.kind in allowed]
+        shown = [ex for ex in self.history if self.shows(ex)]
         for ex in shown[-self.redraw_lines:]:
             self.write(self.line(ex))
+        if not shown and self.search:
+            self.write(Text(f"nothing in the last {len(self.history)} lines matches "
+                            f"“{self.search}” (esc clears)", style="dim italic"))
 
     def next_filter(self) -> str:
         i = FILTER_ORDER.index(self.filter_name)

@@ -31,6 +31,12 @@ def clock(ts_ms: int) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%H:%M:%S")
 
 
+def stamp(ts_ms: int) -> str:
+    """Month-day and time to the minute: a trade list spans days, and 80 columns are tight
+    (the year and the seconds are in the trade's story)."""
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%m-%d %H:%M")
+
+
 def duration(ms: int) -> str:
     """Compact h/m/s; negative durations (clock skew) read as 0s."""
     s = max(0, ms // 1000)

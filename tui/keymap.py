@@ -24,6 +24,8 @@ HELP_TEXT: dict[str, str] = {
                   "enter enables / disables the highlighted one",
     "chart": "chart: equity and drawdown",
     "log_filter": "explanation log filter: all → taken → refused → errors",
+    "log_search": "filter the explanation log by text (enter keeps, esc clears)",
+    "log_search_clear": "clear the log's text filter",
     "next_theme": "next theme (remembered until [ui] theme in the config changes)",
     "help": "this help",
     "quit": "quit (asks first when a position is open and says what protects it)",

@@ -1,4 +1,5 @@
-"""The status header: money at stake, data source, equity, day P&L, what is left today, and the desk state.
+"""The status header: money at stake, data source, symbols with their last price, equity,
+day P&L, what is left today, and the desk state.
 
 It is a Static repainted from one DeskSnapshot per frame; colours come from the theme's
 variables so every theme (and high-contrast) shows PAPER/LIVE and HALTED unmistakably.
@@ -13,7 +14,7 @@ from collections.abc import Callable
 
 from rich.text import Text
 from tapedesk.engine.snapshot import DeskSnapshot, DeskState, FeedStatus
-from tapedesk.tui.format import age, duration, money
+from tapedesk.tui.format import age, duration, money, price
 from textual.widgets import Static
 
 STALE_WARN_MS = 2_000
@@ -86,8 +87,10 @@ class StatusHeader(Static):
         t.append(f" {stake} ", style=f"bold #ffffff on {self._var(var, fallback)}")
         t.append(f" {source_label(snap)} ", style="italic")
         t.append("│")
-        t.append(f" {' '.join(snap.symbols)} ", style="bold")
-        t.append("│ ")
+        for sym in snap.symbols:  # each traded symbol with its last price
+            t.append(f" {sym} ", style="bold")
+            t.append(price(snap.last_prices.get(sym)))
+        t.append(" │ ")
         feed_text, feed_color = self._feed(snap)
         t.append(feed_text, style=feed_color)
         state = DeskState.HALTED if halting else snap.state

@@ -76,7 +76,10 @@ def journal_state(ddir: Path) -> dict[str, object]:
             ).fetchall(),
             "days": q("SELECT * FROM daily_state ORDER BY day").fetchall(),
             "balance": json.loads(ck[0])["balance"] if ck else None,
-            "positions": json.loads(ck[0])["positions"] if ck else None,
+            # position_id is the opening order's client id: per process, like the client
+            # ids the fills above leave out, so not part of what a resume must reproduce.
+            "positions": [{k: v for k, v in p.items() if k != "position_id"}
+                          for p in json.loads(ck[0])["positions"]] if ck else None,
         }
 
 
