@@ -54,6 +54,7 @@ from tapedesk.engine.journal_health import (
 )
 from tapedesk.engine.orders import Orders
 from tapedesk.engine.portfolio import Portfolio
+from tapedesk.engine.position_actions import reentry_block
 from tapedesk.engine.reconcile import reconcile_at_start
 from tapedesk.engine.records import (
     decision_record,
@@ -396,7 +397,8 @@ class Engine(TraderCommands):
         dec = self.risk.vet(sig, day=self.day, equity=self.equity(), available=avail, spec=spec,
                             has_position=pos is not None,
                             has_pending=self.orders.working_entry(sig.symbol),
-                            held_by=pos.strategy if pos is not None else "")
+                            held_by=pos.strategy if pos is not None else "",
+                            reentry_block=reentry_block(self, sig))
         self._record_decision(dec)
         if not dec.accepted:
             self.explain(ExplanationKind.REFUSED, say.refused(dec), strategy=sig.strategy,
