@@ -108,6 +108,7 @@ async def close_position(engine: Any, symbol: str) -> ActionResult:
     if why:
         return await _refuse(engine, "Manual close of", sym or "(no symbol)", why, "manual_close")
     pos: Position = engine.book.get(sym)
+    side, qty = pos.side, pos.qty  # the fill may change ``pos`` before this returns
     orders = engine.orders
     plan = orders.plans.get(sym)
     entry = orders.open.get(plan.entry_id) if plan is not None and plan.entry_id else None
@@ -137,8 +138,8 @@ async def close_position(engine: Any, symbol: str) -> ActionResult:
     # also with the market stream dead. The label ``manual`` names the trade's exit.
     orders.close(pos, OrderRole.FLATTEN, MANUAL)
     await engine.commit()
-    return ActionResult(True, f"{sym}: reduce-only market {pos.side.opposite.order_side} "
-                              f"{pos.qty} sent to close the {pos.side.value} ({numbers}).")
+    return ActionResult(True, f"{sym}: reduce-only market {side.opposite.order_side} "
+                              f"{qty} sent to close the {side.value} ({numbers}).")
 
 
 async def stop_to_break_even(engine: Any, symbol: str) -> ActionResult:
@@ -199,7 +200,8 @@ async def settled(engine: Any, symbol: str, *, close: bool, timeout: float) -> s
                                            if t.symbol == sym), None) if engine.trades else None
             if trip is None:
                 return f"{sym} is flat."
-            return (f"{sym} closed at {trip.exit_price}: net {trip.pnl:+.2f} USDT after "
+            exit_px = trip.exit_price.quantize(engine.spec(sym).tick_size)
+            return (f"{sym} closed at {exit_px}: net {trip.pnl:+.2f} USDT after "
                     f"{trip.fees:.2f} fees (exit reason {trip.reason}).")
         if not close and (pos is None or (
                 pos.stop_loss == orders_stop(engine, sym) and not _stop_in_flight(engine, sym))):

@@ -9,7 +9,6 @@ own prices decide nothing, the rule does.
 from __future__ import annotations
 
 import sqlite3
-from decimal import Decimal
 
 from tapedesk.engine.events import OrderRole, Side
 from tapedesk.engine.position_actions import break_even_stop
