@@ -18,11 +18,12 @@ from tapedesk.engine.events import (
     OrderUpdate,
     Position,
     Side,
+    Signal,
 )
 from tapedesk.engine.position_actions import REENTRY_PAUSE_MS, break_even_stop
 from tapedesk.engine.symbols import spec_for
 
-from tests.engine_units._helpers import MIN, bar, long_at_close
+from tests.engine_units._helpers import MIN, ScriptedStrategy, bar, long_at_close
 from tests.engine_units._venues import ScriptedVenue
 from tests.engine_units.test_orders import ETH, flat, make
 
@@ -177,3 +178,40 @@ async def test_a_moved_stop_the_venue_refuses_leaves_the_old_one_and_says_so():
     assert eng.position(ETH).stop_loss == D("1996.00")
     assert eng.orders.plans[ETH].stop == D("1996.00")
     assert "stop NOT moved to 2002.01" in "\n".join(e.text for e in eng.recent)
+
+
+async def test_halted_without_a_running_emergency_stop_still_closes_and_moves_stops():
+    """A desk that restarts HALTED with a position (killed mid emergency stop): the trader
+    may still close it or tighten its stop; the halt stays."""
+    eng, _venue = _opened()
+    eng.set_halted()
+    eng.process(bar(1, 2000, 2004, 2000, 2004))
+    assert (await eng.stop_to_breakeven(ETH)).done
+    assert (await eng.close_manually(ETH)).done and eng.position(ETH) is None
+    assert eng.halted and eng.trades[-1].reason == "manual"
+
+
+async def test_while_the_emergency_stop_works_nothing_more_is_sent():
+    eng, venue = _opened()
+    eng.orders.halt()  # the emergency stop's own step: it closes every position itself
+    before = len(venue.sent)
+    for act in (eng.close_manually, eng.stop_to_breakeven):
+        res = await act(ETH)
+        assert not res.done and "the emergency stop is closing every position" in res.text
+    assert len(venue.sent) == before
+
+
+async def test_a_short_moves_its_stop_down_to_break_even():
+    def short(b):
+        return Signal(ScriptedStrategy.name, b.symbol, Side.SHORT, b.ts, b.close, 2004.0,
+                      1992.0)
+
+    eng, _venue = make({0: short})
+    eng.process(flat(0))
+    pos = eng.position(ETH)
+    be = break_even_stop(pos, eng.orders.costs.taker_fee, eng.spec(ETH))
+    assert be < pos.entry_price
+    res = await eng.stop_to_breakeven(ETH)  # price 2000 is above a short's break-even
+    assert not res.done and "a short stop must be above the price" in res.text
+    eng.process(bar(1, 2000, 2000, 1996, 1996))
+    assert (await eng.stop_to_breakeven(ETH)).done and pos.stop_loss == be
