@@ -47,6 +47,7 @@ class ActionResult:
 
     done: bool
     text: str
+    stop: Decimal | None = None  # the stop price sent, for a stop move
 
     def to_json(self) -> dict[str, Any]:
         return {"done": self.done, "text": self.text}
@@ -126,8 +127,8 @@ async def close_position(engine: Any, symbol: str) -> ActionResult:
         f"{pos.side.opposite.order_side} {pos.qty}; the stop and target stay until it fills."
         + (" Cancelling the entry still working first." if entry is not None else "")
         + (f" The desk stays {' and '.join(flags)}." if flags else "")
-        + f" {pos.strategy or 'No strategy'} may not re-enter {sym} {pos.side.value} for "
-        f"{REENTRY_PAUSE_MS // 60_000} min.",
+        + (f" {pos.strategy} may not re-enter {sym} {pos.side.value} for "
+           f"{REENTRY_PAUSE_MS // 60_000} min." if pos.strategy else ""),
         symbol=sym, strategy=pos.strategy, rule="manual_close")
     if entry is not None:
         orders.cancel(entry)
@@ -183,10 +184,11 @@ async def stop_to_break_even(engine: Any, symbol: str) -> ActionResult:
     orders.move_stop(sym, be)
     await engine.commit()
     return ActionResult(True, f"{sym}: stop moving from {current} to break-even {be} "
-                              f"({how}; price {last}).")
+                              f"({how}; price {last}).", stop=be)
 
 
-async def settled(engine: Any, symbol: str, *, close: bool, timeout: float) -> str:
+async def settled(engine: Any, symbol: str, *, close: bool, timeout: float,
+                  stop: Decimal | None = None) -> str:
     """After an action, wait (bounded) for the venue's answer and say it in one sentence:
     the round trip a close made, or the stop the venue accepted."""
     sym = _symbol(symbol)
@@ -205,8 +207,13 @@ async def settled(engine: Any, symbol: str, *, close: bool, timeout: float) -> s
                     f"{trip.fees:.2f} fees (exit reason {trip.reason}).")
         if not close and (pos is None or (
                 pos.stop_loss == orders_stop(engine, sym) and not _stop_in_flight(engine, sym))):
-            return (f"{sym}: the venue holds the stop at {pos.stop_loss}." if pos is not None
-                    else f"{sym} closed meanwhile.")
+            if pos is None:
+                return f"{sym} closed meanwhile."
+            if stop is not None and pos.stop_loss != stop:
+                return (f"{sym}: the venue did NOT take the stop at {stop}; it holds the stop "
+                        f"at {pos.stop_loss} (the desk's log says why).")
+            return f"{sym}: the venue holds the stop at {pos.stop_loss}."
+
         await asyncio.sleep(0.05)
     return f"{sym}: the venue has not confirmed yet after {timeout:g} s; the desk's log follows."
 
@@ -253,5 +260,6 @@ async def act_and_wait(engine: Any, cmd: str, symbol: str, wait: float) -> dict[
     res = await (engine.close_manually if close else engine.stop_to_breakeven)(symbol)
     answer: dict[str, Any] = {"ok": True, **res.to_json()}
     if res.done:
-        answer["outcome"] = await settled(engine, symbol, close=close, timeout=wait)
+        answer["outcome"] = await settled(engine, symbol, close=close, timeout=wait,
+                                          stop=res.stop)
     return answer

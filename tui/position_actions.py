@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from tapedesk.engine.events import ExplanationKind, Position
+from tapedesk.engine.position_actions import REENTRY_PAUSE_MS
 from tapedesk.engine.snapshot import DeskSnapshot
 from tapedesk.tui.screens import ConfirmScreen
 from textual.app import SystemCommand
@@ -35,9 +36,10 @@ def close_text(symbol: str) -> Callable[[DeskSnapshot], tuple[str, str]]:
         return (f"Close {pos.side.value.upper()} {pos.qty} {symbol} now?",
                 f"Sends a reduce-only market {pos.side.opposite.order_side} {pos.qty}{upnl}. "
                 "The trade ends as 'manual'. The desk keeps running: it is not halted and "
-                f"other positions are untouched; {pos.strategy or 'the strategy'} may not "
-                f"re-enter {symbol} {pos.side.value} for 15 min.\n"
-                "y closes; Enter, n and esc cancel.")
+                "other positions are untouched"
+                + (f"; {pos.strategy} may not re-enter {symbol} {pos.side.value} for "
+                   f"{REENTRY_PAUSE_MS // 60_000} min" if pos.strategy else "")
+                + ".\ny closes; Enter, n and esc cancel.")
 
     return text
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tapedesk.engine.paths import MODES  # light, and imported by the CLI anyway
+
 EXIT_NO_DESK = 1
 EXIT_REFUSED = 3
 #: How long the desk waits for the venue's answer before replying (the order is sent first).
 WAIT_S = 10.0
-_MODES = ("paper", "live", "testnet", "demo-trading", "demo")  # engine.paths.MODES
 
 _COMMANDS = (
     ("close", "close", "close one position now, reduce-only at market (the trade's exit "
@@ -28,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     for name, cmd, text in _COMMANDS:
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         p.add_argument("symbol", help="the position's symbol, e.g. BTCUSDT")
-        p.add_argument("--mode", choices=_MODES,
+        p.add_argument("--mode", choices=MODES,
                        help="which desk (needed only when several are running)")
         p.set_defaults(run_command=lambda args, cmd=cmd: run(args, cmd))
 

@@ -20,7 +20,7 @@ from tapedesk.engine.events import (
     Side,
     Signal,
 )
-from tapedesk.engine.position_actions import REENTRY_PAUSE_MS, break_even_stop
+from tapedesk.engine.position_actions import REENTRY_PAUSE_MS, break_even_stop, settled
 from tapedesk.engine.symbols import spec_for
 
 from tests.engine_units._helpers import MIN, ScriptedStrategy, bar, long_at_close
@@ -178,6 +178,9 @@ async def test_a_moved_stop_the_venue_refuses_leaves_the_old_one_and_says_so():
     assert eng.position(ETH).stop_loss == D("1996.00")
     assert eng.orders.plans[ETH].stop == D("1996.00")
     assert "stop NOT moved to 2002.01" in "\n".join(e.text for e in eng.recent)
+    said = await settled(eng, ETH, close=False, timeout=1.0, stop=res.stop)
+    assert said == ("ETHUSDT: the venue did NOT take the stop at 2002.01; it holds the stop at "
+                    "1996.00 (the desk's log says why).")
 
 
 async def test_halted_without_a_running_emergency_stop_still_closes_and_moves_stops():
