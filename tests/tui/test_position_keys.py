@@ -8,6 +8,7 @@ own prices decide nothing, the rule does.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 from tapedesk.engine.events import OrderRole, Side
@@ -15,8 +16,21 @@ from tapedesk.engine.position_actions import break_even_stop
 from tapedesk.tui.app import make_app
 from tapedesk.tui.position_actions import ClosePositionScreen
 
-from tests.tui.helpers import feed_gate, hold_open_trade, ready, screen_text, settle
+from tests.tui.helpers import feed_gate, ready, screen_text, settle
 from tests.tui.real_engine import live_like_engine
+
+
+async def hold_quiet_trade(pilot, engine, gate) -> None:
+    """``hold_open_trade``, but only at a moment when nothing else is working on the trade
+    (no strategy exit resting in the paper venue, no entry still open): the keys are then
+    the only thing that acts on it."""
+    async with asyncio.timeout(60):
+        while not engine.book.positions or any(
+                i.role not in (OrderRole.STOP, OrderRole.TAKE_PROFIT)
+                for i in engine.orders.open.values()):
+            await pilot.pause(0.01)
+    gate.clear()
+    await settle(pilot)
 
 
 def _rows(engine, sql: str) -> list[tuple]:
@@ -34,9 +48,12 @@ async def test_x_asks_enter_cancels_and_y_closes_as_manual(desk_engine):
     app = make_app(desk_engine, bell=False)
     async with app.run_test(size=(120, 36)) as pilot:
         await ready(pilot)
-        await hold_open_trade(pilot, desk_engine, gate)
+        await hold_quiet_trade(pilot, desk_engine, gate)
         pos = app.last_snapshot.position
         sym, qty, trades_before = pos.symbol, pos.qty, len(desk_engine.trades)
+        titles = [c.title for c in app.get_system_commands(app.screen)]  # the palette
+        assert f"Close {pos.side.value} {sym} (x)" in titles
+        assert f"Stop to break-even {pos.side.value} {sym} (b)" in titles
         await pilot.press("x")
         await settle(pilot)
         assert isinstance(app.screen, ClosePositionScreen)
@@ -75,7 +92,7 @@ async def test_b_refuses_the_wrong_side_then_moves_the_stop_and_a_restart_keeps_
     app = make_app(desk_engine, bell=False)
     async with app.run_test(size=(120, 36)) as pilot:
         await ready(pilot)
-        await hold_open_trade(pilot, desk_engine, gate)
+        await hold_quiet_trade(pilot, desk_engine, gate)
         pos = desk_engine.book.get(app.last_snapshot.position.symbol)
         sym, s = pos.symbol, pos.side.sign
         spec = desk_engine.spec(sym)
@@ -135,15 +152,3 @@ async def test_keys_with_no_position_say_so_and_send_nothing(snapshot_engine):
         assert "No open position: nothing to move a stop." in said
         toasts = [n.message for n in app._notifications]
         assert "No open position: nothing to close." in toasts
-
-
-async def test_palette_lists_each_open_position(desk_engine):
-    gate = feed_gate(desk_engine)
-    app = make_app(desk_engine, bell=False)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(pilot)
-        await hold_open_trade(pilot, desk_engine, gate)
-        pos = app.last_snapshot.position
-        titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert f"Close {pos.side.value} {pos.symbol} (x)" in titles
-        assert f"Stop to break-even {pos.side.value} {pos.symbol} (b)" in titles
