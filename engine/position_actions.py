@@ -69,6 +69,11 @@ def break_even_stop(pos: Position, exit_fee: Decimal, spec: SymbolSpec) -> Decim
     return spec.round_price(raw, "up" if pos.side is Side.LONG else "down")
 
 
+def _px(value: Decimal) -> str:
+    """An averaged entry price without 28 decimals of division (``60007.1``)."""
+    return f"{value.quantize(Decimal('1e-8')).normalize():f}"
+
+
 def _symbol(symbol: str) -> str:
     return str(symbol or "").strip().upper()
 
@@ -123,7 +128,7 @@ async def close_position(engine: Any, symbol: str) -> ActionResult:
     engine.explain(
         ExplanationKind.DESK,
         f"Manual close {sym} (the trader's request): {pos.side.value} {pos.qty} @ "
-        f"{pos.entry_price}, {numbers}. Sending a reduce-only market "
+        f"{_px(pos.entry_price)}, {numbers}. Sending a reduce-only market "
         f"{pos.side.opposite.order_side} {pos.qty}; the stop and target stay until it fills."
         + (" Cancelling the entry still working first." if entry is not None else "")
         + (f" The desk stays {' and '.join(flags)}." if flags else "")
@@ -163,7 +168,7 @@ async def stop_to_break_even(engine: Any, symbol: str) -> ActionResult:
     be = break_even_stop(pos, fee, spec)
     current = pos.stop_loss if pos.stop_loss is not None else (plan.stop or None)
     last = _last(engine, sym)
-    how = (f"break-even {be} = entry {pos.entry_price} with {pos.fees:.4f} USDT fees paid"
+    how = (f"break-even {be} = entry {_px(pos.entry_price)} with {pos.fees:.4f} USDT fees paid"
            + (f", {pos.funding:+.4f} funding" if pos.funding else "")
            + f" and a {fee * 100:.3f} % exit fee at the stop, rounded "
            f"{'up' if pos.side is Side.LONG else 'down'} to the {spec.tick_size} tick")
