@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-COMMANDS = ("ping", "halt", "pause", "resume", "status", "reconcile")
+COMMANDS = ("ping", "halt", "pause", "resume", "status", "reconcile", "close",
+            "stop_to_breakeven")
 #: How long the desk waits for its emergency stop to verify flat before answering `halt`.
 HALT_WAIT_S = 20.0
 #: Connection errors that mean "busy or not listening yet", not "no desk".
@@ -110,6 +111,11 @@ class ControlServer:
             return {"ok": True, "describe": rec.describe() if rec else "Nothing to reconcile."}
         if cmd == "status":
             return {"ok": True, "status": eng.snapshot().to_json()}
+        if cmd in ("close", "stop_to_breakeven"):
+            from tapedesk.engine.position_actions import act_and_wait
+
+            return await act_and_wait(eng, cmd, str(request.get("symbol", "")),
+                                      _number(request.get("wait"), 10.0))
         return {"ok": False, "error": f"unknown command {cmd!r}; known: {', '.join(COMMANDS)}"}
 
     async def _halt(self, wait: float) -> dict[str, Any]:

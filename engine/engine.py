@@ -56,6 +56,7 @@ from tapedesk.engine.journal_health import (
 )
 from tapedesk.engine.orders import Orders
 from tapedesk.engine.portfolio import Portfolio
+from tapedesk.engine.position_actions import reentry_block
 from tapedesk.engine.reconcile import reconcile_at_start
 from tapedesk.engine.records import (
     decision_record,
@@ -416,7 +417,8 @@ class Engine(TraderCommands):
         dec = self.risk.vet(sig, day=self.day, equity=self.equity(), available=avail, spec=spec,
                             has_position=pos is not None,
                             has_pending=self.orders.working_entry(sig.symbol),
-                            held_by=pos.strategy if pos is not None else "")
+                            held_by=pos.strategy if pos is not None else "",
+                            reentry_block=reentry_block(self, sig))
         # The position this decision belongs to: an accepted entry's own order id (taken
         # now, so the decision is journaled under the id its fill will carry), an accepted
         # exit's open position; a refusal belongs to no trade.

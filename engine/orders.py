@@ -305,8 +305,8 @@ class Orders(OrderTimers, OrderRestart):
                 continue
             mine = [i for i in self.protection(symbol) if i.role is role]
             if any(i.client_id not in self.acked for i in mine):
-                continue  # one in flight: its acknowledgement re-checks the quantity
-            if any(i.qty == pos.qty for i in mine):
+                continue  # one in flight: its acknowledgement re-checks quantity and price
+            if any(i.qty == pos.qty and i.stop_price == price for i in mine):
                 continue
             typ = OrderType.STOP_MARKET if role is OrderRole.STOP else OrderType.TAKE_PROFIT_MARKET
             self.submit(self.intent(symbol, pos.side.opposite.order_side, typ, pos.qty, role,
@@ -331,17 +331,40 @@ class Orders(OrderTimers, OrderRestart):
             if (other.role is intent.role and other.client_id != intent.client_id
                     and other.client_id in self.acked and other.client_id not in self._cancelling):
                 self.cancel(other)
-        if pos is not None and intent.qty != pos.qty:
+        if pos is not None and (intent.qty != pos.qty or self._price_moved(intent)):
             self.protect(sym)
         self._recheck(sym)
+
+    def move_stop(self, symbol: str, price: Decimal) -> None:
+        """Amend the stop to ``price`` (already vetted and rounded): the plan takes the new
+        price and ``protect`` replaces the stop, new first, old cancelled once it is live."""
+        self.plans[symbol].stop = price
+        self.protect(symbol)
+
+    def _price_moved(self, intent: OrderIntent) -> bool:
+        """The plan's price for this role changed while ``intent`` was in flight."""
+        plan = self.plans.get(intent.symbol)
+        if plan is None:
+            return False
+        want = plan.stop if intent.role is OrderRole.STOP else plan.target
+        return want is not None and want != intent.stop_price
 
     def _protective_failed(self, intent: OrderIntent, up: OrderUpdate) -> None:
         sym = intent.symbol
         pos = self.book.get(sym)
         if pos is None or self.halting:
             return
-        if any(i.role is intent.role for i in self.protection(sym)):
-            return  # another order of this role still stands or is on its way
+        standing = [i for i in self.protection(sym) if i.role is intent.role]
+        if standing:  # another order of this role still stands or is on its way
+            plan = self.plans.get(sym)
+            if intent.role is OrderRole.STOP and plan is not None and plan.stop == intent.stop_price:
+                # A moved stop the venue refused: the old one keeps protecting, as it says.
+                plan.stop = standing[0].stop_price or plan.stop
+                self._say_final(intent, up)
+                self.explain(ExplanationKind.ERROR,
+                             f"{sym}: stop NOT moved to {intent.stop_price}; the stop at "
+                             f"{plan.stop} stays on the exchange.", symbol=sym)
+            return
         self._say_final(intent, up)
         if "-2021" in up.reason:
             # The price is already through the trigger: the stop would fill now, so do it.

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from tapedesk.engine.config import PaperConfig, RiskConfig
-from tapedesk.engine.events import Decision, RuleResult, Signal, SignalKind
+from tapedesk.engine.events import Decision, RuleResult, Side, Signal, SignalKind
 from tapedesk.engine.explanations import money, pct, price
 from tapedesk.engine.symbols import SymbolSpec
 
@@ -142,6 +142,25 @@ def rule_stop_distance(sig: Signal, cfg: RiskConfig) -> RuleResult:
         msg,
         {"stop_pct": dist, "min": cfg.min_stop_pct, "max": cfg.max_stop_pct},
     )
+
+
+def rule_stop_move(side: Side, new_stop: Decimal, last: Decimal | None,
+                   current: Decimal | None) -> RuleResult:
+    """A stop moved by the trader (engine.position_actions): on the protective side of the
+    price now, and never looser than the stop it replaces (a stop only moves toward profit)."""
+    below = "below" if side is Side.LONG else "above"
+    if last is None:
+        ok, msg = False, "no market price yet to check the stop against"
+    elif (last - new_stop) * side.sign <= 0:
+        ok, msg = False, (f"a {side.value} stop must be {below} the price: stop "
+                          f"{price(new_stop)} vs price {price(last)}")
+    elif current is not None and (new_stop - current) * side.sign < 0:
+        ok, msg = False, (f"stop {price(new_stop)} would be looser than the stop "
+                          f"{price(current)} already in place")
+    else:
+        ok, msg = True, ""
+    return RuleResult("stop_move", ok, msg,
+                      {"stop": str(new_stop), "price": str(last), "current": str(current)})
 
 
 def rule_one_position(has_position: bool, has_pending: bool, symbol: str) -> RuleResult:
@@ -294,8 +313,11 @@ class RiskEngine:
         has_position: bool,
         has_pending: bool,
         held_by: str = "",
+        reentry_block: str = "",
     ) -> Decision:
-        """``held_by``: the strategy whose position is open on the symbol ("" if none/unknown)."""
+        """``held_by``: the strategy whose position is open on the symbol ("" if none/unknown);
+        ``reentry_block``: why this entry would re-open what the trader just closed by hand
+        (engine.position_actions), "" when it would not."""
         if sig.kind is SignalKind.EXIT:
             if held_by and held_by != sig.strategy:  # one strategy never closes another's trade
                 return Decision(sig, False, rule="exit_not_its_position",
@@ -306,6 +328,8 @@ class RiskEngine:
         # Only a --no-risk research run takes an entry without a stop (ema_cross stop_pct=0).
         stopless = not self.enabled and not sig.stop_loss
         checks: list[RuleResult] = [rule_one_position(has_position, has_pending, sig.symbol)]
+        if reentry_block:
+            checks.append(RuleResult("after_manual_close", False, reentry_block, {}))
         if not stopless:
             checks.append(rule_stop_side(sig))
         if self.enabled:

@@ -1,5 +1,6 @@
 """The trader's commands and read-only queries on a running desk (TUI keys, control socket):
-pause, resume, the emergency stop and lifting it, strategy toggles, stopping the desk.
+pause, resume, the emergency stop and lifting it, strategy toggles, acting on one position
+(engine.position_actions), stopping the desk.
 
 A mixin of ``Engine``: kept apart so the engine module holds the loop and its routing. Every
 command journals its flag before anyone is told (``commit``), so a restart keeps it.
@@ -13,6 +14,7 @@ import json
 import logging
 from typing import Any
 
+from tapedesk.engine import position_actions
 from tapedesk.engine.emergency_stop import emergency_stop
 from tapedesk.engine.events import Explanation, ExplanationKind, Position, RoundTrip
 from tapedesk.engine.journal import row_to_explanation, setting_record
@@ -63,6 +65,14 @@ class TraderCommands:
                              "retrying); resume once the log says verified flat")
         self.orders.halting = False
         await self._set_flag("halted", False, "Halt lifted by the trader: new entries allowed.")
+
+    async def close_manually(self, symbol: str) -> position_actions.ActionResult:
+        """Close one position reduce-only at market (``x``, ``tapedesk close``)."""
+        return await position_actions.close_position(self, symbol)
+
+    async def stop_to_breakeven(self, symbol: str) -> position_actions.ActionResult:
+        """Move one position's stop to break-even (``b``, ``tapedesk stop-to-breakeven``)."""
+        return await position_actions.stop_to_break_even(self, symbol)
 
     async def set_strategy_enabled(self, name: str, enabled: bool) -> None:
         st = self._strat.get(name)

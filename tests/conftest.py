@@ -20,8 +20,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     import aiosqlite
 
-    left = [o for o in gc.get_objects()
-            if isinstance(o, aiosqlite.Connection) and o._thread.is_alive()]
+    def open_journal(o: object) -> bool:
+        try:
+            return isinstance(o, aiosqlite.Connection) and o._thread.is_alive()
+        except ReferenceError:  # a weakref.proxy whose object is gone (a Pilot + live test)
+            return False
+
+    left = [o for o in gc.get_objects() if open_journal(o)]
     for conn in left:
         conn.stop()
     if left:

@@ -21,6 +21,7 @@ from rich.markup import escape
 from tapedesk.engine.events import Explanation, ExplanationKind, Fill, RoundTrip
 from tapedesk.engine.snapshot import DeskSnapshot, DeskState, StateChanged
 from tapedesk.themes import DEFAULT_THEME, DESK_VARIABLES, load_themes
+from tapedesk.tui import position_actions
 from tapedesk.tui.active_trade import ActiveTrade
 from tapedesk.tui.dialog_text import quit_text, resume_text
 from tapedesk.tui.explain_log import ExplainLog
@@ -108,6 +109,8 @@ class DeskApp(App[int]):
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("d", "demo", "Demo", show=False, id="demo"),
+        Binding("x", "close_position", "Close", show=False, id="close_position"),
+        Binding("b", "stop_to_breakeven", "Break-even", show=False, id="stop_to_breakeven"),
         *[
             Binding(str(n), f"toggle_strategy({n})", f"Toggle strategy {n}", show=False,
                     id=f"toggle_strategy_{n}")
@@ -501,6 +504,12 @@ class DeskApp(App[int]):
         else:
             self._engine_call(self.engine.pause(), "pause")
 
+    def action_close_position(self) -> None:
+        position_actions.ask_close(self)
+
+    def action_stop_to_breakeven(self) -> None:
+        position_actions.stop_to_breakeven(self)
+
     def action_toggle_strategy(self, n: int) -> None:
         strategies = list(self.engine.strategies)
         if not 1 <= n <= len(strategies):
@@ -603,6 +612,7 @@ class DeskApp(App[int]):
         yield cmd("Pause / resume entries", "pause", "Open trade still managed",
                   self.action_toggle_pause)
         yield cmd("Resume from halt", "resume_halt", "Asks to confirm", self.action_resume_halt)
+        yield from position_actions.palette_commands(self, k.get)
         yield cmd("Strategies", "strategies", "Every registered strategy; enable any",
                   self.action_strategies)
         yield cmd("Equity chart", "chart", "Equity and drawdown", self.action_chart)

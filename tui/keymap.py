@@ -19,6 +19,10 @@ HELP_TEXT: dict[str, str] = {
                       "reduce-only, verify flat (no dialog; works from any screen)",
     "resume_halt": "resume from a halt (asks to confirm)",
     "pause": "pause / resume new entries (an open trade is still managed)",
+    "close_position": "close the open position shown first, reduce-only at market (asks; "
+                      "Enter cancels); the desk keeps running",
+    "stop_to_breakeven": "move that position's stop to break-even (entry plus fees); refused "
+                         "if the price is not past it",
     "toggle_strategy": "enable / disable strategy N (the strategy screen lists every one)",
     "strategies": "strategy screen: every registered strategy, its parameters; "
                   "enter enables / disables the highlighted one",
