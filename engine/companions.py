@@ -17,7 +17,9 @@ from typing import Any, Protocol
 log = logging.getLogger("tapedesk.engine")
 
 #: ``module:function`` of each companion factory, started in this order.
-FACTORIES: list[str] = []
+FACTORIES: list[str] = [
+    "tapedesk.engine.api:companion",
+]
 
 
 class Companion(Protocol):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from tapedesk.engine.api.config import ApiConfig
 from tapedesk.engine.paths import config_dir, data_dir  # noqa: F401  (re-exported)
 
 
@@ -142,6 +143,7 @@ class DeskConfig(_Section):
     binance: BinanceConfig = Field(default_factory=BinanceConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
     journal: JournalConfig = Field(default_factory=JournalConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
 
     @field_validator("symbols")
     @classmethod
