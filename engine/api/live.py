@@ -28,8 +28,6 @@ log = logging.getLogger("tapedesk.api")
 CLIENT_QUEUE = 1000
 #: How often connected clients get a ``snapshot`` message (equity, P&L, positions, feed).
 SNAPSHOT_EVERY_S = 1.0
-#: Close code sent (when the socket still takes it) to a dropped client: "try again later".
-TOO_SLOW = 1013
 
 
 def encode(item: Any) -> str | None:

@@ -37,13 +37,14 @@ class _Text:
 
     def metric(self, name: str, kind: str, help_text: str,
                samples: Iterable[tuple[dict[str, str], Any]]) -> None:
+        if kind == "counter":  # text format 0.0.4: the family is named with its _total
+            name += "_total"
         self.lines.append(f"# HELP tapedesk_{name} {help_text}")
         self.lines.append(f"# TYPE tapedesk_{name} {kind}")
-        suffix = "_total" if kind == "counter" else ""
         for labels, value in samples:
             tags = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
             where = f"{{{tags}}}" if tags else ""
-            self.lines.append(f"tapedesk_{name}{suffix}{where} {_number(value)}")
+            self.lines.append(f"tapedesk_{name}{where} {_number(value)}")
 
     def gauge(self, name: str, help_text: str, value: Any) -> None:
         self.metric(name, "gauge", help_text, [({}, value)])

@@ -65,8 +65,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         raise cli.UserError(format_validation_error(exc, "serve").replace("serve: ", "--", 1)
                             .splitlines()[0]) from None
+    _preflight(api.FORCED)
     args.command, args.headless, args.run_command = "run", True, None
     return cli._dispatch(args, None)
+
+
+def _preflight(cfg: object) -> None:
+    """A desk started to serve the API must not run without it: the token and the address
+    are checked first (a desk with ``[api] enabled`` only says, and trades on)."""
+    import socket
+
+    from tapedesk.engine.api.token import ensure_token
+    from tapedesk.engine.cli import UserError
+    from tapedesk.engine.keys import KeyringUnavailable
+
+    try:
+        ensure_token()
+    except KeyringUnavailable as exc:
+        raise UserError(f"the API keeps its token in the OS keyring: {exc.reason} "
+                        "(`tapedesk api token` says what to do)") from None
+    host, port = cfg.host, cfg.port  # type: ignore[attr-defined]
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (--host, "
+                        "--port or [api] in the config)") from None
 
 
 def cmd_token(args: argparse.Namespace) -> int:

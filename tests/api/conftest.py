@@ -44,6 +44,15 @@ class Desk:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
+    async def call(self, path: str, method: str = "GET") -> tuple[int, Any, Any]:
+        """One request with the token: (status, JSON or text body, headers)."""
+        import aiohttp
+
+        async with aiohttp.ClientSession(headers=self.auth()) as s, s.request(
+                method, self.url + path) as r:
+            body = await (r.json() if r.content_type == "application/json" else r.text())
+            return r.status, body, r.headers
+
 
 def replay_engine(data: Path, ddir: Path, api: bool = True) -> Any:
     ddir.mkdir(parents=True, exist_ok=True)
@@ -54,7 +63,9 @@ def replay_engine(data: Path, ddir: Path, api: bool = True) -> Any:
 async def run_until(eng: Any, done: Any) -> None:
     """Feed the replay by hand until ``done(eng)``, committing as the desk does."""
     await eng.start()
-    async for batch in eng.feed.batches():
+    if not hasattr(eng, "_test_batches"):  # a second call goes on where the first stopped
+        eng._test_batches = eng.feed.batches()
+    async for batch in eng._test_batches:
         for ev in batch:
             eng.process(ev)
             if done(eng):
