@@ -59,7 +59,8 @@ async def _raw_client_never_reading(host: str, port: int, token: str):
 
 
 async def test_a_client_that_never_reads_is_dropped_not_the_others(desk, monkeypatch) -> None:
-    monkeypatch.setattr(live, "CLIENT_QUEUE", 20)
+    monkeypatch.setattr(live, "CLIENT_BUFFER", 256 * 1024)
+    monkeypatch.setattr(live, "FLUSH_S", 0)
     hub = desk.server.hub
     slow_reader, slow_writer = await _raw_client_never_reading(
         "127.0.0.1", desk.server.port, desk.token)
