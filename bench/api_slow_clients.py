@@ -15,7 +15,8 @@ For each: tick → decision latency (``Engine.process`` of a bar that led to a r
 entry to return, perf_counter_ns) p50/p99/max, per-bar processing p99, batch latency (feed
 batch in → journal commit and announcement done) p50/p99/max, bars/s over the whole replay,
 the API's event-loop lag (worst during the replay), the peak RSS of the desk process, what
-the reading client received and how many silent clients the desk dropped.
+the reading client received, how many silent clients the desk dropped, and how long the
+desk took to stop with every client still connected.
 
 ``--rcvbuf N`` shrinks the silent clients' receive buffers (bytes) so they stall sooner; the
 default leaves the kernel's, as a real stuck dashboard would have.
@@ -184,6 +185,9 @@ async def desk_main(scenario: str, days: int, n_clients: int, rcvbuf: int) -> di
         if server else 0.0,
         "trades": len(eng.trades),
     }
+    t_stop = time.perf_counter()
+    await eng.stop()  # with every client still connected, the silent ones included
+    result["stop_s"] = time.perf_counter() - t_stop
     if reading is not None:
         reading.cancel()
         await ws.close()
@@ -191,7 +195,6 @@ async def desk_main(scenario: str, days: int, n_clients: int, rcvbuf: int) -> di
     if clients_proc is not None:
         clients_proc.kill()
         clients_proc.wait()
-    await eng.stop()
     return result
 
 
@@ -215,7 +218,7 @@ def main() -> None:
           f"{args.clients} silent clients (rcvbuf {args.rcvbuf or 'kernel default'})")
     print(f"{'run':6s} {'bars/s':>8s} {'decision p50/p90/p99 µs':>24s} {'bar p99 µs':>10s} "
           f"{'batch p50/p99/max ms':>21s} {'lag ms':>7s} {'RSS MB':>7s} {'ws msgs':>8s} "
-          f"{'reader':>7s} {'dropped':>7s} {'held KB':>7s}")
+          f"{'reader':>7s} {'dropped':>7s} {'held KB':>7s} {'stop s':>6s}")
     rates: dict[str, list[float]] = {}
     for _round in range(args.repeat):  # interleaved: a busy machine hurts every scenario alike
         for scenario in ("off", "idle", "slow"):
@@ -233,7 +236,7 @@ def main() -> None:
                   f"{d[0]:7.1f}/{d[1]:7.1f}/{d[2]:8.1f} {r['tick_p99_us']:10.1f} "
                   f"{b[0]:6.2f}/{b[1]:6.2f}/{b[2]:7.2f} {lag:>7s} {r['rss_mb']:7.1f} "
                   f"{r['ws_messages']:8,d} {r['reader_got']:7,d} {r['dropped']:7d} "
-                  f"{r['held_kb']:7.0f}")
+                  f"{r['held_kb']:7.0f} {r['stop_s']:6.2f}")
     print("median bars/s: " + ", ".join(f"{k} {statistics.median(v):,.0f}"
                                         for k, v in rates.items()))
     print(f"(decisions per run: {r['decisions']:,}; trades: {r['trades']:,})")

@@ -86,7 +86,8 @@ def test_serve_answers_what_the_cli_prints(env: dict[str, str], tmp_path: Path) 
     # then the desk is served: at 1x a 1m replay gives one bar a minute, so nothing changes
     # between the API's answer and the CLI's
     proc = subprocess.Popen(
-        [*_tapedesk(), "--data-dir", str(ddir), "serve", "--replay", str(data), "--speed", "1",
+        [*_tapedesk(), "--data-dir", str(ddir), "--log-level", "DEBUG", "serve", "--replay",
+         str(data), "--speed", "1",
          "--no-resume", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -120,7 +121,7 @@ def test_serve_answers_what_the_cli_prints(env: dict[str, str], tmp_path: Path) 
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "Interrupted: journal flushed." in out
-    # the token never reached the desk's output or any file it wrote
+    # the token never reached the desk's output (its DEBUG log included) or any file it wrote
     assert token not in out + err + "".join(lines)
     for path in ddir.rglob("*"):
         if path.is_file():
