@@ -1,6 +1,6 @@
 """A real desk for the API tests: the replay engine on the bundled real sample, paper venue,
 journal on disk, the API started by the desk itself (engine.companions), its token in a
-keyring backend of the test's own (a plain file under tmp_path, never the user's keyring)."""
+keyring backend of the test's own (in memory, never the user's keyring)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,28 @@ from tapedesk.engine.assembly import build_replay_engine
 from tapedesk.engine.config import DeskConfig
 
 from tests.engine.helpers import write_sample_csv
-from tests.live.file_keyring import PlainFileKeyring
+
+
+class MemoryKeyring:
+    """The three calls the token needs. Deliberately not a ``KeyringBackend`` subclass: those
+    register themselves with keyring, and every later test in this process would see it."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[service, username] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        del self.items[service, username]
 
 
 @pytest.fixture
-def test_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PlainFileKeyring:
-    backend = PlainFileKeyring(tmp_path / "keyring.json")
+def test_keyring(monkeypatch: pytest.MonkeyPatch) -> MemoryKeyring:
+    backend = MemoryKeyring()
     monkeypatch.setattr(keyring, "get_keyring", lambda: backend)
     return backend
 
@@ -82,7 +98,7 @@ def protected_position(eng: Any) -> bool:
 
 
 @pytest.fixture
-async def desk(tmp_path: Path, sample_csv: Path, test_keyring: PlainFileKeyring):
+async def desk(tmp_path: Path, sample_csv: Path, test_keyring: MemoryKeyring):
     eng = replay_engine(sample_csv, tmp_path / "d")
     try:
         await run_until(eng, protected_position)
