@@ -48,3 +48,17 @@ def test_example_config_section_enables_the_api(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(enabled + "\n")
     assert load_config(path).api.enabled is True
+
+
+def test_help_loads_none_of_the_server() -> None:
+    """`tapedesk --help` lists serve and api but imports neither aiohttp's server side nor
+    the API's modules beyond its config model (and never prometheus_client)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom tapedesk.engine.cli import build_parser\nbuild_parser()\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('tapedesk.engine.api', "
+            "'aiohttp.web', 'prometheus_client'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "['tapedesk.engine.api', 'tapedesk.engine.api.config']"
