@@ -20,6 +20,7 @@ log = logging.getLogger("tapedesk.engine")
 FACTORIES: list[str] = [
     "tapedesk.engine.notifier:notifier",
     "tapedesk.engine.telegram_bot:telegram_bot",
+    "tapedesk.engine.api:companion",
 ]
 
 
@@ -41,7 +42,9 @@ async def start_companions(engine: Any) -> list[Companion]:
                 continue
             await companion.start()
         except Exception as exc:
-            log.warning("companion %s did not start", spec, exc_info=True)
+            # One line for the user (the desk log may be their terminal); where: at DEBUG.
+            log.warning("companion %s did not start: %s", spec, exc)
+            log.debug("companion %s start failure", spec, exc_info=True)
             engine.explain(ExplanationKind.ERROR,
                            f"{spec.split(':')[0].rsplit('.', 1)[-1]} did not start: {exc}")
             continue
@@ -54,4 +57,5 @@ async def close_companions(companions: list[Companion]) -> None:
         try:
             await companion.close()
         except Exception:
-            log.warning("companion %r did not close cleanly", companion, exc_info=True)
+            log.warning("companion %r did not close cleanly", companion)
+            log.debug("companion close failure", exc_info=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from tapedesk.engine.api.config import ApiConfig
 from tapedesk.engine.market_data.archive import MarketDataConfig
 from tapedesk.engine.notify_config import NotifyConfig, TelegramConfig
 from tapedesk.engine.paths import config_dir, data_dir  # noqa: F401  (re-exported)
@@ -147,6 +148,7 @@ class DeskConfig(_Section):
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     market_data: MarketDataConfig = Field(default_factory=MarketDataConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
 
     @field_validator("symbols")
     @classmethod

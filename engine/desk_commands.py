@@ -145,23 +145,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_trades(args: argparse.Namespace) -> int:
+def read_trades(path: Path, day: str | None = None) -> list[dict[str, Any]]:
+    """Closed trades as ``trades --json`` prints them (the local API serves the same)."""
     from tapedesk.engine.backtest import trade_json
     from tapedesk.engine.clock import parse_time
     from tapedesk.engine.journal import open_readonly, row_to_trade, trade_columns
 
-    _mode, path = _journal_for(args)
-    if not path.exists():
-        raise UserError(f"no journal at {path}: no {_mode} desk has run there yet")
-    if getattr(args, "id", None) is not None:  # --id comes from engine/commands/trade_id.py
-        return _print_story(path, args)
     conn = open_readonly(path)
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         sql, params = f"SELECT {trade_columns(version)} FROM trades", ()
-        if args.day:
+        if day:
             try:
-                start = parse_time(args.day)
+                start = parse_time(day)
             except ValueError as exc:
                 raise UserError(str(exc)) from None
             sql += " WHERE exit_ts >= ? AND exit_ts < ?"
@@ -169,7 +165,18 @@ def cmd_trades(args: argparse.Namespace) -> int:
         trades = [row_to_trade(r) for r in conn.execute(sql + " ORDER BY exit_ts, id", params)]
     finally:
         conn.close()
-    rows = [{**trade_json(t), "id": t.id} for t in trades]
+    return [{**trade_json(t), "id": t.id} for t in trades]
+
+
+def cmd_trades(args: argparse.Namespace) -> int:
+    from tapedesk.engine.backtest import trade_json
+
+    _mode, path = _journal_for(args)
+    if not path.exists():
+        raise UserError(f"no journal at {path}: no {_mode} desk has run there yet")
+    if getattr(args, "id", None) is not None:  # --id comes from engine/commands/trade_id.py
+        return _print_story(path, args)
+    rows = read_trades(path, args.day)
     if args.json:
         print(json.dumps(rows, indent=2))
     elif args.csv:

@@ -1,0 +1,165 @@
+"""The local API as a desk companion (engine.companions): an aiohttp server on the engine's
+own event loop, every request checked against the bearer token from the keyring.
+
+No access log: request lines are nobody's business, and the Authorization header is never
+read anywhere but ``TokenCheck``. A handler's failure answers 500 with one line and is logged
+without the request, so no header can ride along into a log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from typing import Any
+
+from aiohttp import web
+from tapedesk.engine.api.config import ApiConfig
+from tapedesk.engine.api.live import LiveHub
+from tapedesk.engine.api.routes import ApiRoutes, error
+from tapedesk.engine.api.token import ApiToken, ensure_token, load_token
+
+log = logging.getLogger("tapedesk.api")
+
+#: How often the token is read again from the keyring (a rotation takes effect by then).
+TOKEN_REFRESH_S = 5.0
+#: Event-loop lag is sampled this often; the worst of the last minute is kept.
+LAG_EVERY_S = 0.25
+
+
+class TokenCheck:
+    """The current token, re-read from the keyring now and then (never per request: a
+    Secret Service round trip is milliseconds). A token deleted from the keyring stops
+    every request; a keyring that cannot be read keeps the last token known."""
+
+    def __init__(self, token: ApiToken | None, backend: Any = None) -> None:
+        self.token = token
+        self.backend = backend
+        self._read_at = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def accepts(self, presented: str) -> bool:
+        if time.monotonic() - self._read_at > TOKEN_REFRESH_S:
+            await self._refresh()
+        token = self.token
+        return token is not None and token.matches(presented)
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            if time.monotonic() - self._read_at <= TOKEN_REFRESH_S:
+                return
+            try:
+                self.token = await asyncio.to_thread(load_token, self.backend)
+            except Exception as exc:  # KeyringUnavailable's text is scrubbed of secrets
+                log.warning("API token not re-read from the keyring (%s); keeping the last one",
+                            type(exc).__name__)
+            self._read_at = time.monotonic()
+
+
+class LoopLag:
+    """How late the loop wakes from a short sleep: the desk's own responsiveness."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+        self._window: deque[float] = deque(maxlen=int(60 / LAG_EVERY_S))
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._watch())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+
+    def worst(self) -> float:
+        return max(self._window, default=0.0)
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(LAG_EVERY_S)
+            self.last = max(0.0, loop.time() - before - LAG_EVERY_S)
+            self._window.append(self.last)
+
+
+class ApiServer:
+    def __init__(self, engine: Any, cfg: ApiConfig, backend: Any = None) -> None:
+        self.engine = engine
+        self.cfg = cfg
+        self.backend = backend  # keyring backend (None: the user's own)
+        self.hub = LiveHub(engine)
+        self.lag = LoopLag()
+        self.tokens = TokenCheck(None, backend)
+        self.port: int | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.cfg.host}]" if ":" in self.cfg.host else self.cfg.host
+        return f"http://{host}:{self.port}"
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._guard], client_max_size=64 * 1024)
+        app.add_routes(ApiRoutes(self).table())
+        return app
+
+    async def start(self) -> None:
+        from tapedesk.engine.keys import KeyringUnavailable
+
+        try:
+            token, created = await asyncio.to_thread(ensure_token, self.backend)
+        except KeyringUnavailable as exc:  # its help text is long: one line here
+            raise RuntimeError(f"no API token: {exc.reason}; the API keeps its token in the OS "
+                               "keyring (`tapedesk api token` says how)") from None
+        self.tokens = TokenCheck(token, self.backend)
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.cfg.host, self.cfg.port, reuse_address=True)
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise OSError(f"cannot listen on {self.cfg.host}:{self.cfg.port}: "
+                          f"{exc.strerror or exc}") from None
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+        self.hub.start()
+        self.lag.start()
+        from tapedesk.engine.events import ExplanationKind
+
+        note = (" A new API token was stored in the keyring;" if created else "")
+        self.engine.explain(ExplanationKind.DESK,
+                            f"Local API listening on {self.url} (try {self.url}/api/status)."
+                            f"{note} `tapedesk api token` shows the bearer token.")
+
+    async def close(self) -> None:
+        await self.lag.stop()
+        await self.hub.close()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Every route, known or not, needs the token: an unknown path answers 401 too."""
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not await self.tokens.accepts(presented.strip()):
+            response = error(401, "missing or wrong bearer token (`tapedesk api token` "
+                                  "shows it; send Authorization: Bearer <token>)")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="tapedesk"'
+            return response
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status >= 400:
+                return error(exc.status, exc.reason)
+            raise
+        except Exception as exc:
+            log.error("API %s %s failed: %s: %s", request.method, request.path,
+                      type(exc).__name__, exc)
+            return error(500, f"{type(exc).__name__}: {exc}")
