@@ -102,6 +102,7 @@ def test_a_restart_mid_interval_resumes_the_symbols_own_times_and_rate() -> None
     open_long(v)
     hourly = [T0 + k * HOUR for k in range(1, 10)]
     stream(v, hourly, T0 + 2 * HOUR + 30 * MIN)  # 1 h symbol: 01:00, 02:00 settled
+    assert times_of(sink) == [HOUR, 2 * HOUR]
     state = json.loads(json.dumps(v.to_state()))
     v2, sink2 = make(taker_fee_bps=0.0)
     v2.load_state(state)
