@@ -13,10 +13,10 @@ and downloaded funding history emits one such announcement before every real fun
   desk down across several funding times: the stream re-announces only the next time) is
   charged at every inferred time crossed, at the last known rate and mark, as the 8-hour grid
   does. Where the interval *lengthened* inside such a stretch (4 h -> 8 h), the time the old
-  interval predicted is charged once although Binance skipped it: the live stream
-  re-announces within seconds of each funding so it only happens across a real outage, but
-  downloaded history has no event between funding times, so there it costs one extra
-  funding at the switch.
+  interval predicted is charged once although Binance skipped it. The live stream and the
+  downloaded history (market_data/funding.py) both announce the next time right after each
+  funding, so this needs a real outage, or, in history, a lengthening exactly at a month
+  boundary (the next month's times are not loaded yet).
 - A symbol with no mark events (bars/quotes/trades only: the assumed-funding backtest path,
   ``--funding-bps``) is settled on the fixed 8-hour grid (00:00, 08:00, 16:00 UTC) at the
   assumed rate on the last price.

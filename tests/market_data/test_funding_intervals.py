@@ -39,9 +39,15 @@ def store(server: ArchiveServer, bars: list[Bar], root: Path,
     assert [o.status for o in outs] == ["stored", "stored"], [o.detail for o in outs]
 
 
-def test_a_4h_symbols_history_is_charged_at_every_record(
-        server: ArchiveServer, sample_bars: list[Bar], tmp_path: Path) -> None:
-    records = [(JAN1 + k * 4 * H, 4, (0.0001, 0.0002, -0.00005)[k % 3]) for k in range(18)]
+FOUR_H = [(JAN1 + k * 4 * H, 4, (0.0001, 0.0002, -0.00005)[k % 3]) for k in range(18)]
+# 4 h on Jan 1, then back to 8 h: no funding at 04:00 or 12:00 on Jan 2.
+LENGTHENED = FOUR_H[:7] + [(JAN1 + DAY + h * H, 8, 0.0001 * (h // 8 + 1)) for h in range(8, 48, 8)]
+
+
+@pytest.mark.parametrize("records", [FOUR_H, LENGTHENED], ids=["4h", "4h-then-8h"])
+def test_a_symbols_history_is_charged_at_every_record_and_nowhere_else(
+        server: ArchiveServer, sample_bars: list[Bar], tmp_path: Path,
+        records: list[tuple[int, int, float]]) -> None:
     store(server, sample_bars, tmp_path, records)
     venue = PaperVenue(Decimal(100_000), latency_ms=0, slippage_bps=0,
                        assumed_funding_bps_8h=1.0)
@@ -57,7 +63,7 @@ def test_a_4h_symbols_history_is_charged_at_every_record(
         venue.on_market(ev)
     last_bar = max(closes)
     want = [(t, r) for t, _, r in records[1:] if t <= last_bar]
-    assert len(want) == 17
+    assert len(want) == len(records) - 1
     assert [(ts, rate) for ts, _, rate in sink.funding] == want  # every 4 h, not every 8 h
     for ts, amount, rate in sink.funding:
         assert amount == (-Decimal("0.5") * Decimal(str(closes[ts - 1]))
