@@ -10,8 +10,9 @@ Realism choices, each a parameter (``PaperConfig``):
   tell which came first, and assuming the worse is the honest default. A bar that opens
   beyond the trigger fills at the open (the gap), not at the trigger.
 - Taker fee on market/stop fills, maker fee on resting limit fills.
-- Funding every 8 h (00:00, 08:00, 16:00 UTC) from mark-price events when the data has them,
-  else at ``assumed_funding_bps_8h`` on the last price.
+- Funding at each symbol's own funding times (8 h, 4 h or 1 h) announced by its mark-price
+  events, at their rate; a symbol without mark events every 8 h (00:00, 08:00, 16:00 UTC) at
+  ``assumed_funding_bps_8h`` on the last price (engine/funding_schedule.py).
 - Isolated-margin liquidation at Binance's formula (positions.liquidation_price): the whole
   isolated margin is lost, as on Binance (the rest goes to the insurance fund).
 - Reduce-only: an order that would increase or open a position is rejected (Binance -2022).
@@ -35,11 +36,12 @@ from tapedesk.engine.events import (
     OrderUpdate,
     Position,
 )
+from tapedesk.engine.funding_schedule import GRID_MS, FundingSchedule
 from tapedesk.engine.positions import PositionBook, set_isolated_margin
 from tapedesk.engine.symbols import SymbolSpec, spec_for
 from tapedesk.engine.venue import VenueSink
 
-FUNDING_INTERVAL_MS = 8 * 3_600_000
+FUNDING_INTERVAL_MS = GRID_MS
 _BAR, _QUOTE, _TRADE, _MARK = Kind.BAR, Kind.QUOTE, Kind.TRADE, Kind.MARK
 _STOP, _TP = OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET
 _RANK = {
@@ -97,10 +99,8 @@ class PaperVenue:
         self.fees_paid = Decimal(0)
         self._sink: VenueSink | None = None
         self._now = 0
-        self._next_funding = 0
-        self._mark_funding = False
-        self._mark_rate: dict[str, float] = {}
-        self._mark_price: dict[str, float] = {}
+        self._next_funding = 0  # the earliest funding time of any symbol (hot-path check)
+        self._schedule = FundingSchedule()
         self._trade_seq = 0
         self._order_version = 0
         self._sorted_cache: tuple[Any, list[_Resting]] = (None, [])
@@ -204,11 +204,12 @@ class PaperVenue:
                 self._check_liquidation(ev.symbol, ev.price, ev.price)  # type: ignore[union-attr]
             self.last_price[ev.symbol] = ev.price  # type: ignore[union-attr]
         elif kind is _MARK:
-            self._mark_funding = True
             # The rate an event carries is the estimate for the *next* funding time, so it is
             # stored after this event's settlement above used the previous one.
-            self._mark_rate[ev.symbol] = ev.funding_rate  # type: ignore[union-attr]
-            self._mark_price[ev.symbol] = ev.mark  # type: ignore[union-attr]
+            due = self._schedule.announce(ev.symbol, ts, ev.mark, ev.funding_rate,  # type: ignore[union-attr]
+                                          ev.next_funding_ts)  # type: ignore[union-attr]
+            if due < self._next_funding:
+                self._next_funding = due
             self._check_liquidation(ev.symbol, ev.mark, ev.mark)  # type: ignore[union-attr]
 
     def _on_bar(self, bar: Bar) -> None:
@@ -414,40 +415,49 @@ class PaperVenue:
         self._sink.on_fill(fill)
 
     def _funding(self, ts: int) -> None:
-        """Settle funding at every 8-hour mark passed since the last event (gaps included).
+        """Settle every funding time reached since the last event (gaps included), each
+        symbol by its own schedule (engine/funding_schedule.py).
 
-        Nothing trades inside a gap, so every mark crossed is owed at the same rate and price
-        by the same positions: up to three marks (a day) settle one by one (one
-        journal row each, as Binance would), a longer gap settles all of them as ONE payment
-        dated at its last mark. A gap of a century costs one row and O(1) time, not 100,000.
+        Nothing trades inside a gap, so every time crossed is owed at the same rate and price
+        by the same position: up to three times settle one by one (one journal row each, as
+        Binance would), more settle as ONE payment dated at the last of them. A gap of a
+        century costs one row and O(1) time, not 100,000.
         """
-        due = self._next_funding
-        self._next_funding = (ts // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
-        if not due or due > ts or not self.book.positions:
-            return
-        marks = (ts - due) // FUNDING_INTERVAL_MS + 1
-        if marks <= 3:
-            for k in range(marks):
-                for pos in list(self.book.positions.values()):
-                    self._settle_funding(pos, due + k * FUNDING_INTERVAL_MS)
-            return
-        last = due + (marks - 1) * FUNDING_INTERVAL_MS
-        for pos in list(self.book.positions.values()):
-            self._settle_funding(pos, last, marks)
+        schedule = self._schedule
+        positions = self.book.positions
+        for sym, due, n, step in schedule.crossed(ts):
+            pos = positions.get(sym)
+            if pos is not None:
+                px = schedule.mark.get(sym) or self.last_price.get(sym)
+                self._settle_times(pos, due, n, step, schedule.rate.get(sym, 0.0), px)
+        due, n = schedule.grid(ts)
+        if n:
+            for pos in list(positions.values()):
+                sym = pos.symbol
+                if sym in schedule.announced or schedule.passed.get(sym, 0) >= due:
+                    continue
+                schedule.passed[sym] = due + (n - 1) * GRID_MS
+                self._settle_times(pos, due, n, GRID_MS, None, self.last_price.get(sym))
+        self._next_funding = schedule.next_time()
 
-    def _settle_funding(self, pos: Position, due: int, marks: int = 1) -> None:
-        if self._mark_funding:
-            rate = Decimal(str(self._mark_rate.get(pos.symbol, 0.0)))
-            px = self._mark_price.get(pos.symbol) or self.last_price.get(pos.symbol)
+    def _settle_times(self, pos: Position, due: int, n: int, step: int, rate: float | None,
+                      px: float | None) -> None:
+        if n <= 3:
+            for k in range(n):
+                self._settle_funding(pos, due + k * step, rate, px)
         else:
-            rate = self.assumed_funding
-            px = self.last_price.get(pos.symbol)
+            self._settle_funding(pos, due + (n - 1) * step, rate, px, n)
+
+    def _settle_funding(self, pos: Position, due: int, mark_rate: float | None,
+                        px: float | None, marks: int = 1) -> None:
+        """``mark_rate`` None: the assumed rate (a symbol without mark events)."""
+        rate = self.assumed_funding if mark_rate is None else Decimal(str(mark_rate))
         if not rate:
             return
         price = Decimal(str(px)) if px else pos.entry_price
         # Positive rate: longs pay shorts. Binance values it at the mark price.
         amount = (-pos.side.sign * pos.qty * price * rate).quantize(Decimal("0.00000001"))
-        amount *= marks  # each mark rounds on its own, as the per-mark settlement would
+        amount *= marks  # each time rounds on its own, as the one-by-one settlement would
         self.balance += amount
         self.funding_paid -= amount
         pos.funding += amount
@@ -462,7 +472,8 @@ class PaperVenue:
             "fees_paid": str(self.fees_paid),
             "funding_paid": str(self.funding_paid),
             "trade_seq": self._trade_seq,
-            "next_funding": self._next_funding,
+            "next_funding": self._schedule.grid_next,
+            "funding_times": self._schedule.to_state(),
             "leverage": self.leverage,
             "last_price": self.last_price,
             "positions": [_pos_to_dict(p) for p in self.book.positions.values()],
@@ -477,7 +488,8 @@ class PaperVenue:
         self.fees_paid = Decimal(state.get("fees_paid", "0"))
         self.funding_paid = Decimal(state.get("funding_paid", "0"))
         self._trade_seq = int(state.get("trade_seq", 0))
-        self._next_funding = int(state.get("next_funding", 0))
+        self._schedule.load_state(int(state.get("next_funding", 0)), state.get("funding_times"))
+        self._next_funding = self._schedule.next_time()
         self.leverage = {k: int(v) for k, v in state.get("leverage", {}).items()}
         self.last_price = {k: float(v) for k, v in state.get("last_price", {}).items()}
         self.book.positions = {p["symbol"]: _pos_from_dict(p) for p in state.get("positions", [])}

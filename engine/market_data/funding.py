@@ -5,8 +5,11 @@ venue settles each funding at Binance's real rate through its one funding rule
 The venue uses the rate of the last mark event seen before a funding time, so the rate for
 time T is emitted at T - 1 ms: right after the bar that closes then (valued at the
 mark-price kline's close when downloaded, else that bar's close), or before the first bar
-after T when the data has a gap there. Rates are loaded a month at a time as the stream
-reaches it; a stream for which nothing is downloaded passes through untouched.
+after T when the data has a gap there. Once T has passed, the next record's time is announced
+(with T's rate, as the live markPrice stream does right after a funding), so the venue knows
+a symbol's interval changed before the time the old one would have predicted. Rates are
+loaded a month at a time as the stream reaches it; a stream for which nothing is downloaded
+passes through untouched.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class _Symbol:
         self.last_close = 0.0
         self.missing: list[str] = []
         self.used = 0
+        self.pending = 0  # a funding time emitted and not yet passed
+        self.pending_rate = 0.0
 
     def load(self, month: str, interval: int) -> None:
         self.loaded.add(month)
@@ -104,7 +109,12 @@ def _merged(events: Iterator[MarketEvent], root: Path,
                 yield MarkPrice(sym, t - 1, st.marks.get(t) or st.last_close or ev.open,  # type: ignore[union-attr]
                                 rate, t)
                 st.used += 1
+                st.pending, st.pending_rate = t, rate
         yield ev
+        if st.pending and ts >= st.pending:
+            st.pending = 0
+            if st.i < n and rates[st.i][0] - 1 > ts:
+                yield MarkPrice(sym, ts, ev.close, st.pending_rate, rates[st.i][0])  # type: ignore[union-attr]
         st.last_close = ev.close  # type: ignore[union-attr]
         st.prev_ts = ts
         while st.i < n and rates[st.i][0] - 1 == ts:
@@ -112,6 +122,7 @@ def _merged(events: Iterator[MarketEvent], root: Path,
             st.i += 1
             yield MarkPrice(sym, ts, st.marks.get(t) or ev.close, rate, t)  # type: ignore[union-attr]
             st.used += 1
+            st.pending, st.pending_rate = t, rate
     if notes is not None:
         for sym, st in syms.items():
             if st is None:

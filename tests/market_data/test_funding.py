@@ -96,7 +96,8 @@ def test_funding_is_valued_at_downloaded_mark_price_klines(
                                 backoff=0.0, now_ms=JAN1 + 40 * DAY))
     assert outs[0].status == "stored", outs[0].detail
     notes: list[str] = []
-    events = [e for e in selection_events(stored, warn=notes.append) if e.kind is Kind.MARK]
+    events = [e for e in selection_events(stored, warn=notes.append) if e.kind is Kind.MARK
+              and e.next_funding_ts == e.ts + 1]  # the rates (not the next-time announcements)
     mark_close = {b.ts + 1: b.close for b in marks}
     # The month's first funding (00:00) is before the first bar (00:00-00:01): not charged.
     assert [e.ts for e in events] == [JAN1 + k * H8 - 1 for k in range(1, 9)]
