@@ -58,6 +58,8 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
         end = parse_time(args.end) if args.end else None
     except (ValueError, OverflowError) as exc:
         raise UserError(str(exc)) from None
+    if start is not None and end is not None and start >= end:
+        raise UserError(f"--from {args.start} is not before --to {args.end} (--to is exclusive)")
     fmt = detect_format(args.data)  # DataError: one line in main
     strategies, skipped = runnable(strategies, has_ticks=fmt == "ws_capture")
     for name, why in skipped.items():

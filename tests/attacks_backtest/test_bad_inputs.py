@@ -123,7 +123,7 @@ def test_a_newest_first_file_is_not_a_one_bar_backtest(tmp_path: Path, good: Pat
     order" and printing a full metrics table for the one bar left (exit 0) is a wrong result
     with a warning; the file must be refused in one line or read in time order."""
     lines = good.read_text().splitlines()
-    path = _file(tmp_path, "newest_first.csv", "\n".join([lines[0]] + lines[1:][::-1]) + "\n")
+    path = _file(tmp_path, "newest_first.csv", "\n".join([lines[0], *lines[1:][::-1]]) + "\n")
     proc = tapedesk("backtest", "--data", str(path), "--json")
     if proc.returncode == 0:
         assert json.loads(proc.stdout)["metrics"]["total_bars"] == len(lines) - 1

@@ -4,13 +4,14 @@ always-in ema_cross (reverse=true stop_pct=0) against an independent loop."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from .bars import always_in, backtest_json, signs, write_bars
+from .bars import T0, always_in, backtest_json, signs, write_bars
 
 ALWAYS_IN = ("--strategy", "ema_cross", "--param", "fast=3", "--param", "slow=5",
              "--param", "reverse=true", "--param", "stop_pct=0", "--fill-at", "close",
@@ -63,7 +64,7 @@ def test_always_in_cross_equals_an_independent_loop_to_the_cent(walk_file) -> No
     first = signs(closes, 3, 5)[0][0]
     assert trades[0]["entry_ts"] // 60_000 * 60_000 == int(path.read_text().splitlines()[1 + first]
                                                          .split(",")[0])
-    for a, b in zip(trades, trades[1:], strict=False):
+    for a, b in itertools.pairwise(trades):
         assert a["exit_ts"] == b["entry_ts"]
         assert Decimal(a["exit_price"]) == Decimal(b["entry_price"])
         assert a["side"] != b["side"]
@@ -96,11 +97,9 @@ def test_zero_slippage_and_funding_fill_at_the_exact_close(walk_file) -> None:
     assert any("slippage 0 bps" in label for label in doc["labels"])
     assert any("assumed rate off" in label for label in doc["labels"])
     assert doc["metrics"]["funding"] == 0
-    by_ts = {MINUTE_OPEN + i * 60_000 + 59_999: Decimal(f"{c:.2f}") for i, c in enumerate(closes)}
+    by_ts = {T0 + i * 60_000 + 59_999: Decimal(f"{c:.2f}") for i, c in enumerate(closes)}
     for t in doc["trades"]:
         assert Decimal(t["entry_price"]) == by_ts[t["entry_ts"]]
         assert Decimal(t["exit_price"]) == by_ts[t["exit_ts"]]
         assert Decimal(t["funding"]) == 0
 
-
-from .bars import T0 as MINUTE_OPEN  # noqa: E402
