@@ -44,7 +44,7 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
         raise UserError("backtest needs --data FILE (or --compare A.json B.json)")
     for problem in load_user_strategies():
         print(f"warning: {problem}", file=sys.stderr)
-    names = args.strategy or ["ema_cross"]
+    names = [n.strip() for s in args.strategy or ["ema_cross"] for n in s.split(",") if n.strip()]
     if "all" in names:
         names = sorted(available())
     per = _parse_params(args.param, names)
