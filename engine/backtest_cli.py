@@ -26,6 +26,8 @@ from tapedesk.engine.strategy import Strategy
 
 #: Below this size a backtest is over before a progress bar would be worth drawing.
 PROGRESS_MIN_BYTES = 4 << 20
+#: Equity is carried as a float: above ~1e12 USDT a cent is below its resolution.
+MAX_BALANCE = Decimal(10) ** 12
 
 
 def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
@@ -245,6 +247,10 @@ def _check_backtest_options(args: argparse.Namespace) -> None:
         raise UserError(f"--funding-bps must be between -100 and 100 basis points, got {fb}")
     if args.monte_carlo < 0:
         raise UserError(f"--monte-carlo must be >= 0, got {args.monte_carlo}")
+    balance = _decimal(args.initial_balance, "--initial-balance")
+    if balance is not None and balance > MAX_BALANCE:
+        raise UserError(f"--initial-balance {args.initial_balance} is over {MAX_BALANCE:,} (the "
+                        "equity curve would lose its cents); --no-margin-check is unlimited margin")
 
 
 def _research(args: argparse.Namespace, result: Any) -> dict[str, Any]:
