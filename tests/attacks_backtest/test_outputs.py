@@ -133,3 +133,24 @@ def test_break_even_trades_are_neither_wins_nor_losses_anywhere(tmp_path: Path) 
     assert "6 (0 won, 0 lost; 12 fills)" in proc.stdout
     md = report.read_text()
     assert "| wins | 0 |" in md and "| losses | 0 |" in md
+
+
+def test_cagr_is_over_the_data_period_not_from_the_first_trade(tmp_path: Path) -> None:
+    """docs/backtesting.md: CAGR's period is "from the run's first to last timestamp".
+    Three days of bars, flat for two, one trade on the third: the period is three days
+    (first bar's close time to the last's), for the combined run and for each strategy."""
+    closes = [1000.0] * 2 * 1440 + [1000.0 + (i % 120) / 10 for i in range(1440)]
+    path = write_bars(tmp_path / "three_days.csv", closes, pad=0.0)
+    args = ("--data", str(path), "--param", "ema_cross.fast=12", "--param", "ema_cross.slow=26",
+            "--fixed-qty", "1", "--no-risk")
+    doc = backtest_json(*args)
+    m = doc["metrics"]
+    assert m["trades"] >= 1
+    first_close, last_close = T0 + 59_999, T0 + (len(closes) - 1) * 60_000 + 59_999
+    assert (m["start_ts"], m["end_ts"]) == (first_close, last_close)
+    years = (last_close - first_close) / 86_400_000 / 365
+    want = ((m["final_equity"] / m["initial_balance"]) ** (1 / years) - 1) * 100
+    assert m["cagr_pct"] == pytest.approx(want, rel=1e-9)
+    both = backtest_json(*args, "--strategy", "ema_cross", "--strategy", "grid")
+    for name, pm in both["per_strategy"].items():
+        assert (pm["start_ts"], pm["end_ts"]) == (first_close, last_close), name
