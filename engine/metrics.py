@@ -174,8 +174,12 @@ def compute_metrics(
     initial_balance: float,
     bars_in_position: int,
     total_bars: int,
+    period: tuple[int, int] | None = None,
 ) -> Metrics:
-    """Every metric of a run from its closed trades and its (ts_ms, equity) samples."""
+    """Every metric of a run from its closed trades and its (ts_ms, equity) samples.
+
+    ``period``: the run's first and last event time. Without it the period is guessed from
+    the samples and trades, which start at the first trade or day roll, not at the data."""
     pnls = [float(t.pnl) for t in trades]
     win_pnls = [p for p in pnls if is_win(p)]
     loss_pnls = [p for p in pnls if is_loss(p)]
@@ -189,6 +193,8 @@ def compute_metrics(
     sharpe, sortino = _sharpe_sortino(rets)
     stamps = [ts for ts, _ in equity] + [t.entry_ts for t in trades] + [t.exit_ts for t in trades]
     start_ts, end_ts = (min(stamps), max(stamps)) if stamps else (None, None)
+    if period is not None:
+        start_ts, end_ts = period
     cagr, calmar = cagr_calmar(initial_balance, final, start_ts, end_ts, dd_pct)
     return Metrics(
         initial_balance=float(initial_balance),
