@@ -154,3 +154,23 @@ def test_cagr_is_over_the_data_period_not_from_the_first_trade(tmp_path: Path) -
     both = backtest_json(*args, "--strategy", "ema_cross", "--strategy", "grid")
     for name, pm in both["per_strategy"].items():
         assert (pm["start_ts"], pm["end_ts"]) == (first_close, last_close), name
+
+
+def test_exposure_on_tick_data_is_not_claimed_as_zero(tmp_path: Path) -> None:
+    """A stream capture has no bars: exposure (counted in bars) is unknown there, and
+    "0.0 % of 0 bars" beside book_imbalance's trades would say it never held a position."""
+    import gzip
+
+    from tapedesk.engine.sample_data import SAMPLE_STREAM
+
+    with gzip.open(SAMPLE_STREAM, "rt") as fh:
+        head = [next(fh) for _ in range(4000)]
+    path = tmp_path / "capture_head.gz"
+    path.write_bytes(gzip.compress("".join(head).encode()))
+    proc = tapedesk("backtest", "--data", str(path), "--strategy", "book_imbalance",
+                    "--strategy", "ema_cross")
+    assert proc.returncode == 0, proc.stderr
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("exposure"))
+    assert "n/a" in line and "0.0 %" not in line, line
+    row = next(ln for ln in proc.stdout.splitlines() if ln.startswith("book_imbalance"))
+    assert row.split()[-1] == "n/a", row
