@@ -256,7 +256,8 @@ def format_table(metrics: Metrics, labels: list[str] | None = None) -> str:
         ("CAGR / Calmar", f"{_num(m.cagr_pct, '{:+,.2f} %')} / {_num(m.calmar)}"),
         ("sharpe (daily, √365)", _num(m.sharpe)),
         ("sortino (daily, √365)", _num(m.sortino)),
-        ("exposure", f"{m.exposure_pct:.1f} % of {m.total_bars:,} bars"),
+        ("exposure", f"{m.exposure_pct:.1f} % of {m.total_bars:,} bars" if m.total_bars
+         else "n/a (counted in bars; the data has none)"),
     ]
     width = max(len(k) for k, _ in rows)
     lines = [f"* {label}" for label in (labels or [])]
@@ -277,7 +278,7 @@ def format_strategy_table(per: dict[str, Metrics], skipped: dict[str, str] | Non
             f"{m.net_pnl / m.initial_balance * 100:+.2f}" if m.initial_balance else "n/a",
             f"{m.wins} {draws} {m.losses}", _num(m.win_rate, "{:.1f}"),
             f"{m.max_drawdown_pct:.2f}", _num(m.cagr_pct, "{:+,.2f}"), _num(m.calmar),
-            f"{m.exposure_pct:.1f}",
+            f"{m.exposure_pct:.1f}" if m.total_bars else "n/a",
         ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
