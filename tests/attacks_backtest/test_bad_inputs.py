@@ -44,6 +44,8 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (["--from", "2023-11-14 00:10", "--to", "2023-11-14 00:10"], "--from"),
     (["--monte-carlo", "-1"], "--monte-carlo"),
     (["--report", "x.txt"], "--report"),
+    # bars only: quote fills would silently be next-open fills labelled "fills: quote"
+    (["--fill-at", "quote"], "--fill-at quote"),
 ])
 def test_a_bad_option_is_one_line_naming_it(good: Path, args: list[str], says: str) -> None:
     line = one_line_error(tapedesk("backtest", "--data", str(good), *args))
