@@ -63,6 +63,9 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     if start is not None and end is not None and start >= end:
         raise UserError(f"--from {args.start} is not before --to {args.end} (--to is exclusive)")
     fmt = detect_format(args.data)  # DataError: one line in main
+    if args.fill_at == "quote" and fmt != "ws_capture":
+        raise UserError(f"--fill-at quote needs bid/ask quotes (a stream capture); {args.data} "
+                        f"is {fmt}, bars only: use close or next-open")
     strategies, skipped = runnable(strategies, has_ticks=fmt == "ws_capture")
     for name, why in skipped.items():
         print(f"skipped {name}: {why}", file=sys.stderr)
