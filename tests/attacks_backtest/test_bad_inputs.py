@@ -129,3 +129,15 @@ def test_a_newest_first_file_is_not_a_one_bar_backtest(tmp_path: Path, good: Pat
         assert json.loads(proc.stdout)["metrics"]["total_bars"] == len(lines) - 1
     else:
         assert "order" in one_line_error(proc)
+
+
+def test_a_strategy_named_twice_runs_once(good: Path) -> None:
+    """Two copies of one strategy fought over one position: every entry of the second was
+    refused ("REFUSED ENTRIES: 169 (one_position_per_symbol 169)" on the bundled month)."""
+    args = ("--data", str(good), "--param", "fast=2", "--param", "slow=3", "--fixed-qty", "1",
+            "--no-risk")
+    once = backtest_json(*args)
+    twice = backtest_json(*args, "--strategy", "ema_cross", "--strategy", "ema_cross")
+    assert once["trades"]
+    assert twice["refused_entries"] == once["refused_entries"] == {}, twice["labels"]
+    assert twice["metrics"] == once["metrics"]
