@@ -47,6 +47,7 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     for problem in load_user_strategies():
         print(f"warning: {problem}", file=sys.stderr)
     names = [n.strip() for s in args.strategy or ["ema_cross"] for n in s.split(",") if n.strip()]
+    names = list(dict.fromkeys(names))  # named twice is once: two copies fight over a position
     if "all" in names:
         names = sorted(available())
     per = _parse_params(args.param, names)
