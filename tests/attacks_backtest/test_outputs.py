@@ -125,6 +125,8 @@ def test_break_even_trades_are_neither_wins_nor_losses_anywhere(tmp_path: Path) 
             "--funding-bps", "0")
     doc = backtest_json(*args)
     assert all(float(t["pnl"]) == 0 for t in doc["trades"]), doc["trades"]
+    money = [t[k] for t in doc["trades"] for k in ("pnl", "gross_pnl", "fees", "funding")]
+    assert not [v for v in money if "E" in v], money  # "0E-8" is no way to write $0
     assert len(doc["trades"]) == 6
     assert doc["refused_entries"] == {}
     m = doc["metrics"]
