@@ -143,14 +143,19 @@ def trade_json(t: RoundTrip) -> dict[str, Any]:
         "exit_ts": t.exit_ts,
         "entry_price": str(t.entry_price),
         "exit_price": str(t.exit_price),
-        "gross_pnl": str(t.gross_pnl),
-        "fees": str(t.fees),
-        "funding": str(t.funding),
-        "pnl": str(t.pnl),
+        "gross_pnl": _plain(t.gross_pnl),
+        "fees": _plain(t.fees),
+        "funding": _plain(t.funding),
+        "pnl": _plain(t.pnl),
         "r": t.r_multiple,
         "strategy": t.strategy,
         "reason": t.reason,
     }
+
+
+def _plain(value: Decimal) -> str:
+    """Fixed-point text: str(Decimal) writes a zero with 8 places as "0E-8"."""
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
 def build_backtest_engine(
