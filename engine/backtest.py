@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 from tapedesk.engine.clock import EventClock
@@ -142,14 +143,19 @@ def trade_json(t: RoundTrip) -> dict[str, Any]:
         "exit_ts": t.exit_ts,
         "entry_price": str(t.entry_price),
         "exit_price": str(t.exit_price),
-        "gross_pnl": str(t.gross_pnl),
-        "fees": str(t.fees),
-        "funding": str(t.funding),
-        "pnl": str(t.pnl),
+        "gross_pnl": _plain(t.gross_pnl),
+        "fees": _plain(t.fees),
+        "funding": _plain(t.funding),
+        "pnl": _plain(t.pnl),
         "r": t.r_multiple,
         "strategy": t.strategy,
         "reason": t.reason,
     }
+
+
+def _plain(value: Decimal) -> str:
+    """Fixed-point text: str(Decimal) writes a zero with 8 places as "0E-8"."""
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
 def build_backtest_engine(
@@ -242,6 +248,15 @@ def run_backtest(
     engine.publish = False
     process = engine.process
     n = 0
+    first_ts: int | None = None  # the run's period starts here (CAGR), not at its first trade
+    if not isinstance(events, Sized):
+        events = iter(events)
+        first = next(events, None)
+        if first is not None:
+            first_ts = first.ts
+            events = chain((first,), events)
+    elif len(events):
+        first_ts = next(iter(events)).ts
     if progress is None and isinstance(events, Sized):
         for ev in events:
             process(ev)
@@ -265,8 +280,9 @@ def run_backtest(
         labels.append(risk.margin_line())
     initial = float(engine.initial_balance)
     bars = engine.bars_seen
+    period = (first_ts, engine.clock.now()) if first_ts is not None else None
     metrics = replace(compute_metrics(
-        engine.trades, engine.equity_samples, initial, engine.bars_in_position, bars
+        engine.trades, engine.equity_samples, initial, engine.bars_in_position, bars, period
     ), fills=len(engine._fills_seen))
     per = {}
     names = {s.name for s in strategies}  # a strategy without a trade gets its row too
@@ -279,7 +295,7 @@ def run_backtest(
                 eq += float(t.pnl)
                 curve.append((t.exit_ts, eq))
             exposed = engine.exposure.bars(name, bars, False)  # all closed at the end
-            per[name] = compute_metrics(mine, curve, initial, exposed, bars)
+            per[name] = compute_metrics(mine, curve, initial, exposed, bars, period)
     return BacktestResult(
         engine.trades, metrics, engine.equity_samples, list(engine.recent), labels, per, n,
         fills=metrics.fills or 0, refused=refused, margin_check=margin_check,

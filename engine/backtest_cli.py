@@ -26,6 +26,8 @@ from tapedesk.engine.strategy import Strategy
 
 #: Below this size a backtest is over before a progress bar would be worth drawing.
 PROGRESS_MIN_BYTES = 4 << 20
+#: Equity is carried as a float: above ~1e12 USDT a cent is below its resolution.
+MAX_BALANCE = Decimal(10) ** 12
 
 
 def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
@@ -44,7 +46,8 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
         raise UserError("backtest needs --data FILE (or --compare A.json B.json)")
     for problem in load_user_strategies():
         print(f"warning: {problem}", file=sys.stderr)
-    names = args.strategy or ["ema_cross"]
+    names = [n.strip() for s in args.strategy or ["ema_cross"] for n in s.split(",") if n.strip()]
+    names = list(dict.fromkeys(names))  # named twice is once: two copies fight over a position
     if "all" in names:
         names = sorted(available())
     per = _parse_params(args.param, names)
@@ -58,7 +61,12 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
         end = parse_time(args.end) if args.end else None
     except (ValueError, OverflowError) as exc:
         raise UserError(str(exc)) from None
+    if start is not None and end is not None and start >= end:
+        raise UserError(f"--from {args.start} is not before --to {args.end} (--to is exclusive)")
     fmt = detect_format(args.data)  # DataError: one line in main
+    if args.fill_at == "quote" and fmt != "ws_capture":
+        raise UserError(f"--fill-at quote needs bid/ask quotes (a stream capture); {args.data} "
+                        f"is {fmt}, bars only: use close or next-open")
     strategies, skipped = runnable(strategies, has_ticks=fmt == "ws_capture")
     for name, why in skipped.items():
         print(f"skipped {name}: {why}", file=sys.stderr)
@@ -247,6 +255,10 @@ def _check_backtest_options(args: argparse.Namespace) -> None:
         raise UserError(f"--funding-bps must be between -100 and 100 basis points, got {fb}")
     if args.monte_carlo < 0:
         raise UserError(f"--monte-carlo must be >= 0, got {args.monte_carlo}")
+    balance = _decimal(args.initial_balance, "--initial-balance")
+    if balance is not None and balance > MAX_BALANCE:
+        raise UserError(f"--initial-balance {args.initial_balance} is over {MAX_BALANCE:,} (the "
+                        "equity curve would lose its cents); --no-margin-check is unlimited margin")
 
 
 def _research(args: argparse.Namespace, result: Any) -> dict[str, Any]:

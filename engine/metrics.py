@@ -174,8 +174,12 @@ def compute_metrics(
     initial_balance: float,
     bars_in_position: int,
     total_bars: int,
+    period: tuple[int, int] | None = None,
 ) -> Metrics:
-    """Every metric of a run from its closed trades and its (ts_ms, equity) samples."""
+    """Every metric of a run from its closed trades and its (ts_ms, equity) samples.
+
+    ``period``: the run's first and last event time. Without it the period is guessed from
+    the samples and trades, which start at the first trade or day roll, not at the data."""
     pnls = [float(t.pnl) for t in trades]
     win_pnls = [p for p in pnls if is_win(p)]
     loss_pnls = [p for p in pnls if is_loss(p)]
@@ -189,6 +193,8 @@ def compute_metrics(
     sharpe, sortino = _sharpe_sortino(rets)
     stamps = [ts for ts, _ in equity] + [t.entry_ts for t in trades] + [t.exit_ts for t in trades]
     start_ts, end_ts = (min(stamps), max(stamps)) if stamps else (None, None)
+    if period is not None:
+        start_ts, end_ts = period
     cagr, calmar = cagr_calmar(initial_balance, final, start_ts, end_ts, dd_pct)
     return Metrics(
         initial_balance=float(initial_balance),
@@ -250,7 +256,8 @@ def format_table(metrics: Metrics, labels: list[str] | None = None) -> str:
         ("CAGR / Calmar", f"{_num(m.cagr_pct, '{:+,.2f} %')} / {_num(m.calmar)}"),
         ("sharpe (daily, √365)", _num(m.sharpe)),
         ("sortino (daily, √365)", _num(m.sortino)),
-        ("exposure", f"{m.exposure_pct:.1f} % of {m.total_bars:,} bars"),
+        ("exposure", f"{m.exposure_pct:.1f} % of {m.total_bars:,} bars" if m.total_bars
+         else "n/a (counted in bars; the data has none)"),
     ]
     width = max(len(k) for k, _ in rows)
     lines = [f"* {label}" for label in (labels or [])]
@@ -271,7 +278,7 @@ def format_strategy_table(per: dict[str, Metrics], skipped: dict[str, str] | Non
             f"{m.net_pnl / m.initial_balance * 100:+.2f}" if m.initial_balance else "n/a",
             f"{m.wins} {draws} {m.losses}", _num(m.win_rate, "{:.1f}"),
             f"{m.max_drawdown_pct:.2f}", _num(m.cagr_pct, "{:+,.2f}"), _num(m.calmar),
-            f"{m.exposure_pct:.1f}",
+            f"{m.exposure_pct:.1f}" if m.total_bars else "n/a",
         ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in

@@ -2,8 +2,9 @@
 
 Long when the fast EMA crosses above the slow one, short when it crosses below. Both EMAs
 are seeded with the first close (``ema_0 = close_0``, then ``ema += alpha * (close - ema)``
-with ``alpha = 2 / (n + 1)``; no SMA seed), and no signal is given before ``slow`` bars
-have been seen (the ``slow``-th bar's cross is the first that can trade), so early crosses
+with ``alpha = 2 / (n + 1)``; no SMA seed), and no signal is given before bar index ``slow``
+(0-based: a change of sign between bars ``slow - 1`` and ``slow`` is the first cross that can
+trade, the peers' rule in docs/performance.md), so early crosses
 of two barely-warmed averages are not traded. A cross is a change of sign of
 ``fast - slow``; ``fast == slow`` is no signal and keeps the previous sign.
 
@@ -135,5 +136,5 @@ class _EmaPair:
     def __init__(self, first_close: float) -> None:
         self.fast = self.slow = first_close
         self.diff = 0.0
-        self.seen = 1
+        self.seen = 0  # bars seen, this first one included once on_bar counts it
         self.retry: Side | None = None
