@@ -69,7 +69,7 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     warnings: list[str] = []
     needs_ticks = any(s.handles("on_quote") or s.handles("on_trade") for s in strategies)
     events: Iterator[MarketEvent] = iter_events(
-        args.data, args.symbol, start, end, warnings.append, fmt
+        args.data, args.symbol, start, end, warnings.append, fmt, _cache_dir(args)
     )
     if fmt == "ws_capture" and not needs_ticks and args.fill_at != "quote":
         events = (e for e in events if e.kind is Kind.BAR)  # bar strategies: closed klines
@@ -116,6 +116,18 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
             print(f"\n{text}" if key != "report" else f"\nreport written to {text}")
     print(f"\nresult saved to {saved} (compare two: tapedesk backtest --compare A.json B.json)")
     return 0
+
+
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    """Where columnar copies of large CSVs live (engine.feeds.columnar), or None."""
+    if getattr(args, "no_cache", False):
+        return None
+    from tapedesk.engine.paths import data_dir
+
+    try:
+        return data_dir(args.data_dir) / "cache" / "bars"
+    except Exception:  # no usable data dir: read the text, the result save will say why
+        return None
 
 
 def _save(args: argparse.Namespace, doc: dict[str, Any]) -> Path:

@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--plot", action="store_true", help="equity and drawdown in the terminal")
     b.add_argument("--report", type=Path, help="write a report (.html or .md)")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
+    b.add_argument("--no-cache", action="store_true",
+                   help="read the CSV's text, not (nor into) its columnar copy under the data dir")
 
     st = sub.add_parser("strategies", help="every strategy the desk knows, with its parameters")
     st.add_argument("--json", action="store_true")
