@@ -48,7 +48,6 @@ from tapedesk.engine.feeds import columnar
 from tapedesk.engine.feeds.bar_stream import BarStream
 from tapedesk.engine.feeds.checks import DataError, Skips
 from tapedesk.engine.feeds.csv_columns import OhlcvColumns, binance_columns, ninjabot_columns
-from tapedesk.engine.feeds.fast_csv import fast_csv_bars
 from tapedesk.engine.feeds.readers import (
     ROW_READERS,
     TIME_COLUMNS,
@@ -404,14 +403,8 @@ def load_bars(
     end_ms: int | None = None,
     warn: Warn | None = None,
 ) -> list[Bar]:
-    """All bars of ``path`` as a list (the backtest path); stream captures give closed klines."""
+    """All bars of ``path`` as a list; stream captures give closed klines."""
     fmt = detect_format(path)
-    if fmt in ("binance_csv", "ohlcv_csv", "ninjabot_csv"):
-        sym = (symbol or symbol_from_name(path) or DEFAULT_SYMBOL).upper()
-        text = _read_all(path)
-        fast = fast_csv_bars(text, path, fmt, sym, start_ms, end_ms, interval_from_name(path))
-        if fast is not None:
-            return fast
     events = iter_events(path, symbol, start_ms, end_ms, warn, fmt)
     if fmt != "ws_capture":
         return list(events)  # type: ignore[arg-type]
