@@ -289,20 +289,29 @@ def _block_starts(lines: list[str], header: bool) -> list[int]:
     return starts
 
 
-SPOILS = ("duplicate", "back", "nan", "inf", "high_below_low", "future", "leap", "before_2009")
+SPOILS = ("duplicate", "back", "nan", "inf", "high_below_low", "future", "leap", "before_2009",
+          "into_future")
 
 
 @pytest.mark.parametrize("layout", ["ohlcv", "binance"])
 @pytest.mark.parametrize("spoil", SPOILS)
 def test_a_block_that_parses_but_fails_a_check_reads_as_lines(
         tmp_path: Path, sample: list[Bar], layout: str, spoil: str) -> None:
-    """One parseable bad row at a block's first line and one mid-block: the column checks,
-    not the parser, must send those blocks to the line reader (the rest stay fast)."""
+    """One parseable bad row at the second block's first line and one in the middle of the
+    third: the column checks, not the parser, must send each of those blocks to the line
+    reader (a block holding only one of them tests that check alone)."""
     bars = list(sample)
     starts = _block_starts(_lines(bars, layout), layout == "ohlcv")
     assert len(starts) >= 3
     offset = 1 if layout == "ohlcv" else 0
-    for at in (starts[1] - offset, (starts[1] + starts[2]) // 2 - offset):
+    first_of_2, mid_of_3 = starts[1] - offset, (starts[2] - offset + len(bars)) // 2
+    if spoil == "into_future":  # the file runs past "now + 7 days" in the third block
+        d = max_ts_ms() - bars[mid_of_3].open_ts + 60_000
+        bars = [Bar(b.symbol, b.open_ts + d, b.ts + d, b.open, b.high, b.low, b.close, b.volume)
+                for b in bars]
+    # a leap at the second block's last line: held across the block's end
+    at_first = starts[2] - offset - 1 if spoil == "leap" else first_of_2
+    for at in (at_first, mid_of_3) if spoil != "into_future" else ():
         b = bars[at]
         if spoil == "duplicate":
             bars[at] = bars[at - 1]
