@@ -333,3 +333,25 @@ def test_a_block_that_parses_but_fails_a_check_reads_as_lines(
     assert _key(new[0]) == _key(old[0])
     assert new[1:] == old[1:]
     assert old[1] and old[2] is None  # the skip summary names both rows
+
+
+def test_progress_follows_the_columnar_copy(tmp_path: Path, sample: list[Bar],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bars read from the copy still move the progress bar (scaled to the CSV's size)."""
+    from tapedesk.engine.backtest_cli import _bytes_read
+
+    monkeypatch.setattr(columnar, "MIN_SOURCE_BYTES", 0)
+    monkeypatch.setattr(columnar, "BLOCK", 1000)
+    path = tmp_path / "btc_1m.csv"
+    path.write_text("".join(_lines(sample, "ohlcv")))
+    cache = tmp_path / "cache"
+    list(iter_events(path, cache_dir=cache))  # writes the copy
+    seen: list[int] = []
+    report = _bytes_read(path, seen.append, cache)
+    events = iter_events(path, cache_dir=cache)
+    for _ in itertools.islice(events, 10):
+        pass
+    report(10)
+    size = path.stat().st_size
+    assert seen and 0 < seen[0] < size // 2  # one block of 1,000 of 12,000 bars read
+    assert len(list(events)) == len(sample) - 10
