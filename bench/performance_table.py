@@ -84,18 +84,18 @@ def whole_command(row: Row) -> tuple[str, list[float], list[float], float]:
     path = tiled(row.bars)
     cmd = [exe, "--data-dir", str(HOME), "backtest", "--data", str(path), "--no-progress",
            *row.options, *(() if row.cache else ("--no-cache",))]
-    if row.cache:
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)  # writes the copy
+    log, err = OUT / "performance_table.out", OUT / "performance_table.err"
+    if row.cache:  # writes the copy
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     walls, cpus, rss = [], [], 0.0
-    log = OUT / "performance_table.out"
     for _ in range(RUNS):
         t = time.perf_counter()
-        with log.open("w") as fh:
-            proc = subprocess.Popen(cmd, stdout=fh)
+        with log.open("w") as fh, err.open("w") as fe:
+            proc = subprocess.Popen(cmd, stdout=fh, stderr=fe)
             _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t
         if os.waitstatus_to_exitcode(status):
-            raise SystemExit(f"{' '.join(cmd)} failed: see {log}")
+            raise SystemExit(f"{' '.join(cmd)} failed: see {log} and {err}")
         seen = re.search(r"of ([\d,]+) bars", log.read_text())
         if seen is None or int(seen.group(1).replace(",", "")) != row.bars:
             raise SystemExit(f"{' '.join(cmd)} did not read all {row.bars:,} bars")
