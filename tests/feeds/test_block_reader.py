@@ -278,7 +278,7 @@ def _shifted(bars: list[Bar]) -> list[Bar]:
 
 def _block_starts(lines: list[str], header: bool) -> list[int]:
     """Index of the first line of each block the reader reads (readlines' size hint)."""
-    from tapedesk.engine.feeds.files import BLOCK_CHARS
+    from tapedesk.engine.feeds.csv_stream import BLOCK_CHARS
 
     starts, size = [1 if header else 0], 0
     for i in range(starts[0], len(lines)):
