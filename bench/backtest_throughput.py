@@ -93,16 +93,25 @@ def run(args: argparse.Namespace) -> None:
 
     params = dict(p.split("=", 1) for p in args.param)
     strategies = [create(args.strategy, **params)]
-    options = {"fill_at": args.fill_at} if args.fill_at else {}
+    options: dict = {"fill_at": args.fill_at} if args.fill_at else {}
+    if args.no_risk:
+        options["no_risk"] = True
+    if args.fixed_qty:
+        from decimal import Decimal
+
+        options["fixed_qty"] = Decimal(args.fixed_qty)
     source = bars if args.materialize else iter_tiled(base, args.bars)
     t = time.perf_counter()
+    cpu = time.process_time()
     result = backtest.run_backtest(source, strategies, DeskConfig(), **options)
     elapsed = time.perf_counter() - t
+    cpu = time.process_time() - cpu
     peak = rss_mib()
     trades = getattr(result, "trades", None)
     n = result.events
     print(f"backtest: {n:,} bars in {elapsed:.2f} s = {n / elapsed:,.0f} bars/s "
-          f"(strategy {args.strategy}, {len(trades) if trades is not None else '?'} trades)")
+          f"(strategy {args.strategy}, {len(trades) if trades is not None else '?'} trades); "
+          f"CPU {cpu:.2f} s = {n / cpu:,.0f} bars/s")
     print(f"peak RSS: {peak:.0f} MiB (before the run: {rss_before:.0f} MiB)")
     m = result.metrics
     print(f"sanity: net pnl {m.net_pnl:+,.2f}, fees {m.fees:,.2f}, "
@@ -189,6 +198,8 @@ def main() -> None:
     ap.add_argument("--materialize", action="store_true",
                     help="build the whole bar list first (measures the list's memory too)")
     ap.add_argument("--fill-at", default=None, choices=["close", "next-open", "quote"])
+    ap.add_argument("--no-risk", action="store_true", help="as the CLI's --no-risk")
+    ap.add_argument("--fixed-qty", default=None, help="as the CLI's --fixed-qty")
     args = ap.parse_args(argv)
     if args.whole_command:
         whole_command(args, extra)

@@ -3,9 +3,11 @@
     python bench/startup.py [--runs 7]
 
 Each command is run ``runs`` times in a fresh process (its own empty TAPEDESK_HOME, so
-status/halt find no desk and answer at once); the median wall time is printed beside a bare
-``python -c pass`` and as a multiple of it (issue 10's target: <= 4x), then the heaviest
-imports of ``tapedesk --help`` from ``python -X importtime``. Prints; asserts nothing.
+status/halt find no desk and answer at once), interleaved with a bare ``python -c pass`` so a
+load change on a shared machine hits both alike; the median wall time is printed beside the
+bare interpreter's and as a multiple of it (issue 10's target: <= 4x), with the range of the
+per-round ratios, then the heaviest imports of ``tapedesk --help`` from
+``python -X importtime``. Prints; asserts nothing.
 """
 
 from __future__ import annotations
@@ -21,14 +23,23 @@ import time
 from pathlib import Path
 
 
-def median_s(cmd: list[str], env: dict[str, str], runs: int) -> float:
-    times = []
+def wall_s(cmd: list[str], env: dict[str, str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=False)
+    return time.perf_counter() - t
+
+
+def measure(exe: str, env: dict[str, str], runs: int) -> dict[str, list[float]]:
+    """Wall times per command over ``runs`` rounds, each round: bare python, then each."""
+    cmds = {"python -c pass": [sys.executable, "-c", "pass"],
+            "tapedesk --help": [exe, "--help"], "tapedesk status": [exe, "status"],
+            "tapedesk halt": [exe, "halt"]}
+    times: dict[str, list[float]] = {k: [] for k in cmds}
     for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       check=False)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for name, cmd in cmds.items():
+            times[name].append(wall_s(cmd, env))
+    return times
 
 
 def heaviest_imports(env: dict[str, str], top: int = 8) -> list[tuple[int, str]]:
@@ -54,14 +65,16 @@ def main() -> None:
     exe = str(Path(sys.executable).with_name("tapedesk"))
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "TAPEDESK_HOME": home}
-        base = median_s([sys.executable, "-c", "pass"], env, args.runs)
+        times = measure(exe, env, args.runs)
+        base = times["python -c pass"]
         print(f"python {platform.python_version()}, {os.cpu_count()} cores, median of "
-              f"{args.runs} runs")
-        print(f"{'command':<22} {'seconds':>8} {'x python -c pass':>17}")
-        print(f"{'python -c pass':<22} {base:>8.3f} {1.0:>17.1f}")
-        for cmd in (["--help"], ["status"], ["halt"]):
-            s = median_s([exe, *cmd], env, args.runs)
-            print(f"{'tapedesk ' + ' '.join(cmd):<22} {s:>8.3f} {s / base:>17.1f}")
+              f"{args.runs} interleaved runs")
+        print(f"{'command':<22} {'seconds':>8} {'x python -c pass':>17} {'range of x':>12}")
+        for name, ts in times.items():
+            ratios = [t / b for t, b in zip(ts, base, strict=True)]
+            print(f"{name:<22} {statistics.median(ts):>8.3f} "
+                  f"{statistics.median(ts) / statistics.median(base):>17.1f} "
+                  f"{min(ratios):>5.1f}-{max(ratios):<5.1f}")
         print("\nheaviest imports of `tapedesk --help` (cumulative ms):")
         for us, name in heaviest_imports(env):
             print(f"  {us / 1000:8.1f}  {name}")

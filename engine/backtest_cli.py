@@ -9,6 +9,7 @@ reason, instead of silently producing nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -76,8 +77,9 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     # skipped rows come back as one summary line per file once it has been read.
     warnings: list[str] = []
     needs_ticks = any(s.handles("on_quote") or s.handles("on_trade") for s in strategies)
+    cache = _cache_dir(args)
     events: Iterator[MarketEvent] = iter_events(
-        args.data, args.symbol, start, end, warnings.append, fmt
+        args.data, args.symbol, start, end, warnings.append, fmt, cache
     )
     if fmt == "ws_capture" and not needs_ticks and args.fill_at != "quote":
         events = (e for e in events if e.kind is Kind.BAR)  # bar strategies: closed klines
@@ -95,7 +97,7 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
         events,
         strategies,
         config,
-        progress=_bytes_read(args.data, bar.update) if bar else None,
+        progress=_bytes_read(args.data, bar.update, cache) if bar else None,
         fill_at=args.fill_at,
         fee_bps=args.fee_bps,
         slippage_bps=args.slippage_bps,
@@ -131,6 +133,18 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     return 0
 
 
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    """Where columnar copies of large CSVs live (engine.feeds.columnar), or None."""
+    if getattr(args, "no_cache", False):
+        return None
+    from tapedesk.engine.paths import data_dir
+
+    try:
+        return data_dir(args.data_dir) / "cache" / "bars"
+    except Exception:  # no usable data dir: read the text, the result save will say why
+        return None
+
+
 def _save(args: argparse.Namespace, doc: dict[str, Any]) -> Path:
     from tapedesk.engine.backtest_results import save
     from tapedesk.engine.paths import data_dir
@@ -161,21 +175,32 @@ def runnable(
     return keep, skipped
 
 
-def _bytes_read(path: Path, update: Callable[[int], None]) -> Callable[[int], None]:
+def _bytes_read(path: Path, update: Callable[[int], None],
+               cache_dir: Path | None = None) -> Callable[[int], None]:
     """A progress callback that reports how far into ``path`` the reader is, in bytes.
 
     The reader's file is found once among this process's descriptors (/proc/self/fd) and
     its offset read with ``lseek(fd, 0, SEEK_CUR)`` — no change to the reader, no cost per
-    event. Where /proc does not exist, the bar simply stays where it is until the end.
+    event. When the bars come from the file's columnar copy (``cache_dir``), the offset in
+    its first column, scaled to the file's size, stands for it. Where /proc does not exist,
+    the bar simply stays where it is until the end.
     """
-    target = os.path.realpath(path)
-    fd: list[int] = []
+    targets = {os.path.realpath(path): 1.0}
+    if cache_dir is not None:
+        from tapedesk.engine.feeds.columnar import cache_path
+
+        column = cache_path(cache_dir, path) / "open_ts.i64"
+        with contextlib.suppress(OSError):
+            targets[os.path.realpath(column)] = path.stat().st_size / max(
+                1, column.stat().st_size)
+    fd: list[tuple[int, float]] = []
 
     def find() -> None:
         try:
             for name in os.listdir("/proc/self/fd"):
-                if os.path.realpath(f"/proc/self/fd/{name}") == target:
-                    fd.append(int(name))
+                scale = targets.get(os.path.realpath(f"/proc/self/fd/{name}"))
+                if scale is not None:
+                    fd.append((int(name), scale))
                     return
         except OSError:
             return
@@ -185,7 +210,7 @@ def _bytes_read(path: Path, update: Callable[[int], None]) -> Callable[[int], No
             find()
         if fd:
             try:
-                update(os.lseek(fd[0], 0, os.SEEK_CUR))
+                update(int(os.lseek(fd[0][0], 0, os.SEEK_CUR) * fd[0][1]))
             except OSError:
                 fd.clear()
 

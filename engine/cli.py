@@ -2,27 +2,26 @@
 
 Every failure a user can cause ends in one plain sentence on stderr and exit code 2, never a
 traceback: bad config (field path and what is wrong), missing files, unknown strategies.
+
+Start-up: `tapedesk --help`, `status` and `halt` are typed in a hurry, so this module imports
+only argparse at its top level (issue 10: <= 4x a bare ``python -c pass``, bench/startup.py);
+config (pydantic), asyncio, the desk lock and the rest are imported by the commands that use
+them, and ``main`` recognises their exceptions without importing their modules.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import logging
-import math
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tapedesk.engine.clock import iso
-from tapedesk.engine.config import ConfigError, DeskConfig, load_config
-from tapedesk.engine.desk_lock import DeskLockError, DeskRunning, lock_desk
-from tapedesk.engine.journal_health import JournalError
-from tapedesk.engine.paths import MODES, DataDirError, data_dir
+from tapedesk.engine.paths import MODES
 from tapedesk.engine.sample_data import data_source
+
+if TYPE_CHECKING:
+    from tapedesk.engine.config import DeskConfig
 
 DeskRunner = Callable[..., int]
 
@@ -31,6 +30,19 @@ def _version() -> str:
     from tapedesk import __version__
 
     return __version__
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, reading the installed version only when asked (importlib.metadata)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(f"tapedesk {_version()}")
+        parser.exit()
 
 
 class UserError(Exception):
@@ -44,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Terminal trading desk for Binance USDT-M perpetual futures. With no command:"
         " the desk in paper mode on live Binance market data.",
     )
-    p.add_argument("--version", action="version", version=f"tapedesk {_version()}")
+    p.add_argument("--version", action=_VersionAction, help="show the version and exit")
     p.add_argument("--config", type=Path, help="TOML config file (default: XDG config dir)")
     p.add_argument(
         "--data-dir", type=Path, help="journal directory (default: $TAPEDESK_HOME or XDG data dir)"
@@ -141,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--plot", action="store_true", help="equity and drawdown in the terminal")
     b.add_argument("--report", type=Path, help="write a report (.html or .md)")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
+    b.add_argument("--no-cache", action="store_true",
+                   help="read the CSV's text, not (nor into) its columnar copy under the data dir")
 
     st = sub.add_parser("strategies", help="every strategy the desk knows, with its parameters")
     st.add_argument("--json", action="store_true")
@@ -220,43 +234,64 @@ def main(argv: list[str] | None = None, desk_runner: DeskRunner | None = None) -
         return 2
     parser = build_parser()
     args = parser.parse_args(argv)
+    import logging
+
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from tapedesk.engine.feeds.checks import DataError
-    from tapedesk.engine.strategy import StrategyError
-
     try:
         code = _dispatch(args, desk_runner)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
         return code
-    except ConfigError as exc:  # one line per problem, each naming its field
-        for line in str(exc).splitlines():
-            print(f"tapedesk: {line}", file=sys.stderr)
-        return 2
-    except (UserError, DataError, StrategyError, FileNotFoundError, DataDirError, DeskRunning,
-            DeskLockError, JournalError) as exc:
-        print(f"tapedesk: {_one_line(exc)}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        if _raised(exc, "tapedesk.engine.config", "ConfigError"):
+            for line in str(exc).splitlines():  # one line per problem, each naming its field
+                print(f"tapedesk: {line}", file=sys.stderr)
+            return 2
+        if isinstance(exc, UserError | FileNotFoundError) or any(
+                _raised(exc, m, n) for m, n in _USER_ERRORS):
+            print(f"tapedesk: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        return _unexpected(exc)
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+
+
+#: (module, class) of the errors a user can cause and fix: one line, exit 2. Matched only if
+#: the module was imported (an error cannot come from a module that never ran), so ``main``
+#: imports none of them.
+_USER_ERRORS = (
+    ("tapedesk.engine.feeds.checks", "DataError"),
+    ("tapedesk.engine.strategy", "StrategyError"),
+    ("tapedesk.engine.paths", "DataDirError"),
+    ("tapedesk.engine.desk_lock", "DeskRunning"),
+    ("tapedesk.engine.desk_lock", "DeskLockError"),
+    ("tapedesk.engine.journal_health", "JournalError"),
+)
+
+
+def _raised(exc: BaseException, module: str, name: str) -> bool:
+    mod = sys.modules.get(module)
+    return mod is not None and isinstance(exc, getattr(mod, name))
+
+
+def _unexpected(exc: Exception) -> int:
+    if isinstance(exc, BrokenPipeError):
         return _closed_pipe()
-    except SystemExit:
-        raise
-    except OSError as exc:  # a path the user gave that cannot be used, a full disk, ...
+    if isinstance(exc, OSError):  # a path the user gave that cannot be used, a full disk, ...
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"tapedesk: {where}{exc.strerror or _one_line(exc)}", file=sys.stderr)
         return 1
-    except Exception as exc:  # the last line of defence: never a traceback for the user
-        logging.getLogger("tapedesk").debug("unexpected error", exc_info=True)
-        print(
-            f"tapedesk: unexpected error: {type(exc).__name__}: {_one_line(exc)} "
-            "(a bug; --log-level DEBUG shows where)",
-            file=sys.stderr,
-        )
-        return 1
+    import logging  # the last line of defence: never a traceback for the user
+
+    logging.getLogger("tapedesk").debug("unexpected error", exc_info=True)
+    print(
+        f"tapedesk: unexpected error: {type(exc).__name__}: {_one_line(exc)} "
+        "(a bug; --log-level DEBUG shows where)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _one_line(exc: BaseException) -> str:
@@ -269,6 +304,8 @@ def _one_line(exc: BaseException) -> str:
 def _check_options(args: argparse.Namespace) -> None:
     """Options every data command shares, checked here so an error is one line (argparse
     takes 'nan' and '-5' as floats): ``--speed`` finite and >= 0, ``--symbol`` a symbol."""
+    import math
+
     speed = getattr(args, "speed", None)
     if speed is not None and not (math.isfinite(speed) and speed >= 0):
         raise UserError(f"--speed must be a number >= 0 (0 = as fast as possible), got {speed}")
@@ -318,6 +355,7 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
     if cmd == "keys":
         if args.keys_action == "check" and getattr(args, "keys_verify", None) is None:
             from tapedesk.engine.binance.live import endpoints_for, keys_verifier
+            from tapedesk.engine.config import load_config
 
             cfg = load_config(args.config)
             endpoints = endpoints_for(
@@ -336,12 +374,19 @@ def _dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
     if cmd == "reconcile":
         return cmd_reconcile(args)
     _check_options(args)
+    from tapedesk.engine.config import load_config
+
     config = load_config(args.config)
     check_ui = getattr(desk_runner, "check_config", None)  # the desk's own [ui] checks
     if check_ui is not None and cmd != "backtest":
         check_ui(config)
     if cmd == "backtest":
         return cmd_backtest(args, config)
+    import asyncio
+
+    from tapedesk.engine.desk_lock import lock_desk
+    from tapedesk.engine.paths import data_dir
+
     ddir = data_dir(args.data_dir)
     # Before anything touches the data dir or the account: one desk per data dir and mode.
     lock_desk(ddir, _desk_mode(args, config))
@@ -385,6 +430,8 @@ def _run_desk(
     engine: Any, desk_runner: DeskRunner | None, *, demo: bool, notice: str | None = None
 ) -> int:
     if desk_runner is None:
+        import asyncio
+
         return asyncio.run(run_headless(engine))
     return desk_runner(engine, demo=demo, notice=notice)
 
@@ -450,6 +497,9 @@ def _build_live(args: argparse.Namespace, config: DeskConfig, ddir: Path) -> Any
 
 async def run_live_headless(engine: Any, out: Any = None) -> int:
     """``run_headless`` plus one line once the desk can trade (streams connected)."""
+    import asyncio
+    import contextlib
+
     from tapedesk.engine.live_loop import announce_ready
 
     out = out or sys.stdout
@@ -471,8 +521,12 @@ async def run_headless(engine: Any, out: Any = None) -> int:
     Lines are printed only once the journal holds them (``on_committed``). A journal that
     cannot be opened, or stays unwritable, ends the run with one plain line on stderr.
     """
+    import asyncio
+    import signal
+
+    from tapedesk.engine.clock import iso
     from tapedesk.engine.events import Explanation
-    from tapedesk.engine.journal_health import failure_line
+    from tapedesk.engine.journal_health import JournalError, failure_line
 
     out = out or sys.stdout
 
@@ -539,6 +593,7 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from tapedesk.engine.control import send, socket_path
+    from tapedesk.engine.paths import data_dir
 
     path = socket_path(data_dir(args.data_dir), args.mode)
     if args.key and not args.action:

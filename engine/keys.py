@@ -17,12 +17,10 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keyring
-import keyring.errors
-from keyring.backend import KeyringBackend
-from keyring.backends import chainer, fail, null
+if TYPE_CHECKING:  # keyring itself is imported when a key is read or stored (start-up cost)
+    from keyring.backend import KeyringBackend
 
 SERVICE = "tapedesk"
 ENVIRONMENTS = ("live", "testnet", "demo-trading")
@@ -267,6 +265,9 @@ def resolve_backend(backend: KeyringBackend | None = None) -> KeyringBackend:
     chainer with nothing to chain behaves the same; ``null.Keyring`` silently stores nothing,
     which would be worse: `keys set` would report success and lose the keys.
     """
+    import keyring
+    from keyring.backends import chainer, fail, null
+
     if backend is None:
         try:
             backend = keyring.get_keyring()
@@ -301,6 +302,8 @@ def _keyring_call(
     Backends raise a zoo of types (keyring errors, D-Bus errors, OSError); the user needs one
     sentence and the way out, and no secret may ride along in a chained exception's text.
     """
+    import keyring.errors
+
     secrets = tuple(secrets)
     try:
         yield

@@ -15,7 +15,6 @@ presence is what it can vouch for; the line says the account was NOT checked.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import getpass
 import inspect
@@ -212,7 +211,7 @@ _REFUSALS = {
 
 def _is_unreachable(exc: BaseException) -> bool:
     """Network trouble (no route, DNS, refused, timeout) as opposed to an answer from Binance."""
-    if isinstance(exc, OSError | TimeoutError | asyncio.TimeoutError):
+    if isinstance(exc, OSError | TimeoutError):  # asyncio.TimeoutError is TimeoutError
         return True
     try:
         import aiohttp
@@ -364,6 +363,8 @@ def _describe_account(check: AccountCheck) -> list[str]:
 def _run_verify(verify: Verify, credentials: Credentials) -> AccountCheck:
     result = verify(credentials)
     if inspect.isawaitable(result):
+        import asyncio
+
         return asyncio.run(_await(result))
     return result
 

@@ -13,14 +13,7 @@ cheap::
 from __future__ import annotations
 
 import os as _os
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
 from typing import Any
-
-try:
-    __version__ = _version("tapedesk")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+source"
 
 # A source checkout (tests, worktrees) resolves the subpackages from the folders beside this
 # one, so the tree under test is always the tree on disk, whatever else is installed.
@@ -55,7 +48,20 @@ __all__ = [
 ]
 
 
+def _package_version() -> str:
+    """The installed version (importlib.metadata costs ~10 ms: read only when asked)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tapedesk")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0+source"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()["__version__"] = value = _package_version()
+        return value
     module = _PLUGIN_API.get(name)
     if module is None:
         raise AttributeError(f"module 'tapedesk' has no attribute {name!r}")

@@ -44,7 +44,6 @@ from pathlib import Path
 
 from tapedesk.engine.events import Bar, Kind, MarketEvent
 from tapedesk.engine.feeds.checks import DataError, Skips
-from tapedesk.engine.feeds.fast_csv import fast_csv_bars
 from tapedesk.engine.feeds.readers import (
     ROW_READERS,
     TIME_COLUMNS,
@@ -226,6 +225,7 @@ def iter_events(
     end_ms: int | None = None,
     warn: Warn | None = None,
     fmt: str | None = None,
+    cache_dir: str | Path | None = None,
 ) -> Iterator[MarketEvent]:
     """Stream the events of ``path`` in time order, keeping ``start_ms <= ts < end_ms``.
 
@@ -233,6 +233,8 @@ def iter_events(
     else BTCUSDT. Memory stays flat except for the JSON kline formats (one document).
     Raises DataError (possibly mid-stream: a truncated gzip); skipped rows are reported in
     one ``warn`` line once the file has been read to the end (or to ``end_ms``).
+    ``cache_dir``: a CSV of bars is read from, or copied to, a columnar copy there
+    (``columnar``: the same bars, read several times faster).
     """
     warn = _default_warn if warn is None else warn
     fmt = fmt or detect_format(path)
@@ -246,6 +248,11 @@ def iter_events(
     sym = (symbol or symbol_from_name(path) or DEFAULT_SYMBOL).upper()
     where = str(path)
     skips = Skips(where, warn)
+    if fmt in CSV_BAR_FORMATS:
+        yield from csv_bars(path, fmt, sym, interval_from_name(path), skips, start_ms, end_ms,
+                            cache_dir)
+        skips.report()
+        return
     with open_text(path) as raw:
         fh = _Counted(raw)
         with _read_errors(path, fh):
@@ -264,14 +271,8 @@ def load_bars(
     end_ms: int | None = None,
     warn: Warn | None = None,
 ) -> list[Bar]:
-    """All bars of ``path`` as a list (the backtest path); stream captures give closed klines."""
+    """All bars of ``path`` as a list; stream captures give closed klines."""
     fmt = detect_format(path)
-    if fmt in ("binance_csv", "ohlcv_csv", "ninjabot_csv"):
-        sym = (symbol or symbol_from_name(path) or DEFAULT_SYMBOL).upper()
-        text = _read_all(path)
-        fast = fast_csv_bars(text, path, fmt, sym, start_ms, end_ms, interval_from_name(path))
-        if fast is not None:
-            return fast
     events = iter_events(path, symbol, start_ms, end_ms, warn, fmt)
     if fmt not in ("ws_capture", "market_store"):
         return list(events)  # type: ignore[arg-type]
@@ -304,3 +305,7 @@ def _read_all(path: str | Path, keep: bool = True) -> str:
                 pass
         raise  # pragma: no cover - the second pass raises with the line number
     return "".join(parts)
+
+
+# The CSV block reader uses this module's file helpers: imported once they exist.
+from tapedesk.engine.feeds.csv_stream import CSV_BAR_FORMATS, csv_bars  # noqa: E402

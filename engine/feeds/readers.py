@@ -1,29 +1,28 @@
 """One streaming reader per layout: text lines → checked market events.
 
-Bar layouts yield rows ``(lineno, open_ms, close_ms|None, o, h, l, c, v)`` that ``bars`` checks
-(``checks.bar_problem``), de-spikes (``without_leaps``) and orders; stream captures go through
+Bar layouts yield rows ``(lineno, open_ms, close_ms|None, o, h, l, c, v)`` that ``bars`` checks,
+de-spikes and orders (``bar_stream.BarStream``; the CSV layouts are usually read a block at a
+time, ``files._csv_bars``, and come here only for irregular blocks); stream captures go through
 ``binance_messages.parse_message`` (which checks values) and ``capture_events`` (time order).
 Every rejected row goes to ``Skips``; only a file-level problem raises ``DataError``.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from tapedesk.engine.events import Bar, MarketEvent
+from tapedesk.engine.feeds.bar_stream import LEAP_MS, BarStream, Row
 from tapedesk.engine.feeds.binance_messages import MessageError, Unsupported, parse_message
-from tapedesk.engine.feeds.checks import DataError, Skips, bar_problem, max_ts_ms
+from tapedesk.engine.feeds.checks import DataError, Skips
 
 TIME_COLUMNS = ("open_time", "timestamp", "date", "time", "datetime", "ts")
 #: A stream message may arrive this much earlier (exchange time) than one already read.
 BACK_TOLERANCE_MS = 60_000
-#: A single timestamp this far ahead of its neighbours is a corrupt one, not a gap.
-LEAP_MS = 86_400_000
 
 
 def to_ms(value: float | int) -> int:
@@ -61,11 +60,10 @@ _MS = datetime(1970, 1, 1, 0, 0, 0, 1000) - _EPOCH
 
 # -- bar readers: each yields (lineno, open_ms, close_ms|None, o, h, l, c, v) --------------
 
-Row = tuple[int, int, int | None, float, float, float, float, float]
 
-
-def _binance_csv_rows(fh: Iterable[str], where: str, skips: Skips) -> Iterator[Row]:
-    for lineno, line in enumerate(fh, 1):
+def _binance_csv_rows(fh: Iterable[str], where: str, skips: Skips, first: int = 1,
+                      ) -> Iterator[Row]:
+    for lineno, line in enumerate(fh, first):
         f = line.split(",")
         if len(f) < 7:
             if line.strip():
@@ -88,8 +86,9 @@ def _binance_csv_rows(fh: Iterable[str], where: str, skips: Skips) -> Iterator[R
         yield row
 
 
-def _ninjabot_rows(fh: Iterable[str], where: str, skips: Skips) -> Iterator[Row]:
-    for lineno, line in enumerate(fh, 1):
+def _ninjabot_rows(fh: Iterable[str], where: str, skips: Skips, first: int = 1,
+                   ) -> Iterator[Row]:
+    for lineno, line in enumerate(fh, first):
         f = line.split(",")
         if len(f) < 6:
             if line.strip():
@@ -107,6 +106,27 @@ def _ninjabot_rows(fh: Iterable[str], where: str, skips: Skips) -> Iterator[Row]
 
 def _ohlcv_csv_rows(fh: Iterable[str], where: str, skips: Skips) -> Iterator[Row]:
     lines = iter(fh)
+    spec = ohlcv_header(lines, where)
+    yield from ohlcv_rows(lines, spec, skips, spec.line + 1)
+
+
+class OhlcvHeader(NamedTuple):
+    """Where the columns of a headed OHLCV CSV are (indexes into ``line.split(",")``)."""
+
+    line: int  # the header's line number
+    names: list[str]
+    tcol: int
+    io: int
+    ih: int
+    il: int
+    ic: int
+    iv: int | None
+    ict: int | None
+    need: int  # fewer fields than this: the row is skipped
+
+
+def ohlcv_header(lines: Iterator[str], where: str) -> OhlcvHeader:
+    """Read up to the first non-blank line of ``lines`` and find the columns it names."""
     first = 0
     header: list[str] = []
     for first, text in enumerate(lines, 1):  # noqa: B007 (first is the header's line number)
@@ -121,8 +141,16 @@ def _ohlcv_csv_rows(fh: Iterable[str], where: str, skips: Skips) -> Iterator[Row
     iv = header.index("volume") if "volume" in header else None
     ict = header.index("close_time") if "close_time" in header else None
     need = max(i for i in (tcol, io_, ih, il, ic, iv, ict) if i is not None) + 1
+    return OhlcvHeader(first, header, tcol, io_, ih, il, ic, iv, ict, need)
+
+
+def ohlcv_rows(lines: Iterable[str], spec: OhlcvHeader, skips: Skips, first: int,
+               ) -> Iterator[Row]:
+    """The rows after the header; ``first`` is the line number of the first of ``lines``."""
+    header, tcol, io_, ih, il, ic, iv, ict, need = (
+        spec.names, spec.tcol, spec.io, spec.ih, spec.il, spec.ic, spec.iv, spec.ict, spec.need)
     day_cache: dict[str, int] = {}
-    for lineno, line in enumerate(lines, first + 1):
+    for lineno, line in enumerate(lines, first):
         f = line.split(",")
         if len(f) < need:
             if line.strip():
@@ -202,16 +230,6 @@ ROW_READERS = {
 }
 
 
-def _sane_rows(rows: Iterator[Row], skips: Skips) -> Iterator[Row]:
-    max_ms = max_ts_ms()
-    for row in rows:
-        bad = bar_problem(*row[1:], max_ms)  # type: ignore[arg-type]
-        if bad:
-            skips.add(row[0], bad)
-            continue
-        yield row
-
-
 def _without_leaps(items: Iterator[Any], skips: Skips, key: Callable[[Any], tuple[int, int]],
                    ) -> Iterator[Any]:
     """Drop an item whose time leaps more than ``LEAP_MS`` ahead of the previous one when the
@@ -238,27 +256,20 @@ def _without_leaps(items: Iterator[Any], skips: Skips, key: Callable[[Any], tupl
         yield held
 
 
-def bars(rows: Iterator[Row], symbol: str, interval_hint: int | None, skips: Skips,
-          start_ms: int | None, end_ms: int | None) -> Iterator[Bar]:
-    rows = _without_leaps(_sane_rows(rows, skips), skips, lambda r: (r[0], r[1]))
-    head = list(itertools.islice(rows, 64))
-    deltas = [b[1] - a[1] for a, b in itertools.pairwise(head) if b[1] > a[1]]
-    interval = min(deltas) if deltas else (interval_hint or 60_000)
-    last_open = None
-    for lineno, t, ct, o, h, lo, c, v in itertools.chain(head, rows):
-        if last_open is not None and t <= last_open:
-            skips.add(lineno, f"bar open time {t} does not advance (duplicate or out of order)")
-            continue
-        last_open = t
-        ts = ct if ct is not None else t + interval - 1
-        if ts < t:
-            skips.add(lineno, f"close time {ts} is before open time {t}")
-            continue
-        if start_ms is not None and ts < start_ms:
-            continue
-        if end_ms is not None and ts >= end_ms:
+def bars(rows: Iterable[Row], symbol: str, interval_hint: int | None, skips: Skips,
+         start_ms: int | None, end_ms: int | None) -> Iterator[Bar]:
+    """Checked, ordered bars of ``rows`` (``bar_stream.BarStream``, one row at a time)."""
+    stream = BarStream(symbol, interval_hint, skips, start_ms, end_ms)
+    out = stream.out
+    for row in rows:
+        stream.push(row)
+        if out:
+            yield from out
+            out.clear()
+        if stream.done:
             return
-        yield Bar(symbol, t, ts, o, h, lo, c, v)
+    stream.finish()
+    yield from out
 
 
 def _capture_lines(fh: Iterable[str], symbol: str, skips: Skips,
