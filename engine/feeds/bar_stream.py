@@ -98,6 +98,14 @@ class BarStream:
     def _end_head(self) -> None:
         head, self.head = self.head or [], None
         deltas = [b[1] - a[1] for a, b in itertools.pairwise(head) if b[1] > a[1]]
+        back = sum(1 for a, b in itertools.pairwise(head) if b[1] < a[1])
+        if back > len(deltas) and back >= 2:
+            # Newest first (some sites publish them so): row by row it would keep the first
+            # bar and skip the rest as "out of order", a one-bar result that looks like one.
+            from tapedesk.engine.feeds.checks import DataError
+
+            raise DataError(self.skips.where, "rows are in reverse time order (newest first); "
+                            "sort the file oldest first", head[0][0])
         self.interval = min(deltas) if deltas else (self.interval_hint or 60_000)
         for row in head:
             self._bar(row)
