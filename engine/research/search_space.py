@@ -119,14 +119,18 @@ def _value(key: str, typ: type, text: str, item: str) -> Any:
         return coerce_param(typ, text)
     except (TypeError, ValueError, OverflowError):
         raise SearchSpaceError(
-            f"--param {item!r}: {key} is a {typ.__name__}; {text!r} is not one"
+            f"--param {item!r}: {key} is {_article(typ)} {typ.__name__}; {text!r} is not one"
         ) from None
+
+
+def _article(typ: type) -> str:
+    return "an" if typ.__name__[0] in "aeiou" else "a"
 
 
 def _range(key: str, typ: type, spec: str, item: str) -> Dimension:
     if typ not in (int, float):
         raise SearchSpaceError(
-            f"--param {item!r}: {key} is a {typ.__name__}: list the choices (a,b,c), "
+            f"--param {item!r}: {key} is {_article(typ)} {typ.__name__}: list the choices (a,b,c), "
             "a range needs a number"
         )
     bounds, _, step_text = spec.partition(":")
