@@ -30,7 +30,6 @@ def write_params(path: Path, strategy: str, params: dict[str, Any]) -> list[str]
     """Set ``params`` on ``strategy``'s ``[[strategies]]`` entry in ``path`` (created when
     missing); returns one line per change, e.g. ``swing_left: 10 -> 7``."""
     import tomlkit
-
     from tapedesk.engine.config import ConfigError, DeskConfig, format_validation_error
     from tapedesk.engine.strategy import StrategyError, create
 

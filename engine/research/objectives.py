@@ -85,6 +85,7 @@ def run_span(
     checkpoints: tuple[int, ...] = (),
     on_checkpoint: Callable[[int, float], None] | None = None,
     data: Path | None = None,
+    cache: Path | None = None,
 ) -> tuple[Metrics, list[Any], list[tuple[int, float]]]:
     """Backtest ``spec.strategy`` with ``params`` on events in ``[start, end)``.
 
@@ -111,8 +112,13 @@ def run_span(
     engine.publish = False
     process = engine.process
     initial = float(engine.initial_balance)
-    events = iter_events(data or Path(spec.data), spec.symbol, start, end, lambda _w: None,
-                         spec.fmt)
+    if cache is not None:  # the same bars, packed (research.bar_cache)
+        from tapedesk.engine.research.bar_cache import iter_bars
+
+        events: Any = iter_bars(cache, start, end)
+    else:
+        events = iter_events(data or Path(spec.data), spec.symbol, start, end,
+                             lambda _w: None, spec.fmt)
     bars_only = spec.fmt == "ws_capture" and not (
         strategy.handles("on_quote") or strategy.handles("on_trade"))
     pending = [c for c in checkpoints if c < end]

@@ -26,7 +26,6 @@ from typing import Any
 
 import optuna
 from optuna.trial import TrialState
-
 from tapedesk.engine.research.objectives import (
     SearchSpec,
     Stop,
@@ -158,10 +157,16 @@ class WorkerResult:
 
 
 def run_worker(url: str, name: str, data: Path | None = None, index: int = 0,
-               say: Callable[[str], None] | None = None) -> WorkerResult:
+               say: Callable[[str], None] | None = None,
+               cache_dir: Path | None = None) -> WorkerResult:
     """Run queued trials of every fold until none is waiting; ``data`` overrides the
-    stored path (a copy on this machine, checked against the stored SHA-256)."""
-    storage = open_storage(url)
+    stored path (a copy on this machine, checked against the stored SHA-256); bars are
+    read from a packed copy under ``cache_dir`` (research.bar_cache) when one is given."""
+    from tapedesk.engine.assembly import load_user_strategies
+    from tapedesk.engine.research.bar_cache import ensure
+
+    load_user_strategies()  # a spawned worker finds plugin strategies too (problems: said once
+    storage = open_storage(url)  # by the command that started it)
     spec = load_spec(storage, name)
     if spec is None:
         raise OptimizeError(f"no search called {name!r} in {_redact(url)}")
@@ -170,6 +175,7 @@ def run_worker(url: str, name: str, data: Path | None = None, index: int = 0,
         raise OptimizeError(f"{path}: data file not found on this machine (give --data)")
     if data is not None and file_sha256(path) != spec.data_sha256:
         raise OptimizeError(f"{path}: not the data this search was made with (SHA-256 differs)")
+    cache = ensure(spec.fmt, path, spec.data_sha256, spec.symbol, cache_dir)
     me = f"{socket.gethostname()}:{os.getpid()}"
     dims = [Dimension.from_json(d) for d in spec.dims]
     ran: list[tuple[str, int]] = []
@@ -179,7 +185,7 @@ def run_worker(url: str, name: str, data: Path | None = None, index: int = 0,
                                   sampler=_sampler(spec, fold, index), pruner=_pruner(spec))
         while (trial := pop_trial(study)) is not None:
             trial.set_user_attr("worker", me)
-            _evaluate(study, trial, spec, fold, dims, path)
+            _evaluate(study, trial, spec, fold, dims, path, cache)
             ran.append((fold.label, trial.number))
             if say:
                 say(f"{fold.label} trial {trial.number} done")
@@ -188,7 +194,7 @@ def run_worker(url: str, name: str, data: Path | None = None, index: int = 0,
 
 
 def _evaluate(study: optuna.Study, trial: optuna.Trial, spec: SearchSpec, fold: Fold,
-              dims: list[Dimension], path: Path) -> None:
+              dims: list[Dimension], path: Path, cache: Path | None = None) -> None:
     from tapedesk.engine.strategy import StrategyError
 
     params = {d.name: d.suggest(trial) for d in dims}
@@ -200,7 +206,7 @@ def _evaluate(study: optuna.Study, trial: optuna.Trial, spec: SearchSpec, fold: 
 
     try:
         metrics, _trades, _eq = run_span(spec, params, fold.is_start, fold.is_end,
-                                         fold.checkpoints, checkpoint, path)
+                                         fold.checkpoints, checkpoint, path, cache)
     except Stop:
         study.tell(trial, state=TrialState.PRUNED)
         return
@@ -222,22 +228,24 @@ def summary(m: Any) -> dict[str, Any]:
             "max_dd_pct": round(m.max_drawdown_pct, 3), "start": m.start_ts, "end": m.end_ts}
 
 
-def _worker_entry(job: tuple[str, str, str | None, int]) -> WorkerResult:
-    url, name, data, index = job
-    return run_worker(url, name, Path(data) if data else None, index)
+def _worker_entry(job: tuple[str, str, str | None, int, str | None]) -> WorkerResult:
+    url, name, data, index, cache_dir = job
+    return run_worker(url, name, Path(data) if data else None, index,
+                      cache_dir=Path(cache_dir) if cache_dir else None)
 
 
-def run_local_workers(url: str, name: str, jobs: int, data: Path | None = None
-                      ) -> list[WorkerResult]:
+def run_local_workers(url: str, name: str, jobs: int, data: Path | None = None,
+                      cache_dir: Path | None = None) -> list[WorkerResult]:
     """``jobs`` worker processes (spawned: a clean interpreter, one engine each), or this
     process itself for one job."""
     if jobs <= 1:
-        return [run_worker(url, name, data, 0)]
+        return [run_worker(url, name, data, 0, cache_dir=cache_dir)]
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(jobs) as pool:
-        return pool.map(_worker_entry, [(url, name, str(data) if data else None, i)
+        return pool.map(_worker_entry, [(url, name, str(data) if data else None, i,
+                                         str(cache_dir) if cache_dir else None)
                                         for i in range(jobs)], chunksize=1)
 
 

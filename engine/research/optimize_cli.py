@@ -38,12 +38,13 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     url = args.storage or f"journal:{data_dir(args.data_dir) / 'optimize' / (name + '.journal')}"
     try:
         storage = opt.open_storage(url)
+        cache_dir = data_dir(args.data_dir) / "optimize" / "cache"
         if args.worker:
-            res = opt.run_worker(url, name, args.data, 0)
+            res = opt.run_worker(url, name, args.data, 0, cache_dir=cache_dir)
             print(f"worker {res.worker}: ran {len(res.ran)} trial(s): "
                   + (", ".join(f"{f}#{n}" for f, n in res.ran) or "none were waiting"))
             return 0
-        spec = _spec(args, storage, name)
+        spec = _spec(args, storage, name, cache_dir)
         added = opt.prepare(storage, name, spec)
         jobs = opt.default_jobs() if args.jobs is None else args.jobs
         opt.log(f"study {name} in {opt._redact(url)}: {len(spec.folds)} search(es) x "
@@ -51,11 +52,11 @@ def cmd_optimize(args: argparse.Namespace) -> int:
                 f"worker(s). Resume: tapedesk optimize --study {name}"
                 + (f" --storage {opt._redact(url)}" if args.storage else ""))
         if jobs > 0 and sum(added.values()) + _waiting(storage, name, spec):
-            for r in opt.run_local_workers(url, name, jobs):
+            for r in opt.run_local_workers(url, name, jobs, cache_dir=cache_dir):
                 opt.log(f"worker {r.worker}: {len(r.ran)} trials, cpu {r.cpu_s:.1f} s, "
                         f"peak RSS {r.peak_rss_mib:.0f} MiB")
         opt.wait_for_remote(storage, name, spec, opt.log)
-        return _report(args, storage, name, spec)
+        return _report(args, storage, name, spec, cache_dir)
     except opt.OptimizeError as exc:
         raise UserError(str(exc)) from None
 
@@ -63,7 +64,6 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 def _waiting(storage: Any, name: str, spec: Any) -> int:
     import optuna
     from optuna.trial import TrialState
-
     from tapedesk.engine.research.optimize import study_names
 
     return sum(len(optuna.load_study(study_name=s, storage=storage).get_trials(
@@ -85,7 +85,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
             raise UserError(f"{flag} must be a finite number of basis points, got {v}")
 
 
-def _spec(args: argparse.Namespace, storage: Any, name: str) -> Any:
+def _spec(args: argparse.Namespace, storage: Any, name: str, cache_dir: Path) -> Any:
     """The stored search for ``--study NAME``, else a new one from the options."""
     from tapedesk.engine.research.optimize import load_spec
 
@@ -103,13 +103,14 @@ def _spec(args: argparse.Namespace, storage: Any, name: str) -> Any:
                                 "--trials can only raise it")
             spec.trials = args.trials
         return spec
-    return _new_spec(args)
+    return _new_spec(args, cache_dir)
 
 
-def _new_spec(args: argparse.Namespace) -> Any:
+def _new_spec(args: argparse.Namespace, cache_dir: Path) -> Any:
     from tapedesk.engine.clock import parse_time
     from tapedesk.engine.config import load_config
     from tapedesk.engine.feeds.files import detect_format
+    from tapedesk.engine.research import bar_cache
     from tapedesk.engine.research.objectives import SearchSpec, file_sha256
     from tapedesk.engine.research.search_space import SearchSpaceError, parse_space
     from tapedesk.engine.research.walk_forward import data_span, make_folds
@@ -131,8 +132,13 @@ def _new_spec(args: argparse.Namespace) -> Any:
         raise UserError(str(exc)) from None
     fmt = detect_format(args.data)
     config = load_config(args.config)
+    sha = file_sha256(args.data)
     try:
-        first, last, _n = data_span(args.data, args.symbol, start, end, fmt)
+        cache = bar_cache.ensure(fmt, args.data, sha, args.symbol, cache_dir)
+        if cache is not None:
+            first, last, _n = bar_cache.span(cache, start, end)
+        else:
+            first, last, _n = data_span(args.data, args.symbol, start, end, fmt)
         folds = make_folds(first, last, args.walk_forward or 0)
     except ValueError as exc:
         raise UserError(str(exc)) from None
@@ -142,7 +148,7 @@ def _new_spec(args: argparse.Namespace) -> Any:
     return SearchSpec(
         strategy=args.strategy, dims=[d.to_json() for d in dims], fixed=fixed,
         objective=args.objective or "sharpe", data=str(args.data.resolve()),
-        data_sha256=file_sha256(args.data), fmt=fmt, symbol=args.symbol,
+        data_sha256=sha, fmt=fmt, symbol=args.symbol,
         folds=[f.to_json() for f in folds], trials=args.trials or DEFAULT_TRIALS,
         seed=args.seed, min_trades=DEFAULT_MIN_TRADES if args.min_trades is None
         else args.min_trades, prune=not args.no_prune,
@@ -151,13 +157,16 @@ def _new_spec(args: argparse.Namespace) -> Any:
     )
 
 
-def _report(args: argparse.Namespace, storage: Any, name: str, spec: Any) -> int:
+def _report(args: argparse.Namespace, storage: Any, name: str, spec: Any,
+            cache_dir: Path) -> int:
     from tapedesk.engine.paths import data_dir
+    from tapedesk.engine.research.bar_cache import ensure
     from tapedesk.engine.research.optimize import best_trials
     from tapedesk.engine.research.optimize_report import build_report, format_report
 
-    report = build_report(name, spec, best_trials(storage, name, spec),
-                          args.data if args.data else None)
+    data = Path(spec.data)
+    cache = ensure(spec.fmt, data, spec.data_sha256, spec.symbol, cache_dir)
+    report = build_report(name, spec, best_trials(storage, name, spec), data, cache)
     doc = report.to_json()
     saved = data_dir(args.data_dir) / "optimize" / f"{name}.report.json"
     saved.parent.mkdir(parents=True, exist_ok=True)

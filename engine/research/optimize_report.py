@@ -76,7 +76,7 @@ def _figures(m: Metrics) -> dict[str, Any]:
 
 
 def build_report(name: str, spec: SearchSpec, bests: list[tuple[Fold, Any, dict[str, int]]],
-                 data: Path | None = None) -> Report:
+                 data: Path | None = None, cache: Path | None = None) -> Report:
     """Score each fold's best parameters on its test window and gather the warnings."""
     rows: list[FoldRow] = []
     trades: list[Any] = []
@@ -90,7 +90,8 @@ def build_report(name: str, spec: SearchSpec, bests: list[tuple[Fold, Any, dict[
         row = FoldRow(fold, dict(best.params), best.value, dict(best.user_attrs.get("is", {})),
                       None, counts)
         if fold.oos_start is not None and fold.oos_end is not None:
-            m, t, eq = run_span(spec, dict(best.params), fold.oos_start, fold.oos_end, data=data)
+            m, t, eq = run_span(spec, dict(best.params), fold.oos_start, fold.oos_end,
+                                data=data, cache=cache)
             row.oos, row._oos_value = m, score(m, spec.objective)
             initial = m.initial_balance if initial is None else initial
             trades.extend(t)

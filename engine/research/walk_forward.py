@@ -19,6 +19,7 @@ boundary (quarters of the span without walk-forward) so the pruner can stop a ho
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ def make_folds(start: int, end: int, k: int) -> list[Fold]:
         return [Fold(0, start, end, None, None, cps)]
     cuts = [start] + [_minute(start + (end - start) * j // (k + 1)) for j in range(1, k + 1)]
     cuts.append(end)
-    if any(b <= a for a, b in zip(cuts, cuts[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(cuts)):
         raise ValueError(f"the data is too short for {k} walk-forward windows")
     return [Fold(i, start, cuts[i], cuts[i], cuts[i + 1], tuple(cuts[1 : i + 1]))
             for i in range(1, k + 1)]

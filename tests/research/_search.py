@@ -54,10 +54,11 @@ def make_spec(data: Path, strategy: str, params: list[str], *, trials: int, k: i
 
 
 def run_search(spec: SearchSpec, store: Path, name: str = "s", jobs: int = 1) -> str:
-    """Create, queue and run the whole search; returns the storage URL."""
+    """Create, queue and run the whole search (bars from the packed cache, as the command
+    reads them); returns the storage URL."""
     url = f"journal:{store}"
     opt.prepare(opt.open_storage(url), name, spec)
-    opt.run_local_workers(url, name, jobs)
+    opt.run_local_workers(url, name, jobs, cache_dir=store.parent / f"{store.stem}-cache")
     return url
 
 

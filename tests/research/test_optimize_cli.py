@@ -114,7 +114,7 @@ def test_write_config_edits_only_that_strategys_params(tmp_path: Path):
 def test_write_config_refuses_values_the_strategy_refuses_and_keeps_the_file(tmp_path: Path):
     cfg = tmp_path / "c.toml"
     cfg.write_text(CONFIG)
-    with pytest.raises(ConfigWriteError, match="fast .40. must be below slow"):
+    with pytest.raises(ConfigWriteError, match=r"fast \(40\) must be below slow"):
         write_params(cfg, "ema_cross", {"fast": 40})
     assert cfg.read_text() == CONFIG
     empty = tmp_path / "new.toml"
