@@ -14,6 +14,11 @@ when the machine is quiet for the wall-clock ratio.
 
     python bench/optimize_scaling.py [--bars 1000000] [--per-worker 2]
         [--strategy ema_cross --strategy liquidity_sweep] [--jobs 1,2,all]
+    python bench/optimize_scaling.py --storage-test [--trials 300] [--jobs 2,4]
+
+``--storage-test`` compares the local storages under concurrency: many short trials (one
+day of bars each) by 2 and 4 processes on a journal file and on SQLite, counting trials per
+second and trials that failed on a storage error (SQLite's "database is locked").
 
 Prints figures; asserts nothing.
 """
@@ -63,13 +68,61 @@ def run(data: Path, strategy: str, jobs: int, per_worker: int, span: tuple[int, 
     return wall, results, trials
 
 
+def storage_test(trials: int, jobs_list: list[int]) -> None:
+    from tapedesk.engine.feeds import load_bars
+    from tapedesk.engine.sample_data import SAMPLE_BARS_1M
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "day.csv"
+        from tapedesk.engine.clock import iso
+
+        with data.open("w") as fh:
+            fh.write("timestamp,open,high,low,close,volume\n")
+            for b in load_bars(SAMPLE_BARS_1M)[1440:2880]:
+                fh.write(f"{iso(b.open_ts)},{b.open!r},{b.high!r},{b.low!r},{b.close!r},"
+                         f"{b.volume!r}\n")
+        first, end, _n = data_span(data, None, None, None, "ohlcv_csv")
+        dims, fixed = parse_space("ema_cross", SPACES["ema_cross"])
+        for jobs in jobs_list:
+            for kind in ("journal", "sqlite"):
+                spec = SearchSpec(strategy="ema_cross", dims=[d.to_json() for d in dims],
+                                  fixed=fixed, objective="net", data=str(data),
+                                  data_sha256=file_sha256(data), fmt="ohlcv_csv", symbol=None,
+                                  folds=[f.to_json() for f in make_folds(first, end, 0)],
+                                  trials=trials, seed=1, min_trades=1, prune=False)
+                store = Path(tmp) / f"{kind}-{jobs}"
+                url = f"journal:{store}.journal" if kind == "journal" else f"sqlite:///{store}.db"
+                opt.prepare(opt.open_storage(url), "st", spec)
+                ctx = multiprocessing.get_context("spawn")
+                t0 = time.perf_counter()
+                errors = ""
+                try:
+                    with ctx.Pool(jobs) as pool:
+                        pool.map(opt._worker_entry,
+                                 [(url, "st", None, i, f"{tmp}/cache") for i in range(jobs)],
+                                 chunksize=1)
+                except Exception as exc:  # a storage error ends a worker
+                    errors = f"; a worker died: {type(exc).__name__}: {str(exc)[:80]}"
+                wall = time.perf_counter() - t0
+                (_f, _best, counts), = opt.best_trials(opt.open_storage(url), "st", spec)
+                done = counts.get("complete", 0) + counts.get("pruned", 0)
+                print(f"{kind:8s} {jobs} processes: {done}/{trials} trials in {wall:5.1f} s "
+                      f"= {done / wall:5.1f} trials/s; states {counts}{errors}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--storage-test", action="store_true")
+    ap.add_argument("--trials", type=int, default=300)
     ap.add_argument("--bars", type=int, default=1_000_000)
     ap.add_argument("--per-worker", type=int, default=2)
     ap.add_argument("--strategy", action="append")
     ap.add_argument("--jobs", default="1,2,all")
     args = ap.parse_args()
+    if args.storage_test:
+        storage_test(args.trials, [int(j) for j in
+                                   (args.jobs if args.jobs != "1,2,all" else "2,4").split(",")])
+        return
     cores = opt.default_jobs()
     jobs_list = sorted({cores if j == "all" else int(j) for j in args.jobs.split(",")})
     out = Path(__file__).resolve().parent / "out"

@@ -36,6 +36,12 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise UserError(f"--study {name[:40]!r}: use letters, digits, '-', '_' or '.'")
     url = args.storage or f"journal:{data_dir(args.data_dir) / 'optimize' / (name + '.journal')}"
+    if url.startswith("sqlite") and (args.worker or (args.jobs or 0) != 1):
+        # Measured (bench/optimize_scaling.py --storage-test): SQLite has no row locks, so two
+        # workers can claim the same queued trial, and it is ~10x slower under concurrency.
+        raise UserError("--storage sqlite: one worker only (add --jobs 1; SQLite cannot lock "
+                        "a trial for one worker); for many, use the default journal file or "
+                        "postgresql://")
     try:
         storage = opt.open_storage(url)
         cache_dir = data_dir(args.data_dir) / "optimize" / "cache"

@@ -151,6 +151,10 @@ def _num(v: float | None) -> str:
     return f"{v:,.2f}"
 
 
+def _param(v: Any) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v).lower() if isinstance(v, bool) else str(v)
+
+
 def _day(ts: int | None) -> str:
     if ts is None:
         return "-"
@@ -164,22 +168,22 @@ def format_report(report: Report) -> str:
     wf = report.rows and report.rows[0].fold.oos_start is not None
     lines.append("walk-forward: anchored, " + (f"{len(report.rows)} folds (each searches "
                  "everything before its test window)" if wf else "none (in-sample only)"))
-    head = (f"{'fold':<7} {'in-sample':<23} {'out-of-sample':<23} "
+    head = (f"{'fold':<7} {'in-sample':<25} {'out-of-sample':<25} "
             f"{'IS ' + spec.objective:>12} {'OOS ' + spec.objective:>12} {'IS net':>10} "
             f"{'OOS net':>10} {'IS tr':>6} {'OOS tr':>6}")
     lines += ["", head, "-" * len(head)]
     for r in report.rows:
         f = r.fold
         lines.append(
-            f"{f.label:<7} {_day(f.is_start) + ' → ' + _day(f.is_end):<23} "
-            f"{_day(f.oos_start) + ' → ' + _day(f.oos_end) if wf else '-':<23} "
+            f"{f.label:<7} {_day(f.is_start) + ' → ' + _day(f.is_end):<25} "
+            f"{_day(f.oos_start) + ' → ' + _day(f.oos_end) if wf else '-':<25} "
             f"{_num(r.is_value):>12} {_num(r.oos_value) if r.oos else '-':>12} "
             f"{_num(r.is_figures.get('net')):>10} "
             f"{_num(r.oos.net_pnl) if r.oos else '-':>10} "
             f"{r.is_figures.get('trades', '-')!s:>6} {r.oos.trades if r.oos else '-'!s:>6}")
     if report.combined is not None:
         c = report.combined
-        lines.append(f"{'OOS all':<7} {'':<23} {_day(c.start_ts) + ' → ' + _day(c.end_ts):<23} "
+        lines.append(f"{'OOS all':<7} {'':<25} {_day(c.start_ts) + ' → ' + _day(c.end_ts):<25} "
                      f"{'':>12} {_num(score(c, spec.objective)):>12} {'':>10} "
                      f"{_num(c.net_pnl):>10} {'':>6} {c.trades:>6}")
         lines.append(f"out-of-sample combined: net {_num(c.net_pnl)}, sharpe {_num(c.sharpe)}, "
@@ -187,7 +191,7 @@ def format_report(report: Report) -> str:
     lines.append("")
     lines.append("chosen parameters:")
     for r in report.rows:
-        shown = ", ".join(f"{k}={v}" for k, v in (r.params or {}).items()) or "none"
+        shown = ", ".join(f"{k}={_param(v)}" for k, v in (r.params or {}).items()) or "none"
         counts = ", ".join(f"{n} {k}" for k, n in sorted(r.counts.items()))
         lines.append(f"  {r.fold.label}: {shown}  ({counts})")
     if report.warnings:

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import optuna
@@ -60,8 +61,17 @@ class SlowCross(EmaCross):
 '''
 
 
+PG_URL = os.environ.get("TAPEDESK_TEST_POSTGRES_URL")
+
+
 @pytest.mark.skipif(not SCRIPT.exists(), reason="the tapedesk console script is not installed")
-def test_two_worker_processes_run_each_queued_trial_exactly_once(tmp_path: Path):
+@pytest.mark.parametrize("storage", [
+    "journal",
+    pytest.param("postgres", marks=pytest.mark.skipif(
+        not PG_URL, reason="set TAPEDESK_TEST_POSTGRES_URL=postgresql+psycopg://… (an empty "
+        "database, psycopg installed) to run the workers against PostgreSQL")),
+])
+def test_two_worker_processes_run_each_queued_trial_exactly_once(tmp_path: Path, storage: str):
     cfg = tmp_path / "cfg"
     (cfg / "tapedesk" / "strategies").mkdir(parents=True)
     (cfg / "tapedesk" / "strategies" / "slow_cross.py").write_text(PLUGIN)
@@ -76,9 +86,10 @@ def test_two_worker_processes_run_each_queued_trial_exactly_once(tmp_path: Path)
     finally:
         del os.environ["XDG_CONFIG_HOME"]
         _REGISTRY.pop("slow_cross", None)  # other tests list every strategy
-    url = f"journal:{tmp_path / 'shared.journal'}"
-    opt.prepare(opt.open_storage(url), "two", spec)
-    cmd = [str(SCRIPT), "optimize", "--study", "two", "--storage", url, "--worker"]
+    url = f"journal:{tmp_path / 'shared.journal'}" if storage == "journal" else str(PG_URL)
+    name = f"two-{uuid.uuid4().hex[:8]}"  # a database may hold earlier runs
+    opt.prepare(opt.open_storage(url), name, spec)
+    cmd = [str(SCRIPT), "optimize", "--study", name, "--storage", url, "--worker"]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=env) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
@@ -94,6 +105,6 @@ def test_two_worker_processes_run_each_queued_trial_exactly_once(tmp_path: Path)
     assert sorted(ran) == sorted(expected)  # every trial once, none twice, none extra
     assert all(len(o.strip().splitlines()[-1].split(", ")) < 16 for o, _e in outs)  # shared
     for label in ("fold-1", "fold-2"):
-        trials = trials_of(url, "two", label)
+        trials = trials_of(url, name, label)
         assert [n for n, *_ in trials] == list(range(8))
         assert {s for _n, s, _p, _v in trials} <= {"COMPLETE", "PRUNED"}
