@@ -8,7 +8,8 @@ their start to the last trial's end (interpreter start-up included, as a user se
 
 On a machine shared with other jobs the wall-clock scaling drops for reasons that are not
 the optimizer's; the CPU seconds per trial (each worker's own process time) do not, so they
-are printed beside it, with the load average (this VM exposes no hardware counters, so
+are printed beside it, with each worker's CPU share (its CPU seconds ÷ the wall time: 1.0
+is a whole core to itself) and the load average (this VM exposes no hardware counters, so
 instruction counts are not available: CPU time is the load-independent figure). Re-run
 when the machine is quiet for the wall-clock ratio.
 
@@ -42,6 +43,7 @@ from tapedesk.engine.research.objectives import SearchSpec, file_sha256
 from tapedesk.engine.research.search_space import parse_space
 from tapedesk.engine.research.walk_forward import data_span, make_folds
 
+CACHE = Path(__file__).resolve().parent / "out" / "cache"
 SPACES = {
     "ema_cross": ["fast=5..20", "slow=30..90"],
     "liquidity_sweep": ["swing_left=5..20", "target_r=1.5..3.0"],
@@ -62,7 +64,8 @@ def run(data: Path, strategy: str, jobs: int, per_worker: int, span: tuple[int, 
         ctx = multiprocessing.get_context("spawn")
         t0 = time.perf_counter()
         with ctx.Pool(jobs) as pool:
-            results = pool.map(opt._worker_entry, [(url, "bench", None, i) for i in range(jobs)],
+            results = pool.map(opt._worker_entry,
+                               [(url, "bench", None, i, str(CACHE)) for i in range(jobs)],
                                chunksize=1)
         wall = time.perf_counter() - t0
     return wall, results, trials
@@ -131,23 +134,33 @@ def main() -> None:
     if not data.exists():
         print(f"writing {data} ...", flush=True)
         write_tiled(args.bars, data)
-    first, end, n = data_span(data, None, None, None, "ohlcv_csv")
     sha = file_sha256(data)
+    from tapedesk.engine.research import bar_cache
+
+    cache = bar_cache.ensure("ohlcv_csv", data, sha, None, CACHE)  # as the command does, once
+    first, end, n = bar_cache.span(cache) if cache else data_span(data, None, None, None,
+                                                                    "ohlcv_csv")
     print(f"data: {n:,} bars ({data.stat().st_size / 1e6:.0f} MB CSV), {cores} cores, "
           f"{args.per_worker} trials per worker, no pruning, journal-file storage")
     for strategy in args.strategy or list(SPACES):
-        base = None
+        base = cpu_base = None
         for jobs in jobs_list:
             load0 = os.getloadavg()[0]
             wall, results, trials = run(data, strategy, jobs, args.per_worker, (first, end), sha)
             tpm = trials / wall * 60
             cpu = sum(r.cpu_s for r in results) / trials
             base = base or tpm
+            cpu_tpm = jobs * 60 / cpu  # each worker on a core of its own
+            cpu_base = cpu_base or cpu_tpm
             rss = ", ".join(f"{r.peak_rss_mib:.0f}" for r in results)
+            share = ", ".join(f"{r.cpu_s / wall:.2f}" for r in results)
             print(f"{strategy:16s} {jobs} worker(s): {trials} trials in {wall:6.1f} s = "
                   f"{tpm:5.2f} trials/min (x{tpm / base:.2f} vs 1 worker); "
-                  f"CPU {cpu:.2f} s/trial; peak RSS per worker {rss} MiB; "
+                  f"CPU {cpu:.2f} s/trial; CPU share per worker {share}; "
+                  f"peak RSS per worker {rss} MiB; "
                   f"load avg {load0:.1f} before", flush=True)
+            print(f"{'':16s}   CPU-bound: {cpu_tpm:5.2f} trials/min with a core per worker "
+                  f"(x{cpu_tpm / cpu_base:.2f} vs 1 worker)", flush=True)
 
 
 if __name__ == "__main__":

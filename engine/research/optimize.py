@@ -229,6 +229,9 @@ def summary(m: Any) -> dict[str, Any]:
 
 
 def _worker_entry(job: tuple[str, str, str | None, int, str | None]) -> WorkerResult:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ctrl+c is the parent's: it stops the pool
     url, name, data, index, cache_dir = job
     return run_worker(url, name, Path(data) if data else None, index,
                       cache_dir=Path(cache_dir) if cache_dir else None)

@@ -108,3 +108,22 @@ def test_two_worker_processes_run_each_queued_trial_exactly_once(tmp_path: Path,
         trials = trials_of(url, name, label)
         assert [n for n, *_ in trials] == list(range(8))
         assert {s for _n, s, _p, _v in trials} <= {"COMPLETE", "PRUNED"}
+
+
+def test_a_trial_left_running_by_a_dead_local_worker_is_queued_again(tmp_path: Path):
+    import socket
+
+    data = write_slice(tmp_path / "d.csv", days=1)
+    spec = make_spec(data, "ema_cross", ["fast=4..20"], trials=3, k=0)
+    url = f"journal:{tmp_path / 'j.journal'}"
+    storage = opt.open_storage(url)
+    assert opt.prepare(storage, "s", spec) == {"s:all": 3}
+    study = optuna.load_study(study_name="s:all", storage=storage)
+    dead = opt.pop_trial(study)  # claimed, then its process "died" (no such pid)
+    dead.set_user_attr("worker", f"{socket.gethostname()}:{2**22 + 12345}")
+    assert opt.prepare(storage, "s", spec) == {"s:all": 1}  # resumed: one more queued
+    opt.run_local_workers(url, "s", 1)
+    states = [s for _n, s, _p, _v in trials_of(url, "s", "all")]
+    assert states.count("FAIL") == 1 and len(states) == 4
+    assert opt.best_trials(storage, "s", spec)[0][2].get("complete", 0) + \
+        opt.best_trials(storage, "s", spec)[0][2].get("pruned", 0) == 3
