@@ -58,13 +58,19 @@ def cmd_optimize(args: argparse.Namespace) -> int:
                 f"worker(s). Resume: tapedesk optimize --study {name}"
                 + (f" --storage {opt._redact(url)}" if args.storage else ""))
         if jobs > 0 and sum(added.values()) + _waiting(storage, name, spec):
-            for r in opt.run_local_workers(url, name, jobs, cache_dir=cache_dir):
+            for r in opt.run_local_workers(url, name, jobs, args.data if _resumed(args) else None,
+                                           cache_dir=cache_dir):
                 opt.log(f"worker {r.worker}: {len(r.ran)} trials, cpu {r.cpu_s:.1f} s, "
                         f"peak RSS {r.peak_rss_mib:.0f} MiB")
         opt.wait_for_remote(storage, name, spec, opt.log)
         return _report(args, storage, name, spec, cache_dir)
     except opt.OptimizeError as exc:
         raise UserError(str(exc)) from None
+
+
+def _resumed(args: argparse.Namespace) -> bool:
+    """A resumed search may be given --data: the file at its new place (SHA-256 checked)."""
+    return args.strategy is None and args.data is not None
 
 
 def _waiting(storage: Any, name: str, spec: Any) -> int:
@@ -100,9 +106,23 @@ def _spec(args: argparse.Namespace, storage: Any, name: str, cache_dir: Path) ->
         if args.strategy and args.strategy != spec.strategy:
             raise UserError(f"study {name} searches {spec.strategy}, not {args.strategy}; "
                             "choose another --study for a new search")
-        if args.param or args.objective or args.walk_forward is not None:
-            raise UserError(f"study {name} exists: its ranges, objective and windows are "
-                            "fixed; resume it without --param/--objective/--walk-forward")
+        given = [flag for flag, v in (
+            ("--param", args.param), ("--objective", args.objective),
+            ("--walk-forward", args.walk_forward), ("--seed", args.seed),
+            ("--min-trades", args.min_trades), ("--no-prune", args.no_prune),
+            ("--from", args.start), ("--to", args.end), ("--symbol", args.symbol),
+            ("--fill-at", args.fill_at), ("--fee-bps", args.fee_bps),
+            ("--slippage-bps", args.slippage_bps), ("--funding-bps", args.funding_bps),
+            ("--initial-balance", args.initial_balance)) if v not in (None, [], False)]
+        if given:
+            raise UserError(f"study {name} exists and its search is fixed; resume it without "
+                            f"{', '.join(given)} (or choose another --study)")
+        if args.data is not None:
+            from tapedesk.engine.research.objectives import file_sha256
+
+            if not args.data.is_file() or file_sha256(args.data) != spec.data_sha256:
+                raise UserError(f"{args.data}: not the data study {name} was made with "
+                                "(SHA-256 differs)")
         if args.trials is not None:
             if args.trials < spec.trials:
                 raise UserError(f"study {name} already has {spec.trials} trials per search; "
@@ -170,7 +190,9 @@ def _report(args: argparse.Namespace, storage: Any, name: str, spec: Any,
     from tapedesk.engine.research.optimize import best_trials
     from tapedesk.engine.research.optimize_report import build_report, format_report
 
-    data = Path(spec.data)
+    data = args.data or Path(spec.data)
+    if not data.is_file():
+        raise UserError(f"{data}: the search's data file is not there (give --data)")
     cache = ensure(spec.fmt, data, spec.data_sha256, spec.symbol, cache_dir)
     report = build_report(name, spec, best_trials(storage, name, spec), data, cache)
     doc = report.to_json()

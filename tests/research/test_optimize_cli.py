@@ -81,6 +81,11 @@ def test_optimize_console_script_report_study_resume_and_config(tmp_path: Path):
     for label in ("fold-1", "fold-2"):
         study = optuna.load_study(study_name=f"cli:{label}", storage=storage)
         assert sorted(t.number for t in study.get_trials()) == list(range(6))
+    # A resumed search is fixed: changing it is one line, not a silently different search.
+    refused = _run("optimize", "--study", "cli", "--objective", "sharpe", home=home)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == ("tapedesk: study cli exists and its search is fixed; "
+                                      "resume it without --objective (or choose another --study)")
 
 
 @needs_script
