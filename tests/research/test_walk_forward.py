@@ -48,25 +48,26 @@ def _poison(oos_start: int, oos_end: int):
 
 
 def test_poisoned_test_window_leaves_its_fold_search_unchanged(tmp_path: Path):
-    """Fold 1's test window is poisoned: fold 1's trials (parameters drawn, values, the
-    pruner's decisions) are identical to a clean run's, and only its OOS score moves."""
+    """Fold 2's test window is poisoned: folds 1 and 2 (parameters drawn, values, the
+    pruner's decisions at fold 2's checkpoint) are identical to a clean run's; fold 3,
+    whose in-sample span holds that window, changes, and so does fold 2's OOS score."""
     params = ["fast=4..20", "slow=25..60"]
     clean = write_slice(tmp_path / "clean.csv", days=4)
-    spec_c = make_spec(clean, "ema_cross", params, trials=8, k=2)
-    fold1 = make_spec(clean, "ema_cross", params, trials=1, k=2).folds[0]
+    spec_c = make_spec(clean, "ema_cross", params, trials=10, k=3)
+    fold2 = Fold.from_json(spec_c.folds[1])
     poisoned = write_slice(tmp_path / "poisoned.csv", days=4,
-                           change=_poison(fold1["oos_start"], fold1["oos_end"]))
-    spec_p = make_spec(poisoned, "ema_cross", params, trials=8, k=2)
+                           change=_poison(fold2.oos_start, fold2.oos_end))
+    spec_p = make_spec(poisoned, "ema_cross", params, trials=10, k=3)
     assert spec_c.folds == spec_p.folds
     url_c = run_search(spec_c, tmp_path / "c.journal")
     url_p = run_search(spec_p, tmp_path / "p.journal")
-    assert trials_of(url_c, "s", "fold-1") == trials_of(url_p, "s", "fold-1")
-    # The poison is in fold 2's in-sample data: its search does change (the test can fail).
-    assert trials_of(url_c, "s", "fold-2") != trials_of(url_p, "s", "fold-2")
-    best = opt.best_trials(opt.open_storage(url_c), "s", spec_c)[0][1]
-    f = Fold.from_json(fold1)
-    oos_c = run_span(spec_c, best.params, f.oos_start, f.oos_end)[0]
-    oos_p = run_span(spec_p, best.params, f.oos_start, f.oos_end)[0]
+    for label in ("fold-1", "fold-2"):
+        assert trials_of(url_c, "s", label) == trials_of(url_p, "s", label), label
+    assert "PRUNED" in {s for _n, s, _p, _v in trials_of(url_c, "s", "fold-2")}
+    assert trials_of(url_c, "s", "fold-3") != trials_of(url_p, "s", "fold-3")
+    best = opt.best_trials(opt.open_storage(url_c), "s", spec_c)[1][1]
+    oos_c = run_span(spec_c, best.params, fold2.oos_start, fold2.oos_end)[0]
+    oos_p = run_span(spec_p, best.params, fold2.oos_start, fold2.oos_end)[0]
     assert oos_c.net_pnl != oos_p.net_pnl
 
 
