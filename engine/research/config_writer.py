@@ -30,7 +30,8 @@ def write_params(path: Path, strategy: str, params: dict[str, Any]) -> list[str]
     """Set ``params`` on ``strategy``'s ``[[strategies]]`` entry in ``path`` (created when
     missing); returns one line per change, e.g. ``swing_left: 10 -> 7``."""
     import tomlkit
-    from tapedesk.engine.config import ConfigError, DeskConfig, format_validation_error
+    from pydantic import ValidationError
+    from tapedesk.engine.config import DeskConfig, format_validation_error
     from tapedesk.engine.strategy import StrategyError, create
 
     params = {k: _clean(v) for k, v in params.items()}
@@ -75,12 +76,11 @@ def write_params(path: Path, strategy: str, params: dict[str, Any]) -> list[str]
         create(strategy, None, **mine.params)
     except StrategyError as exc:
         raise ConfigWriteError(f"{path}: not written: {exc}") from None
-    except Exception as exc:  # pydantic ValidationError or TOML: the file stays as it was
-        detail = (format_validation_error(exc, str(path))  # type: ignore[arg-type]
-                  if hasattr(exc, "errors") else str(exc))
-        raise ConfigWriteError(f"not written: {detail.splitlines()[0]}") from None
-    except ConfigError as exc:  # pragma: no cover - model_validate raises ValidationError
-        raise ConfigWriteError(str(exc)) from None
+    except ValidationError as exc:  # the rest of the file was already invalid, say where
+        detail = format_validation_error(exc, str(path)).splitlines()[0]
+        raise ConfigWriteError(f"not written: {detail}") from None
+    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - tomlkit wrote it
+        raise ConfigWriteError(f"{path}: not written: {exc}") from None
     if changes:
         _replace(path, new_text)
     return changes

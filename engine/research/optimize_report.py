@@ -36,12 +36,7 @@ class FoldRow:
     is_figures: dict[str, Any]
     oos: Metrics | None
     counts: dict[str, int]
-
-    @property
-    def oos_value(self) -> float | None:
-        return None if self.oos is None else self._oos_value
-
-    _oos_value: float = 0.0
+    oos_value: float | None = None
 
 
 @dataclass
@@ -92,7 +87,7 @@ def build_report(name: str, spec: SearchSpec, bests: list[tuple[Fold, Any, dict[
         if fold.oos_start is not None and fold.oos_end is not None:
             m, t, eq = run_span(spec, dict(best.params), fold.oos_start, fold.oos_end,
                                 data=data, cache=cache)
-            row.oos, row._oos_value = m, score(m, spec.objective)
+            row.oos, row.oos_value = m, score(m, spec.objective)
             initial = m.initial_balance if initial is None else initial
             trades.extend(t)
             equity.extend((ts, v + offset) for ts, v in eq)
