@@ -93,6 +93,8 @@ def test_optimize_console_script_report_study_resume_and_config(tmp_path: Path):
     (["--param", "fast=1.5..3"], "tapedesk: --param 'fast=1.5..3': fast is an int; '1.5' is not one"),
     (["--param", "speed=1..3"], "tapedesk: --param 'speed=1..3': ema_cross has no parameter 'speed'"),
     (["--param", "fast=4..9", "--trials", "0"], "tapedesk: --trials must be between 1"),
+    (["--param", "fast=4..9", "--storage", "sqlite:///s.db"],
+     "tapedesk: --storage sqlite: one worker only (add --jobs 1"),
 ])
 def test_bad_options_are_one_line(tmp_path: Path, argv, line):
     run = _run("optimize", "--strategy", "ema_cross", "--data", "sample:1m", *argv,
