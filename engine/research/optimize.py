@@ -214,7 +214,9 @@ def _evaluate(study: optuna.Study, trial: optuna.Trial, spec: SearchSpec, fold: 
         trial.set_user_attr("error", str(exc))
         study.tell(trial, state=TrialState.FAIL)
         return
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            trial.set_user_attr("stale", True)  # cut short, not failed: resume runs it again
         study.tell(trial, state=TrialState.FAIL)
         raise
     trial.set_user_attr("is", summary(metrics))
@@ -228,13 +230,24 @@ def summary(m: Any) -> dict[str, Any]:
             "max_dd_pct": round(m.max_drawdown_pct, 3), "start": m.start_ts, "end": m.end_ts}
 
 
+def _raise_interrupt(_sig: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _worker_entry(job: tuple[str, str, str | None, int, str | None]) -> WorkerResult:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ctrl+c is the parent's: it stops the pool
+    # ...with SIGTERM: unwind instead of dying on the spot, so a journal-file lock held at
+    # that moment is released (else the next run waits out Optuna's 30 s grace period) and
+    # the cut trial is recorded as interrupted, to be queued again on resume.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     url, name, data, index, cache_dir = job
-    return run_worker(url, name, Path(data) if data else None, index,
-                      cache_dir=Path(cache_dir) if cache_dir else None)
+    try:
+        return run_worker(url, name, Path(data) if data else None, index,
+                          cache_dir=Path(cache_dir) if cache_dir else None)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None  # stopped by the parent: quietly, no traceback
 
 
 def run_local_workers(url: str, name: str, jobs: int, data: Path | None = None,

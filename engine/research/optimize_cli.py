@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 import time
 from pathlib import Path
@@ -57,15 +58,26 @@ def cmd_optimize(args: argparse.Namespace) -> int:
                 f"{spec.trials} trials ({sum(added.values())} queued now); {jobs} local "
                 f"worker(s). Resume: tapedesk optimize --study {name}"
                 + (f" --storage {opt._redact(url)}" if args.storage else ""))
-        if jobs > 0 and sum(added.values()) + _waiting(storage, name, spec):
-            for r in opt.run_local_workers(url, name, jobs, args.data if _resumed(args) else None,
-                                           cache_dir=cache_dir):
-                opt.log(f"worker {r.worker}: {len(r.ran)} trials, cpu {r.cpu_s:.1f} s, "
-                        f"peak RSS {r.peak_rss_mib:.0f} MiB")
-        opt.wait_for_remote(storage, name, spec, opt.log)
+        try:
+            signal.signal(signal.SIGTERM, _interrupt)  # kill: stop the workers, as ctrl+c does
+            if jobs > 0 and sum(added.values()) + _waiting(storage, name, spec):
+                for r in opt.run_local_workers(url, name, jobs,
+                                               args.data if _resumed(args) else None,
+                                               cache_dir=cache_dir):
+                    opt.log(f"worker {r.worker}: {len(r.ran)} trials, cpu {r.cpu_s:.1f} s, "
+                            f"peak RSS {r.peak_rss_mib:.0f} MiB")
+            opt.wait_for_remote(storage, name, spec, opt.log)
+        except KeyboardInterrupt:
+            opt.log(f"interrupted: finished trials are kept; resume with tapedesk optimize "
+                    f"--study {name}" + (f" --storage {opt._redact(url)}" if args.storage else ""))
+            raise
         return _report(args, storage, name, spec, cache_dir)
     except opt.OptimizeError as exc:
         raise UserError(str(exc)) from None
+
+
+def _interrupt(_sig: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _resumed(args: argparse.Namespace) -> bool:

@@ -129,3 +129,40 @@ def test_write_config_refuses_values_the_strategy_refuses_and_keeps_the_file(tmp
         "added [[strategies]] ema_cross (the file listed no strategies")
     assert tomllib.loads(empty.read_text())["strategies"] == [
         {"name": "ema_cross", "params": {"fast": 5}}]
+
+
+@needs_script
+def test_ctrl_c_keeps_finished_trials_and_resume_runs_only_the_rest(tmp_path: Path):
+    import os
+    import signal
+    import time
+
+    data = write_slice(tmp_path / "d.csv", days=3)
+    home = tmp_path / "home"
+    proc = subprocess.Popen(
+        [str(SCRIPT), "--data-dir", str(home), "optimize", "--strategy", "liquidity_sweep",
+         "--data", str(data), "--param", "swing_left=5..20", "--trials", "12", "--no-prune",
+         "--study", "int", "--jobs", "2", "--min-trades", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    journal = home / "optimize" / "int.journal"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:  # until a trial has finished
+        if journal.exists() and '"state":1,' in journal.read_text():  # COMPLETE
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what ctrl+c in a terminal sends: the whole group
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted: finished trials are kept; resume with tapedesk optimize --study int" in err
+    assert "Traceback" not in err
+    storage = opt.open_storage(f"journal:{journal}")
+    done = [t for t in optuna.load_study(study_name="int:all", storage=storage).get_trials()
+            if t.state.name == "COMPLETE"]
+    assert 1 <= len(done) < 12
+    again = _run("optimize", "--study", "int", "--jobs", "1", home=home)
+    assert again.returncode == 0, again.stderr
+    assert "lock file" not in again.stderr  # the stopped workers released the journal lock
+    trials = optuna.load_study(study_name="int:all", storage=storage).get_trials()
+    assert sum(t.state.name == "COMPLETE" for t in trials) == 12  # the rest, not 12 more
+    assert {t.number for t in done} <= {t.number for t in trials if t.state.name == "COMPLETE"}
+    assert all(t.state.name in ("COMPLETE", "FAIL") for t in trials)  # FAIL: cut by ctrl+c
