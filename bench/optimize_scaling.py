@@ -67,6 +67,8 @@ def run(data: Path, strategy: str, jobs: int, per_worker: int, span: tuple[int, 
             results = pool.map(opt._worker_entry,
                                [(url, "bench", None, i, str(CACHE)) for i in range(jobs)],
                                chunksize=1)
+            pool.close()
+            pool.join()
         wall = time.perf_counter() - t0
     return wall, results, trials
 
@@ -104,6 +106,8 @@ def storage_test(trials: int, jobs_list: list[int]) -> None:
                         pool.map(opt._worker_entry,
                                  [(url, "st", None, i, f"{tmp}/cache") for i in range(jobs)],
                                  chunksize=1)
+                        pool.close()
+                        pool.join()
                 except Exception as exc:  # a storage error ends a worker
                     errors = f"; a worker died: {type(exc).__name__}: {str(exc)[:80]}"
                 wall = time.perf_counter() - t0

@@ -248,6 +248,8 @@ def _worker_entry(job: tuple[str, str, str | None, int, str | None]) -> WorkerRe
                           cache_dir=Path(cache_dir) if cache_dir else None)
     except KeyboardInterrupt:
         raise SystemExit(130) from None  # stopped by the parent: quietly, no traceback
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # done: the pool's shutdown just ends us
 
 
 def run_local_workers(url: str, name: str, jobs: int, data: Path | None = None,
@@ -260,9 +262,12 @@ def run_local_workers(url: str, name: str, jobs: int, data: Path | None = None,
 
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(jobs) as pool:
-        return pool.map(_worker_entry, [(url, name, str(data) if data else None, i,
-                                         str(cache_dir) if cache_dir else None)
-                                        for i in range(jobs)], chunksize=1)
+        results = pool.map(_worker_entry, [(url, name, str(data) if data else None, i,
+                                            str(cache_dir) if cache_dir else None)
+                                           for i in range(jobs)], chunksize=1)
+        pool.close()  # a normal end: let the workers exit (the context's terminate is for ^C)
+        pool.join()
+    return results
 
 
 def wait_for_remote(storage: optuna.storages.BaseStorage, name: str, spec: SearchSpec,

@@ -58,6 +58,7 @@ def test_optimize_console_script_report_study_resume_and_config(tmp_path: Path):
         assert needle in out, needle
     assert "2 local worker(s)" in run.stderr and "(8 queued now)" in run.stderr
     assert run.stderr.count("peak RSS") == 2
+    assert "Traceback" not in run.stderr  # the pool's workers end quietly
     # The stored study: one per fold, exactly the trials asked, all finished.
     storage = opt.open_storage(f"journal:{home / 'optimize' / 'cli.journal'}")
     for label in ("fold-1", "fold-2"):
