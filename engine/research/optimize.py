@@ -114,7 +114,9 @@ def _fail_dead_local(study: optuna.Study) -> None:
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         who = str(t.user_attrs.get("worker", ""))
         w_host, _, pid = who.rpartition(":")
-        if w_host == host and pid.isdigit() and not _alive(int(pid)):
+        # No worker named: its worker was stopped between claiming it and signing it
+        # (a worker signs a trial the moment it claims it).
+        if not who or (w_host == host and pid.isdigit() and not _alive(int(pid))):
             study._storage.set_trial_user_attr(t._trial_id, "stale", True)
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
 
