@@ -1,0 +1,230 @@
+"""Attacks on the phone bot (issue #12) the way the world sends them: group chats with other
+bots in them, strangers flooding, a Bot API answering 500s, garbage or nothing, a token
+revoked while the desk runs, /halt twice and /halt while the venue refuses every order.
+
+The bot runs on a real replay engine against tests/notify/bot_api.py's local Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from tapedesk.engine.assembly import build_replay_engine
+from tapedesk.engine.notify_config import TelegramConfig
+from tapedesk.engine.telegram_bot import NOT_ALLOWED, TelegramBot
+
+from tests.engine.helpers import write_sample_csv
+from tests.notify.bot_api import BotApi
+
+TOKEN = "123456789:AAHattack-token-for-a-local-stand-in_xy"
+SECRET = TOKEN.split(":")[1]
+ME, GROUP, STRANGER = 1111, -100777, 2222
+
+
+class HostileApi(BotApi):
+    """The stand-in, plus what real servers and chats do: group messages addressed to other
+    bots, and getUpdates answering 500, garbage, nothing (a hang) or 401 (token revoked)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.mode = "ok"
+        self.polls = 0
+
+    def say_in(self, chat_id: int, text: str, chat_type: str = "supergroup",
+               edited: bool = False, sender: int = ME) -> None:
+        self.say(chat_id, text)
+        u = self.updates[-1]
+        u["message"]["chat"] = {"id": chat_id, "type": chat_type, "title": "desk group"}
+        u["message"]["from"] = {"id": sender, "is_bot": False, "first_name": "T"}
+        if edited:
+            u["edited_message"] = u.pop("message")
+            u["edited_message"]["edit_date"] = int(time.time())
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["method"] == "getUpdates" and self.mode != "ok":
+            self.polls += 1
+            self.calls.append("getUpdates")
+            if self.mode == "500":
+                return web.json_response({"ok": False, "error_code": 500,
+                                          "description": "Internal Server Error"}, status=500)
+            if self.mode == "garbage":
+                return web.Response(text="<html>bad gateway</html>", status=502)
+            if self.mode == "hang":
+                await asyncio.sleep(1.5)
+                return web.Response(text="{", content_type="application/json")
+            if self.mode == "401":
+                return web.json_response({"ok": False, "error_code": 401,
+                                          "description": "Unauthorized"}, status=401)
+        return await super()._handle(request)
+
+
+@pytest.fixture
+async def api():
+    a = HostileApi(TOKEN)
+    await a.start()
+    yield a
+    await a.close()
+
+
+@pytest.fixture
+async def desk(tmp_path: Path):
+    eng = build_replay_engine(write_sample_csv(tmp_path / "btc.csv", days=1),
+                              data_dir=tmp_path / "d", speed=0, control=False)
+    await eng.start()
+    yield eng
+    await eng.stop()
+
+
+async def _bot(eng: Any, api: BotApi, allowed: list[int]) -> TelegramBot:
+    bot = TelegramBot(eng, TelegramConfig(enabled=True, allowed_chat_ids=allowed,
+                                          api_url=api.base_url), token=TOKEN)
+    await bot.start()
+    assert await api.until(lambda: "getUpdates" in api.calls)
+    return bot
+
+
+def _shorter_halt_wait(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """halt_and_verify binds HALT_WAIT_S (20 s) as its default when defined."""
+    from tapedesk.engine import control
+
+    monkeypatch.setattr(control.halt_and_verify, "__defaults__", (seconds,))
+
+
+async def test_halt_addressed_to_another_bot_in_a_group_does_not_halt(desk, api) -> None:
+    """In an allowed group, `/halt@otherbot` is a command for another bot: ours must not
+    stop the desk for it (Telegram delivers such commands to every bot with privacy off)."""
+    bot = await _bot(desk, api, [GROUP])
+    try:
+        api.say_in(GROUP, "/halt@other_bot")
+        api.say_in(GROUP, "/status@desk_bot")  # ours (getMe says desk_bot): answered
+        assert await api.until(lambda: any("desk:" in r for r in api.replies(GROUP)))
+        await asyncio.sleep(0.3)
+        assert not desk.halted, "a /halt meant for another bot halted the desk"
+        assert not any("Emergency stop" in r for r in api.replies(GROUP))
+    finally:
+        await bot.close()
+
+
+async def test_halt_with_our_own_suffix_halts(desk, api) -> None:
+    bot = await _bot(desk, api, [ME])
+    try:
+        api.say(ME, "/halt@desk_bot")
+        assert await api.until(lambda: any("verified flat" in r for r in api.replies(ME)))
+        assert desk.halted
+    finally:
+        await bot.close()
+
+
+async def test_edited_message_and_group_from_strangers(desk, api, caplog) -> None:
+    """An edited "/halt" is not a new command (real Telegram sends none: allowed_updates is
+    ["message"]; this stand-in sends one anyway), and a group that is not allowed gets
+    "Not allowed." even when an allowed user writes in it."""
+    caplog.set_level(logging.INFO)
+    bot = await _bot(desk, api, [ME])
+    try:
+        api.say_in(ME, "/halt", chat_type="private", edited=True)
+        api.say_in(GROUP, "/halt", sender=ME)
+        assert await api.until(lambda: api.replies(GROUP) == [NOT_ALLOWED])
+        await asyncio.sleep(0.3)
+        assert not desk.halted
+    finally:
+        await bot.close()
+
+
+async def test_a_flood_of_strangers_does_not_starve_the_owner(desk, api) -> None:
+    bot = await _bot(desk, api, [ME])
+    try:
+        for i in range(300):
+            api.say(STRANGER + i, "/halt")
+        api.say(ME, "/status")
+        assert await api.until(lambda: api.replies(ME), timeout=20)
+        assert not desk.halted
+        assert bot.refused == 300
+    finally:
+        await bot.close()
+
+
+@pytest.mark.parametrize("mode", ["500", "garbage", "hang"])
+async def test_a_sick_bot_api_never_stalls_the_desk_and_polling_recovers(desk, api, mode,
+                                                                        caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    api.mode = mode  # from the first poll (a mode set later waits out a 10 s long poll)
+    bot = await _bot(desk, api, [ME])
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    hb = asyncio.create_task(heartbeat())
+    try:
+        t0 = time.monotonic()
+        assert await api.until(lambda: api.polls >= 2, timeout=12), api.polls
+        elapsed = time.monotonic() - t0
+        # The loop ran all along (a 10 ms heartbeat: at least a third of its beats).
+        assert ticks >= elapsed / 0.01 / 3, (ticks, elapsed)
+        api.mode = "ok"
+        api.say(ME, "/status")
+        assert await api.until(lambda: api.replies(ME), timeout=30), "polling never recovered"
+    finally:
+        hb.cancel()
+        await bot.close()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert SECRET not in logged
+
+
+async def test_a_token_revoked_mid_run_is_said_and_never_shown(desk, api, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    bot = await _bot(desk, api, [ME])
+    try:
+        api.mode = "401"
+        api.say(STRANGER, "hello")  # ends the long poll under way: the next one meets 401
+        assert await api.until(lambda: api.polls >= 1)
+        await asyncio.sleep(0.5)
+        logged = "\n".join(r.getMessage() for r in caplog.records)
+        # The trader must learn the bot is gone: a WARNING/ERROR line that says so.
+        assert any(r.levelno >= logging.WARNING and "token" in r.getMessage().lower()
+                   for r in caplog.records), logged
+    finally:
+        t0 = time.monotonic()
+        await bot.close()
+        assert time.monotonic() - t0 < 5
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert SECRET not in logged
+
+
+async def test_halt_twice_answers_twice(desk, api) -> None:
+    bot = await _bot(desk, api, [ME])
+    try:
+        api.say(ME, "/halt")
+        assert await api.until(lambda: any("verified flat" in r for r in api.replies(ME)))
+        api.say(ME, "/halt")
+        assert await api.until(lambda: sum("verified flat" in r for r in api.replies(ME)) == 2)
+        assert desk.halted
+    finally:
+        await bot.close()
+
+
+async def test_halt_while_the_venue_refuses_says_not_verified(desk, api, monkeypatch) -> None:
+    """The exchange down: the reply must not claim flat."""
+    _shorter_halt_wait(monkeypatch, 0.5)
+
+    async def down(*_a: Any, **_k: Any) -> Any:
+        raise ConnectionError("venue unreachable")
+
+    monkeypatch.setattr(desk.venue, "fetch_positions", down)
+    bot = await _bot(desk, api, [ME])
+    try:
+        api.say(ME, "/halt")
+        assert await api.until(lambda: any("NOT" in r for r in api.replies(ME)), timeout=15), \
+            api.replies(ME)
+        assert not any("verified flat" in r for r in api.replies(ME))
+    finally:
+        await bot.close()
