@@ -59,7 +59,8 @@ class TelegramBot:
             app = (ApplicationBuilder().token(self._token).base_url(self.cfg.api_url)
                    .get_updates_read_timeout(POLL_TIMEOUT_S + 5).build())
             guard_logs((), self._guard)  # and the loggers the build created
-            app.add_handler(MessageHandler(filters.ALL, self._on_message))
+            # New messages only: an edited old "/halt" is not a new command.
+            app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._on_message))
             app.add_error_handler(self._on_error)
             await app.initialize()
             await app.start()
@@ -92,12 +93,16 @@ class TelegramBot:
     async def _on_error(self, _update: object, context: Any) -> None:
         log.warning("Telegram bot: a handler failed (%s)", type(context.error).__name__)
 
-    async def _on_message(self, update: Any, _context: Any) -> None:
+    async def _on_message(self, update: Any, context: Any) -> None:
         chat, msg = update.effective_chat, update.effective_message
         if chat is None or msg is None:
             return
         text = (msg.text or "").strip()
-        word = text.split()[0].split("@")[0].lower()[:32] if text.startswith("/") else ""
+        head = text.split()[0] if text.startswith("/") else ""
+        word, _, addressee = head.lower()[:96].partition("@")
+        word = word[:32]
+        if addressee and addressee != (context.bot.username or "").lower():
+            return  # "/halt@other_bot" in a group is another bot's command, not ours
         if chat.id not in self.allowed:
             self.refused += 1
             log.warning("Telegram bot: refused %s from chat %s (not in "
