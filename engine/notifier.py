@@ -89,9 +89,14 @@ class Service:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await self.wake.wait()
-            # …then for a token; whatever arrives meanwhile joins this message.
-            while (wait := self.bucket.wait_s()) > 0:
-                await asyncio.sleep(wait)
+            # …then for a token; whatever arrives meanwhile joins this message. A halt does
+            # not wait: the trader must hear of it now, whatever fills or errors spent the
+            # bucket, and it cannot storm (at most two notes per halt, HALTED and the verdict).
+            while not self.digest.holds("halt") and (wait := self.bucket.wait_s()) > 0:
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self.wake.wait()
             self.bucket.take()
             await self.send(*self.digest.take())
 
