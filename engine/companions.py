@@ -41,7 +41,9 @@ async def start_companions(engine: Any) -> list[Companion]:
                 continue
             await companion.start()
         except Exception as exc:
-            log.warning("companion %s did not start", spec, exc_info=True)
+            # One line, no traceback: the desk trades on, and the ERROR below says why.
+            log.warning("companion %s did not start: %s", spec, exc)
+            log.debug("companion %s start failure", spec, exc_info=True)
             engine.explain(ExplanationKind.ERROR,
                            f"{spec.split(':')[0].rsplit('.', 1)[-1]} did not start: {exc}")
             continue
