@@ -228,3 +228,78 @@ async def test_halt_while_the_venue_refuses_says_not_verified(desk, api, monkeyp
         assert not any("verified flat" in r for r in api.replies(ME))
     finally:
         await bot.close()
+
+
+class SlowSendApi(HostileApi):
+    """sendMessage as the real Telegram answers it: a round trip each, or refused."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.send_delay = 0.0
+        self.send_fails = False
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["method"] == "sendMessage":
+            await asyncio.sleep(self.send_delay)
+            if self.send_fails:
+                self.calls.append("sendMessage")
+                return web.json_response({"ok": False, "error_code": 429, "description":
+                                          "Too Many Requests: retry after 5",
+                                          "parameters": {"retry_after": 5}}, status=429)
+        return await super()._handle(request)
+
+
+@pytest.fixture
+async def slow_api():
+    a = SlowSendApi(TOKEN)
+    await a.start()
+    yield a
+    await a.close()
+
+
+async def test_halt_happens_even_when_telegram_refuses_the_acknowledgement(desk,
+                                                                          slow_api) -> None:
+    """Telegram answers sendMessage with 429 (flood control): the "Emergency stop: …" reply
+    fails, and the halt must happen anyway: the desk must not depend on the chat."""
+    bot = await _bot(desk, slow_api, [ME])
+    try:
+        slow_api.send_fails = True
+        slow_api.say(ME, "/halt")
+        for _ in range(150):
+            if desk.halted:
+                break
+            await asyncio.sleep(0.02)
+        assert desk.halted, "a failed acknowledgement cancelled the /halt"
+    finally:
+        await bot.close()
+
+
+async def test_one_stranger_spamming_does_not_delay_the_owners_halt(desk, slow_api) -> None:
+    """Anyone can find a bot by its name. One stranger sends 200 messages; each refusal is a
+    Telegram round trip (30 ms here) in the one queue the owner's /halt waits in."""
+    slow_api.send_delay = 0.03
+    bot = await _bot(desk, slow_api, [ME])
+    try:
+        for _ in range(200):
+            slow_api.say(STRANGER, "/halt")
+        slow_api.say(ME, "/halt")
+        t0 = time.monotonic()
+        for _ in range(300):
+            if desk.halted:
+                break
+            await asyncio.sleep(0.01)
+        assert desk.halted, f"owner's /halt not done {time.monotonic() - t0:.1f} s later"
+        assert bot.refused == 200
+    finally:
+        await bot.close()
+
+
+async def test_a_halt_sent_while_no_desk_ran_does_not_fire_at_start(desk, api) -> None:
+    api.say(ME, "/halt")  # queued before the desk (and its bot) started
+    bot = await _bot(desk, api, [ME])
+    try:
+        api.say(ME, "/status")
+        assert await api.until(lambda: api.replies(ME))
+        assert not desk.halted and len(api.replies(ME)) == 1
+    finally:
+        await bot.close()

@@ -151,7 +151,7 @@ async def test_a_dead_service_does_not_hold_up_sigterm(keyring_env, tmp_path) ->
         assert hole._held, "the desk never tried to notify"
         t0 = time.monotonic()
         desk.send_signal(signal.SIGTERM)
-        out, err = await asyncio.wait_for(desk.communicate(), 30)
+        _out, err = await asyncio.wait_for(desk.communicate(), 30)
         took = time.monotonic() - t0
         assert took < 8, took
         _no_traceback(err.decode())

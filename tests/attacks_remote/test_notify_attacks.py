@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 from tapedesk.engine.events import Explanation, ExplanationKind
-from tapedesk.engine.notifier import Notifier
 from tapedesk.engine.notify_config import NotifyConfig
 from tapedesk.engine.snapshot import DeskState, StateChanged
 
