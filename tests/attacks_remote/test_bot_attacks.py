@@ -55,7 +55,7 @@ class HostileApi(BotApi):
             if self.mode == "garbage":
                 return web.Response(text="<html>bad gateway</html>", status=502)
             if self.mode == "hang":
-                await asyncio.sleep(1.5)
+                await asyncio.sleep(0.5)
                 return web.Response(text="{", content_type="application/json")
             if self.mode == "401":
                 return web.json_response({"ok": False, "error_code": 401,
