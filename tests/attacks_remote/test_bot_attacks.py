@@ -303,3 +303,40 @@ async def test_a_halt_sent_while_no_desk_ran_does_not_fire_at_start(desk, api) -
         assert not desk.halted and len(api.replies(ME)) == 1
     finally:
         await bot.close()
+
+
+async def test_an_unreachable_bot_api_does_not_hold_up_the_desks_start(tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    """The Bot API accepts the connection and never answers (a network black hole at the
+    desk's start): the desk must start trading at once, not after python-telegram-bot's
+    timeouts; and quitting stays bounded."""
+    from tapedesk.engine import companions, telegram_bot
+    from tapedesk.engine.config import DeskConfig
+
+    from tests.notify.local_hook import Blackhole
+
+    hole = Blackhole()
+    monkeypatch.setattr(companions, "FACTORIES", ["tapedesk.engine.telegram_bot:telegram_bot"])
+    monkeypatch.setattr(telegram_bot.TelegramBot, "__init__", _with_token(
+        telegram_bot.TelegramBot.__init__))
+    cfg = DeskConfig.model_validate({"telegram": {
+        "enabled": True, "allowed_chat_ids": [ME],
+        "api_url": f"http://127.0.0.1:{hole.port}/bot"}})
+    eng = build_replay_engine(write_sample_csv(tmp_path / "btc.csv", days=1),
+                              data_dir=tmp_path / "d", config=cfg, speed=0)
+    try:
+        t0 = time.monotonic()
+        await eng.start()
+        took = time.monotonic() - t0
+        assert took < 1.5, f"the desk's start waited {took:.1f} s for the Bot API"
+    finally:
+        t1 = time.monotonic()
+        await eng.stop()
+        hole.close()
+    assert time.monotonic() - t1 < 6
+
+
+def _with_token(init: Any) -> Any:
+    def patched(self: Any, engine: Any, cfg: Any, token: str | None = None) -> None:
+        init(self, engine, cfg, token or TOKEN)
+    return patched
