@@ -10,11 +10,14 @@ to close is explained in the log and never stops the desk: trading comes first.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
 from typing import Any, Protocol
 
 log = logging.getLogger("tapedesk.engine")
+START_GRACE_S = 3.0
 
 #: ``module:function`` of each companion factory, started in this order.
 FACTORIES: list[str] = [
@@ -31,25 +34,65 @@ class Companion(Protocol):
 
 
 async def start_companions(engine: Any) -> list[Companion]:
-    from tapedesk.engine.events import ExplanationKind
-
+    """Build each companion and start it in a task of its own: the desk trades meanwhile.
+    A Bot API or service that is unreachable, or a keyring waiting on D-Bus, must not hold
+    up the desk's start (it held it ~5 s per dead Bot API, unbounded for a stuck keyring)."""
     started: list[Companion] = []
     for spec in FACTORIES:
         module, _, func = spec.partition(":")
         try:
             companion = getattr(importlib.import_module(module), func)(engine)
-            if companion is None:
-                continue
-            await companion.start()
         except Exception as exc:
-            # One line for the user (the desk log may be their terminal); where: at DEBUG.
-            log.warning("companion %s did not start: %s", spec, exc)
-            log.debug("companion %s start failure", spec, exc_info=True)
-            engine.explain(ExplanationKind.ERROR,
-                           f"{spec.split(':')[0].rsplit('.', 1)[-1]} did not start: {exc}")
+            _failed(engine, spec, exc)
             continue
-        started.append(companion)
+        if companion is not None:
+            started.append(_Beside(engine, spec, companion))
     return started
+
+
+def _failed(engine: Any, spec: str, exc: Exception) -> None:
+    from tapedesk.engine.events import ExplanationKind
+
+    # One line, no traceback: the desk trades on, and the ERROR below says why.
+    log.warning("companion %s did not start: %s", spec, exc)
+    log.debug("companion %s start failure", spec, exc_info=True)
+    engine.explain(ExplanationKind.ERROR,
+                   f"{spec.split(':')[0].rsplit('.', 1)[-1]} did not start: {exc}")
+
+
+class _Beside:
+    """A companion starting beside the desk; ``close`` ends the start or the companion."""
+
+    def __init__(self, engine: Any, spec: str, companion: Companion) -> None:
+        self.spec, self.companion, self.started = spec, companion, False
+        self.task = asyncio.create_task(self._start(engine), name=f"start {spec}")
+
+    async def _start(self, engine: Any) -> None:
+        try:
+            await self.companion.start()
+        except Exception as exc:
+            _failed(engine, self.spec, exc)
+            with contextlib.suppress(Exception):  # said now, not at the next bar's commit
+                await engine.commit()
+            return
+        self.started = True
+
+    async def start(self) -> None:
+        await asyncio.shield(self.task)
+
+    async def close(self) -> None:
+        # A start under way gets a bounded moment to finish, so what it was told (a
+        # replay's fills, a halt just before quitting) can still go out.
+        await asyncio.wait({self.task}, timeout=START_GRACE_S)
+        if not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(BaseException):
+                await self.task
+        if self.started:
+            await self.companion.close()
+
+    def __repr__(self) -> str:
+        return repr(self.companion)
 
 
 async def close_companions(companions: list[Companion]) -> None:

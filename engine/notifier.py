@@ -89,9 +89,14 @@ class Service:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await self.wake.wait()
-            # …then for a token; whatever arrives meanwhile joins this message.
-            while (wait := self.bucket.wait_s()) > 0:
-                await asyncio.sleep(wait)
+            # …then for a token; whatever arrives meanwhile joins this message. A halt does
+            # not wait: the trader must hear of it now, whatever fills or errors spent the
+            # bucket, and it cannot storm (at most two notes per halt, HALTED and the verdict).
+            while not self.digest.holds("halt") and (wait := self.bucket.wait_s()) > 0:
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self.wake.wait()
             self.bucket.take()
             await self.send(*self.digest.take())
 
@@ -131,6 +136,15 @@ class Notifier:
         self._storm = False
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            if self._sub is not None:  # what the factory subscribed to is not read
+                self._sub.close()
+                self._sub = None
+            raise
+
+    async def _start(self) -> None:
         from tapedesk.engine.notify_secrets import guard_logs, secret_parts
 
         if not self.services:  # the companion's case: services come from the keyring
@@ -144,12 +158,15 @@ class Notifier:
 
                 for problem in problems:
                     self.engine.explain(ExplanationKind.ERROR, f"Notifications: {problem}.")
+                with contextlib.suppress(Exception):  # said now, not at the next commit
+                    await self.engine.commit()
             if not self.services:
                 raise RuntimeError("no notification service usable (" + "; ".join(problems)
                                    + ")")
         if self._guard is None:
             self._guard = guard_logs(self._secrets)
-        self._sub = self.engine.subscribe()
+        if self._sub is None:
+            self._sub = self.engine.subscribe()
         self._restarts_seen = _restart_count(self.engine)
         self._tasks = [asyncio.create_task(self._consume(), name="notify-consume"),
                        asyncio.create_task(self._watch(), name="notify-watch")]
@@ -295,4 +312,10 @@ def load_urls(names: list[str]) -> dict[str, str]:
 def notifier(engine: Any) -> Notifier | None:
     """Factory for engine.companions: None while ``[notify] urls`` is empty."""
     cfg: NotifyConfig = engine.config.notify
-    return Notifier(engine, [], cfg) if cfg.urls else None
+    if not cfg.urls:
+        return None
+    n = Notifier(engine, [], cfg)
+    # Subscribed now, not once started: the start runs beside the desk (engine.companions)
+    # and the desk's first fills must wait in the mailbox, not be missed.
+    n._sub = engine.subscribe()
+    return n

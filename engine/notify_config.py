@@ -26,12 +26,22 @@ class _Section(BaseModel):
 
 
 def _hide_secrets(data: Any, field: str) -> Any:
-    """Replace entries that are not plain names before validation, so a pasted URL is never
-    echoed by the error message (``format_validation_error`` prints the refused value)."""
-    if isinstance(data, dict) and isinstance(data.get(field), list):
-        data = {**data, field: [v if not isinstance(v, str) or NAME_RE.match(v) else _HIDDEN
-                                for v in data[field]]}
+    """Replace strings that are not plain names before validation, so a pasted URL is never
+    echoed by the error message (``format_validation_error`` prints the refused value),
+    whatever shape it was pasted in: a string, a list, nested in a list or table."""
+    if isinstance(data, dict) and field in data:
+        data = {**data, field: _hidden(data[field])}
     return data
+
+
+def _hidden(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if NAME_RE.match(value) else _HIDDEN
+    if isinstance(value, list):
+        return [_hidden(v) for v in value]
+    if isinstance(value, dict):
+        return {_hidden(k): _hidden(v) for k, v in value.items()}
+    return value
 
 
 def _check_name(value: str) -> str:

@@ -104,6 +104,9 @@ class Digest:
             self.first = now
         self.urgent = self.urgent or note.kind in URGENT
 
+    def holds(self, kind: str) -> bool:
+        return any(k == kind for k, _ in self._groups)
+
     def due(self, window_s: float) -> float:
         """When the waiting notes should go: now if any is urgent, else at the window's end."""
         if self.first is None:

@@ -89,8 +89,9 @@ def delete_bot_token(backend: KeyringBackend | None = None) -> bool:
 
 def secret_parts(url: str) -> tuple[str, ...]:
     """The URL and each part of it that may be a credential: user, password, host (Telegram's
-    token sits where a host would), path segments, query values; longest first so a part
-    inside another is scrubbed after it. Short parts (< 6 characters) are left: ports, ``bot``."""
+    token sits where a host would), path segments, query values, and Apprise's masked forms
+    of them; longest first so a part inside another is scrubbed after it. Short parts
+    (< 6 characters) are left: ports, ``bot``."""
     parts = {url}
     try:
         u = urlsplit(url)
@@ -102,6 +103,9 @@ def secret_parts(url: str) -> tuple[str, ...]:
     for p in pieces:
         if p and len(p) >= 6:
             parts.update({p, unquote(p)})
+    # Apprise's own "privacy" forms of them in its log lines ("p...w", "...wxyz").
+    parts.update(m for p in list(parts) if p != url for m in (f"{p[0]}...{p[-1]}",
+                                                                f"...{p[-4:]}"))
     return tuple(sorted(parts, key=len, reverse=True))
 
 

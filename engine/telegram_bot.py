@@ -31,6 +31,7 @@ REFUSED = ("Refused: I answer /status, /trades, /pnl and /halt only. I never res
            "or open a trade: do that at the desk.")
 NOT_ALLOWED = "Not allowed."
 POLL_TIMEOUT_S = 10
+ASIDE_MAX = 20
 
 
 class TelegramBot:
@@ -42,6 +43,7 @@ class TelegramBot:
         self._app: Any = None
         self._guard: Any = None
         self.refused = 0
+        self._aside: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         from tapedesk.engine.notify_secrets import guard_logs, load_bot_token
@@ -59,7 +61,8 @@ class TelegramBot:
             app = (ApplicationBuilder().token(self._token).base_url(self.cfg.api_url)
                    .get_updates_read_timeout(POLL_TIMEOUT_S + 5).build())
             guard_logs((), self._guard)  # and the loggers the build created
-            app.add_handler(MessageHandler(filters.ALL, self._on_message))
+            # New messages only: an edited old "/halt" is not a new command.
+            app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._on_message))
             app.add_error_handler(self._on_error)
             await app.initialize()
             await app.start()
@@ -77,6 +80,8 @@ class TelegramBot:
         log.info("Telegram bot polling; it answers %d allowed chat(s)", len(self.allowed))
 
     async def close(self) -> None:
+        for task in list(self._aside):
+            task.cancel()
         app, self._app = self._app, None
         if app is not None:
             for step in (app.updater.stop, app.stop, app.shutdown):
@@ -92,17 +97,21 @@ class TelegramBot:
     async def _on_error(self, _update: object, context: Any) -> None:
         log.warning("Telegram bot: a handler failed (%s)", type(context.error).__name__)
 
-    async def _on_message(self, update: Any, _context: Any) -> None:
+    async def _on_message(self, update: Any, context: Any) -> None:
         chat, msg = update.effective_chat, update.effective_message
         if chat is None or msg is None:
             return
         text = (msg.text or "").strip()
-        word = text.split()[0].split("@")[0].lower()[:32] if text.startswith("/") else ""
+        head = text.split()[0] if text.startswith("/") else ""
+        word, _, addressee = head.lower()[:96].partition("@")
+        word = word[:32]
+        if addressee and addressee != (context.bot.username or "").lower():
+            return  # "/halt@other_bot" in a group is another bot's command, not ours
         if chat.id not in self.allowed:
             self.refused += 1
             log.warning("Telegram bot: refused %s from chat %s (not in "
                         "telegram.allowed_chat_ids)", word or "a message", chat.id)
-            await msg.reply_text(NOT_ALLOWED)
+            self._reply_aside(msg, NOT_ALLOWED)
             return
         answer = {"/status": self.status, "/trades": self.trades, "/pnl": self.pnl,
                   "/halt": self.halt}.get(word)
@@ -110,13 +119,25 @@ class TelegramBot:
             self.refused += 1
             log.warning("Telegram bot: refused %s from allowed chat %s", word or "a message",
                         chat.id)
-            await msg.reply_text(REFUSED)
+            await _reply(msg, REFUSED)
             return
         log.info("Telegram bot: %s from chat %s", word, chat.id)
+        # The answer (the halt itself) starts first: it never waits for, nor depends on,
+        # Telegram accepting the acknowledgement (flood control answers 429).
+        job = asyncio.ensure_future(answer())
         if word == "/halt":
-            await msg.reply_text("Emergency stop: cancelling every order and closing every "
-                                 "position; I reply once the venue has been asked…")
-        await msg.reply_text(await answer())
+            await _reply(msg, "Emergency stop: cancelling every order and closing every "
+                              "position; I reply once the venue has been asked…")
+        await _reply(msg, await job)
+
+    def _reply_aside(self, msg: Any, text: str) -> None:
+        """A stranger's refusal is sent beside the update queue (at most ``ASIDE_MAX`` at
+        once, the rest unanswered): a stranger's flood never delays the owner's /halt."""
+        if len(self._aside) >= ASIDE_MAX:
+            return
+        task = asyncio.create_task(_reply(msg, text, logging.DEBUG))
+        self._aside.add(task)
+        task.add_done_callback(self._aside.discard)
 
     # -- the answers ------------------------------------------------------------------------
 
@@ -164,6 +185,14 @@ class TelegramBot:
         answer = await halt_and_verify(self.engine)
         line, _flat = _halt_words(answer)
         return redact(f"Desk: {line}")
+
+
+async def _reply(msg: Any, text: str, level: int = logging.WARNING) -> None:
+    """Send a reply; Telegram refusing it (flood control, a network error) is logged."""
+    try:
+        await msg.reply_text(text)
+    except Exception as exc:
+        log.log(level, "Telegram bot: a reply was not sent (%s)", type(exc).__name__)
 
 
 def telegram_bot(engine: Any) -> TelegramBot | None:
