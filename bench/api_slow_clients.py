@@ -104,7 +104,9 @@ async def desk_main(scenario: str, days: int, n_clients: int, rcvbuf: int) -> di
     )
     eng = build_replay_engine(data, data_dir=tmp / "d", config=cfg, speed=0)
     await eng.start()
-    server = next((c for c in eng.companions if type(c).__name__ == "ApiServer"), None)
+    from tapedesk.engine.companions import started
+
+    server = await started(eng.companions, "ApiServer")
 
     decided = [False]
     real_record = eng._record_decision

@@ -102,3 +102,14 @@ async def close_companions(companions: list[Companion]) -> None:
         except Exception:
             log.warning("companion %r did not close cleanly", companion)
             log.debug("companion close failure", exc_info=True)
+
+
+async def started(companions: list[Companion], name: str) -> Any | None:
+    """The companion whose class is ``name`` once its start has ended (None if there is
+    none): a script or test that talks to it waits here, since it starts beside the desk."""
+    for companion in companions:
+        inner = getattr(companion, "companion", companion)
+        if type(inner).__name__ == name:
+            await companion.start()
+            return inner
+    return None

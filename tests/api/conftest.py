@@ -13,6 +13,7 @@ import pytest
 from tapedesk.engine.api.config import ApiConfig
 from tapedesk.engine.api.token import load_token
 from tapedesk.engine.assembly import build_replay_engine
+from tapedesk.engine.companions import started
 from tapedesk.engine.config import DeskConfig
 
 from tests.engine.helpers import write_sample_csv
@@ -102,7 +103,8 @@ async def desk(tmp_path: Path, sample_csv: Path, test_keyring: MemoryKeyring):
     eng = replay_engine(sample_csv, tmp_path / "d")
     try:
         await run_until(eng, protected_position)
-        server = next(c for c in eng.companions if type(c).__name__ == "ApiServer")
+        server = await started(eng.companions, "ApiServer")
+        assert server is not None
         token = load_token(test_keyring)
         assert token is not None
         yield Desk(eng, server, token.reveal())

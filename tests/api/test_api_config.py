@@ -20,7 +20,8 @@ async def test_a_desk_without_api_enabled_serves_nothing(tmp_path: Path, sample_
     await eng.start()
     try:
         assert eng._control is not None
-        assert not [c for c in eng.companions if type(c).__name__ == "ApiServer"]
+        assert not [c for c in eng.companions
+                    if type(getattr(c, "companion", c)).__name__ == "ApiServer"]
     finally:
         await eng.stop()
 
@@ -61,4 +62,5 @@ def test_help_loads_none_of_the_server() -> None:
             "'aiohttp.web', 'prometheus_client'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[2])
-    assert out.stdout.strip() == "['tapedesk.engine.api', 'tapedesk.engine.api.config']"
+    loaded = set(eval(out.stdout.strip()))  # a printed list of module names
+    assert loaded <= {"tapedesk.engine.api", "tapedesk.engine.api.config"}, loaded
