@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 from collections import deque
 from typing import Any
@@ -56,6 +57,21 @@ class TokenCheck:
                 log.warning("API token not re-read from the keyring (%s); keeping the last one",
                             type(exc).__name__)
             self._read_at = time.monotonic()
+
+
+class _WithheldLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's request-handler logger, minus what a request carried. aiohttp logs a
+    malformed request (a header too long, a bad byte in it) with a traceback whose text
+    quotes the offending header line: ``Authorization: Bearer <token>...``. Here it is one
+    line naming only the exception's type, at WARNING (a client's fault, not the desk's)."""
+
+    def log(self, level: int, msg: object, *args: object, exc_info: object = None,
+            **kwargs: object) -> None:
+        exc = exc_info if isinstance(exc_info, BaseException) else (
+            sys.exc_info()[1] if exc_info else None)
+        what = f" ({type(exc).__name__}; request not logged: it may hold the API token)" \
+            if exc is not None else ""
+        self.logger.log(min(level, logging.WARNING), f"API: {msg}{what}", *args)
 
 
 class LoopLag:
@@ -117,7 +133,8 @@ class ApiServer:
             raise RuntimeError(f"no API token: {exc.reason}; the API keeps its token in the OS "
                                "keyring (`tapedesk api token` says how)") from None
         self.tokens = TokenCheck(token, self.backend)
-        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
+                               logger=_WithheldLog(logging.getLogger("tapedesk.api.http")))
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.cfg.host, self.cfg.port, reuse_address=True)
