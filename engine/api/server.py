@@ -59,6 +59,17 @@ class TokenCheck:
             self._read_at = time.monotonic()
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class _WithheldLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     """aiohttp's request-handler logger, minus what a request carried. aiohttp logs a
     malformed request (a header too long, a bad byte in it) with a traceback whose text
@@ -149,6 +160,11 @@ class ApiServer:
         self.lag.start()
         from tapedesk.engine.events import ExplanationKind
 
+        if not _loopback(self.cfg.host):  # the token crosses the network in clear
+            self.engine.explain(ExplanationKind.ERROR, f"The local API listens on {self.url}, "
+                                "beyond this machine, over plain HTTP: anyone on the path "
+                                "sees the bearer token. Use host = \"127.0.0.1\" and an ssh "
+                                "tunnel (docs/api.md) unless this network is yours alone.")
         note = (" A new API token was stored in the keyring;" if created else "")
         self.engine.explain(ExplanationKind.DESK,
                             f"Local API listening on {self.url} (try {self.url}/api/status)."
