@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.conftest import sample_csv, test_keyring  # noqa: F401  (fixtures reused)
 from tests.engine.helpers import write_sample_csv
 
 ROOT = Path(__file__).resolve().parents[2]
