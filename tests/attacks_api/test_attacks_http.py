@@ -213,3 +213,27 @@ def test_the_api_lines_are_not_dated_1970(served: Served) -> None:
     line = next(x for x in served.output().splitlines() if "Local API listening" in x
                 and "DEBUG" not in x)
     assert not line.startswith("1970-01-01"), line
+
+
+def test_rotation_refuses_the_old_token_within_5_s_and_delete_refuses_all(served: Served
+                                                                         ) -> None:
+    """Last: it changes the token. The desk re-reads the keyring every 5 s."""
+    import time
+
+    old = served.token
+    rotated = td(served.env, "api", "token", "--rotate")
+    assert rotated.returncode == 0
+    new = rotated.stdout.strip()
+    deadline = time.monotonic() + 8
+    while served.call("/api/status", token=old)[0] == 200:
+        assert time.monotonic() < deadline, "the old token still works 8 s after --rotate"
+        time.sleep(0.2)
+    assert served.call("/api/status", token=new)[0] == 200
+    served.token = new
+    assert td(served.env, "api", "token", "--delete").returncode == 0
+    deadline = time.monotonic() + 8
+    while served.call("/api/status", token=new)[0] == 200:
+        assert time.monotonic() < deadline, "a deleted token still works 8 s later"
+        time.sleep(0.2)
+    assert served.call("/api/status", token=None, headers={"Authorization": "Bearer "})[0] == 401
+    assert new not in served.output() and old not in served.output()
