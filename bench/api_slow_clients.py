@@ -111,9 +111,9 @@ async def desk_main(scenario: str, days: int, n_clients: int, rcvbuf: int) -> di
     decided = [False]
     real_record = eng._record_decision
 
-    def record(dec: Any) -> None:
+    def record(dec: Any, *args: Any) -> None:  # (dec, position_id) since the story merge
         decided[0] = True
-        real_record(dec)
+        real_record(dec, *args)
 
     eng._record_decision = record
     real_process = eng.process

@@ -94,9 +94,12 @@ class ApiRoutes:
 
     async def trade(self, request: web.Request) -> web.Response:
         raw = request.match_info["id"]
-        if not raw.isdigit() or not 0 < int(raw) < 2**63:
+        # isdigit() alone takes "²" (int() refuses it: a 500) and "١" (Arabic one)
+        if not (raw.isascii() and raw.isdigit()) or int(raw) == 0:
             return error(400, f"trade id must be a positive whole number, got {raw[:40]!r}")
         trade_id = int(raw)
+        if trade_id >= 2**63:  # beyond SQLite's integers: no such trade, not a bad request
+            return error(404, f"no closed trade number {raw[:40]} in this desk's journal")
         journal = self.engine.journal
         if journal is None:
             return error(503, "this desk keeps no journal")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 from collections import deque
 from typing import Any
@@ -56,6 +57,32 @@ class TokenCheck:
                 log.warning("API token not re-read from the keyring (%s); keeping the last one",
                             type(exc).__name__)
             self._read_at = time.monotonic()
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _WithheldLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's request-handler logger, minus what a request carried. aiohttp logs a
+    malformed request (a header too long, a bad byte in it) with a traceback whose text
+    quotes the offending header line: ``Authorization: Bearer <token>...``. Here it is one
+    line naming only the exception's type, at WARNING (a client's fault, not the desk's)."""
+
+    def log(self, level: int, msg: object, *args: object, exc_info: object = None,
+            **kwargs: object) -> None:
+        exc = exc_info if isinstance(exc_info, BaseException) else (
+            sys.exc_info()[1] if exc_info else None)
+        what = f" ({type(exc).__name__}; request not logged: it may hold the API token)" \
+            if exc is not None else ""
+        self.logger.log(min(level, logging.WARNING), f"API: {msg}{what}", *args)
 
 
 class LoopLag:
@@ -117,7 +144,8 @@ class ApiServer:
             raise RuntimeError(f"no API token: {exc.reason}; the API keeps its token in the OS "
                                "keyring (`tapedesk api token` says how)") from None
         self.tokens = TokenCheck(token, self.backend)
-        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
+                               logger=_WithheldLog(logging.getLogger("tapedesk.api.http")))
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.cfg.host, self.cfg.port, reuse_address=True)
@@ -132,6 +160,11 @@ class ApiServer:
         self.lag.start()
         from tapedesk.engine.events import ExplanationKind
 
+        if not _loopback(self.cfg.host):  # the token crosses the network in clear
+            self.engine.explain(ExplanationKind.ERROR, f"The local API listens on {self.url}, "
+                                "beyond this machine, over plain HTTP: anyone on the path "
+                                "sees the bearer token. Use host = \"127.0.0.1\" and an ssh "
+                                "tunnel (docs/api.md) unless this network is yours alone.")
         note = (" A new API token was stored in the keyring;" if created else "")
         self.engine.explain(ExplanationKind.DESK,
                             f"Local API listening on {self.url} (try {self.url}/api/status)."
