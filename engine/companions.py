@@ -72,10 +72,10 @@ class _Beside:
             await self.companion.start()
         except Exception as exc:
             _failed(engine, self.spec, exc)
-            with contextlib.suppress(Exception):  # said now, not at the next bar's commit
-                await engine.commit()
-            return
-        self.started = True
+        else:
+            self.started = True
+        with contextlib.suppress(Exception):  # what the start said, now: not at the next bar
+            await engine.commit()
 
     async def start(self) -> None:
         await asyncio.shield(self.task)

@@ -613,7 +613,10 @@ class Engine(TraderCommands):
         """``position_id`` None: the line is about ``symbol``'s open (or opening) position."""
         if position_id is None:
             position_id = self.orders.position_id(symbol) if symbol else ""
-        e = Explanation(self.clock.now(), kind, text, strategy, symbol, rule, position_id)
+        # Before the first market event the clock reads 0: a watched desk dates such lines
+        # (its start, its companions) by the wall clock rather than 1970; a backtest keeps 0.
+        ts = self.clock.now() or (int(time.time() * 1000) if self.publish else 0)
+        e = Explanation(ts, kind, text, strategy, symbol, rule, position_id)
         self.recent.append(e)
         if self.journal is not None:
             self._pending.append(explanation_record(e))

@@ -14,9 +14,12 @@ import logging
 import sys
 import time
 from collections import deque
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_server import Server
 from tapedesk.engine.api.config import ApiConfig
 from tapedesk.engine.api.live import LiveHub
 from tapedesk.engine.api.routes import ApiRoutes, error
@@ -68,6 +71,31 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class _PlainErrorHandler(RequestHandler):
+    """aiohttp answers a request its parser refuses (a control byte in a header, a header
+    over 8 KiB) with a 400 whose body quotes the offending line: the bearer token with it,
+    to the sender and any proxy that logs bodies. Here such a body names the status only."""
+
+    __slots__ = ()
+
+    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> Any:
+        if status != 500:
+            message = f"{status} {HTTPStatus(status).phrase}"
+        return super().handle_error(request, status, exc, message)
+
+
+class _PlainErrorServer(Server):
+    """Builds ``_PlainErrorHandler``s (aiohttp has no public hook for the handler class; its
+    own ``Server.__call__`` is this line with ``RequestHandler``)."""
+
+    def __call__(self) -> RequestHandler:
+        try:
+            return _PlainErrorHandler(self, loop=self._loop, **self._kwargs)
+        except (AttributeError, TypeError):  # another aiohttp: its own handler, still works
+            return super().__call__()
 
 
 class _WithheldLog(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -147,6 +175,8 @@ class ApiServer:
         runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
                                logger=_WithheldLog(logging.getLogger("tapedesk.api.http")))
         await runner.setup()
+        if runner.server is not None:
+            runner.server.__class__ = _PlainErrorServer
         try:
             site = web.TCPSite(runner, self.cfg.host, self.cfg.port, reuse_address=True)
             await site.start()

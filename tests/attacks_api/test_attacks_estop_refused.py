@@ -28,7 +28,9 @@ async def test_emergency_stop_the_venue_refuses_is_503_not_verified(
     eng = replay_engine(sample_csv, tmp_path / "d")
     try:
         await run_until(eng, protected_position)
-        server = next(c for c in eng.companions if type(c).__name__ == "ApiServer")
+        from tapedesk.engine.companions import started
+
+        server = await started(eng.companions, "ApiServer")
         token = load_token(test_keyring).reveal()
         venue = eng.venue
         if fault == "refuses closes":
