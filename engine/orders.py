@@ -80,6 +80,9 @@ class Plan:
     leverage: int
     entry_id: str = ""  # the entry still working ("" once final)
     entry_unknown: bool = False
+    #: The stop the entry was sized against: a trade's R is measured against it even after
+    #: the trader moved the stop (``move_stop``) while part of the entry was still to fill.
+    initial_stop: Decimal | None = None
 
 
 Explain = Callable[..., None]
@@ -196,7 +199,7 @@ class Orders(OrderTimers, OrderRestart):
         intent = self.intent(sig.symbol, sig.side.order_side, OrderType.MARKET, dec.qty,
                              OrderRole.ENTRY, strategy=sig.strategy, client_id=client_id)
         self.plans[sig.symbol] = Plan(sig.symbol, sig.side, stop, target, sig.strategy,
-                                      dec.leverage, intent.client_id)
+                                      dec.leverage, intent.client_id, initial_stop=stop)
         self.submit(intent)
 
     def close(self, pos: Position, role: OrderRole, reason: str) -> None:
@@ -280,7 +283,7 @@ class Orders(OrderTimers, OrderRestart):
             if plan is not None and plan.side is pos.side:
                 pos.strategy = plan.strategy
                 if plan.stop:
-                    loss = unit_loss(pos.entry_price, plan.stop, self.costs)
+                    loss = unit_loss(pos.entry_price, plan.initial_stop or plan.stop, self.costs)
                     pos.risk_amount = loss.total * pos.qty
                 else:  # no stop, no risk amount: R multiples are n/a
                     pos.risk_amount = Decimal(0)
