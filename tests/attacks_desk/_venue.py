@@ -32,7 +32,10 @@ def rows(desk: Desk, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, 
 
 
 async def desk_last(desk: Desk) -> Decimal | None:
-    answer = await asyncio.to_thread(send, desk.data_dir / "live.sock", "status", 5.0)
+    try:
+        answer = await asyncio.to_thread(send, desk.data_dir / "live.sock", "status", 5.0)
+    except OSError:  # not listening yet (a restart)
+        return None
     last = answer.get("status", {}).get("last_prices", {}).get("BTCUSDT")
     return None if last is None else D(str(last))
 
