@@ -490,7 +490,8 @@ class Engine(TraderCommands):
         lev = plan.leverage if plan else 1
         effect = self.portfolio.fill(fill, lev, strategy, self.spec(fill.symbol))
         self.days.realized(effect.realized_gross, fill.fee)
-        self.explain(ExplanationKind.FILL, say.fill(fill), symbol=fill.symbol, strategy=strategy,
+        self.explain(ExplanationKind.FILL, say.fill(fill, self.orders.exit_reason.get(
+            fill.symbol, "")), symbol=fill.symbol, strategy=strategy,
                      position_id=pos_id)
         if self.publish:
             self._outbox.append(fill)

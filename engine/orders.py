@@ -412,7 +412,10 @@ class Orders(OrderTimers, OrderRestart):
     def _say_final(self, intent: OrderIntent, up: OrderUpdate) -> None:
         kind = (ExplanationKind.ERROR if up.status is OrderStatus.REJECTED
                 else ExplanationKind.DESK)
-        self.explain(kind, f"{WHAT.get(intent.role, 'Order')} order {intent.side} {intent.qty} "
+        what = ("Manual close" if intent.role is OrderRole.FLATTEN
+                and self.exit_reason.get(intent.symbol) == "manual"
+                else WHAT.get(intent.role, "Order"))
+        self.explain(kind, f"{what} order {intent.side} {intent.qty} "
                      f"{intent.symbol} {str(up.status).lower()}: "
                      f"{up.reason or 'no reason given'}.",
                      strategy=intent.strategy, symbol=intent.symbol)

@@ -94,6 +94,9 @@ async def test_rejected_move_restart_and_an_unknown_close(tmp_path, desk_keyring
         await desk.wait_for(lambda: rows(desk, "SELECT id FROM trades"), 10, "the trade")
         [(tid, reason)] = rows(desk, "SELECT id, reason FROM trades")
         assert reason == "manual"
+        said = "\n".join(t for (t,) in rows(desk, "SELECT text FROM explanations"))
+        assert "Manual close filled: SELL" in said  # the trader's close, not an e-stop
+        assert "Emergency close" not in said
         closes = [r for r in ex.requests.posts(ORDER) if r.params.get("type") == "MARKET"
                   and r.params.get("side") == "SELL"]
         assert all(r.reduces for r in closes), closes
