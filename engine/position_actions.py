@@ -139,8 +139,7 @@ async def close_position(engine: Any, symbol: str) -> ActionResult:
         orders.cancel(entry)
     if pos.strategy:
         closes = _manual_closes(engine)
-        closes[sym] = (pos.strategy, pos.side, engine.clock.now() + REENTRY_PAUSE_MS,
-                       len(engine.trades))
+        closes[sym] = (pos.strategy, pos.side, engine.clock.now() + REENTRY_PAUSE_MS)
     # FLATTEN: a close the desk makes (not a strategy's); the paper venue fills it at once,
     # also with the market stream dead. The label ``manual`` names the trade's exit.
     orders.close(pos, OrderRole.FLATTEN, MANUAL)
@@ -236,7 +235,7 @@ def _stop_in_flight(engine: Any, symbol: str) -> bool:
                for i in orders.protection(symbol))
 
 
-def _manual_closes(engine: Any) -> dict[str, tuple[str, Side, int, int]]:
+def _manual_closes(engine: Any) -> dict[str, tuple[str, Side, int]]:
     closes = getattr(engine, "_manual_closes", None)
     if closes is None:
         closes = engine._manual_closes = {}
@@ -248,11 +247,9 @@ def reentry_block(engine: Any, sig: Signal) -> str:
     closes = getattr(engine, "_manual_closes", None)
     if not closes or sig.symbol not in closes:
         return ""
-    strategy, side, until, seen = closes[sig.symbol]
+    strategy, side, until = closes[sig.symbol]
     left = until - engine.clock.now()
-    ended = [t for t in engine.trades[seen:] if t.symbol == sig.symbol]
-    if left <= 0 or (ended and ended[0].reason != MANUAL):
-        # Over, or the stop/target closed the trade before the trader's close could.
+    if left <= 0:
         del closes[sig.symbol]
         return ""
     if sig.strategy != strategy or sig.side is not side:
