@@ -254,7 +254,9 @@ def reentry_block(engine: Any, sig: Signal) -> str:
         return ""
     if sig.strategy != strategy or sig.side is not side:
         return ""
-    return (f"the trader closed {strategy}'s {side.value} {sig.symbol} by hand; it may not "
+    # "asked to": the stop may have closed the trade before the trader's close reached it.
+    return (f"the trader asked to close {strategy}'s {side.value} {sig.symbol} by hand; it "
+            "may not "
             f"re-enter {side.value} for {left / 60_000:.1f} more min")
 
 
