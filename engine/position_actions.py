@@ -269,4 +269,8 @@ async def act_and_wait(engine: Any, cmd: str, symbol: str, wait: float) -> dict[
     if res.done:
         answer["outcome"] = await settled(engine, symbol, close=close, timeout=wait,
                                           stop=res.stop)
+        pos = engine.book.get(_symbol(symbol))
+        if (not close and res.stop is not None and pos is not None
+                and pos.stop_loss != res.stop and not _stop_in_flight(engine, pos.symbol)):
+            answer["done"] = False  # the venue refused the new stop: the CLI exits 3
     return answer

@@ -52,6 +52,8 @@ async def test_rejected_move_restart_and_an_unknown_close(tmp_path, desk_keyring
                       when=lambda p: p.get("type") == "STOP_MARKET")
             refused = await desk.acli("stop-to-breakeven", "BTCUSDT")
             assert "did NOT take the stop" in refused.stdout, refused.stdout
+            # A script's `tapedesk stop-to-breakeven X && ...` must not read this as done.
+            assert refused.returncode != 0, refused
             assert ex.requests.rejected(-4045) and [a.algo_id for a in stops(ex)] == [old.algo_id]
             status = await desk.ajson("status")
             assert status["unprotected"] == [], status
