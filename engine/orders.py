@@ -124,6 +124,8 @@ class Orders(OrderTimers, OrderRestart):
         self.on_hold: set[str] = set()
         self.next_due = NEVER  # read on the hot path: nothing to do before this time
         self._cancelling: set[str] = set()
+        #: Entries the trader's close cancelled: a fill that still arrives is closed at once.
+        self.unwanted_entries: set[str] = set()
         self._ids = itertools.count(1)
         # A per-process token keeps client ids unique across restarts (not trading logic).
         self._prefix = f"{time.time_ns() // 1_000_000 % 1_000_000_000:09d}"
@@ -288,6 +290,13 @@ class Orders(OrderTimers, OrderRestart):
                 else:  # no stop, no risk amount: R multiples are n/a
                     pos.risk_amount = Decimal(0)
                 self.protect(sym)
+            if fill.client_id in self.unwanted_entries and not any(
+                    i.role in CLOSING for i in self.open.values() if i.symbol == sym):
+                self.explain(ExplanationKind.DESK,
+                             f"{sym}: {fill.qty} of the entry filled after the trader's close "
+                             f"asked to cancel it; closing the {pos.qty} open now too "
+                             "(reduce-only market).", symbol=sym)
+                self.close(pos, OrderRole.FLATTEN, "manual")
         self._recheck(sym)
 
     def reason_for(self, fill: Fill) -> str:

@@ -136,6 +136,7 @@ async def close_position(engine: Any, symbol: str) -> ActionResult:
            f"{REENTRY_PAUSE_MS // 60_000} min." if pos.strategy else ""),
         symbol=sym, strategy=pos.strategy, rule="manual_close")
     if entry is not None:
+        orders.unwanted_entries.add(entry.client_id)  # a fill racing the cancel is closed too
         orders.cancel(entry)
     if pos.strategy:
         closes = _manual_closes(engine)
