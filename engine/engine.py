@@ -482,7 +482,7 @@ class Engine(TraderCommands):
         self._fills_seen.add(key)
         self._commit_soon()
         held = self.book.positions.get(fill.symbol)
-        pos_id = held.position_id if held is not None else fill.client_id  # it opens one
+        pos_id = held.position_id if held is not None else self.book.opening_id(fill.client_id)
         if self.journal is not None:
             self._pending.append(fill_record(fill, pos_id))
         plan = self.orders.plan_for(fill)
