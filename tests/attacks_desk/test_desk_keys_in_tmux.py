@@ -62,12 +62,13 @@ def test_x_cancel_story_and_search_in_the_real_desk(tmux: Tmux, size: tuple[int,
     # A trade's story: Tab until the trades table has the focus (its first row is the
     # newest), Enter.
     story = None
-    for _ in range(4):
+    time.sleep(1)  # let the "nothing to close" toast (the demo's exit came first) settle
+    for _ in range(5):
         tmux.keys(name, "Tab")
-        time.sleep(0.3)
+        time.sleep(0.5)
         tmux.keys(name, "Enter")
         try:
-            story = wait_for(lambda: re.search(r"Trade #(\d+)", pane()), "the story", 3)
+            story = wait_for(lambda: re.search(r"Trade #(\d+)", pane()), "the story", 5)
             break
         except AssertionError:
             continue

@@ -32,7 +32,9 @@ async def test_story_of_a_split_trade_across_a_restart(tmp_path, desk_keyring):
         await desk.wait_for(lambda: ex.private_connected() >= 1, 30, "user stream")
         with Heartbeat(ex):
             await ex.set_price("BTCUSDT", "60007")
-            await desk.wait_for(lambda: covered(ex), 20, "entry, stop and target")
+            # Split fills: the stop for the first part is replaced by one for the whole.
+            await desk.wait_for(lambda: covered(ex) and len(stops(ex)) == 1, 20,
+                                "entry, one stop and target")
             [first_stop] = stops(ex)
             await desk.kill9()
             await desk.start()
