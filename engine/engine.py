@@ -482,7 +482,7 @@ class Engine(TraderCommands):
         self._fills_seen.add(key)
         self._commit_soon()
         held = self.book.positions.get(fill.symbol)
-        pos_id = held.position_id if held is not None else fill.client_id  # it opens one
+        pos_id = held.position_id if held is not None else self.book.opening_id(fill.client_id)
         if self.journal is not None:
             self._pending.append(fill_record(fill, pos_id))
         plan = self.orders.plan_for(fill)
@@ -490,7 +490,8 @@ class Engine(TraderCommands):
         lev = plan.leverage if plan else 1
         effect = self.portfolio.fill(fill, lev, strategy, self.spec(fill.symbol))
         self.days.realized(effect.realized_gross, fill.fee)
-        self.explain(ExplanationKind.FILL, say.fill(fill), symbol=fill.symbol, strategy=strategy,
+        self.explain(ExplanationKind.FILL, say.fill(fill, self.orders.exit_reason.get(
+            fill.symbol, "")), symbol=fill.symbol, strategy=strategy,
                      position_id=pos_id)
         if self.publish:
             self._outbox.append(fill)

@@ -65,8 +65,11 @@ def refused(decision: Decision) -> str:
     return f"Refused {signal_head(sig)} ({sig.strategy}): {decision.text}"
 
 
-def fill(f: Fill) -> str:
-    what = {
+def fill(f: Fill, exit_reason: str = "") -> str:
+    """``exit_reason`` "manual": the trader's own close (engine.position_actions), which
+    travels as a FLATTEN like the emergency stop's but must not read as one."""
+    what = "Manual close filled" if f.role is OrderRole.FLATTEN and exit_reason == "manual" \
+        else {
         OrderRole.ENTRY: "Entry filled",
         OrderRole.STOP: "Stop-loss filled",
         OrderRole.TAKE_PROFIT: "Take-profit filled",

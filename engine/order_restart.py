@@ -73,7 +73,8 @@ class OrderRestart:
             "open": [{**_intent_dict(i), "acked": i.client_id in self.acked}
                      for i in self.open.values()],
             "plans": [{**asdict(p), "side": str(p.side), "stop": str(p.stop),
-                       "target": text_or_none(p.target)} for p in self.plans.values()],
+                       "target": text_or_none(p.target),
+                       "initial_stop": text_or_none(p.initial_stop)} for p in self.plans.values()],
             "exit_reason": dict(self.exit_reason),
             "unprotected_since": dict(self.unprotected_since),
         }
@@ -90,7 +91,8 @@ class OrderRestart:
             self.plans[d["symbol"]] = Plan(
                 d["symbol"], Side(d["side"]), Decimal(d["stop"]),
                 Decimal(d["target"]) if d.get("target") else None, d["strategy"],
-                int(d["leverage"]), d.get("entry_id", ""), bool(d.get("entry_unknown")))
+                int(d["leverage"]), d.get("entry_id", ""), bool(d.get("entry_unknown")),
+                Decimal(d["initial_stop"]) if d.get("initial_stop") else None)
         self.exit_reason.update(state.get("exit_reason", {}))
         # The grace period starts again now: the desk could not act while it was down.
         for sym in list(self.book.positions):

@@ -80,6 +80,9 @@ class Plan:
     leverage: int
     entry_id: str = ""  # the entry still working ("" once final)
     entry_unknown: bool = False
+    #: The stop the entry was sized against: a trade's R is measured against it even after
+    #: the trader moved the stop (``move_stop``) while part of the entry was still to fill.
+    initial_stop: Decimal | None = None
 
 
 Explain = Callable[..., None]
@@ -121,6 +124,8 @@ class Orders(OrderTimers, OrderRestart):
         self.on_hold: set[str] = set()
         self.next_due = NEVER  # read on the hot path: nothing to do before this time
         self._cancelling: set[str] = set()
+        #: Entries the trader's close cancelled: a fill that still arrives is closed at once.
+        self.unwanted_entries: set[str] = set()
         self._ids = itertools.count(1)
         # A per-process token keeps client ids unique across restarts (not trading logic).
         self._prefix = f"{time.time_ns() // 1_000_000 % 1_000_000_000:09d}"
@@ -196,7 +201,7 @@ class Orders(OrderTimers, OrderRestart):
         intent = self.intent(sig.symbol, sig.side.order_side, OrderType.MARKET, dec.qty,
                              OrderRole.ENTRY, strategy=sig.strategy, client_id=client_id)
         self.plans[sig.symbol] = Plan(sig.symbol, sig.side, stop, target, sig.strategy,
-                                      dec.leverage, intent.client_id)
+                                      dec.leverage, intent.client_id, initial_stop=stop)
         self.submit(intent)
 
     def close(self, pos: Position, role: OrderRole, reason: str) -> None:
@@ -280,11 +285,18 @@ class Orders(OrderTimers, OrderRestart):
             if plan is not None and plan.side is pos.side:
                 pos.strategy = plan.strategy
                 if plan.stop:
-                    loss = unit_loss(pos.entry_price, plan.stop, self.costs)
+                    loss = unit_loss(pos.entry_price, plan.initial_stop or plan.stop, self.costs)
                     pos.risk_amount = loss.total * pos.qty
                 else:  # no stop, no risk amount: R multiples are n/a
                     pos.risk_amount = Decimal(0)
                 self.protect(sym)
+            if fill.client_id in self.unwanted_entries and not any(
+                    i.role in CLOSING for i in self.open.values() if i.symbol == sym):
+                self.explain(ExplanationKind.DESK,
+                             f"{sym}: {fill.qty} of the entry filled after the trader's close "
+                             f"asked to cancel it; closing the {pos.qty} open now too "
+                             "(reduce-only market).", symbol=sym)
+                self.close(pos, OrderRole.FLATTEN, "manual")
         self._recheck(sym)
 
     def reason_for(self, fill: Fill) -> str:
@@ -409,7 +421,10 @@ class Orders(OrderTimers, OrderRestart):
     def _say_final(self, intent: OrderIntent, up: OrderUpdate) -> None:
         kind = (ExplanationKind.ERROR if up.status is OrderStatus.REJECTED
                 else ExplanationKind.DESK)
-        self.explain(kind, f"{WHAT.get(intent.role, 'Order')} order {intent.side} {intent.qty} "
+        what = ("Manual close" if intent.role is OrderRole.FLATTEN
+                and self.exit_reason.get(intent.symbol) == "manual"
+                else WHAT.get(intent.role, "Order"))
+        self.explain(kind, f"{what} order {intent.side} {intent.qty} "
                      f"{intent.symbol} {str(up.status).lower()}: "
                      f"{up.reason or 'no reason given'}.",
                      strategy=intent.strategy, symbol=intent.symbol)

@@ -136,6 +136,7 @@ async def close_position(engine: Any, symbol: str) -> ActionResult:
            f"{REENTRY_PAUSE_MS // 60_000} min." if pos.strategy else ""),
         symbol=sym, strategy=pos.strategy, rule="manual_close")
     if entry is not None:
+        orders.unwanted_entries.add(entry.client_id)  # a fill racing the cancel is closed too
         orders.cancel(entry)
     if pos.strategy:
         closes = _manual_closes(engine)
@@ -254,7 +255,9 @@ def reentry_block(engine: Any, sig: Signal) -> str:
         return ""
     if sig.strategy != strategy or sig.side is not side:
         return ""
-    return (f"the trader closed {strategy}'s {side.value} {sig.symbol} by hand; it may not "
+    # "asked to": the stop may have closed the trade before the trader's close reached it.
+    return (f"the trader asked to close {strategy}'s {side.value} {sig.symbol} by hand; it "
+            "may not "
             f"re-enter {side.value} for {left / 60_000:.1f} more min")
 
 
@@ -267,4 +270,8 @@ async def act_and_wait(engine: Any, cmd: str, symbol: str, wait: float) -> dict[
     if res.done:
         answer["outcome"] = await settled(engine, symbol, close=close, timeout=wait,
                                           stop=res.stop)
+        pos = engine.book.get(_symbol(symbol))
+        if (not close and res.stop is not None and pos is not None
+                and pos.stop_loss != res.stop and not _stop_in_flight(engine, pos.symbol)):
+            answer["done"] = False  # the venue refused the new stop: the CLI exits 3
     return answer

@@ -55,10 +55,18 @@ def set_isolated_margin(pos: Position, spec: SymbolSpec) -> None:
 class PositionBook:
     """Positions by symbol; apply fills in order and read back what changed."""
 
-    __slots__ = ("positions",)
+    __slots__ = ("_opened", "positions")
 
     def __init__(self) -> None:
         self.positions: dict[str, Position] = {}
+        self._opened: dict[str, int] = {}  # client id -> positions it opened so far
+
+    def opening_id(self, client_id: str) -> str:
+        """The id of the position a fill of order ``client_id`` would open: the order's
+        client id, suffixed when the same order already opened one (an entry filled in part,
+        closed, then filled the rest) so two trades never share a story."""
+        n = self._opened.get(client_id, 0)
+        return client_id if n == 0 or not client_id else f"{client_id}.{n + 1}"
 
     def get(self, symbol: str) -> Position | None:
         return self.positions.get(symbol)
@@ -69,6 +77,8 @@ class PositionBook:
         sign = 1 if fill.side == "BUY" else -1
         if pos is None:
             side = Side.LONG if sign > 0 else Side.SHORT
+            position_id = self.opening_id(fill.client_id)
+            self._opened[fill.client_id] = self._opened.get(fill.client_id, 0) + 1
             self.positions[fill.symbol] = Position(
                 symbol=fill.symbol,
                 side=side,
@@ -79,7 +89,7 @@ class PositionBook:
                 strategy=strategy,
                 fees=fill.fee,
                 peak_qty=fill.qty,
-                position_id=fill.client_id,
+                position_id=position_id,
             )
             return FillEffect(ZERO, True, None)
         if sign == pos.side.sign:

@@ -2,7 +2,8 @@
 the running desk through its control socket (as `tapedesk halt` does); the desk itself does
 the work (engine.position_actions), so the keys, the palette and these commands agree.
 
-Exit codes: 0 done, 1 no desk running, 3 the desk refused (nothing sent; it says why).
+Exit codes: 0 done, 1 no desk running, 3 the desk refused (nothing sent; it says why)
+or the exchange refused the new stop (the old one stays; the desk's log says why).
 """
 
 from __future__ import annotations
