@@ -108,6 +108,11 @@ class OrderRestart:
                 self.acked.add(cid)
             elif intent.role in PROTECTIVE:
                 self.forget(cid)
+                if self.record is not None:  # else its journal row stays open for good
+                    self.record(("UPDATE orders SET status = ?, reason = ? WHERE client_id = ? "
+                                 "AND status NOT IN ('FILLED', 'CANCELED', 'EXPIRED', "
+                                 "'REJECTED')", ("CANCELED", "not open on the exchange "
+                                                 "after a restart", cid)))
         for sym in list(self.book.positions):
             self._recheck(sym)
 

@@ -198,7 +198,7 @@ def test_no_token_in_the_desk_output_or_files(served: Served) -> None:
 
 
 def test_a_refused_malformed_request_does_not_echo_the_token(served: Served) -> None:
-    """OPEN: aiohttp's 400 body quotes the offending header line (the token included) back
+    """aiohttp's 400 body quoted the offending header line (the token included) back
     to the sender and to any proxy logging bodies; the parser answers before any handler."""
     answer = raw_request(served.port, (
         f"GET /api/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {served.token}\x01"
@@ -208,8 +208,8 @@ def test_a_refused_malformed_request_does_not_echo_the_token(served: Served) -> 
 
 
 def test_the_api_lines_are_not_dated_1970(served: Served) -> None:
-    """OPEN: companions start before the replay's first bar, when the engine clock is 0, so
-    the desk prints (and journals) `1970-01-01 00:00:00  DESK  Local API listening ...`."""
+    """Companions start before the replay's first bar, when the engine clock is 0, so
+    the desk printed (and journaled) `1970-01-01 00:00:00  DESK  Local API listening ...`."""
     line = next(x for x in served.output().splitlines() if "Local API listening" in x
                 and "DEBUG" not in x)
     assert not line.startswith("1970-01-01"), line
