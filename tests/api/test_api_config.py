@@ -53,6 +53,7 @@ def test_example_config_section_enables_the_api(tmp_path: Path) -> None:
 def test_help_loads_none_of_the_server() -> None:
     """`tapedesk --help` lists serve and api but imports neither aiohttp's server side nor
     the API's modules beyond its config model (and never prometheus_client)."""
+    import ast
     import subprocess
     import sys
 
@@ -61,4 +62,6 @@ def test_help_loads_none_of_the_server() -> None:
             "'aiohttp.web', 'prometheus_client'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[2])
-    assert out.stdout.strip() == "['tapedesk.engine.api', 'tapedesk.engine.api.config']"
+    # The lazy CLI may load even less than the config model: nothing beyond it is the rule.
+    loaded = set(ast.literal_eval(out.stdout.strip()))
+    assert loaded <= {"tapedesk.engine.api", "tapedesk.engine.api.config"}, loaded
