@@ -114,8 +114,17 @@ class TelegramBot:
             return
         log.info("Telegram bot: %s from chat %s", word, chat.id)
         if word == "/halt":
-            await msg.reply_text("Emergency stop: cancelling every order and closing every "
-                                 "position; I reply once the venue has been asked…")
+            # The stop starts first: a slow or failing acknowledgement must neither delay it
+            # nor (by raising out of this handler) cancel it.
+            halting = asyncio.ensure_future(answer())
+            try:
+                await msg.reply_text("Emergency stop: cancelling every order and closing "
+                                     "every position; I reply once the venue has been asked…")
+            except Exception as exc:
+                log.warning("Telegram bot: /halt acknowledgement not sent (%s); the stop goes "
+                            "on", type(exc).__name__)
+            await msg.reply_text(await halting)
+            return
         await msg.reply_text(await answer())
 
     # -- the answers ------------------------------------------------------------------------
