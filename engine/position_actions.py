@@ -32,7 +32,6 @@ from decimal import Decimal
 from typing import Any
 
 from tapedesk.engine.events import ExplanationKind, OrderRole, Position, RoundTrip, Side, Signal
-from tapedesk.engine.order_timers import CLOSING
 from tapedesk.engine.positions import unrealized
 from tapedesk.engine.risk import rule_stop_move
 from tapedesk.engine.symbols import SymbolSpec
@@ -86,8 +85,7 @@ def _last(engine: Any, symbol: str) -> Decimal | None:
 
 def _closing(engine: Any, symbol: str) -> str:
     """The client id of a close already working on ``symbol``, or ""."""
-    return next((i.client_id for i in engine.orders.open.values()
-                 if i.symbol == symbol and i.role in CLOSING), "")
+    return engine.orders.closing(symbol)
 
 
 async def _refuse(engine: Any, what: str, symbol: str, why: str, rule: str) -> ActionResult:
