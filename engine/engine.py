@@ -435,7 +435,12 @@ class Engine(TraderCommands):
                      say.taken(dec, self.equity(), self.config.risk.risk_per_trade_pct),
                      strategy=sig.strategy, symbol=sig.symbol, rule=dec.rule, position_id=pos_id)
         if sig.kind is SignalKind.EXIT:
-            if pos is not None:
+            working = self.orders.closing(sig.symbol)
+            if pos is not None and working:  # the trader's close, a retry: it keeps its label
+                self.explain(ExplanationKind.DESK, f"{sig.symbol}: a close is already working "
+                             f"({working}); no second close sent for {sig.strategy}'s exit.",
+                             strategy=sig.strategy, symbol=sig.symbol, rule="exit")
+            elif pos is not None:
                 self.close_position(pos, OrderRole.EXIT, exit_reason)
             return
         if hasattr(self.venue, "set_leverage"):

@@ -153,6 +153,7 @@ class Notifier:
             self._guard = guard_logs(self._secrets)  # before Apprise reads the URLs
             # Apprise discovers its plugins on first use (~0.4 s of CPU): not on the loop.
             self.services, problems = await asyncio.to_thread(build_services, self.cfg, urls)
+            guard_logs((), self._guard)  # and the loggers importing Apprise created (urllib3)
             if problems:
                 from tapedesk.engine.events import ExplanationKind
 

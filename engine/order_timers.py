@@ -41,6 +41,7 @@ class OrderTimers:
     explain: Any
     protect: Any
     close: Any
+    closing: Any
     covered: Any
 
     def _retry_later(self, symbol: str, role: OrderRole, why: str) -> None:
@@ -94,7 +95,7 @@ class OrderTimers:
             return
         if role in PROTECTIVE:
             self.protect(symbol)
-        elif not any(i.role in CLOSING for i in self.open.values() if i.symbol == symbol):
+        elif not self.closing(symbol):
             self.close(pos, role, self.exit_reason.get(symbol, "exit retried"))
 
     def _schedule(self) -> None:

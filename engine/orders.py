@@ -210,6 +210,12 @@ class Orders(OrderTimers, OrderRestart):
         self.submit(self.intent(pos.symbol, pos.side.opposite.order_side, OrderType.MARKET,
                                 pos.qty, role, reduce_only=True, strategy=pos.strategy))
 
+    def closing(self, symbol: str) -> str:
+        """The client id of a close (exit or flatten) already working on ``symbol``, or "":
+        while one works no second is sent, whoever asks (strategy, trader, retry)."""
+        return next((i.client_id for i in self.open.values()
+                     if i.symbol == symbol and i.role in CLOSING), "")
+
     def cancel(self, intent: OrderIntent) -> None:
         self._cancelling.add(intent.client_id)
         self.venue.cancel(intent.symbol, intent.client_id)
@@ -387,7 +393,7 @@ class Orders(OrderTimers, OrderRestart):
                          + (" (the position is unprotected until then)."
                             if intent.role is OrderRole.STOP else "."), symbol=sym)
             self.cancel_protection(sym)
-            if not any(i.role in CLOSING for i in self.open.values() if i.symbol == sym):
+            if not self.closing(sym):
                 self.close(pos, OrderRole.EXIT, what)
             return
         self._retry_later(sym, intent.role, up.reason)

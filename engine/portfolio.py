@@ -9,7 +9,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tapedesk.engine.events import Fill, Position, RoundTrip
-from tapedesk.engine.positions import FillEffect, PositionBook, round_trip, set_isolated_margin
+from tapedesk.engine.positions import (
+    FillEffect,
+    PositionBook,
+    round_trip,
+    set_isolated_margin,
+    unrealized,
+)
 from tapedesk.engine.symbols import SymbolSpec
 
 
@@ -50,7 +56,7 @@ class Portfolio:
     def unrealized(self, prices: dict[str, float]) -> Decimal:
         total = Decimal(0)
         for p in self.book.positions.values():
-            px = prices.get(p.symbol)
-            if px:
-                total += (Decimal(str(px)) - p.entry_price) * p.qty * p.side.sign
+            pnl = unrealized(p, prices.get(p.symbol))
+            if pnl is not None:
+                total += pnl
         return total

@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 from tapedesk.engine.events import ExplanationKind, OrderRole, Position, RoundTrip, Side, Signal
-from tapedesk.engine.order_timers import CLOSING
+from tapedesk.engine.positions import unrealized
 from tapedesk.engine.risk import rule_stop_move
 from tapedesk.engine.symbols import SymbolSpec
 
@@ -85,8 +85,7 @@ def _last(engine: Any, symbol: str) -> Decimal | None:
 
 def _closing(engine: Any, symbol: str) -> str:
     """The client id of a close already working on ``symbol``, or ""."""
-    return next((i.client_id for i in engine.orders.open.values()
-                 if i.symbol == symbol and i.role in CLOSING), "")
+    return engine.orders.closing(symbol)
 
 
 async def _refuse(engine: Any, what: str, symbol: str, why: str, rule: str) -> ActionResult:
@@ -119,7 +118,7 @@ async def close_position(engine: Any, symbol: str) -> ActionResult:
     plan = orders.plans.get(sym)
     entry = orders.open.get(plan.entry_id) if plan is not None and plan.entry_id else None
     last = _last(engine, sym)
-    upnl = (last - pos.entry_price) * pos.qty * pos.side.sign if last else None
+    upnl = unrealized(pos, last)
     fee = last * pos.qty * orders.costs.taker_fee if last else None
     numbers = (f"last {last}, unrealised {upnl:+.2f} USDT before an exit fee of about "
                f"{fee:.2f}" if last is not None and upnl is not None and fee is not None

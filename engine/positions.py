@@ -25,6 +25,14 @@ class FillEffect:
     closed: Position | None
 
 
+def unrealized(pos: Position, last: float | Decimal | None) -> Decimal | None:
+    """Mark-to-last P&L of one position, gross of the exit fee (as exchanges show it); None
+    without a price. The one rule behind the desk's equity, the panes and the close dialog."""
+    if not last:
+        return None
+    return (Decimal(str(last)) - pos.entry_price) * pos.qty * pos.side.sign
+
+
 def liquidation_price(
     side: Side, qty: Decimal, entry: Decimal, margin: Decimal, mmr: Decimal, cum: Decimal
 ) -> Decimal:

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from rich.text import Text
-from tapedesk.engine.events import Position, Side
+from tapedesk.engine.events import Side
+from tapedesk.engine.positions import unrealized
 from tapedesk.engine.snapshot import DeskSnapshot
 from tapedesk.tui.format import duration, money, price, qty
 from textual.widgets import Static
-
-
-def unrealized(pos: Position, last: float | None) -> Decimal | None:
-    """Mark-to-last P&L of one position (gross of the exit fee, as exchanges show it)."""
-    if not last:
-        return None
-    move = Decimal(str(last)) - pos.entry_price
-    return move * pos.qty * pos.side.sign
 
 
 class ActiveTrade(Static):

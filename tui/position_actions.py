@@ -9,11 +9,11 @@ command palette has one entry per open position.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from decimal import Decimal
 from typing import Any
 
 from tapedesk.engine.events import ExplanationKind, Position
 from tapedesk.engine.position_actions import REENTRY_PAUSE_MS
+from tapedesk.engine.positions import unrealized
 from tapedesk.engine.snapshot import DeskSnapshot
 from tapedesk.tui.screens import ConfirmScreen
 from textual.app import SystemCommand
@@ -29,10 +29,9 @@ def close_text(symbol: str) -> Callable[[DeskSnapshot], tuple[str, str]]:
                     "The position closed since this dialog opened: nothing to close. "
                     "Press n or esc.")
         last = snap.last_prices.get(symbol)
-        upnl = ""
-        if last:
-            pnl = (Decimal(str(last)) - pos.entry_price) * pos.qty * pos.side.sign
-            upnl = f" at about {last:,.2f} (unrealised {pnl:+,.2f} USDT before the exit fee)"
+        pnl = unrealized(pos, last)
+        upnl = ("" if pnl is None else
+                f" at about {last:,.2f} (unrealised {pnl:+,.2f} USDT before the exit fee)")
         return (f"Close {pos.side.value.upper()} {pos.qty} {symbol} now?",
                 f"Sends a reduce-only market {pos.side.opposite.order_side} {pos.qty}{upnl}. "
                 "The trade ends as 'manual'. The desk keeps running: it is not halted and "

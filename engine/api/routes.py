@@ -103,12 +103,9 @@ class ApiRoutes:
         journal = self.engine.journal
         if journal is None:
             return error(503, "this desk keeps no journal")
-        try:  # the trade's whole story, once engine/trade_story.py is part of the desk
-            from tapedesk.engine.trade_story import load_story
-        except ImportError:
-            story = await trade_row(journal, trade_id)
-        else:
-            story = await load_story(journal, trade_id)
+        from tapedesk.engine.trade_story import load_story
+
+        story = await load_story(journal, trade_id)
         if story is None:
             return error(404, f"no closed trade number {trade_id} in this desk's journal")
         return web.json_response(story, dumps=_dumps)
@@ -125,12 +122,12 @@ class ApiRoutes:
         return web.json_response(active_trade(self.engine), dumps=_dumps)
 
     async def emergency_stop(self, request: web.Request) -> web.Response:
-        from tapedesk.engine.control import HALT_WAIT_S, ControlServer, _number
+        from tapedesk.engine.control import HALT_WAIT_S, _number, halt_and_verify
 
         wait = _number(request.query.get("wait"), HALT_WAIT_S)
         # The control socket's halt (`tapedesk halt`): engine.emergency_stop, the procedure
         # ctrl+x runs, then the venue asked directly; one implementation of "verified".
-        answer = await ControlServer(self.engine, Path())._halt(wait)
+        answer = await halt_and_verify(self.engine, wait)
         return web.json_response(answer, status=200 if answer.get("flat") else 503)
 
     async def live(self, request: web.Request) -> web.StreamResponse:
@@ -146,16 +143,6 @@ class ApiRoutes:
         from tapedesk.engine.api.openapi import spec
 
         return web.json_response(spec())
-
-
-async def trade_row(journal: Any, trade_id: int) -> dict[str, Any] | None:
-    """The journal's row for one trade, as ``trades --json`` shows it, plus its ``id``."""
-    from tapedesk.engine.backtest import trade_json
-    from tapedesk.engine.journal import TRADE_COLUMNS, row_to_trade
-
-    rows = await journal.fetchall(f"SELECT {TRADE_COLUMNS} FROM trades WHERE id = ?",
-                                  (trade_id,))
-    return {"id": trade_id, **trade_json(row_to_trade(rows[0]))} if rows else None
 
 
 def active_trade(engine: Any) -> dict[str, Any]:

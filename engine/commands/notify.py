@@ -125,8 +125,9 @@ def _test(args: argparse.Namespace) -> int:
         raise UserError("no notification service to test: list names in [notify] urls (store "
                         "each with `tapedesk notify add NAME`), or name one here")
     urls = _keyring(load_urls, names)
-    guard_logs(p for u in urls.values() for p in secret_parts(u))
+    guard = guard_logs(p for u in urls.values() for p in secret_parts(u))
     services, problems = build_services(NotifyConfig(urls=names), urls)
+    guard_logs((), guard)  # and the loggers importing Apprise created (urllib3.connectionpool)
     for problem in problems:
         print(f"{problem}.", file=sys.stderr)
 

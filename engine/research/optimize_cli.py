@@ -168,6 +168,8 @@ def _new_spec(args: argparse.Namespace, cache_dir: Path) -> Any:
         end = parse_time(args.end) if args.end else None
     except (ValueError, OverflowError) as exc:
         raise UserError(str(exc)) from None
+    if start is not None and end is not None and start >= end:  # backtest_cli's words
+        raise UserError(f"--from {args.start} is not before --to {args.end} (--to is exclusive)")
     fmt = detect_format(args.data)
     config = load_config(args.config)
     sha = file_sha256(args.data)

@@ -218,3 +218,37 @@ async def test_a_short_moves_its_stop_down_to_break_even():
     assert not res.done and "a short stop must be above the price" in res.text
     eng.process(bar(1, 2000, 2000, 1996, 1996))
     assert (await eng.stop_to_breakeven(ETH)).done and pos.stop_loss == be
+
+
+async def test_a_strategy_exit_while_a_manual_close_works_sends_no_second_close():
+    """The trader's close is acknowledged, not filled; the strategy's own exit on the next bar
+    must not send a second reduce-only close, nor relabel the trade's exit."""
+    from dataclasses import replace
+
+    from tapedesk.engine.events import Fill, Liquidity, SignalKind
+
+    def exit_at_close(b):
+        return replace(long_at_close()(b), kind=SignalKind.EXIT)
+
+    eng, venue = make({0: long_at_close(), 1: exit_at_close})
+    eng.process(flat(0))
+    real, held = venue.submit, []
+
+    def hold_closes(intent):
+        if intent.role in (OrderRole.FLATTEN, OrderRole.EXIT):
+            venue.sent.append(intent)
+            held.append(intent)
+            venue._sink.on_order_update(OrderUpdate(intent.client_id, intent.symbol,
+                                                    OrderStatus.NEW, venue._now))
+            return
+        real(intent)
+
+    venue.submit = hold_closes
+    assert (await eng.close_manually(ETH)).done
+    eng.process(flat(1))  # the strategy says exit
+    assert _sent(venue, OrderRole.EXIT) == [] and len(held) == 1
+    close = held[0]
+    venue.submit = real
+    eng.on_fill(Fill(close.client_id, ETH, "SELL", close.qty, D("2000"), D("5.001"), venue._now,
+                     Liquidity.TAKER, OrderRole.FLATTEN, trade_id="x1"))
+    assert eng.position(ETH) is None and eng.trades[-1].reason == "manual"

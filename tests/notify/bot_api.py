@@ -26,6 +26,7 @@ class BotApi:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._closing = False
+        self.fail_sends = 0  # the next N sendMessage calls answer 502, as a flaky API does
 
     @property
     def base_url(self) -> str:
@@ -106,6 +107,10 @@ class BotApi:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(max(end - time.monotonic(), 0)):
                         await self._new.wait()
+        if method == "sendMessage" and self.fail_sends > 0:
+            self.fail_sends -= 1
+            return web.json_response({"ok": False, "error_code": 502,
+                                      "description": "Bad Gateway"}, status=502)
         if method == "sendMessage":
             self.sent.append({"chat_id": p["chat_id"], "text": p["text"]})
             return _ok({"message_id": 1000 + len(self.sent), "date": int(time.time()),

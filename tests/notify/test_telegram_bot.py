@@ -101,6 +101,22 @@ async def test_halt_from_the_phone_flattens_a_real_position(tmp_path: Path, api:
     assert TOKEN not in logged and TOKEN.split(":")[1] not in logged
 
 
+async def test_halt_runs_even_when_its_acknowledgement_cannot_be_sent(tmp_path: Path,
+                                                                     api: BotApi) -> None:
+    """The "stopping…" reply fails (a flaky Bot API): the emergency stop must still run."""
+    eng = await _desk_with_position(tmp_path)
+    bot = await _bot(eng, api)
+    try:
+        api.fail_sends = 1
+        api.say(ME, "/halt")
+        assert await api.until(lambda: any("verified flat" in r for r in api.replies(ME)),
+                               timeout=10)
+        assert eng.halted and await eng.venue.fetch_positions() == {}
+    finally:
+        await bot.close()
+        await eng.stop()
+
+
 async def test_a_wrong_token_fails_to_start_without_showing_it(tmp_path: Path, api: BotApi,
                                                                caplog) -> None:
     caplog.set_level(logging.DEBUG)

@@ -96,6 +96,8 @@ def test_optimize_console_script_report_study_resume_and_config(tmp_path: Path):
     (["--param", "fast=4..9", "--trials", "0"], "tapedesk: --trials must be between 1"),
     (["--param", "fast=4..9", "--storage", "sqlite:///s.db"],
      "tapedesk: --storage sqlite: one worker only (add --jobs 1"),
+    (["--param", "fast=4..9", "--from", "2024-03-01", "--to", "2024-02-01"],
+     "tapedesk: --from 2024-03-01 is not before --to 2024-02-01 (--to is exclusive)"),
 ])
 def test_bad_options_are_one_line(tmp_path: Path, argv, line):
     run = _run("optimize", "--strategy", "ema_cross", "--data", "sample:1m", *argv,
