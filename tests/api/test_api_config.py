@@ -54,7 +54,6 @@ def test_example_config_section_enables_the_api(tmp_path: Path) -> None:
 def test_help_loads_none_of_the_server() -> None:
     """`tapedesk --help` lists serve and api but imports neither aiohttp's server side nor
     the API's modules beyond its config model (and never prometheus_client)."""
-    import ast
     import subprocess
     import sys
 
