@@ -46,6 +46,7 @@ def env_for(home: Path, base: str | None) -> dict[str, str]:
 
 def tapedesk(*args: str, home: Path, base: str | None = None,
              timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    home.mkdir(parents=True, exist_ok=True)
     p = subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=timeout,
                        env=env_for(home, base), cwd=home)
     assert "Traceback" not in p.stderr + p.stdout, p.stderr
