@@ -55,6 +55,7 @@ def _download(args: argparse.Namespace) -> int:
     from tapedesk.engine.config import load_config
     from tapedesk.engine.market_data.archive import INTERVALS, months, parse_month, urls
     from tapedesk.engine.market_data.monthly import Job, Outcome, download
+    from tapedesk.engine.market_data.store import download_lock
     from tapedesk.engine.metrics import ProgressBar
 
     config = load_config(args.config)
@@ -87,9 +88,14 @@ def _download(args: argparse.Namespace) -> int:
         done.append(out)
         bar.update(len(done))
 
-    print(f"downloading {len(jobs)} month(s) from {archive_url} into {root}", file=sys.stderr)
-    outcomes = asyncio.run(download(jobs, root, archive_url, rest_url, parallel=parallel,
-                                    retries=args.retries, on_done=finished))
+    def waiting() -> None:
+        print(f"another download is running into {root}: waiting for it", file=sys.stderr)
+
+    with download_lock(root, waiting):
+        print(f"downloading {len(jobs)} month(s) from {archive_url} into {root}",
+              file=sys.stderr)
+        outcomes = asyncio.run(download(jobs, root, archive_url, rest_url, parallel=parallel,
+                                        retries=args.retries, on_done=finished))
     bar.close()
     for out in outcomes:
         gaps = f", {out.gaps} gap(s) (see tapedesk data list)" if out.gaps else ""
