@@ -112,12 +112,22 @@ def _list(args: argparse.Namespace) -> int:
     import json
 
     from tapedesk.engine.clock import iso
+    from tapedesk.engine.market_data.columns import StoreError
     from tapedesk.engine.market_data.store import absent_months, header_meta, series
 
     root = _root(args)
     rows = []
+    damaged: list[str] = []
     for kind, symbol, interval, months in series(root):
-        metas = [header_meta(p) for p in months.values()]
+        metas = []
+        for month, p in list(months.items()):
+            try:
+                metas.append(header_meta(p))
+            except (OSError, StoreError) as exc:
+                damaged.append(f"{exc}")
+                del months[month]
+        if not months:
+            continue
         gap_list = [g for m in metas for g in m.get("gaps", [])]
         rows.append({
             "kind": kind, "symbol": symbol, "interval": interval,
@@ -132,8 +142,11 @@ def _list(args: argparse.Namespace) -> int:
             "use": f"binance:{symbol}:{interval}:{min(months)}..{max(months)}"
             if kind == "klines" else "",
         })
+    for why in damaged:  # fetched again by the next download of that month
+        print(f"tapedesk: damaged, not listed: {why} (tapedesk data download fetches it "
+              "again)", file=sys.stderr)
     if args.json:
-        print(json.dumps({"root": str(root), "series": rows}, indent=2))
+        print(json.dumps({"root": str(root), "series": rows, "damaged": damaged}, indent=2))
         return 0
     if not rows:
         print(f"nothing downloaded under {root} (tapedesk data download --help)")
