@@ -20,6 +20,7 @@ class ScriptedServer:
         self.release = threading.Event()
         self.rest_script: list[tuple[int, dict[str, str], bytes]] = []
         self.rest_bars: list[Bar] = []
+        self.rest_ignores_start = False  # a proxy that drops the query: always page one
         self.requests: list[tuple[str, str | None]] = []
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -39,6 +40,8 @@ class ScriptedServer:
                         return self._send(*srv.rest_script.pop(0))
                     q = parse_qs(url.query)
                     lo, hi = int(q["startTime"][0]), int(q["endTime"][0])
+                    if srv.rest_ignores_start:
+                        lo = 0
                     limit = int(q["limit"][0])
                     page = [[b.open_ts, str(b.open), str(b.high), str(b.low), str(b.close),
                              str(b.volume), b.ts, "0", 1, "0", "0", "0"]

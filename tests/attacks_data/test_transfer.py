@@ -162,3 +162,21 @@ def test_rest_garbage_json_every_time_is_one_failed_line(
     assert "failed" in line and "REST klines" in line, line
     assert not list(store(tmp_path).rglob("*.cols"))
     assert MIN  # (used by bars)
+
+
+def test_rest_server_ignoring_start_time_ends_instead_of_paging_forever(
+        scripted: ScriptedServer, tmp_path: Path) -> None:
+    """A proxy that drops the query string answers page one every time: the pager must stop
+    (no progress), not loop while its list grows without end."""
+    month, start = _this_month()
+    if int(time.time() * 1000) - start < 3 * 3_600_000:
+        pytest.skip("too early in the month for closed REST bars")
+    from tapedesk.engine.market_data import download as dl_mod
+
+    scripted.rest_bars = bars(start, dl_mod.REST_PAGE + 10)
+    scripted.rest_ignores_start = True
+    p = tapedesk("data", "download", "--symbol", "BTCUSDT", "--from", month, home=tmp_path,
+                 base=scripted.base, timeout=15)  # type: ignore[attr-defined]
+    assert "Traceback" not in p.stderr
+    rest = [r for r in scripted.requests if r[0] == "/fapi/v1/klines"]
+    assert len(rest) <= 3, f"{len(rest)} REST requests for one page of data"
