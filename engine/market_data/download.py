@@ -139,7 +139,8 @@ class Fetcher:
                       "endTime": str(end_ms - 1), "limit": str(REST_PAGE)}
             page = await self._rest_page(params)
             page = [k for k in page if isinstance(k, list) and len(k) > 6
-                    and isinstance(k[0], int) and k[6] < now_ms]  # only closed bars
+                    and isinstance(k[0], int) and isinstance(k[6], int)
+                    and t <= k[0] < end_ms and k[6] < now_ms]  # only closed bars, asked for
             if not page:
                 break
             out.extend(page)
