@@ -180,3 +180,17 @@ def test_rest_server_ignoring_start_time_ends_instead_of_paging_forever(
     assert "Traceback" not in p.stderr
     rest = [r for r in scripted.requests if r[0] == "/fapi/v1/klines"]
     assert len(rest) <= 3, f"{len(rest)} REST requests for one page of data"
+
+
+def test_rest_ban_for_an_hour_is_said_not_slept_through_silently(
+        scripted: ScriptedServer, tmp_path: Path) -> None:
+    """A 418 with ``Retry-After: 3600`` (an IP ban): the download must not hang an hour behind
+    a still progress bar; it ends with a line saying the ban and its length."""
+    month, start = _this_month()
+    scripted.rest_bars = bars(start, 90)
+    scripted.rest_script = [(418, {"Retry-After": "3600"}, b'{"code":-1003,"msg":"banned"}')]
+    p = tapedesk("data", "download", "--symbol", "BTCUSDT", "--from", month, home=tmp_path,
+                 base=scripted.base, timeout=15)  # type: ignore[attr-defined]
+    assert p.returncode == 1, p.stdout
+    line = next(x for x in p.stdout.splitlines() if x.startswith(f"BTCUSDT 1m klines {month}"))
+    assert "failed" in line and "418" in line and "3600" in line, line
