@@ -55,6 +55,7 @@ def _download(args: argparse.Namespace) -> int:
     from tapedesk.engine.config import load_config
     from tapedesk.engine.market_data.archive import INTERVALS, months, parse_month, urls
     from tapedesk.engine.market_data.monthly import Job, Outcome, download
+    from tapedesk.engine.market_data.store import download_lock
     from tapedesk.engine.metrics import ProgressBar
 
     config = load_config(args.config)
@@ -87,9 +88,14 @@ def _download(args: argparse.Namespace) -> int:
         done.append(out)
         bar.update(len(done))
 
-    print(f"downloading {len(jobs)} month(s) from {archive_url} into {root}", file=sys.stderr)
-    outcomes = asyncio.run(download(jobs, root, archive_url, rest_url, parallel=parallel,
-                                    retries=args.retries, on_done=finished))
+    def waiting() -> None:
+        print(f"another download is running into {root}: waiting for it", file=sys.stderr)
+
+    with download_lock(root, waiting):
+        print(f"downloading {len(jobs)} month(s) from {archive_url} into {root}",
+              file=sys.stderr)
+        outcomes = asyncio.run(download(jobs, root, archive_url, rest_url, parallel=parallel,
+                                        retries=args.retries, on_done=finished))
     bar.close()
     for out in outcomes:
         gaps = f", {out.gaps} gap(s) (see tapedesk data list)" if out.gaps else ""
@@ -106,12 +112,22 @@ def _list(args: argparse.Namespace) -> int:
     import json
 
     from tapedesk.engine.clock import iso
+    from tapedesk.engine.market_data.columns import StoreError
     from tapedesk.engine.market_data.store import absent_months, header_meta, series
 
     root = _root(args)
     rows = []
+    damaged: list[str] = []
     for kind, symbol, interval, months in series(root):
-        metas = [header_meta(p) for p in months.values()]
+        metas = []
+        for month, p in list(months.items()):
+            try:
+                metas.append(header_meta(p))
+            except (OSError, StoreError) as exc:
+                damaged.append(f"{exc}")
+                del months[month]
+        if not months:
+            continue
         gap_list = [g for m in metas for g in m.get("gaps", [])]
         rows.append({
             "kind": kind, "symbol": symbol, "interval": interval,
@@ -126,8 +142,11 @@ def _list(args: argparse.Namespace) -> int:
             "use": f"binance:{symbol}:{interval}:{min(months)}..{max(months)}"
             if kind == "klines" else "",
         })
+    for why in damaged:  # fetched again by the next download of that month
+        print(f"tapedesk: damaged, not listed: {why} (tapedesk data download fetches it "
+              "again)", file=sys.stderr)
     if args.json:
-        print(json.dumps({"root": str(root), "series": rows}, indent=2))
+        print(json.dumps({"root": str(root), "series": rows, "damaged": damaged}, indent=2))
         return 0
     if not rows:
         print(f"nothing downloaded under {root} (tapedesk data download --help)")

@@ -67,7 +67,15 @@ def write_table(path: Path, columns: dict[str, array], meta: dict[str, Any]) -> 
 def read_header(path: Path) -> dict[str, Any]:
     """The header alone (rows, meta, columns): what ``data list`` needs, without the data."""
     with open(path, "rb") as fh:
-        return _header(fh.read(len(MAGIC)) + fh.readline(1 << 20), path)[0]
+        head, pos = _header(fh.read(len(MAGIC)) + fh.readline(1 << 20), path)
+        size = os.fstat(fh.fileno()).st_size
+    try:
+        want = pos + sum(int(c["bytes"]) for c in head["columns"])
+    except (KeyError, TypeError, ValueError):
+        raise StoreError(f"{path}: header is corrupt") from None
+    if want != size:  # cut short (or grown): the data behind the header is not all there
+        raise StoreError(f"{path}: {size:,} bytes, the header describes {want:,}")
+    return head
 
 
 def _header(data: bytes, path: Path) -> tuple[dict[str, Any], int]:

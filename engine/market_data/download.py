@@ -22,6 +22,9 @@ from tapedesk.engine.market_data.archive import ArchiveFile, parse_checksum
 #: Binance allows 2,400 request weight a minute; a klines page of 1,500 costs 10. Above this
 #: the pager waits for the next minute instead of risking a 429 (and, repeated, a 418 ban).
 WEIGHT_SOFT_LIMIT = 2000
+#: A Retry-After longer than this (an IP ban runs minutes to days) is reported, not slept
+#: through behind a still progress bar.
+MAX_RETRY_WAIT = 120.0
 REST_PAGE = 1500
 
 Sleep = Callable[[float], Awaitable[Any]]
@@ -139,7 +142,8 @@ class Fetcher:
                       "endTime": str(end_ms - 1), "limit": str(REST_PAGE)}
             page = await self._rest_page(params)
             page = [k for k in page if isinstance(k, list) and len(k) > 6
-                    and isinstance(k[0], int) and k[6] < now_ms]  # only closed bars
+                    and isinstance(k[0], int) and isinstance(k[6], int)
+                    and t <= k[0] < end_ms and k[6] < now_ms]  # only closed bars, asked for
             if not page:
                 break
             out.extend(page)
@@ -153,7 +157,7 @@ class Fetcher:
                 async with self.gate, self.session.get(url, params=params) as resp:
                     if resp.status in (418, 429):  # rate limited (418: banned for a while)
                         wait = float(resp.headers.get("Retry-After") or 60)
-                        if attempt == self.retries:
+                        if attempt == self.retries or wait > MAX_RETRY_WAIT:
                             raise DownloadError(f"REST klines: HTTP {resp.status} (rate "
                                                 f"limited; retry after {wait:g} s)")
                         await self.sleep(wait)

@@ -97,6 +97,7 @@ async def fetch_month(fetcher: Fetcher, root: Path, job: Job, now_ms: int) -> Ou
             source = "monthly archive"
     except (DownloadError, ArchiveError) as exc:
         return Outcome(job, "failed", str(exc))
+    _keep_month(parsed, job.month)
     if not parsed.rows:
         why = "no rows" + (f" ({parsed.first_problem})" if parsed.first_problem else "")
         return Outcome(job, "absent" if current else "failed", why)
@@ -113,6 +114,17 @@ async def fetch_month(fetcher: Fetcher, root: Path, job: Job, now_ms: int) -> Ou
     if current:
         detail += " (partial: the month is not over)"
     return Outcome(job, "stored", detail, meta["rows"], meta.get("gap_count", 0))
+
+
+def _keep_month(parsed: Parsed, month: Month) -> None:
+    """Rows of ``month`` only: a file that strays into the next or previous month would put
+    those bars in two stored months, and a backtest across them would see them twice."""
+    lo, hi = month_start_ms(month), month_start_ms(next_month(month))
+    kept = [r for r in parsed.rows if lo <= r[0] < hi]
+    if len(kept) != len(parsed.rows):
+        parsed.skip(0, f"{len(parsed.rows) - len(kept)} rows outside {month_text(month)}")
+        parsed.skipped += len(parsed.rows) - len(kept) - 1
+        parsed.rows = kept
 
 
 def _parse(kind: str, text: str) -> Parsed:

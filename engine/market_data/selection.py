@@ -152,7 +152,7 @@ def _bars(root: Path, symbol: str, interval: str, wanted: list[str], start_ms: i
         try:
             bars = month_bars(have[month], symbol, interval)
         except (OSError, StoreError) as exc:
-            raise DataError(have[month], str(exc)) from None
+            raise DataError(have[month], str(exc).removeprefix(f"{have[month]}: ")) from None
         for bar in bars:
             if end_ms is not None and bar.ts >= end_ms:
                 break

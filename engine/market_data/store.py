@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,29 @@ def month_path(root: Path, kind: str, symbol: str, interval: str, month: Month) 
 
 def partial_dir(root: Path) -> Path:
     return root / "partial"
+
+
+@contextmanager
+def download_lock(root: Path, waiting: Callable[[], None]) -> Iterator[None]:
+    """One download at a time per data dir: two would share ``partial/*.part`` (one
+    truncating or deleting what the other is writing). A second one waits, then finds the
+    months stored and skips them. ``waiting`` is called once if it has to wait."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock
+        yield
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "download.lock", "a+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waiting()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def save_month(path: Path, rows: list[tuple], kind: str, interval: str,
