@@ -191,11 +191,18 @@ class Notifier:
                 self.note(note)
 
     async def _watch(self) -> None:
+        said = False
         while True:
             await asyncio.sleep(WATCH_S)
-            with contextlib.suppress(Exception):
+            try:
                 self.check_unprotected(time.monotonic())
                 self.check_reconnects(time.monotonic())
+            except Exception as exc:  # never fatal, but never unseen: said once
+                if not said:
+                    said = True
+                    log.warning("notification watch failed (%s); UNPROTECTED and "
+                                "reconnect-storm notes may not be sent", type(exc).__name__)
+                    log.debug("notification watch failure", exc_info=True)
 
     def check_unprotected(self, now: float) -> None:
         orders = getattr(self.engine, "orders", None)

@@ -27,6 +27,8 @@ from tapedesk.engine.keys import scrub
 from tapedesk.engine.notify_config import TelegramConfig
 
 log = logging.getLogger("tapedesk.telegram")
+#: Seconds closing the bot may take in all (stop polling, stop, shut down).
+CLOSE_BUDGET_S = 5.0
 REFUSED = ("Refused: I answer /status, /trades, /pnl and /halt only. I never resume the desk "
            "or open a trade: do that at the desk.")
 NOT_ALLOWED = "Not allowed."
@@ -84,9 +86,13 @@ class TelegramBot:
             task.cancel()
         app, self._app = self._app, None
         if app is not None:
+            # One budget for the three steps: a dead Bot API must not hold the desk's exit
+            # (10 s each held it up to 30 s).
+            deadline = asyncio.get_running_loop().time() + CLOSE_BUDGET_S
             for step in (app.updater.stop, app.stop, app.shutdown):
+                left = max(0.1, deadline - asyncio.get_running_loop().time())
                 try:
-                    await asyncio.wait_for(step(), 10)
+                    await asyncio.wait_for(step(), left)
                 except Exception:
                     log.warning("Telegram bot: %s did not finish cleanly", step.__name__)
         if self._guard is not None:
