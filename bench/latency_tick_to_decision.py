@@ -96,10 +96,10 @@ async def run(args: argparse.Namespace) -> None:
         started[0] = time.perf_counter_ns()
         process(ev)
 
-    def timed_record(dec: Any) -> None:
+    def timed_record(dec: Any, *rest: Any) -> None:
         latencies.append(time.perf_counter_ns() - started[0])
         accepted[0] += bool(dec.accepted)
-        record(dec)
+        record(dec, *rest)
 
     engine.process = timed_process  # type: ignore[method-assign]
     engine._record_decision = timed_record  # type: ignore[method-assign]

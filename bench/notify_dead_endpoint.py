@@ -55,9 +55,9 @@ async def run_once(url: str | None, every: int) -> dict[str, Any]:
         started[0] = time.perf_counter_ns()
         process(ev)
 
-    def timed_record(dec: Any) -> None:
+    def timed_record(dec: Any, *rest: Any) -> None:
         latencies.append(time.perf_counter_ns() - started[0])
-        record(dec)
+        record(dec, *rest)
 
     engine.process = timed_process  # type: ignore[method-assign]
     engine._record_decision = timed_record  # type: ignore[method-assign]

@@ -62,5 +62,7 @@ def test_help_loads_none_of_the_server() -> None:
             "'aiohttp.web', 'prometheus_client'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[2])
-    loaded = set(eval(out.stdout.strip()))  # a printed list of module names
+    import ast
+
+    loaded = set(ast.literal_eval(out.stdout.strip()))  # a printed list of module names
     assert loaded <= {"tapedesk.engine.api", "tapedesk.engine.api.config"}, loaded
