@@ -36,7 +36,7 @@ def _running(ddir: Path, modes: list[str] | tuple[str, ...]) -> dict[str, int]:
 
 def _journal_for(args: argparse.Namespace) -> tuple[str, Path]:
     """``--mode``'s journal; else the running desk's; else the most recently written."""
-    from tapedesk.engine.journal import db_path
+    from tapedesk.engine.journal_schema import db_path
 
     ddir = data_dir(args.data_dir, create=False)
     if args.mode:
@@ -52,7 +52,7 @@ def _journal_for(args: argparse.Namespace) -> tuple[str, Path]:
 
 
 def read_status(mode: str, path: Path) -> dict[str, Any]:
-    from tapedesk.engine.journal import open_readonly
+    from tapedesk.engine.journal_reader import open_readonly
 
     if not path.exists():
         raise UserError(f"no {mode} journal at {path}: no {mode} desk has run there yet")
