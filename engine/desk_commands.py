@@ -1,4 +1,5 @@
-"""`tapedesk status | trades | halt | resume | paths`: commands run beside a desk, not as one.
+"""`tapedesk status | trades | halt | resume | paths | reconcile`: commands run beside a desk,
+not as one.
 
 They read the journal (read-only, WAL lets them read while a desk writes), ask the desk lock
 whether a desk is alive, and reach a running desk through its control socket. None of them
@@ -36,7 +37,7 @@ def _running(ddir: Path, modes: list[str] | tuple[str, ...]) -> dict[str, int]:
 
 def _journal_for(args: argparse.Namespace) -> tuple[str, Path]:
     """``--mode``'s journal; else the running desk's; else the most recently written."""
-    from tapedesk.engine.journal import db_path
+    from tapedesk.engine.journal_schema import db_path
 
     ddir = data_dir(args.data_dir, create=False)
     if args.mode:
@@ -52,7 +53,7 @@ def _journal_for(args: argparse.Namespace) -> tuple[str, Path]:
 
 
 def read_status(mode: str, path: Path) -> dict[str, Any]:
-    from tapedesk.engine.journal import open_readonly
+    from tapedesk.engine.journal_reader import open_readonly
 
     if not path.exists():
         raise UserError(f"no {mode} journal at {path}: no {mode} desk has run there yet")
@@ -363,4 +364,23 @@ def cmd_paths(args: argparse.Namespace) -> int:
     ]
     for name, value in rows:
         print(f"{name:15s} {value}")
+    return 0
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from tapedesk.engine.control import send, socket_path
+    from tapedesk.engine.paths import data_dir
+
+    path = socket_path(data_dir(args.data_dir), args.mode)
+    if args.key and not args.action:
+        raise UserError("say what to do with it: adopt, flatten or ignore")
+    try:
+        answer = send(path, "reconcile", key=args.key or "", action=args.action or "")
+    except OSError:
+        raise UserError(f"no {args.mode} desk is running to reconcile") from None
+    if not answer.get("ok"):
+        raise UserError(answer.get("error", "refused"))
+    if answer.get("text"):
+        print(answer["text"])
+    print(answer.get("describe", ""))
     return 0

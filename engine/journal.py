@@ -6,7 +6,7 @@ after a crash the database holds either all of a batch or none of it, so a resta
 replay neither loses nor repeats a fill (fills also carry a UNIQUE key to prove it).
 
 Readers (``tapedesk status`` / ``trades`` from another shell) use plain sqlite3 in
-read-only mode; WAL lets them read while a desk is writing.
+read-only mode (``journal_reader``); WAL lets them read while a desk is writing.
 """
 
 from __future__ import annotations
@@ -18,12 +18,10 @@ import os
 import signal
 import sqlite3
 from collections.abc import Iterable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from tapedesk.engine.events import Explanation, ExplanationKind, RoundTrip, Side
 from tapedesk.engine.journal_health import (
     RETRY_BUSY_MS,
     JournalCorrupt,
@@ -33,75 +31,34 @@ from tapedesk.engine.journal_health import (
     file_identity,
 )
 
-MIGRATIONS: list[str] = [
-    # v1
-    """
-    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE daily_state (
-        day TEXT PRIMARY KEY, trades INTEGER NOT NULL, losses INTEGER NOT NULL,
-        realized_pnl TEXT NOT NULL, fees TEXT NOT NULL, locked INTEGER NOT NULL,
-        lock_reason TEXT NOT NULL);
-    CREATE TABLE orders (
-        client_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, symbol TEXT NOT NULL,
-        side TEXT NOT NULL, type TEXT NOT NULL, qty TEXT NOT NULL, price TEXT,
-        stop_price TEXT, reduce_only INTEGER NOT NULL, role TEXT NOT NULL,
-        strategy TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
-        updated_ts INTEGER NOT NULL);
-    CREATE TABLE fills (
-        id INTEGER PRIMARY KEY, client_id TEXT NOT NULL, seq INTEGER NOT NULL,
-        trade_id TEXT NOT NULL, ts INTEGER NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL,
-        qty TEXT NOT NULL, price TEXT NOT NULL, fee TEXT NOT NULL, liquidity TEXT NOT NULL,
-        role TEXT NOT NULL, UNIQUE (client_id, seq, trade_id));
-    CREATE TABLE trades (
-        id INTEGER PRIMARY KEY, symbol TEXT NOT NULL, side TEXT NOT NULL, qty TEXT NOT NULL,
-        entry_price TEXT NOT NULL, exit_price TEXT NOT NULL, entry_ts INTEGER NOT NULL,
-        exit_ts INTEGER NOT NULL, gross_pnl TEXT NOT NULL, fees TEXT NOT NULL,
-        funding TEXT NOT NULL, pnl TEXT NOT NULL, strategy TEXT NOT NULL,
-        reason TEXT NOT NULL, risk_amount TEXT NOT NULL);
-    CREATE INDEX trades_exit_ts ON trades (exit_ts);
-    CREATE TABLE decisions (
-        id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, strategy TEXT NOT NULL,
-        symbol TEXT NOT NULL, side TEXT NOT NULL, kind TEXT NOT NULL,
-        accepted INTEGER NOT NULL, rule TEXT NOT NULL, text TEXT NOT NULL,
-        numbers TEXT NOT NULL);
-    CREATE TABLE explanations (
-        id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
-        strategy TEXT NOT NULL, symbol TEXT NOT NULL, rule TEXT NOT NULL);
-    CREATE TABLE funding (
-        id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, symbol TEXT NOT NULL,
-        amount TEXT NOT NULL, rate REAL NOT NULL);
-    CREATE TABLE equity (ts INTEGER NOT NULL, equity REAL NOT NULL);
-    CREATE TABLE checkpoint (
-        id INTEGER PRIMARY KEY CHECK (id = 1), source TEXT NOT NULL, cursor_ts INTEGER NOT NULL,
-        venue_state TEXT NOT NULL, engine_state TEXT NOT NULL);
-    """,
-    # v2: strategies' own state rides with the checkpoint (engine.strategy_state)
-    "ALTER TABLE checkpoint ADD COLUMN strategy_state BLOB",
-    # v3: rows name the position they belong to (the client id of the order that opened it),
-    # so a trade's story is read by id, not guessed from symbol and time (trade_story.py).
-    # Rows written before v3 keep '' and their story says what cannot be tied to them.
-    """
-    ALTER TABLE trades ADD COLUMN position_id TEXT NOT NULL DEFAULT '';
-    ALTER TABLE decisions ADD COLUMN position_id TEXT NOT NULL DEFAULT '';
-    ALTER TABLE orders ADD COLUMN position_id TEXT NOT NULL DEFAULT '';
-    ALTER TABLE fills ADD COLUMN position_id TEXT NOT NULL DEFAULT '';
-    ALTER TABLE explanations ADD COLUMN position_id TEXT NOT NULL DEFAULT '';
-    CREATE INDEX decisions_position ON decisions (position_id);
-    CREATE INDEX orders_position ON orders (position_id);
-    CREATE INDEX fills_position ON fills (position_id);
-    CREATE INDEX explanations_position ON explanations (position_id);
-    """,
+# The schema, the row <-> event mapping and other processes' reads have modules of their own;
+# engine.py, orders.py, checkpoint.py, the CLI and tests import them from here.
+from tapedesk.engine.journal_reader import open_readonly
+from tapedesk.engine.journal_rows import (
+    Record,
+    day_record,
+    explanation_record,
+    row_to_explanation,
+    row_to_trade,
+    setting_record,
+    trade_record,
+)
+from tapedesk.engine.journal_schema import (
+    MIGRATIONS,
+    POSITION_LINKS_VERSION,
+    SCHEMA_VERSION,
+    TRADE_COLUMNS,
+    db_path,
+    trade_columns,
+)
+
+__all__ = [
+    "MIGRATIONS", "POSITION_LINKS_VERSION", "SCHEMA_VERSION", "TRADE_COLUMNS", "Journal",
+    "Record", "day_record", "db_path", "explanation_record", "open_readonly",
+    "row_to_explanation", "row_to_trade", "setting_record", "trade_columns", "trade_record",
 ]
 
-SCHEMA_VERSION = len(MIGRATIONS)
-#: The first schema whose rows carry ``position_id``.
-POSITION_LINKS_VERSION = 3
-Record = tuple[str, tuple[Any, ...]]
 BUSY_MS = 5000  # how long a write waits for another process's lock before it counts as failed
-
-
-def db_path(data_dir: Path, mode: str) -> Path:
-    return Path(data_dir) / f"{mode}.db"
 
 
 class Journal:
@@ -276,162 +233,3 @@ class Journal:
             (day,),
         )
         return rows[0] if rows else None
-
-
-# -- record builders (SQL lives here, next to the schema) --------------------------------
-
-
-def setting_record(key: str, value: str) -> Record:
-    return (
-        "INSERT INTO settings (key, value) VALUES (?, ?) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )
-
-
-def day_record(
-    day: str, trades: int, losses: int, pnl: Decimal, fees: Decimal, locked: bool, reason: str
-) -> Record:
-    return (
-        "INSERT INTO daily_state (day, trades, losses, realized_pnl, fees, locked, lock_reason)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(day) DO UPDATE SET trades=excluded.trades,"
-        " losses=excluded.losses, realized_pnl=excluded.realized_pnl, fees=excluded.fees,"
-        " locked=excluded.locked, lock_reason=excluded.lock_reason",
-        (day, trades, losses, str(pnl), str(fees), int(locked), reason),
-    )
-
-
-def explanation_record(e: Explanation) -> Record:
-    return (
-        "INSERT INTO explanations (ts, kind, text, strategy, symbol, rule, position_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (e.ts, str(e.kind), e.text, e.strategy, e.symbol, e.rule, e.position_id),
-    )
-
-
-def trade_record(t: RoundTrip) -> Record:
-    return (
-        "INSERT INTO trades (symbol, side, qty, entry_price, exit_price, entry_ts, exit_ts, "
-        "gross_pnl, fees, funding, pnl, strategy, reason, risk_amount, id, position_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            t.symbol,
-            str(t.side),
-            str(t.qty),
-            str(t.entry_price),
-            str(t.exit_price),
-            t.entry_ts,
-            t.exit_ts,
-            str(t.gross_pnl),
-            str(t.fees),
-            str(t.funding),
-            str(t.pnl),
-            t.strategy,
-            t.reason,
-            str(t.risk_amount),
-            t.id or None,  # None: SQLite numbers it
-            t.position_id,
-        ),
-    )
-
-
-def row_to_trade(r: tuple[Any, ...]) -> RoundTrip:
-    return RoundTrip(
-        symbol=r[0],
-        side=Side(r[1]),
-        qty=Decimal(r[2]),
-        entry_price=Decimal(r[3]),
-        exit_price=Decimal(r[4]),
-        entry_ts=r[5],
-        exit_ts=r[6],
-        gross_pnl=Decimal(r[7]),
-        fees=Decimal(r[8]),
-        funding=Decimal(r[9]),
-        pnl=Decimal(r[10]),
-        strategy=r[11],
-        reason=r[12],
-        risk_amount=Decimal(r[13]),
-        id=int(r[14]),
-        position_id=r[15],
-    )
-
-
-TRADE_COLUMNS = (
-    "symbol, side, qty, entry_price, exit_price, entry_ts, exit_ts, gross_pnl, fees, "
-    "funding, pnl, strategy, reason, risk_amount, id, position_id"
-)
-
-
-def trade_columns(version: int) -> str:
-    """``TRADE_COLUMNS`` as a journal at schema ``version`` can answer them: a read-only
-    reader (``tapedesk trades``) cannot migrate an old journal, so missing links read ''."""
-    if version >= POSITION_LINKS_VERSION:
-        return TRADE_COLUMNS
-    return TRADE_COLUMNS.replace("position_id", "'' AS position_id")
-
-
-def row_to_explanation(r: tuple[Any, ...]) -> Explanation:
-    return Explanation(r[0], ExplanationKind(r[1]), r[2], r[3], r[4], r[5])
-
-
-# -- read-only access for other processes (CLI status/trades) ----------------------------
-
-
-def open_readonly(path: Path) -> sqlite3.Connection:
-    """Read a journal that a running desk may be writing (WAL readers never block it).
-
-    A damaged file raises ``JournalCorrupt`` naming it, from the open or from any later
-    query (corruption inside a page only shows when that page is read).
-    """
-    if not Path(path).exists():
-        raise FileNotFoundError(f"no journal at {path}: has a desk run in this mode yet?")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5, factory=_Reader)
-    conn.journal_path = Path(path)
-    try:
-        conn.execute("PRAGMA busy_timeout=5000")
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except JournalError:
-        conn.close()
-        if os.access(Path(path).parent, os.W_OK):
-            raise
-        # A read-only directory (a read-only mount, a backup): a WAL reader cannot make its
-        # -shm file there. No desk can be writing it, so read it as an unchanging file.
-        conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, factory=_Reader)
-        conn.journal_path = Path(path)
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    return conn
-
-
-def _reader_error(path: Path, exc: sqlite3.DatabaseError) -> JournalError:
-    if "locked" in str(exc) or "busy" in str(exc):
-        return JournalError(f"journal {path} is locked by another process")
-    return JournalCorrupt(corrupt_message(path, str(exc)))
-
-
-class _ReaderCursor(sqlite3.Cursor):
-    """Turns SQLite's errors into one plain sentence naming the journal."""
-
-    def _run(self, fn: Any, *args: Any) -> Any:
-        try:
-            return fn(*args)
-        except sqlite3.DatabaseError as exc:
-            raise _reader_error(self.connection.journal_path, exc) from None  # type: ignore[attr-defined]
-
-    def execute(self, sql: str, params: Any = ()) -> _ReaderCursor:  # type: ignore[override]
-        return self._run(super().execute, sql, params)
-
-    def fetchone(self) -> Any:
-        return self._run(super().fetchone)
-
-    def fetchall(self) -> list[Any]:
-        return self._run(super().fetchall)
-
-    def __next__(self) -> Any:
-        return self._run(super().__next__)
-
-
-class _Reader(sqlite3.Connection):
-    journal_path: Path
-
-    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:  # type: ignore[override]
-        return _ReaderCursor(self).execute(sql, params)

@@ -46,7 +46,7 @@ def _check_config(config: Any) -> None:
     check_desk_config(config)
 
 
-#: The CLI calls this with the loaded config before it builds anything (engine.cli._dispatch).
+#: The CLI calls this with the loaded config before it builds anything (engine.cli_dispatch).
 _run_desk.check_config = _check_config  # type: ignore[attr-defined]
 
 

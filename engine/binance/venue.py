@@ -11,7 +11,9 @@ Shape of one trade, as this venue places it:
   and fetches the trades of any fill it has not seen (``userTrades``), so a disconnect or a
   restart never loses a fill and a replayed one is dropped by its trade id;
 - the account (``account.py``): wallet, available balance, positions, brackets, fees, kept
-  current from ACCOUNT_UPDATE so live sizing measures the real account.
+  current from ACCOUNT_UPDATE so live sizing measures the real account;
+- clearing the exchange over REST alone (``flatten.py``, a base class): cancel all, close
+  reduce-only, and the emergency stop's loop until Binance reports flat.
 """
 
 from __future__ import annotations
@@ -30,11 +32,11 @@ from tapedesk.engine import symbols
 from tapedesk.engine.binance.account import AccountState, Bracket, FundingPaid
 from tapedesk.engine.binance.endpoints import Endpoints, apply_to_socket_manager
 from tapedesk.engine.binance.errors import VenueError
+from tapedesk.engine.binance.flatten import Flatten
 from tapedesk.engine.binance.orders import (
     ALGO_TYPES,
     Tracked,
     client_order_id,
-    open_order_intents,
     role_from_client_id,
 )
 from tapedesk.engine.binance.placement import LiveOrders
@@ -48,15 +50,7 @@ from tapedesk.engine.binance.startup import (
 )
 from tapedesk.engine.binance.streams import StreamSupervisor
 from tapedesk.engine.binance.user_events import UserEvents
-from tapedesk.engine.events import (
-    Fill,
-    MarketEvent,
-    OrderIntent,
-    OrderRole,
-    OrderType,
-    Position,
-    Side,
-)
+from tapedesk.engine.events import Fill, MarketEvent, OrderIntent, Position
 from tapedesk.engine.snapshot import FeedStatus
 from tapedesk.engine.symbols import SymbolSpec
 from tapedesk.engine.venue import VenueSink
@@ -78,7 +72,7 @@ class StartupReport:
     notes: list[str] = field(default_factory=list)
 
 
-class BinanceVenue:
+class BinanceVenue(Flatten):
     name = "binance"
     simulated = False
 
@@ -270,34 +264,6 @@ class BinanceVenue:
     async def cancel_async(self, symbol: str, client_id: str) -> None:
         await self.book.cancel(symbol, client_id)
 
-    async def cancel_all(self, symbol: str | None = None) -> None:
-        """Regular *and* algo orders: ``allOpenOrders`` does not touch the Algo service."""
-        for sym in [symbol] if symbol else self._traded_symbols():
-            await self.gate.call("futures_cancel_all_open_orders", symbol=sym)
-            await self.gate.call("futures_cancel_all_algo_open_orders", symbol=sym)
-
-    async def fetch_positions(self) -> dict[str, Position]:
-        rows = await self.gate.call("futures_position_information", weight=5)
-        out: dict[str, Position] = {}
-        for row in rows:
-            amt = Decimal(row["positionAmt"])
-            if not amt or row.get("positionSide", "BOTH") != "BOTH":
-                continue
-            sym = row["symbol"]
-            out[sym] = Position(
-                symbol=sym, side=Side.LONG if amt > 0 else Side.SHORT, qty=abs(amt),
-                entry_price=Decimal(row["entryPrice"]), leverage=self.leverage.get(sym, 0),
-                opened_ts=int(row.get("updateTime", 0)),
-                margin=Decimal(row.get("isolatedWallet", "0")),
-                liquidation_price=Decimal(row.get("liquidationPrice", "0")))
-        self.positions = out
-        return out
-
-    async def fetch_open_orders(self) -> list[OrderIntent]:
-        """Open regular and algo orders with their real types, sides and triggers."""
-        return open_order_intents(await self.gate.call("futures_get_open_orders", weight=40),
-                                  await self.gate.call("futures_get_open_algo_orders"))
-
     async def fetch_balance(self) -> Decimal:
         """Wallet balance in USDT; ``available()`` is refreshed by the same call."""
         return await self.account.fetch_balance(self.gate)
@@ -319,45 +285,6 @@ class BinanceVenue:
                 self.specs[sym] = dataclasses.replace(
                     self.specs[sym], maint_margin_rate=tiers[0].mmr, maint_amount=tiers[0].cum,
                     **extra)
-
-    async def close_position(self, position: Position) -> None:
-        """Close one position reduce-only at market (reconciliation's "flatten")."""
-        token = f"{position.symbol[:6]}{self._now_ms():x}"
-        intent = OrderIntent(
-            client_id=client_order_id(token, OrderRole.FLATTEN), symbol=position.symbol,
-            side=position.side.opposite.order_side, type=OrderType.MARKET, qty=position.qty,
-            role=OrderRole.FLATTEN, ts=self._now_ms(), reduce_only=True)
-        tr = self.book.orders[intent.client_id] = Tracked(intent, False)
-        await self.book.place(tr)
-
-    # -- emergency stop --------------------------------------------------------------------
-    async def flatten_all(self, say: Callable[[str], None] = log.warning) -> bool:
-        """Cancel every regular and algo order, close every position reduce-only at market,
-        and poll until Binance reports flat with nothing open. REST only: it works with the
-        market-data stream down. Returns True once verified flat."""
-        st = self.settings
-        for rnd in range(1, st.flat_rounds + 1):
-            try:
-                await self.cancel_all()
-                say(f"emergency stop: canceled all regular and algo orders (round {rnd})")
-                positions = await self.fetch_positions()
-                for sym, pos in positions.items():
-                    say(f"emergency stop: closing {pos.side} {pos.qty} {sym} reduce-only")
-                    await self.close_position(pos)
-                await asyncio.sleep(st.flat_poll_s)
-                positions = await self.fetch_positions()
-                open_orders = await self.fetch_open_orders()
-                if not positions and not open_orders:
-                    say("emergency stop: verified flat with Binance: no position, no open "
-                        "order, no open algo order")
-                    return True
-                say(f"emergency stop: not flat yet ({len(positions)} position(s), "
-                    f"{len(open_orders)} open order(s)); retrying")
-            except VenueError as exc:
-                say(f"emergency stop: {exc.text}; retrying")
-                wait = exc.retry_after or st.flat_poll_s
-                await asyncio.sleep(min(wait, 30.0))
-        return False
 
     async def resync(self) -> None:
         """After (re)connecting the user stream: what happened while nobody listened."""
@@ -405,9 +332,6 @@ class BinanceVenue:
     async def _load_brackets(self) -> None:
         """Kept for ``start``: brackets *and* commission rates (``load_terms``)."""
         await self.load_terms()
-
-    def _traded_symbols(self) -> list[str]:
-        return sorted(set(self.symbols) | set(self.positions) | self.book.open_symbols())
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

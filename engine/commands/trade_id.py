@@ -1,7 +1,7 @@
 """``tapedesk trades --id N``: one trade's whole story (engine/trade_story.py).
 
-The ``trades`` parser is built in cli.py; this adds its one option here, through the
-commands hook, so cli.py's parser stays untouched. ``desk_commands.cmd_trades`` reads it.
+The ``trades`` parser is built in cli_parser.py; this adds its one option here, through the
+commands hook, so that parser stays untouched. ``desk_commands.cmd_trades`` reads it.
 """
 
 from __future__ import annotations
