@@ -89,6 +89,7 @@ class BacktestVenue(PaperVenue):
         self.margin_check = margin_check
         self.margin_rejected = 0
         if not margin_check:
+            self.liquidates = False  # no liquidation level in the trigger bands either
             self._check_liquidation = _never  # type: ignore[method-assign]
 
     def _reject_reason(self, intent: Any) -> str:

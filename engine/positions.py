@@ -14,6 +14,7 @@ from tapedesk.engine.events import Fill, Position, RoundTrip, Side
 from tapedesk.engine.symbols import SymbolSpec
 
 ZERO = Decimal(0)
+_LONG, _SHORT = Side.LONG, Side.SHORT
 
 
 @dataclass(slots=True)
@@ -30,7 +31,7 @@ def unrealized(pos: Position, last: float | Decimal | None) -> Decimal | None:
     without a price. The one rule behind the desk's equity, the panes and the close dialog."""
     if not last:
         return None
-    return (Decimal(str(last)) - pos.entry_price) * pos.qty * pos.side.sign
+    return (Decimal(str(last)) - pos.entry_price) * pos.qty * (1 if pos.side is _LONG else -1)
 
 
 def liquidation_price(
@@ -40,7 +41,7 @@ def liquidation_price(
 
     ``LP = (WB + cum − Side·Q·EP) / (Q·MMR − Side·Q)``; 0 when no liquidation is possible.
     """
-    s = side.sign
+    s = 1 if side is _LONG else -1
     denom = qty * mmr - s * qty
     if qty <= 0 or denom == 0:
         return ZERO
@@ -82,14 +83,13 @@ class PositionBook:
     def apply(self, fill: Fill, leverage: int = 1, strategy: str = "") -> FillEffect:
         """Apply a fill; a fill larger than the position flips it (one-way mode)."""
         pos = self.positions.get(fill.symbol)
-        sign = 1 if fill.side == "BUY" else -1
+        buy = fill.side == "BUY"
         if pos is None:
-            side = Side.LONG if sign > 0 else Side.SHORT
             position_id = self.opening_id(fill.client_id)
             self._opened[fill.client_id] = self._opened.get(fill.client_id, 0) + 1
             self.positions[fill.symbol] = Position(
                 symbol=fill.symbol,
-                side=side,
+                side=_LONG if buy else _SHORT,
                 qty=fill.qty,
                 entry_price=fill.price,
                 leverage=leverage,
@@ -100,7 +100,8 @@ class PositionBook:
                 position_id=position_id,
             )
             return FillEffect(ZERO, True, None)
-        if sign == pos.side.sign:
+        long = pos.side is _LONG
+        if buy == long:
             total = pos.qty + fill.qty
             pos.entry_price = (pos.entry_price * pos.qty + fill.price * fill.qty) / total
             pos.qty = total
@@ -108,7 +109,7 @@ class PositionBook:
             pos.fees += fill.fee
             return FillEffect(ZERO, False, None)
         closing = min(pos.qty, fill.qty)
-        gross = (fill.price - pos.entry_price) * closing * pos.side.sign
+        gross = (fill.price - pos.entry_price) * closing * (1 if long else -1)
         closing_fee = fill.fee * closing / fill.qty
         pos.qty -= closing
         pos.realized_gross += gross

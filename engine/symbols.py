@@ -9,7 +9,7 @@ given (a stop is moved away from entry only if asked). Integer tick arithmetic o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -61,28 +61,50 @@ class SymbolSpec:
     maint_amount: Decimal = Decimal("0")
     #: All brackets, smallest first; empty means one tier (the two fields above) for all.
     margin_tiers: tuple[MarginTier, ...] = ()
+    # The tick and step as one unit of their last digit (0.10 -> 0.1) when they are powers of
+    # ten (nearly always), so rounding is one C-level quantize instead of divide-and-multiply.
+    _tick_unit: Decimal | None = field(default=None, init=False, repr=False, compare=False)
+    _step_unit: Decimal | None = field(default=None, init=False, repr=False, compare=False)
+    _market_unit: Decimal | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tick_unit", _power_of_ten(self.tick_size))
+        object.__setattr__(self, "_step_unit", _power_of_ten(self.step_size))
+        if self.market_step_size:
+            object.__setattr__(self, "_market_unit", _power_of_ten(self.market_step_size))
 
     def maintenance(self, notional: Decimal) -> tuple[Decimal, Decimal]:
         """(maintenance margin rate, cum) for a position of this notional: its bracket."""
-        found = None
-        for tier in self.margin_tiers:
+        for tier in reversed(self.margin_tiers):  # the last one reached, as listed
             if notional >= tier.floor:
-                found = tier
-        if found is None:
-            return self.maint_margin_rate, self.maint_amount
-        return found.mmr, found.cum
+                return tier.mmr, tier.cum
+        return self.maint_margin_rate, self.maint_amount
 
     def round_qty(self, qty: Decimal | float, market: bool = False) -> Decimal:
         """Round a quantity down to the lot step (MARKET_LOT_SIZE for market orders)."""
-        step = self.market_step_size if market and self.market_step_size else self.step_size
-        steps = (Decimal(str(qty)) / step).to_integral_value(rounding=ROUND_DOWN)
+        if market and self.market_step_size:
+            step, unit = self.market_step_size, self._market_unit
+        else:
+            step, unit = self.step_size, self._step_unit
+        value = qty if type(qty) is Decimal else Decimal(str(qty))
+        if unit is not None:
+            # Dividing by a power of ten is exact, so this is the same rounding as below.
+            rounded = value.quantize(unit, rounding=ROUND_DOWN)
+            return rounded if unit is step else rounded.quantize(step)
+        steps = (value / step).to_integral_value(rounding=ROUND_DOWN)
         return (steps * step).quantize(step)
 
     def round_price(self, price: Decimal | float, direction: str = "nearest") -> Decimal:
         """Round a price to the tick: ``nearest``, ``down`` or ``up``."""
-        mode = {"nearest": ROUND_HALF_UP, "down": ROUND_FLOOR, "up": ROUND_CEILING}[direction]
-        ticks = (Decimal(str(price)) / self.tick_size).to_integral_value(rounding=mode)
-        return (ticks * self.tick_size).quantize(self.tick_size)
+        mode = _MODES[direction]
+        value = price if type(price) is Decimal else Decimal(str(price))
+        tick = self.tick_size
+        unit = self._tick_unit
+        if unit is not None:
+            rounded = value.quantize(unit, rounding=mode)
+            return rounded if unit is tick else rounded.quantize(tick)
+        ticks = (value / tick).to_integral_value(rounding=mode)
+        return (ticks * tick).quantize(tick)
 
     def check_order(self, qty: Decimal, price: Decimal) -> str | None:
         """The reason Binance would reject this order for its filters, or None."""
@@ -112,6 +134,21 @@ class SymbolSpec:
             market_max_qty=_plain(mlot["maxQty"]) if "maxQty" in mlot else None,
             max_qty=_plain(lot["maxQty"]) if "maxQty" in lot else None,
         )
+
+
+_MODES = {"nearest": ROUND_HALF_UP, "down": ROUND_FLOOR, "up": ROUND_CEILING}
+
+
+def _power_of_ten(size: Decimal) -> Decimal | None:
+    """``size`` itself when it is 1E-n written plainly, 1 of its last digit for 0.10 or
+    0.0100 (quantize to it, then restore the exponent), None for 0.5 or 0.25."""
+    if not size.is_finite() or size <= 0:
+        return None
+    _sign, digits, exp = size.normalize().as_tuple()
+    if digits != (1,):
+        return None
+    unit = Decimal((0, (1,), exp))
+    return size if unit.as_tuple() == size.as_tuple() else unit
 
 
 def _plain(text: str) -> Decimal:
