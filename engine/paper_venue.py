@@ -24,7 +24,6 @@ from decimal import Decimal
 from typing import Any
 
 from tapedesk.engine.events import (
-    Bar,
     Fill,
     Kind,
     Liquidity,
@@ -45,39 +44,24 @@ from tapedesk.engine.paper_state import (  # noqa: F401  (checkpoint.py reads po
     load_venue_state,
     venue_state,
 )
+from tapedesk.engine.paper_triggers import PaperTriggers, _Resting
 from tapedesk.engine.positions import PositionBook, set_isolated_margin
 from tapedesk.engine.symbols import SymbolSpec, spec_for
 from tapedesk.engine.venue import VenueSink
 
 FUNDING_INTERVAL_MS = GRID_MS
 _BAR, _QUOTE, _TRADE, _MARK = Kind.BAR, Kind.QUOTE, Kind.TRADE, Kind.MARK
-_MARKET, _LIMIT = OrderType.MARKET, OrderType.LIMIT
-_STOP, _TP = OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET
+_MARKET = OrderType.MARKET
 _MAKER, _TAKER = Liquidity.MAKER, Liquidity.TAKER
-_NEW, _FILLED = OrderStatus.NEW, OrderStatus.FILLED
+_NEW, _FILLED, _REJECTED, _CANCELED = (OrderStatus.NEW, OrderStatus.FILLED,
+                                       OrderStatus.REJECTED, OrderStatus.CANCELED)
+_FLATTEN = OrderRole.FLATTEN
 _LONG = Side.LONG
-_RANK = {_MARKET: 0, _LIMIT: 1, _STOP: 2, _TP: 3}
 BPS = Decimal("0.0001")
 _FEE_STEP = Decimal("0.00000001")
-_INF = float("inf")
-#: The band of a symbol where every level is out of reach, and of one a market order waits on.
-_OPEN_BAND, _ANY_PRICE = (-_INF, _INF), (_INF, -_INF)
 
 
-class _Resting:
-    """An accepted order waiting for its trigger or fill (trigger as float, precomputed)."""
-
-    __slots__ = ("active_ts", "falls", "intent", "trig")
-
-    def __init__(self, intent: OrderIntent, active_ts: int) -> None:
-        self.intent = intent
-        self.active_ts = active_ts
-        self.trig = float(intent.stop_price or intent.price or 0)
-        # True when it fills on a falling price (long stop, short take-profit, buy limit).
-        self.falls = (intent.type is OrderType.STOP_MARKET) == (intent.side == "SELL")
-
-
-class PaperVenue(PaperFunding):
+class PaperVenue(PaperTriggers, PaperFunding):
     name = "paper"
     simulated = True
     #: False on a backtest venue with unlimited margin: nothing is ever liquidated.
@@ -148,14 +132,14 @@ class PaperVenue(PaperFunding):
         why = self._reject_reason(intent)
         if why:
             sink.on_order_update(
-                OrderUpdate(intent.client_id, intent.symbol, OrderStatus.REJECTED, self._now, why)
+                OrderUpdate(intent.client_id, intent.symbol, _REJECTED, self._now, why)
             )
             return
         sink.on_order_update(OrderUpdate(intent.client_id, intent.symbol, _NEW, self._now))
         resting = _Resting(intent, intent.ts + self.latency_ms)
         # An emergency close fills at once at the last known price: it must work even when
         # the market stream is dead and no further event would ever fill it.
-        if intent.type is _MARKET and (self._fills_now() or intent.role is OrderRole.FLATTEN):
+        if intent.type is _MARKET and (self._fills_now() or intent.role is _FLATTEN):
             self._fill_market(resting, self._now_price(intent), self._now)
             return
         self.orders[intent.client_id] = resting
@@ -166,7 +150,7 @@ class PaperVenue(PaperFunding):
         self._order_version += 1
         if resting is not None and self._sink is not None:
             self._sink.on_order_update(
-                OrderUpdate(client_id, symbol, OrderStatus.CANCELED, self._now)
+                OrderUpdate(client_id, symbol, _CANCELED, self._now)
             )
 
     async def cancel_all(self, symbol: str | None = None) -> None:
@@ -229,112 +213,7 @@ class PaperVenue(PaperFunding):
                 self._next_funding = due
             self._check_liquidation(sym, ev.mark, ev.mark)  # type: ignore[union-attr]
 
-    def _band(self, sym: str) -> tuple[float, float]:
-        """``(lo, hi)``: the highest level a falling price triggers (long stops, short
-        targets, buy limits, a long's liquidation) and the lowest a rising one does. Prices
-        strictly inside touch nothing. Conservative: orders not yet active count too."""
-        lo, hi = -_INF, _INF
-        for resting in self.orders.values():
-            if resting.intent.symbol != sym:
-                continue
-            if resting.intent.type is _MARKET:
-                lo, hi = _ANY_PRICE
-                break
-            trig = resting.trig
-            if resting.falls:
-                if trig > lo:
-                    lo = trig
-            elif trig < hi:
-                hi = trig
-        pos = self.book.positions.get(sym)
-        if pos is not None and pos.liquidation_price and self.liquidates:
-            lp = float(pos.liquidation_price)
-            if pos.side is _LONG:
-                lo = max(lo, lp)
-            else:
-                hi = min(hi, lp)
-        band = _OPEN_BAND if lo == -_INF and hi == _INF else (lo, hi)
-        self._bands[sym] = band
-        return band
-
-    def _on_bar(self, bar: Bar) -> None:
-        sym = bar.symbol
-        orders = self.orders
-        version = self._order_version
-        low, high, bar_open = bar.low, bar.high, bar.open
-        # Entries and plain market orders first (they fill at this bar's open), then stops
-        # before take-profits so a bar that touches both counts as a loss.
-        for resting in self._sorted_orders(sym):
-            intent = resting.intent
-            if intent.client_id not in orders or resting.active_ts > bar.ts:
-                continue
-            typ = intent.type
-            if typ is _STOP or typ is _TP:
-                trig = resting.trig
-                if (low <= trig) if resting.falls else (high >= trig):
-                    gap = bar_open <= trig if resting.falls else bar_open >= trig
-                    self._fill_market(resting, bar_open if gap else trig, bar.ts)
-            elif typ is _MARKET:
-                self._fill_market(resting, bar_open, bar.open_ts)
-            elif typ is _LIMIT:
-                px = resting.trig
-                if (intent.side == "BUY" and low < px) or (intent.side == "SELL" and high > px):
-                    self._fill(resting, intent.price or Decimal(0), _MAKER, bar.ts)
-        if self._order_version != version:
-            # A stop placed after an entry filled at this bar's open is live for the rest of
-            # the bar; the bar cannot say whether its low came before or after, so assume
-            # after (the worse case). Take-profits placed mid-bar wait for the next bar.
-            for resting in [r for r in orders.values() if r.intent.symbol == sym]:
-                intent = resting.intent
-                hit = (low <= resting.trig) if resting.falls else (high >= resting.trig)
-                if intent.type is _STOP and intent.ts >= bar.open_ts and hit:
-                    self._fill_market(resting, resting.trig, bar.ts)
-        self._check_liquidation(sym, low, high)
-
-    def _on_price(self, sym: str, bid: float, ask: float, ts: int) -> None:
-        if self._band_version != self._order_version:
-            self._bands.clear()
-            self._band_version = self._order_version
-        lo, hi = self._bands.get(sym) or self._band(sym)
-        # A sell level watches the bid, a buy level the ask: both must be out of reach.
-        if lo < bid and lo < ask and bid < hi and ask < hi:
-            return
-        if not self.orders:
-            self._check_liquidation(sym, bid, ask)
-            return
-        for resting in self._sorted_orders(sym):
-            if resting.intent.client_id not in self.orders or resting.active_ts > ts:
-                continue
-            intent = resting.intent
-            typ = intent.type
-            if typ is _MARKET:
-                self._fill_market(resting, ask if intent.side == "BUY" else bid, ts)
-            elif typ is _STOP or typ is _TP:
-                trig = resting.trig
-                # A sell trigger watches the bid, a buy trigger the ask: where it would fill.
-                px = bid if intent.side == "SELL" else ask
-                if (px <= trig) if resting.falls else (px >= trig):
-                    self._fill_market(resting, px, ts)
-            elif typ is _LIMIT:
-                px = resting.trig
-                if (intent.side == "BUY" and ask <= px) or (intent.side == "SELL" and bid >= px):
-                    self._fill(resting, intent.price or Decimal(0), _MAKER, ts)
-        self._check_liquidation(sym, bid, ask)
-
     # -- helpers -------------------------------------------------------------------------
-
-    def _sorted_orders(self, sym: str) -> list[_Resting]:
-        """This symbol's orders: market, limit, then stops before take-profits.
-
-        Cached until the order set changes (an event that reaches a level may find it again
-        on the next event, e.g. a limit order the price hovers at)."""
-        key = (sym, len(self.orders), self._order_version)
-        if self._sorted_cache[0] == key:
-            return self._sorted_cache[1]
-        mine = [r for r in self.orders.values() if r.intent.symbol == sym]
-        mine.sort(key=lambda r: _RANK[r.intent.type])
-        self._sorted_cache = (key, mine)
-        return mine
 
     def _fills_now(self) -> bool:
         if self.latency_ms and self.fill_at != "close":
@@ -365,8 +244,13 @@ class PaperVenue(PaperFunding):
             return f"-4164 {problem}"
         need = intent.qty * price / self.leverage.get(sym, 1)
         if need > self.available():
-            return f"-2019 Margin is insufficient: needs {need:.2f} USDT, {self.available():.2f} available"
+            return self._short_of_margin(need)
         return ""
+
+    def _short_of_margin(self, need: Decimal) -> str:
+        """Why an order needing ``need`` USDT of margin is refused (a backtest may count it,
+        or lift the limit)."""
+        return f"-2019 Margin is insufficient: needs {need:.2f} USDT, {self.available():.2f} available"
 
     def available(self) -> Decimal:
         used = Decimal(0)

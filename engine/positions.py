@@ -15,6 +15,8 @@ from tapedesk.engine.symbols import SymbolSpec
 
 ZERO = Decimal(0)
 _LONG, _SHORT = Side.LONG, Side.SHORT
+#: The last price ``unrealized`` converted, with its Decimal (one tuple: swapped atomically).
+_last_price: tuple[object, Decimal] = (None, ZERO)
 
 
 @dataclass(slots=True)
@@ -31,7 +33,12 @@ def unrealized(pos: Position, last: float | Decimal | None) -> Decimal | None:
     without a price. The one rule behind the desk's equity, the panes and the close dialog."""
     if not last:
         return None
-    return (Decimal(str(last)) - pos.entry_price) * pos.qty * (1 if pos.side is _LONG else -1)
+    global _last_price
+    seen, price = _last_price
+    if last is not seen:  # equity is asked for several times per bar, at the same price
+        price = Decimal(str(last))
+        _last_price = (last, price)
+    return (price - pos.entry_price) * pos.qty * (1 if pos.side is _LONG else -1)
 
 
 def liquidation_price(

@@ -89,7 +89,7 @@ class SymbolSpec:
         value = qty if type(qty) is Decimal else Decimal(str(qty))
         if unit is not None:
             # Dividing by a power of ten is exact, so this is the same rounding as below.
-            rounded = value.quantize(unit, rounding=ROUND_DOWN)
+            rounded = value.quantize(unit, ROUND_DOWN)  # positional: half the call cost
             return rounded if unit is step else rounded.quantize(step)
         steps = (value / step).to_integral_value(rounding=ROUND_DOWN)
         return (steps * step).quantize(step)
@@ -101,7 +101,7 @@ class SymbolSpec:
         tick = self.tick_size
         unit = self._tick_unit
         if unit is not None:
-            rounded = value.quantize(unit, rounding=mode)
+            rounded = value.quantize(unit, mode)
             return rounded if unit is tick else rounded.quantize(tick)
         ticks = (value / tick).to_integral_value(rounding=mode)
         return (ticks * tick).quantize(tick)
