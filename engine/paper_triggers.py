@@ -11,6 +11,7 @@ position (``_order_version``).
 from __future__ import annotations
 
 from decimal import Decimal
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from tapedesk.engine.events import Bar, Liquidity, OrderIntent, OrderType, Side
@@ -21,6 +22,7 @@ _STOP, _TP = OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET
 _MAKER = Liquidity.MAKER
 _LONG = Side.LONG
 _RANK = {_MARKET: 0, _LIMIT: 1, _STOP: 2, _TP: 3}
+_by_rank = attrgetter("rank")
 _INF = float("inf")
 #: The band of a symbol where every level is out of reach, and of one a market order waits on.
 _OPEN_BAND, _ANY_PRICE = (-_INF, _INF), (_INF, -_INF)
@@ -29,7 +31,7 @@ _OPEN_BAND, _ANY_PRICE = (-_INF, _INF), (_INF, -_INF)
 class _Resting:
     """An accepted order waiting for its trigger or fill (trigger as float, precomputed)."""
 
-    __slots__ = ("active_ts", "falls", "intent", "trig")
+    __slots__ = ("active_ts", "falls", "intent", "rank", "trig")
 
     def __init__(self, intent: OrderIntent, active_ts: int) -> None:
         self.intent = intent
@@ -37,6 +39,7 @@ class _Resting:
         self.trig = float(intent.stop_price or intent.price or 0)
         # True when it fills on a falling price (long stop, short take-profit, buy limit).
         self.falls = (intent.type is _STOP) == (intent.side == "SELL")
+        self.rank = _RANK[intent.type]
 
 
 class PaperTriggers:
@@ -160,6 +163,6 @@ class PaperTriggers:
         if self._sorted_cache[0] == key:
             return self._sorted_cache[1]
         mine = [r for r in self.orders.values() if r.intent.symbol == sym]
-        mine.sort(key=lambda r: _RANK[r.intent.type])
+        mine.sort(key=_by_rank)
         self._sorted_cache = (key, mine)
         return mine

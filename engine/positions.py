@@ -17,6 +17,8 @@ ZERO = Decimal(0)
 _LONG, _SHORT = Side.LONG, Side.SHORT
 #: The last price ``unrealized`` converted, with its Decimal (one tuple: swapped atomically).
 _last_price: tuple[object, Decimal] = (None, ZERO)
+#: The inputs and results of the last ``set_isolated_margin`` (one tuple: swapped atomically).
+_margin_memo: tuple[object, ...] = (None, None, None, None, None, ZERO, ZERO)
 
 
 @dataclass(slots=True)
@@ -60,12 +62,20 @@ def set_isolated_margin(pos: Position, spec: SymbolSpec) -> None:
     """Isolated margin (notional / leverage) and the liquidation price it implies, with the
     maintenance rate of the bracket the position's notional falls in (a large position is
     liquidated sooner than the first bracket alone would say)."""
-    notional = pos.qty * pos.entry_price
-    pos.margin = notional / pos.leverage
+    global _margin_memo
+    side, qty, entry, lev = pos.side, pos.qty, pos.entry_price, pos.leverage
+    memo = _margin_memo
+    # The venue's books and the desk's apply the same fill: the second finds the very same
+    # Decimal objects (identity, not ==, which would ignore the exponent) and reuses the work.
+    if memo[1] is qty and memo[2] is entry and memo[0] is side and memo[3] is lev \
+            and memo[4] is spec:
+        pos.margin, pos.liquidation_price = memo[5], memo[6]
+        return
+    notional = qty * entry
+    pos.margin = margin = notional / lev
     mmr, cum = spec.maintenance(notional)
-    pos.liquidation_price = liquidation_price(
-        pos.side, pos.qty, pos.entry_price, pos.margin, mmr, cum
-    )
+    pos.liquidation_price = lp = liquidation_price(side, qty, entry, margin, mmr, cum)
+    _margin_memo = (side, qty, entry, lev, spec, margin, lp)
 
 
 class PositionBook:
