@@ -9,7 +9,7 @@ given (a stop is moved away from entry only if asked). Integer tick arithmetic o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -61,17 +61,6 @@ class SymbolSpec:
     maint_amount: Decimal = Decimal("0")
     #: All brackets, smallest first; empty means one tier (the two fields above) for all.
     margin_tiers: tuple[MarginTier, ...] = ()
-    # The tick and step as one unit of their last digit (0.10 -> 0.1) when they are powers of
-    # ten (nearly always), so rounding is one C-level quantize instead of divide-and-multiply.
-    _tick_unit: Decimal | None = field(default=None, init=False, repr=False, compare=False)
-    _step_unit: Decimal | None = field(default=None, init=False, repr=False, compare=False)
-    _market_unit: Decimal | None = field(default=None, init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_tick_unit", _power_of_ten(self.tick_size))
-        object.__setattr__(self, "_step_unit", _power_of_ten(self.step_size))
-        if self.market_step_size:
-            object.__setattr__(self, "_market_unit", _power_of_ten(self.market_step_size))
 
     def maintenance(self, notional: Decimal) -> tuple[Decimal, Decimal]:
         """(maintenance margin rate, cum) for a position of this notional: its bracket."""
@@ -82,15 +71,13 @@ class SymbolSpec:
 
     def round_qty(self, qty: Decimal | float, market: bool = False) -> Decimal:
         """Round a quantity down to the lot step (MARKET_LOT_SIZE for market orders)."""
-        if market and self.market_step_size:
-            step, unit = self.market_step_size, self._market_unit
-        else:
-            step, unit = self.step_size, self._step_unit
+        step = self.market_step_size if market and self.market_step_size else self.step_size
         value = qty if type(qty) is Decimal else Decimal(str(qty))
+        unit = _unit_of(step)
         if unit is not None:
             # Dividing by a power of ten is exact, so this is the same rounding as below.
             rounded = value.quantize(unit, ROUND_DOWN)  # positional: half the call cost
-            return rounded if unit is step else rounded.quantize(step)
+            return rounded.quantize(step)
         steps = (value / step).to_integral_value(rounding=ROUND_DOWN)
         return (steps * step).quantize(step)
 
@@ -99,10 +86,10 @@ class SymbolSpec:
         mode = _MODES[direction]
         value = price if type(price) is Decimal else Decimal(str(price))
         tick = self.tick_size
-        unit = self._tick_unit
+        unit = _unit_of(tick)
         if unit is not None:
             rounded = value.quantize(unit, mode)
-            return rounded if unit is tick else rounded.quantize(tick)
+            return rounded.quantize(tick)
         ticks = (value / tick).to_integral_value(rounding=mode)
         return (ticks * tick).quantize(tick)
 
@@ -139,16 +126,26 @@ class SymbolSpec:
 _MODES = {"nearest": ROUND_HALF_UP, "down": ROUND_FLOOR, "up": ROUND_CEILING}
 
 
-def _power_of_ten(size: Decimal) -> Decimal | None:
+def _unit_of(size: Decimal) -> Decimal | None:
     """``size`` itself when it is 1E-n written plainly, 1 of its last digit for 0.10 or
-    0.0100 (quantize to it, then restore the exponent), None for 0.5 or 0.25."""
-    if not size.is_finite() or size <= 0:
-        return None
-    _sign, digits, exp = size.normalize().as_tuple()
-    if digits != (1,):
-        return None
-    unit = Decimal((0, (1,), exp))
-    return size if unit.as_tuple() == size.as_tuple() else unit
+    0.0100 (quantize to it, then restore the exponent), None for 0.5 or 0.25. Cached by
+    value: the unit depends only on the value (0.1 and 0.10 share it)."""
+    try:
+        return _UNITS[size]
+    except KeyError:
+        pass
+    unit = None
+    if size.is_finite() and size > 0:
+        _sign, digits, exp = size.normalize().as_tuple()
+        if digits == (1,):
+            unit = Decimal((0, (1,), exp))
+    _UNITS[size] = unit
+    return unit
+
+
+# Tick and step sizes seen so far (a handful): a module dict, as SymbolSpec is a frozen
+# dataclass whose fields other code copies by name.
+_UNITS: dict[Decimal, Decimal | None] = {}
 
 
 def _plain(text: str) -> Decimal:
