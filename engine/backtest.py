@@ -89,15 +89,14 @@ class BacktestVenue(PaperVenue):
         self.margin_check = margin_check
         self.margin_rejected = 0
         if not margin_check:
+            self.liquidates = False  # no liquidation level in the trigger bands either
             self._check_liquidation = _never  # type: ignore[method-assign]
 
-    def _reject_reason(self, intent: Any) -> str:
-        why = super()._reject_reason(intent)
-        if why.startswith("-2019"):
-            if not self.margin_check:
-                return ""
-            self.margin_rejected += 1
-        return why
+    def _short_of_margin(self, need: Any) -> str:
+        if not self.margin_check:
+            return ""
+        self.margin_rejected += 1
+        return super()._short_of_margin(need)
 
 
 def _never(*_args: Any) -> None:

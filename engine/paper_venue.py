@@ -24,7 +24,6 @@ from decimal import Decimal
 from typing import Any
 
 from tapedesk.engine.events import (
-    Bar,
     Fill,
     Kind,
     Liquidity,
@@ -35,40 +34,38 @@ from tapedesk.engine.events import (
     OrderType,
     OrderUpdate,
     Position,
+    Side,
 )
 from tapedesk.engine.funding_schedule import GRID_MS, FundingSchedule
+from tapedesk.engine.paper_funding import PaperFunding
+from tapedesk.engine.paper_state import (  # noqa: F401  (checkpoint.py reads positions so)
+    _pos_from_dict,
+    _pos_to_dict,
+    load_venue_state,
+    venue_state,
+)
+from tapedesk.engine.paper_triggers import PaperTriggers, _Resting
 from tapedesk.engine.positions import PositionBook, set_isolated_margin
 from tapedesk.engine.symbols import SymbolSpec, spec_for
 from tapedesk.engine.venue import VenueSink
 
 FUNDING_INTERVAL_MS = GRID_MS
 _BAR, _QUOTE, _TRADE, _MARK = Kind.BAR, Kind.QUOTE, Kind.TRADE, Kind.MARK
-_STOP, _TP = OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET
-_RANK = {
-    OrderType.MARKET: 0,
-    OrderType.LIMIT: 1,
-    OrderType.STOP_MARKET: 2,
-    OrderType.TAKE_PROFIT_MARKET: 3,
-}
+_MARKET = OrderType.MARKET
+_MAKER, _TAKER = Liquidity.MAKER, Liquidity.TAKER
+_NEW, _FILLED, _REJECTED, _CANCELED = (OrderStatus.NEW, OrderStatus.FILLED,
+                                       OrderStatus.REJECTED, OrderStatus.CANCELED)
+_FLATTEN = OrderRole.FLATTEN
+_LONG = Side.LONG
 BPS = Decimal("0.0001")
+_FEE_STEP = Decimal("0.00000001")
 
 
-class _Resting:
-    """An accepted order waiting for its trigger or fill (trigger as float, precomputed)."""
-
-    __slots__ = ("active_ts", "falls", "intent", "trig")
-
-    def __init__(self, intent: OrderIntent, active_ts: int) -> None:
-        self.intent = intent
-        self.active_ts = active_ts
-        self.trig = float(intent.stop_price or intent.price or 0)
-        # True when it triggers on a falling price (long stop, short take-profit).
-        self.falls = (intent.type is OrderType.STOP_MARKET) == (intent.side == "SELL")
-
-
-class PaperVenue:
+class PaperVenue(PaperTriggers, PaperFunding):
     name = "paper"
     simulated = True
+    #: False on a backtest venue with unlimited margin: nothing is ever liquidated.
+    liquidates = True
 
     def __init__(
         self,
@@ -102,8 +99,12 @@ class PaperVenue:
         self._next_funding = 0  # the earliest funding time of any symbol (hot-path check)
         self._schedule = FundingSchedule()
         self._trade_seq = 0
+        # Bumped whenever the resting orders or a position change: the sorted orders and the
+        # trigger bands derived from them are rebuilt on the next event.
         self._order_version = 0
         self._sorted_cache: tuple[Any, list[_Resting]] = (None, [])
+        self._bands: dict[str, tuple[float, float]] = {}
+        self._band_version = -1
 
     # -- Venue protocol ------------------------------------------------------------------
 
@@ -131,18 +132,14 @@ class PaperVenue:
         why = self._reject_reason(intent)
         if why:
             sink.on_order_update(
-                OrderUpdate(intent.client_id, intent.symbol, OrderStatus.REJECTED, self._now, why)
+                OrderUpdate(intent.client_id, intent.symbol, _REJECTED, self._now, why)
             )
             return
-        sink.on_order_update(
-            OrderUpdate(intent.client_id, intent.symbol, OrderStatus.NEW, self._now)
-        )
+        sink.on_order_update(OrderUpdate(intent.client_id, intent.symbol, _NEW, self._now))
         resting = _Resting(intent, intent.ts + self.latency_ms)
         # An emergency close fills at once at the last known price: it must work even when
         # the market stream is dead and no further event would ever fill it.
-        if intent.type is OrderType.MARKET and (
-            self._fills_now() or intent.role is OrderRole.FLATTEN
-        ):
+        if intent.type is _MARKET and (self._fills_now() or intent.role is _FLATTEN):
             self._fill_market(resting, self._now_price(intent), self._now)
             return
         self.orders[intent.client_id] = resting
@@ -153,7 +150,7 @@ class PaperVenue:
         self._order_version += 1
         if resting is not None and self._sink is not None:
             self._sink.on_order_update(
-                OrderUpdate(client_id, symbol, OrderStatus.CANCELED, self._now)
+                OrderUpdate(client_id, symbol, _CANCELED, self._now)
             )
 
     async def cancel_all(self, symbol: str | None = None) -> None:
@@ -176,7 +173,8 @@ class PaperVenue:
     # -- market data ---------------------------------------------------------------------
 
     def on_market(self, ev: MarketEvent) -> None:
-        """Hot path: cheap when flat with nothing resting (the common case)."""
+        """Hot path: an event whose prices reach none of its symbol's levels (the trigger
+        band) costs two comparisons, whatever rests and whatever is open."""
         ts = ev.ts
         self._now = ts
         # Funding first: it is owed by whoever held the position at the funding time, which
@@ -184,103 +182,38 @@ class PaperVenue:
         if ts >= self._next_funding:
             self._funding(ts)
         kind = ev.kind
+        sym = ev.symbol
         if kind is _BAR:
-            if self.orders:
-                self._on_bar(ev)  # type: ignore[arg-type]
-            elif self.book.positions:
-                self._check_liquidation(ev.symbol, ev.low, ev.high)  # type: ignore[union-attr]
-            self.last_price[ev.symbol] = ev.close  # type: ignore[union-attr]
+            low, high = ev.low, ev.high  # type: ignore[union-attr]
+            if self._band_version != self._order_version:
+                self._bands.clear()
+                self._band_version = self._order_version
+            lo, hi = self._bands.get(sym) or self._band(sym)
+            if not (lo < low and high < hi):
+                if self.orders:
+                    self._on_bar(ev)  # type: ignore[arg-type]
+                else:
+                    self._check_liquidation(sym, low, high)
+            self.last_price[sym] = ev.close  # type: ignore[union-attr]
         elif kind is _QUOTE:
-            self.last_quote[ev.symbol] = (ev.bid, ev.ask)  # type: ignore[union-attr]
-            if self.orders:
-                self._on_price(ev.symbol, ev.bid, ev.ask, ts)  # type: ignore[union-attr]
-            elif self.book.positions:
-                self._check_liquidation(ev.symbol, ev.bid, ev.ask)  # type: ignore[union-attr]
-            self.last_price[ev.symbol] = (ev.bid + ev.ask) / 2  # type: ignore[union-attr]
+            bid, ask = ev.bid, ev.ask  # type: ignore[union-attr]
+            self.last_quote[sym] = (bid, ask)
+            self._on_price(sym, bid, ask, ts)
+            self.last_price[sym] = (bid + ask) / 2
         elif kind is _TRADE:
-            if self.orders:
-                self._on_price(ev.symbol, ev.price, ev.price, ts)  # type: ignore[union-attr]
-            elif self.book.positions:
-                self._check_liquidation(ev.symbol, ev.price, ev.price)  # type: ignore[union-attr]
-            self.last_price[ev.symbol] = ev.price  # type: ignore[union-attr]
+            px = ev.price  # type: ignore[union-attr]
+            self._on_price(sym, px, px, ts)
+            self.last_price[sym] = px
         elif kind is _MARK:
             # The rate an event carries is the estimate for the *next* funding time, so it is
             # stored after this event's settlement above used the previous one.
-            due = self._schedule.announce(ev.symbol, ts, ev.mark, ev.funding_rate,  # type: ignore[union-attr]
+            due = self._schedule.announce(sym, ts, ev.mark, ev.funding_rate,  # type: ignore[union-attr]
                                           ev.next_funding_ts)  # type: ignore[union-attr]
             if due < self._next_funding:
                 self._next_funding = due
-            self._check_liquidation(ev.symbol, ev.mark, ev.mark)  # type: ignore[union-attr]
-
-    def _on_bar(self, bar: Bar) -> None:
-        sym = bar.symbol
-        orders = self.orders
-        version = self._order_version
-        low, high, bar_open = bar.low, bar.high, bar.open
-        # Entries and plain market orders first (they fill at this bar's open), then stops
-        # before take-profits so a bar that touches both counts as a loss.
-        for resting in self._sorted_orders(sym):
-            intent = resting.intent
-            if intent.client_id not in orders or resting.active_ts > bar.ts:
-                continue
-            typ = intent.type
-            if typ is _STOP or typ is _TP:
-                trig = resting.trig
-                if (low <= trig) if resting.falls else (high >= trig):
-                    gap = bar_open <= trig if resting.falls else bar_open >= trig
-                    self._fill_market(resting, bar_open if gap else trig, bar.ts)
-            elif typ is OrderType.MARKET:
-                self._fill_market(resting, bar_open, bar.open_ts)
-            elif typ is OrderType.LIMIT:
-                px = resting.trig
-                if (intent.side == "BUY" and low < px) or (intent.side == "SELL" and high > px):
-                    self._fill(resting, intent.price or Decimal(0), Liquidity.MAKER, bar.ts)
-        if self._order_version != version:
-            # A stop placed after an entry filled at this bar's open is live for the rest of
-            # the bar; the bar cannot say whether its low came before or after, so assume
-            # after (the worse case). Take-profits placed mid-bar wait for the next bar.
-            for resting in [r for r in orders.values() if r.intent.symbol == sym]:
-                intent = resting.intent
-                hit = (low <= resting.trig) if resting.falls else (high >= resting.trig)
-                if intent.type is _STOP and intent.ts >= bar.open_ts and hit:
-                    self._fill_market(resting, resting.trig, bar.ts)
-        self._check_liquidation(sym, low, high)
-
-    def _on_price(self, sym: str, bid: float, ask: float, ts: int) -> None:
-        for resting in self._sorted_orders(sym):
-            if resting.intent.client_id not in self.orders or resting.active_ts > ts:
-                continue
-            intent = resting.intent
-            typ = intent.type
-            if typ is OrderType.MARKET:
-                self._fill_market(resting, ask if intent.side == "BUY" else bid, ts)
-            elif typ is _STOP or typ is _TP:
-                trig = resting.trig
-                # A sell trigger watches the bid, a buy trigger the ask: where it would fill.
-                px = bid if intent.side == "SELL" else ask
-                if (px <= trig) if resting.falls else (px >= trig):
-                    self._fill_market(resting, px, ts)
-            elif typ is OrderType.LIMIT:
-                px = float(intent.price or 0)
-                if (intent.side == "BUY" and ask <= px) or (intent.side == "SELL" and bid >= px):
-                    self._fill(resting, intent.price or Decimal(0), Liquidity.MAKER, ts)
-        self._check_liquidation(sym, bid, ask)
+            self._check_liquidation(sym, ev.mark, ev.mark)  # type: ignore[union-attr]
 
     # -- helpers -------------------------------------------------------------------------
-
-    def _sorted_orders(self, sym: str) -> list[_Resting]:
-        """This symbol's orders: market, limit, then stops before take-profits.
-
-        Cached until the order set changes, because a position's stop and target are checked
-        on every event while it is open.
-        """
-        key = (sym, len(self.orders), self._order_version)
-        if self._sorted_cache[0] == key:
-            return self._sorted_cache[1]
-        mine = [r for r in self.orders.values() if r.intent.symbol == sym]
-        mine.sort(key=lambda r: _RANK[r.intent.type])
-        self._sorted_cache = (key, mine)
-        return mine
 
     def _fills_now(self) -> bool:
         if self.latency_ms and self.fill_at != "close":
@@ -296,281 +229,110 @@ class PaperVenue:
         return self.last_price.get(intent.symbol, 0.0)
 
     def _reject_reason(self, intent: OrderIntent) -> str:
-        spec = self.spec(intent.symbol)
-        pos = self.book.get(intent.symbol)
+        sym = intent.symbol
+        spec = self.specs.get(sym) or self.spec(sym)
         if intent.reduce_only:
-            if pos is None or (pos.side.order_side == intent.side):
+            pos = self.book.positions.get(sym)
+            if pos is None or _opens(pos) == intent.side:
                 return "-2022 ReduceOnly Order is rejected: it would not reduce the position"
             return ""
-        price = intent.price or Decimal(str(self.last_price.get(intent.symbol) or 0))
+        price = intent.price or Decimal(str(self.last_price.get(sym) or 0))
         if price <= 0:
             return "no market price yet: the order cannot be valued"
         problem = spec.check_order(intent.qty, price)
         if problem:
             return f"-4164 {problem}"
-        lev = self.leverage.get(intent.symbol, 1)
-        need = intent.qty * price / lev
+        need = intent.qty * price / self.leverage.get(sym, 1)
         if need > self.available():
-            return f"-2019 Margin is insufficient: needs {need:.2f} USDT, {self.available():.2f} available"
+            return self._short_of_margin(need)
         return ""
 
+    def _short_of_margin(self, need: Decimal) -> str:
+        """Why an order needing ``need`` USDT of margin is refused (a backtest may count it,
+        or lift the limit)."""
+        return f"-2019 Margin is insufficient: needs {need:.2f} USDT, {self.available():.2f} available"
+
     def available(self) -> Decimal:
-        return self.balance - sum((p.margin for p in self.book.positions.values()), Decimal(0))
+        used = Decimal(0)
+        for pos in self.book.positions.values():
+            used += pos.margin
+        return self.balance - used
 
     def _fill_market(self, resting: _Resting, price: float, ts: int) -> None:
-        spec = self.spec(resting.intent.symbol)
+        sym = resting.intent.symbol
+        spec = self.specs.get(sym) or self.spec(sym)
         if resting.intent.side == "BUY":
             px = spec.round_price(price * (1 + self.slippage), "up")
         else:
             px = spec.round_price(price * (1 - self.slippage), "down")
-        self._fill(resting, px, Liquidity.TAKER, ts)
+        self._fill(resting, px, _TAKER, ts)
 
     def _fill(self, resting: _Resting, price: Decimal, liq: Liquidity, ts: int) -> None:
         intent = resting.intent
-        self.orders.pop(intent.client_id, None)
+        cid, sym = intent.client_id, intent.symbol
+        self.orders.pop(cid, None)
         self._order_version += 1
         sink = self._sink
         assert sink is not None
-        pos = self.book.get(intent.symbol)
         qty = intent.qty
         if intent.reduce_only:
-            if pos is None or pos.side.order_side == intent.side:
-                sink.on_order_update(
-                    OrderUpdate(
-                        intent.client_id,
-                        intent.symbol,
-                        OrderStatus.EXPIRED,
-                        ts,
-                        "reduce-only order expired: no position left to reduce",
-                    )
-                )
+            pos = self.book.positions.get(sym)
+            if pos is None or _opens(pos) == intent.side:
+                sink.on_order_update(OrderUpdate(
+                    cid, sym, OrderStatus.EXPIRED, ts,
+                    "reduce-only order expired: no position left to reduce"))
                 return
             qty = min(qty, pos.qty)
-        fee = price * qty * (self.maker_fee if liq is Liquidity.MAKER else self.taker_fee)
-        fee = fee.quantize(Decimal("0.00000001"))
+        rate = self.maker_fee if liq is _MAKER else self.taker_fee
+        fee = (price * qty * rate).quantize(_FEE_STEP)
         self._trade_seq += 1
-        fill = Fill(
-            intent.client_id,
-            intent.symbol,
-            intent.side,
-            qty,
-            price,
-            fee,
-            ts,
-            liq,
-            intent.role,
-            seq=1,
-            trade_id=f"P{self._trade_seq}",
-        )
+        fill = Fill(cid, sym, intent.side, qty, price, fee, ts, liq, intent.role, 1,
+                    f"P{self._trade_seq}")
         self._apply(fill)
-        sink.on_order_update(
-            OrderUpdate(
-                intent.client_id,
-                intent.symbol,
-                OrderStatus.FILLED,
-                ts,
-                filled_qty=qty,
-                avg_price=price,
-            )
-        )
+        sink.on_order_update(OrderUpdate(cid, sym, _FILLED, ts, "", qty, price))
         sink.on_fill(fill)
 
     def _apply(self, fill: Fill) -> None:
-        lev = self.leverage.get(fill.symbol, 1)
-        effect = self.book.apply(fill, lev)
+        sym = fill.symbol
+        effect = self.book.apply(fill, self.leverage.get(sym, 1))
         self.balance += effect.realized_gross - fill.fee
         self.fees_paid += fill.fee
-        pos = self.book.get(fill.symbol)
+        pos = self.book.positions.get(sym)
         if pos is not None:
-            spec = self.spec(fill.symbol)
-            set_isolated_margin(pos, spec)
+            set_isolated_margin(pos, self.specs.get(sym) or self.spec(sym))
+        self._order_version += 1  # the liquidation price moved: rebuild the trigger band
 
     def _check_liquidation(self, sym: str, low: float, high: float) -> None:
-        pos = self.book.get(sym)
+        pos = self.book.positions.get(sym)
         if pos is None or not pos.liquidation_price:
             return
         lp = pos.liquidation_price
-        hit = low <= float(lp) if pos.side.sign > 0 else high >= float(lp)
+        long = pos.side is _LONG
+        hit = low <= float(lp) if long else high >= float(lp)
         if not hit:
             return
         # Binance takes the whole isolated margin: price loss to LP plus the clearance fee.
         price_loss = (lp - pos.entry_price) * pos.qty * pos.side.sign
         fee = max(pos.margin + price_loss, Decimal(0))
         self._trade_seq += 1
-        fill = Fill(
-            f"liq-{self._trade_seq}",
-            sym,
-            "SELL" if pos.side.sign > 0 else "BUY",
-            pos.qty,
-            lp,
-            fee,
-            self._now,
-            Liquidity.TAKER,
-            OrderRole.LIQUIDATION,
-            seq=1,
-            trade_id=f"P{self._trade_seq}",
-        )
+        fill = Fill(f"liq-{self._trade_seq}", sym, "SELL" if long else "BUY", pos.qty, lp, fee,
+                    self._now, _TAKER, OrderRole.LIQUIDATION, 1, f"P{self._trade_seq}")
         self._apply(fill)
         assert self._sink is not None
         self._sink.on_fill(fill)
 
-    def _funding(self, ts: int) -> None:
-        """Settle every funding time reached since the last event (gaps included), each
-        symbol by its own schedule (engine/funding_schedule.py).
-
-        Nothing trades inside a gap, so every time crossed is owed at the same rate and price
-        by the same position: up to three times settle one by one (one journal row each, as
-        Binance would), more settle as ONE payment dated at the last of them. A gap of a
-        century costs one row and O(1) time, not 100,000.
-        """
-        schedule = self._schedule
-        positions = self.book.positions
-        for sym, due, n, step in schedule.crossed(ts):
-            pos = positions.get(sym)
-            if pos is not None:
-                px = schedule.mark.get(sym) or self.last_price.get(sym)
-                self._settle_times(pos, due, n, step, schedule.rate.get(sym, 0.0), px)
-        due, n = schedule.grid(ts)
-        if n:
-            for pos in list(positions.values()):
-                sym = pos.symbol
-                if sym in schedule.announced or schedule.passed.get(sym, 0) >= due:
-                    continue
-                schedule.passed[sym] = due + (n - 1) * GRID_MS
-                self._settle_times(pos, due, n, GRID_MS, None, self.last_price.get(sym))
-        self._next_funding = schedule.next_time()
-
-    def _settle_times(self, pos: Position, due: int, n: int, step: int, rate: float | None,
-                      px: float | None) -> None:
-        if n <= 3:
-            for k in range(n):
-                self._settle_funding(pos, due + k * step, rate, px)
-        else:
-            self._settle_funding(pos, due + (n - 1) * step, rate, px, n)
-
-    def _settle_funding(self, pos: Position, due: int, mark_rate: float | None,
-                        px: float | None, marks: int = 1) -> None:
-        """``mark_rate`` None: the assumed rate (a symbol without mark events)."""
-        rate = self.assumed_funding if mark_rate is None else Decimal(str(mark_rate))
-        if not rate:
-            return
-        price = Decimal(str(px)) if px else pos.entry_price
-        # Positive rate: longs pay shorts. Binance values it at the mark price.
-        amount = (-pos.side.sign * pos.qty * price * rate).quantize(Decimal("0.00000001"))
-        amount *= marks  # each time rounds on its own, as the one-by-one settlement would
-        self.balance += amount
-        self.funding_paid -= amount
-        pos.funding += amount
-        if self._sink is not None:
-            self._sink.on_funding(pos.symbol, amount, float(rate), due)
-
     # -- persistence (restart after a crash continues where the journal left off) -------
 
     def to_state(self) -> dict[str, Any]:
-        return {
-            "balance": str(self.balance),
-            "fees_paid": str(self.fees_paid),
-            "funding_paid": str(self.funding_paid),
-            "trade_seq": self._trade_seq,
-            "next_funding": self._schedule.grid_next,
-            "funding_times": self._schedule.to_state(),
-            "leverage": self.leverage,
-            "last_price": self.last_price,
-            "positions": [_pos_to_dict(p) for p in self.book.positions.values()],
-            "orders": [
-                {**_intent_to_dict(r.intent), "active_ts": r.active_ts}
-                for r in self.orders.values()
-            ],
-        }
+        return venue_state(self)
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.balance = Decimal(state["balance"])
-        self.fees_paid = Decimal(state.get("fees_paid", "0"))
-        self.funding_paid = Decimal(state.get("funding_paid", "0"))
-        self._trade_seq = int(state.get("trade_seq", 0))
-        self._schedule.load_state(int(state.get("next_funding", 0)), state.get("funding_times"))
-        self._next_funding = self._schedule.next_time()
-        self.leverage = {k: int(v) for k, v in state.get("leverage", {}).items()}
-        self.last_price = {k: float(v) for k, v in state.get("last_price", {}).items()}
-        self.book.positions = {p["symbol"]: _pos_from_dict(p) for p in state.get("positions", [])}
         self.orders = {}
+        for intent, active_ts in load_venue_state(self, state):
+            self.orders[intent.client_id] = _Resting(intent, active_ts)
         self._order_version += 1
-        for o in state.get("orders", []):
-            intent = _intent_from_dict(o)
-            self.orders[intent.client_id] = _Resting(intent, int(o["active_ts"]))
 
 
-def _pos_to_dict(p: Position) -> dict[str, Any]:
-    return {
-        "symbol": p.symbol,
-        "side": str(p.side),
-        "qty": str(p.qty),
-        "entry": str(p.entry_price),
-        "leverage": p.leverage,
-        "opened_ts": p.opened_ts,
-        "margin": str(p.margin),
-        "liq": str(p.liquidation_price),
-        "fees": str(p.fees),
-        "funding": str(p.funding),
-        "peak_qty": str(p.peak_qty),
-        "exit_qty": str(p.exit_qty),
-        "exit_notional": str(p.exit_notional),
-        "realized_gross": str(p.realized_gross),
-        "strategy": p.strategy,
-        "position_id": p.position_id,
-    }
-
-
-def _pos_from_dict(d: dict[str, Any]) -> Position:
-    from tapedesk.engine.events import Side
-
-    return Position(
-        symbol=d["symbol"],
-        side=Side(d["side"]),
-        qty=Decimal(d["qty"]),
-        entry_price=Decimal(d["entry"]),
-        leverage=int(d["leverage"]),
-        opened_ts=int(d["opened_ts"]),
-        margin=Decimal(d["margin"]),
-        liquidation_price=Decimal(d["liq"]),
-        fees=Decimal(d["fees"]),
-        funding=Decimal(d["funding"]),
-        peak_qty=Decimal(d["peak_qty"]),
-        exit_qty=Decimal(d["exit_qty"]),
-        exit_notional=Decimal(d["exit_notional"]),
-        realized_gross=Decimal(d["realized_gross"]),
-        strategy=d.get("strategy", ""),
-        position_id=d.get("position_id", ""),
-    )
-
-
-def _intent_to_dict(i: OrderIntent) -> dict[str, Any]:
-    return {
-        "client_id": i.client_id,
-        "symbol": i.symbol,
-        "side": i.side,
-        "type": str(i.type),
-        "qty": str(i.qty),
-        "role": str(i.role),
-        "ts": i.ts,
-        "price": str(i.price) if i.price is not None else None,
-        "stop_price": str(i.stop_price) if i.stop_price is not None else None,
-        "reduce_only": i.reduce_only,
-        "strategy": i.strategy,
-    }
-
-
-def _intent_from_dict(d: dict[str, Any]) -> OrderIntent:
-    return OrderIntent(
-        client_id=d["client_id"],
-        symbol=d["symbol"],
-        side=d["side"],
-        type=OrderType(d["type"]),
-        qty=Decimal(d["qty"]),
-        role=OrderRole(d["role"]),
-        ts=int(d["ts"]),
-        price=Decimal(d["price"]) if d.get("price") else None,
-        stop_price=Decimal(d["stop_price"]) if d.get("stop_price") else None,
-        reduce_only=bool(d["reduce_only"]),
-        strategy=d.get("strategy", ""),
-    )
+def _opens(pos: Position) -> str:
+    """The order side that opens (adds to) ``pos``: a reduce-only order on it is refused."""
+    return "BUY" if pos.side is _LONG else "SELL"

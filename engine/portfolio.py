@@ -18,6 +18,8 @@ from tapedesk.engine.positions import (
 )
 from tapedesk.engine.symbols import SymbolSpec
 
+_ZERO = Decimal(0)
+
 
 class Portfolio:
     __slots__ = ("balance", "book", "fees_total", "funding_total", "next_trade_id", "trades")
@@ -54,8 +56,11 @@ class Portfolio:
         return trip
 
     def unrealized(self, prices: dict[str, float]) -> Decimal:
-        total = Decimal(0)
-        for p in self.book.positions.values():
+        positions = self.book.positions
+        if not positions:  # asked for on every signal: flat is the common case
+            return _ZERO
+        total = _ZERO
+        for p in positions.values():
             pnl = unrealized(p, prices.get(p.symbol))
             if pnl is not None:
                 total += pnl

@@ -14,6 +14,11 @@ from tapedesk.engine.events import Fill, Position, RoundTrip, Side
 from tapedesk.engine.symbols import SymbolSpec
 
 ZERO = Decimal(0)
+_LONG, _SHORT = Side.LONG, Side.SHORT
+#: The last price ``unrealized`` converted, with its Decimal (one tuple: swapped atomically).
+_last_price: tuple[object, Decimal] = (None, ZERO)
+#: The inputs and results of the last ``set_isolated_margin`` (one tuple: swapped atomically).
+_margin_memo: tuple[object, ...] = (None, None, None, None, None, ZERO, ZERO)
 
 
 @dataclass(slots=True)
@@ -30,7 +35,12 @@ def unrealized(pos: Position, last: float | Decimal | None) -> Decimal | None:
     without a price. The one rule behind the desk's equity, the panes and the close dialog."""
     if not last:
         return None
-    return (Decimal(str(last)) - pos.entry_price) * pos.qty * pos.side.sign
+    global _last_price
+    seen, price = _last_price
+    if last is not seen:  # equity is asked for several times per bar, at the same price
+        price = Decimal(str(last))
+        _last_price = (last, price)
+    return (price - pos.entry_price) * pos.qty * (1 if pos.side is _LONG else -1)
 
 
 def liquidation_price(
@@ -40,7 +50,7 @@ def liquidation_price(
 
     ``LP = (WB + cum − Side·Q·EP) / (Q·MMR − Side·Q)``; 0 when no liquidation is possible.
     """
-    s = side.sign
+    s = 1 if side is _LONG else -1
     denom = qty * mmr - s * qty
     if qty <= 0 or denom == 0:
         return ZERO
@@ -52,12 +62,20 @@ def set_isolated_margin(pos: Position, spec: SymbolSpec) -> None:
     """Isolated margin (notional / leverage) and the liquidation price it implies, with the
     maintenance rate of the bracket the position's notional falls in (a large position is
     liquidated sooner than the first bracket alone would say)."""
-    notional = pos.qty * pos.entry_price
-    pos.margin = notional / pos.leverage
+    global _margin_memo
+    side, qty, entry, lev = pos.side, pos.qty, pos.entry_price, pos.leverage
+    memo = _margin_memo
+    # The venue's books and the desk's apply the same fill: the second finds the very same
+    # Decimal objects (identity, not ==, which would ignore the exponent) and reuses the work.
+    if memo[1] is qty and memo[2] is entry and memo[0] is side and memo[3] is lev \
+            and memo[4] is spec:
+        pos.margin, pos.liquidation_price = memo[5], memo[6]
+        return
+    notional = qty * entry
+    pos.margin = margin = notional / lev
     mmr, cum = spec.maintenance(notional)
-    pos.liquidation_price = liquidation_price(
-        pos.side, pos.qty, pos.entry_price, pos.margin, mmr, cum
-    )
+    pos.liquidation_price = lp = liquidation_price(side, qty, entry, margin, mmr, cum)
+    _margin_memo = (side, qty, entry, lev, spec, margin, lp)
 
 
 class PositionBook:
@@ -82,14 +100,13 @@ class PositionBook:
     def apply(self, fill: Fill, leverage: int = 1, strategy: str = "") -> FillEffect:
         """Apply a fill; a fill larger than the position flips it (one-way mode)."""
         pos = self.positions.get(fill.symbol)
-        sign = 1 if fill.side == "BUY" else -1
+        buy = fill.side == "BUY"
         if pos is None:
-            side = Side.LONG if sign > 0 else Side.SHORT
             position_id = self.opening_id(fill.client_id)
             self._opened[fill.client_id] = self._opened.get(fill.client_id, 0) + 1
             self.positions[fill.symbol] = Position(
                 symbol=fill.symbol,
-                side=side,
+                side=_LONG if buy else _SHORT,
                 qty=fill.qty,
                 entry_price=fill.price,
                 leverage=leverage,
@@ -100,7 +117,8 @@ class PositionBook:
                 position_id=position_id,
             )
             return FillEffect(ZERO, True, None)
-        if sign == pos.side.sign:
+        long = pos.side is _LONG
+        if buy == long:
             total = pos.qty + fill.qty
             pos.entry_price = (pos.entry_price * pos.qty + fill.price * fill.qty) / total
             pos.qty = total
@@ -108,7 +126,7 @@ class PositionBook:
             pos.fees += fill.fee
             return FillEffect(ZERO, False, None)
         closing = min(pos.qty, fill.qty)
-        gross = (fill.price - pos.entry_price) * closing * pos.side.sign
+        gross = (fill.price - pos.entry_price) * closing * (1 if long else -1)
         closing_fee = fill.fee * closing / fill.qty
         pos.qty -= closing
         pos.realized_gross += gross

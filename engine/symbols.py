@@ -64,25 +64,34 @@ class SymbolSpec:
 
     def maintenance(self, notional: Decimal) -> tuple[Decimal, Decimal]:
         """(maintenance margin rate, cum) for a position of this notional: its bracket."""
-        found = None
-        for tier in self.margin_tiers:
+        for tier in reversed(self.margin_tiers):  # the last one reached, as listed
             if notional >= tier.floor:
-                found = tier
-        if found is None:
-            return self.maint_margin_rate, self.maint_amount
-        return found.mmr, found.cum
+                return tier.mmr, tier.cum
+        return self.maint_margin_rate, self.maint_amount
 
     def round_qty(self, qty: Decimal | float, market: bool = False) -> Decimal:
         """Round a quantity down to the lot step (MARKET_LOT_SIZE for market orders)."""
         step = self.market_step_size if market and self.market_step_size else self.step_size
-        steps = (Decimal(str(qty)) / step).to_integral_value(rounding=ROUND_DOWN)
+        value = qty if type(qty) is Decimal else Decimal(str(qty))
+        unit = _unit_of(step)
+        if unit is not None:
+            # Dividing by a power of ten is exact, so this is the same rounding as below.
+            rounded = value.quantize(unit, ROUND_DOWN)  # positional: half the call cost
+            return rounded.quantize(step)
+        steps = (value / step).to_integral_value(rounding=ROUND_DOWN)
         return (steps * step).quantize(step)
 
     def round_price(self, price: Decimal | float, direction: str = "nearest") -> Decimal:
         """Round a price to the tick: ``nearest``, ``down`` or ``up``."""
-        mode = {"nearest": ROUND_HALF_UP, "down": ROUND_FLOOR, "up": ROUND_CEILING}[direction]
-        ticks = (Decimal(str(price)) / self.tick_size).to_integral_value(rounding=mode)
-        return (ticks * self.tick_size).quantize(self.tick_size)
+        mode = _MODES[direction]
+        value = price if type(price) is Decimal else Decimal(str(price))
+        tick = self.tick_size
+        unit = _unit_of(tick)
+        if unit is not None:
+            rounded = value.quantize(unit, mode)
+            return rounded.quantize(tick)
+        ticks = (value / tick).to_integral_value(rounding=mode)
+        return (ticks * tick).quantize(tick)
 
     def check_order(self, qty: Decimal, price: Decimal) -> str | None:
         """The reason Binance would reject this order for its filters, or None."""
@@ -112,6 +121,31 @@ class SymbolSpec:
             market_max_qty=_plain(mlot["maxQty"]) if "maxQty" in mlot else None,
             max_qty=_plain(lot["maxQty"]) if "maxQty" in lot else None,
         )
+
+
+_MODES = {"nearest": ROUND_HALF_UP, "down": ROUND_FLOOR, "up": ROUND_CEILING}
+
+
+def _unit_of(size: Decimal) -> Decimal | None:
+    """``size`` itself when it is 1E-n written plainly, 1 of its last digit for 0.10 or
+    0.0100 (quantize to it, then restore the exponent), None for 0.5 or 0.25. Cached by
+    value: the unit depends only on the value (0.1 and 0.10 share it)."""
+    try:
+        return _UNITS[size]
+    except KeyError:
+        pass
+    unit = None
+    if size.is_finite() and size > 0:
+        _sign, digits, exp = size.normalize().as_tuple()
+        if digits == (1,):
+            unit = Decimal((0, (1,), exp))
+    _UNITS[size] = unit
+    return unit
+
+
+# Tick and step sizes seen so far (a handful): a module dict, as SymbolSpec is a frozen
+# dataclass whose fields other code copies by name.
+_UNITS: dict[Decimal, Decimal | None] = {}
 
 
 def _plain(text: str) -> Decimal:
