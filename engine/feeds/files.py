@@ -233,8 +233,8 @@ def iter_events(
     else BTCUSDT. Memory stays flat except for the JSON kline formats (one document).
     Raises DataError (possibly mid-stream: a truncated gzip); skipped rows are reported in
     one ``warn`` line once the file has been read to the end (or to ``end_ms``).
-    ``cache_dir``: a CSV of bars is read from, or copied to, a columnar copy there
-    (``columnar``: the same bars, read several times faster).
+    ``cache_dir``: a CSV of bars is read from, or copied to, a binary copy there
+    (``bar_copy``: the same bars, read several times faster).
     """
     warn = _default_warn if warn is None else warn
     fmt = fmt or detect_format(path)

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from tapedesk.engine.clock import iso
 from tapedesk.engine.events import Bar
-from tapedesk.engine.feeds import columnar
+from tapedesk.engine.feeds import bar_copy
 from tapedesk.engine.feeds.checks import DataError, Skips, bar_problem, max_ts_ms
 from tapedesk.engine.feeds.files import (
     _Counted,
@@ -211,22 +211,26 @@ def test_a_truncated_gzip_names_the_same_line(tmp_path: Path, sample: list[Bar])
 
 def test_the_columnar_copy_reads_the_same_bars(tmp_path: Path, sample: list[Bar],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(columnar, "MIN_SOURCE_BYTES", 0)
+    monkeypatch.setattr(bar_copy, "MIN_SOURCE_BYTES", 0)
     path = tmp_path / "btc_1m.csv"
     path.write_text("".join(_lines(sample, "ohlcv")))
     cache = tmp_path / "cache"
     first = _new_read(path, None, None, cache)  # reads the text, writes the copy
-    copy = columnar.valid_copy(cache, path, "ohlcv_csv")
+    copy = bar_copy.valid_copy(cache, path, "ohlcv_csv")
     assert copy is not None
     assert _key(first[0]) == _key(_old_read(path, None, None)[0])
     mid = sample[len(sample) // 2].ts
     for start, end in ((None, None), (sample[100].ts, mid), (mid, None), (mid, mid)):
         assert _key(_new_read(path, start, end, cache)[0]) == _key(_old_read(path, start, end)[0])
     path.write_text("".join(_spoil(_lines(sample, "ohlcv"), 5)))  # changed: the copy is stale
-    assert columnar.valid_copy(cache, path, "ohlcv_csv") is None
+    assert bar_copy.valid_copy(cache, path, "ohlcv_csv") is None
     spoiled = _new_read(path, None, None, cache)
     assert spoiled[1:] == _old_read(path, None, None)[1:] and spoiled[1]
-    assert columnar.valid_copy(cache, path, "ohlcv_csv") is None  # a dirty file: no copy
+    dirty = bar_copy.valid_copy(cache, path, "ohlcv_csv")  # a dirty file: a copy marked so
+    assert dirty is not None and dirty.meta["clean"] is False
+    again = _new_read(path, None, None, cache)  # read from the text: the skips are told again
+    assert _key(again[0]) == _key(spoiled[0]) and again[1:] == spoiled[1:]
+    assert [p.name for p in cache.iterdir()] == [dirty.path.name]  # no part files left
 
 
 def _cli(*args: str) -> dict:
@@ -251,7 +255,7 @@ def test_the_command_streams_blocks_and_its_copy_to_the_same_result(tmp_path: Pa
     lines = _lines(month, "ohlcv") + _lines(_shifted(month), "ohlcv")[1:]  # ~5.8 MB
     path = tmp_path / "btc_1m.csv"
     path.write_text("".join(lines))
-    assert path.stat().st_size >= columnar.MIN_SOURCE_BYTES  # the copy is written
+    assert path.stat().st_size >= bar_copy.MIN_SOURCE_BYTES  # the copy is written
     bars, warnings, err = _old_read(path, None, None)
     assert err is None and not warnings
     expect = json.loads(json.dumps(
@@ -259,7 +263,7 @@ def test_the_command_streams_blocks_and_its_copy_to_the_same_result(tmp_path: Pa
     home = tmp_path / "home"
     args = ("--data-dir", str(home), "backtest", "--data", str(path), "--strategy", "ema_cross")
     first = _cli(*args)
-    assert list(home.glob("cache/bars/*/meta.json")), "the first run wrote no columnar copy"
+    assert list(home.glob("cache/bars/*.cols")), "the first run wrote no binary copy"
     second = _cli(*args)
     text_again = _cli(*args, "--no-cache")
     for doc in (first, second, text_again):
@@ -340,8 +344,8 @@ def test_progress_follows_the_columnar_copy(tmp_path: Path, sample: list[Bar],
     """Bars read from the copy still move the progress bar (scaled to the CSV's size)."""
     from tapedesk.engine.backtest_cli import _bytes_read
 
-    monkeypatch.setattr(columnar, "MIN_SOURCE_BYTES", 0)
-    monkeypatch.setattr(columnar, "BLOCK", 1000)
+    monkeypatch.setattr(bar_copy, "MIN_SOURCE_BYTES", 0)
+    monkeypatch.setattr(bar_copy, "BLOCK", 1000)
     path = tmp_path / "btc_1m.csv"
     path.write_text("".join(_lines(sample, "ohlcv")))
     cache = tmp_path / "cache"
