@@ -63,8 +63,8 @@ def csv_bars(path: str | Path, fmt: str, symbol: str, interval_hint: int | None,
         writer.add if writer else None), skips))
 
 
-def _copying(writer: bar_copy.CopyWriter | None, blocks: Iterator[list[Bar]],
-             skips: Skips) -> Iterator[list[Bar]]:
+def _copying(writer: bar_copy.CopyWriter | None, blocks: Iterator[Iterable[Bar]],
+             skips: Skips) -> Iterator[Iterable[Bar]]:
     """``blocks`` passed on; at their end the copy is published (or dropped on an error)."""
     if writer is None:
         yield from blocks
@@ -80,11 +80,12 @@ def _copying(writer: bar_copy.CopyWriter | None, blocks: Iterator[list[Bar]],
 def _csv_blocks(path: str | Path, fmt: str, symbol: str, interval_hint: int | None,
                 skips: Skips, start_ms: int | None, end_ms: int | None,
                 on_block: Callable[[list[Bar]], None] | None = None,
-                ) -> Iterator[list[Bar]]:
+                ) -> Iterator[Iterable[Bar]]:
     """The bars of a CSV layout in lists, read ``BLOCK_CHARS`` at a time: a clean block goes
     through ``csv_columns`` and ``BarStream.take_columns`` at once, any other through the row
     reader, line by line, into the same ``BarStream`` — so the result is the row reader's,
-    exactly. A list handed out is cleared when the next is asked for.
+    exactly. A clean block's bars come as a lazy ``map``; a list handed out is cleared when
+    the next is asked for.
 
     A compressed file that breaks mid-block is re-read line by line from the end of the last
     whole block, so the error names the same line (and an ``end_ms`` before the break is
@@ -111,8 +112,14 @@ def _csv_blocks(path: str | Path, fmt: str, symbol: str, interval_hint: int | No
                 first = consumed + 1
                 consumed += len(lines)
                 block = columns(lines, spec) if stream.head is None else None
-                if block is None or not stream.take_columns(*block):
-                    _push_rows(stream, _line_rows(fmt, lines, where, skips, first, spec))
+                taken = stream.take_columns(*block) if block is not None else None
+                if taken is not None:
+                    if on_block is not None:
+                        taken = list(taken)
+                        on_block(taken)
+                    yield taken
+                    continue
+                _push_rows(stream, _line_rows(fmt, lines, where, skips, first, spec))
                 if out:
                     if on_block is not None:
                         on_block(out)

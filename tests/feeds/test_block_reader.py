@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from tapedesk.engine.clock import iso
 from tapedesk.engine.events import Bar
 from tapedesk.engine.feeds import bar_copy
@@ -359,3 +361,39 @@ def test_progress_follows_the_columnar_copy(tmp_path: Path, sample: list[Bar],
     size = path.stat().st_size
     assert seen and 0 < seen[0] < size // 2  # one block of 1,000 of 12,000 bars read
     assert len(list(events)) == len(sample) - 10
+
+
+_ODD = st.one_of(st.sampled_from([0.0, -0.0, -1.0, 1e300, float("nan"), float("inf"),
+                                   float("-inf")]), st.floats(allow_nan=True))
+
+
+@st.composite
+def _row(draw: st.DrawFn) -> tuple[float, ...]:
+    """A valid (o, h, lo, c, v) row, often with one field made odd."""
+    lo = draw(st.floats(0.01, 1e6))
+    h = lo + draw(st.floats(0, 1e3))
+    o, c = (lo + (h - lo) * draw(st.floats(0, 1)) for _ in range(2))
+    row = [min(max(o, lo), h), h, lo, min(max(c, lo), h), draw(st.floats(0, 1e9))]
+    if draw(st.booleans()):
+        row[draw(st.integers(0, 4))] = draw(_ODD)
+    return tuple(row)
+
+
+_NAN, _INF = float("nan"), float("inf")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_row(), min_size=1, max_size=5))
+@example([(1.0, 1.0, 1.0, 1.0, 1.0), (1.0, 1.0, 1.0, 1.0, _NAN)])  # min/max step over NaN
+@example([(2.0, 2.0, 2.0, 2.0, 1.0), (_NAN, 2.0, 1.0, 2.0, 1.0)])
+@example([(2.0, _INF, 1.0, 2.0, 1.0)])
+@example([(2.0, 3.0, 1.0, 2.0, 1.0), (2.0, 3.0, -_INF, 2.0, 1.0)])
+def test_a_block_is_sane_exactly_when_every_row_passes(rows: list[tuple]) -> None:
+    """The column-at-a-time value check accepts a block iff ``bar_problem`` passes every
+    row (NaN, inf, zero, negative, huge, low above high, open/close outside the range)."""
+    from tapedesk.engine.feeds.bar_stream import _sane_values
+
+    t = 1_640_995_200_000
+    rowwise = all(bar_problem(t, None, o, h, lo, c, v, max_ts_ms()) is None
+                  for o, h, lo, c, v in rows)
+    assert _sane_values(*map(list, zip(*rows, strict=True))) == rowwise
