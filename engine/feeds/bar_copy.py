@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import operator
 import os
 import shutil
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import partial
 from itertools import chain, islice, starmap
 from operator import attrgetter
@@ -145,21 +146,27 @@ class CopyWriter:
         self.ok = True
 
     def add(self, bars: list[Bar]) -> None:
-        if not bars or not self.ok:
+        if bars and self.ok:
+            self.add_columns([list(map(get, bars)) for get in self.getters])
+
+    def add_columns(self, cols: Sequence[Sequence[Any]]) -> None:
+        """Bars as their columns, in ``BAR_COLUMNS`` order (what a clean CSV block parsed to:
+        no Bar attributes read back)."""
+        ts = cols[1]
+        if not ts or not self.ok:
             return
-        ts = list(map(attrgetter("ts"), bars))
         if (self.last_ts is not None and ts[0] < self.last_ts) or not all(
-                map(int.__le__, ts, ts[1:])):
+                map(operator.le, ts, islice(ts, 1, None))):
             self.ok = False
             return
         self.last_ts = ts[-1]
         try:
-            for f, get, (_, code) in zip(self.files, self.getters, BAR_COLUMNS, strict=True):
-                array(code, map(get, bars)).tofile(f)
+            for f, col, (_, code) in zip(self.files, cols, BAR_COLUMNS, strict=True):
+                array(code, col).tofile(f)
         except (OSError, TypeError):  # a full disk (or a non-bar) spoils the copy only
             self.ok = False
             return
-        self.rows += len(bars)
+        self.rows += len(ts)
 
     def commit(self, clean: bool) -> Table | None:
         """Publish the copy if every bar so far was fine (else drop it); ``clean``: no row

@@ -51,6 +51,8 @@ class BarStream:
         self.last_open: int | None = None
         self.done = False
         self.out: list[Bar] = []
+        #: The columns of the bars ``take_columns`` last returned (a copy is written from them).
+        self.taken: tuple[list, ...] = ()
 
     # -- row by row ---------------------------------------------------------------------
 
@@ -184,6 +186,7 @@ class BarStream:
                 return iter(())
             open_ts, close_ts, o, h, lo, c, v = (
                 x[lo_i:hi_i] for x in (open_ts, close_ts, o, h, lo, c, v))
+        self.taken = (open_ts, close_ts, o, h, lo, c, v)
         return map(Bar, repeat(self.symbol), open_ts, close_ts, o, h, lo, c, v)
 
 

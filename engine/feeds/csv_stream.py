@@ -59,8 +59,7 @@ def csv_bars(path: str | Path, fmt: str, symbol: str, interval_hint: int | None,
             if Path(path).stat().st_size >= bar_copy.MIN_SOURCE_BYTES:
                 writer = bar_copy.CopyWriter(cache_dir, path, fmt)
     return chain.from_iterable(_copying(writer, _csv_blocks(
-        path, fmt, symbol, interval_hint, skips, start_ms, end_ms,
-        writer.add if writer else None), skips))
+        path, fmt, symbol, interval_hint, skips, start_ms, end_ms, writer), skips))
 
 
 def _copying(writer: bar_copy.CopyWriter | None, blocks: Iterator[Iterable[Bar]],
@@ -79,8 +78,7 @@ def _copying(writer: bar_copy.CopyWriter | None, blocks: Iterator[Iterable[Bar]]
 
 def _csv_blocks(path: str | Path, fmt: str, symbol: str, interval_hint: int | None,
                 skips: Skips, start_ms: int | None, end_ms: int | None,
-                on_block: Callable[[list[Bar]], None] | None = None,
-                ) -> Iterator[Iterable[Bar]]:
+                writer: bar_copy.CopyWriter | None = None) -> Iterator[Iterable[Bar]]:
     """The bars of a CSV layout in lists, read ``BLOCK_CHARS`` at a time: a clean block goes
     through ``csv_columns`` and ``BarStream.take_columns`` at once, any other through the row
     reader, line by line, into the same ``BarStream`` — so the result is the row reader's,
@@ -114,15 +112,14 @@ def _csv_blocks(path: str | Path, fmt: str, symbol: str, interval_hint: int | No
                 block = columns(lines, spec) if stream.head is None else None
                 taken = stream.take_columns(*block) if block is not None else None
                 if taken is not None:
-                    if on_block is not None:
-                        taken = list(taken)
-                        on_block(taken)
+                    if writer is not None:
+                        writer.add_columns(stream.taken)
                     yield taken
                     continue
                 _push_rows(stream, _line_rows(fmt, lines, where, skips, first, spec))
                 if out:
-                    if on_block is not None:
-                        on_block(out)
+                    if writer is not None:
+                        writer.add(out)
                     yield out
                     out.clear()
     except DataError as exc:
@@ -131,8 +128,8 @@ def _csv_blocks(path: str | Path, fmt: str, symbol: str, interval_hint: int | No
         yield from _rest_by_line(path, fmt, stream, consumed, spec, skips)
         return
     stream.finish()
-    if on_block is not None:
-        on_block(out)
+    if writer is not None:
+        writer.add(out)
     yield out
 
 
