@@ -58,22 +58,19 @@ def csv_bars(path: str | Path, fmt: str, symbol: str, interval_hint: int | None,
         with contextlib.suppress(OSError):
             if Path(path).stat().st_size >= bar_copy.MIN_SOURCE_BYTES:
                 writer = bar_copy.CopyWriter(cache_dir, path, fmt)
-    return chain.from_iterable(_copying(writer, _csv_blocks(
-        path, fmt, symbol, interval_hint, skips, start_ms, end_ms, writer), skips))
+    blocks = _csv_blocks(path, fmt, symbol, interval_hint, skips, start_ms, end_ms, writer)
+    return chain.from_iterable(_copying(writer, blocks) if writer else blocks)
 
 
-def _copying(writer: bar_copy.CopyWriter | None, blocks: Iterator[Iterable[Bar]],
-             skips: Skips) -> Iterator[Iterable[Bar]]:
-    """``blocks`` passed on; at their end the copy is published (or dropped on an error)."""
-    if writer is None:
-        yield from blocks
-        return
+def _copying(writer: bar_copy.CopyWriter, blocks: Iterator[Iterable[Bar]],
+             ) -> Iterator[Iterable[Bar]]:
+    """``blocks`` passed on; the copy is dropped if they raise or are left unfinished
+    (``_csv_blocks`` publishes it at their end)."""
     try:
         yield from blocks
     except BaseException:
         writer.abandon()
         raise
-    writer.commit(clean=not skips.count)
 
 
 def _csv_blocks(path: str | Path, fmt: str, symbol: str, interval_hint: int | None,
@@ -83,7 +80,7 @@ def _csv_blocks(path: str | Path, fmt: str, symbol: str, interval_hint: int | No
     through ``csv_columns`` and ``BarStream.take_columns`` at once, any other through the row
     reader, line by line, into the same ``BarStream`` — so the result is the row reader's,
     exactly. A clean block's bars come as a lazy ``map``; a list handed out is cleared when
-    the next is asked for.
+    the next is asked for. The skip summary goes to ``warn`` once the bars are all out.
 
     A compressed file that breaks mid-block is re-read line by line from the end of the last
     whole block, so the error names the same line (and an ``end_ms`` before the break is
@@ -126,11 +123,21 @@ def _csv_blocks(path: str | Path, fmt: str, symbol: str, interval_hint: int | No
         if not exc.reason.startswith("compressed data"):
             raise
         yield from _rest_by_line(path, fmt, stream, consumed, spec, skips)
+        _end(writer, skips)
         return
     stream.finish()
     if writer is not None:
         writer.add(out)
     yield out
+    _end(writer, skips)
+
+
+def _end(writer: bar_copy.CopyWriter | None, skips: Skips) -> None:
+    """The file read to its end (or to ``end_ms``): publish the copy, say what was skipped.
+    Here, not after an error: a generator that raised is over."""
+    if writer is not None:
+        writer.commit(clean=not skips.count)
+    skips.report()
 
 
 def _line_rows(fmt: str, lines: Iterable[str], where: str, skips: Skips, first: int,

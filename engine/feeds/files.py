@@ -262,8 +262,7 @@ def _parts(path: str | Path, symbol: str | None, start_ms: int | None, end_ms: i
     skips = Skips(where, warn)
     if fmt in CSV_BAR_FORMATS:
         yield csv_bars(path, fmt, sym, interval_from_name(path), skips, start_ms, end_ms,
-                       cache_dir)
-        skips.report()  # the chain asks for the next part once the bars are all out
+                       cache_dir)  # which reports the skips at its end
         return
     yield _text_events(path, fmt, sym, skips, start_ms, end_ms)
 

@@ -397,3 +397,21 @@ def test_a_block_is_sane_exactly_when_every_row_passes(rows: list[tuple]) -> Non
     rowwise = all(bar_problem(t, None, o, h, lo, c, v, max_ts_ms()) is None
                   for o, h, lo, c, v in rows)
     assert _sane_values(*map(list, zip(*rows, strict=True))) == rowwise
+
+
+def test_after_an_error_the_stream_ends_without_a_summary(tmp_path: Path,
+                                                         sample: list[Bar]) -> None:
+    """``iter_events`` is a chain of parts now, not a generator: a read that raised is over
+    (the next ``next`` ends it) and tells no skip summary, as the generator did."""
+    whole = gzip.compress("".join(_spoil(_lines(sample, "ohlcv"), 3)).encode())
+    path = tmp_path / "btc_1m.csv.gz"
+    path.write_bytes(whole[: len(whole) * 2 // 3])
+    warned: list[str] = []
+    events = iter_events(path, warn=warned.append)
+    with pytest.raises(DataError, match="truncated"):
+        for _ in events:
+            pass
+    assert next(events, None) is None and warned == []
+    full = tmp_path / "btc_1m.csv"
+    full.write_text("".join(_spoil(_lines(sample, "ohlcv"), 3)))
+    assert len(list(iter_events(full, warn=warned.append))) > 0 and len(warned) == 1
