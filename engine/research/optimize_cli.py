@@ -27,6 +27,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from tapedesk.engine.assembly import load_user_strategies
     from tapedesk.engine.paths import data_dir
     from tapedesk.engine.research import optimize as opt
+    from tapedesk.engine.research.bar_cache import drop_old_caches
 
     for problem in load_user_strategies():
         print(f"warning: {problem}", file=sys.stderr)
@@ -46,6 +47,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     try:
         storage = opt.open_storage(url)
         cache_dir = data_dir(args.data_dir) / "cache" / "bars"  # shared with backtest
+        drop_old_caches(data_dir(args.data_dir))
         if args.worker:
             res = opt.run_worker(url, name, args.data, 0, cache_dir=cache_dir)
             print(f"worker {res.worker}: ran {len(res.ran)} trial(s): "

@@ -37,3 +37,15 @@ def test_cached_windows_equal_the_readers_windows(tmp_path: Path):
 def test_stream_captures_are_not_cached(tmp_path: Path):
     assert bar_cache.ensure("ws_capture", SAMPLE_STREAM, None, tmp_path) is None
     assert not list(tmp_path.iterdir())
+
+
+def test_the_old_packed_copies_are_removed_others_kept(tmp_path: Path):
+    old = tmp_path / "optimize" / "cache"
+    old.mkdir(parents=True)
+    (old / f"{'ab' * 16}-AUTO.bars").write_bytes(b"TDBARS1\0" + bytes(24 + 56 * 3))
+    (old / "notes.bars").write_bytes(b"mine")
+    bar_cache.drop_old_caches(tmp_path)
+    assert sorted(p.name for p in old.iterdir()) == ["notes.bars"]
+    (old / "notes.bars").unlink()
+    bar_cache.drop_old_caches(tmp_path)
+    assert not old.exists() and (tmp_path / "optimize").is_dir()
