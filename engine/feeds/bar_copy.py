@@ -108,10 +108,29 @@ def _cut(table: Table, start_ms: int | None, end_ms: int | None) -> tuple[int, i
 def read_copy(table: Table, symbol: str, start_ms: int | None = None,
               end_ms: int | None = None) -> Iterator[Bar]:
     """The bars of a copy with ``start_ms <= ts < end_ms``: an iterator of C-level parts
-    (no generator per bar; the file is opened when the first bar is pulled)."""
-    lo, hi = _cut(table, start_ms, end_ms)
-    blocks = table.blocks(NAMES, lo, hi, BLOCK)
+    (no generator per bar; the file is opened when the first bar is pulled). A copy cut
+    short or replaced after it was checked is a DataError, never fewer or other bars."""
+    try:
+        lo, hi = _cut(table, start_ms, end_ms)
+    except ColumnsError as exc:
+        raise _broken(table, exc) from None
+    blocks = _checked(table, table.blocks(NAMES, lo, hi, BLOCK))
     return chain.from_iterable(starmap(partial(make_bars, symbol), blocks))
+
+
+def _checked(table: Table, blocks: Iterator[list[list[Any]]]) -> Iterator[list[list[Any]]]:
+    try:
+        yield from blocks
+    except ColumnsError as exc:
+        raise _broken(table, exc) from None
+
+
+def _broken(table: Table, exc: ColumnsError) -> Exception:
+    from tapedesk.engine.feeds.checks import DataError
+
+    return DataError(table.meta.get("source", table.path),
+                     f"its binary copy broke while being read ({exc}); run again: the copy "
+                     "is checked (and rebuilt) before it is read")
 
 
 def span(table: Table, start_ms: int | None = None,

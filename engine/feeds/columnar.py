@@ -35,7 +35,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from tapedesk.engine.events import Bar
 
@@ -127,11 +127,22 @@ class Table:
     columns: dict[str, Column]
     size: int
     version: int
+    inode: tuple[int, int]  # (st_dev, st_ino) of the file that was checked
+
+    def _open(self, buffering: int = -1) -> BinaryIO:
+        """The checked file itself: one replaced since (a copy rebuilt by another process)
+        is an error, never read with this header's offsets."""
+        fh = open(self.path, "rb", buffering=buffering)  # noqa: SIM115
+        st = os.fstat(fh.fileno())
+        if (st.st_dev, st.st_ino) != self.inode or st.st_size != self.size:
+            fh.close()
+            raise ColumnsError(f"{self.path}: changed since it was checked")
+        return fh
 
     def column(self, name: str) -> array:
         """One whole column (decompressed), ``rows`` long or a ColumnsError."""
         col = self.columns[name]
-        with open(self.path, "rb") as fh:
+        with self._open() as fh:
             fh.seek(col.offset)
             blob = fh.read(col.bytes)
         if len(blob) != col.bytes:
@@ -153,7 +164,7 @@ class Table:
     def value(self, name: str, row: int) -> int | float:
         """One value of a raw column (a seek and an 8-byte read)."""
         col = self.columns[name]
-        with open(self.path, "rb") as fh:
+        with self._open() as fh:
             fh.seek(col.offset + row * WIDTH)
             got = fh.read(WIDTH)
         if len(got) != WIDTH:
@@ -165,7 +176,7 @@ class Table:
         col = self.columns[name]
         item = array(col.type)
         lo, hi = 0, self.rows
-        with open(self.path, "rb") as fh:
+        with self._open() as fh:
             while lo < hi:
                 mid = (lo + hi) // 2
                 fh.seek(col.offset + mid * WIDTH)
@@ -188,8 +199,10 @@ class Table:
         offset is how far the reading is (the backtest's progress bar follows it).
         """
         cols = [self.columns[n] for n in names]
-        files = [open(self.path, "rb", buffering=0) for _ in cols]  # noqa: SIM115
+        files: list[BinaryIO] = []
         try:
+            for _ in cols:
+                files.append(self._open(buffering=0))
             for f, col in zip(files, cols, strict=True):
                 f.seek(col.offset + lo * WIDTH)
             arrays = [array(col.type) for col in cols]
@@ -218,7 +231,8 @@ def open_table(path: Path | str) -> Table:
     with open(path, "rb") as fh:
         first = fh.read(len(MAGIC))
         line = fh.readline(_MAX_HEADER)
-        size = os.fstat(fh.fileno()).st_size
+        st = os.fstat(fh.fileno())
+    size = st.st_size
     if first == MAGIC:
         version = 2
     elif first == MAGIC_V1:
@@ -252,7 +266,7 @@ def open_table(path: Path | str) -> Table:
     if pos != size:  # cut short (or grown): the data behind the header is not all there
         raise ColumnsError(f"{path}: truncated or corrupt ({size:,} bytes, the header "
                            f"describes {pos:,})")
-    return Table(path, rows, meta, columns, size, version)
+    return Table(path, rows, meta, columns, size, version, (st.st_dev, st.st_ino))
 
 
 def read_header(path: Path) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from tapedesk.engine.clock import iso
 from tapedesk.engine.events import Bar
-from tapedesk.engine.feeds import bar_copy, columnar, load_bars
+from tapedesk.engine.feeds import DataError, bar_copy, columnar, load_bars
 from tapedesk.engine.feeds.files import iter_events
 from tapedesk.engine.market_data.store import month_bars, save_month
 from tapedesk.engine.research import bar_cache
@@ -152,8 +152,24 @@ def test_a_copy_cut_short_while_read_is_an_error_not_fewer_bars(
     next(events)
     with open(copy[0].path, "r+b") as fh:
         fh.truncate(copy[0].size - 100)
-    with pytest.raises(columnar.ColumnsError, match="truncated"):
+    with pytest.raises(DataError, match="truncated while being read"):
         list(events)
+
+
+def test_a_copy_replaced_after_its_check_is_an_error_not_other_bars(tmp_path: Path,
+                                                                    bars: list[Bar]):
+    """Another process rebuilt the copy (its source changed) between this one's check and
+    its reading: this header's offsets are never used on that file."""
+    src = _csv(tmp_path / "btc_1m.csv", bars)
+    cache = tmp_path / "cache"
+    copy = bar_cache.ensure("ohlcv_csv", src, None, cache)
+    assert copy is not None
+    _csv(src, bars[:3000])
+    assert bar_cache.ensure("ohlcv_csv", src, None, cache) is not None  # rebuilt in place
+    with pytest.raises(DataError, match="changed since it was checked"):
+        list(bar_cache.iter_bars(copy))
+    with pytest.raises(DataError, match="changed since it was checked"):
+        list(bar_cache.iter_bars(copy, bars[10].ts))
 
 
 def test_the_command_rebuilds_a_damaged_copy(tmp_path: Path, bars: list[Bar]):
