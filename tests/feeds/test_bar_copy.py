@@ -197,3 +197,18 @@ def test_the_command_rebuilds_a_damaged_copy(tmp_path: Path, bars: list[Bar]):
     copy.write_bytes(good[: len(good) // 2])
     assert run() == first and copy.read_bytes() == good
     assert first == run("--no-cache") and first["trades"]
+
+
+def test_the_same_copy_written_again_meanwhile_is_read(tmp_path: Path, bars: list[Bar]):
+    """Two optimizer workers may both write the copy of an unchanged source: a reader
+    checked the first and reads the second (the same header, so the same bars)."""
+    src = _csv(tmp_path / "btc_1m.csv", bars)
+    cache = tmp_path / "cache"
+    copy = bar_cache.ensure("ohlcv_csv", src, None, cache)
+    assert copy is not None
+    where = copy[0].path
+    os.link(where, tmp_path / "held")  # the old inode stays taken
+    where.unlink()
+    again = bar_cache.ensure("ohlcv_csv", src, None, cache)
+    assert again is not None and again[0].inode != copy[0].inode
+    assert _key(bar_cache.iter_bars(copy)) == _key(bars)
