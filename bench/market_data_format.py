@@ -4,7 +4,7 @@ One month of real 1m bars (the bundled sample's January 2022, 44,640 bars) in ea
 
 - the archive's zip (Binance's 12-column CSV, as downloaded) and a gzip of the same CSV,
   read by the desk's CSV reader (``feeds.load_bars``, its fast column path);
-- ``.cols``, the store's format (``market_data.columns``: typed columns, byte-shuffled,
+- ``.cols``, the store's format (``feeds.columnar``: typed columns, byte-shuffled,
   zlib), read by ``store.month_bars``; and the same columns without compression;
 - parquet (pyarrow, zstd), when pyarrow is installed, read with ``to_pylist`` per column.
 

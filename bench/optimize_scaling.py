@@ -141,7 +141,7 @@ def main() -> None:
     sha = file_sha256(data)
     from tapedesk.engine.research import bar_cache
 
-    cache = bar_cache.ensure("ohlcv_csv", data, sha, None, CACHE)  # as the command does, once
+    cache = bar_cache.ensure("ohlcv_csv", data, None, CACHE)  # as the command does, once
     first, end, n = bar_cache.span(cache) if cache else data_span(data, None, None, None,
                                                                     "ohlcv_csv")
     print(f"data: {n:,} bars ({data.stat().st_size / 1e6:.0f} MB CSV), {cores} cores, "

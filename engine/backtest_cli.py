@@ -9,7 +9,6 @@ reason, instead of silently producing nothing.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -134,7 +133,7 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
 
 
 def _cache_dir(args: argparse.Namespace) -> Path | None:
-    """Where columnar copies of large CSVs live (engine.feeds.columnar), or None."""
+    """Where binary copies of large CSVs live (engine.feeds.bar_copy), or None."""
     if getattr(args, "no_cache", False):
         return None
     from tapedesk.engine.paths import data_dir
@@ -187,12 +186,11 @@ def _bytes_read(path: Path, update: Callable[[int], None],
     """
     targets = {os.path.realpath(path): 1.0}
     if cache_dir is not None:
-        from tapedesk.engine.feeds.columnar import cache_path
+        from tapedesk.engine.feeds.bar_copy import progress_file
 
-        column = cache_path(cache_dir, path) / "open_ts.i64"
-        with contextlib.suppress(OSError):
-            targets[os.path.realpath(column)] = path.stat().st_size / max(
-                1, column.stat().st_size)
+        copy = progress_file(cache_dir, path)
+        if copy is not None:
+            targets[os.path.realpath(copy[0])] = copy[1]
     fd: list[tuple[int, float]] = []
 
     def find() -> None:

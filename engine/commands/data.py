@@ -112,7 +112,7 @@ def _list(args: argparse.Namespace) -> int:
     import json
 
     from tapedesk.engine.clock import iso
-    from tapedesk.engine.market_data.columns import StoreError
+    from tapedesk.engine.feeds.columnar import ColumnsError as StoreError
     from tapedesk.engine.market_data.store import absent_months, header_meta, series
 
     root = _root(args)

@@ -7,7 +7,7 @@ does not advance" and "close before open" skips, and the ``start_ms``/``end_ms``
 state lives in the object, not in a chain of generators, so a reader can hand it rows one
 by one (``push``) where a block of the file is irregular, and a whole block of columns
 (``take_columns``) where the block is clean — the CSV streaming reader's fast path, which
-the engine gets bars from at C speed. ``take_columns`` refuses (returns False, having
+the engine gets bars from at C speed. ``take_columns`` refuses (returns None, having
 changed nothing) unless the block provably gives the very same bars, skips and state that
 ``push`` row by row would: then the caller pushes the block's rows instead.
 """
@@ -18,6 +18,7 @@ import bisect
 import itertools
 import math
 import operator
+from collections.abc import Iterator
 from itertools import repeat
 
 from tapedesk.engine.events import Bar
@@ -50,6 +51,8 @@ class BarStream:
         self.last_open: int | None = None
         self.done = False
         self.out: list[Bar] = []
+        #: The columns of the bars ``take_columns`` last returned (a copy is written from them).
+        self.taken: tuple[list, ...] = ()
 
     # -- row by row ---------------------------------------------------------------------
 
@@ -132,8 +135,12 @@ class BarStream:
     # -- a clean block at once ----------------------------------------------------------
 
     def take_columns(self, open_ts: list[int], close_ts: list[int] | None, o: list[float],
-                     h: list[float], lo: list[float], c: list[float], v: list[float]) -> bool:
-        """A block of parsed rows as columns; False (nothing changed) unless it is clean.
+                     h: list[float], lo: list[float], c: list[float], v: list[float],
+                     ) -> Iterator[Bar] | None:
+        """A block of parsed rows as columns: its bars, made as they are pulled (65,536 new
+        objects alive at once cost the cyclic GC more than making them); None (nothing
+        changed) unless the block is clean. Call it with ``out`` empty: the block's bars
+        come after the bars already out.
 
         Clean: every row passes ``bar_problem``, open times strictly increase (from the
         last bar's too) in steps of at most ``LEAP_MS``, close times are sorted and not
@@ -142,30 +149,30 @@ class BarStream:
         """
         n = len(open_ts)
         if self.head is not None or self.held is not None or self.done or not n:
-            return False
+            return None
         first, last = open_ts[0], open_ts[-1]
         if (self.last_open is not None and first <= self.last_open) or (
                 self.prev_t is not None and first - self.prev_t > LEAP_MS):
-            return False
+            return None
         if first < MIN_TS_MS or last > self.max_ms:
-            return False
+            return None
         if n > 1:  # strictly increasing, in steps of at most LEAP_MS
             steps = list(map(operator.sub, itertools.islice(open_ts, 1, None), open_ts))
             if min(steps) <= 0 or max(steps) > LEAP_MS:
-                return False
+                return None
         if close_ts is None:
             close_ts = list(map(operator.add, open_ts, repeat(self.interval - 1)))
             if self.interval < 1:
-                return False
+                return None
         else:
             if close_ts[0] < MIN_TS_MS or close_ts[-1] > self.max_ms:
-                return False
+                return None
             if not all(map(operator.le, close_ts, itertools.islice(close_ts, 1, None))):
-                return False
+                return None
             if not all(map(operator.le, open_ts, close_ts)):
-                return False
+                return None
         if not _sane_values(o, h, lo, c, v):
-            return False
+            return None
         lo_i, hi_i = 0, n
         if self.start_ms is not None:
             lo_i = bisect.bisect_left(close_ts, self.start_ms)
@@ -176,22 +183,24 @@ class BarStream:
         self.prev_t = self.last_open = last if hi_i == n else open_ts[hi_i]
         if lo_i or hi_i < n:
             if lo_i >= hi_i:
-                return True
+                return iter(())
             open_ts, close_ts, o, h, lo, c, v = (
                 x[lo_i:hi_i] for x in (open_ts, close_ts, o, h, lo, c, v))
-        self.out.extend(map(Bar, repeat(self.symbol), open_ts, close_ts, o, h, lo, c, v))
-        return True
+        self.taken = (open_ts, close_ts, o, h, lo, c, v)
+        return map(Bar, repeat(self.symbol), open_ts, close_ts, o, h, lo, c, v)
 
 
 def _sane_values(o: list[float], h: list[float], lo: list[float], c: list[float],
                  v: list[float]) -> bool:
-    """``bar_problem``'s value checks, a column at a time. A column's sum is finite only if
-    every value is (inf and NaN propagate; an overflowing sum merely refuses the block), and
-    ``lo <= o <= h`` with ``lo <= c <= h`` implies ``lo <= h``."""
-    isfinite = math.isfinite
-    for col in (o, h, lo, c, v):
-        if not isfinite(sum(col)):
-            return False
+    """``bar_problem``'s value checks, a column at a time, in as few passes as prove them.
+
+    ``lo <= o <= h`` and ``lo <= c <= h`` fail for a NaN anywhere in o/h/lo/c (every
+    comparison with NaN is False) and, with ``min(lo) > 0`` and ``max(h) < MAX_PRICE``, put
+    every price in ``(0, MAX_PRICE)`` (so finite) and imply ``lo <= h``. Volume is bounded
+    by ``min``/``max``, which can step over a NaN: its sum is finite only if every value is
+    (inf and NaN propagate; an overflowing sum merely refuses the block)."""
+    if not math.isfinite(sum(v)):
+        return False
     if not (min(lo) > 0 and max(h) < MAX_PRICE and min(v) >= 0 and max(v) < MAX_SIZE):
         return False
     le = operator.le

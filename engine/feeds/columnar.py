@@ -1,178 +1,293 @@
-"""A columnar copy of a bar file's bars: written once while the file is read, read at C speed.
+"""The one binary format of bars (and other numeric series) on disk: a file of typed columns.
 
-Parsing text is most of a streamed backtest's reading cost (~1 µs a line here even a column
-at a time); reading the same bars back from native int64/float64 columns is a few
-``array.frombytes`` + ``tolist`` calls per 65,536 bars. So ``iter_events(..., cache_dir=D)``
-(the backtest CLI passes ``<data dir>/cache/bars``) writes, beside its first read of a CSV,
-one directory per source file::
+Used for downloaded market data (``market_data.store``: a month per file, compressed, since
+those files are kept) and for the copies of bar files the backtest and the optimizer read
+instead of parsing text (``bar_copy``: raw columns, since a copy is rebuilt at will and is
+read a block at a time, at an offset, without decompressing what comes before).
 
-    D/<sha256 of the source's real path>/
-        meta.json      {"version", "source", "size", "mtime_ns", "format", "symbol", "rows"}
-        open_ts.i64  ts.i64  open.f64  high.f64  low.f64  close.f64  volume.f64
+Layout::
 
-(native byte order, ``array`` type codes ``q`` and ``d``; ``ts`` is the close time the
-reader gave each bar), and later reads of the unchanged file (same size and mtime) stream
-the bars from it.
+    MAGIC                              b"TAPEDESK-COLUMNS 2\\n"
+    one JSON line                      {"rows": n, "meta": {...}, "columns":
+                                        [{"name", "type": "q"|"d", "codec", "bytes"}, ...]}
+    each column's bytes, in order      native-endian int64 ("q") / float64 ("d") values;
+                                       codec "raw" as they are, "zlib-shuffle" with the 8
+                                       bytes of each value split into 8 planes, then zlib'd
 
-Exactness: only a file read *whole* (no ``start``/``end``), without a single skipped row and
-with close times never decreasing, is copied — so the copy holds exactly what the CSV reader
-yields, and a ``start``/``end`` cut of it (a bisection of the sorted close times) is exactly
-the cut the CSV reader makes. Anything else (a dirty file, a changed file, an unreadable copy,
-another version of this format) reads the CSV as before. Floats and ints are stored as the
-reader produced them: the same values bit for bit.
+Version 1 files (``TAPEDESK-COLUMNS 1``, the store's first format) are the same without
+``codec``: every column was "zlib-shuffle"; they are read as such. ``open_table`` is the one
+place a file is judged: a wrong magic, a bad header, a column whose size disagrees with the
+row count or a file size that disagrees with the header is a ``ColumnsError`` naming the
+file, never a short read. Blocks of raw columns are checked again as they are read (a file
+cut short while being read is an error too).
 
-Another writer (e.g. a downloader of Binance's archives) can produce the same layout with
-``ColumnarWriter`` and read it with ``read_bars``; ``meta.json`` names the source it mirrors.
+Bars are the columns ``BAR_COLUMNS``; ``make_bars`` is the one place they become ``Bar``
+objects (C-level ``map`` over column lists: no Python code per bar but ``Bar`` itself).
 """
 
 from __future__ import annotations
 
-import bisect
-import contextlib
-import hashlib
 import json
 import os
-import shutil
+import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from itertools import repeat
-from operator import attrgetter
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from tapedesk.engine.events import Bar
 
-VERSION = 1
-#: (file name, array type code, Bar attribute), in Bar's argument order after the symbol.
-COLUMNS = (
-    ("open_ts.i64", "q", "open_ts"), ("ts.i64", "q", "ts"), ("open.f64", "d", "open"),
-    ("high.f64", "d", "high"), ("low.f64", "d", "low"), ("close.f64", "d", "close"),
-    ("volume.f64", "d", "volume"),
-)
-#: Bars read per column at once: ~3.5 MiB of arrays, ~10 MiB of Bar objects.
-BLOCK = 65_536
-#: Files smaller than this are read from the text each time (a copy would not pay).
-MIN_SOURCE_BYTES = 4 << 20
+MAGIC = b"TAPEDESK-COLUMNS 2\n"
+MAGIC_V1 = b"TAPEDESK-COLUMNS 1\n"
+RAW, PACKED = "raw", "zlib-shuffle"
+WIDTH = 8  # both "q" and "d"
+#: Bars as columns, in ``Bar``'s argument order after the symbol (close_ms is ``Bar.ts``).
+BAR_COLUMNS = (("open_ms", "q"), ("close_ms", "q"), ("open", "d"), ("high", "d"),
+               ("low", "d"), ("close", "d"), ("volume", "d"))
+_MAX_HEADER = 1 << 20
 
 
-def cache_path(cache_dir: Path, source: str | Path) -> Path:
-    real = os.path.realpath(source)
-    return Path(cache_dir) / hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()
+class ColumnsError(Exception):
+    """A columns file that cannot be read (truncated, corrupt, not ours)."""
 
 
-def _identity(source: str | Path) -> dict[str, object]:
-    st = os.stat(source)
-    return {"source": os.path.realpath(source), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+def make_bars(symbol: str, open_ms: Sequence[int], close_ms: Sequence[int],
+              o: Sequence[float], h: Sequence[float], lo: Sequence[float],
+              c: Sequence[float], v: Sequence[float]) -> Iterator[Bar]:
+    """Bars from column lists, made as they are pulled: one C-level ``map``, the way every
+    binary reader makes them. Lazily, because 65,536 live new objects at once cost the
+    cyclic GC more than making them (a block read into a list took twice as long)."""
+    return map(Bar, repeat(symbol), open_ms, close_ms, o, h, lo, c, v)
 
 
-def valid_copy(cache_dir: Path, source: str | Path, fmt: str) -> Path | None:
-    """The copy's directory if it mirrors ``source`` as it is now, else None."""
-    where = cache_path(cache_dir, source)
+def _shuffle(raw: bytes) -> bytes:
+    return b"".join(raw[i::WIDTH] for i in range(WIDTH))
+
+
+def _unshuffle(raw: bytes) -> bytes:
+    n = len(raw) // WIDTH
+    out = bytearray(len(raw))
+    for i in range(WIDTH):
+        out[i::WIDTH] = raw[i * n:(i + 1) * n]
+    return bytes(out)
+
+
+def header_bytes(rows: int, meta: dict[str, Any], heads: list[dict[str, Any]]) -> bytes:
+    head = {"rows": rows, "meta": meta, "columns": heads}
+    return MAGIC + json.dumps(head, separators=(",", ":")).encode() + b"\n"
+
+
+def write_table(path: Path, columns: dict[str, array], meta: dict[str, Any],
+                codec: str = PACKED) -> int:
+    """Write equal-length ``array('q')``/``array('d')`` columns atomically; bytes written."""
+    lengths = {len(c) for c in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"columns of unequal length: {sorted(lengths)}")
+    blobs, heads = [], []
+    for name, col in columns.items():
+        if col.typecode not in "qd" or col.itemsize != WIDTH:
+            raise ValueError(f"column {name}: type {col.typecode!r} is not int64/float64")
+        blob = col.tobytes()
+        if codec == PACKED:
+            blob = zlib.compress(_shuffle(blob), 6)
+        blobs.append(blob)
+        heads.append({"name": name, "type": col.typecode, "codec": codec, "bytes": len(blob)})
+    data = header_bytes(lengths.pop() if lengths else 0, meta, heads) + b"".join(blobs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
-        meta = json.loads((where / "meta.json").read_text())
-        ident = _identity(source)
-    except (OSError, ValueError):
-        return None
-    if meta.get("version") != VERSION or meta.get("format") != fmt:
-        return None
-    if any(meta.get(k) != v for k, v in ident.items()):
-        return None
-    rows = meta.get("rows")
-    for name, code, _ in COLUMNS:
-        try:
-            if (where / name).stat().st_size != rows * array(code).itemsize:
-                return None
-        except (OSError, TypeError):
-            return None
-    return where
-
-
-def read_bars(where: Path, symbol: str, start_ms: int | None = None,
-              end_ms: int | None = None) -> Iterator[Bar]:
-    """The bars of a copy, ``start_ms <= ts < end_ms``, ``BLOCK`` at a time."""
-    rows = json.loads((where / "meta.json").read_text())["rows"]
-    files = [open(where / name, "rb") for name, _, _ in COLUMNS]  # noqa: SIM115
-    try:
-        lo, hi = 0, rows
-        if start_ms is not None or end_ms is not None:
-            lo, hi = _range(files[1], rows, start_ms, end_ms)
-        for f in files:
-            f.seek(lo * 8)
-        i = lo
-        while i < hi:
-            k = min(BLOCK, hi - i)
-            cols = []
-            for f, (_, code, _) in zip(files, COLUMNS, strict=True):
-                a = array(code)
-                a.frombytes(f.read(k * 8))
-                cols.append(a.tolist())
-            i += k
-            yield from map(Bar, repeat(symbol), *cols)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)  # a crash leaves the old file or the new one, never half of one
     finally:
-        for f in files:
-            f.close()
+        tmp.unlink(missing_ok=True)
+    return len(data)
 
 
-def _range(ts_file: object, rows: int, start_ms: int | None, end_ms: int | None,
-           ) -> tuple[int, int]:
-    """Row indexes of the first close time >= start and the first >= end (sorted column)."""
-    a = array("q")
-    a.frombytes(ts_file.read(rows * 8))  # type: ignore[attr-defined]
-    lo = bisect.bisect_left(a, start_ms) if start_ms is not None else 0
-    hi = bisect.bisect_left(a, end_ms) if end_ms is not None else rows
-    return lo, max(lo, hi)
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    codec: str
+    offset: int
+    bytes: int
 
 
-class ColumnarWriter:
-    """Append bars a block at a time; ``commit`` publishes the copy, ``abandon`` drops it.
+@dataclass(frozen=True)
+class Table:
+    """A checked columns file: what its header says, where each column lies."""
 
-    Written under ``<dir>.part`` and renamed into place whole, so a reader never sees half a
-    copy; a bar whose close time goes back makes the copy unusable (``ok`` turns False).
-    """
+    path: Path
+    rows: int
+    meta: dict[str, Any]
+    columns: dict[str, Column]
+    size: int
+    version: int
+    inode: tuple[int, int]  # (st_dev, st_ino) of the file that was checked
 
-    def __init__(self, cache_dir: Path, source: str | Path, fmt: str, symbol: str) -> None:
-        self.final = cache_path(cache_dir, source)
-        self.part = self.final.with_name(self.final.name + f".part{os.getpid()}")
-        self.meta = {"version": VERSION, **_identity(source), "format": fmt, "symbol": symbol}
-        shutil.rmtree(self.part, ignore_errors=True)
-        self.part.mkdir(parents=True)
-        self.files = [open(self.part / name, "wb") for name, _, _ in COLUMNS]  # noqa: SIM115
-        self.getters = [attrgetter(attr) for _, _, attr in COLUMNS]
-        self.rows = 0
-        self.last_ts: int | None = None
-        self.ok = True
-
-    def add(self, bars: list[Bar]) -> None:
-        if not bars or not self.ok:
-            return
-        ts = list(map(attrgetter("ts"), bars))
-        if (self.last_ts is not None and ts[0] < self.last_ts) or not all(
-                map(int.__le__, ts, ts[1:])):
-            self.ok = False
-            return
-        self.last_ts = ts[-1]
+    def _open(self, buffering: int = -1) -> BinaryIO:
+        """The checked file, or one with the very same header (the same copy written again
+        by another process: two optimizer workers); any other replacement is an error,
+        never read with this header's offsets."""
+        fh = open(self.path, "rb", buffering=buffering)  # noqa: SIM115
+        st = os.fstat(fh.fileno())
+        if (st.st_dev, st.st_ino) == self.inode and st.st_size == self.size:
+            return fh
         try:
-            for f, get, (_, code, _) in zip(self.files, self.getters, COLUMNS, strict=True):
-                array(code, map(get, bars)).tofile(f)
-        except OSError:  # a full disk spoils the copy, never the backtest
-            self.ok = False
-            return
-        self.rows += len(bars)
+            now = open_table(self.path)
+        except (OSError, ColumnsError):
+            now = None
+        if now is not None and now.inode == (st.st_dev, st.st_ino) and (
+                now.rows, now.meta, now.columns, now.size) == (
+                self.rows, self.meta, self.columns, self.size):
+            return fh
+        fh.close()
+        raise ColumnsError(f"{self.path}: changed since it was checked")
 
-    def commit(self) -> None:
-        """Publish the copy if every bar so far was fine (else drop it)."""
+    def column(self, name: str) -> array:
+        """One whole column (decompressed), ``rows`` long or a ColumnsError."""
+        col = self.columns[name]
+        with self._open() as fh:
+            fh.seek(col.offset)
+            blob = fh.read(col.bytes)
+        if len(blob) != col.bytes:
+            raise ColumnsError(f"{self.path}: truncated while being read")
         try:
-            for f in self.files:
-                f.close()
-            if not self.ok or not self.rows:
-                raise OSError("nothing to publish")
-            (self.part / "meta.json").write_text(json.dumps({**self.meta, "rows": self.rows}))
-            shutil.rmtree(self.final, ignore_errors=True)
-            os.replace(self.part, self.final)
-        except OSError:
-            self.abandon()
+            raw = _unshuffle(zlib.decompress(blob)) if col.codec == PACKED else blob
+        except zlib.error as exc:
+            raise ColumnsError(f"{self.path}: data is truncated or corrupt ({exc})") from None
+        if len(raw) != self.rows * WIDTH:
+            raise ColumnsError(f"{self.path}: column {name} has {len(raw) // WIDTH} rows, "
+                               f"not {self.rows}")
+        out = array(col.type)
+        out.frombytes(raw)
+        return out
 
-    def abandon(self) -> None:
-        for f in self.files:
-            with contextlib.suppress(OSError):
+    def has_raw(self, names: Sequence[str]) -> bool:
+        return all(n in self.columns and self.columns[n].codec == RAW for n in names)
+
+    def value(self, name: str, row: int) -> int | float:
+        """One value of a raw column (a seek and an 8-byte read)."""
+        col = self.columns[name]
+        with self._open() as fh:
+            fh.seek(col.offset + row * WIDTH)
+            got = fh.read(WIDTH)
+        if len(got) != WIDTH:
+            raise ColumnsError(f"{self.path}: truncated while being read")
+        return array(col.type, got)[0]
+
+    def first_at_least(self, name: str, value: int) -> int:
+        """Index of the first row whose (sorted, raw) column ``name`` is >= ``value``."""
+        col = self.columns[name]
+        item = array(col.type)
+        lo, hi = 0, self.rows
+        with self._open() as fh:
+            while lo < hi:
+                mid = (lo + hi) // 2
+                fh.seek(col.offset + mid * WIDTH)
+                got = fh.read(WIDTH)
+                if len(got) != WIDTH:
+                    raise ColumnsError(f"{self.path}: truncated while being read")
+                del item[:]
+                item.frombytes(got)
+                if item[0] < value:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        return lo
+
+    def blocks(self, names: Sequence[str], lo: int, hi: int, block: int,
+               ) -> Iterator[list[list[Any]]]:
+        """Rows ``lo..hi`` of raw columns as lists, ``block`` rows at a time.
+
+        One unbuffered handle per column, each moving through its column: the first one's
+        offset is how far the reading is (the backtest's progress bar follows it).
+        """
+        cols = [self.columns[n] for n in names]
+        files: list[BinaryIO] = []
+        try:
+            for _ in cols:
+                files.append(self._open(buffering=0))
+            for f, col in zip(files, cols, strict=True):
+                f.seek(col.offset + lo * WIDTH)
+            arrays = [array(col.type) for col in cols]
+            i = lo
+            while i < hi:
+                k = min(block, hi - i)
+                want = k * WIDTH
+                out = []
+                for f, a in zip(files, arrays, strict=True):
+                    got = f.read(want)
+                    if len(got) != want:
+                        raise ColumnsError(f"{self.path}: truncated while being read")
+                    del a[:]
+                    a.frombytes(got)
+                    out.append(a.tolist())
+                i += k
+                yield out
+        finally:
+            for f in files:
                 f.close()
-        shutil.rmtree(self.part, ignore_errors=True)
+
+
+def open_table(path: Path | str) -> Table:
+    """Read and check the header of a columns file (no data): a ``Table`` or ColumnsError."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        first = fh.read(len(MAGIC))
+        line = fh.readline(_MAX_HEADER)
+        st = os.fstat(fh.fileno())
+    size = st.st_size
+    if first == MAGIC:
+        version = 2
+    elif first == MAGIC_V1:
+        version = 1
+    else:
+        raise ColumnsError(f"{path}: not a tapedesk columns file")
+    if not line.endswith(b"\n"):
+        raise ColumnsError(f"{path}: truncated or corrupt (the header is cut short)")
+    try:
+        head = json.loads(line)
+        rows = head["rows"]
+        meta = head.get("meta", {})
+        pos = len(first) + len(line)
+        columns: dict[str, Column] = {}
+        for c in head["columns"]:
+            codec = c["codec"] if version == 2 else PACKED
+            nbytes = c["bytes"]
+            ok = (isinstance(rows, int) and rows >= 0 and isinstance(nbytes, int)
+                  and nbytes >= 0 and c["type"] in ("q", "d") and codec in (RAW, PACKED)
+                  and isinstance(c["name"], str) and c["name"] not in columns
+                  and isinstance(meta, dict))
+            if not ok:
+                raise ValueError(c)
+            if codec == RAW and nbytes != rows * WIDTH:
+                raise ColumnsError(f"{path}: column {c['name']} holds {nbytes:,} bytes, "
+                                   f"{rows:,} rows need {rows * WIDTH:,}")
+            columns[c["name"]] = Column(c["name"], c["type"], codec, pos, nbytes)
+            pos += nbytes
+    except (KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError):
+        raise ColumnsError(f"{path}: header is corrupt") from None
+    if pos != size:  # cut short (or grown): the data behind the header is not all there
+        raise ColumnsError(f"{path}: truncated or corrupt ({size:,} bytes, the header "
+                           f"describes {pos:,})")
+    return Table(path, rows, meta, columns, size, version, (st.st_dev, st.st_ino))
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    """The header alone (rows, meta, columns): what ``data list`` needs, without the data."""
+    t = open_table(path)
+    return {"rows": t.rows, "meta": t.meta,
+            "columns": [{"name": c.name, "type": c.type, "codec": c.codec, "bytes": c.bytes}
+                        for c in t.columns.values()]}
+
+
+def read_table(path: Path) -> tuple[dict[str, array], dict[str, Any]]:
+    """All columns and the meta dict. Raises ColumnsError for a damaged file."""
+    t = open_table(path)
+    return {name: t.column(name) for name in t.columns}, t.meta
+

@@ -5,7 +5,7 @@ A clean block is parsed a column at a time (``csv_columns``) and taken whole by
 ``bar_stream.BarStream``; any other block goes through the row readers of ``readers``, line
 by line, into the same ``BarStream`` — so the bars, the skips and the ``file:line`` of an
 error are the line-by-line reader's exactly. With a ``cache_dir`` the bars come from, or are
-copied to, a columnar copy (``columnar``).
+copied to, a binary copy (``bar_copy``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from tapedesk.engine.events import Bar
-from tapedesk.engine.feeds import columnar, files
+from tapedesk.engine.feeds import bar_copy, files
 from tapedesk.engine.feeds.bar_stream import BarStream
 from tapedesk.engine.feeds.checks import DataError, Skips
 from tapedesk.engine.feeds.csv_columns import OhlcvColumns, binance_columns, ninjabot_columns
@@ -40,42 +41,46 @@ CSV_BAR_FORMATS: dict[str, Callable[..., Any]] = {
 def csv_bars(path: str | Path, fmt: str, symbol: str, interval_hint: int | None, skips: Skips,
              start_ms: int | None, end_ms: int | None,
              cache_dir: str | Path | None) -> Iterator[Bar]:
-    """From the columnar copy when there is a valid one; else from the text, copying a
-    large file read whole into ``cache_dir`` (published only if no row was skipped)."""
+    """From the binary copy when there is a valid, clean one; else from the text, copying a
+    large file read whole into ``cache_dir`` (``bar_copy``).
+
+    Returns a chain of blocks (lists of bars), not a generator of bars: a bar passes no
+    Python frame between the file and ``iter_events``.
+    """
     if cache_dir is None:
-        yield from _csv_bars(path, fmt, symbol, interval_hint, skips, start_ms,
-                             end_ms)
-        return
-    cache_dir = Path(cache_dir)
-    copy = columnar.valid_copy(cache_dir, path, fmt)
-    if copy is not None:
-        yield from columnar.read_bars(copy, symbol, start_ms, end_ms)
-        return
+        return chain.from_iterable(_csv_blocks(path, fmt, symbol, interval_hint, skips,
+                                               start_ms, end_ms))
+    copy = bar_copy.valid_copy(cache_dir, path, fmt)
+    if copy is not None and copy.meta.get("clean") is True:
+        return bar_copy.read_copy(copy, symbol, start_ms, end_ms)
     writer = None
-    if start_ms is None and end_ms is None:
+    if copy is None and start_ms is None and end_ms is None:
         with contextlib.suppress(OSError):
-            if Path(path).stat().st_size >= columnar.MIN_SOURCE_BYTES:
-                writer = columnar.ColumnarWriter(cache_dir, path, fmt, symbol)
+            if Path(path).stat().st_size >= bar_copy.MIN_SOURCE_BYTES:
+                writer = bar_copy.CopyWriter(cache_dir, path, fmt)
+    blocks = _csv_blocks(path, fmt, symbol, interval_hint, skips, start_ms, end_ms, writer)
+    return chain.from_iterable(_copying(writer, blocks) if writer else blocks)
+
+
+def _copying(writer: bar_copy.CopyWriter, blocks: Iterator[Iterable[Bar]],
+             ) -> Iterator[Iterable[Bar]]:
+    """``blocks`` passed on; the copy is dropped if they raise or are left unfinished
+    (``_csv_blocks`` publishes it at their end)."""
     try:
-        yield from _csv_bars(path, fmt, symbol, interval_hint, skips, start_ms,
-                             end_ms, writer.add if writer else None)
+        yield from blocks
     except BaseException:
-        if writer:
-            writer.abandon()
+        writer.abandon()
         raise
-    if writer:
-        if skips.count:
-            writer.abandon()
-        else:
-            writer.commit()
 
 
-def _csv_bars(path: str | Path, fmt: str, symbol: str, interval_hint: int | None,
-              skips: Skips, start_ms: int | None, end_ms: int | None,
-              on_block: Callable[[list[Bar]], None] | None = None) -> Iterator[Bar]:
-    """The bars of a CSV layout, read ``BLOCK_CHARS`` at a time: a clean block goes through
-    ``csv_columns`` and ``BarStream.take_columns`` at once, any other through the row reader,
-    line by line, into the same ``BarStream`` — so the result is the row reader's, exactly.
+def _csv_blocks(path: str | Path, fmt: str, symbol: str, interval_hint: int | None,
+                skips: Skips, start_ms: int | None, end_ms: int | None,
+                writer: bar_copy.CopyWriter | None = None) -> Iterator[Iterable[Bar]]:
+    """The bars of a CSV layout in lists, read ``BLOCK_CHARS`` at a time: a clean block goes
+    through ``csv_columns`` and ``BarStream.take_columns`` at once, any other through the row
+    reader, line by line, into the same ``BarStream`` — so the result is the row reader's,
+    exactly. A clean block's bars come as a lazy ``map``; a list handed out is cleared when
+    the next is asked for. The skip summary goes to ``warn`` once the bars are all out.
 
     A compressed file that breaks mid-block is re-read line by line from the end of the last
     whole block, so the error names the same line (and an ``end_ms`` before the break is
@@ -94,29 +99,45 @@ def _csv_bars(path: str | Path, fmt: str, symbol: str, interval_hint: int | None
             if fmt == "ohlcv_csv":
                 spec = ohlcv_header(iter(fh.readline, ""), where)
                 consumed = spec.line
+            readlines = fh.readlines
             while not stream.done:
-                lines = fh.readlines(BLOCK_CHARS)
+                lines = readlines(BLOCK_CHARS)
                 if not lines:
                     break
                 first = consumed + 1
                 consumed += len(lines)
                 block = columns(lines, spec) if stream.head is None else None
-                if block is None or not stream.take_columns(*block):
-                    _push_rows(stream, _line_rows(fmt, lines, where, skips, first, spec))
+                taken = stream.take_columns(*block) if block is not None else None
+                if taken is not None:
+                    if writer is not None:
+                        writer.add_columns(stream.taken)
+                    yield taken
+                    continue
+                _push_rows(stream, _line_rows(fmt, lines, where, skips, first, spec))
                 if out:
-                    if on_block is not None:
-                        on_block(out)
-                    yield from out
+                    if writer is not None:
+                        writer.add(out)
+                    yield out
                     out.clear()
     except DataError as exc:
         if not exc.reason.startswith("compressed data"):
             raise
         yield from _rest_by_line(path, fmt, stream, consumed, spec, skips)
+        _end(writer, skips)
         return
     stream.finish()
-    if on_block is not None:
-        on_block(out)
-    yield from out
+    if writer is not None:
+        writer.add(out)
+    yield out
+    _end(writer, skips)
+
+
+def _end(writer: bar_copy.CopyWriter | None, skips: Skips) -> None:
+    """The file read to its end (or to ``end_ms``): publish the copy, say what was skipped.
+    Here, not after an error: a generator that raised is over."""
+    if writer is not None:
+        writer.commit(clean=not skips.count)
+    skips.report()
 
 
 def _line_rows(fmt: str, lines: Iterable[str], where: str, skips: Skips, first: int,
@@ -136,7 +157,7 @@ def _push_rows(stream: BarStream, rows: Iterator[Any]) -> None:
 
 
 def _rest_by_line(path: str | Path, fmt: str, stream: BarStream, consumed: int, spec: Any,
-                  skips: Skips) -> Iterator[Bar]:
+                  skips: Skips) -> Iterator[list[Bar]]:
     """The lines after the first ``consumed``, one by one (see ``_csv_bars``)."""
     out = stream.out
     with files.open_text(path) as raw:
@@ -152,9 +173,9 @@ def _rest_by_line(path: str | Path, fmt: str, stream: BarStream, consumed: int, 
             for row in rows:
                 stream.push(row)
                 if out:
-                    yield from out
+                    yield out
                     out.clear()
                 if stream.done:
                     return
     stream.finish()
-    yield from out
+    yield out

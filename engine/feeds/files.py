@@ -39,7 +39,8 @@ import logging
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from pathlib import Path
 
 from tapedesk.engine.events import Bar, Kind, MarketEvent
@@ -233,9 +234,20 @@ def iter_events(
     else BTCUSDT. Memory stays flat except for the JSON kline formats (one document).
     Raises DataError (possibly mid-stream: a truncated gzip); skipped rows are reported in
     one ``warn`` line once the file has been read to the end (or to ``end_ms``).
-    ``cache_dir``: a CSV of bars is read from, or copied to, a columnar copy there
-    (``columnar``: the same bars, read several times faster).
+    ``cache_dir``: a CSV of bars is read from, or copied to, a binary copy there
+    (``bar_copy``: the same bars, read several times faster).
+
+    Nothing happens (not even format detection) until the first event is asked for. The
+    result is a C-level ``chain`` of the reader's parts, so a bar of a CSV or of its copy
+    passes no Python frame on its way to the caller.
     """
+    return chain.from_iterable(_parts(path, symbol, start_ms, end_ms, warn, fmt, cache_dir))
+
+
+def _parts(path: str | Path, symbol: str | None, start_ms: int | None, end_ms: int | None,
+           warn: Warn | None, fmt: str | None, cache_dir: str | Path | None,
+           ) -> Iterator[Iterable[MarketEvent]]:
+    """``iter_events``' work: the events as one or more iterables, in order."""
     warn = _default_warn if warn is None else warn
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
@@ -243,23 +255,28 @@ def iter_events(
     if fmt == "market_store":
         from tapedesk.engine.market_data.selection import selection_events
 
-        yield from selection_events(Path(path), start_ms, end_ms, warn)
+        yield selection_events(Path(path), start_ms, end_ms, warn)
         return
     sym = (symbol or symbol_from_name(path) or DEFAULT_SYMBOL).upper()
     where = str(path)
     skips = Skips(where, warn)
     if fmt in CSV_BAR_FORMATS:
-        yield from csv_bars(path, fmt, sym, interval_from_name(path), skips, start_ms, end_ms,
-                            cache_dir)
-        skips.report()
+        yield csv_bars(path, fmt, sym, interval_from_name(path), skips, start_ms, end_ms,
+                       cache_dir)  # which reports the skips at its end
         return
+    yield _text_events(path, fmt, sym, skips, start_ms, end_ms)
+
+
+def _text_events(path: str | Path, fmt: str, sym: str, skips: Skips, start_ms: int | None,
+                 end_ms: int | None) -> Iterator[MarketEvent]:
+    """The formats read row by row (JSON klines, stream captures)."""
     with open_text(path) as raw:
         fh = _Counted(raw)
         with _read_errors(path, fh):
             if fmt == "ws_capture":
                 yield from capture_events(fh, sym, skips, start_ms, end_ms)
             else:
-                rows = ROW_READERS[fmt](fh, where, skips)
+                rows = ROW_READERS[fmt](fh, str(path), skips)
                 yield from bars(rows, sym, interval_from_name(path), skips, start_ms, end_ms)
     skips.report()
 

@@ -2,7 +2,7 @@
 
 Bar layouts yield rows ``(lineno, open_ms, close_ms|None, o, h, l, c, v)`` that ``bars`` checks,
 de-spikes and orders (``bar_stream.BarStream``; the CSV layouts are usually read a block at a
-time, ``files._csv_bars``, and come here only for irregular blocks); stream captures go through
+time, ``csv_stream._csv_blocks``, and come here only for irregular blocks); stream captures go through
 ``binance_messages.parse_message`` (which checks values) and ``capture_events`` (time order).
 Every rejected row goes to ``Skips``; only a file-level problem raises ``DataError``.
 """

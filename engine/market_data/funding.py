@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tapedesk.engine.events import Kind, MarketEvent, MarkPrice
+from tapedesk.engine.feeds.columnar import ColumnsError as StoreError
 from tapedesk.engine.market_data.archive import INTERVALS, interval_ms, month_of_ms, month_text
-from tapedesk.engine.market_data.columns import StoreError
 from tapedesk.engine.market_data.store import market_root, month_bars, month_funding, stored_months
 
 HOUR_MS = 3_600_000

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tapedesk.engine.clock import iso
 from tapedesk.engine.events import Bar, MarketEvent
+from tapedesk.engine.feeds.columnar import ColumnsError as StoreError
 from tapedesk.engine.market_data.archive import (
     INTERVALS,
     interval_ms,
@@ -26,7 +27,6 @@ from tapedesk.engine.market_data.archive import (
     months,
     parse_month,
 )
-from tapedesk.engine.market_data.columns import StoreError
 from tapedesk.engine.market_data.funding import with_funding
 from tapedesk.engine.market_data.store import (
     absent_months,

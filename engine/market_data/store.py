@@ -8,13 +8,13 @@ kind, interval and month::
     market/binance-um/.../absent.json      months the archive does not have (HTTP 404)
     market/partial/*.part                  interrupted downloads, resumed with HTTP Range
 
-Each file's header (``columns.read_header``) carries its span, gaps and provenance, so
-``tapedesk data list`` reads no data.
+Each file is in the desk's one binary format (``feeds.columnar``, compressed columns
+open_ms, open, high, low, close, volume); its header (``read_header``) carries its span,
+gaps and provenance, so ``tapedesk data list`` reads no data.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from tapedesk.engine.events import Bar
+from tapedesk.engine.feeds.columnar import make_bars, read_header, read_table, write_table
 from tapedesk.engine.market_data.archive import KINDS, Month, interval_ms, month_text
-from tapedesk.engine.market_data.columns import read_header, read_table, write_table
 from tapedesk.engine.market_data.parse import (
     BAR_COLUMNS,
     FUNDING_COLUMNS,
@@ -153,9 +153,8 @@ def month_bars(path: Path, symbol: str, interval: str) -> list[Bar]:
     step = interval_ms(interval) - 1
     opens = cols["open_ms"].tolist()
     closes = [t + step for t in opens]
-    return list(map(Bar, itertools.repeat(symbol), opens, closes, cols["open"].tolist(),
-                    cols["high"].tolist(), cols["low"].tolist(), cols["close"].tolist(),
-                    cols["volume"].tolist()))
+    return list(make_bars(symbol, opens, closes, cols["open"].tolist(), cols["high"].tolist(),
+                          cols["low"].tolist(), cols["close"].tolist(), cols["volume"].tolist()))
 
 
 def month_funding(path: Path) -> list[tuple[int, float]]:

@@ -18,9 +18,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tapedesk.engine.metrics import Metrics
+
+if TYPE_CHECKING:
+    from tapedesk.engine.research.bar_cache import Cache
 
 OBJECTIVES = ("sharpe", "net", "calmar", "expectancy")
 
@@ -85,7 +88,7 @@ def run_span(
     checkpoints: tuple[int, ...] = (),
     on_checkpoint: Callable[[int, float], None] | None = None,
     data: Path | None = None,
-    cache: Path | None = None,
+    cache: Cache | None = None,
 ) -> tuple[Metrics, list[Any], list[tuple[int, float]]]:
     """Backtest ``spec.strategy`` with ``params`` on events in ``[start, end)``.
 

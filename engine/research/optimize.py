@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import TrialState
@@ -35,6 +35,9 @@ from tapedesk.engine.research.objectives import (
 )
 from tapedesk.engine.research.search_space import Dimension
 from tapedesk.engine.research.walk_forward import Fold
+
+if TYPE_CHECKING:
+    from tapedesk.engine.research.bar_cache import Cache
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -163,7 +166,7 @@ def run_worker(url: str, name: str, data: Path | None = None, index: int = 0,
                cache_dir: Path | None = None) -> WorkerResult:
     """Run queued trials of every fold until none is waiting; ``data`` overrides the
     stored path (a copy on this machine, checked against the stored SHA-256); bars are
-    read from a packed copy under ``cache_dir`` (research.bar_cache) when one is given."""
+    read from the data's binary copy under ``cache_dir`` (research.bar_cache) when one is given."""
     from tapedesk.engine.assembly import load_user_strategies
     from tapedesk.engine.research.bar_cache import ensure
 
@@ -177,7 +180,7 @@ def run_worker(url: str, name: str, data: Path | None = None, index: int = 0,
         raise OptimizeError(f"{path}: data file not found on this machine (give --data)")
     if data is not None and file_sha256(path) != spec.data_sha256:
         raise OptimizeError(f"{path}: not the data this search was made with (SHA-256 differs)")
-    cache = ensure(spec.fmt, path, spec.data_sha256, spec.symbol, cache_dir)
+    cache = ensure(spec.fmt, path, spec.symbol, cache_dir)
     me = f"{socket.gethostname()}:{os.getpid()}"
     dims = [Dimension.from_json(d) for d in spec.dims]
     ran: list[tuple[str, int]] = []
@@ -196,7 +199,7 @@ def run_worker(url: str, name: str, data: Path | None = None, index: int = 0,
 
 
 def _evaluate(study: optuna.Study, trial: optuna.Trial, spec: SearchSpec, fold: Fold,
-              dims: list[Dimension], path: Path, cache: Path | None = None) -> None:
+              dims: list[Dimension], path: Path, cache: Cache | None = None) -> None:
     from tapedesk.engine.strategy import StrategyError
 
     params = {d.name: d.suggest(trial) for d in dims}

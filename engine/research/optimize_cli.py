@@ -27,6 +27,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from tapedesk.engine.assembly import load_user_strategies
     from tapedesk.engine.paths import data_dir
     from tapedesk.engine.research import optimize as opt
+    from tapedesk.engine.research.bar_cache import drop_old_caches
 
     for problem in load_user_strategies():
         print(f"warning: {problem}", file=sys.stderr)
@@ -45,7 +46,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
                         "postgresql://")
     try:
         storage = opt.open_storage(url)
-        cache_dir = data_dir(args.data_dir) / "optimize" / "cache"
+        cache_dir = data_dir(args.data_dir) / "cache" / "bars"  # shared with backtest
+        drop_old_caches(data_dir(args.data_dir))
         if args.worker:
             res = opt.run_worker(url, name, args.data, 0, cache_dir=cache_dir)
             print(f"worker {res.worker}: ran {len(res.ran)} trial(s): "
@@ -174,7 +176,7 @@ def _new_spec(args: argparse.Namespace, cache_dir: Path) -> Any:
     config = load_config(args.config)
     sha = file_sha256(args.data)
     try:
-        cache = bar_cache.ensure(fmt, args.data, sha, args.symbol, cache_dir)
+        cache = bar_cache.ensure(fmt, args.data, args.symbol, cache_dir)
         if cache is not None:
             first, last, _n = bar_cache.span(cache, start, end)
         else:
@@ -207,7 +209,7 @@ def _report(args: argparse.Namespace, storage: Any, name: str, spec: Any,
     data = args.data or Path(spec.data)
     if not data.is_file():
         raise UserError(f"{data}: the search's data file is not there (give --data)")
-    cache = ensure(spec.fmt, data, spec.data_sha256, spec.symbol, cache_dir)
+    cache = ensure(spec.fmt, data, spec.symbol, cache_dir)
     report = build_report(name, spec, best_trials(storage, name, spec), data, cache)
     doc = report.to_json()
     saved = data_dir(args.data_dir) / "optimize" / f"{name}.report.json"

@@ -17,12 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tapedesk.engine.metrics import DAY_MS, Metrics, compute_metrics
 from tapedesk.engine.research.objectives import SearchSpec, run_span, score
 from tapedesk.engine.research.search_space import Dimension
 from tapedesk.engine.research.walk_forward import Fold
+
+if TYPE_CHECKING:
+    from tapedesk.engine.research.bar_cache import Cache
 
 NOT_ADVICE = ("Hypothetical results on past data with simulated fills: not investment advice, "
               "and no promise about the future.")
@@ -71,7 +74,7 @@ def _figures(m: Metrics) -> dict[str, Any]:
 
 
 def build_report(name: str, spec: SearchSpec, bests: list[tuple[Fold, Any, dict[str, int]]],
-                 data: Path | None = None, cache: Path | None = None) -> Report:
+                 data: Path | None = None, cache: Cache | None = None) -> Report:
     """Score each fold's best parameters on its test window and gather the warnings."""
     rows: list[FoldRow] = []
     trades: list[Any] = []

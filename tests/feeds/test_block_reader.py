@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from tapedesk.engine.clock import iso
 from tapedesk.engine.events import Bar
-from tapedesk.engine.feeds import columnar
+from tapedesk.engine.feeds import bar_copy
 from tapedesk.engine.feeds.checks import DataError, Skips, bar_problem, max_ts_ms
 from tapedesk.engine.feeds.files import (
     _Counted,
@@ -211,22 +213,26 @@ def test_a_truncated_gzip_names_the_same_line(tmp_path: Path, sample: list[Bar])
 
 def test_the_columnar_copy_reads_the_same_bars(tmp_path: Path, sample: list[Bar],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(columnar, "MIN_SOURCE_BYTES", 0)
+    monkeypatch.setattr(bar_copy, "MIN_SOURCE_BYTES", 0)
     path = tmp_path / "btc_1m.csv"
     path.write_text("".join(_lines(sample, "ohlcv")))
     cache = tmp_path / "cache"
     first = _new_read(path, None, None, cache)  # reads the text, writes the copy
-    copy = columnar.valid_copy(cache, path, "ohlcv_csv")
+    copy = bar_copy.valid_copy(cache, path, "ohlcv_csv")
     assert copy is not None
     assert _key(first[0]) == _key(_old_read(path, None, None)[0])
     mid = sample[len(sample) // 2].ts
     for start, end in ((None, None), (sample[100].ts, mid), (mid, None), (mid, mid)):
         assert _key(_new_read(path, start, end, cache)[0]) == _key(_old_read(path, start, end)[0])
     path.write_text("".join(_spoil(_lines(sample, "ohlcv"), 5)))  # changed: the copy is stale
-    assert columnar.valid_copy(cache, path, "ohlcv_csv") is None
+    assert bar_copy.valid_copy(cache, path, "ohlcv_csv") is None
     spoiled = _new_read(path, None, None, cache)
     assert spoiled[1:] == _old_read(path, None, None)[1:] and spoiled[1]
-    assert columnar.valid_copy(cache, path, "ohlcv_csv") is None  # a dirty file: no copy
+    dirty = bar_copy.valid_copy(cache, path, "ohlcv_csv")  # a dirty file: a copy marked so
+    assert dirty is not None and dirty.meta["clean"] is False
+    again = _new_read(path, None, None, cache)  # read from the text: the skips are told again
+    assert _key(again[0]) == _key(spoiled[0]) and again[1:] == spoiled[1:]
+    assert [p.name for p in cache.iterdir()] == [dirty.path.name]  # no part files left
 
 
 def _cli(*args: str) -> dict:
@@ -251,7 +257,7 @@ def test_the_command_streams_blocks_and_its_copy_to_the_same_result(tmp_path: Pa
     lines = _lines(month, "ohlcv") + _lines(_shifted(month), "ohlcv")[1:]  # ~5.8 MB
     path = tmp_path / "btc_1m.csv"
     path.write_text("".join(lines))
-    assert path.stat().st_size >= columnar.MIN_SOURCE_BYTES  # the copy is written
+    assert path.stat().st_size >= bar_copy.MIN_SOURCE_BYTES  # the copy is written
     bars, warnings, err = _old_read(path, None, None)
     assert err is None and not warnings
     expect = json.loads(json.dumps(
@@ -259,7 +265,7 @@ def test_the_command_streams_blocks_and_its_copy_to_the_same_result(tmp_path: Pa
     home = tmp_path / "home"
     args = ("--data-dir", str(home), "backtest", "--data", str(path), "--strategy", "ema_cross")
     first = _cli(*args)
-    assert list(home.glob("cache/bars/*/meta.json")), "the first run wrote no columnar copy"
+    assert list(home.glob("cache/bars/*.cols")), "the first run wrote no binary copy"
     second = _cli(*args)
     text_again = _cli(*args, "--no-cache")
     for doc in (first, second, text_again):
@@ -340,8 +346,8 @@ def test_progress_follows_the_columnar_copy(tmp_path: Path, sample: list[Bar],
     """Bars read from the copy still move the progress bar (scaled to the CSV's size)."""
     from tapedesk.engine.backtest_cli import _bytes_read
 
-    monkeypatch.setattr(columnar, "MIN_SOURCE_BYTES", 0)
-    monkeypatch.setattr(columnar, "BLOCK", 1000)
+    monkeypatch.setattr(bar_copy, "MIN_SOURCE_BYTES", 0)
+    monkeypatch.setattr(bar_copy, "BLOCK", 1000)
     path = tmp_path / "btc_1m.csv"
     path.write_text("".join(_lines(sample, "ohlcv")))
     cache = tmp_path / "cache"
@@ -355,3 +361,57 @@ def test_progress_follows_the_columnar_copy(tmp_path: Path, sample: list[Bar],
     size = path.stat().st_size
     assert seen and 0 < seen[0] < size // 2  # one block of 1,000 of 12,000 bars read
     assert len(list(events)) == len(sample) - 10
+
+
+_ODD = st.one_of(st.sampled_from([0.0, -0.0, -1.0, 1e300, float("nan"), float("inf"),
+                                   float("-inf")]), st.floats(allow_nan=True))
+
+
+@st.composite
+def _row(draw: st.DrawFn) -> tuple[float, ...]:
+    """A valid (o, h, lo, c, v) row, often with one field made odd."""
+    lo = draw(st.floats(0.01, 1e6))
+    h = lo + draw(st.floats(0, 1e3))
+    o, c = (lo + (h - lo) * draw(st.floats(0, 1)) for _ in range(2))
+    row = [min(max(o, lo), h), h, lo, min(max(c, lo), h), draw(st.floats(0, 1e9))]
+    if draw(st.booleans()):
+        row[draw(st.integers(0, 4))] = draw(_ODD)
+    return tuple(row)
+
+
+_NAN, _INF = float("nan"), float("inf")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_row(), min_size=1, max_size=5))
+@example([(1.0, 1.0, 1.0, 1.0, 1.0), (1.0, 1.0, 1.0, 1.0, _NAN)])  # min/max step over NaN
+@example([(2.0, 2.0, 2.0, 2.0, 1.0), (_NAN, 2.0, 1.0, 2.0, 1.0)])
+@example([(2.0, _INF, 1.0, 2.0, 1.0)])
+@example([(2.0, 3.0, 1.0, 2.0, 1.0), (2.0, 3.0, -_INF, 2.0, 1.0)])
+def test_a_block_is_sane_exactly_when_every_row_passes(rows: list[tuple]) -> None:
+    """The column-at-a-time value check accepts a block iff ``bar_problem`` passes every
+    row (NaN, inf, zero, negative, huge, low above high, open/close outside the range)."""
+    from tapedesk.engine.feeds.bar_stream import _sane_values
+
+    t = 1_640_995_200_000
+    rowwise = all(bar_problem(t, None, o, h, lo, c, v, max_ts_ms()) is None
+                  for o, h, lo, c, v in rows)
+    assert _sane_values(*map(list, zip(*rows, strict=True))) == rowwise
+
+
+def test_after_an_error_the_stream_ends_without_a_summary(tmp_path: Path,
+                                                         sample: list[Bar]) -> None:
+    """``iter_events`` is a chain of parts now, not a generator: a read that raised is over
+    (the next ``next`` ends it) and tells no skip summary, as the generator did."""
+    whole = gzip.compress("".join(_spoil(_lines(sample, "ohlcv"), 3)).encode())
+    path = tmp_path / "btc_1m.csv.gz"
+    path.write_bytes(whole[: len(whole) * 2 // 3])
+    warned: list[str] = []
+    events = iter_events(path, warn=warned.append)
+    with pytest.raises(DataError, match="truncated"):
+        for _ in events:
+            pass
+    assert next(events, None) is None and warned == []
+    full = tmp_path / "btc_1m.csv"
+    full.write_text("".join(_spoil(_lines(sample, "ohlcv"), 3)))
+    assert len(list(iter_events(full, warn=warned.append))) > 0 and len(warned) == 1

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from tapedesk.engine.events import Bar
 from tapedesk.engine.feeds.checks import DataError
-from tapedesk.engine.market_data.columns import StoreError, read_table
+from tapedesk.engine.feeds.columnar import ColumnsError as StoreError
+from tapedesk.engine.feeds.columnar import read_table
 from tapedesk.engine.market_data.parse import funding_rows, gaps, kline_rows
 from tapedesk.engine.market_data.selection import resolve, selection_events
 from tapedesk.engine.market_data.store import market_root, month_path, save_month

@@ -1,0 +1,254 @@
+"""Binary copies of bar files (``columnar`` format, raw columns), read instead of the text.
+
+Parsing text is most of a streamed backtest's reading cost; reading the same bars back from
+raw int64/float64 columns is a few ``read`` + ``frombytes`` + ``tolist`` calls per 16,384
+bars. Two users, one copy per source file, ``<cache dir>/<sha256 of its real path>.cols``
+(the desk's cache dir is ``<data dir>/cache/bars``):
+
+- ``tapedesk backtest`` (``csv_stream.csv_bars``): a CSV of at least ``MIN_SOURCE_BYTES``
+  read whole is copied as it is read; a copy is used only if no row of the file was
+  skipped (``meta.clean``), since reading a copy cannot repeat the text's skip warnings.
+- ``tapedesk optimize`` (``ensure_copy``): any bar file but stream captures and market-data
+  selections (whose bars live in other files) is copied once, then every trial reads its
+  window from the copy.
+
+One invalidation rule (``valid_copy``): a copy stands for its source only if its header
+names the source's real path, size and mtime_ns as they are now and the format it was read
+as, and ``columnar.open_table`` accepts it. Anything else — a changed source, an older
+format (version-1 copies were directories of ``*.i64``/``*.f64`` files, the optimizer's
+were ``*.bars`` records under ``optimize/cache``: neither is ever opened), a truncated,
+corrupt or foreign file — is ignored and written anew.
+
+Exactness: a copy holds exactly the bars the reader yielded from the whole file, with close
+times never decreasing (else no copy), so a ``start``/``end`` cut of it (a bisection of the
+sorted close times) is exactly the cut the reader makes; floats and ints are kept bit for bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import operator
+import os
+import shutil
+from array import array
+from collections.abc import Iterator, Sequence
+from functools import partial
+from itertools import chain, islice, starmap
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+from tapedesk.engine.events import Bar
+from tapedesk.engine.feeds.columnar import (
+    BAR_COLUMNS,
+    RAW,
+    ColumnsError,
+    Table,
+    header_bytes,
+    make_bars,
+    open_table,
+)
+
+KIND = "bar-copy"
+NAMES = tuple(name for name, _ in BAR_COLUMNS)
+#: Rows read per column at once (~1 MiB of values; Bars made as the engine pulls them):
+#: as fast as 65,536 and 16 MiB less peak memory (1M bars, 5 runs: 0.199 s vs 0.220 s).
+BLOCK = 16_384
+#: Files smaller than this are read from the text by a backtest (a copy would not pay).
+MIN_SOURCE_BYTES = 4 << 20
+#: Formats whose bars are a function of the file alone (so a copy can stand for it).
+NOT_COPIED = ("ws_capture", "market_store")
+
+
+def copy_path(cache_dir: str | Path, source: str | Path) -> Path:
+    real = os.path.realpath(source)
+    digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()
+    return Path(cache_dir) / f"{digest}.cols"
+
+
+def _identity(source: str | Path, fmt: str) -> dict[str, Any]:
+    st = os.stat(source)
+    return {"kind": KIND, "source": os.path.realpath(source), "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns, "format": fmt}
+
+
+def valid_copy(cache_dir: str | Path, source: str | Path, fmt: str) -> Table | None:
+    """The copy of ``source`` as it is now (checked), or None: the one invalidation rule."""
+    try:
+        table = open_table(copy_path(cache_dir, source))
+        ident = _identity(source, fmt)
+    except (OSError, ColumnsError):
+        return None
+    if any(table.meta.get(k) != v for k, v in ident.items()):
+        return None
+    if list(table.columns) != list(NAMES) or not table.has_raw(NAMES) or not table.rows:
+        return None
+    return table
+
+
+def progress_file(cache_dir: str | Path, source: str | Path) -> tuple[Path, float] | None:
+    """(the copy, source bytes per copy byte): reading the copy's first column, the offset
+    of its handle scaled by this stands for how far into the source the reading is."""
+    path = copy_path(cache_dir, source)
+    try:
+        table = open_table(path)
+        end = table.columns[NAMES[0]].offset + table.rows * 8  # the first column's end
+        return path, os.stat(source).st_size / max(1, end)
+    except (OSError, ColumnsError, KeyError):
+        return None
+
+
+def _cut(table: Table, start_ms: int | None, end_ms: int | None) -> tuple[int, int]:
+    lo = table.first_at_least("close_ms", start_ms) if start_ms is not None else 0
+    hi = table.first_at_least("close_ms", end_ms) if end_ms is not None else table.rows
+    return lo, max(lo, hi)
+
+
+def read_copy(table: Table, symbol: str, start_ms: int | None = None,
+              end_ms: int | None = None) -> Iterator[Bar]:
+    """The bars of a copy with ``start_ms <= ts < end_ms``: an iterator of C-level parts
+    (no generator per bar; the file is opened when the first bar is pulled). A copy cut
+    short or replaced after it was checked is a DataError, never fewer or other bars."""
+    try:
+        lo, hi = _cut(table, start_ms, end_ms)
+    except ColumnsError as exc:
+        raise _broken(table, exc) from None
+    blocks = _checked(table, table.blocks(NAMES, lo, hi, BLOCK))
+    return chain.from_iterable(starmap(partial(make_bars, symbol), blocks))
+
+
+def _checked(table: Table, blocks: Iterator[list[list[Any]]]) -> Iterator[list[list[Any]]]:
+    try:
+        yield from blocks
+    except ColumnsError as exc:
+        raise _broken(table, exc) from None
+
+
+def _broken(table: Table, exc: ColumnsError) -> Exception:
+    from tapedesk.engine.feeds.checks import DataError
+
+    return DataError(table.meta.get("source", table.path),
+                     f"its binary copy broke while being read ({exc}); run again: the copy "
+                     "is checked (and rebuilt) before it is read")
+
+
+def span(table: Table, start_ms: int | None = None,
+         end_ms: int | None = None) -> tuple[int, int, int]:
+    """(first close time, last close time + 1, bars) of the copy's bars in the window."""
+    lo, hi = _cut(table, start_ms, end_ms)
+    if hi <= lo:
+        raise ValueError(f"{table.meta.get('source', table.path)}: no bars in the chosen range")
+    return (int(table.value("close_ms", lo)), int(table.value("close_ms", hi - 1)) + 1,
+            hi - lo)
+
+
+class CopyWriter:
+    """Append bars a block at a time; ``commit`` publishes the copy, ``abandon`` drops it.
+
+    Columns are written to ``<copy>.<pid>.partN`` files, then joined behind the header into
+    ``<copy>.<pid>.tmp`` and renamed into place, so a reader never sees half a copy; a bar
+    whose close time goes back (or a full disk) makes the copy unusable (``ok`` turns False).
+    """
+
+    def __init__(self, cache_dir: str | Path, source: str | Path, fmt: str) -> None:
+        self.final = copy_path(cache_dir, source)
+        self.meta = _identity(source, fmt)
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        stem = f"{self.final.name}.{os.getpid()}"
+        self.parts = [self.final.with_name(f"{stem}.part{i}") for i in range(len(NAMES))]
+        self.files = [open(p, "wb") for p in self.parts]  # noqa: SIM115
+        self.getters = [attrgetter(a) for a in
+                        ("open_ts", "ts", "open", "high", "low", "close", "volume")]
+        self.rows = 0
+        self.last_ts: int | None = None
+        self.ok = True
+
+    def add(self, bars: list[Bar]) -> None:
+        if bars and self.ok:
+            self.add_columns([list(map(get, bars)) for get in self.getters])
+
+    def add_columns(self, cols: Sequence[Sequence[Any]]) -> None:
+        """Bars as their columns, in ``BAR_COLUMNS`` order (what a clean CSV block parsed to:
+        no Bar attributes read back)."""
+        ts = cols[1]
+        if not ts or not self.ok:
+            return
+        if (self.last_ts is not None and ts[0] < self.last_ts) or not all(
+                map(operator.le, ts, islice(ts, 1, None))):
+            self.ok = False
+            return
+        self.last_ts = ts[-1]
+        try:
+            for f, col, (_, code) in zip(self.files, cols, BAR_COLUMNS, strict=True):
+                array(code, col).tofile(f)
+        except (OSError, TypeError):  # a full disk (or a non-bar) spoils the copy only
+            self.ok = False
+            return
+        self.rows += len(ts)
+
+    def commit(self, clean: bool) -> Table | None:
+        """Publish the copy if every bar so far was fine (else drop it); ``clean``: no row
+        of the source was skipped."""
+        tmp = self.final.with_name(self.parts[0].name.replace(".part0", ".tmp"))
+        try:
+            for f in self.files:
+                f.close()
+            if not self.ok or not self.rows:
+                return None
+            heads = [{"name": n, "type": code, "codec": RAW, "bytes": self.rows * 8}
+                     for n, code in BAR_COLUMNS]
+            with open(tmp, "wb") as out:
+                out.write(header_bytes(self.rows, {**self.meta, "clean": clean}, heads))
+                for p in self.parts:
+                    with open(p, "rb") as part:
+                        shutil.copyfileobj(part, out, 1 << 20)
+            os.replace(tmp, self.final)
+            _drop_old_format(self.final)
+            return open_table(self.final)
+        except (OSError, ColumnsError):
+            return None
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            self.abandon()
+
+    def abandon(self) -> None:
+        for f, p in zip(self.files, self.parts, strict=True):
+            with contextlib.suppress(OSError):
+                f.close()
+            with contextlib.suppress(OSError):
+                p.unlink(missing_ok=True)
+
+
+def _drop_old_format(final: Path) -> None:
+    """A version-1 copy of the same source (a directory named by the same digest)."""
+    old = final.with_suffix("")
+    if old.is_dir():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def ensure_copy(source: str | Path, fmt: str, cache_dir: str | Path | None) -> Table | None:
+    """The copy of ``source`` (written now, from the reader, when there is no valid one), or
+    None for formats that are not copied, no cache dir, or a file the copy cannot hold.
+    Skipped rows do not prevent it (``clean`` says so): the optimizer drops warnings."""
+    if cache_dir is None or fmt in NOT_COPIED:
+        return None
+    table = valid_copy(cache_dir, source, fmt)
+    if table is not None:
+        return table
+    from tapedesk.engine.feeds.files import iter_events
+
+    warned: list[str] = []
+    events = iter_events(source, None, None, None, warned.append, fmt)
+    writer = CopyWriter(cache_dir, source, fmt)
+    try:
+        while block := list(islice(events, BLOCK)):
+            if any(type(b) is not Bar for b in block):
+                writer.ok = False
+                break
+            writer.add(block)
+    except BaseException:
+        writer.abandon()
+        raise
+    return writer.commit(clean=not warned)
