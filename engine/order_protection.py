@@ -17,8 +17,8 @@ side, which a replace-then-cancel would collide with.
 **The index.** Protection is asked about several times per order report (is the quantity
 covered, is a replacement in flight, which older order to cancel). Rather than scan every
 open order each time, ``_guards`` holds each symbol's stop and target orders in the order
-they were sent; ``_keep``/``_drop`` are the only ways into and out of ``open``, so the
-index changes exactly when ``open`` does.
+they were sent; ``_keep``/``_drop`` (and ``on_update``'s inline copy of ``_drop``) are the
+only ways into and out of ``open``, so the index changes exactly when ``open`` does.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from tapedesk.engine.events import ExplanationKind, OrderIntent, OrderRole, Orde
 from tapedesk.engine.order_timers import PROTECTIVE
 
 _STOP = OrderRole.STOP
+_ROLES = (OrderRole.STOP, OrderRole.TAKE_PROFIT)  # the order protect places them in
 _ZERO = Decimal(0)
 _NONE: dict[str, OrderIntent] = {}  # read-only stand-in for a symbol without protection
 
@@ -117,22 +118,26 @@ class OrderProtection:
         if pos is None or plan is None or self.halting or (not plan.stop and plan.target is None):
             return
         acked = self.acked
-        for role, price in ((OrderRole.STOP, plan.stop), (OrderRole.TAKE_PROFIT, plan.target)):
+        for role in _ROLES:
+            price = plan.stop if role is _STOP else plan.target
             if price is None:
                 continue
             # Read afresh per role: sending the stop may already have changed the orders.
-            if any(i.role is role and (i.client_id not in acked
-                                       or (i.qty == pos.qty and i.stop_price == price))
-                   for i in self._guards.get(symbol, _NONE).values()):
-                continue  # one in flight (its acknowledgement re-checks), or already right
-            typ = OrderType.STOP_MARKET if role is OrderRole.STOP else OrderType.TAKE_PROFIT_MARKET
-            self.submit(self.intent(symbol, pos.side.opposite.order_side, typ, pos.qty, role,
-                                    stop=price, reduce_only=True, strategy=plan.strategy))
+            for i in self._guards.get(symbol, _NONE).values():
+                if i.role is role and (i.client_id not in acked
+                                       or (i.qty == pos.qty and i.stop_price == price)):
+                    break  # one in flight (its acknowledgement re-checks), or already right
+            else:
+                typ = OrderType.STOP_MARKET if role is _STOP else OrderType.TAKE_PROFIT_MARKET
+                self.submit(self.intent(symbol, pos.side.opposite.order_side, typ, pos.qty,
+                                        role, stop=price, reduce_only=True,
+                                        strategy=plan.strategy))
 
     def _protective_acked(self, intent: OrderIntent) -> None:
         sym, role = intent.symbol, intent.role
         pos = self.book.positions.get(sym)
-        self.attempts.pop((sym, role), None)
+        if self.attempts:
+            self.attempts.pop((sym, role), None)
         if pos is not None:
             if role is OrderRole.STOP:
                 pos.stop_loss = intent.stop_price
@@ -146,8 +151,14 @@ class OrderProtection:
                         and other.client_id in self.acked
                         and other.client_id not in self._cancelling):
                     self.cancel(other)
-        if pos is not None and (intent.qty != pos.qty or self._price_moved(intent)):
-            self.protect(sym)
+        if pos is not None:
+            if intent.qty != pos.qty:
+                self.protect(sym)
+            else:  # the plan's price for this role changed while the order was in flight?
+                plan = self.plans.get(sym)
+                want = None if plan is None else plan.stop if role is _STOP else plan.target
+                if want is not None and want != intent.stop_price:
+                    self.protect(sym)
         self._recheck(sym)
 
     def move_stop(self, symbol: str, price: Decimal) -> None:
@@ -161,14 +172,6 @@ class OrderProtection:
         if guards:
             for intent in tuple(guards.values()):  # each cancel reports back at once
                 self.cancel(intent)
-
-    def _price_moved(self, intent: OrderIntent) -> bool:
-        """The plan's price for this role changed while ``intent`` was in flight."""
-        plan = self.plans.get(intent.symbol)
-        if plan is None:
-            return False
-        want = plan.stop if intent.role is OrderRole.STOP else plan.target
-        return want is not None and want != intent.stop_price
 
     def _protective_failed(self, intent: OrderIntent, up: OrderUpdate) -> None:
         sym = intent.symbol

@@ -24,14 +24,13 @@ halt and restart in ``order_restart`` (mixins of ``Orders``: one owner, four fil
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tapedesk.engine.client_ids import client_order_id
+from tapedesk.engine.client_ids import client_id_maker
 from tapedesk.engine.config import RiskConfig
 from tapedesk.engine.events import (
     Decision,
@@ -54,6 +53,8 @@ from tapedesk.engine.positions import FillEffect, PositionBook
 from tapedesk.engine.risk import Costs, unit_loss
 from tapedesk.engine.symbols import SymbolSpec
 
+_NEW, _PARTIAL, _FILLED = OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED
+_ENTRY = OrderRole.ENTRY
 _EXIT_REASON = {OrderRole.STOP: "stop-loss", OrderRole.TAKE_PROFIT: "take-profit",
                 OrderRole.EXIT: "strategy exit", OrderRole.FLATTEN: "emergency stop",
                 OrderRole.LIQUIDATION: "liquidation", OrderRole.ENTRY: "reversed"}
@@ -118,9 +119,8 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
         self._cancelling: set[str] = set()
         #: Entries the trader's close cancelled: a fill that still arrives is closed at once.
         self.unwanted_entries: set[str] = set()
-        self._ids = itertools.count(1)
         # A per-process token keeps client ids unique across restarts (not trading logic).
-        self._prefix = f"{time.time_ns() // 1_000_000 % 1_000_000_000:09d}"
+        self._make_id = client_id_maker(f"{time.time_ns() // 1_000_000 % 1_000_000_000:09d}")
 
     # -- what the engine asks --------------------------------------------------------------
 
@@ -145,14 +145,14 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
     def intent(self, symbol: str, side: str, typ: OrderType, qty: Decimal, role: OrderRole,
                *, stop: Decimal | None = None, reduce_only: bool = False,
                strategy: str = "", client_id: str = "") -> OrderIntent:
-        cid = client_id or self.new_id(role)
-        return OrderIntent(cid, symbol, side, typ, qty, role, self.clock.now(),
+        return OrderIntent(client_id or self._make_id(role), symbol, side, typ, qty, role,
+                           self.clock.now(),
                            stop_price=stop, reduce_only=reduce_only, strategy=strategy)
 
     def new_id(self, role: OrderRole) -> str:
         """A fresh client order id. The engine takes an entry's id before sending it: that id
         names the position its fill opens, and the decision is journaled under it first."""
-        return client_order_id(f"{self._prefix}{next(self._ids)}", role)
+        return self._make_id(role)
 
     def position_id(self, symbol: str) -> str:
         """The position an order or line on ``symbol`` belongs to: the open one, else the one
@@ -212,16 +212,26 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
     # -- reports in ------------------------------------------------------------------------
 
     def on_update(self, up: OrderUpdate) -> None:
+        cid, status = up.client_id, up.status
         if self.record is not None:
             self.record(("UPDATE orders SET status = ?, reason = ?, updated_ts = ? "
-                         "WHERE client_id = ?", (str(up.status), up.reason, up.ts, up.client_id)))
-        intent = self.open.get(up.client_id)
+                         "WHERE client_id = ?", (str(status), up.reason, up.ts, cid)))
+        intent = self.open.get(cid)
         if intent is None:
             return
-        sym, role, status = intent.symbol, intent.role, up.status
+        sym, role = intent.symbol, intent.role
+        if status is _NEW or status is _PARTIAL:  # most reports: answered first
+            self.acked.add(cid)
+            if role is _ENTRY:
+                plan = self.plans.get(sym)
+                if plan is not None:
+                    plan.entry_unknown = False
+            elif status is _NEW and role in PROTECTIVE:
+                self._protective_acked(intent)
+            return
         plan = self.plans.get(sym)
         if status is OrderStatus.UNKNOWN:
-            if role is OrderRole.ENTRY and plan is not None and not plan.entry_unknown:
+            if role is _ENTRY and plan is not None and not plan.entry_unknown:
                 plan.entry_unknown = True
                 self.explain(ExplanationKind.ERROR,
                              f"Entry {intent.side} {intent.qty} {sym}: outcome unknown "
@@ -229,24 +239,21 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
                              f"{sym} until the venue answers; any fill is protected at once.",
                              strategy=intent.strategy, symbol=sym)
             return
-        if status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
-            self.acked.add(up.client_id)
-            if role is OrderRole.ENTRY and plan is not None:
-                plan.entry_unknown = False
-            elif role in PROTECTIVE and status is OrderStatus.NEW:
-                self._protective_acked(intent)
-            return
-        self._drop(up.client_id)
-        self.acked.discard(up.client_id)
-        cancelled_by_us = up.client_id in self._cancelling
-        self._cancelling.discard(up.client_id)
-        if role is OrderRole.ENTRY:
-            if plan is not None and plan.entry_id == up.client_id:
+        del self.open[cid]  # what _drop does, with the intent in hand
+        if role in PROTECTIVE:
+            self._guards[sym].pop(cid, None)
+        self.acked.discard(cid)
+        cancelling = self._cancelling
+        cancelled_by_us = cid in cancelling
+        if cancelled_by_us:
+            cancelling.discard(cid)
+        if role is _ENTRY:
+            if plan is not None and plan.entry_id == cid:
                 plan.entry_id, plan.entry_unknown = "", False
-            if status is not OrderStatus.FILLED:
+            if status is not _FILLED:
                 self._say_final(intent, up)
-        elif status is OrderStatus.FILLED:
-            if role in CLOSING or role in PROTECTIVE:
+        elif status is _FILLED:
+            if self.attempts and (role in CLOSING or role in PROTECTIVE):
                 self.attempts.pop((sym, role), None)
         elif role in PROTECTIVE:
             if not (cancelled_by_us and status is OrderStatus.CANCELED):
