@@ -53,7 +53,8 @@ from tapedesk.engine.positions import FillEffect, PositionBook
 from tapedesk.engine.risk import Costs, unit_loss
 from tapedesk.engine.symbols import SymbolSpec
 
-_NEW, _PARTIAL, _FILLED = OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED
+_ACKS = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+_FILLED = OrderStatus.FILLED
 _ENTRY = OrderRole.ENTRY
 _EXIT_REASON = {OrderRole.STOP: "stop-loss", OrderRole.TAKE_PROFIT: "take-profit",
                 OrderRole.EXIT: "strategy exit", OrderRole.FLATTEN: "emergency stop",
@@ -220,13 +221,13 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
         if intent is None:
             return
         sym, role = intent.symbol, intent.role
-        if status is _NEW or status is _PARTIAL:  # most reports: answered first
+        if status in _ACKS:  # most reports: answered first
             self.acked.add(cid)
             if role is _ENTRY:
                 plan = self.plans.get(sym)
                 if plan is not None:
                     plan.entry_unknown = False
-            elif status is _NEW and role in PROTECTIVE:
+            elif status is OrderStatus.NEW and role in PROTECTIVE:
                 self._protective_acked(intent)
             return
         plan = self.plans.get(sym)
