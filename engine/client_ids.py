@@ -7,6 +7,9 @@ exchange order's purpose (reconciliation), even for orders its journal never saw
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+
 from tapedesk.engine.events import OrderRole
 
 _ROLE_CODES = {OrderRole.ENTRY: "e", OrderRole.STOP: "s", OrderRole.TAKE_PROFIT: "t",
@@ -19,6 +22,21 @@ def client_order_id(token: str, role: OrderRole) -> str:
     if len(cid) > 36:
         raise ValueError(f"client order id too long: {cid}")
     return cid
+
+
+def client_id_maker(prefix: str) -> Callable[[OrderRole], str]:
+    """Fresh ids ``client_order_id(f"{prefix}{n}", role)`` for n = 1, 2, ...: the order owner
+    takes one per order it sends, so the format is put together once, not per id."""
+    numbers = itertools.count(1)
+    head, codes = f"td-{prefix}", _ROLE_CODES
+
+    def make(role: OrderRole) -> str:
+        cid = f"{head}{next(numbers)}-{codes.get(role, 'x')}"
+        if len(cid) > 36:
+            raise ValueError(f"client order id too long: {cid}")
+        return cid
+
+    return make
 
 
 def role_from_client_id(client_id: str) -> OrderRole | None:

@@ -33,6 +33,9 @@ class OrderRestart:
     halting: bool
     _recheck: Any
     _schedule: Any
+    _keep: Any
+    _drop: Any
+    _drop_all: Any
     protect: Any
 
     def halt(self) -> None:
@@ -47,7 +50,7 @@ class OrderRestart:
     def halted_flat(self) -> None:
         """The venue is verified flat: nothing is open, protection may work again."""
         self.halting = False
-        self.open.clear()
+        self._drop_all()
         self.acked.clear()
         self.plans.clear()
         self.unprotected_since.clear()
@@ -55,12 +58,12 @@ class OrderRestart:
         self._schedule()
 
     def forget(self, client_id: str) -> None:
-        self.open.pop(client_id, None)
+        self._drop(client_id)
         self.acked.discard(client_id)
 
     def adopt(self, intent: OrderIntent) -> None:
         """An order open on the exchange that the trader told the desk to manage."""
-        self.open[intent.client_id] = intent
+        self._keep(intent)
         self.acked.add(intent.client_id)
         track = getattr(self.venue, "track", None)
         if track is not None:
@@ -82,7 +85,7 @@ class OrderRestart:
     def restore(self, state: dict[str, Any]) -> None:
         for d in state.get("open", []):
             intent = _intent_from(d)
-            self.open[intent.client_id] = intent
+            self._keep(intent)
             if d.get("acked"):
                 self.acked.add(intent.client_id)
         from tapedesk.engine.orders import Plan  # the owner's own type; imported late

@@ -99,7 +99,9 @@ class OrderTimers:
             self.close(pos, role, self.exit_reason.get(symbol, "exit retried"))
 
     def _schedule(self) -> None:
-        due = min(self.retries.values(), default=NEVER)
+        """Set ``next_due``. Called wherever retries, grace periods, flattenings or holds
+        change (and only there), so it always equals what this computes from scratch."""
+        due = min(self.retries.values()) if self.retries else NEVER
         for sym, since in self.unprotected_since.items():
             if sym not in self.flattening and sym not in self.on_hold:
                 due = min(due, since + self.grace_ms)

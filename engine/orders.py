@@ -4,19 +4,9 @@ Paper and Binance alike: the engine routes intents in and venue reports (``Order
 ``Fill``) back; this module decides what they mean for the orders — submit, acknowledge,
 partial fills, cancel, unknown outcome, retry, restart.
 
-**Whole-position protection by amendment.** Every entry fill, partial or not, leaves a
-reduce-only stop *and* target sized to the whole open quantity. When the quantity grows the
-owner places a replacement pair for the new total and cancels the old pair only once the
-replacement is acknowledged (replace, *then* cancel): there is never a moment with less
-cover than before, and two overlapping reduce-only stops cannot over-close (the second one
-finds nothing to reduce). Replacements are coalesced: while one is in flight no other is
-sent, and its acknowledgement re-checks the quantity, so a market order filled in ten
-trades costs two or three amendments, not ten. Chosen over ``closePosition=true`` because
-(1) the quantity on the exchange is exact and visible, so reconciliation after a restart can
-check that the stop covers the position (closePosition algo orders report quantity 0);
-(2) one code path serves the paper venue and both Binance order services; (3) closePosition
-cannot be combined with reduceOnly/quantity, and Binance allows only one such order per
-side, which a replace-then-cancel would collide with.
+**Whole-position protection by amendment** (``order_protection``): every entry fill, partial
+or not, leaves a reduce-only stop *and* target sized to the whole open quantity; a larger
+quantity gets a replacement pair, and the old pair is cancelled only once it is live.
 
 **No position without a stop, ever silently.** A stop counts only once the venue
 acknowledged it (NEW); only then is ``Position.stop_loss`` set, which is what ``status``
@@ -28,20 +18,19 @@ clock) the owner flattens it reduce-only and says why.
 **Unknown outcomes.** An entry the venue reports as ``UNKNOWN`` is "possibly live": no new
 entry on that symbol until it is final, and any fill that turns up is protected at once.
 
-Retries and the grace period live in ``order_timers``; halt and restart in ``order_restart``
-(both mixins of ``Orders``: one owner, three files).
+Protection lives in ``order_protection``, retries and the grace period in ``order_timers``,
+halt and restart in ``order_restart`` (mixins of ``Orders``: one owner, four files).
 """
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tapedesk.engine.client_ids import client_order_id
+from tapedesk.engine.client_ids import client_id_maker
 from tapedesk.engine.config import RiskConfig
 from tapedesk.engine.events import (
     Decision,
@@ -57,12 +46,16 @@ from tapedesk.engine.events import (
     Signal,
 )
 from tapedesk.engine.journal import Record
+from tapedesk.engine.order_protection import OrderProtection
 from tapedesk.engine.order_restart import OrderRestart, text_or_none
 from tapedesk.engine.order_timers import CLOSING, NEVER, PROTECTIVE, WHAT, OrderTimers
 from tapedesk.engine.positions import FillEffect, PositionBook
 from tapedesk.engine.risk import Costs, unit_loss
 from tapedesk.engine.symbols import SymbolSpec
 
+_ACKS = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+_FILLED = OrderStatus.FILLED
+_ENTRY = OrderRole.ENTRY
 _EXIT_REASON = {OrderRole.STOP: "stop-loss", OrderRole.TAKE_PROFIT: "take-profit",
                 OrderRole.EXIT: "strategy exit", OrderRole.FLATTEN: "emergency stop",
                 OrderRole.LIQUIDATION: "liquidation", OrderRole.ENTRY: "reversed"}
@@ -88,7 +81,7 @@ class Plan:
 Explain = Callable[..., None]
 
 
-class Orders(OrderTimers, OrderRestart):
+class Orders(OrderProtection, OrderTimers, OrderRestart):
     """Holds every open order; the engine calls ``enter``/``close`` and routes reports."""
 
     def __init__(
@@ -110,7 +103,8 @@ class Orders(OrderTimers, OrderRestart):
         self.record = record
         self.explain = explain
         self.costs = Costs()
-        self.open: dict[str, OrderIntent] = {}
+        self.open: dict[str, OrderIntent] = {}  # changed only by _keep/_drop (the index)
+        self._guards: dict[str, dict[str, OrderIntent]] = {}  # symbol -> its stop and target
         self.acked: set[str] = set()
         self.plans: dict[str, Plan] = {}
         self.exit_reason: dict[str, str] = {}
@@ -126,9 +120,8 @@ class Orders(OrderTimers, OrderRestart):
         self._cancelling: set[str] = set()
         #: Entries the trader's close cancelled: a fill that still arrives is closed at once.
         self.unwanted_entries: set[str] = set()
-        self._ids = itertools.count(1)
         # A per-process token keeps client ids unique across restarts (not trading logic).
-        self._prefix = f"{time.time_ns() // 1_000_000 % 1_000_000_000:09d}"
+        self._make_id = client_id_maker(f"{time.time_ns() // 1_000_000 % 1_000_000_000:09d}")
 
     # -- what the engine asks --------------------------------------------------------------
 
@@ -136,9 +129,6 @@ class Orders(OrderTimers, OrderRestart):
         """An entry is working, or its outcome is unknown (possibly live)."""
         plan = self.plans.get(symbol)
         return plan is not None and bool(plan.entry_id)
-
-    def protection(self, symbol: str) -> list[OrderIntent]:
-        return [i for i in self.open.values() if i.symbol == symbol and i.role in PROTECTIVE]
 
     def unprotected(self) -> tuple[str, ...]:
         return tuple(sorted(self.unprotected_since))
@@ -156,14 +146,14 @@ class Orders(OrderTimers, OrderRestart):
     def intent(self, symbol: str, side: str, typ: OrderType, qty: Decimal, role: OrderRole,
                *, stop: Decimal | None = None, reduce_only: bool = False,
                strategy: str = "", client_id: str = "") -> OrderIntent:
-        cid = client_id or self.new_id(role)
-        return OrderIntent(cid, symbol, side, typ, qty, role, self.clock.now(),
+        return OrderIntent(client_id or self._make_id(role), symbol, side, typ, qty, role,
+                           self.clock.now(),
                            stop_price=stop, reduce_only=reduce_only, strategy=strategy)
 
     def new_id(self, role: OrderRole) -> str:
         """A fresh client order id. The engine takes an entry's id before sending it: that id
         names the position its fill opens, and the decision is journaled under it first."""
-        return client_order_id(f"{self._prefix}{next(self._ids)}", role)
+        return self._make_id(role)
 
     def position_id(self, symbol: str) -> str:
         """The position an order or line on ``symbol`` belongs to: the open one, else the one
@@ -177,7 +167,7 @@ class Orders(OrderTimers, OrderRestart):
     def submit(self, intent: OrderIntent) -> None:
         if intent.role is not OrderRole.ENTRY:
             assert intent.reduce_only, "only entries may add exposure"
-        self.open[intent.client_id] = intent
+        self._keep(intent)
         if self.record is not None:
             self.record((
                 "INSERT INTO orders (client_id, ts, symbol, side, type, qty, price, stop_price, "
@@ -220,23 +210,29 @@ class Orders(OrderTimers, OrderRestart):
         self._cancelling.add(intent.client_id)
         self.venue.cancel(intent.symbol, intent.client_id)
 
-    def cancel_protection(self, symbol: str) -> None:
-        for intent in self.protection(symbol):
-            self.cancel(intent)
-
     # -- reports in ------------------------------------------------------------------------
 
     def on_update(self, up: OrderUpdate) -> None:
+        cid, status = up.client_id, up.status
         if self.record is not None:
             self.record(("UPDATE orders SET status = ?, reason = ?, updated_ts = ? "
-                         "WHERE client_id = ?", (str(up.status), up.reason, up.ts, up.client_id)))
-        intent = self.open.get(up.client_id)
+                         "WHERE client_id = ?", (str(status), up.reason, up.ts, cid)))
+        intent = self.open.get(cid)
         if intent is None:
             return
-        sym, role, status = intent.symbol, intent.role, up.status
+        sym, role = intent.symbol, intent.role
+        if status in _ACKS:  # most reports: answered first
+            self.acked.add(cid)
+            if role is _ENTRY:
+                plan = self.plans.get(sym)
+                if plan is not None:
+                    plan.entry_unknown = False
+            elif status is OrderStatus.NEW and role in PROTECTIVE:
+                self._protective_acked(intent)
+            return
         plan = self.plans.get(sym)
         if status is OrderStatus.UNKNOWN:
-            if role is OrderRole.ENTRY and plan is not None and not plan.entry_unknown:
+            if role is _ENTRY and plan is not None and not plan.entry_unknown:
                 plan.entry_unknown = True
                 self.explain(ExplanationKind.ERROR,
                              f"Entry {intent.side} {intent.qty} {sym}: outcome unknown "
@@ -244,24 +240,21 @@ class Orders(OrderTimers, OrderRestart):
                              f"{sym} until the venue answers; any fill is protected at once.",
                              strategy=intent.strategy, symbol=sym)
             return
-        if status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
-            self.acked.add(up.client_id)
-            if role is OrderRole.ENTRY and plan is not None:
-                plan.entry_unknown = False
-            elif role in PROTECTIVE and status is OrderStatus.NEW:
-                self._protective_acked(intent)
-            return
-        del self.open[up.client_id]
-        self.acked.discard(up.client_id)
-        cancelled_by_us = up.client_id in self._cancelling
-        self._cancelling.discard(up.client_id)
-        if role is OrderRole.ENTRY:
-            if plan is not None and plan.entry_id == up.client_id:
+        del self.open[cid]  # what _drop does, with the intent in hand
+        if role in PROTECTIVE:
+            self._guards[sym].pop(cid, None)
+        self.acked.discard(cid)
+        cancelling = self._cancelling
+        cancelled_by_us = cid in cancelling
+        if cancelled_by_us:
+            cancelling.discard(cid)
+        if role is _ENTRY:
+            if plan is not None and plan.entry_id == cid:
                 plan.entry_id, plan.entry_unknown = "", False
-            if status is not OrderStatus.FILLED:
+            if status is not _FILLED:
                 self._say_final(intent, up)
-        elif status is OrderStatus.FILLED:
-            if role in CLOSING or role in PROTECTIVE:
+        elif status is _FILLED:
+            if self.attempts and (role in CLOSING or role in PROTECTIVE):
                 self.attempts.pop((sym, role), None)
         elif role in PROTECTIVE:
             if not (cancelled_by_us and status is OrderStatus.CANCELED):
@@ -277,14 +270,17 @@ class Orders(OrderTimers, OrderRestart):
         sym = fill.symbol
         if effect.closed is not None:
             self.cancel_protection(sym)
-            for key in [k for k in self.retries if k[0] == sym]:
-                del self.retries[key]
-            for key in [k for k in self.attempts if k[0] == sym]:
-                del self.attempts[key]
+            if self.retries:
+                for key in [k for k in self.retries if k[0] == sym]:
+                    del self.retries[key]
+            if self.attempts:
+                for key in [k for k in self.attempts if k[0] == sym]:
+                    del self.attempts[key]
             self.flattening.discard(sym)
             plan = self.plans.get(sym)
             if plan is not None and not plan.entry_id:
                 del self.plans[sym]
+            self._schedule()  # retries or a flattening may have ended
         pos = self.book.get(sym)
         if pos is not None and fill.role is OrderRole.ENTRY:
             plan = self.plans.get(sym)
@@ -310,119 +306,6 @@ class Orders(OrderTimers, OrderRestart):
         if fill.role in CLOSING:
             return self.exit_reason.pop(fill.symbol, reason)
         return reason
-
-    # -- protection ------------------------------------------------------------------------
-
-    def protect(self, symbol: str) -> None:
-        """Place (or amend to) a stop and target for the whole open quantity."""
-        pos, plan = self.book.get(symbol), self.plans.get(symbol)
-        if pos is None or plan is None or self.halting or self.stopless(symbol):
-            return
-        for role, price in ((OrderRole.STOP, plan.stop), (OrderRole.TAKE_PROFIT, plan.target)):
-            if price is None:
-                continue
-            mine = [i for i in self.protection(symbol) if i.role is role]
-            if any(i.client_id not in self.acked for i in mine):
-                continue  # one in flight: its acknowledgement re-checks quantity and price
-            if any(i.qty == pos.qty and i.stop_price == price for i in mine):
-                continue
-            typ = OrderType.STOP_MARKET if role is OrderRole.STOP else OrderType.TAKE_PROFIT_MARKET
-            self.submit(self.intent(symbol, pos.side.opposite.order_side, typ, pos.qty, role,
-                                    stop=price, reduce_only=True, strategy=plan.strategy))
-
-    def covered(self, symbol: str) -> Decimal:
-        """The quantity an acknowledged stop on the exchange would close."""
-        return max((i.qty for i in self.protection(symbol)
-                    if i.role is OrderRole.STOP and i.client_id in self.acked), default=Decimal(0))
-
-    def _protective_acked(self, intent: OrderIntent) -> None:
-        sym = intent.symbol
-        pos = self.book.get(sym)
-        self.attempts.pop((sym, intent.role), None)
-        if pos is not None:
-            if intent.role is OrderRole.STOP:
-                pos.stop_loss = intent.stop_price
-            else:
-                pos.take_profit = intent.stop_price
-        # Replace, then cancel: the older orders of this role go once this one is live.
-        for other in self.protection(sym):
-            if (other.role is intent.role and other.client_id != intent.client_id
-                    and other.client_id in self.acked and other.client_id not in self._cancelling):
-                self.cancel(other)
-        if pos is not None and (intent.qty != pos.qty or self._price_moved(intent)):
-            self.protect(sym)
-        self._recheck(sym)
-
-    def move_stop(self, symbol: str, price: Decimal) -> None:
-        """Amend the stop to ``price`` (already vetted and rounded): the plan takes the new
-        price and ``protect`` replaces the stop, new first, old cancelled once it is live."""
-        self.plans[symbol].stop = price
-        self.protect(symbol)
-
-    def _price_moved(self, intent: OrderIntent) -> bool:
-        """The plan's price for this role changed while ``intent`` was in flight."""
-        plan = self.plans.get(intent.symbol)
-        if plan is None:
-            return False
-        want = plan.stop if intent.role is OrderRole.STOP else plan.target
-        return want is not None and want != intent.stop_price
-
-    def _protective_failed(self, intent: OrderIntent, up: OrderUpdate) -> None:
-        sym = intent.symbol
-        pos = self.book.get(sym)
-        if pos is None or self.halting:
-            return
-        standing = [i for i in self.protection(sym) if i.role is intent.role]
-        if standing:  # another order of this role still stands or is on its way
-            plan = self.plans.get(sym)
-            if intent.role is OrderRole.STOP and plan is not None and plan.stop == intent.stop_price:
-                # A moved stop the venue refused: the old one keeps protecting, as it says.
-                plan.stop = standing[0].stop_price or plan.stop
-                self._say_final(intent, up)
-                self.explain(ExplanationKind.ERROR,
-                             f"{sym}: stop NOT moved to {intent.stop_price}; the stop at "
-                             f"{plan.stop} stays on the exchange.", symbol=sym)
-            return
-        self._say_final(intent, up)
-        if "-2021" in up.reason:
-            # The price is already through the trigger: the stop would fill now, so do it.
-            what = "stop-loss" if intent.role is OrderRole.STOP else "take-profit"
-            self.explain(ExplanationKind.ERROR,
-                         f"{sym}: the price is already beyond the {what} trigger "
-                         f"{intent.stop_price}; closing at market instead"
-                         + (" (the position is unprotected until then)."
-                            if intent.role is OrderRole.STOP else "."), symbol=sym)
-            self.cancel_protection(sym)
-            if not self.closing(sym):
-                self.close(pos, OrderRole.EXIT, what)
-            return
-        self._retry_later(sym, intent.role, up.reason)
-
-    def recheck(self, symbol: str) -> None:
-        """The position changed outside a fill (reconciliation): is it still covered?"""
-        self._recheck(symbol)
-
-    def stopless(self, symbol: str) -> bool:
-        """A plan with neither stop nor target: only a ``--no-risk`` research run lets one
-        through (RiskEngine.vet asks every other entry for a stop on the right side)."""
-        plan = self.plans.get(symbol)
-        return plan is not None and not plan.stop and plan.target is None
-
-    def _recheck(self, symbol: str) -> None:
-        pos = self.book.get(symbol)
-        if pos is not None and self.stopless(symbol):
-            self.unprotected_since.pop(symbol, None)  # nothing to protect it with, by request
-        elif pos is None or self.covered(symbol) >= pos.qty:
-            if self.unprotected_since.pop(symbol, None) is not None and pos is not None:
-                self.explain(ExplanationKind.DESK,
-                             f"Stop on the exchange covers the whole {pos.qty} {symbol}.",
-                             symbol=symbol)
-        else:
-            if not any(i.role is OrderRole.STOP and i.client_id in self.acked
-                       for i in self.protection(symbol)):
-                pos.stop_loss = None
-            self.unprotected_since.setdefault(symbol, self.clock.now())
-        self._schedule()
 
     def _say_final(self, intent: OrderIntent, up: OrderUpdate) -> None:
         kind = (ExplanationKind.ERROR if up.status is OrderStatus.REJECTED
