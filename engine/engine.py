@@ -416,8 +416,9 @@ class Engine(TraderCommands):
         spec = self.spec(sig.symbol)
         pos = self.book.positions.get(sig.symbol)
         avail = self.venue.available() if hasattr(self.venue, "available") else self.wallet()
+        equity = self.equity()  # nothing below changes it before the decision is explained
         # An entry whose outcome is unknown counts as working: possibly live, never doubled.
-        dec = self.risk.vet(sig, day=self.day, equity=self.equity(), available=avail, spec=spec,
+        dec = self.risk.vet(sig, day=self.day, equity=equity, available=avail, spec=spec,
                             has_position=pos is not None,
                             has_pending=self.orders.working_entry(sig.symbol),
                             held_by=pos.strategy if pos is not None else "",
@@ -436,7 +437,7 @@ class Engine(TraderCommands):
                              position_id="")
             return
         self._explain_by(ExplanationKind.TAKEN, say.taken,
-                         (dec, self.equity(), self.config.risk.risk_per_trade_pct),
+                         (dec, equity, self.config.risk.risk_per_trade_pct),
                          strategy=sig.strategy, symbol=sig.symbol, rule=dec.rule,
                          position_id=pos_id)
         if sig.kind is SignalKind.EXIT:
