@@ -136,6 +136,9 @@ class Engine(TraderCommands):
         #: Bars with a position, counted at the fills that open and close one (exposure.py).
         self.exposure = Exposure()
         self.on_explanation: Callable[[Explanation], None] | None = None
+        #: A backtest sets this: explanation texts are kept as (function, args) and only
+        #: the ``recent`` ones left at the end are worded (``word_explanations``).
+        self.lazy_explanations = False
         self._control_path = control_path
         self._control: Any = None
         self.companions: list[Any] = []  # engine.companions: notifications, API, bot
@@ -413,8 +416,9 @@ class Engine(TraderCommands):
         spec = self.spec(sig.symbol)
         pos = self.book.positions.get(sig.symbol)
         avail = self.venue.available() if hasattr(self.venue, "available") else self.wallet()
+        equity = self.equity()  # nothing below changes it before the decision is explained
         # An entry whose outcome is unknown counts as working: possibly live, never doubled.
-        dec = self.risk.vet(sig, day=self.day, equity=self.equity(), available=avail, spec=spec,
+        dec = self.risk.vet(sig, day=self.day, equity=equity, available=avail, spec=spec,
                             has_position=pos is not None,
                             has_pending=self.orders.working_entry(sig.symbol),
                             held_by=pos.strategy if pos is not None else "",
@@ -428,12 +432,14 @@ class Engine(TraderCommands):
                 else self.orders.new_id(OrderRole.ENTRY)
         self._record_decision(dec, pos_id)
         if not dec.accepted:
-            self.explain(ExplanationKind.REFUSED, say.refused(dec), strategy=sig.strategy,
-                         symbol=sig.symbol, rule=dec.rule, position_id="")
+            self._explain_by(ExplanationKind.REFUSED, say.refused, (dec,),
+                             strategy=sig.strategy, symbol=sig.symbol, rule=dec.rule,
+                             position_id="")
             return
-        self.explain(ExplanationKind.TAKEN,
-                     say.taken(dec, self.equity(), self.config.risk.risk_per_trade_pct),
-                     strategy=sig.strategy, symbol=sig.symbol, rule=dec.rule, position_id=pos_id)
+        self._explain_by(ExplanationKind.TAKEN, say.taken,
+                         (dec, equity, self.config.risk.risk_per_trade_pct),
+                         strategy=sig.strategy, symbol=sig.symbol, rule=dec.rule,
+                         position_id=pos_id)
         if sig.kind is SignalKind.EXIT:
             working = self.orders.closing(sig.symbol)
             if pos is not None and working:  # the trader's close, a retry: it keeps its label
@@ -495,9 +501,9 @@ class Engine(TraderCommands):
         lev = plan.leverage if plan else 1
         effect = self.portfolio.fill(fill, lev, strategy, self.spec(fill.symbol))
         self.days.realized(effect.realized_gross, fill.fee)
-        self.explain(ExplanationKind.FILL, say.fill(fill, self.orders.exit_reason.get(
-            fill.symbol, "")), symbol=fill.symbol, strategy=strategy,
-                     position_id=pos_id)
+        self._explain_by(ExplanationKind.FILL, say.fill,
+                         (fill, self.orders.exit_reason.get(fill.symbol, "")),
+                         symbol=fill.symbol, strategy=strategy, position_id=pos_id)
         if self.publish:
             self._outbox.append(fill)
         if plan is not None and effect.opened:
@@ -545,8 +551,8 @@ class Engine(TraderCommands):
         self.days.trade_closed(trip.pnl)
         if self.journal is not None:
             self._pending.append(trade_record(trip))
-        self.explain(ExplanationKind.EXIT, say.round_trip(trip), strategy=pos.strategy,
-                     symbol=pos.symbol, position_id=pos.position_id)
+        self._explain_by(ExplanationKind.EXIT, say.round_trip, (trip,), strategy=pos.strategy,
+                         symbol=pos.symbol, position_id=pos.position_id)
         if self.publish:
             self._outbox.append(trip)
         self._check_day_lock()
@@ -630,6 +636,29 @@ class Engine(TraderCommands):
             self._outbox.append(e)
         if self.on_explanation is not None:
             self.on_explanation(e)
+
+    def _explain_by(self, kind: ExplanationKind, word: Callable[..., str], args: tuple,
+                    **where: Any) -> None:
+        """``explain(kind, word(*args))``; a backtest (nobody reads the line until the end,
+        and only the last ``recent`` ones) words it later: ``args`` are never changed after
+        they are made (fills, decisions, round trips, an equity figure)."""
+        if not self.lazy_explanations:
+            self.explain(kind, word(*args), **where)
+            return
+        position_id = where.get("position_id")
+        if position_id is None:
+            symbol = where.get("symbol", "")
+            position_id = self.orders.position_id(symbol) if symbol else ""
+        self.recent.append(Explanation(self.clock.now(), kind, (word, args),  # type: ignore[arg-type]
+                                       where.get("strategy", ""), where.get("symbol", ""),
+                                       where.get("rule", ""), position_id))
+
+    def word_explanations(self) -> None:
+        """The lazily kept lines of a backtest, worded now (the same text as ``explain``)."""
+        for e in self.recent:
+            if not isinstance(e.text, str):
+                word, args = e.text
+                e.text = word(*args)
 
     def spec(self, symbol: str) -> SymbolSpec:
         spec = self.specs.get(symbol)

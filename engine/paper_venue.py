@@ -51,6 +51,7 @@ _RANK = {
     OrderType.TAKE_PROFIT_MARKET: 3,
 }
 BPS = Decimal("0.0001")
+_FEE_STEP = Decimal("0.00000001")  # fees are kept to 8 decimals, as Binance reports them
 
 
 class _Resting:
@@ -347,7 +348,7 @@ class PaperVenue:
                 return
             qty = min(qty, pos.qty)
         fee = price * qty * (self.maker_fee if liq is Liquidity.MAKER else self.taker_fee)
-        fee = fee.quantize(Decimal("0.00000001"))
+        fee = fee.quantize(_FEE_STEP)
         self._trade_seq += 1
         fill = Fill(
             intent.client_id,
