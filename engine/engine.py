@@ -15,39 +15,30 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from tapedesk.engine import explanations as say
 from tapedesk.engine import strategy_state
 from tapedesk.engine.checkpoint import checkpoint, journaled_fills, load_from_journal, restore
 from tapedesk.engine.clock import Clock, EventClock
 from tapedesk.engine.commit import commit
 from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.day_book import DayBook
-from tapedesk.engine.desk_log import redact
+from tapedesk.engine.decision_side import DecisionSide
 from tapedesk.engine.desk_view import desk_snapshot
 from tapedesk.engine.equity_history import EquityHistory
 from tapedesk.engine.events import (
-    Decision,
     Explanation,
     ExplanationKind,
-    Fill,
     Kind,
     MarketEvent,
-    OrderRole,
-    OrderUpdate,
-    Position,
-    Signal,
-    SignalKind,
 )
+from tapedesk.engine.explain_log import ExplainLog
 from tapedesk.engine.exposure import Exposure
+from tapedesk.engine.fill_side import FillSide
 from tapedesk.engine.journal import (
     Journal,
     Record,
-    explanation_record,
-    trade_record,
 )
 from tapedesk.engine.journal_health import (
     JournalFailure,
@@ -56,14 +47,7 @@ from tapedesk.engine.journal_health import (
 )
 from tapedesk.engine.orders import Orders
 from tapedesk.engine.portfolio import Portfolio
-from tapedesk.engine.position_actions import reentry_block
 from tapedesk.engine.reconcile import reconcile_at_start
-from tapedesk.engine.records import (
-    decision_record,
-    fill_key,
-    fill_record,
-    funding_record,
-)
 from tapedesk.engine.risk import DayCounters, RiskEngine, gate_reason, venue_costs
 from tapedesk.engine.snapshot import DeskSnapshot, FeedStatus, StateChanged
 from tapedesk.engine.staleness import watch
@@ -84,7 +68,7 @@ def _portfolio(name: str) -> Any:
                     lambda self, value: setattr(self.portfolio, name, value))
 
 
-class Engine(TraderCommands):
+class Engine(TraderCommands, DecisionSide, FillSide, ExplainLog):
     """Routes market events and venue reports to their owners (DESIGN.md flow): the order
     owner (``orders``), the day book (``days``), the portfolio, the strategy roster, the
     risk engine and the journal queue. It holds no trading rule of its own."""
@@ -136,9 +120,6 @@ class Engine(TraderCommands):
         #: Bars with a position, counted at the fills that open and close one (exposure.py).
         self.exposure = Exposure()
         self.on_explanation: Callable[[Explanation], None] | None = None
-        #: A backtest sets this: explanation texts are kept as (function, args) and only
-        #: the ``recent`` ones left at the end are worded (``word_explanations``).
-        self.lazy_explanations = False
         self._control_path = control_path
         self._control: Any = None
         self.companions: list[Any] = []  # engine.companions: notifications, API, bot
@@ -352,14 +333,19 @@ class Engine(TraderCommands):
         if ts >= self.days.next_roll:
             self._roll_day(ts)
         kind = ev.kind
+        orders = self.orders
         if kind is _BAR:  # counted first: a fill this bar makes is in this bar (exposure)
             self.bars_seen += 1
             self._bar_ts = ts
-        self._venue_on_market(ev)
-        if ts >= self.orders.next_due:  # retries and the unprotected grace, on event time
-            self.orders.tick(ts)
-        if kind is _BAR and self._positions and ts - self._last_sample >= self.equity_sample_ms:
-            self._sample_equity(ts)
+            self._venue_on_market(ev)
+            if ts >= orders.next_due:  # retries and the unprotected grace, on event time
+                orders.tick(ts)
+            if self._positions and ts - self._last_sample >= self.equity_sample_ms:
+                self._sample_equity(ts)
+        else:
+            self._venue_on_market(ev)
+            if ts >= orders.next_due:
+                orders.tick(ts)
         if self._gate or self._journal_gate:
             return
         handlers = self._handlers.get(kind)
@@ -394,178 +380,6 @@ class Engine(TraderCommands):
                     fn(ev)
                 if notes:
                     notes.clear()  # explained before the restart already
-
-    # -- signals and decisions -------------------------------------------------------------
-
-    def _on_signal(self, strat: Strategy, sig: Signal) -> None:
-        st = self._strat[strat.name]
-        st.signals_today += 1
-        st.last_signal = f"{sig.kind} {sig.side} @ {say.price(sig.entry)}"
-        if sig.kind is SignalKind.REVERSE:
-            pos = self.book.positions.get(sig.symbol)
-            if pos is not None and pos.side is not sig.side:  # the exit half, vetted as one
-                self._decide(replace(sig, side=pos.side, kind=SignalKind.EXIT),
-                             "reversed: " + "; ".join(sig.reasons))
-                if sig.symbol in self.book.positions:
-                    return  # the close is still working: never two positions at once
-            sig = replace(sig, kind=SignalKind.ENTRY)
-        self._decide(sig)
-
-    def _decide(self, sig: Signal, exit_reason: str = "strategy exit") -> None:
-        """Risk vets ``sig``; the decision is recorded and explained, then carried out."""
-        spec = self.spec(sig.symbol)
-        pos = self.book.positions.get(sig.symbol)
-        avail = self.venue.available() if hasattr(self.venue, "available") else self.wallet()
-        equity = self.equity()  # nothing below changes it before the decision is explained
-        # An entry whose outcome is unknown counts as working: possibly live, never doubled.
-        dec = self.risk.vet(sig, day=self.day, equity=equity, available=avail, spec=spec,
-                            has_position=pos is not None,
-                            has_pending=self.orders.working_entry(sig.symbol),
-                            held_by=pos.strategy if pos is not None else "",
-                            reentry_block=reentry_block(self, sig))
-        # The position this decision belongs to: an accepted entry's own order id (taken
-        # now, so the decision is journaled under the id its fill will carry), an accepted
-        # exit's open position; a refusal belongs to no trade.
-        pos_id = ""
-        if dec.accepted:
-            pos_id = (pos.position_id if pos is not None else "") if sig.kind is SignalKind.EXIT \
-                else self.orders.new_id(OrderRole.ENTRY)
-        self._record_decision(dec, pos_id)
-        if not dec.accepted:
-            self._explain_by(ExplanationKind.REFUSED, say.refused, (dec,),
-                             strategy=sig.strategy, symbol=sig.symbol, rule=dec.rule,
-                             position_id="")
-            return
-        self._explain_by(ExplanationKind.TAKEN, say.taken,
-                         (dec, equity, self.config.risk.risk_per_trade_pct),
-                         strategy=sig.strategy, symbol=sig.symbol, rule=dec.rule,
-                         position_id=pos_id)
-        if sig.kind is SignalKind.EXIT:
-            working = self.orders.closing(sig.symbol)
-            if pos is not None and working:  # the trader's close, a retry: it keeps its label
-                self.explain(ExplanationKind.DESK, f"{sig.symbol}: a close is already working "
-                             f"({working}); no second close sent for {sig.strategy}'s exit.",
-                             strategy=sig.strategy, symbol=sig.symbol, rule="exit")
-            elif pos is not None:
-                self.close_position(pos, OrderRole.EXIT, exit_reason)
-            return
-        if hasattr(self.venue, "set_leverage"):
-            self.venue.set_leverage(sig.symbol, dec.leverage)
-        self.orders.enter(sig, dec, pos_id)
-
-    def _record_decision(self, dec: Decision, position_id: str = "") -> None:
-        if self.journal is not None:
-            self._pending.append(decision_record(dec, position_id))
-
-    def close_position(self, pos: Position, role: OrderRole, reason: str) -> None:
-        """Send the reduce-only market order that closes ``pos``; ``reason`` labels the trade."""
-        self.orders.close(pos, role, reason)
-
-    # -- VenueSink: the venue's reports, routed ---------------------------------------------
-
-    def on_order_update(self, up: OrderUpdate) -> None:
-        self.orders.on_update(up)
-        self._commit_soon()
-
-    def _commit_soon(self) -> None:
-        """Live, venue reports arrive between market batches: commit them now, not at the
-        next market event (a kill in between would leave the journal without the stop)."""
-        if self.journal is None or self._soon is not None or getattr(self.venue, "simulated",
-                                                                     True):
-            return
-        try:
-            self._soon = asyncio.get_running_loop().create_task(self._commit_now())
-        except RuntimeError:  # no loop (a test driving the engine by hand)
-            return
-
-    async def _commit_now(self) -> None:
-        try:
-            await asyncio.sleep(0)  # let the rest of this report's callbacks queue first
-            await self.commit()
-        finally:
-            self._soon = None
-
-    def on_fill(self, fill: Fill) -> None:
-        key = fill_key(fill)
-        if key in self._fills_seen:  # reported twice (stream and REST, or across a restart)
-            log.info("fill %s of %s already booked: ignored", key[1], fill.client_id)
-            return
-        self._fills_seen.add(key)
-        self._commit_soon()
-        held = self.book.positions.get(fill.symbol)
-        pos_id = held.position_id if held is not None else self.book.opening_id(fill.client_id)
-        if self.journal is not None:
-            self._pending.append(fill_record(fill, pos_id))
-        plan = self.orders.plan_for(fill)
-        strategy = plan.strategy if plan else (held.strategy if held else "")
-        lev = plan.leverage if plan else 1
-        effect = self.portfolio.fill(fill, lev, strategy, self.spec(fill.symbol))
-        self.days.realized(effect.realized_gross, fill.fee)
-        self._explain_by(ExplanationKind.FILL, say.fill,
-                         (fill, self.orders.exit_reason.get(fill.symbol, "")),
-                         symbol=fill.symbol, strategy=strategy, position_id=pos_id)
-        if self.publish:
-            self._outbox.append(fill)
-        if plan is not None and effect.opened:
-            self.days.trade_opened()
-            self._strat_state(strategy).trades_today += 1
-        self.orders.after_fill(fill, effect)
-        if effect.opened or effect.closed is not None:
-            self._exposure_changed(fill, effect.closed)
-        if effect.closed is not None:
-            self._close_trade(effect.closed, fill, self.orders.reason_for(fill))
-        self._sample_equity(fill.ts)
-        self._save_day()
-
-    def on_funding(self, symbol: str, amount: Decimal, rate: float, ts: int) -> None:
-        self.portfolio.funding(symbol, amount)
-        self.days.realized(amount)
-        if self.journal is not None:
-            self._pending.append(funding_record(ts, symbol, amount, rate))
-        self.explain(ExplanationKind.FILL,
-                     f"Funding {symbol} at {rate * 100:.4f} %: {say.signed_money(amount)}.",
-                     symbol=symbol)
-        self._save_day()
-        self._check_day_lock()  # funding alone can take the day past its loss cap
-
-    def on_venue_error(self, text: str) -> None:
-        self.explain(ExplanationKind.ERROR, redact(text))  # library text may carry a listenKey
-
-    # -- position life cycle ---------------------------------------------------------------
-
-    def _exposure_changed(self, fill: Fill, closed: Position | None) -> None:
-        """A position opened or closed: mark the bar it happened in, overall and for its
-        strategy (a fill after the last bar's close is in the next bar)."""
-        bar = self.bars_seen + (fill.ts > self._bar_ts)
-        positions = self._positions
-        mark = self.exposure.mark
-        mark("", bar, bool(positions))
-        names = {p.strategy for p in (positions.get(fill.symbol), closed)
-                 if p is not None and p.strategy}  # "" is the overall key
-        for name in names:
-            mark(name, bar, any(p.strategy == name for p in positions.values()))
-
-    def _close_trade(self, pos: Position, fill: Fill, reason: str) -> None:
-        trip = self.portfolio.close(pos, fill, reason, self.spec(pos.symbol))
-        self._strat_state(pos.strategy).pnl_today += trip.pnl
-        self.days.trade_closed(trip.pnl)
-        if self.journal is not None:
-            self._pending.append(trade_record(trip))
-        self._explain_by(ExplanationKind.EXIT, say.round_trip, (trip,), strategy=pos.strategy,
-                         symbol=pos.symbol, position_id=pos.position_id)
-        if self.publish:
-            self._outbox.append(trip)
-        self._check_day_lock()
-
-    def _check_day_lock(self) -> None:
-        if not self.risk.enabled:
-            return  # --no-risk: no day caps, so the day never locks
-        why = self.days.lock_if_reached()
-        if why:
-            self.explain(ExplanationKind.DESK, f"DAY LOCKED: {why}. Trading resumes at the next "
-                         f"{self.days.roll_hour:02d}:00 UTC reset.")
-            self._update_gate()
-            self._announce()
 
     # -- day roll, gate, state -------------------------------------------------------------
 
@@ -612,53 +426,6 @@ class Engine(TraderCommands):
     def _announce(self) -> None:
         snap_state = self.snapshot().state
         self._outbox.append(StateChanged(snap_state, self._gate))
-
-    def _sample_equity(self, ts: int) -> None:
-        eq = float(self.equity())
-        self._last_sample = ts
-        self.equity_samples.append((ts, eq))
-        if self.journal is not None:
-            self._pending.append(("INSERT INTO equity (ts, equity) VALUES (?, ?)", (ts, eq)))
-
-    def explain(self, kind: ExplanationKind, text: str, *, strategy: str = "", symbol: str = "",
-                rule: str = "", position_id: str | None = None) -> None:
-        """``position_id`` None: the line is about ``symbol``'s open (or opening) position."""
-        if position_id is None:
-            position_id = self.orders.position_id(symbol) if symbol else ""
-        # Before the first market event the clock reads 0: a watched desk dates such lines
-        # (its start, its companions) by the wall clock rather than 1970; a backtest keeps 0.
-        ts = self.clock.now() or (int(time.time() * 1000) if self.publish else 0)
-        e = Explanation(ts, kind, text, strategy, symbol, rule, position_id)
-        self.recent.append(e)
-        if self.journal is not None:
-            self._pending.append(explanation_record(e))
-        if self.publish:
-            self._outbox.append(e)
-        if self.on_explanation is not None:
-            self.on_explanation(e)
-
-    def _explain_by(self, kind: ExplanationKind, word: Callable[..., str], args: tuple,
-                    **where: Any) -> None:
-        """``explain(kind, word(*args))``; a backtest (nobody reads the line until the end,
-        and only the last ``recent`` ones) words it later: ``args`` are never changed after
-        they are made (fills, decisions, round trips, an equity figure)."""
-        if not self.lazy_explanations:
-            self.explain(kind, word(*args), **where)
-            return
-        position_id = where.get("position_id")
-        if position_id is None:
-            symbol = where.get("symbol", "")
-            position_id = self.orders.position_id(symbol) if symbol else ""
-        self.recent.append(Explanation(self.clock.now(), kind, (word, args),  # type: ignore[arg-type]
-                                       where.get("strategy", ""), where.get("symbol", ""),
-                                       where.get("rule", ""), position_id))
-
-    def word_explanations(self) -> None:
-        """The lazily kept lines of a backtest, worded now (the same text as ``explain``)."""
-        for e in self.recent:
-            if not isinstance(e.text, str):
-                word, args = e.text
-                e.text = word(*args)
 
     def spec(self, symbol: str) -> SymbolSpec:
         spec = self.specs.get(symbol)
