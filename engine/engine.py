@@ -26,6 +26,7 @@ from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.day_book import DayBook
 from tapedesk.engine.decision_side import DecisionSide
 from tapedesk.engine.desk_view import desk_snapshot
+from tapedesk.engine.entry_gate import EntryGate
 from tapedesk.engine.equity_history import EquityHistory
 from tapedesk.engine.events import (
     Explanation,
@@ -47,10 +48,8 @@ from tapedesk.engine.journal_health import (
 )
 from tapedesk.engine.orders import Orders
 from tapedesk.engine.portfolio import Portfolio
-from tapedesk.engine.reconcile import reconcile_at_start
-from tapedesk.engine.risk import DayCounters, RiskEngine, gate_reason, venue_costs
-from tapedesk.engine.snapshot import DeskSnapshot, FeedStatus, StateChanged
-from tapedesk.engine.staleness import watch
+from tapedesk.engine.risk import RiskEngine, venue_costs
+from tapedesk.engine.snapshot import DeskSnapshot, FeedStatus
 from tapedesk.engine.strategy import Strategy
 from tapedesk.engine.strategy_roster import Handler, Roster, StratState
 from tapedesk.engine.subscription import Subscription
@@ -68,7 +67,7 @@ def _portfolio(name: str) -> Any:
                     lambda self, value: setattr(self.portfolio, name, value))
 
 
-class Engine(TraderCommands, DecisionSide, FillSide, ExplainLog):
+class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
     """Routes market events and venue reports to their owners (DESIGN.md flow): the order
     owner (``orders``), the day book (``days``), the portfolio, the strategy roster, the
     risk engine and the journal queue. It holds no trading rule of its own."""
@@ -176,10 +175,6 @@ class Engine(TraderCommands, DecisionSide, FillSide, ExplainLog):
         self._pending.append(record)
 
     @property
-    def day(self) -> DayCounters:
-        return self.days.counters
-
-    @property
     def stopping(self) -> bool:
         return self._stopping
 
@@ -277,7 +272,13 @@ class Engine(TraderCommands, DecisionSide, FillSide, ExplainLog):
         return self.clock.now()
 
     def equity(self) -> Decimal:
-        return self.wallet() + self.unrealized()
+        """``wallet() + unrealized()``, read straight from the books on a simulated venue
+        (taken for every decision and fill of a backtest)."""
+        venue, portfolio = self.venue, self.portfolio
+        prices = getattr(venue, "last_price", {})
+        if getattr(venue, "simulated", True):
+            return portfolio.balance + portfolio.unrealized(prices)
+        return self.wallet() + portfolio.unrealized(prices)
 
     def wallet(self) -> Decimal:
         """The wallet balance sizing and the header use: live, the exchange's own figure
@@ -298,26 +299,6 @@ class Engine(TraderCommands, DecisionSide, FillSide, ExplainLog):
 
     def snapshot(self) -> DeskSnapshot:
         return desk_snapshot(self)
-
-    # -- startup reconciliation (live) ----------------------------------------------------
-
-    async def _reconcile(self) -> None:
-        """Compare the exchange with the journal; any difference blocks trading until answered."""
-        self.reconciliation = await reconcile_at_start(self.venue, self.book, self.orders)
-        rec = self.reconciliation
-        self.explain(ExplanationKind.ERROR if rec.blocked else ExplanationKind.DESK, rec.describe())
-        self._update_gate()
-
-    async def resolve_difference(self, key: str, action: str) -> str:
-        """Answer one reconciliation difference: adopt, flatten or ignore."""
-        if self.reconciliation is None:
-            raise KeyError("nothing to reconcile")
-        text = await self.reconciliation.answer(key, action, self.venue, self.book, self.orders)
-        self.explain(ExplanationKind.DESK, f"Reconciliation: {text}.")
-        self._update_gate()
-        self._announce()
-        await self.commit()
-        return text
 
     # -- the hot path ----------------------------------------------------------------------
 
@@ -380,52 +361,6 @@ class Engine(TraderCommands, DecisionSide, FillSide, ExplainLog):
                     fn(ev)
                 if notes:
                     notes.clear()  # explained before the restart already
-
-    # -- day roll, gate, state -------------------------------------------------------------
-
-    def _roll_day(self, ts: int) -> None:
-        first = not self.day.day
-        if not self.days.roll(ts):
-            return
-        if not first:
-            self._sample_equity(ts)
-        key = self.day.day
-        self.roster.new_day()
-        if not first:
-            self.explain(ExplanationKind.DESK, f"New risk day {key}: counters reset.")
-        self._save_day()
-        self._update_gate()
-
-    async def _load_day(self, ts: int) -> None:
-        """At start: today's counters come from the journal, never from zero."""
-        self.days.roll(ts)
-        row = await self.journal.load_day(self.day.day) if self.journal else None
-        self.days.load(ts, row)
-        self._update_gate()
-
-    def _save_day(self) -> None:
-        if self.journal is not None:
-            self._pending.append(self.days.record())
-
-    def _update_gate(self) -> None:
-        rec = self.reconciliation
-        self.orders.hold({d.symbol for d in rec.pending} if rec is not None else set())
-        if rec is not None and rec.blocked:
-            self._gate = (
-                f"reconciliation: {len(rec.pending)} difference(s) between the exchange and "
-                "the journal await adopt/flatten/ignore"
-            )
-            return
-        self._gate = gate_reason(halted=self.halted, paused=self.paused, day=self.day,
-                                 stale_s=self._stale_s, cfg=self.config.risk)
-
-    async def _watch_staleness(self) -> None:
-        """Live feeds only: stale data and the order owner's timers (engine.staleness)."""
-        await watch(self)
-
-    def _announce(self) -> None:
-        snap_state = self.snapshot().state
-        self._outbox.append(StateChanged(snap_state, self._gate))
 
     def spec(self, symbol: str) -> SymbolSpec:
         spec = self.specs.get(symbol)

@@ -10,23 +10,9 @@ from decimal import Decimal
 
 from tapedesk.engine.events import Decision, Fill, OrderRole, RoundTrip, Signal, SignalKind
 
-_PRICE_TEXT: dict[float, str] = {}  # price -> its words; a backtest words the same prices often
-_PRICE_TEXT_MAX = 4096  # emptied when full: a bounded memo, never a second formatting rule
-
 
 def price(value: float | Decimal) -> str:
     v = float(value)
-    if not v >= 1:  # small, zero, negative, NaN: rare, and -0.0 == 0.0 would share a key
-        return _price_text(v)
-    text = _PRICE_TEXT.get(v)
-    if text is None:
-        if len(_PRICE_TEXT) >= _PRICE_TEXT_MAX:
-            _PRICE_TEXT.clear()
-        text = _PRICE_TEXT[v] = _price_text(v)
-    return text
-
-
-def _price_text(v: float) -> str:
     if v >= 1000:
         return f"{v:,.1f}" if round(v, 1) == round(v, 2) else f"{v:,.2f}"
     if v >= 1:

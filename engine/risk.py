@@ -336,14 +336,13 @@ class RiskEngine:
             passed.append(res.rule)
         if self.fixed_qty is not None:
             qty = spec.round_qty(self.fixed_qty)
-            notional = qty * Decimal(str(sig.entry))
+            px = Decimal(str(sig.entry))
+            notional = qty * px
             lev = max(1, min(cfg.max_leverage, math.ceil(notional / equity))) if equity > 0 else 1
             if stopless:
                 size = Sizing(qty, lev, Decimal(0), notional, False)
             else:
-                loss = unit_loss(
-                    Decimal(str(sig.entry)), Decimal(str(sig.stop_loss)), self.costs or Costs()
-                )
+                loss = unit_loss(px, Decimal(str(sig.stop_loss)), self.costs or Costs())
                 size = Sizing(qty, lev, qty * loss.total, notional, False,
                               qty * (loss.fees + loss.slippage))
         elif stopless:
