@@ -123,6 +123,7 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
         self._control: Any = None
         self.companions: list[Any] = []  # engine.companions: notifications, API, bot
         self._handlers: dict[int, list[Handler]] = {}
+        self._bar_handlers: list[Handler] | None = None
         self._gate = ""
         #: Why the journal cannot be written ("" when healthy): a second entry gate (commit).
         self._journal_gate = ""
@@ -313,24 +314,23 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
         self._last_event_ts = ts
         if ts >= self.days.next_roll:
             self._roll_day(ts)
-        kind = ev.kind
-        orders = self.orders
-        if kind is _BAR:  # counted first: a fill this bar makes is in this bar (exposure)
+        if ev.kind is _BAR:  # counted first: a fill this bar makes is in this bar (exposure)
             self.bars_seen += 1
             self._bar_ts = ts
             self._venue_on_market(ev)
+            orders = self.orders
             if ts >= orders.next_due:  # retries and the unprotected grace, on event time
                 orders.tick(ts)
             if self._positions and ts - self._last_sample >= self.equity_sample_ms:
                 self._sample_equity(ts)
+            handlers = self._bar_handlers
         else:
             self._venue_on_market(ev)
+            orders = self.orders
             if ts >= orders.next_due:
                 orders.tick(ts)
-        if self._gate or self._journal_gate:
-            return
-        handlers = self._handlers.get(kind)
-        if not handlers:
+            handlers = self._handlers.get(ev.kind)
+        if self._gate or self._journal_gate or not handlers:
             return
         sym = ev.symbol
         for strat, fn, symbols, notes in handlers:
@@ -383,6 +383,7 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
 
     def _rebuild_handlers(self) -> None:
         self._handlers = self.roster.rebuild(self)
+        self._bar_handlers = self._handlers.get(_BAR)  # bars are most events: no lookup
 
     def _drain_notes(self, strat: Strategy) -> None:
         for _ts, symbol, text in strat.drain_notes():  # type: ignore[attr-defined]
