@@ -244,6 +244,7 @@ def run_backtest(
     engine, labels = build_backtest_engine(strategies, config, **options)
     margin_check = options.get("margin_check", True)
     _start_sync(engine)
+    engine.lazy_explanations = True  # worded at the end: word_explanations
     engine.publish = False
     process = engine.process
     n = 0
@@ -268,6 +269,7 @@ def run_backtest(
         if progress is not None:
             progress(n)
     _close_at_end(engine)
+    engine.word_explanations()
     risk, venue = engine.risk, engine.venue
     refused = dict(risk.refused) if isinstance(risk, BacktestRisk) else {}
     if isinstance(venue, BacktestVenue) and venue.margin_rejected:  # risk passed, venue not

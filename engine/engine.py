@@ -15,39 +15,31 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from tapedesk.engine import explanations as say
 from tapedesk.engine import strategy_state
 from tapedesk.engine.checkpoint import checkpoint, journaled_fills, load_from_journal, restore
 from tapedesk.engine.clock import Clock, EventClock
 from tapedesk.engine.commit import commit
 from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.day_book import DayBook
-from tapedesk.engine.desk_log import redact
+from tapedesk.engine.decision_side import DecisionSide
 from tapedesk.engine.desk_view import desk_snapshot
+from tapedesk.engine.entry_gate import EntryGate
 from tapedesk.engine.equity_history import EquityHistory
 from tapedesk.engine.events import (
-    Decision,
     Explanation,
     ExplanationKind,
-    Fill,
     Kind,
     MarketEvent,
-    OrderRole,
-    OrderUpdate,
-    Position,
-    Signal,
-    SignalKind,
 )
+from tapedesk.engine.explain_log import ExplainLog
 from tapedesk.engine.exposure import Exposure
+from tapedesk.engine.fill_side import FillSide
 from tapedesk.engine.journal import (
     Journal,
     Record,
-    explanation_record,
-    trade_record,
 )
 from tapedesk.engine.journal_health import (
     JournalFailure,
@@ -56,17 +48,8 @@ from tapedesk.engine.journal_health import (
 )
 from tapedesk.engine.orders import Orders
 from tapedesk.engine.portfolio import Portfolio
-from tapedesk.engine.position_actions import reentry_block
-from tapedesk.engine.reconcile import reconcile_at_start
-from tapedesk.engine.records import (
-    decision_record,
-    fill_key,
-    fill_record,
-    funding_record,
-)
-from tapedesk.engine.risk import DayCounters, RiskEngine, gate_reason, venue_costs
-from tapedesk.engine.snapshot import DeskSnapshot, FeedStatus, StateChanged
-from tapedesk.engine.staleness import watch
+from tapedesk.engine.risk import RiskEngine, venue_costs
+from tapedesk.engine.snapshot import DeskSnapshot, FeedStatus
 from tapedesk.engine.strategy import Strategy
 from tapedesk.engine.strategy_roster import Handler, Roster, StratState
 from tapedesk.engine.subscription import Subscription
@@ -84,7 +67,7 @@ def _portfolio(name: str) -> Any:
                     lambda self, value: setattr(self.portfolio, name, value))
 
 
-class Engine(TraderCommands):
+class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
     """Routes market events and venue reports to their owners (DESIGN.md flow): the order
     owner (``orders``), the day book (``days``), the portfolio, the strategy roster, the
     risk engine and the journal queue. It holds no trading rule of its own."""
@@ -140,6 +123,7 @@ class Engine(TraderCommands):
         self._control: Any = None
         self.companions: list[Any] = []  # engine.companions: notifications, API, bot
         self._handlers: dict[int, list[Handler]] = {}
+        self._bar_handlers: list[Handler] | None = None
         self._gate = ""
         #: Why the journal cannot be written ("" when healthy): a second entry gate (commit).
         self._journal_gate = ""
@@ -190,10 +174,6 @@ class Engine(TraderCommands):
 
     def _pending_append(self, record: Record) -> None:
         self._pending.append(record)
-
-    @property
-    def day(self) -> DayCounters:
-        return self.days.counters
 
     @property
     def stopping(self) -> bool:
@@ -293,7 +273,13 @@ class Engine(TraderCommands):
         return self.clock.now()
 
     def equity(self) -> Decimal:
-        return self.wallet() + self.unrealized()
+        """``wallet() + unrealized()``, read straight from the books on a simulated venue
+        (taken for every decision and fill of a backtest)."""
+        venue, portfolio = self.venue, self.portfolio
+        prices = getattr(venue, "last_price", {})
+        if getattr(venue, "simulated", True):
+            return portfolio.balance + portfolio.unrealized(prices)
+        return self.wallet() + portfolio.unrealized(prices)
 
     def wallet(self) -> Decimal:
         """The wallet balance sizing and the header use: live, the exchange's own figure
@@ -315,26 +301,6 @@ class Engine(TraderCommands):
     def snapshot(self) -> DeskSnapshot:
         return desk_snapshot(self)
 
-    # -- startup reconciliation (live) ----------------------------------------------------
-
-    async def _reconcile(self) -> None:
-        """Compare the exchange with the journal; any difference blocks trading until answered."""
-        self.reconciliation = await reconcile_at_start(self.venue, self.book, self.orders)
-        rec = self.reconciliation
-        self.explain(ExplanationKind.ERROR if rec.blocked else ExplanationKind.DESK, rec.describe())
-        self._update_gate()
-
-    async def resolve_difference(self, key: str, action: str) -> str:
-        """Answer one reconciliation difference: adopt, flatten or ignore."""
-        if self.reconciliation is None:
-            raise KeyError("nothing to reconcile")
-        text = await self.reconciliation.answer(key, action, self.venue, self.book, self.orders)
-        self.explain(ExplanationKind.DESK, f"Reconciliation: {text}.")
-        self._update_gate()
-        self._announce()
-        await self.commit()
-        return text
-
     # -- the hot path ----------------------------------------------------------------------
 
     def process(self, ev: MarketEvent) -> None:
@@ -348,19 +314,23 @@ class Engine(TraderCommands):
         self._last_event_ts = ts
         if ts >= self.days.next_roll:
             self._roll_day(ts)
-        kind = ev.kind
-        if kind is _BAR:  # counted first: a fill this bar makes is in this bar (exposure)
+        if ev.kind is _BAR:  # counted first: a fill this bar makes is in this bar (exposure)
             self.bars_seen += 1
             self._bar_ts = ts
-        self._venue_on_market(ev)
-        if ts >= self.orders.next_due:  # retries and the unprotected grace, on event time
-            self.orders.tick(ts)
-        if kind is _BAR and self._positions and ts - self._last_sample >= self.equity_sample_ms:
-            self._sample_equity(ts)
-        if self._gate or self._journal_gate:
-            return
-        handlers = self._handlers.get(kind)
-        if not handlers:
+            self._venue_on_market(ev)
+            orders = self.orders
+            if ts >= orders.next_due:  # retries and the unprotected grace, on event time
+                orders.tick(ts)
+            if self._positions and ts - self._last_sample >= self.equity_sample_ms:
+                self._sample_equity(ts)
+            handlers = self._bar_handlers
+        else:
+            self._venue_on_market(ev)
+            orders = self.orders
+            if ts >= orders.next_due:
+                orders.tick(ts)
+            handlers = self._handlers.get(ev.kind)
+        if self._gate or self._journal_gate or not handlers:
             return
         sym = ev.symbol
         for strat, fn, symbols, notes in handlers:
@@ -392,245 +362,6 @@ class Engine(TraderCommands):
                 if notes:
                     notes.clear()  # explained before the restart already
 
-    # -- signals and decisions -------------------------------------------------------------
-
-    def _on_signal(self, strat: Strategy, sig: Signal) -> None:
-        st = self._strat[strat.name]
-        st.signals_today += 1
-        st.last_signal = f"{sig.kind} {sig.side} @ {say.price(sig.entry)}"
-        if sig.kind is SignalKind.REVERSE:
-            pos = self.book.positions.get(sig.symbol)
-            if pos is not None and pos.side is not sig.side:  # the exit half, vetted as one
-                self._decide(replace(sig, side=pos.side, kind=SignalKind.EXIT),
-                             "reversed: " + "; ".join(sig.reasons))
-                if sig.symbol in self.book.positions:
-                    return  # the close is still working: never two positions at once
-            sig = replace(sig, kind=SignalKind.ENTRY)
-        self._decide(sig)
-
-    def _decide(self, sig: Signal, exit_reason: str = "strategy exit") -> None:
-        """Risk vets ``sig``; the decision is recorded and explained, then carried out."""
-        spec = self.spec(sig.symbol)
-        pos = self.book.positions.get(sig.symbol)
-        avail = self.venue.available() if hasattr(self.venue, "available") else self.wallet()
-        # An entry whose outcome is unknown counts as working: possibly live, never doubled.
-        dec = self.risk.vet(sig, day=self.day, equity=self.equity(), available=avail, spec=spec,
-                            has_position=pos is not None,
-                            has_pending=self.orders.working_entry(sig.symbol),
-                            held_by=pos.strategy if pos is not None else "",
-                            reentry_block=reentry_block(self, sig))
-        # The position this decision belongs to: an accepted entry's own order id (taken
-        # now, so the decision is journaled under the id its fill will carry), an accepted
-        # exit's open position; a refusal belongs to no trade.
-        pos_id = ""
-        if dec.accepted:
-            pos_id = (pos.position_id if pos is not None else "") if sig.kind is SignalKind.EXIT \
-                else self.orders.new_id(OrderRole.ENTRY)
-        self._record_decision(dec, pos_id)
-        if not dec.accepted:
-            self.explain(ExplanationKind.REFUSED, say.refused(dec), strategy=sig.strategy,
-                         symbol=sig.symbol, rule=dec.rule, position_id="")
-            return
-        self.explain(ExplanationKind.TAKEN,
-                     say.taken(dec, self.equity(), self.config.risk.risk_per_trade_pct),
-                     strategy=sig.strategy, symbol=sig.symbol, rule=dec.rule, position_id=pos_id)
-        if sig.kind is SignalKind.EXIT:
-            working = self.orders.closing(sig.symbol)
-            if pos is not None and working:  # the trader's close, a retry: it keeps its label
-                self.explain(ExplanationKind.DESK, f"{sig.symbol}: a close is already working "
-                             f"({working}); no second close sent for {sig.strategy}'s exit.",
-                             strategy=sig.strategy, symbol=sig.symbol, rule="exit")
-            elif pos is not None:
-                self.close_position(pos, OrderRole.EXIT, exit_reason)
-            return
-        if hasattr(self.venue, "set_leverage"):
-            self.venue.set_leverage(sig.symbol, dec.leverage)
-        self.orders.enter(sig, dec, pos_id)
-
-    def _record_decision(self, dec: Decision, position_id: str = "") -> None:
-        if self.journal is not None:
-            self._pending.append(decision_record(dec, position_id))
-
-    def close_position(self, pos: Position, role: OrderRole, reason: str) -> None:
-        """Send the reduce-only market order that closes ``pos``; ``reason`` labels the trade."""
-        self.orders.close(pos, role, reason)
-
-    # -- VenueSink: the venue's reports, routed ---------------------------------------------
-
-    def on_order_update(self, up: OrderUpdate) -> None:
-        self.orders.on_update(up)
-        self._commit_soon()
-
-    def _commit_soon(self) -> None:
-        """Live, venue reports arrive between market batches: commit them now, not at the
-        next market event (a kill in between would leave the journal without the stop)."""
-        if self.journal is None or self._soon is not None or getattr(self.venue, "simulated",
-                                                                     True):
-            return
-        try:
-            self._soon = asyncio.get_running_loop().create_task(self._commit_now())
-        except RuntimeError:  # no loop (a test driving the engine by hand)
-            return
-
-    async def _commit_now(self) -> None:
-        try:
-            await asyncio.sleep(0)  # let the rest of this report's callbacks queue first
-            await self.commit()
-        finally:
-            self._soon = None
-
-    def on_fill(self, fill: Fill) -> None:
-        key = fill_key(fill)
-        if key in self._fills_seen:  # reported twice (stream and REST, or across a restart)
-            log.info("fill %s of %s already booked: ignored", key[1], fill.client_id)
-            return
-        self._fills_seen.add(key)
-        self._commit_soon()
-        held = self.book.positions.get(fill.symbol)
-        pos_id = held.position_id if held is not None else self.book.opening_id(fill.client_id)
-        if self.journal is not None:
-            self._pending.append(fill_record(fill, pos_id))
-        plan = self.orders.plan_for(fill)
-        strategy = plan.strategy if plan else (held.strategy if held else "")
-        lev = plan.leverage if plan else 1
-        effect = self.portfolio.fill(fill, lev, strategy, self.spec(fill.symbol))
-        self.days.realized(effect.realized_gross, fill.fee)
-        self.explain(ExplanationKind.FILL, say.fill(fill, self.orders.exit_reason.get(
-            fill.symbol, "")), symbol=fill.symbol, strategy=strategy,
-                     position_id=pos_id)
-        if self.publish:
-            self._outbox.append(fill)
-        if plan is not None and effect.opened:
-            self.days.trade_opened()
-            self._strat_state(strategy).trades_today += 1
-        self.orders.after_fill(fill, effect)
-        if effect.opened or effect.closed is not None:
-            self._exposure_changed(fill, effect.closed)
-        if effect.closed is not None:
-            self._close_trade(effect.closed, fill, self.orders.reason_for(fill))
-        self._sample_equity(fill.ts)
-        self._save_day()
-
-    def on_funding(self, symbol: str, amount: Decimal, rate: float, ts: int) -> None:
-        self.portfolio.funding(symbol, amount)
-        self.days.realized(amount)
-        if self.journal is not None:
-            self._pending.append(funding_record(ts, symbol, amount, rate))
-        self.explain(ExplanationKind.FILL,
-                     f"Funding {symbol} at {rate * 100:.4f} %: {say.signed_money(amount)}.",
-                     symbol=symbol)
-        self._save_day()
-        self._check_day_lock()  # funding alone can take the day past its loss cap
-
-    def on_venue_error(self, text: str) -> None:
-        self.explain(ExplanationKind.ERROR, redact(text))  # library text may carry a listenKey
-
-    # -- position life cycle ---------------------------------------------------------------
-
-    def _exposure_changed(self, fill: Fill, closed: Position | None) -> None:
-        """A position opened or closed: mark the bar it happened in, overall and for its
-        strategy (a fill after the last bar's close is in the next bar)."""
-        bar = self.bars_seen + (fill.ts > self._bar_ts)
-        positions = self._positions
-        mark = self.exposure.mark
-        mark("", bar, bool(positions))
-        names = {p.strategy for p in (positions.get(fill.symbol), closed)
-                 if p is not None and p.strategy}  # "" is the overall key
-        for name in names:
-            mark(name, bar, any(p.strategy == name for p in positions.values()))
-
-    def _close_trade(self, pos: Position, fill: Fill, reason: str) -> None:
-        trip = self.portfolio.close(pos, fill, reason, self.spec(pos.symbol))
-        self._strat_state(pos.strategy).pnl_today += trip.pnl
-        self.days.trade_closed(trip.pnl)
-        if self.journal is not None:
-            self._pending.append(trade_record(trip))
-        self.explain(ExplanationKind.EXIT, say.round_trip(trip), strategy=pos.strategy,
-                     symbol=pos.symbol, position_id=pos.position_id)
-        if self.publish:
-            self._outbox.append(trip)
-        self._check_day_lock()
-
-    def _check_day_lock(self) -> None:
-        if not self.risk.enabled:
-            return  # --no-risk: no day caps, so the day never locks
-        why = self.days.lock_if_reached()
-        if why:
-            self.explain(ExplanationKind.DESK, f"DAY LOCKED: {why}. Trading resumes at the next "
-                         f"{self.days.roll_hour:02d}:00 UTC reset.")
-            self._update_gate()
-            self._announce()
-
-    # -- day roll, gate, state -------------------------------------------------------------
-
-    def _roll_day(self, ts: int) -> None:
-        first = not self.day.day
-        if not self.days.roll(ts):
-            return
-        if not first:
-            self._sample_equity(ts)
-        key = self.day.day
-        self.roster.new_day()
-        if not first:
-            self.explain(ExplanationKind.DESK, f"New risk day {key}: counters reset.")
-        self._save_day()
-        self._update_gate()
-
-    async def _load_day(self, ts: int) -> None:
-        """At start: today's counters come from the journal, never from zero."""
-        self.days.roll(ts)
-        row = await self.journal.load_day(self.day.day) if self.journal else None
-        self.days.load(ts, row)
-        self._update_gate()
-
-    def _save_day(self) -> None:
-        if self.journal is not None:
-            self._pending.append(self.days.record())
-
-    def _update_gate(self) -> None:
-        rec = self.reconciliation
-        self.orders.hold({d.symbol for d in rec.pending} if rec is not None else set())
-        if rec is not None and rec.blocked:
-            self._gate = (
-                f"reconciliation: {len(rec.pending)} difference(s) between the exchange and "
-                "the journal await adopt/flatten/ignore"
-            )
-            return
-        self._gate = gate_reason(halted=self.halted, paused=self.paused, day=self.day,
-                                 stale_s=self._stale_s, cfg=self.config.risk)
-
-    async def _watch_staleness(self) -> None:
-        """Live feeds only: stale data and the order owner's timers (engine.staleness)."""
-        await watch(self)
-
-    def _announce(self) -> None:
-        snap_state = self.snapshot().state
-        self._outbox.append(StateChanged(snap_state, self._gate))
-
-    def _sample_equity(self, ts: int) -> None:
-        eq = float(self.equity())
-        self._last_sample = ts
-        self.equity_samples.append((ts, eq))
-        if self.journal is not None:
-            self._pending.append(("INSERT INTO equity (ts, equity) VALUES (?, ?)", (ts, eq)))
-
-    def explain(self, kind: ExplanationKind, text: str, *, strategy: str = "", symbol: str = "",
-                rule: str = "", position_id: str | None = None) -> None:
-        """``position_id`` None: the line is about ``symbol``'s open (or opening) position."""
-        if position_id is None:
-            position_id = self.orders.position_id(symbol) if symbol else ""
-        # Before the first market event the clock reads 0: a watched desk dates such lines
-        # (its start, its companions) by the wall clock rather than 1970; a backtest keeps 0.
-        ts = self.clock.now() or (int(time.time() * 1000) if self.publish else 0)
-        e = Explanation(ts, kind, text, strategy, symbol, rule, position_id)
-        self.recent.append(e)
-        if self.journal is not None:
-            self._pending.append(explanation_record(e))
-        if self.publish:
-            self._outbox.append(e)
-        if self.on_explanation is not None:
-            self.on_explanation(e)
-
     def spec(self, symbol: str) -> SymbolSpec:
         spec = self.specs.get(symbol)
         if spec is None:
@@ -652,6 +383,7 @@ class Engine(TraderCommands):
 
     def _rebuild_handlers(self) -> None:
         self._handlers = self.roster.rebuild(self)
+        self._bar_handlers = self._handlers.get(_BAR)  # bars are most events: no lookup
 
     def _drain_notes(self, strat: Strategy) -> None:
         for _ts, symbol, text in strat.drain_notes():  # type: ignore[attr-defined]

@@ -58,7 +58,7 @@ _NEW, _FILLED, _REJECTED, _CANCELED = (OrderStatus.NEW, OrderStatus.FILLED,
 _FLATTEN = OrderRole.FLATTEN
 _LONG = Side.LONG
 BPS = Decimal("0.0001")
-_FEE_STEP = Decimal("0.00000001")
+_FEE_STEP = Decimal("0.00000001")  # fees are kept to 8 decimals, as Binance reports them
 
 
 class PaperVenue(PaperTriggers, PaperFunding):

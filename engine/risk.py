@@ -11,6 +11,7 @@ Exits are never refused: reducing risk is always allowed.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -164,14 +165,10 @@ def rule_stop_move(side: Side, new_stop: Decimal, last: Decimal | None,
 
 
 def rule_one_position(has_position: bool, has_pending: bool, symbol: str) -> RuleResult:
-    ok = not (has_position or has_pending)
+    if not (has_position or has_pending):  # a passing rule's message is never read
+        return RuleResult("one_position_per_symbol", True, "", {})
     what = "a position is already open" if has_position else "an entry is already working"
-    return RuleResult(
-        "one_position_per_symbol",
-        ok,
-        f"{what} on {symbol}" if not ok else f"no position on {symbol}",
-        {},
-    )
+    return RuleResult("one_position_per_symbol", False, f"{what} on {symbol}", {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +266,7 @@ def rule_exchange_minimums(qty: Decimal, entry: float, spec: SymbolSpec) -> Rule
     return RuleResult(
         "exchange_minimums",
         problem is None,
-        problem or f"size {qty} meets {spec.symbol}'s minimums",
+        problem or "",
         {"qty": str(qty), "min_qty": str(spec.min_qty), "min_notional": str(spec.min_notional)},
     )
 
@@ -280,7 +277,7 @@ def rule_margin_available(notional: Decimal, leverage: int, available: Decimal) 
     return RuleResult(
         "margin_available",
         ok,
-        f"needs {money(need)} isolated margin, {money(available)} available",
+        f"needs {money(need)} isolated margin, {money(available)} available" if not ok else "",
         {"need": str(need), "available": str(available)},
     )
 
@@ -327,17 +324,10 @@ class RiskEngine:
         cfg = self.cfg
         # Only a --no-risk research run takes an entry without a stop (ema_cross stop_pct=0).
         stopless = not self.enabled and not sig.stop_loss
-        checks: list[RuleResult] = [rule_one_position(has_position, has_pending, sig.symbol)]
-        if reentry_block:
-            checks.append(RuleResult("after_manual_close", False, reentry_block, {}))
-        if not stopless:
-            checks.append(rule_stop_side(sig))
-        if self.enabled:
-            checks += [rule(day, cfg) for rule in DAY_RULES]
-            checks.append(rule_stop_distance(sig, cfg))
         passed: list[str] = []
         numbers: dict[str, object] = {}
-        for res in checks:
+        for res in self._entry_checks(sig, day, has_position, has_pending, reentry_block,
+                                      stopless):
             numbers.update(res.numbers)
             if not res.passed:
                 return Decision(
@@ -346,14 +336,13 @@ class RiskEngine:
             passed.append(res.rule)
         if self.fixed_qty is not None:
             qty = spec.round_qty(self.fixed_qty)
-            notional = qty * Decimal(str(sig.entry))
+            px = Decimal(str(sig.entry))
+            notional = qty * px
             lev = max(1, min(cfg.max_leverage, math.ceil(notional / equity))) if equity > 0 else 1
             if stopless:
                 size = Sizing(qty, lev, Decimal(0), notional, False)
             else:
-                loss = unit_loss(
-                    Decimal(str(sig.entry)), Decimal(str(sig.stop_loss)), self.costs or Costs()
-                )
+                loss = unit_loss(px, Decimal(str(sig.stop_loss)), self.costs or Costs())
                 size = Sizing(qty, lev, qty * loss.total, notional, False,
                               qty * (loss.fees + loss.slippage))
         elif stopless:
@@ -371,10 +360,7 @@ class RiskEngine:
             max_leverage=cfg.max_leverage,
             stop_pct=abs(sig.entry - sig.stop_loss) / sig.entry * 100.0 if not stopless else 0.0,
         )
-        for res in (
-            rule_exchange_minimums(size.qty, sig.entry, spec),
-            rule_margin_available(size.notional, size.leverage, available),
-        ):
+        for res in self._size_checks(size, sig.entry, spec, available):
             numbers.update(res.numbers)
             if not res.passed:
                 return Decision(
@@ -391,3 +377,25 @@ class RiskEngine:
             passed=passed,
             numbers=numbers,
         )
+
+    def _entry_checks(self, sig: Signal, day: DayCounters, has_position: bool,
+                      has_pending: bool, reentry_block: str,
+                      stopless: bool) -> Iterator[RuleResult]:
+        """The pre-sizing rules in their order, each evaluated only if all before it passed
+        (a refused entry stops at its rule: the rest need not be worked out)."""
+        yield rule_one_position(has_position, has_pending, sig.symbol)
+        if reentry_block:
+            yield RuleResult("after_manual_close", False, reentry_block, {})
+        if not stopless:
+            yield rule_stop_side(sig)
+        if self.enabled:
+            cfg = self.cfg
+            for rule in DAY_RULES:
+                yield rule(day, cfg)
+            yield rule_stop_distance(sig, cfg)
+
+    @staticmethod
+    def _size_checks(size: Sizing, entry: float, spec: SymbolSpec,
+                     available: Decimal) -> Iterator[RuleResult]:
+        yield rule_exchange_minimums(size.qty, entry, spec)
+        yield rule_margin_available(size.notional, size.leverage, available)

@@ -1,0 +1,111 @@
+"""The engine's decision side: a strategy's signal through the risk vet to an order.
+
+Part of ``Engine`` (engine/engine.py), split out by concern. Every signal is vetted by the
+one risk engine, recorded, explained (refused or taken) and, when accepted, carried out by
+the order owner. It runs for every signal of a backtest, so it reads what it needs once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from tapedesk.engine import explanations as say
+from tapedesk.engine.events import (
+    Decision,
+    ExplanationKind,
+    OrderRole,
+    Position,
+    Signal,
+    SignalKind,
+)
+from tapedesk.engine.position_actions import reentry_block
+from tapedesk.engine.records import decision_record
+from tapedesk.engine.strategy import Strategy
+
+_EXIT = SignalKind.EXIT
+_REFUSED = ExplanationKind.REFUSED
+_TAKEN = ExplanationKind.TAKEN
+
+
+class DecisionSide:
+    """``_on_signal`` → ``_decide`` → orders; mixed into ``Engine``."""
+
+    # Provided by Engine.
+    config: Any
+    venue: Any
+    risk: Any
+    orders: Any
+    days: Any
+    journal: Any
+    _positions: dict[str, Position]
+    _strat: dict[str, Any]
+    _pending: list[Any]
+    spec: Any
+    equity: Any
+    wallet: Any
+    explain: Any
+    _explain_by: Any
+
+    def _on_signal(self, strat: Strategy, sig: Signal) -> None:
+        st = self._strat[strat.name]
+        st.signals_today += 1
+        st.last_signal = f"{sig.kind} {sig.side} @ {say.price(sig.entry)}"
+        if sig.kind is SignalKind.REVERSE:
+            pos = self._positions.get(sig.symbol)
+            if pos is not None and pos.side is not sig.side:  # the exit half, vetted as one
+                self._decide(replace(sig, side=pos.side, kind=_EXIT),
+                             "reversed: " + "; ".join(sig.reasons))
+                if sig.symbol in self._positions:
+                    return  # the close is still working: never two positions at once
+            sig = replace(sig, kind=SignalKind.ENTRY)
+        self._decide(sig)
+
+    def _decide(self, sig: Signal, exit_reason: str = "strategy exit") -> None:
+        """Risk vets ``sig``; the decision is recorded and explained, then carried out."""
+        symbol = sig.symbol
+        venue = self.venue
+        orders = self.orders
+        pos = self._positions.get(symbol)
+        avail = venue.available() if hasattr(venue, "available") else self.wallet()
+        equity = self.equity()  # nothing below changes it before the decision is explained
+        # An entry whose outcome is unknown counts as working: possibly live, never doubled.
+        dec = self.risk.vet(sig, day=self.days.counters, equity=equity, available=avail,
+                            spec=self.spec(symbol), has_position=pos is not None,
+                            has_pending=orders.working_entry(symbol),
+                            held_by=pos.strategy if pos is not None else "",
+                            reentry_block=reentry_block(self, sig))
+        # The position this decision belongs to: an accepted entry's own order id (taken
+        # now, so the decision is journaled under the id its fill will carry), an accepted
+        # exit's open position; a refusal belongs to no trade.
+        pos_id = ""
+        if dec.accepted:
+            pos_id = (pos.position_id if pos is not None else "") if sig.kind is _EXIT \
+                else orders.new_id(OrderRole.ENTRY)
+        self._record_decision(dec, pos_id)
+        if not dec.accepted:
+            self._explain_by(_REFUSED, say.refused, (dec,), sig.strategy, symbol, dec.rule, "")
+            return
+        self._explain_by(_TAKEN, say.taken, (dec, equity, self.config.risk.risk_per_trade_pct),
+                         sig.strategy, symbol, dec.rule, pos_id)
+        if sig.kind is _EXIT:
+            working = orders.closing(symbol)
+            if pos is not None and working:  # the trader's close, a retry: it keeps its label
+                self.explain(ExplanationKind.DESK, f"{symbol}: a close is already working "
+                             f"({working}); no second close sent for {sig.strategy}'s exit.",
+                             strategy=sig.strategy, symbol=symbol, rule="exit")
+            elif pos is not None:
+                self.close_position(pos, OrderRole.EXIT, exit_reason)
+            return
+        if hasattr(venue, "set_leverage"):
+            venue.set_leverage(symbol, dec.leverage)
+        orders.enter(sig, dec, pos_id)
+
+    def _record_decision(self, dec: Decision, position_id: str = "") -> None:
+        if self.journal is not None:
+            self._pending.append(decision_record(dec, position_id))
+
+    def close_position(self, pos: Position, role: OrderRole, reason: str) -> None:
+        """Send the reduce-only market order that closes ``pos``; ``reason`` labels the trade."""
+        self.orders.close(pos, role, reason)
+
