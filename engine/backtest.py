@@ -11,10 +11,11 @@ entries refused for margin are counted and said in every run.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from itertools import chain
+from itertools import chain, islice
 from typing import Any
 
 from tapedesk.engine.clock import EventClock
@@ -37,6 +38,7 @@ from tapedesk.engine.strategy import Strategy
 
 MARGIN_RULE = "margin_available"
 DAY_MS = 86_400_000
+PROGRESS_EVERY = 16_384  # events between two progress callbacks
 UNLIMITED = Decimal("Infinity")
 
 
@@ -279,17 +281,14 @@ def run_backtest(
             events = chain((first,), events)
     elif len(events):
         first_ts = next(iter(events)).ts
-    if progress is None and isinstance(events, Sized):
-        for ev in events:
-            process(ev)
-        n = len(events)
+    if progress is None:
+        n = _feed(process, events)
     else:
-        for n, ev in enumerate(events, 1):
-            process(ev)
-            if progress is not None and not n & 0x3FFF:
-                progress(n)
-        if progress is not None:
+        it = iter(events)
+        while k := _feed(process, islice(it, PROGRESS_EVERY)):
+            n += k
             progress(n)
+        progress(n)
     _close_at_end(engine)
     risk, venue = engine.risk, engine.venue
     refused = dict(risk.refused) if isinstance(risk, BacktestRisk) else {}
@@ -322,6 +321,15 @@ def run_backtest(
         engine.trades, metrics, engine.equity_samples, list(engine.recent), labels, per, n,
         fills=metrics.fills or 0, refused=refused, margin_check=margin_check,
     )
+
+
+def _feed(process: Callable[[MarketEvent], Any], events: Iterable[MarketEvent]) -> int:
+    """Every event through ``process``; returns how many there were.
+
+    The loop runs in C: map() calls ``process`` per event, enumerate counts, and a deque of
+    length one keeps only the last (count, result) pair — no Python bytecode per event."""
+    last = deque(enumerate(map(process, events), 1), maxlen=1)
+    return last[0][0] if last else 0
 
 
 def _start_sync(engine: Engine) -> None:

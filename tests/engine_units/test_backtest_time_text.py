@@ -6,7 +6,6 @@ import random
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from tapedesk.engine.backtest import _iso_by_day
 from tapedesk.engine.clock import iso
 

@@ -8,7 +8,6 @@ from enum import IntEnum, StrEnum
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from tapedesk.engine.indented_json import dumps
 
 
