@@ -238,10 +238,14 @@ class RollingMax:
         while dq and dq[-1][1] <= x:
             dq.pop()
         dq.append((i, x))
-        if dq[0][0] <= i - self.period:
+        front = dq[0]
+        p = self.period
+        if front[0] <= i - p:  # (i, x) itself is never out: the deque stays non-empty
             dq.popleft()
-        if i + 1 >= self.period:
-            self.value = dq[0][1]
+            front = dq[0]
+        if i + 1 >= p:
+            self.value = value = front[1]
+            return value
         return self.value
 
     @property
@@ -269,10 +273,14 @@ class RollingMin:
         while dq and dq[-1][1] >= x:
             dq.pop()
         dq.append((i, x))
-        if dq[0][0] <= i - self.period:
+        front = dq[0]
+        p = self.period
+        if front[0] <= i - p:  # (i, x) itself is never out: the deque stays non-empty
             dq.popleft()
-        if i + 1 >= self.period:
-            self.value = dq[0][1]
+            front = dq[0]
+        if i + 1 >= p:
+            self.value = value = front[1]
+            return value
         return self.value
 
     @property
@@ -317,20 +325,22 @@ class Swings:
             lo.pop()
         lo.append((i, low))
         oldest = i - self._window
-        if hi[0][0] <= oldest:
+        top = hi[0]
+        if top[0] <= oldest:  # the bar just added is never out: the deques stay non-empty
             hi.popleft()
-        if lo[0][0] <= oldest:
+            top = hi[0]
+        bottom = lo[0]
+        if bottom[0] <= oldest:
             lo.popleft()
+            bottom = lo[0]
         centre = i - self.right
         if centre < self.left:
             return None, None
         sh = sl = None
-        front = hi[0]
-        if front[0] == centre:
-            sh = front[1]
-            self.swing_high = front
-        front = lo[0]
-        if front[0] == centre:
-            sl = front[1]
-            self.swing_low = front
+        if top[0] == centre:
+            sh = top[1]
+            self.swing_high = top
+        if bottom[0] == centre:
+            sl = bottom[1]
+            self.swing_low = bottom
         return sh, sl
