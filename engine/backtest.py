@@ -121,6 +121,7 @@ class BacktestResult:
     margin_check: bool = True
 
     def to_json(self) -> dict[str, Any]:
+        time_text = _iso_by_day()
         return {
             "labels": self.labels,
             "fills": self.fills,
@@ -129,7 +130,7 @@ class BacktestResult:
             "refused_for_margin": self.refused.get(MARGIN_RULE, 0),
             "metrics": self.metrics.to_dict(),
             "per_strategy": {k: m.to_dict() for k, m in self.per_strategy.items()},
-            "trades": [trade_json(t, text) for text in (_iso_by_day(),) for t in self.trades],
+            "trades": [trade_json(t, time_text) for t in self.trades],
         }
 
 
