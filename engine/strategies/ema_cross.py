@@ -81,7 +81,7 @@ class EmaCross(Strategy):
             return None  # equal EMAs: no new sign, the last one stands
         prev_diff = st.diff
         st.diff = diff
-        if seen <= self._warmup or (diff > 0) == (prev_diff > 0):
+        if (diff > 0) == (prev_diff > 0) or seen <= self._warmup:  # no cross, or too early
             if st.retry is not None:
                 return self._retry(bar, st)
             return None
