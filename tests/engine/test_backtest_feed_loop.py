@@ -1,4 +1,4 @@
-"""run_backtest's event loop (map/enumerate in C): every event processed and counted, with
+"""run_backtest's event loop: every event processed and counted, with
 or without a progress callback, from a list or a one-pass iterator."""
 
 from __future__ import annotations
