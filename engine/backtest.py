@@ -36,6 +36,8 @@ from tapedesk.engine.risk import (
 from tapedesk.engine.strategy import Strategy
 
 MARGIN_RULE = "margin_available"
+DAY_MS = 86_400_000
+PROGRESS_EVERY = 16_384  # events between two progress callbacks
 UNLIMITED = Decimal("Infinity")
 
 
@@ -117,6 +119,7 @@ class BacktestResult:
     margin_check: bool = True
 
     def to_json(self) -> dict[str, Any]:
+        time_text = _iso_by_day()
         return {
             "labels": self.labels,
             "fills": self.fills,
@@ -125,19 +128,21 @@ class BacktestResult:
             "refused_for_margin": self.refused.get(MARGIN_RULE, 0),
             "metrics": self.metrics.to_dict(),
             "per_strategy": {k: m.to_dict() for k, m in self.per_strategy.items()},
-            "trades": [trade_json(t) for t in self.trades],
+            "trades": [trade_json(t, time_text) for t in self.trades],
         }
 
 
-def trade_json(t: RoundTrip) -> dict[str, Any]:
-    from tapedesk.engine.clock import iso
+def trade_json(t: RoundTrip, time_text: Callable[[int], str] | None = None) -> dict[str, Any]:
+    """One trade as JSON; ``time_text`` writes its times (clock.iso, or a faster equal)."""
+    if time_text is None:
+        from tapedesk.engine.clock import iso as time_text
 
     return {
         "symbol": t.symbol,
         "side": str(t.side),
         "qty": str(t.qty),
-        "entry_time": iso(t.entry_ts),
-        "exit_time": iso(t.exit_ts),
+        "entry_time": time_text(t.entry_ts),
+        "exit_time": time_text(t.exit_ts),
         "entry_ts": t.entry_ts,
         "exit_ts": t.exit_ts,
         "entry_price": str(t.entry_price),
@@ -150,6 +155,25 @@ def trade_json(t: RoundTrip) -> dict[str, Any]:
         "strategy": t.strategy,
         "reason": t.reason,
     }
+
+
+def _iso_by_day() -> Callable[[int], str]:
+    """``clock.iso`` for many times: the date is formatted once per UTC day (a datetime per
+    time costs ~1.5 us, twice per trade of a saved result), the time of day from integers.
+    Same text as ``iso`` (tests/engine_units/test_backtest_time_text.py)."""
+    from tapedesk.engine.clock import iso
+
+    dates: dict[int, str] = {}
+
+    def text(ts: int) -> str:
+        day, ms = divmod(ts, DAY_MS)
+        date = dates.get(day)
+        if date is None:
+            date = dates[day] = iso(day * DAY_MS)[:-8]  # "YYYY-MM-DD " (iso ends "00:00:00")
+        sec = ms // 1000
+        return f"{date}{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"
+
+    return text
 
 
 def _plain(value: Decimal) -> str:
@@ -257,17 +281,17 @@ def run_backtest(
             events = chain((first,), events)
     elif len(events):
         first_ts = next(iter(events)).ts
-    if progress is None and isinstance(events, Sized):
-        for ev in events:
+    # Plain loops, one per case: Python 3.11 calls ``process`` from bytecode more cheaply
+    # than from C (map() measured +220 instructions per event), and no test per event.
+    if progress is None:
+        for n, ev in enumerate(events, 1):  # noqa: B007  (n: the count, read after)
             process(ev)
-        n = len(events)
     else:
         for n, ev in enumerate(events, 1):
             process(ev)
-            if progress is not None and not n & 0x3FFF:
+            if not n % PROGRESS_EVERY:
                 progress(n)
-        if progress is not None:
-            progress(n)
+        progress(n)
     _close_at_end(engine)
     engine.word_explanations()
     risk, venue = engine.risk, engine.venue

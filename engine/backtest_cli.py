@@ -9,7 +9,6 @@ reason, instead of silently producing nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -117,8 +116,10 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     doc["skipped"] = skipped
     saved = _save(args, doc)
     if args.json:
+        from tapedesk.engine import indented_json
+
         doc.update(extra)
-        print(json.dumps(doc, indent=2, default=str))
+        print(indented_json.dumps(doc, 2))  # json.dumps(doc, indent=2, default=str)
         print(f"result saved to {saved}", file=sys.stderr)
         return 0
     print(format_table(result.metrics, result.labels))

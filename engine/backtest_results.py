@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tapedesk.engine import indented_json
 from tapedesk.engine.cli import UserError
 
 #: The metrics rows --compare shows, in order: (key, label, format).
@@ -50,7 +51,7 @@ def save(doc: dict[str, Any], data_dir: Path) -> Path:
         except FileExistsError:
             continue
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=1, default=str)
+            fh.write(indented_json.dumps(doc, 1))  # json.dump(doc, fh, indent=1, default=str)
         return path
     raise OSError(f"{folder}: too many results saved in the same second")
 

@@ -14,8 +14,8 @@ dozen periods (tests check both).
 
 from __future__ import annotations
 
-import math
 from collections import deque
+from math import sqrt
 
 
 class EMA:
@@ -33,9 +33,9 @@ class EMA:
 
     def update(self, x: float) -> float:
         v = self.value
-        self.value = x if v is None else v + self.alpha * (x - v)
+        self.value = v = x if v is None else v + self.alpha * (x - v)
         self.count += 1
-        return self.value
+        return v
 
 
 class SMA:
@@ -83,21 +83,25 @@ class RollingStd:
 
     def update(self, x: float) -> float | None:
         buf = self._buf
+        p = self.period
+        if len(buf) == p:  # a full window (every bar after the warm-up): x replaces the oldest
+            old = buf.popleft()
+            buf.append(x)
+            old_mean = self._mean
+            self._mean = mean = old_mean + (x - old) / p
+            self._m2 = m2 = self._m2 + (x - old) * (x - mean + old - old_mean)
+            self.mean = mean
+            self.value = sd = sqrt(m2 / p) if m2 > 0.0 else 0.0
+            return sd
         buf.append(x)
         n = len(buf)
-        if n <= self.period:
-            delta = x - self._mean
-            self._mean += delta / n
-            self._m2 += delta * (x - self._mean)
-        else:
-            old = buf.popleft()
-            old_mean = self._mean
-            self._mean = old_mean + (x - old) / self.period
-            self._m2 += (x - old) * (x - self._mean + old - old_mean)
-        if n >= self.period:
+        delta = x - self._mean
+        self._mean += delta / n
+        self._m2 += delta * (x - self._mean)
+        if n == p:
             m2 = self._m2
             self.mean = self._mean
-            self.value = math.sqrt(m2 / self.period) if m2 > 0.0 else 0.0
+            self.value = sqrt(m2 / p) if m2 > 0.0 else 0.0
         return self.value
 
 
@@ -116,14 +120,14 @@ class Bollinger:
 
     def update(self, x: float) -> float | None:
         """Feed a close; returns the middle band (None while warming up)."""
-        sd = self._std.update(x)
+        std = self._std
+        sd = std.update(x)
         if sd is None:
             return None
-        mid = self._std.mean
-        assert mid is not None
-        self.middle = mid
-        self.upper = mid + self.k * sd
-        self.lower = mid - self.k * sd
+        self.middle = mid = std.mean
+        k = self.k
+        self.upper = mid + k * sd
+        self.lower = mid - k * sd
         return mid
 
     @property
@@ -159,17 +163,17 @@ class RSI:
         loss = -change if change < 0.0 else 0.0
         p = self.period
         n = self._n = self._n + 1
-        if n <= p:
-            self._avg_gain += gain / p
-            self._avg_loss += loss / p
+        if n > p:  # Wilder smoothing: every bar after the warm-up
+            self._avg_gain = ag = (self._avg_gain * (p - 1) + gain) / p
+            self._avg_loss = al = (self._avg_loss * (p - 1) + loss) / p
+        else:
+            self._avg_gain = ag = self._avg_gain + gain / p
+            self._avg_loss = al = self._avg_loss + loss / p
             if n < p:
                 return None
-        else:
-            self._avg_gain = (self._avg_gain * (p - 1) + gain) / p
-            self._avg_loss = (self._avg_loss * (p - 1) + loss) / p
-        total = self._avg_gain + self._avg_loss
-        self.value = 50.0 if total == 0.0 else 100.0 * self._avg_gain / total
-        return self.value
+        total = ag + al
+        self.value = rsi = 50.0 if total == 0.0 else 100.0 * ag / total
+        return rsi
 
 
 class ATR:
@@ -194,10 +198,10 @@ class ATR:
     def update(self, high: float, low: float, close: float) -> float | None:
         pc = self._prev_close
         self._prev_close = close
-        if pc is None:
-            self.tr = high - low
-            return None
         tr = high - low
+        if pc is None:
+            self.tr = tr
+            return None
         if high - pc > tr:
             tr = high - pc
         if pc - low > tr:
@@ -205,16 +209,14 @@ class ATR:
         self.tr = tr
         p = self.period
         n = self._n = self._n + 1
+        if n > p:  # Wilder smoothing: every bar after the warm-up
+            self.value = atr = (self.value * (p - 1) + tr) / p  # type: ignore[operator]
+            return atr
         if n < p:
             self._sum += tr
             return None
-        if n == p:
-            self.value = (self._sum + tr) / p
-        else:
-            v = self.value
-            assert v is not None
-            self.value = (v * (p - 1) + tr) / p
-        return self.value
+        self.value = atr = (self._sum + tr) / p
+        return atr
 
 
 class RollingMax:
@@ -236,10 +238,14 @@ class RollingMax:
         while dq and dq[-1][1] <= x:
             dq.pop()
         dq.append((i, x))
-        if dq[0][0] <= i - self.period:
+        front = dq[0]
+        p = self.period
+        if front[0] <= i - p:  # (i, x) itself is never out: the deque stays non-empty
             dq.popleft()
-        if i + 1 >= self.period:
-            self.value = dq[0][1]
+            front = dq[0]
+        if i + 1 >= p:
+            self.value = value = front[1]
+            return value
         return self.value
 
     @property
@@ -267,10 +273,14 @@ class RollingMin:
         while dq and dq[-1][1] >= x:
             dq.pop()
         dq.append((i, x))
-        if dq[0][0] <= i - self.period:
+        front = dq[0]
+        p = self.period
+        if front[0] <= i - p:  # (i, x) itself is never out: the deque stays non-empty
             dq.popleft()
-        if i + 1 >= self.period:
-            self.value = dq[0][1]
+            front = dq[0]
+        if i + 1 >= p:
+            self.value = value = front[1]
+            return value
         return self.value
 
     @property
@@ -315,20 +325,22 @@ class Swings:
             lo.pop()
         lo.append((i, low))
         oldest = i - self._window
-        if hi[0][0] <= oldest:
+        top = hi[0]
+        if top[0] <= oldest:  # the bar just added is never out: the deques stay non-empty
             hi.popleft()
-        if lo[0][0] <= oldest:
+            top = hi[0]
+        bottom = lo[0]
+        if bottom[0] <= oldest:
             lo.popleft()
+            bottom = lo[0]
         centre = i - self.right
         if centre < self.left:
             return None, None
         sh = sl = None
-        front = hi[0]
-        if front[0] == centre:
-            sh = front[1]
-            self.swing_high = front
-        front = lo[0]
-        if front[0] == centre:
-            sl = front[1]
-            self.swing_low = front
+        if top[0] == centre:
+            sh = top[1]
+            self.swing_high = top
+        if bottom[0] == centre:
+            sl = bottom[1]
+            self.swing_low = bottom
         return sh, sl

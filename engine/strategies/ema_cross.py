@@ -58,6 +58,8 @@ class EmaCross(Strategy):
         self._alpha_fast = 2.0 / (self.params["fast"] + 1.0)
         self._alpha_slow = 2.0 / (self.params["slow"] + 1.0)
         self._warmup = self.params["slow"]
+        self._fast_name = f"EMA{self.params['fast']}"  # as the reasons write them
+        self._slow_name = f"EMA{self.params['slow']}"
         self._state: dict[str, _EmaPair] = {}
 
     def on_bar(self, bar: Bar) -> Signal | None:
@@ -67,17 +69,19 @@ class EmaCross(Strategy):
         close = bar.close
         if st is None:
             st = self._state[bar.symbol] = _EmaPair(close)
+            diff = st.fast - st.slow
         else:
-            st.fast += self._alpha_fast * (close - st.fast)
-            st.slow += self._alpha_slow * (close - st.slow)
-        diff = st.fast - st.slow
+            fast = st.fast
+            slow = st.slow
+            st.fast = fast = fast + self._alpha_fast * (close - fast)
+            st.slow = slow = slow + self._alpha_slow * (close - slow)
+            diff = fast - slow
+        seen = st.seen = st.seen + 1
+        if diff == 0:
+            return None  # equal EMAs: no new sign, the last one stands
         prev_diff = st.diff
         st.diff = diff
-        st.seen += 1
-        if diff == 0:
-            st.diff = prev_diff  # equal EMAs: no new sign, the last one stands
-            return None
-        if st.seen <= self._warmup or (diff > 0) == (prev_diff > 0):
+        if (diff > 0) == (prev_diff > 0) or seen <= self._warmup:  # no cross, or too early
             if st.retry is not None:
                 return self._retry(bar, st)
             return None
@@ -87,8 +91,8 @@ class EmaCross(Strategy):
         close = bar.close
         side = Side.LONG if diff > 0 else Side.SHORT
         why = (
-            f"EMA{self.params['fast']} {price(st.fast)} crossed "
-            f"{'above' if diff > 0 else 'below'} EMA{self.params['slow']} {price(st.slow)}"
+            f"{self._fast_name} {price(st.fast)} crossed "
+            f"{'above' if diff > 0 else 'below'} {self._slow_name} {price(st.slow)}"
         )
         ctx = self.ctx
         pos = ctx.position(bar.symbol) if ctx else None

@@ -70,6 +70,14 @@ class Grid(SkipNotes, Strategy):
         stop = min(max(self._spacing, p["stop_min_pct"] / 100.0), p["stop_max_pct"] / 100.0)
         self._stop = stop
         self._states: dict[str, _State] = {}
+        # Read on every bar: kept as attributes, not looked up in ``params`` each time.
+        self._lower = p["lower"]
+        self._upper = p["upper"]
+        self._lookback = p["lookback"]
+        self._stop_text = f"({pct(stop)})"
+        # Level prices of the grids in use, as written in reasons (a level is written again
+        # on every signal at it); bounded: cleared when it grows past a few grids' worth.
+        self._level_text: dict[float, str] = {}
         self._init_notes()
 
     def _anchor(self, st: _State, bar: Bar, lo: float, hi: float) -> None:
@@ -92,12 +100,12 @@ class Grid(SkipNotes, Strategy):
         )
 
     def on_bar(self, bar: Bar) -> Signal | None:
-        st = self._states.get(bar.symbol)
-        p = self.params
+        sym = bar.symbol
+        st = self._states.get(sym)
         if st is None:
-            if self.symbols is not None and bar.symbol not in self.symbols:
+            if self.symbols is not None and sym not in self.symbols:
                 return None
-            st = self._states[bar.symbol] = _State(p["lookback"])
+            st = self._states[sym] = _State(self._lookback)
         hi = st.rmax.update(bar.high)
         lo = st.rmin.update(bar.low)
         close = bar.close
@@ -105,17 +113,18 @@ class Grid(SkipNotes, Strategy):
         st.prev_close = close
         st.since += 1
         ctx = self.ctx
-        pos = ctx.position(bar.symbol) if ctx is not None else None
+        pos = ctx.position(sym) if ctx is not None else None
         if pos is not None and pos.strategy and pos.strategy != self.name:
             return None
         if not st.active:
             if pos is None:
-                if p["upper"]:
-                    self._anchor(st, bar, p["lower"], p["upper"])
+                if self._upper:
+                    self._anchor(st, bar, self._lower, self._upper)
                 elif hi is not None and lo is not None:
                     self._anchor(st, bar, lo, hi)
             return None
-        step = st.base * self._spacing
+        base = st.base
+        step = base * self._spacing
         if close > st.hi + step or close < st.lo - step:
             st.active = False
             where = "above" if close > st.hi else "below"
@@ -126,42 +135,46 @@ class Grid(SkipNotes, Strategy):
             if pos is not None:
                 return Signal(
                     strategy=self.name,
-                    symbol=bar.symbol,
+                    symbol=sym,
                     side=pos.side,
                     ts=bar.ts,
                     entry=close,
                     kind=SignalKind.EXIT,
                     reasons=[text],
                 )
-            self._note(bar.ts, bar.symbol, text)
+            self._note(bar.ts, sym, text)
             return None
         if pos is not None or prev == 0.0:
             return None
-        if not p["upper"] and st.since > p["lookback"]:
+        if not self._upper and st.since > self._lookback:
             st.active = False  # stale rolling range: re-anchor on the next bar
             return None
         # level index just below each close; a change means a level was crossed
-        i_prev = int((prev - st.base) // step)
-        i_now = int((close - st.base) // step)
-        if i_now == i_prev or not (0 <= i_now <= st.levels) or not (0 <= i_prev <= st.levels):
+        i_prev = int((prev - base) // step)
+        i_now = int((close - base) // step)
+        levels = st.levels
+        if i_now == i_prev or not (0 <= i_now <= levels) or not (0 <= i_prev <= levels):
             return None
         if i_now < i_prev:
             side = Side.LONG
-            level = st.base + (i_now + 1) * step
+            level = base + (i_now + 1) * step
             tp = level + step
             verb = "down"
+            stop = close * (1.0 - self._stop)
+            if tp - close <= 0:
+                return None
         else:
             side = Side.SHORT
-            level = st.base + i_now * step
+            level = base + i_now * step
             tp = level - step
             verb = "up"
-        s = side.sign
-        stop = close * (1.0 - s * self._stop)
-        if s * (tp - close) <= 0:
-            return None
+            stop = close * (1.0 + self._stop)
+            if close - tp <= 0:
+                return None
+        text = self._text
         return Signal(
             strategy=self.name,
-            symbol=bar.symbol,
+            symbol=sym,
             side=side,
             ts=bar.ts,
             entry=close,
@@ -169,9 +182,19 @@ class Grid(SkipNotes, Strategy):
             take_profit=tp,
             confidence=0.4,
             reasons=[
-                f"Closed {price(close)} {verb} through grid level {price(level)} "
-                f"(grid {price(st.lo)}–{price(st.hi)}, {st.levels} levels)",
-                f"target next level {price(tp)}",
-                f"stop {price(stop)} ({pct(self._stop)})",
+                f"Closed {price(close)} {verb} through grid level {text(level)} "
+                f"(grid {text(st.lo)}–{text(st.hi)}, {levels} levels)",
+                f"target next level {text(tp)}",
+                f"stop {price(stop)} {self._stop_text}",
             ],
         )
+
+    def _text(self, level: float) -> str:
+        """``price(level)`` for a grid's levels and bounds, written once per grid."""
+        texts = self._level_text
+        text = texts.get(level)
+        if text is None:
+            if len(texts) >= 256:
+                texts.clear()
+            text = texts[level] = price(level)
+        return text

@@ -60,44 +60,52 @@ class MeanReversion(SkipNotes, Strategy):
         if not 0 < p["stop_min_pct"] <= p["stop_max_pct"]:
             raise StrategyError(f"{self.name}: need 0 < stop_min_pct <= stop_max_pct")
         self._states: dict[str, _State] = {}
+        self._rsi_low = p["rsi_low"]  # read on every bar: attributes, not params lookups
+        self._rsi_high = p["rsi_high"]
         self._init_notes()
 
     def on_bar(self, bar: Bar) -> Signal | None:
-        st = self._states.get(bar.symbol)
+        sym = bar.symbol
+        st = self._states.get(sym)
         if st is None:
-            if self.symbols is not None and bar.symbol not in self.symbols:
+            if self.symbols is not None and sym not in self.symbols:
                 return None
-            st = self._states[bar.symbol] = _State(self.params)
+            st = self._states[sym] = _State(self.params)
         close = bar.close
-        mid = st.bb.update(close)
+        bb = st.bb
+        mid = bb.update(close)
         rsi = st.rsi.update(close)
         atr = st.atr.update(bar.high, bar.low, close)
-        avg = st.atr_avg.update(atr) if atr is not None else None
+        if atr is None:
+            if st.cooldown:
+                st.cooldown -= 1
+            return None
+        avg = st.atr_avg.update(atr)
         if st.cooldown:
             st.cooldown -= 1
-        if mid is None or rsi is None or atr is None or avg is None:
+        if mid is None or rsi is None:
             return None
-        p = self.params
         ctx = self.ctx
-        pos = ctx.position(bar.symbol) if ctx is not None else None
+        pos = ctx.position(sym) if ctx is not None else None
         if pos is not None:
             if pos.strategy and pos.strategy != self.name:
                 return None  # another strategy's position: not ours to manage
             return self._manage(st, bar, pos.side, mid)
         st.held = 0
-        lower = st.bb.lower
-        upper = st.bb.upper
+        lower = bb.lower
+        upper = bb.upper
         assert lower is not None and upper is not None
-        if close < lower and rsi <= p["rsi_low"]:
+        if close < lower and rsi <= self._rsi_low:
             side = Side.LONG
             stretch = f"Closed {price(close)} below the lower band {price(lower)}, RSI {rsi:.0f}"
-        elif close > upper and rsi >= p["rsi_high"]:
+        elif close > upper and rsi >= self._rsi_high:
             side = Side.SHORT
             stretch = f"Closed {price(close)} above the upper band {price(upper)}, RSI {rsi:.0f}"
         else:
             return None
         if st.cooldown:
             return None
+        p = self.params
         atr_frac = atr / close
         if atr_frac * 100.0 < p["min_atr_pct"]:
             self._note(bar.ts, bar.symbol, f"{stretch}; ATR {pct(atr_frac)} too quiet to pay fees")

@@ -63,7 +63,8 @@ class Regime:
 
     def update(self, high: float, low: float, close: float) -> str:
         i = self._i = self._i + 1
-        slot = i % self.lookback
+        lookback = self.lookback
+        slot = i % lookback
         closes = self._closes
         moves = self._moves
         if i == 0:
@@ -73,7 +74,7 @@ class Regime:
         pc = self._prev
         self._prev = close
         move = close - pc if close >= pc else pc - close
-        self._abs_sum += move - moves[slot]
+        self._abs_sum = path = self._abs_sum + (move - moves[slot])
         moves[slot] = move
         oldest = closes[slot]  # close from `lookback` bars ago (before overwrite)
         closes[slot] = close
@@ -85,26 +86,28 @@ class Regime:
             tr = pc - low
         p = self._atr_p
         n = self._atr_n = self._atr_n + 1
-        if n < p:
+        if n > p:  # every bar after the ATR's warm-up
+            self.atr = atr = (self.atr * (p - 1) + tr) / p  # type: ignore[operator]
+        elif n == p:
+            self.atr = atr = (self._atr_sum + tr) / p
+        else:
             self._atr_sum += tr
             return WARMING
-        atr = self.atr = (self._atr_sum + tr) / p if n == p else (self.atr * (p - 1) + tr) / p
         if close > 0.0:
             frac = atr / close
             avg = self._vol_avg
             avg = self._vol_avg = frac if avg < 0.0 else avg + self._alpha * (frac - avg)
             self.vol_ratio = frac / avg if avg > 0.0 else 1.0
-        if i < self.lookback:
+        if i < lookback:
             self.state = WARMING
             return WARMING
         net = close - oldest
-        path = self._abs_sum
         self.er = er = (net if net >= 0.0 else -net) / path if path > 0.0 else 0.0
         if er >= self.trend_er:
-            self.state = TREND_UP if net > 0.0 else TREND_DOWN
+            self.state = state = TREND_UP if net > 0.0 else TREND_DOWN
         else:
-            self.state = RANGE
-        return self.state
+            self.state = state = RANGE
+        return state
 
     def describe(self) -> str:
         vol = ""

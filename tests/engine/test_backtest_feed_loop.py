@@ -1,0 +1,39 @@
+"""run_backtest's event loop: every event processed and counted, with
+or without a progress callback, from a list or a one-pass iterator."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tapedesk.engine.backtest import PROGRESS_EVERY, run_backtest
+from tapedesk.engine.feeds import load_bars
+from tapedesk.engine.sample_data import SAMPLE_BARS_1M
+from tapedesk.engine.strategy import create
+
+
+def _run(events, progress=None):
+    return run_backtest(events, [create("ema_cross")], progress=progress, no_risk=True,
+                        fixed_qty=Decimal("0.01"))
+
+
+def test_every_event_counted_whatever_the_input() -> None:
+    bars = load_bars(SAMPLE_BARS_1M)
+    n = PROGRESS_EVERY * 2 + 7  # two full progress steps and a partial one
+    bars = bars[:n]
+    calls: list[int] = []
+    ref = _run(bars)
+    for events, progress in ((iter(bars), None), (bars, calls.append), (iter(bars), None)):
+        got = _run(events, progress)
+        assert got.events == n
+        assert got.metrics.total_bars == n  # the engine saw each bar once
+        assert got.to_json() == ref.to_json()
+    assert ref.events == n and ref.trades
+    assert calls[:2] == [PROGRESS_EVERY, 2 * PROGRESS_EVERY] and calls[-1] == n
+    assert calls == sorted(calls)
+
+
+def test_no_events() -> None:
+    calls: list[int] = []
+    assert _run([]).events == 0
+    assert _run(iter([]), calls.append).events == 0
+    assert calls == [0]
