@@ -13,7 +13,7 @@ bars. Two users, one copy per source file, ``<cache dir>/<sha256 of its real pat
   window from the copy.
 
 One invalidation rule (``valid_copy``): a copy stands for its source only if its header
-names the source's real path, size and mtime_ns as they are now and the format it was read
+names the source's real path, size, mtime_ns, inode and ctime_ns as they are now and the format it was read
 as, and ``columnar.open_table`` accepts it. Anything else — a changed source, an older
 format (version-1 copies were directories of ``*.i64``/``*.f64`` files, the optimizer's
 were ``*.bars`` records under ``optimize/cache``: neither is ever opened), a truncated,
@@ -68,9 +68,13 @@ def copy_path(cache_dir: str | Path, source: str | Path) -> Path:
 
 
 def _identity(source: str | Path, fmt: str) -> dict[str, Any]:
+    """Size and mtime alone miss a same-size file put in place with its mtime kept (``cp
+    -p``, ``rsync -t``, ``tar x``): the inode and the change time (which no tool can set)
+    tell."""
     st = os.stat(source)
     return {"kind": KIND, "source": os.path.realpath(source), "size": st.st_size,
-            "mtime_ns": st.st_mtime_ns, "format": fmt}
+            "mtime_ns": st.st_mtime_ns, "ino": st.st_ino, "ctime_ns": st.st_ctime_ns,
+            "format": fmt}
 
 
 def valid_copy(cache_dir: str | Path, source: str | Path, fmt: str) -> Table | None:
@@ -194,8 +198,9 @@ class CopyWriter:
         try:
             for f in self.files:
                 f.close()
-            if not self.ok or not self.rows:
-                return None
+            if not self.ok or not self.rows or _identity(self.meta["source"],
+                                                         self.meta["format"]) != self.meta:
+                return None  # (the source changed while it was read: its bars may be mixed)
             heads = [{"name": n, "type": code, "codec": RAW, "bytes": self.rows * 8}
                      for n, code in BAR_COLUMNS]
             with open(tmp, "wb") as out:
