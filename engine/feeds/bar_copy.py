@@ -161,7 +161,14 @@ class CopyWriter:
         self.final.parent.mkdir(parents=True, exist_ok=True)
         stem = f"{self.final.name}.{os.getpid()}"
         self.parts = [self.final.with_name(f"{stem}.part{i}") for i in range(len(NAMES))]
-        self.files = [open(p, "wb") for p in self.parts]  # noqa: SIM115
+        self.files: list[Any] = []
+        try:
+            for p in self.parts:
+                self.files.append(open(p, "wb"))  # noqa: SIM115
+        except OSError:  # (no part left behind when the disk is full or read-only)
+            self.parts = self.parts[:len(self.files)]
+            self.abandon()
+            raise
         self.getters = [attrgetter(a) for a in
                         ("open_ts", "ts", "open", "high", "low", "close", "volume")]
         self.rows = 0
@@ -235,7 +242,8 @@ def _drop_old_format(final: Path) -> None:
 
 def ensure_copy(source: str | Path, fmt: str, cache_dir: str | Path | None) -> Table | None:
     """The copy of ``source`` (written now, from the reader, when there is no valid one), or
-    None for formats that are not copied, no cache dir, or a file the copy cannot hold.
+    None for formats that are not copied, no cache dir, a cache dir nothing can be written
+    to, or a file the copy cannot hold.
     Skipped rows do not prevent it (``clean`` says so): the optimizer drops warnings."""
     if cache_dir is None or fmt in NOT_COPIED:
         return None
@@ -246,7 +254,10 @@ def ensure_copy(source: str | Path, fmt: str, cache_dir: str | Path | None) -> T
 
     warned: list[str] = []
     events = iter_events(source, None, None, None, warned.append, fmt)
-    writer = CopyWriter(cache_dir, source, fmt)
+    try:
+        writer = CopyWriter(cache_dir, source, fmt)
+    except OSError:  # a read-only or full data dir: the caller reads the text, as without
+        return None
     try:
         while block := list(islice(events, BLOCK)):
             if any(type(b) is not Bar for b in block):
