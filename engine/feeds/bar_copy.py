@@ -13,8 +13,9 @@ bars. Two users, one copy per source file, ``<cache dir>/<sha256 of its real pat
   window from the copy.
 
 One invalidation rule (``valid_copy``): a copy stands for its source only if its header
-names the source's real path, size, mtime_ns, inode and ctime_ns as they are now and the format it was read
-as, and ``columnar.open_table`` accepts it. Anything else — a changed source, an older
+names the source's real path, size, mtime_ns, inode and ctime_ns as they are now (and,
+for a source modified just before it was copied, its checksum: ``RACY_NS``) and the format
+it was read as, and ``columnar.open_table`` accepts it. Anything else — a changed source, an older
 format (version-1 copies were directories of ``*.i64``/``*.f64`` files, the optimizer's
 were ``*.bars`` records under ``optimize/cache``: neither is ever opened), a truncated,
 corrupt or foreign file — is ignored and written anew.
@@ -31,6 +32,8 @@ import hashlib
 import operator
 import os
 import shutil
+import time
+import zlib
 from array import array
 from collections.abc import Iterator, Sequence
 from functools import partial
@@ -57,6 +60,10 @@ NAMES = tuple(name for name, _ in BAR_COLUMNS)
 BLOCK = 16_384
 #: Files smaller than this are read from the text by a backtest (a copy would not pay).
 MIN_SOURCE_BYTES = 4 << 20
+#: A source modified this recently when its copy is made may change again within the same
+#: timestamp tick (coarse clocks; 1-2 s on FAT/SMB): such a "racy" copy carries a checksum
+#: of the source, checked whenever the copy is used (as git does for racy index entries).
+RACY_NS = 3_000_000_000
 #: Formats whose bars are a function of the file alone (so a copy can stand for it).
 NOT_COPIED = ("ws_capture", "market_store")
 
@@ -85,6 +92,11 @@ def valid_copy(cache_dir: str | Path, source: str | Path, fmt: str) -> Table | N
     except (OSError, ColumnsError):
         return None
     if any(table.meta.get(k) != v for k, v in ident.items()):
+        return None
+    try:
+        if "crc32" in table.meta and table.meta["crc32"] != _crc32(source):
+            return None  # a racy copy: its source changed within one timestamp tick
+    except OSError:
         return None
     if list(table.columns) != list(NAMES) or not table.has_raw(NAMES) or not table.rows:
         return None
@@ -158,6 +170,9 @@ class CopyWriter:
     def __init__(self, cache_dir: str | Path, source: str | Path, fmt: str) -> None:
         self.final = copy_path(cache_dir, source)
         self.meta = _identity(source, fmt)
+        self.racy = time.time_ns() - self.meta["mtime_ns"] < RACY_NS
+        if self.racy:
+            self.meta["crc32"] = _crc32(source)
         self.final.parent.mkdir(parents=True, exist_ok=True)
         stem = f"{self.final.name}.{os.getpid()}"
         self.parts = [self.final.with_name(f"{stem}.part{i}") for i in range(len(NAMES))]
@@ -205,8 +220,7 @@ class CopyWriter:
         try:
             for f in self.files:
                 f.close()
-            if not self.ok or not self.rows or _identity(self.meta["source"],
-                                                         self.meta["format"]) != self.meta:
+            if not self.ok or not self.rows or not self._same_source():
                 return None  # (the source changed while it was read: its bars may be mixed)
             heads = [{"name": n, "type": code, "codec": RAW, "bytes": self.rows * 8}
                      for n, code in BAR_COLUMNS]
@@ -225,12 +239,27 @@ class CopyWriter:
                 tmp.unlink(missing_ok=True)
             self.abandon()
 
+    def _same_source(self) -> bool:
+        meta = self.meta
+        now = _identity(meta["source"], meta["format"])
+        if any(meta[k] != v for k, v in now.items()):
+            return False
+        return not self.racy or _crc32(meta["source"]) == meta["crc32"]
+
     def abandon(self) -> None:
         for f, p in zip(self.files, self.parts, strict=True):
             with contextlib.suppress(OSError):
                 f.close()
             with contextlib.suppress(OSError):
                 p.unlink(missing_ok=True)
+
+
+def _crc32(source: str | Path) -> int:
+    crc = 0
+    with open(source, "rb") as fh:
+        while block := fh.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+    return crc
 
 
 def _drop_old_format(final: Path) -> None:

@@ -88,3 +88,37 @@ def test_a_file_rewritten_in_place_with_its_mtime_restored_is_not_read_from_the_
     assert bar_copy.valid_copy(cache, src, "ohlcv_csv") is None
     truth = [b.close for b in iter_events(src, None, None, None, lambda _: None, "ohlcv_csv")]
     assert truth != first and closes() == truth
+
+
+def test_a_csv_rewritten_within_one_timestamp_tick_is_not_read_from_the_old_copy(
+        tmp_path: Path, monkeypatch):
+    """A filesystem whose clock ticks coarsely (1-2 s on FAT/SMB, a few ms elsewhere): a
+    file rewritten in the same tick as it was copied keeps size, mtime, ctime and inode.
+    Simulated by freezing what ``stat`` says of the source."""
+    from tapedesk.engine.feeds.files import iter_events
+
+    monkeypatch.setattr(bar_copy, "MIN_SOURCE_BYTES", 0)
+    bars = load_bars(SAMPLE_BARS_1M)[:3000]
+    src = _fixed_width_csv(tmp_path / "btc_1m.csv", bars, 1.0)
+    frozen = os.stat(src)
+    real_stat = os.stat
+
+    def coarse_stat(path, *a, **kw):
+        return frozen if os.fspath(path) == os.fspath(src) else real_stat(path, *a, **kw)
+
+    monkeypatch.setattr(bar_copy.os, "stat", coarse_stat)
+    cache = tmp_path / "cache"
+
+    def closes() -> list[float]:
+        return [b.close for b in iter_events(src, None, None, None, lambda _: None,
+                                             "ohlcv_csv", cache)]
+
+    first = closes()
+    assert bar_copy.valid_copy(cache, src, "ohlcv_csv") is not None
+    text = _fixed_width_csv(tmp_path / "other.csv", bars, 2.0).read_bytes()
+    with open(src, "r+b") as fh:  # the same tick: stat cannot tell
+        fh.write(text)
+    assert closes() != first
+    assert bar_copy.valid_copy(cache, src, "ohlcv_csv") is not None  # copied anew, then used
+    assert closes() == [b.close for b in iter_events(src, None, None, None, lambda _: None,
+                                                     "ohlcv_csv")]
