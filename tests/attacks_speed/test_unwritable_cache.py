@@ -71,3 +71,29 @@ def test_a_copy_that_cannot_open_all_its_parts_leaves_nothing_behind(tmp_path: P
     assert got == want
     assert bar_copy.ensure_copy(src, "ohlcv_csv", cache) is None
     assert sorted(p.name for p in cache.iterdir()) == [blocker.name]
+
+
+def test_a_full_disk_while_copying_spoils_only_the_copy(tmp_path: Path, monkeypatch):
+    """A part of the copy lands on a full device (``/dev/full``: every write is ENOSPC):
+    the bars read are the text's, all of them, and no copy is published or left behind."""
+    import os
+
+    from tapedesk.engine.feeds.files import iter_events
+    from tapedesk.engine.sample_data import SAMPLE_BARS_1M
+
+    if not os.path.exists("/dev/full"):
+        import pytest
+
+        pytest.skip("no /dev/full on this system")
+    monkeypatch.setattr(bar_copy, "MIN_SOURCE_BYTES", 0)
+    src = _fixed_width_csv(tmp_path / "btc_1m.csv", load_bars(SAMPLE_BARS_1M)[:20000], 1.0)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    final = bar_copy.copy_path(cache, src)
+    os.symlink("/dev/full", final.with_name(f"{final.name}.{os.getpid()}.part4"))
+    want = [(b.ts, b.close) for b in iter_events(src, None, None, None, lambda _: None,
+                                                 "ohlcv_csv")]
+    got = [(b.ts, b.close) for b in iter_events(src, None, None, None, lambda _: None,
+                                                "ohlcv_csv", cache)]
+    assert got == want
+    assert not final.exists() and list(cache.iterdir()) == []
