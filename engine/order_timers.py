@@ -73,7 +73,9 @@ class OrderTimers:
         if now < self.next_due or self.halting:
             return
         for key, due in list(self.retries.items()):
-            if due <= now:
+            # An earlier re-send may have closed the position (its retries went) or set this
+            # one anew: only the retry as it was listed is due.
+            if due <= now and self.retries.get(key) == due:
                 del self.retries[key]
                 self._resend(*key)
         for sym, since in list(self.unprotected_since.items()):

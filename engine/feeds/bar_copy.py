@@ -13,8 +13,9 @@ bars. Two users, one copy per source file, ``<cache dir>/<sha256 of its real pat
   window from the copy.
 
 One invalidation rule (``valid_copy``): a copy stands for its source only if its header
-names the source's real path, size and mtime_ns as they are now and the format it was read
-as, and ``columnar.open_table`` accepts it. Anything else — a changed source, an older
+names the source's real path, size, mtime_ns, inode and ctime_ns as they are now (and,
+for a source modified just before it was copied, its checksum: ``RACY_NS``) and the format
+it was read as, and ``columnar.open_table`` accepts it. Anything else — a changed source, an older
 format (version-1 copies were directories of ``*.i64``/``*.f64`` files, the optimizer's
 were ``*.bars`` records under ``optimize/cache``: neither is ever opened), a truncated,
 corrupt or foreign file — is ignored and written anew.
@@ -31,6 +32,8 @@ import hashlib
 import operator
 import os
 import shutil
+import time
+import zlib
 from array import array
 from collections.abc import Iterator, Sequence
 from functools import partial
@@ -57,6 +60,10 @@ NAMES = tuple(name for name, _ in BAR_COLUMNS)
 BLOCK = 16_384
 #: Files smaller than this are read from the text by a backtest (a copy would not pay).
 MIN_SOURCE_BYTES = 4 << 20
+#: A source modified this recently when its copy is made may change again within the same
+#: timestamp tick (coarse clocks; 1-2 s on FAT/SMB): such a "racy" copy carries a checksum
+#: of the source, checked whenever the copy is used (as git does for racy index entries).
+RACY_NS = 3_000_000_000
 #: Formats whose bars are a function of the file alone (so a copy can stand for it).
 NOT_COPIED = ("ws_capture", "market_store")
 
@@ -68,9 +75,13 @@ def copy_path(cache_dir: str | Path, source: str | Path) -> Path:
 
 
 def _identity(source: str | Path, fmt: str) -> dict[str, Any]:
+    """Size and mtime alone miss a same-size file put in place with its mtime kept (``cp
+    -p``, ``rsync -t``, ``tar x``): the inode and the change time (which no tool can set)
+    tell."""
     st = os.stat(source)
     return {"kind": KIND, "source": os.path.realpath(source), "size": st.st_size,
-            "mtime_ns": st.st_mtime_ns, "format": fmt}
+            "mtime_ns": st.st_mtime_ns, "ino": st.st_ino, "ctime_ns": st.st_ctime_ns,
+            "format": fmt}
 
 
 def valid_copy(cache_dir: str | Path, source: str | Path, fmt: str) -> Table | None:
@@ -81,6 +92,11 @@ def valid_copy(cache_dir: str | Path, source: str | Path, fmt: str) -> Table | N
     except (OSError, ColumnsError):
         return None
     if any(table.meta.get(k) != v for k, v in ident.items()):
+        return None
+    try:
+        if "crc32" in table.meta and table.meta["crc32"] != _crc32(source):
+            return None  # a racy copy: its source changed within one timestamp tick
+    except OSError:
         return None
     if list(table.columns) != list(NAMES) or not table.has_raw(NAMES) or not table.rows:
         return None
@@ -154,10 +170,20 @@ class CopyWriter:
     def __init__(self, cache_dir: str | Path, source: str | Path, fmt: str) -> None:
         self.final = copy_path(cache_dir, source)
         self.meta = _identity(source, fmt)
+        self.racy = time.time_ns() - self.meta["mtime_ns"] < RACY_NS
+        if self.racy:
+            self.meta["crc32"] = _crc32(source)
         self.final.parent.mkdir(parents=True, exist_ok=True)
         stem = f"{self.final.name}.{os.getpid()}"
         self.parts = [self.final.with_name(f"{stem}.part{i}") for i in range(len(NAMES))]
-        self.files = [open(p, "wb") for p in self.parts]  # noqa: SIM115
+        self.files: list[Any] = []
+        try:
+            for p in self.parts:
+                self.files.append(open(p, "wb"))  # noqa: SIM115
+        except OSError:  # (no part left behind when the disk is full or read-only)
+            self.parts = self.parts[:len(self.files)]
+            self.abandon()
+            raise
         self.getters = [attrgetter(a) for a in
                         ("open_ts", "ts", "open", "high", "low", "close", "volume")]
         self.rows = 0
@@ -194,8 +220,8 @@ class CopyWriter:
         try:
             for f in self.files:
                 f.close()
-            if not self.ok or not self.rows:
-                return None
+            if not self.ok or not self.rows or not self._same_source():
+                return None  # (the source changed while it was read: its bars may be mixed)
             heads = [{"name": n, "type": code, "codec": RAW, "bytes": self.rows * 8}
                      for n, code in BAR_COLUMNS]
             with open(tmp, "wb") as out:
@@ -213,12 +239,27 @@ class CopyWriter:
                 tmp.unlink(missing_ok=True)
             self.abandon()
 
+    def _same_source(self) -> bool:
+        meta = self.meta
+        now = _identity(meta["source"], meta["format"])
+        if any(meta[k] != v for k, v in now.items()):
+            return False
+        return not self.racy or _crc32(meta["source"]) == meta["crc32"]
+
     def abandon(self) -> None:
         for f, p in zip(self.files, self.parts, strict=True):
             with contextlib.suppress(OSError):
                 f.close()
             with contextlib.suppress(OSError):
                 p.unlink(missing_ok=True)
+
+
+def _crc32(source: str | Path) -> int:
+    crc = 0
+    with open(source, "rb") as fh:
+        while block := fh.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+    return crc
 
 
 def _drop_old_format(final: Path) -> None:
@@ -230,7 +271,8 @@ def _drop_old_format(final: Path) -> None:
 
 def ensure_copy(source: str | Path, fmt: str, cache_dir: str | Path | None) -> Table | None:
     """The copy of ``source`` (written now, from the reader, when there is no valid one), or
-    None for formats that are not copied, no cache dir, or a file the copy cannot hold.
+    None for formats that are not copied, no cache dir, a cache dir nothing can be written
+    to, or a file the copy cannot hold.
     Skipped rows do not prevent it (``clean`` says so): the optimizer drops warnings."""
     if cache_dir is None or fmt in NOT_COPIED:
         return None
@@ -241,7 +283,10 @@ def ensure_copy(source: str | Path, fmt: str, cache_dir: str | Path | None) -> T
 
     warned: list[str] = []
     events = iter_events(source, None, None, None, warned.append, fmt)
-    writer = CopyWriter(cache_dir, source, fmt)
+    try:
+        writer = CopyWriter(cache_dir, source, fmt)
+    except OSError:  # a read-only or full data dir: the caller reads the text, as without
+        return None
     try:
         while block := list(islice(events, BLOCK)):
             if any(type(b) is not Bar for b in block):
