@@ -298,6 +298,9 @@ class RiskEngine:
         self.costs = costs
         self.enabled = enabled  # False only for research backtests (--no-risk), labelled
         self.fixed_qty = fixed_qty  # --fixed-qty: bypass sizing, labelled
+        #: symbol -> (spec, fixed_qty, rounded): --fixed-qty rounded once per symbol, not
+        #: for every entry (valid while the same spec and fixed_qty objects are asked about).
+        self._fixed_rounded: dict[str, tuple[SymbolSpec, Decimal, Decimal]] = {}
 
     def vet(
         self,
@@ -335,7 +338,7 @@ class RiskEngine:
                 )
             passed.append(res.rule)
         if self.fixed_qty is not None:
-            qty = spec.round_qty(self.fixed_qty)
+            qty = self._fixed_qty_for(spec)
             px = Decimal(str(sig.entry))
             notional = qty * px
             lev = max(1, min(cfg.max_leverage, math.ceil(notional / equity))) if equity > 0 else 1
@@ -377,6 +380,17 @@ class RiskEngine:
             passed=passed,
             numbers=numbers,
         )
+
+    def _fixed_qty_for(self, spec: SymbolSpec) -> Decimal:
+        """``fixed_qty`` rounded to ``spec``'s lot step (one rule: ``spec.round_qty``)."""
+        fixed = self.fixed_qty
+        assert fixed is not None
+        kept = self._fixed_rounded.get(spec.symbol)
+        if kept is not None and kept[0] is spec and kept[1] is fixed:
+            return kept[2]
+        qty = spec.round_qty(fixed)
+        self._fixed_rounded[spec.symbol] = (spec, fixed, qty)
+        return qty
 
     def _entry_checks(self, sig: Signal, day: DayCounters, has_position: bool,
                       has_pending: bool, reentry_block: str,
