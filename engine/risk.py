@@ -261,8 +261,9 @@ def position_size(
                   qty * (loss.fees + loss.slippage))
 
 
-def rule_exchange_minimums(qty: Decimal, entry: float, spec: SymbolSpec) -> RuleResult:
-    problem = spec.check_order(qty, Decimal(str(entry)))
+def rule_exchange_minimums(qty: Decimal, entry: float | Decimal, spec: SymbolSpec) -> RuleResult:
+    """``entry`` as a Decimal already (``vet``'s own): not converted again."""
+    problem = spec.check_order(qty, entry if type(entry) is Decimal else Decimal(str(entry)))
     return RuleResult(
         "exchange_minimums",
         problem is None,
@@ -337,9 +338,10 @@ class RiskEngine:
                     sig, False, rule=res.rule, text=res.message, passed=passed, numbers=numbers
                 )
             passed.append(res.rule)
+        entry: float | Decimal = sig.entry
         if self.fixed_qty is not None:
             qty = self._fixed_qty_for(spec)
-            px = Decimal(str(sig.entry))
+            entry = px = Decimal(str(sig.entry))  # the same Decimal the minimums check makes
             notional = qty * px
             lev = max(1, min(cfg.max_leverage, math.ceil(notional / equity))) if equity > 0 else 1
             if stopless:
@@ -363,7 +365,7 @@ class RiskEngine:
             max_leverage=cfg.max_leverage,
             stop_pct=abs(sig.entry - sig.stop_loss) / sig.entry * 100.0 if not stopless else 0.0,
         )
-        for res in self._size_checks(size, sig.entry, spec, available):
+        for res in self._size_checks(size, entry, spec, available):
             numbers.update(res.numbers)
             if not res.passed:
                 return Decision(
@@ -409,7 +411,7 @@ class RiskEngine:
             yield rule_stop_distance(sig, cfg)
 
     @staticmethod
-    def _size_checks(size: Sizing, entry: float, spec: SymbolSpec,
+    def _size_checks(size: Sizing, entry: float | Decimal, spec: SymbolSpec,
                      available: Decimal) -> Iterator[RuleResult]:
         yield rule_exchange_minimums(size.qty, entry, spec)
         yield rule_margin_available(size.notional, size.leverage, available)
