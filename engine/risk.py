@@ -365,13 +365,19 @@ class RiskEngine:
             max_leverage=cfg.max_leverage,
             stop_pct=abs(sig.entry - sig.stop_loss) / sig.entry * 100.0 if not stopless else 0.0,
         )
-        for res in self._size_checks(size, entry, spec, available):
+        # The two sizing rules, written out (no generator: this runs for every entry); the
+        # margin rule is worked out only once the minimums passed.
+        res = rule_exchange_minimums(size.qty, entry, spec)
+        if res.passed:
             numbers.update(res.numbers)
-            if not res.passed:
-                return Decision(
-                    sig, False, rule=res.rule, text=res.message, passed=passed, numbers=numbers
-                )
             passed.append(res.rule)
+            res = rule_margin_available(size.notional, size.leverage, available)
+        numbers.update(res.numbers)
+        if not res.passed:
+            return Decision(
+                sig, False, rule=res.rule, text=res.message, passed=passed, numbers=numbers
+            )
+        passed.append(res.rule)
         return Decision(
             sig,
             True,
@@ -409,9 +415,3 @@ class RiskEngine:
             for rule in DAY_RULES:
                 yield rule(day, cfg)
             yield rule_stop_distance(sig, cfg)
-
-    @staticmethod
-    def _size_checks(size: Sizing, entry: float | Decimal, spec: SymbolSpec,
-                     available: Decimal) -> Iterator[RuleResult]:
-        yield rule_exchange_minimums(size.qty, entry, spec)
-        yield rule_margin_available(size.notional, size.leverage, available)
