@@ -2,8 +2,8 @@
 
 Part of ``Engine`` (engine/engine.py), split out by concern. A live desk words each line at
 once and queues it for the journal and the subscribers; a backtest (``lazy_explanations``)
-keeps the wording function and its arguments and words only the lines still in ``recent``
-at the end (nobody reads the others), which is most of what explaining used to cost it.
+keeps the wording function and its arguments (a plain tuple) and words only the lines still
+in ``recent`` at the end (nobody reads the others), which is most of what explaining used to cost it.
 """
 
 from __future__ import annotations
@@ -60,12 +60,16 @@ class ExplainLog:
             self.explain(kind, word(*args), strategy=strategy, symbol=symbol, rule=rule,
                          position_id=position_id)
             return
-        self.recent.append(Explanation(self.clock.now(), kind, (word, args),  # type: ignore[arg-type]
-                                       strategy, symbol, rule, position_id))
+        # A plain tuple: most lines fall out of ``recent`` unread, so the Explanation is
+        # built only for those still there at the end (word_explanations).
+        self.recent.append((self.clock.now(), kind, word, args,  # type: ignore[arg-type]
+                            strategy, symbol, rule, position_id))
 
     def word_explanations(self) -> None:
         """The lazily kept lines of a backtest, worded now (the same text as ``explain``)."""
-        for e in self.recent:
-            if not isinstance(e.text, str):
-                word, args = e.text
-                e.text = word(*args)
+        recent = self.recent
+        lines = [e if type(e) is not tuple
+                 else Explanation(e[0], e[1], e[2](*e[3]), e[4], e[5], e[6], e[7])
+                 for e in recent]
+        recent.clear()
+        recent.extend(lines)

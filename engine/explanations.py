@@ -12,11 +12,17 @@ from tapedesk.engine.events import Decision, Fill, OrderRole, RoundTrip, Signal,
 
 
 def price(value: float | Decimal) -> str:
+    """>= 1000: one decimal unless the second one is needed; >= 1: two unless four are.
+
+    Worded from the longer form alone (called for every signal of a backtest): a rounded
+    form ending in zeros is exactly the shorter rounding, so no ``round`` is needed."""
     v = float(value)
     if v >= 1000:
-        return f"{v:,.1f}" if round(v, 1) == round(v, 2) else f"{v:,.2f}"
+        s = f"{v:,.2f}"
+        return s[:-1] if s[-1] == "0" else s
     if v >= 1:
-        return f"{v:,.2f}" if round(v, 2) == round(v, 4) else f"{v:,.4f}"
+        s = f"{v:,.4f}"
+        return s[:-2] if s.endswith("00") else s
     return f"{v:.6g}"
 
 

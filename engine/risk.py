@@ -261,8 +261,9 @@ def position_size(
                   qty * (loss.fees + loss.slippage))
 
 
-def rule_exchange_minimums(qty: Decimal, entry: float, spec: SymbolSpec) -> RuleResult:
-    problem = spec.check_order(qty, Decimal(str(entry)))
+def rule_exchange_minimums(qty: Decimal, entry: float | Decimal, spec: SymbolSpec) -> RuleResult:
+    """``entry`` as a Decimal already (``vet``'s own): not converted again."""
+    problem = spec.check_order(qty, entry if type(entry) is Decimal else Decimal(str(entry)))
     return RuleResult(
         "exchange_minimums",
         problem is None,
@@ -298,6 +299,9 @@ class RiskEngine:
         self.costs = costs
         self.enabled = enabled  # False only for research backtests (--no-risk), labelled
         self.fixed_qty = fixed_qty  # --fixed-qty: bypass sizing, labelled
+        #: symbol -> (spec, fixed_qty, rounded): --fixed-qty rounded once per symbol, not
+        #: for every entry (valid while the same spec and fixed_qty objects are asked about).
+        self._fixed_rounded: dict[str, tuple[SymbolSpec, Decimal, Decimal]] = {}
 
     def vet(
         self,
@@ -334,9 +338,10 @@ class RiskEngine:
                     sig, False, rule=res.rule, text=res.message, passed=passed, numbers=numbers
                 )
             passed.append(res.rule)
+        entry: float | Decimal = sig.entry
         if self.fixed_qty is not None:
-            qty = spec.round_qty(self.fixed_qty)
-            px = Decimal(str(sig.entry))
+            qty = self._fixed_qty_for(spec)
+            entry = px = Decimal(str(sig.entry))  # the same Decimal the minimums check makes
             notional = qty * px
             lev = max(1, min(cfg.max_leverage, math.ceil(notional / equity))) if equity > 0 else 1
             if stopless:
@@ -360,13 +365,19 @@ class RiskEngine:
             max_leverage=cfg.max_leverage,
             stop_pct=abs(sig.entry - sig.stop_loss) / sig.entry * 100.0 if not stopless else 0.0,
         )
-        for res in self._size_checks(size, sig.entry, spec, available):
+        # The two sizing rules, written out (no generator: this runs for every entry); the
+        # margin rule is worked out only once the minimums passed.
+        res = rule_exchange_minimums(size.qty, entry, spec)
+        if res.passed:
             numbers.update(res.numbers)
-            if not res.passed:
-                return Decision(
-                    sig, False, rule=res.rule, text=res.message, passed=passed, numbers=numbers
-                )
             passed.append(res.rule)
+            res = rule_margin_available(size.notional, size.leverage, available)
+        numbers.update(res.numbers)
+        if not res.passed:
+            return Decision(
+                sig, False, rule=res.rule, text=res.message, passed=passed, numbers=numbers
+            )
+        passed.append(res.rule)
         return Decision(
             sig,
             True,
@@ -377,6 +388,17 @@ class RiskEngine:
             passed=passed,
             numbers=numbers,
         )
+
+    def _fixed_qty_for(self, spec: SymbolSpec) -> Decimal:
+        """``fixed_qty`` rounded to ``spec``'s lot step (one rule: ``spec.round_qty``)."""
+        fixed = self.fixed_qty
+        assert fixed is not None
+        kept = self._fixed_rounded.get(spec.symbol)
+        if kept is not None and kept[0] is spec and kept[1] is fixed:
+            return kept[2]
+        qty = spec.round_qty(fixed)
+        self._fixed_rounded[spec.symbol] = (spec, fixed, qty)
+        return qty
 
     def _entry_checks(self, sig: Signal, day: DayCounters, has_position: bool,
                       has_pending: bool, reentry_block: str,
@@ -393,9 +415,3 @@ class RiskEngine:
             for rule in DAY_RULES:
                 yield rule(day, cfg)
             yield rule_stop_distance(sig, cfg)
-
-    @staticmethod
-    def _size_checks(size: Sizing, entry: float, spec: SymbolSpec,
-                     available: Decimal) -> Iterator[RuleResult]:
-        yield rule_exchange_minimums(size.qty, entry, spec)
-        yield rule_margin_available(size.notional, size.leverage, available)
