@@ -164,6 +164,7 @@ def _iso_by_day() -> Callable[[int], str]:
     from tapedesk.engine.clock import iso
 
     dates: dict[int, str] = {}
+    times: dict[int, str] = {}  # by second of the day: bars repeat the same few per day
 
     def text(ts: int) -> str:
         day, ms = divmod(ts, DAY_MS)
@@ -171,7 +172,10 @@ def _iso_by_day() -> Callable[[int], str]:
         if date is None:
             date = dates[day] = iso(day * DAY_MS)[:-8]  # "YYYY-MM-DD " (iso ends "00:00:00")
         sec = ms // 1000
-        return f"{date}{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"
+        clock = times.get(sec)
+        if clock is None:
+            clock = times[sec] = f"{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"
+        return date + clock
 
     return text
 
