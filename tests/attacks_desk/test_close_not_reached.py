@@ -38,6 +38,10 @@ async def test_a_close_that_never_reached_the_book_is_sent_again(tmp_path, desk_
                                 "the close re-sent until flat")
             await desk.wait_for(lambda: rows(desk, "SELECT reason FROM trades"), 10, "trade")
             assert ex.account.positions["BTCUSDT"].amount == 0
+            # The trade is journaled at the closing fill; the stop and target left on the
+            # book are cancelled after it, and their end is journaled when the venue says so.
+            await desk.wait_for(lambda: desk.journal_open_orders() == [], 10,
+                                "the stop and target cancelled and journaled")
         closes = [r for r in ex.requests.posts(ORDER) if _closing(r.params)]
         assert len(ex.requests.rejected(-1007)) == 2
         assert [r.status for r in closes if r.code == 0] == [200], closes
