@@ -4,8 +4,8 @@ liquidation level, on a bar's range or a quote's bid/ask.
 Kept apart from what a fill then does to the books (paper_venue.py). While a position is
 open its stop and target are checked on every event, so each symbol keeps a *trigger band*:
 the nearest level below and above, as floats. An event strictly inside it reaches nothing
-and costs two comparisons; the band is rebuilt after anything changes the order set or a
-position (``_order_version``).
+and costs two comparisons; the band is dropped when anything changes the order set or a
+position (the venue's ``_changed``) and rebuilt on the next event.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ class PaperTriggers:
     book: PositionBook
     liquidates: bool
     _order_version: int
-    _band_version: int
     _bands: dict[str, tuple[float, float]]
     _sorted_cache: tuple[Any, list[_Resting]]
 
@@ -125,9 +124,6 @@ class PaperTriggers:
         self._check_liquidation(sym, low, high)
 
     def _on_price(self, sym: str, bid: float, ask: float, ts: int) -> None:
-        if self._band_version != self._order_version:
-            self._bands.clear()
-            self._band_version = self._order_version
         lo, hi = self._bands.get(sym) or self._band(sym)
         # A sell level watches the bid, a buy level the ask: both must be out of reach.
         if lo < bid and lo < ask and bid < hi and ask < hi:

@@ -99,12 +99,14 @@ class PaperVenue(PaperTriggers, PaperFunding):
         self._next_funding = 0  # the earliest funding time of any symbol (hot-path check)
         self._schedule = FundingSchedule()
         self._trade_seq = 0
-        # Bumped whenever the resting orders or a position change: the sorted orders and the
-        # trigger bands derived from them are rebuilt on the next event.
+        # Bumped whenever the resting orders or a position change (``_changed``): the sorted
+        # orders are rebuilt on the next event; the trigger bands are dropped at once, so the
+        # per-event test is one dict lookup.
         self._order_version = 0
         self._sorted_cache: tuple[Any, list[_Resting]] = (None, [])
         self._bands: dict[str, tuple[float, float]] = {}
-        self._band_version = -1
+        self._up = 1 + self.slippage  # a market fill's price moves against us by this factor
+        self._down = 1 - self.slippage
 
     # -- Venue protocol ------------------------------------------------------------------
 
@@ -135,19 +137,20 @@ class PaperVenue(PaperTriggers, PaperFunding):
                 OrderUpdate(intent.client_id, intent.symbol, _REJECTED, self._now, why)
             )
             return
-        sink.on_order_update(OrderUpdate(intent.client_id, intent.symbol, _NEW, self._now))
+        cid = intent.client_id
+        sink.on_order_update(OrderUpdate(cid, intent.symbol, _NEW, self._now))
         resting = _Resting(intent, intent.ts + self.latency_ms)
         # An emergency close fills at once at the last known price: it must work even when
         # the market stream is dead and no further event would ever fill it.
         if intent.type is _MARKET and (self._fills_now() or intent.role is _FLATTEN):
             self._fill_market(resting, self._now_price(intent), self._now)
             return
-        self.orders[intent.client_id] = resting
-        self._order_version += 1
+        self.orders[cid] = resting
+        self._changed()
 
     def cancel(self, symbol: str, client_id: str) -> None:
         resting = self.orders.pop(client_id, None)
-        self._order_version += 1
+        self._changed()
         if resting is not None and self._sink is not None:
             self._sink.on_order_update(
                 OrderUpdate(client_id, symbol, _CANCELED, self._now)
@@ -184,12 +187,9 @@ class PaperVenue(PaperTriggers, PaperFunding):
         kind = ev.kind
         sym = ev.symbol
         if kind is _BAR:
+            band = self._bands.get(sym) or self._band(sym)
             low, high = ev.low, ev.high  # type: ignore[union-attr]
-            if self._band_version != self._order_version:
-                self._bands.clear()
-                self._band_version = self._order_version
-            lo, hi = self._bands.get(sym) or self._band(sym)
-            if not (lo < low and high < hi):
+            if not (band[0] < low and high < band[1]):
                 if self.orders:
                     self._on_bar(ev)  # type: ignore[arg-type]
                 else:
@@ -230,12 +230,12 @@ class PaperVenue(PaperTriggers, PaperFunding):
 
     def _reject_reason(self, intent: OrderIntent) -> str:
         sym = intent.symbol
-        spec = self.specs.get(sym) or self.spec(sym)
-        if intent.reduce_only:
+        if intent.reduce_only:  # every stop and target: the position is all it needs
             pos = self.book.positions.get(sym)
             if pos is None or _opens(pos) == intent.side:
                 return "-2022 ReduceOnly Order is rejected: it would not reduce the position"
             return ""
+        spec = self.specs.get(sym) or self.spec(sym)
         price = intent.price or Decimal(str(self.last_price.get(sym) or 0))
         if price <= 0:
             return "no market price yet: the order cannot be valued"
@@ -259,25 +259,26 @@ class PaperVenue(PaperTriggers, PaperFunding):
         return self.balance - used
 
     def _fill_market(self, resting: _Resting, price: float, ts: int) -> None:
-        sym = resting.intent.symbol
+        intent = resting.intent
+        sym = intent.symbol
         spec = self.specs.get(sym) or self.spec(sym)
-        if resting.intent.side == "BUY":
-            px = spec.round_price(price * (1 + self.slippage), "up")
+        if intent.side == "BUY":
+            px = spec.round_price(price * self._up, "up")
         else:
-            px = spec.round_price(price * (1 - self.slippage), "down")
+            px = spec.round_price(price * self._down, "down")
         self._fill(resting, px, _TAKER, ts)
 
     def _fill(self, resting: _Resting, price: Decimal, liq: Liquidity, ts: int) -> None:
         intent = resting.intent
         cid, sym = intent.client_id, intent.symbol
-        self.orders.pop(cid, None)
-        self._order_version += 1
+        self.orders.pop(cid, None)  # _apply marks the change (_changed)
         sink = self._sink
         assert sink is not None
         qty = intent.qty
         if intent.reduce_only:
             pos = self.book.positions.get(sym)
             if pos is None or _opens(pos) == intent.side:
+                self._changed()
                 sink.on_order_update(OrderUpdate(
                     cid, sym, OrderStatus.EXPIRED, ts,
                     "reduce-only order expired: no position left to reduce"))
@@ -300,7 +301,7 @@ class PaperVenue(PaperTriggers, PaperFunding):
         pos = self.book.positions.get(sym)
         if pos is not None:
             set_isolated_margin(pos, self.specs.get(sym) or self.spec(sym))
-        self._order_version += 1  # the liquidation price moved: rebuild the trigger band
+        self._changed()  # the liquidation price moved: rebuild the trigger band
 
     def _check_liquidation(self, sym: str, low: float, high: float) -> None:
         pos = self.book.positions.get(sym)
@@ -330,7 +331,13 @@ class PaperVenue(PaperTriggers, PaperFunding):
         self.orders = {}
         for intent, active_ts in load_venue_state(self, state):
             self.orders[intent.client_id] = _Resting(intent, active_ts)
+        self._changed()
+
+    def _changed(self) -> None:
+        """The resting orders or a position changed: what the trigger checks derived from
+        them is stale (``_on_bar`` also compares the version to see a fill it caused)."""
         self._order_version += 1
+        self._bands.clear()
 
 
 def _opens(pos: Position) -> str:

@@ -30,6 +30,11 @@ class FillEffect:
     closed: Position | None
 
 
+#: The effects of a fill that opens or adds to a position: shared, never mutated.
+_OPENED = FillEffect(ZERO, True, None)
+_ADDED = FillEffect(ZERO, False, None)
+
+
 def unrealized(pos: Position, last: float | Decimal | None) -> Decimal | None:
     """Mark-to-last P&L of one position, gross of the exit fee (as exchanges show it); None
     without a price. The one rule behind the desk's equity, the panes and the close dialog."""
@@ -98,52 +103,53 @@ class PositionBook:
         return self.positions.get(symbol)
 
     def apply(self, fill: Fill, leverage: int = 1, strategy: str = "") -> FillEffect:
-        """Apply a fill; a fill larger than the position flips it (one-way mode)."""
-        pos = self.positions.get(fill.symbol)
+        """Apply a fill; a fill larger than the position flips it (one-way mode).
+
+        Runs twice per fill on a paper desk (venue and desk books), so it reads each field
+        once, builds the new Position positionally and returns a shared effect when nothing
+        was realised."""
+        symbol = fill.symbol
+        pos = self.positions.get(symbol)
         buy = fill.side == "BUY"
+        qty, price = fill.qty, fill.price
         if pos is None:
-            position_id = self.opening_id(fill.client_id)
-            self._opened[fill.client_id] = self._opened.get(fill.client_id, 0) + 1
-            self.positions[fill.symbol] = Position(
-                symbol=fill.symbol,
-                side=_LONG if buy else _SHORT,
-                qty=fill.qty,
-                entry_price=fill.price,
-                leverage=leverage,
-                opened_ts=fill.ts,
-                strategy=strategy,
-                fees=fill.fee,
-                peak_qty=fill.qty,
-                position_id=position_id,
-            )
-            return FillEffect(ZERO, True, None)
+            cid = fill.client_id
+            position_id = self.opening_id(cid)
+            self._opened[cid] = self._opened.get(cid, 0) + 1
+            self.positions[symbol] = Position(
+                symbol, _LONG if buy else _SHORT, qty, price, leverage, fill.ts,
+                ZERO, ZERO, None, None, strategy, fill.fee, ZERO, ZERO,
+                qty, ZERO, ZERO, ZERO, position_id)  # peak_qty = qty: fields in events.py order
+            return _OPENED
         long = pos.side is _LONG
+        held = pos.qty
         if buy == long:
-            total = pos.qty + fill.qty
-            pos.entry_price = (pos.entry_price * pos.qty + fill.price * fill.qty) / total
+            total = held + qty
+            pos.entry_price = (pos.entry_price * held + price * qty) / total
             pos.qty = total
-            pos.peak_qty = max(pos.peak_qty, total)
+            if total > pos.peak_qty:
+                pos.peak_qty = total
             pos.fees += fill.fee
-            return FillEffect(ZERO, False, None)
-        closing = min(pos.qty, fill.qty)
-        gross = (fill.price - pos.entry_price) * closing * (1 if long else -1)
-        closing_fee = fill.fee * closing / fill.qty
-        pos.qty -= closing
+            return _ADDED
+        closing = qty if qty < held else held  # min(held, qty): held when equal
+        gross = (price - pos.entry_price) * closing * (1 if long else -1)
+        closing_fee = fill.fee * closing / qty
+        pos.qty = held - closing
         pos.realized_gross += gross
         pos.exit_qty += closing
-        pos.exit_notional += fill.price * closing
+        pos.exit_notional += price * closing
         pos.fees += closing_fee
         if pos.qty > 0:
             return FillEffect(gross, False, None)
-        del self.positions[fill.symbol]
-        rest = fill.qty - closing
+        del self.positions[symbol]
+        rest = qty - closing
         if rest > 0:
             flipped = Fill(
                 fill.client_id,
-                fill.symbol,
+                symbol,
                 fill.side,
                 rest,
-                fill.price,
+                price,
                 fill.fee - closing_fee,
                 fill.ts,
                 fill.liquidity,
