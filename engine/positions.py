@@ -106,8 +106,7 @@ class PositionBook:
         """Apply a fill; a fill larger than the position flips it (one-way mode).
 
         Runs twice per fill on a paper desk (venue and desk books), so it reads each field
-        once, builds the new Position positionally and returns a shared effect when nothing
-        was realised."""
+        once and returns a shared effect when nothing was realised."""
         symbol = fill.symbol
         pos = self.positions.get(symbol)
         buy = fill.side == "BUY"
@@ -117,9 +116,17 @@ class PositionBook:
             position_id = self.opening_id(cid)
             self._opened[cid] = self._opened.get(cid, 0) + 1
             self.positions[symbol] = Position(
-                symbol, _LONG if buy else _SHORT, qty, price, leverage, fill.ts,
-                ZERO, ZERO, None, None, strategy, fill.fee, ZERO, ZERO,
-                qty, ZERO, ZERO, ZERO, position_id)  # peak_qty = qty: fields in events.py order
+                symbol=symbol,
+                side=_LONG if buy else _SHORT,
+                qty=qty,
+                entry_price=price,
+                leverage=leverage,
+                opened_ts=fill.ts,
+                strategy=strategy,
+                fees=fill.fee,
+                peak_qty=qty,
+                position_id=position_id,
+            )
             return _OPENED
         long = pos.side is _LONG
         held = pos.qty
