@@ -158,9 +158,12 @@ def rule_stop_move(side: Side, new_stop: Decimal, last: Decimal | None,
                       {"stop": str(new_stop), "price": str(last), "current": str(current)})
 
 
+_ONE_POSITION_PASSED = RuleResult("one_position_per_symbol", True, "", {})  # never changed
+
+
 def rule_one_position(has_position: bool, has_pending: bool, symbol: str) -> RuleResult:
-    if not (has_position or has_pending):  # a passing rule's message is never read
-        return RuleResult("one_position_per_symbol", True, "", {})
+    if not (has_position or has_pending):  # the same answer every time: made once
+        return _ONE_POSITION_PASSED
     what = "a position is already open" if has_position else "an entry is already working"
     return RuleResult("one_position_per_symbol", False, f"{what} on {symbol}", {})
 
