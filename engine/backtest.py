@@ -21,12 +21,10 @@ from tapedesk.engine.clock import EventClock
 from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.engine import Engine
 from tapedesk.engine.events import (
-    Decision,
     Explanation,
     MarketEvent,
     OrderRole,
     RoundTrip,
-    Signal,
 )
 from tapedesk.engine.metrics import Metrics, compute_metrics
 from tapedesk.engine.paper_venue import PaperVenue
@@ -38,7 +36,6 @@ from tapedesk.engine.strategy import Strategy
 MARGIN_RULE = "margin_available"
 DAY_MS = 86_400_000
 PROGRESS_EVERY = 16_384  # events between two progress callbacks
-UNLIMITED = Decimal("Infinity")
 
 
 class BacktestRisk(RiskEngine):
@@ -48,18 +45,7 @@ class BacktestRisk(RiskEngine):
     available were unlimited: the one margin rule stays the risk engine's, only its input
     changes."""
 
-    def __init__(self, *args: Any, margin_check: bool = True, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.refused: dict[str, int] = {}
-        self.margin_check = margin_check
-
-    def vet(self, sig: Signal, **kw: Any) -> Decision:  # type: ignore[override]
-        if not self.margin_check:
-            kw["available"] = UNLIMITED
-        dec = super().vet(sig, **kw)
-        if not dec.accepted:
-            self.refused[dec.rule] = self.refused.get(dec.rule, 0) + 1
-        return dec
+    # RiskEngine itself counts refusals (``refused``) and takes ``margin_check``.
 
     def margin_line(self) -> str:
         """Said in every run, so a margin-starved result cannot pass unnoticed."""

@@ -56,6 +56,7 @@ from tapedesk.engine.symbols import SymbolSpec
 _ACKS = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 _FILLED = OrderStatus.FILLED
 _ENTRY = OrderRole.ENTRY
+_MARKET = OrderType.MARKET
 _EXIT_REASON = {OrderRole.STOP: "stop-loss", OrderRole.TAKE_PROFIT: "take-profit",
                 OrderRole.EXIT: "strategy exit", OrderRole.FLATTEN: "emergency stop",
                 OrderRole.LIQUIDATION: "liquidation", OrderRole.ENTRY: "reversed"}
@@ -146,9 +147,9 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
     def intent(self, symbol: str, side: str, typ: OrderType, qty: Decimal, role: OrderRole,
                *, stop: Decimal | None = None, reduce_only: bool = False,
                strategy: str = "", client_id: str = "") -> OrderIntent:
+        # Positional (price None): one is made for every order sent.
         return OrderIntent(client_id or self._make_id(role), symbol, side, typ, qty, role,
-                           self.clock.now(),
-                           stop_price=stop, reduce_only=reduce_only, strategy=strategy)
+                           self.clock.now(), None, stop, reduce_only, strategy)
 
     def new_id(self, role: OrderRole) -> str:
         """A fresh client order id. The engine takes an entry's id before sending it: that id
@@ -165,7 +166,7 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
         return plan.entry_id if plan is not None else ""
 
     def submit(self, intent: OrderIntent) -> None:
-        if intent.role is not OrderRole.ENTRY:
+        if intent.role is not _ENTRY:
             assert intent.reduce_only, "only entries may add exposure"
         self._keep(intent)
         if self.record is not None:
@@ -182,16 +183,17 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
 
     def enter(self, sig: Signal, dec: Decision, client_id: str = "") -> None:
         """Send the entry; remember the stop and target that will protect whatever fills."""
-        spec = self.spec(sig.symbol)
-        long = sig.side is Side.LONG
+        symbol, side, strategy = sig.symbol, sig.side, sig.strategy
+        spec = self.spec(symbol)
+        long = side is Side.LONG
         # Round the stop and the target toward entry: never more risk than was vetted.
         stop = spec.round_price(sig.stop_loss, "up" if long else "down")
         target = (spec.round_price(sig.take_profit, "down" if long else "up")
                   if sig.take_profit else None)
-        intent = self.intent(sig.symbol, sig.side.order_side, OrderType.MARKET, dec.qty,
-                             OrderRole.ENTRY, strategy=sig.strategy, client_id=client_id)
-        self.plans[sig.symbol] = Plan(sig.symbol, sig.side, stop, target, sig.strategy,
-                                      dec.leverage, intent.client_id, initial_stop=stop)
+        intent = self.intent(symbol, side.order_side, _MARKET, dec.qty, _ENTRY,
+                             strategy=strategy, client_id=client_id)
+        self.plans[symbol] = Plan(symbol, side, stop, target, strategy, dec.leverage,
+                                  intent.client_id, False, stop)
         self.submit(intent)
 
     def close(self, pos: Position, role: OrderRole, reason: str) -> None:

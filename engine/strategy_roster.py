@@ -10,7 +10,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from tapedesk.engine.events import Kind
+from tapedesk.engine.events import Kind, Signal
+from tapedesk.engine.explanations import price
 from tapedesk.engine.journal import Record, setting_record
 from tapedesk.engine.snapshot import StrategyStatus
 from tapedesk.engine.strategy import Strategy
@@ -26,15 +27,21 @@ Handler = tuple[Strategy, Any, frozenset[str] | None, Any]
 
 
 class StratState:
-    __slots__ = ("enabled", "error", "last_signal", "pnl_today", "signals_today", "trades_today")
+    __slots__ = ("enabled", "error", "last", "pnl_today", "signals_today", "trades_today")
 
     def __init__(self) -> None:
         self.enabled = True
-        self.last_signal = ""
+        self.last: Signal | None = None  # the last signal; worded only when shown
         self.signals_today = 0
         self.trades_today = 0
         self.pnl_today = Decimal(0)
         self.error = ""
+
+    @property
+    def last_signal(self) -> str:
+        """``entry long @ 16,543.2``: worded when the strategy screen asks, not per signal."""
+        sig = self.last
+        return "" if sig is None else f"{sig.kind} {sig.side} @ {price(sig.entry)}"
 
 
 class Roster:
