@@ -11,7 +11,7 @@ entries refused for margin are counted and said in every run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from itertools import chain
@@ -28,12 +28,15 @@ from tapedesk.engine.events import (
     RoundTrip,
     Signal,
 )
+from tapedesk.engine.indented_json import Stream
 from tapedesk.engine.metrics import Metrics, compute_metrics
 from tapedesk.engine.paper_venue import PaperVenue
+from tapedesk.engine.recent_keys import RecentKeys
 from tapedesk.engine.risk import (
     RiskEngine,
 )
 from tapedesk.engine.strategy import Strategy
+from tapedesk.engine.trade_log import TradeLog
 
 MARGIN_RULE = "margin_available"
 DAY_MS = 86_400_000
@@ -107,7 +110,7 @@ def _never(*_args: Any) -> None:
 
 @dataclass
 class BacktestResult:
-    trades: list[RoundTrip]
+    trades: Sequence[RoundTrip]  # a run's: a TradeLog (compact, rebuilt when read)
     metrics: Metrics
     equity: list[tuple[int, float]]
     explanations: list[Explanation]
@@ -119,7 +122,15 @@ class BacktestResult:
     margin_check: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        time_text = _iso_by_day()
+        """The result as one JSON-ready dict (the trades as a list of dicts)."""
+        doc = self.json_doc()
+        doc["trades"] = doc["trades"].list()
+        return doc
+
+    def json_doc(self) -> dict[str, Any]:
+        """``to_json`` with the trades as an ``indented_json.Stream``: ``indented_json.dump``
+        writes them a chunk at a time (a run's trades as dicts were ~1.5 KiB each)."""
+        trades = self.trades
         return {
             "labels": self.labels,
             "fills": self.fills,
@@ -128,8 +139,27 @@ class BacktestResult:
             "refused_for_margin": self.refused.get(MARGIN_RULE, 0),
             "metrics": self.metrics.to_dict(),
             "per_strategy": {k: m.to_dict() for k, m in self.per_strategy.items()},
-            "trades": [trade_json(t, time_text) for t in self.trades],
+            "trades": Stream(len(trades), lambda: _trade_chunks(trades)),
         }
+
+
+def _trade_chunks(trades: Sequence[RoundTrip], size: int = 1024) -> Iterator[list[dict]]:
+    """The trades as JSON dicts, ``size`` at a time; a TradeLog's from its field texts."""
+    time_text = _iso_by_day()
+    if not isinstance(trades, TradeLog):
+        for start in range(0, len(trades), size):
+            yield [trade_json(t, time_text) for t in trades[start:start + size]]
+        return
+    chunk: list[dict] = []
+    for texts, r in zip(trades.texts(), trades.r, strict=True):
+        if isinstance(texts, RoundTrip):
+            chunk.append(trade_json(texts, time_text))
+        else:
+            chunk.append(_trade_doc(texts, None if r != r else r, time_text))
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    yield chunk
 
 
 def trade_json(t: RoundTrip, time_text: Callable[[int], str] | None = None) -> dict[str, Any]:
@@ -137,24 +167,41 @@ def trade_json(t: RoundTrip, time_text: Callable[[int], str] | None = None) -> d
     if time_text is None:
         from tapedesk.engine.clock import iso as time_text
 
+    return _trade_doc((t.symbol, str(t.side), str(t.qty), str(t.entry_price),
+                       str(t.exit_price), t.entry_ts, t.exit_ts, _plain(t.gross_pnl),
+                       _plain(t.fees), _plain(t.funding), _plain(t.pnl), t.strategy, t.reason),
+                      t.r_multiple, time_text)
+
+
+def _trade_doc(f: Sequence[Any], r: float | None, time_text: Callable[[int], str]
+               ) -> dict[str, Any]:
+    """The one layout of a trade in JSON, from its fields in ``RoundTrip`` order as text
+    (a TradeLog line: ``str()`` of each; times as int or text)."""
+    entry_ts, exit_ts = int(f[5]), int(f[6])
     return {
-        "symbol": t.symbol,
-        "side": str(t.side),
-        "qty": str(t.qty),
-        "entry_time": time_text(t.entry_ts),
-        "exit_time": time_text(t.exit_ts),
-        "entry_ts": t.entry_ts,
-        "exit_ts": t.exit_ts,
-        "entry_price": str(t.entry_price),
-        "exit_price": str(t.exit_price),
-        "gross_pnl": _plain(t.gross_pnl),
-        "fees": _plain(t.fees),
-        "funding": _plain(t.funding),
-        "pnl": _plain(t.pnl),
-        "r": t.r_multiple,
-        "strategy": t.strategy,
-        "reason": t.reason,
+        "symbol": f[0],
+        "side": f[1],
+        "qty": f[2],
+        "entry_time": time_text(entry_ts),
+        "exit_time": time_text(exit_ts),
+        "entry_ts": entry_ts,
+        "exit_ts": exit_ts,
+        "entry_price": f[3],
+        "exit_price": f[4],
+        "gross_pnl": _plain_text(f[7]),
+        "fees": _plain_text(f[8]),
+        "funding": _plain_text(f[9]),
+        "pnl": _plain_text(f[10]),
+        "r": r,
+        "strategy": f[11],
+        "reason": f[12],
     }
+
+
+def _plain_text(text: str) -> str:
+    """``_plain`` of the Decimal whose ``str()`` is ``text``: str() is already fixed-point
+    unless it has an exponent (tests/engine_units/test_trade_log.py)."""
+    return text if "E" not in text else format(Decimal(text), "f")
 
 
 def _iso_by_day() -> Callable[[int], str]:
@@ -272,6 +319,8 @@ def run_backtest(
     engine, labels = build_backtest_engine(strategies, config, **options)
     margin_check = options.get("margin_check", True)
     _start_sync(engine)
+    engine.trades = TradeLog()  # compact: a run may close trades without end
+    engine._fills_seen = RecentKeys(engine._fills_seen)  # the dedupe rule, bounded memory
     engine.lazy_explanations = True  # worded at the end: word_explanations
     engine.publish = False
     process = engine.process
@@ -315,14 +364,15 @@ def run_backtest(
     ), fills=len(engine._fills_seen))
     per = {}
     names = {s.name for s in strategies}  # a strategy without a trade gets its row too
+    trades = engine.trades
     if len(strategies) > 1:
         for name in sorted(names):
-            mine = [t for t in engine.trades if t.strategy == name]
+            mine = trades.select(name)
             # Its own equity at each exit (closed-trade curve): drawdown per strategy.
             curve, eq = [], initial
-            for t in mine:
-                eq += float(t.pnl)
-                curve.append((t.exit_ts, eq))
+            for pnl, exit_ts in zip(mine.pnl, mine.exit_ts, strict=True):
+                eq += pnl
+                curve.append((exit_ts, eq))
             exposed = engine.exposure.bars(name, bars, False)  # all closed at the end
             per[name] = compute_metrics(mine, curve, initial, exposed, bars, period)
     return BacktestResult(

@@ -32,12 +32,13 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from tapedesk.engine.events import RoundTrip
+from tapedesk.engine.trade_log import TradeLog
 
 DAY_MS = 86_400_000
 ANNUALISATION_DAYS = 365
@@ -169,7 +170,7 @@ def cagr_calmar(
 
 
 def compute_metrics(
-    trades: list[RoundTrip],
+    trades: Sequence[RoundTrip],
     equity: list[tuple[int, float]],
     initial_balance: float,
     bars_in_position: int,
@@ -180,30 +181,39 @@ def compute_metrics(
 
     ``period``: the run's first and last event time. Without it the period is guessed from
     the samples and trades, which start at the first trade or day roll, not at the data."""
-    pnls = [float(t.pnl) for t in trades]
+    if isinstance(trades, TradeLog):  # a backtest's compact log: its number columns
+        pnls, gross_pnl, fees, funding = trades.pnl, trades.gross, trades.fees, trades.funding
+        rs = [r for r in trades.r if r == r]  # NaN: no R multiple
+    else:
+        pnls = [float(t.pnl) for t in trades]
+        gross_pnl = [float(t.gross_pnl) for t in trades]
+        fees = [float(t.fees) for t in trades]
+        funding = [float(t.funding) for t in trades]
+        rs = [r for r in (t.r_multiple for t in trades) if r is not None]
     win_pnls = [p for p in pnls if is_win(p)]
     loss_pnls = [p for p in pnls if is_loss(p)]
     n = len(pnls)
     net = sum(pnls)
     gross_win, gross_loss = sum(win_pnls), sum(loss_pnls)
-    rs = [r for r in (t.r_multiple for t in trades) if r is not None]
     final = equity[-1][1] if equity else initial_balance + net
     dd, dd_pct = max_drawdown((v for _ts, v in equity), initial_balance)
     rets = daily_returns(equity, initial_balance)
     sharpe, sortino = _sharpe_sortino(rets)
-    stamps = [ts for ts, _ in equity] + [t.entry_ts for t in trades] + [t.exit_ts for t in trades]
-    start_ts, end_ts = (min(stamps), max(stamps)) if stamps else (None, None)
     if period is not None:
         start_ts, end_ts = period
+    else:
+        stamps = ([ts for ts, _ in equity] + [t.entry_ts for t in trades]
+                  + [t.exit_ts for t in trades])
+        start_ts, end_ts = (min(stamps), max(stamps)) if stamps else (None, None)
     cagr, calmar = cagr_calmar(initial_balance, final, start_ts, end_ts, dd_pct)
     return Metrics(
         initial_balance=float(initial_balance),
         final_equity=float(final),
         return_pct=(final / initial_balance - 1.0) * 100.0 if initial_balance else 0.0,
         net_pnl=net,
-        gross_pnl=sum(float(t.gross_pnl) for t in trades),
-        fees=sum(float(t.fees) for t in trades),
-        funding=sum(float(t.funding) for t in trades),
+        gross_pnl=sum(gross_pnl),
+        fees=sum(fees),
+        funding=sum(funding),
         trades=n,
         wins=len(win_pnls),
         losses=len(loss_pnls),
