@@ -31,7 +31,7 @@ from tapedesk.engine.events import (
 from tapedesk.engine.indented_json import Stream
 from tapedesk.engine.metrics import Metrics, compute_metrics
 from tapedesk.engine.paper_venue import PaperVenue
-from tapedesk.engine.recent_keys import RecentKeys
+from tapedesk.engine.recent_keys import RecentCounts, RecentKeys
 from tapedesk.engine.risk import (
     RiskEngine,
 )
@@ -321,6 +321,8 @@ def run_backtest(
     _start_sync(engine)
     engine.trades = TradeLog()  # compact: a run may close trades without end
     engine._fills_seen = RecentKeys(engine._fills_seen)  # the dedupe rule, bounded memory
+    for book in (engine.book, engine.venue.book):  # orders -> positions opened: bounded too
+        book._opened = RecentCounts()
     engine.lazy_explanations = True  # worded at the end: word_explanations
     engine.publish = False
     process = engine.process
@@ -369,10 +371,7 @@ def run_backtest(
         for name in sorted(names):
             mine = trades.select(name)
             # Its own equity at each exit (closed-trade curve): drawdown per strategy.
-            curve, eq = [], initial
-            for pnl, exit_ts in zip(mine.pnl, mine.exit_ts, strict=True):
-                eq += pnl
-                curve.append((exit_ts, eq))
+            curve = mine.closed_curve(initial)
             exposed = engine.exposure.bars(name, bars, False)  # all closed at the end
             per[name] = compute_metrics(mine, curve, initial, exposed, bars, period)
     return BacktestResult(

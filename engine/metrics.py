@@ -93,7 +93,7 @@ def _iso(ts: int | None) -> str | None:
     return datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def daily_returns(equity: list[tuple[int, float]], initial_balance: float) -> list[float]:
+def daily_returns(equity: Sequence[tuple[int, float]], initial_balance: float) -> list[float]:
     """Day-over-day returns of the last equity sample of each UTC day (gaps forward-filled)."""
     if not equity:
         return []
@@ -171,7 +171,7 @@ def cagr_calmar(
 
 def compute_metrics(
     trades: Sequence[RoundTrip],
-    equity: list[tuple[int, float]],
+    equity: Sequence[tuple[int, float]],
     initial_balance: float,
     bars_in_position: int,
     total_bars: int,

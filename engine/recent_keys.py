@@ -56,3 +56,28 @@ class RecentKeys:
     def __iter__(self) -> Iterator[Hashable]:
         """The keys still remembered, oldest first."""
         return iter(self._order)
+
+
+class RecentCounts(dict[str, int]):
+    """A dict that keeps only the last ``window`` keys set: ``PositionBook``'s count of the
+    positions each order opened, in a backtest. The count exists for an order that fills in
+    parts, opens a position, sees it closed and opens another with its next part; the paper
+    venue fills every order whole, in one fill, so only the order being filled is ever
+    looked up. Live keeps a plain dict. Reads are dict's own (``get``), unchanged."""
+
+    __slots__ = ("_order", "window")
+
+    def __init__(self, window: int = WINDOW) -> None:
+        super().__init__()
+        if window < 1:
+            raise ValueError(f"window must be at least 1, got {window}")
+        self.window = window
+        self._order: deque[str] = deque()
+
+    def __setitem__(self, key: str, value: int) -> None:
+        if key not in self:
+            order = self._order
+            order.append(key)
+            if len(order) > self.window:
+                del self[order.popleft()]
+        super().__setitem__(key, value)

@@ -163,6 +163,14 @@ class TradeLog(Sequence[RoundTrip]):
                     out._add(rec, _Numbers(self, i))
         return out
 
+    def closed_curve(self, initial: float) -> ClosedCurve:
+        """Equity after each trade, from ``initial``: (exit time, equity) at each exit."""
+        eq, out = initial, array("d")
+        for pnl in self.pnl:
+            eq += pnl
+            out.append(eq)
+        return ClosedCurve(self.exit_ts, out)
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, str):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other,
@@ -188,3 +196,25 @@ class _Numbers:
         self.r_multiple = None if r != r else r
         self.entry_ts, self.exit_ts = log.entry_ts[i], log.exit_ts[i]
         self.strategy = log.strategies[log.strategy_no[i]]
+
+
+class ClosedCurve(Sequence[tuple[int, float]]):
+    """(time, equity) points kept as two arrays: the list of tuples was ~120 bytes a point."""
+
+    def __init__(self, ts: array, equity: array) -> None:
+        self._ts, self._eq = ts, equity
+
+    def __len__(self) -> int:
+        return len(self._eq)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[int, float]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[int, float]]: ...
+    def __getitem__(self, i: int | slice) -> tuple[int, float] | list[tuple[int, float]]:
+        if isinstance(i, slice):
+            return list(zip(self._ts[i], self._eq[i], strict=True))
+        return self._ts[i], self._eq[i]
+
+    def __iter__(self) -> Iterator[tuple[int, float]]:
+        return zip(self._ts, self._eq, strict=True)

@@ -12,7 +12,7 @@ from tapedesk.engine import trade_log
 from tapedesk.engine.backtest import _plain, _plain_text, _trade_chunks, trade_json
 from tapedesk.engine.events import RoundTrip, Side
 from tapedesk.engine.metrics import compute_metrics
-from tapedesk.engine.recent_keys import RecentKeys
+from tapedesk.engine.recent_keys import RecentCounts, RecentKeys
 from tapedesk.engine.trade_log import TradeLog
 
 decimals = st.decimals(allow_nan=False, allow_infinity=False, places=None)
@@ -56,6 +56,11 @@ def test_the_log_gives_back_the_same_trades(trades: list[RoundTrip]) -> None:
         assert part == mine
         assert list(part.pnl) == [float(t.pnl) for t in mine]
         assert list(part.exit_ts) == [t.exit_ts for t in mine]
+        curve, eq = [], 100.0
+        for t in mine:
+            eq += float(t.pnl)
+            curve.append((t.exit_ts, eq))
+        assert list(part.closed_curve(100.0)) == curve and part.closed_curve(100.0)[:] == curve
 
 
 @settings(max_examples=60, deadline=None)
@@ -88,3 +93,15 @@ def test_recent_keys_refuse_a_repeat_and_count_every_key() -> None:
     assert list(keys) == [("b", "P2"), ("c", "P3")]
     with pytest.raises(ValueError):
         RecentKeys(window=0)
+
+
+def test_recent_counts_keep_the_last_orders() -> None:
+    counts = RecentCounts(window=2)
+    counts["a"] = 1
+    counts["a"] = counts.get("a", 0) + 1  # set again: not a new key
+    counts["b"] = 1
+    assert counts == {"a": 2, "b": 1}
+    counts["c"] = 1
+    assert counts == {"b": 1, "c": 1}  # "a", the oldest, is forgotten
+    with pytest.raises(ValueError):
+        RecentCounts(window=0)
