@@ -369,7 +369,7 @@ def run_backtest(
     trades = engine.trades
     if len(strategies) > 1:
         for name in sorted(names):
-            mine = trades.select(name)
+            mine = trades.columns_of(name)
             # Its own equity at each exit (closed-trade curve): drawdown per strategy.
             curve = mine.closed_curve(initial)
             exposed = engine.exposure.bars(name, bars, False)  # all closed at the end

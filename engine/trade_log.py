@@ -18,6 +18,7 @@ import zlib
 from array import array
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
+from itertools import compress
 from typing import Any, overload
 
 from tapedesk.engine.events import RoundTrip, Side
@@ -52,20 +53,38 @@ def _trip(rec: str) -> RoundTrip:
                      int(p[14]), p[15])
 
 
-class TradeLog(Sequence[RoundTrip]):
+class TradeColumns:
+    """The numbers of trades metrics read, one array entry per trade, in closing order
+    (floats exactly ``float(Decimal)``; ``r`` is NaN where the R multiple is None)."""
+
+    def __init__(self) -> None:
+        self.pnl, self.gross, self.fees, self.funding = (array("d") for _ in range(4))
+        self.r = array("d")
+        self.entry_ts, self.exit_ts = array("q"), array("q")
+
+    def __len__(self) -> int:
+        return len(self.pnl)
+
+    def closed_curve(self, initial: float) -> ClosedCurve:
+        """Equity after each trade, from ``initial``: (exit time, equity) at each exit."""
+        eq, out = initial, array("d")
+        for pnl in self.pnl:
+            eq += pnl
+            out.append(eq)
+        return ClosedCurve(self.exit_ts, out)
+
+
+class TradeLog(TradeColumns, Sequence[RoundTrip]):
     """Closed trades in the order they closed; ``append`` while running, read after."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._blocks: list[bytes] = []  # zlib of BLOCK lines joined by _REC
         self._tail: list[str] = []  # lines of the block being filled
         self._objects: dict[int, RoundTrip] = {}  # index -> a trade kept as itself
         self._cache: tuple[int, list[str]] = (-1, [])  # the last block read, unpacked
         self.strategies: list[str] = []  # names, in first-trade order
         self._strategy_no: dict[str, int] = {}
-        # What metrics read, one entry per trade (floats exactly float(Decimal)):
-        self.pnl, self.gross, self.fees, self.funding = (array("d") for _ in range(4))
-        self.r = array("d")  # r_multiple; NaN for None
-        self.entry_ts, self.exit_ts = array("q"), array("q")
         self.strategy_no = array("H")
 
     def append(self, t: RoundTrip) -> None:
@@ -97,9 +116,6 @@ class TradeLog(Sequence[RoundTrip]):
         if len(tail) == BLOCK:
             self._blocks.append(zlib.compress(_REC.join(tail).encode(), 1))
             self._tail = []
-
-    def __len__(self) -> int:
-        return len(self.pnl)
 
     def _lines(self, block: int) -> list[str]:
         if block == len(self._blocks):
@@ -163,13 +179,17 @@ class TradeLog(Sequence[RoundTrip]):
                     out._add(rec, _Numbers(self, i))
         return out
 
-    def closed_curve(self, initial: float) -> ClosedCurve:
-        """Equity after each trade, from ``initial``: (exit time, equity) at each exit."""
-        eq, out = initial, array("d")
-        for pnl in self.pnl:
-            eq += pnl
-            out.append(eq)
-        return ClosedCurve(self.exit_ts, out)
+    def columns_of(self, strategy: str) -> TradeColumns:
+        """The numbers of one strategy's trades (its metrics need no more)."""
+        out = TradeColumns()
+        no = self._strategy_no.get(strategy)
+        if no is None:
+            return out
+        mine = [n == no for n in self.strategy_no]
+        for name in ("pnl", "gross", "fees", "funding", "r", "entry_ts", "exit_ts"):
+            column = getattr(self, name)
+            setattr(out, name, array(column.typecode, compress(column, mine)))
+        return out
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, str):

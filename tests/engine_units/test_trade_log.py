@@ -61,6 +61,10 @@ def test_the_log_gives_back_the_same_trades(trades: list[RoundTrip]) -> None:
             eq += float(t.pnl)
             curve.append((t.exit_ts, eq))
         assert list(part.closed_curve(100.0)) == curve and part.closed_curve(100.0)[:] == curve
+        cols = log.columns_of(name)
+        assert list(cols.closed_curve(100.0)) == curve and len(cols) == len(mine)
+        assert (compute_metrics(cols, curve, 100.0, 1, 9, (0, 10**13))
+                == compute_metrics(mine, curve, 100.0, 1, 9, (0, 10**13)))
 
 
 @settings(max_examples=60, deadline=None)
