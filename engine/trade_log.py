@@ -19,7 +19,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from itertools import compress
-from typing import Any, overload
+from typing import overload
 
 from tapedesk.engine.events import RoundTrip, Side
 
@@ -58,12 +58,24 @@ class TradeColumns:
     (floats exactly ``float(Decimal)``; ``r`` is NaN where the R multiple is None)."""
 
     def __init__(self) -> None:
-        self.pnl, self.gross, self.fees, self.funding = (array("d") for _ in range(4))
-        self.r = array("d")
-        self.entry_ts, self.exit_ts = array("q"), array("q")
+        self._pnl, self._gross, self._fees, self._funding = (array("d") for _ in range(4))
+        self._r = array("d")
+        self._entry_ts, self._exit_ts = array("q"), array("q")
+
+    def _sync(self) -> None:
+        """Bring the columns up to date (a TradeLog packs the trades it was last given)."""
 
     def __len__(self) -> int:
-        return len(self.pnl)
+        self._sync()
+        return len(self._pnl)
+
+    pnl = property(lambda self: self._sync() or self._pnl)
+    gross = property(lambda self: self._sync() or self._gross)
+    fees = property(lambda self: self._sync() or self._fees)
+    funding = property(lambda self: self._sync() or self._funding)
+    r = property(lambda self: self._sync() or self._r)
+    entry_ts = property(lambda self: self._sync() or self._entry_ts)
+    exit_ts = property(lambda self: self._sync() or self._exit_ts)
 
     def closed_curve(self, initial: float) -> ClosedCurve:
         """Equity after each trade, from ``initial``: (exit time, equity) at each exit."""
@@ -79,43 +91,66 @@ class TradeLog(TradeColumns, Sequence[RoundTrip]):
 
     def __init__(self) -> None:
         super().__init__()
+        self._new: list[RoundTrip] = []  # appended, not packed yet (up to BLOCK)
         self._blocks: list[bytes] = []  # zlib of BLOCK lines joined by _REC
-        self._tail: list[str] = []  # lines of the block being filled
+        self._tail: list[str] = []  # lines packed but not yet a whole block
         self._objects: dict[int, RoundTrip] = {}  # index -> a trade kept as itself
         self._cache: tuple[int, list[str]] = (-1, [])  # the last block read, unpacked
         self.strategies: list[str] = []  # names, in first-trade order
         self._strategy_no: dict[str, int] = {}
-        self.strategy_no = array("H")
+        self._strategy = array("H")
 
     def append(self, t: RoundTrip) -> None:
-        rec = _record(t)
-        if rec is None:
-            self._objects[len(self.pnl)] = t
-            rec = ""
-        self._add(rec, t)
+        # Called once per closed trade in the hot path: the work is done BLOCK at a time.
+        new = self._new
+        new.append(t)
+        if len(new) >= BLOCK:
+            self._sync()
 
-    def _add(self, rec: str, t: Any) -> None:
-        # The columns first: a trade whose numbers cannot be read must not leave a line.
-        r = t.r_multiple
-        nums = (float(t.pnl), float(t.gross_pnl), float(t.fees), float(t.funding),
-                _NAN if r is None else r, t.entry_ts, t.exit_ts)
-        no = self._strategy_no.get(t.strategy)
-        if no is None:
-            no = self._strategy_no[t.strategy] = len(self.strategies)
-            self.strategies.append(t.strategy)
-        self.pnl.append(nums[0])
-        self.gross.append(nums[1])
-        self.fees.append(nums[2])
-        self.funding.append(nums[3])
-        self.r.append(nums[4])
-        self.entry_ts.append(nums[5])
-        self.exit_ts.append(nums[6])
-        self.strategy_no.append(no)
+    def _sync(self) -> None:
+        new = self._new
+        if not new:
+            return
+        self._new = []
+        first = len(self._pnl)
+        lines = [_record(t) for t in new]
+        for k, rec in enumerate(lines):
+            if rec is None:  # kept as the object itself
+                self._objects[first + k] = new[k]
+                lines[k] = ""
+        rs = [t.r_multiple for t in new]
+        numbers = self._strategy_no
+        for t in new:
+            if t.strategy not in numbers:
+                numbers[t.strategy] = len(self.strategies)
+                self.strategies.append(t.strategy)
+        # The columns before the lines: a trade whose numbers cannot be read leaves neither.
+        pnl = array("d", [float(t.pnl) for t in new])
+        gross = array("d", [float(t.gross_pnl) for t in new])
+        fees = array("d", [float(t.fees) for t in new])
+        funding = array("d", [float(t.funding) for t in new])
+        r = array("d", [_NAN if v is None else v for v in rs])
+        entry_ts = array("q", [t.entry_ts for t in new])
+        exit_ts = array("q", [t.exit_ts for t in new])
+        self._strategy.extend([numbers[t.strategy] for t in new])
+        self._pnl += pnl
+        self._gross += gross
+        self._fees += fees
+        self._funding += funding
+        self._r += r
+        self._entry_ts += entry_ts
+        self._exit_ts += exit_ts
         tail = self._tail
-        tail.append(rec)
-        if len(tail) == BLOCK:
-            self._blocks.append(zlib.compress(_REC.join(tail).encode(), 1))
-            self._tail = []
+        tail += lines
+        while len(tail) >= BLOCK:
+            self._blocks.append(zlib.compress(_REC.join(tail[:BLOCK]).encode(), 1))
+            del tail[:BLOCK]
+
+    @property
+    def strategy_no(self) -> array:
+        """Each trade's strategy, as its index in ``strategies``."""
+        self._sync()
+        return self._strategy
 
     def _lines(self, block: int) -> list[str]:
         if block == len(self._blocks):
@@ -125,6 +160,7 @@ class TradeLog(TradeColumns, Sequence[RoundTrip]):
         return self._cache[1]
 
     def _get(self, i: int) -> RoundTrip:
+        self._sync()
         kept = self._objects.get(i)
         return kept if kept is not None else _trip(self._lines(i // BLOCK)[i % BLOCK])
 
@@ -144,6 +180,7 @@ class TradeLog(TradeColumns, Sequence[RoundTrip]):
 
     def lines(self) -> Iterator[tuple[int, str]]:
         """(index, line) for every trade, a block unpacked at a time; "" for a kept object."""
+        self._sync()
         i = 0
         for b in range(len(self._blocks) + 1):
             for rec in self._lines(b) if b < len(self._blocks) else self._tail:
@@ -166,27 +203,20 @@ class TradeLog(TradeColumns, Sequence[RoundTrip]):
     def select(self, strategy: str) -> TradeLog:
         """The trades of one strategy, as a log of their own."""
         out = TradeLog()
-        no = self._strategy_no.get(strategy)
-        if no is None:
-            return out
-        picks = self.strategy_no
-        objects = self._objects
-        for i, rec in self.lines():
-            if picks[i] == no:
-                if i in objects:
-                    out.append(objects[i])
-                else:
-                    out._add(rec, _Numbers(self, i))
+        for t in self:
+            if t.strategy == strategy:
+                out.append(t)
         return out
 
     def columns_of(self, strategy: str) -> TradeColumns:
         """The numbers of one strategy's trades (its metrics need no more)."""
+        self._sync()
         out = TradeColumns()
         no = self._strategy_no.get(strategy)
         if no is None:
             return out
         mine = [n == no for n in self.strategy_no]
-        for name in ("pnl", "gross", "fees", "funding", "r", "entry_ts", "exit_ts"):
+        for name in ("_pnl", "_gross", "_fees", "_funding", "_r", "_entry_ts", "_exit_ts"):
             column = getattr(self, name)
             setattr(out, name, array(column.typecode, compress(column, mine)))
         return out
@@ -201,21 +231,6 @@ class TradeLog(TradeColumns, Sequence[RoundTrip]):
 
     def __repr__(self) -> str:
         return f"TradeLog({len(self)} trades)"
-
-
-class _Numbers:
-    """Trade ``i`` of a log as ``_add`` reads it: the stored numbers, no Decimal rebuilt."""
-
-    __slots__ = ("entry_ts", "exit_ts", "fees", "funding", "gross_pnl", "pnl", "r_multiple",
-                 "strategy")
-
-    def __init__(self, log: TradeLog, i: int) -> None:
-        self.pnl, self.gross_pnl = log.pnl[i], log.gross[i]
-        self.fees, self.funding = log.fees[i], log.funding[i]
-        r = log.r[i]
-        self.r_multiple = None if r != r else r
-        self.entry_ts, self.exit_ts = log.entry_ts[i], log.exit_ts[i]
-        self.strategy = log.strategies[log.strategy_no[i]]
 
 
 class ClosedCurve(Sequence[tuple[int, float]]):

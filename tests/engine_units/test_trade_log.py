@@ -1,5 +1,5 @@
 """A backtest's compact trade log gives back exactly the trades it was given, and the same
-metrics and JSON as the trades themselves; the bounded fill-key window keeps the dedupe rule."""
+metrics and JSON as the trades themselves."""
 
 from __future__ import annotations
 
@@ -9,10 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tapedesk.engine import trade_log
-from tapedesk.engine.backtest import _plain, _plain_text, _trade_chunks, trade_json
+from tapedesk.engine.backtest import (
+    FillMemory,
+    _plain,
+    _plain_text,
+    _trade_chunks,
+    build_backtest_engine,
+    trade_json,
+)
+from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.events import RoundTrip, Side
 from tapedesk.engine.metrics import compute_metrics
-from tapedesk.engine.recent_keys import RecentCounts, RecentKeys
+from tapedesk.engine.strategy import create
 from tapedesk.engine.trade_log import TradeLog
 
 decimals = st.decimals(allow_nan=False, allow_infinity=False, places=None)
@@ -86,26 +94,17 @@ def test_plain_text_of_str_is_plain(value: Decimal) -> None:
     assert _plain_text(str(value)) == _plain(value)
 
 
-def test_recent_keys_refuse_a_repeat_and_count_every_key() -> None:
-    keys = RecentKeys([("a", "P1")], window=2)
-    for k in [("a", "P1"), ("b", "P2"), ("b", "P2"), ("c", "P3")]:
-        if k not in keys:
-            keys.add(k)
-    assert len(keys) == 3  # P1, P2, P3: the repeats were refused
-    assert ("b", "P2") in keys and ("c", "P3") in keys
-    assert ("a", "P1") not in keys  # beyond the window: forgotten, memory stays bounded
-    assert list(keys) == [("b", "P2"), ("c", "P3")]
-    with pytest.raises(ValueError):
-        RecentKeys(window=0)
-
-
-def test_recent_counts_keep_the_last_orders() -> None:
-    counts = RecentCounts(window=2)
-    counts["a"] = 1
-    counts["a"] = counts.get("a", 0) + 1  # set again: not a new key
-    counts["b"] = 1
-    assert counts == {"a": 2, "b": 1}
-    counts["c"] = 1
-    assert counts == {"b": 1, "c": 1}  # "a", the oldest, is forgotten
-    with pytest.raises(ValueError):
-        RecentCounts(window=0)
+def test_fill_memory_lets_go_of_old_keys_and_still_counts_them() -> None:
+    engine, _labels = build_backtest_engine([create("ema_cross")], DeskConfig())
+    memory = FillMemory(engine)
+    keys = [(f"td-bt{i}-e", f"P{i}") for i in range(FillMemory.KEEP + 5)]
+    engine._fills_seen.update(keys[:10])
+    memory.bound()  # under the bound: kept, so a repeat is still refused
+    assert keys[3] in engine._fills_seen and memory.fills() == 10
+    engine._fills_seen.update(keys[10:])
+    engine.book._opened.update(dict.fromkeys((k[0] for k in keys), 1))
+    memory.bound()
+    assert not engine._fills_seen and not engine.book._opened
+    assert memory.fills() == len(keys)
+    engine._fills_seen.add(("td-bt-next-e", "P-next"))
+    assert memory.fills() == len(keys) + 1
