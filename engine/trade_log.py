@@ -3,9 +3,9 @@
 A ``RoundTrip`` costs ~900 bytes in memory (an object and seven Decimals); 130,000 of them
 (5 M bars of an always-trading EMA cross) were ~120 MiB. ``TradeLog`` keeps each trade as one
 line of text — its fields' exact ``str()`` forms, from which ``Decimal`` rebuilds the very
-same values (digits and exponent) — packed ``BLOCK`` lines at a time with zlib (~45 bytes a trade), plus the few
-numbers metrics read as arrays (``TradeColumns``, ~60 bytes a trade). Appending is a list
-append in the hot path: the packing is done a block at a time.
+same values (digits and exponent) — packed ``BLOCK`` lines at a time with zlib (~45 bytes a
+trade), plus the few numbers metrics read as arrays (``TradeColumns``, ~60 bytes a trade).
+Appending is a list append in the hot path: the packing is done a block at a time.
 
 It is a read-only ``Sequence[RoundTrip]`` to its readers (``result.trades[0].pnl``,
 iteration, ``len``, ``== []``): each trade is rebuilt when read. A trade whose text fields
