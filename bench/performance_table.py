@@ -1,6 +1,7 @@
 """Measure every row of the README's Performance table and print it in the README's markdown.
 
-    python bench/performance_table.py [--runs 3] [--only whole,engine,startup] [--big 5000000]
+    python bench/performance_table.py [--runs 3] [--only whole,engine,memory,startup]
+                                      [--big 5000000]
 
 Each row is run ``--runs`` times and printed as the range over those runs (lowest–highest).
 "whole command" rows time the ``tapedesk backtest`` process from start to exit (start-up,
@@ -8,8 +9,11 @@ reading the file, strategies, risk, paper venue, metrics, saving the result) on 
 real 1m sample tiled to 1 M (and ``--big``) bars on disk (bench/out/, written once; see
 backtest_throughput.py), with peak RSS from ``os.wait4``; "columnar copy" rows first run the
 command once untimed so the copy under the data dir (bench/out/home) exists. "engine only"
-rows are bench/backtest_throughput.py --materialize (the bars already in a list). Start-up
-rows are bench/startup.py's interleaved ratio to a bare ``python -c pass``.
+rows are bench/backtest_throughput.py --materialize (the bars already in a list). "memory"
+rows are whole-command runs at ``--big`` bars that trade without end (``--no-risk
+--fixed-qty 0.01 --no-margin-check``, each built-in and ``all``): their peak RSS is issue
+10's <= 150 MiB. Start-up rows are bench/startup.py's interleaved ratio to a bare
+``python -c pass``.
 
 bars/s is wall-clock (what a user waits for); in brackets the same over the process's CPU
 time (user + system), which a busy machine disturbs less. Bytecode caching is on (as in an
@@ -44,7 +48,7 @@ EVERY_BAR = "yes (`--no-risk`)"
 
 @dataclass
 class Row:
-    kind: str  # whole | engine | startup
+    kind: str  # whole | engine | memory | startup
     options: tuple[str, ...] = ()
     bars: int = 1_000_000
     cache: bool = False
@@ -71,6 +75,10 @@ def rows(big: int) -> list[Row]:
     for name in ("ema_cross", "all"):  # memory: the tapedesk backtest a user types
         out += [Row("whole", ("--strategy", name), bars=big, cache=True, every_bar=desk_rules),
                 Row("whole", ("--strategy", name), bars=big, every_bar=desk_rules)]
+    for name in ("ema_cross", "grid", "mean_reversion", "liquidity_sweep", "all"):
+        # memory of a run that trades without end (issue 10: <= 150 MiB at 5 M bars)
+        out.append(Row("memory", ("--strategy", name, *TRADING, "--no-margin-check"), bars=big,
+                       cache=True, note="trades without end (no margin check)"))
     out += [Row("startup", (cmd,)) for cmd in ("--help", "status", "halt")]
     return out
 
@@ -178,7 +186,7 @@ def main() -> None:
     global RUNS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="whole,engine,startup")
+    ap.add_argument("--only", default="whole,engine,memory,startup")
     ap.add_argument("--big", type=int, default=5_000_000, help="bars of the memory rows")
     args = ap.parse_args()
     RUNS = args.runs
@@ -192,12 +200,13 @@ def main() -> None:
     for row in todo:
         if row.kind not in kinds or row.kind == "startup":
             continue
+        whole = row.kind in ("whole", "memory")
         what = {"whole": "whole command, " + ("columnar copy" if row.cache else "CSV text"),
+                "memory": "whole command, columnar copy, memory",
                 "engine": "engine only, bars in memory"}[row.kind]
-        cmd, walls, cpus, rss = (whole_command if row.kind == "whole" else engine_only)(row)
+        cmd, walls, cpus, rss = (whole_command if whole else engine_only)(row)
         every = row.every_bar + (f"; {row.note}" if row.note else "")
-        data = f"{row.bars:,} tiled real 1m bars" + (" (CSV, 64 B/line)" if row.kind == "whole"
-                                                     else "")
+        data = f"{row.bars:,} tiled real 1m bars" + (" (CSV, 64 B/line)" if whole else "")
         print(f"| {what} | `{cmd}` | {data} | {every} | {_range(walls)} ({_range(cpus)}) | "
               f"{rss:,.0f} MiB |", flush=True)
     if "startup" in kinds:

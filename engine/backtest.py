@@ -11,10 +11,10 @@ entries refused for margin are counted and said in every run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from itertools import chain
+from itertools import chain, islice
 from typing import Any
 
 from tapedesk.engine.clock import EventClock
@@ -26,12 +26,14 @@ from tapedesk.engine.events import (
     OrderRole,
     RoundTrip,
 )
+from tapedesk.engine.indented_json import Stream
 from tapedesk.engine.metrics import Metrics, compute_metrics
 from tapedesk.engine.paper_venue import PaperVenue
 from tapedesk.engine.risk import (
     RiskEngine,
 )
 from tapedesk.engine.strategy import Strategy
+from tapedesk.engine.trade_log import TradeLog
 
 MARGIN_RULE = "margin_available"
 DAY_MS = 86_400_000
@@ -93,7 +95,7 @@ def _never(*_args: Any) -> None:
 
 @dataclass
 class BacktestResult:
-    trades: list[RoundTrip]
+    trades: Sequence[RoundTrip]  # a run's: a TradeLog (compact, rebuilt when read)
     metrics: Metrics
     equity: list[tuple[int, float]]
     explanations: list[Explanation]
@@ -105,7 +107,15 @@ class BacktestResult:
     margin_check: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        time_text = _iso_by_day()
+        """The result as one JSON-ready dict (the trades as a list of dicts)."""
+        doc = self.json_doc()
+        doc["trades"] = doc["trades"].list()
+        return doc
+
+    def json_doc(self) -> dict[str, Any]:
+        """``to_json`` with the trades as an ``indented_json.Stream``: ``indented_json.dump``
+        writes them a chunk at a time (a run's trades as dicts were ~1.5 KiB each)."""
+        trades = self.trades
         return {
             "labels": self.labels,
             "fills": self.fills,
@@ -114,8 +124,27 @@ class BacktestResult:
             "refused_for_margin": self.refused.get(MARGIN_RULE, 0),
             "metrics": self.metrics.to_dict(),
             "per_strategy": {k: m.to_dict() for k, m in self.per_strategy.items()},
-            "trades": [trade_json(t, time_text) for t in self.trades],
+            "trades": Stream(len(trades), lambda: _trade_chunks(trades)),
         }
+
+
+def _trade_chunks(trades: Sequence[RoundTrip], size: int = 1024) -> Iterator[list[dict]]:
+    """The trades as JSON dicts, ``size`` at a time; a TradeLog's from its field texts."""
+    time_text = _iso_by_day()
+    if not isinstance(trades, TradeLog):
+        for start in range(0, len(trades), size):
+            yield [trade_json(t, time_text) for t in trades[start:start + size]]
+        return
+    chunk: list[dict] = []
+    for texts, r in zip(trades.texts(), trades.r, strict=True):
+        if isinstance(texts, RoundTrip):
+            chunk.append(trade_json(texts, time_text))
+        else:
+            chunk.append(_trade_doc(texts, None if r != r else r, time_text))
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    yield chunk
 
 
 def trade_json(t: RoundTrip, time_text: Callable[[int], str] | None = None) -> dict[str, Any]:
@@ -123,24 +152,41 @@ def trade_json(t: RoundTrip, time_text: Callable[[int], str] | None = None) -> d
     if time_text is None:
         from tapedesk.engine.clock import iso as time_text
 
+    return _trade_doc((t.symbol, str(t.side), str(t.qty), str(t.entry_price),
+                       str(t.exit_price), t.entry_ts, t.exit_ts, _plain(t.gross_pnl),
+                       _plain(t.fees), _plain(t.funding), _plain(t.pnl), t.strategy, t.reason),
+                      t.r_multiple, time_text)
+
+
+def _trade_doc(f: Sequence[Any], r: float | None, time_text: Callable[[int], str]
+               ) -> dict[str, Any]:
+    """The one layout of a trade in JSON, from its fields in ``RoundTrip`` order as text
+    (a TradeLog line: ``str()`` of each; times as int or text)."""
+    entry_ts, exit_ts = int(f[5]), int(f[6])
     return {
-        "symbol": t.symbol,
-        "side": str(t.side),
-        "qty": str(t.qty),
-        "entry_time": time_text(t.entry_ts),
-        "exit_time": time_text(t.exit_ts),
-        "entry_ts": t.entry_ts,
-        "exit_ts": t.exit_ts,
-        "entry_price": str(t.entry_price),
-        "exit_price": str(t.exit_price),
-        "gross_pnl": _plain(t.gross_pnl),
-        "fees": _plain(t.fees),
-        "funding": _plain(t.funding),
-        "pnl": _plain(t.pnl),
-        "r": t.r_multiple,
-        "strategy": t.strategy,
-        "reason": t.reason,
+        "symbol": f[0],
+        "side": f[1],
+        "qty": f[2],
+        "entry_time": time_text(entry_ts),
+        "exit_time": time_text(exit_ts),
+        "entry_ts": entry_ts,
+        "exit_ts": exit_ts,
+        "entry_price": f[3],
+        "exit_price": f[4],
+        "gross_pnl": _plain_text(f[7]),
+        "fees": _plain_text(f[8]),
+        "funding": _plain_text(f[9]),
+        "pnl": _plain_text(f[10]),
+        "r": r,
+        "strategy": f[11],
+        "reason": f[12],
     }
+
+
+def _plain_text(text: str) -> str:
+    """``_plain`` of the Decimal whose ``str()`` is ``text``: str() is already fixed-point
+    unless it has an exponent (tests/engine_units/test_trade_log.py)."""
+    return text if "E" not in text else format(Decimal(text), "f")
 
 
 def _iso_by_day() -> Callable[[int], str]:
@@ -258,6 +304,7 @@ def run_backtest(
     engine, labels = build_backtest_engine(strategies, config, **options)
     margin_check = options.get("margin_check", True)
     _start_sync(engine)
+    engine.trades = TradeLog()  # compact: a run may close trades without end
     engine.lazy_explanations = True  # worded at the end: word_explanations
     engine.publish = False
     process = engine.process
@@ -271,16 +318,21 @@ def run_backtest(
             events = chain((first,), events)
     elif len(events):
         first_ts = next(iter(events)).ts
-    # Plain loops, one per case: Python 3.11 calls ``process`` from bytecode more cheaply
-    # than from C (map() measured +220 instructions per event), and no test per event.
-    if progress is None:
-        for n, ev in enumerate(events, 1):  # noqa: B007  (n: the count, read after)
+    # A plain loop over slices of PROGRESS_EVERY events: Python 3.11 calls ``process`` from
+    # bytecode more cheaply than from C (map() measured +220 instructions per event), and
+    # no test per event; between two slices, progress and the fill memory's bound.
+    memory = FillMemory(engine)
+    events = iter(events)
+    while True:
+        start = n
+        for n, ev in enumerate(islice(events, PROGRESS_EVERY), start + 1):  # noqa: B007
             process(ev)
-    else:
-        for n, ev in enumerate(events, 1):
-            process(ev)
-            if not n % PROGRESS_EVERY:
-                progress(n)
+        if n == start:
+            break
+        memory.bound()
+        if progress is not None:
+            progress(n)
+    if progress is not None and not n:
         progress(n)
     _close_at_end(engine)
     engine.word_explanations()
@@ -298,23 +350,58 @@ def run_backtest(
     period = (first_ts, engine.clock.now()) if first_ts is not None else None
     metrics = replace(compute_metrics(
         engine.trades, engine.equity_samples, initial, engine.bars_in_position, bars, period
-    ), fills=len(engine._fills_seen))
+    ), fills=memory.fills())
     per = {}
     names = {s.name for s in strategies}  # a strategy without a trade gets its row too
+    trades = engine.trades
     if len(strategies) > 1:
         for name in sorted(names):
-            mine = [t for t in engine.trades if t.strategy == name]
+            mine = trades.columns_of(name)
             # Its own equity at each exit (closed-trade curve): drawdown per strategy.
-            curve, eq = [], initial
-            for t in mine:
-                eq += float(t.pnl)
-                curve.append((t.exit_ts, eq))
+            curve = mine.closed_curve(initial)
             exposed = engine.exposure.bars(name, bars, False)  # all closed at the end
             per[name] = compute_metrics(mine, curve, initial, exposed, bars, period)
     return BacktestResult(
         engine.trades, metrics, engine.equity_samples, list(engine.recent), labels, per, n,
         fills=metrics.fills or 0, refused=refused, margin_check=margin_check,
     )
+
+
+class FillMemory:
+    """What a backtest's engine remembers of past fills, kept bounded.
+
+    The engine drops a fill it has already booked (``FillSide.on_fill``, keyed by
+    ``records.fill_key``), and its position books count the positions each order opened
+    (``PositionBook.opening_id``, for an order filled in parts). Live, both must remember
+    every order: the exchange may report a fill twice (user stream and REST, or again
+    after a restart), and orders fill in parts. In a backtest the paper venue fills each
+    order whole, in one fill with a fresh trade id (``P1``, ``P2``, ...), reported once,
+    synchronously; there is no second source and no restart. So between two slices of
+    events, once more than ``KEEP`` are held, both are emptied: the rules stay the same
+    code and still apply to every fill since (a repeat within the slice is still dropped),
+    and memory stays bounded (every key kept was ~250 bytes a fill: ~60 MiB for 260,000).
+    """
+
+    KEEP = 4096
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.forgotten = 0  # fill keys let go so far (still counted in ``fills``)
+
+    def bound(self) -> None:
+        seen = self.engine._fills_seen
+        if len(seen) > self.KEEP:
+            self.forgotten += len(seen)
+            seen.clear()
+        venue_book = getattr(self.engine.venue, "book", None)
+        for book in (self.engine.book, venue_book):
+            opened = getattr(book, "_opened", None)
+            if opened is not None and len(opened) > self.KEEP:
+                opened.clear()
+
+    def fills(self) -> int:
+        """Fills booked in the run: the keys let go and the keys held."""
+        return self.forgotten + len(self.engine._fills_seen)
 
 
 def _start_sync(engine: Engine) -> None:

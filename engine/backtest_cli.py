@@ -123,14 +123,15 @@ def _show(args: argparse.Namespace, result: Any, warnings: list[str],
     if not result.events:
         raise UserError(f"{args.data}: no market events in the chosen range")
     extra = _research(args, result)
-    doc = result.to_json()
+    doc = result.json_doc()  # the trades written as they are encoded, never held whole
     doc["skipped"] = skipped
     saved = _save(args, doc)
     if args.json:
         from tapedesk.engine import indented_json
 
         doc.update(extra)
-        print(indented_json.dumps(doc, 2))  # json.dumps(doc, indent=2, default=str)
+        indented_json.dump(doc, sys.stdout.write, 2)  # json.dumps(doc, indent=2, default=str)
+        sys.stdout.write("\n")
         print(f"result saved to {saved}", file=sys.stderr)
         return 0
     print(format_table(result.metrics, result.labels))

@@ -39,7 +39,10 @@ ROWS = (
 
 
 def save(doc: dict[str, Any], data_dir: Path) -> Path:
-    """Write ``doc`` as <data dir>/backtests/<UTC time>-<strategies>.json; never overwrite."""
+    """Write ``doc`` as <data dir>/backtests/<UTC time>-<strategies>.json; never overwrite.
+
+    Written as it is encoded (``indented_json.dump``): a ``Stream`` of trades in ``doc``
+    never becomes one big text in memory."""
     folder = data_dir / "backtests"
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -51,7 +54,7 @@ def save(doc: dict[str, Any], data_dir: Path) -> Path:
         except FileExistsError:
             continue
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(indented_json.dumps(doc, 1))  # json.dump(doc, fh, indent=1, default=str)
+            indented_json.dump(doc, fh.write, 1)  # json.dump(doc, fh, indent=1, default=str)
         return path
     raise OSError(f"{folder}: too many results saved in the same second")
 

@@ -11,7 +11,7 @@ tests/metrics/test_indented_json.py compares the two on generated documents.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring_ascii as _quote  # the C version when built
 from typing import Any
 
@@ -58,9 +58,81 @@ _SCALARS: dict[type, Callable[[Any], str]] = {
 }
 
 
+class Stream:
+    """A list that is written, never held: ``length`` items, produced as lists by
+    ``chunks()`` (called once per write). ``dump`` writes it a chunk at a time; ``dumps``
+    and ``list()`` build it whole."""
+
+    __slots__ = ("chunks", "length")
+
+    def __init__(self, length: int, chunks: Callable[[], Iterable[list[Any]]]) -> None:
+        self.length = length
+        self.chunks = chunks
+
+    def __len__(self) -> int:
+        return self.length
+
+    def list(self) -> list[Any]:
+        return [item for chunk in self.chunks() for item in chunk]
+
+
 def dumps(obj: Any, indent: int, default: Callable[[Any], Any] = str) -> str:
     """``json.dumps(obj, indent=indent, default=default)``; no check for circular data."""
+    return _encoder(" " * indent, default)(obj, "")
+
+
+def dump(obj: Any, write: Callable[[str], Any], indent: int,
+         default: Callable[[Any], Any] = str) -> None:
+    """``write`` the text of ``dumps(obj, indent, default)`` in pieces: a ``Stream`` (and
+    the dicts and lists holding one) is written as it is produced, so the whole text and the
+    whole list are never in memory at once. Same bytes (tests/metrics/test_indented_json.py)."""
     step = " " * indent
+    enc = _encoder(step, default)
+
+    def put(o: Any, pad: str) -> None:
+        inner = pad + step
+        sep = ",\n" + inner
+        if isinstance(o, Stream):
+            if not o.length:
+                write("[]")
+                return
+            write(f"[\n{inner}")
+            first = True
+            for chunk in o.chunks():
+                if chunk:
+                    text = sep.join([enc(v, inner) for v in chunk])
+                    write(text if first else sep + text)
+                    first = False
+            write(f"\n{pad}]")
+        elif isinstance(o, dict) and o and any(_holds_stream(v) for v in o.values()):
+            write("{")
+            for n, (k, v) in enumerate(o.items()):
+                write(f"{',' if n else ''}\n{inner}{_key(k)}: ")
+                put(v, inner)
+            write(f"\n{pad}}}")
+        elif isinstance(o, list | tuple) and o and any(_holds_stream(v) for v in o):
+            write("[")
+            for n, v in enumerate(o):
+                write(f"{',' if n else ''}\n{inner}")
+                put(v, inner)
+            write(f"\n{pad}]")
+        else:
+            write(enc(o, pad))
+
+    put(obj, "")
+
+
+def _holds_stream(o: Any) -> bool:
+    if isinstance(o, Stream):
+        return True
+    if isinstance(o, dict):
+        return any(_holds_stream(v) for v in o.values())
+    if isinstance(o, list | tuple):
+        return any(_holds_stream(v) for v in o)
+    return False
+
+
+def _encoder(step: str, default: Callable[[Any], Any]) -> Callable[[Any, str], str]:
     scalar = _SCALARS.get
 
     def enc(o: Any, pad: str) -> str:
@@ -98,7 +170,9 @@ def dumps(obj: Any, indent: int, default: Callable[[Any], Any] = str) -> str:
                         for k, v in o.items()
                     ])
                     + f"\n{pad}}}")
+        if isinstance(o, Stream):
+            return enc(o.list(), pad)
         return enc(default(o), pad)
 
-    return enc(obj, "")
+    return enc
 

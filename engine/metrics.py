@@ -32,12 +32,13 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from tapedesk.engine.events import RoundTrip
+from tapedesk.engine.trade_log import TradeColumns
 
 DAY_MS = 86_400_000
 ANNUALISATION_DAYS = 365
@@ -92,7 +93,7 @@ def _iso(ts: int | None) -> str | None:
     return datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def daily_returns(equity: list[tuple[int, float]], initial_balance: float) -> list[float]:
+def daily_returns(equity: Sequence[tuple[int, float]], initial_balance: float) -> list[float]:
     """Day-over-day returns of the last equity sample of each UTC day (gaps forward-filled)."""
     if not equity:
         return []
@@ -169,8 +170,8 @@ def cagr_calmar(
 
 
 def compute_metrics(
-    trades: list[RoundTrip],
-    equity: list[tuple[int, float]],
+    trades: Sequence[RoundTrip] | TradeColumns,
+    equity: Sequence[tuple[int, float]],
     initial_balance: float,
     bars_in_position: int,
     total_bars: int,
@@ -180,39 +181,55 @@ def compute_metrics(
 
     ``period``: the run's first and last event time. Without it the period is guessed from
     the samples and trades, which start at the first trade or day roll, not at the data."""
-    pnls = [float(t.pnl) for t in trades]
-    win_pnls = [p for p in pnls if is_win(p)]
-    loss_pnls = [p for p in pnls if is_loss(p)]
+    columns = isinstance(trades, TradeColumns)
+    if columns:  # a backtest's compact log (or one strategy's part): its number columns
+        pnls, gross_pnl, fees, funding = trades.pnl, trades.gross, trades.fees, trades.funding
+        rs = [r for r in trades.r if r == r]  # NaN: no R multiple
+    else:
+        pnls = [float(t.pnl) for t in trades]
+        gross_pnl = [float(t.gross_pnl) for t in trades]
+        fees = [float(t.fees) for t in trades]
+        funding = [float(t.funding) for t in trades]
+        rs = [r for r in (t.r_multiple for t in trades) if r is not None]
+    # Sums and counts without a list of each (a run may hold ~300,000 trades); the same
+    # additions in the same order as summing such lists.
+    wins = sum(1 for p in pnls if is_win(p))
+    losses = sum(1 for p in pnls if is_loss(p))
     n = len(pnls)
     net = sum(pnls)
-    gross_win, gross_loss = sum(win_pnls), sum(loss_pnls)
-    rs = [r for r in (t.r_multiple for t in trades) if r is not None]
+    gross_win = sum(p for p in pnls if is_win(p))
+    gross_loss = sum(p for p in pnls if is_loss(p))
     final = equity[-1][1] if equity else initial_balance + net
     dd, dd_pct = max_drawdown((v for _ts, v in equity), initial_balance)
     rets = daily_returns(equity, initial_balance)
     sharpe, sortino = _sharpe_sortino(rets)
-    stamps = [ts for ts, _ in equity] + [t.entry_ts for t in trades] + [t.exit_ts for t in trades]
-    start_ts, end_ts = (min(stamps), max(stamps)) if stamps else (None, None)
     if period is not None:
         start_ts, end_ts = period
+    else:
+        stamps = [ts for ts, _ in equity]
+        if columns:
+            stamps += [*trades.entry_ts, *trades.exit_ts]
+        else:
+            stamps += [t.entry_ts for t in trades] + [t.exit_ts for t in trades]
+        start_ts, end_ts = (min(stamps), max(stamps)) if stamps else (None, None)
     cagr, calmar = cagr_calmar(initial_balance, final, start_ts, end_ts, dd_pct)
     return Metrics(
         initial_balance=float(initial_balance),
         final_equity=float(final),
         return_pct=(final / initial_balance - 1.0) * 100.0 if initial_balance else 0.0,
         net_pnl=net,
-        gross_pnl=sum(float(t.gross_pnl) for t in trades),
-        fees=sum(float(t.fees) for t in trades),
-        funding=sum(float(t.funding) for t in trades),
+        gross_pnl=sum(gross_pnl),
+        fees=sum(fees),
+        funding=sum(funding),
         trades=n,
-        wins=len(win_pnls),
-        losses=len(loss_pnls),
-        win_rate=len(win_pnls) / n * 100.0 if n else None,
-        profit_factor=gross_win / -gross_loss if loss_pnls else None,
+        wins=wins,
+        losses=losses,
+        win_rate=wins / n * 100.0 if n else None,
+        profit_factor=gross_win / -gross_loss if losses else None,
         expectancy=net / n if n else None,
         expectancy_r=sum(rs) / len(rs) if rs else None,
-        avg_win=gross_win / len(win_pnls) if win_pnls else None,
-        avg_loss=gross_loss / len(loss_pnls) if loss_pnls else None,
+        avg_win=gross_win / wins if wins else None,
+        avg_loss=gross_loss / losses if losses else None,
         max_drawdown=dd,
         max_drawdown_pct=dd_pct,
         sharpe=sharpe,

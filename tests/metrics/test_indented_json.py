@@ -8,7 +8,7 @@ from enum import IntEnum, StrEnum
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tapedesk.engine.indented_json import dumps
+from tapedesk.engine.indented_json import Stream, dump, dumps
 
 
 class Colour(StrEnum):
@@ -47,3 +47,25 @@ def test_a_saved_result_shape() -> None:
            "skipped": {"book_imbalance": "needs quotes"}}
     for indent in (1, 2):
         assert dumps(doc, indent) == json.dumps(doc, indent=indent, default=str)
+
+
+def _streamed(doc: object, chunk: int) -> object:
+    """``doc`` with every list of it (not tuples, not keys) as a Stream of ``chunk``-sized
+    pieces, some of them empty."""
+    if isinstance(doc, list):
+        items = [_streamed(v, chunk) for v in doc]
+        return Stream(len(items), lambda: [[], *(items[i:i + chunk]
+                                                 for i in range(0, len(items), chunk))])
+    if isinstance(doc, dict):
+        return {k: _streamed(v, chunk) for k, v in doc.items()}
+    return doc
+
+
+@settings(max_examples=200, deadline=None)
+@given(docs, st.sampled_from([0, 1, 2]), st.integers(1, 3))
+def test_dump_writes_the_same_text_in_pieces(doc: object, indent: int, chunk: int) -> None:
+    pieces: list[str] = []
+    streamed = _streamed(doc, chunk)
+    dump(streamed, pieces.append, indent)
+    assert "".join(pieces) == json.dumps(doc, indent=indent, default=str)
+    assert dumps(streamed, indent) == json.dumps(doc, indent=indent, default=str)
