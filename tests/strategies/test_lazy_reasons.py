@@ -43,6 +43,24 @@ def test_grid_reasons_read_late_are_those_read_at_once(bars_1m) -> None:
     assert first[1].startswith("target next level ") and first[2].startswith("stop ")
 
 
+def test_sweep_reasons_read_late_are_those_read_at_once(bars_1m) -> None:
+    """The regime's words come from its numbers at the signal, not from the regime later."""
+    def run(read_at_once: bool):
+        s = create("liquidity_sweep", with_trend_only=0)
+        out = []
+        for b in bars_1m:
+            sig = s.on_bar(b)
+            if sig is not None:
+                out.append((sig, tuple(sig.reasons) if read_at_once else None))
+        return out
+
+    at_once, late = run(True), run(False)
+    assert len(at_once) > 100 and len(late) == len(at_once)
+    assert {w[1].split(" regime")[0] for _, w in at_once} >= {"range", "trend up", "trend down"}
+    for (_, words), (late_sig, _) in zip(at_once, late, strict=True):
+        assert isinstance(late_sig.reasons, Reasons) and tuple(late_sig.reasons) == words
+
+
 def _words(a: float, b: str) -> list[str]:
     _words.calls += 1  # type: ignore[attr-defined]
     return [f"first {a:.1f}", f"second {b}", "third"]
