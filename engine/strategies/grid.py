@@ -208,15 +208,7 @@ class Grid(SkipNotes, Strategy):
             stop = close * (1.0 + self._stop)
             if close - tp <= 0:
                 return None
-        return Signal(
-            strategy=self.name,
-            symbol=sym,
-            side=side,
-            ts=bar.ts,
-            entry=close,
-            stop_loss=stop,
-            take_profit=tp,
-            confidence=0.4,
-            reasons=Reasons(_entry_reasons, close, verb, level, st.lo, st.hi, levels, tp, stop,
-                            self._stop_text),
-        )
+        # positional: one of these for every few bars of a backtest
+        return Signal(self.name, sym, side, bar.ts, close, stop, tp, 0.4,
+                      Reasons(_entry_reasons, close, verb, level, st.lo, st.hi, levels, tp, stop,
+                              self._stop_text))
