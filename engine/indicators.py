@@ -288,68 +288,6 @@ class RollingMin:
         return self._i - self._dq[0][0] if self._dq else 0
 
 
-class RollingRange:
-    """Highest high and lowest low of the last ``period`` bars, for a caller that asks now
-    and then (grid: only while it looks for a new range) but must feed every bar.
-
-    ``update`` is two appends and two compares: each extreme is kept with the bar it came
-    from and stands until that bar leaves the window; only a question asked after that
-    looks at the whole window again (``max``/``min`` over it, in C). Exact: the same
-    numbers as :class:`RollingMax` / :class:`RollingMin` over the same window.
-    """
-
-    __slots__ = ("_hi", "_hi_i", "_highs", "_i", "_lo", "_lo_i", "_lows", "period")
-
-    def __init__(self, period: int) -> None:
-        if period < 1:
-            raise ValueError(f"rolling range period must be >= 1, got {period}")
-        self.period = period
-        self._highs: deque[float] = deque(maxlen=period)
-        self._lows: deque[float] = deque(maxlen=period)
-        self._i = -1
-        # max/min of every value since the window these were last found in, and the index
-        # of a bar holding it: while that bar is in the window, it is the window's extreme
-        self._hi = float("-inf")
-        self._hi_i = -1
-        self._lo = float("inf")
-        self._lo_i = -1
-
-    def update(self, high: float, low: float) -> None:
-        i = self._i = self._i + 1
-        self._highs.append(high)
-        self._lows.append(low)
-        if high >= self._hi:
-            self._hi = high
-            self._hi_i = i
-        if low <= self._lo:
-            self._lo = low
-            self._lo_i = i
-
-    def high(self) -> float | None:
-        """The highest high of the last ``period`` bars (None until that many were fed)."""
-        i = self._i
-        first = i + 1 - self.period  # index of the oldest bar in the window
-        if first < 0:
-            return None
-        if self._hi_i < first:  # the bar it came from has left: find the extreme again
-            highs = self._highs
-            self._hi = hi = max(highs)
-            self._hi_i = first + highs.index(hi)
-        return self._hi
-
-    def low(self) -> float | None:
-        """The lowest low of the last ``period`` bars (None until that many were fed)."""
-        i = self._i
-        first = i + 1 - self.period
-        if first < 0:
-            return None
-        if self._lo_i < first:
-            lows = self._lows
-            self._lo = lo = min(lows)
-            self._lo_i = first + lows.index(lo)
-        return self._lo
-
-
 class Swings:
     """Swing (fractal) highs and lows, confirmed ``right`` bars later — never earlier.
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from tapedesk.engine.events import Bar, Side, Signal, SignalKind
-from tapedesk.engine.indicators import RollingMax, RollingMin, RollingRange
+from tapedesk.engine.indicators import RollingMax, RollingMin
 from tapedesk.engine.reasons import Reasons
+from tapedesk.engine.rolling_range import RollingRange
 from tapedesk.engine.strategies.notes import SkipNotes
 from tapedesk.engine.strategies.wording import pct, price
 from tapedesk.engine.strategy import Strategy, StrategyError, register
@@ -54,18 +55,24 @@ def _range_from_pair(rmax: RollingMax, rmin: RollingMin) -> RollingRange:
     """The same window as a RollingMax/RollingMin pair's (an older checkpoint's state).
 
     Their deques hold every value that can still be an extreme; the others, outdone by a
-    later bar inside the window, are written as -inf/+inf placeholders that never win."""
-    out = RollingRange(rmax.period)
+    later bar inside the window, are written as -inf/+inf placeholders that never win (as
+    are the last block's bars already out of the window)."""
+    p = rmax.period
+    out = RollingRange(p)
     out._i = i = rmax._i
-    first = max(i + 1 - rmax.period, 0)
-    for dq, window, pad in ((rmax._dq, out._highs, float("-inf")),
-                            (rmin._dq, out._lows, float("inf"))):
-        kept = dict(dq)
-        window.extend(kept.get(j, pad) for j in range(first, i + 1))
-    if rmax._dq:
-        out._hi_i, out._hi = rmax._dq[0]
-    if rmin._dq:
-        out._lo_i, out._lo = rmin._dq[0]
+    if i < 0:
+        return out
+    start = i - i % p  # the current block's first bar
+    highs, lows = dict(rmax._dq), dict(rmin._dq)
+    out._highs = [highs.get(j, float("-inf")) for j in range(start, i + 1)]
+    out._lows = [lows.get(j, float("inf")) for j in range(start, i + 1)]
+    out._hi = max(out._highs)
+    out._lo = min(out._lows)
+    if start > 0:
+        prev = range(start - p, start)
+        his = [highs.get(j, float("-inf")) for j in prev]
+        los = [lows.get(j, float("inf")) for j in prev]
+        out._prev = (his, los, max(his), min(los))
     return out
 
 

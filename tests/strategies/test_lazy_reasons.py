@@ -9,9 +9,10 @@ import random
 
 from tapedesk.engine.events import Decision, Side, Signal
 from tapedesk.engine.explanations import taken
-from tapedesk.engine.indicators import RollingMax, RollingMin, RollingRange
+from tapedesk.engine.indicators import RollingMax, RollingMin
 from tapedesk.engine.reasons import Reasons
 from tapedesk.engine.records import decision_record
+from tapedesk.engine.rolling_range import RollingRange
 from tapedesk.engine.strategies.grid import _State
 from tapedesk.engine.strategy import create
 
@@ -95,6 +96,7 @@ def test_rolling_range_equals_rolling_max_and_min_however_often_asked() -> None:
     for period in (1, 2, 5, 30):
         # whole numbers: many ties, the case where "which bar holds the extreme" matters
         xs = [float(rnd.randint(0, 12)) for _ in range(3000)]
+        xs += [100.0 - k for k in range(200)] + [float(k) for k in range(200)]  # trends
         rng, rmax, rmin = RollingRange(period), RollingMax(period), RollingMin(period)
         for k, x in enumerate(xs):
             lo = x - rnd.randint(0, 3)
@@ -108,16 +110,18 @@ def test_grid_state_from_an_older_checkpoint_keeps_its_window(bars_1m) -> None:
     """A checkpoint saved before RollingRange held RollingMax/RollingMin: restored into
     the new state, every later answer is what an uninterrupted RollingRange gives."""
     lookback = 60
-    rmax, rmin, fresh = RollingMax(lookback), RollingMin(lookback), RollingRange(lookback)
-    for b in bars_1m[:1000]:
-        rmax.update(b.high)
-        rmin.update(b.low)
-        fresh.update(b.high, b.low)
-    st = _State.__new__(_State)
-    st.__setstate__((None, {"active": False, "base": 0.0, "hi": 0.0, "levels": 0, "lo": 0.0,
-                            "prev_close": 1.0, "since": 3, "rmax": rmax, "rmin": rmin}))
-    restored = pickle.loads(pickle.dumps(st)).range  # and the new state pickles too
-    for b in bars_1m[1000:3000]:
-        restored.update(b.high, b.low)
-        fresh.update(b.high, b.low)
-        assert (restored.high(), restored.low()) == (fresh.high(), fresh.low())
+    for cut in (0, 1, 30, 59, 60, 61, 1000, 1019, 1020):  # before, at and inside a block
+        rmax, rmin, fresh = RollingMax(lookback), RollingMin(lookback), RollingRange(lookback)
+        for b in bars_1m[:cut]:
+            rmax.update(b.high)
+            rmin.update(b.low)
+            fresh.update(b.high, b.low)
+        st = _State.__new__(_State)
+        st.__setstate__((None, {"active": False, "base": 0.0, "hi": 0.0, "levels": 0,
+                                "lo": 0.0, "prev_close": 1.0, "since": 3, "rmax": rmax,
+                                "rmin": rmin}))
+        restored = pickle.loads(pickle.dumps(st)).range  # and the new state pickles too
+        for b in bars_1m[cut:cut + 300]:
+            restored.update(b.high, b.low)
+            fresh.update(b.high, b.low)
+            assert (restored.high(), restored.low()) == (fresh.high(), fresh.low()), cut
