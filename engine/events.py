@@ -9,6 +9,7 @@ Times are integer milliseconds since the Unix epoch, UTC, as Binance sends them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum, StrEnum
@@ -165,7 +166,8 @@ class SignalKind(StrEnum):
 
 @dataclass(slots=True)
 class Signal:
-    """What a strategy wants, with the facts that made it want it (``reasons``)."""
+    """What a strategy wants, with the facts that made it want it (``reasons``: a list, or
+    a ``Reasons`` that words them when first read, engine/reasons.py)."""
 
     strategy: str
     symbol: str
@@ -175,7 +177,7 @@ class Signal:
     stop_loss: float = 0.0
     take_profit: float = 0.0
     confidence: float = 0.5
-    reasons: list[str] = field(default_factory=list)
+    reasons: Sequence[str] = field(default_factory=list)
     kind: SignalKind = SignalKind.ENTRY
 
 

@@ -24,10 +24,12 @@ of two barely-warmed averages are not traded. A cross is a change of sign of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from tapedesk.engine.events import Bar, Side, Signal, SignalKind
 from tapedesk.engine.explanations import price
+from tapedesk.engine.reasons import Reasons
 from tapedesk.engine.strategy import Strategy, register
 
 
@@ -90,26 +92,23 @@ class EmaCross(Strategy):
     def _signal(self, bar: Bar, st: _EmaPair, diff: float) -> Signal | None:
         close = bar.close
         side = Side.LONG if diff > 0 else Side.SHORT
-        why = (
-            f"{self._fast_name} {price(st.fast)} crossed "
-            f"{'above' if diff > 0 else 'below'} {self._slow_name} {price(st.slow)}"
-        )
         ctx = self.ctx
         pos = ctx.position(bar.symbol) if ctx else None
         st.retry = None
+        if pos is not None and pos.side is side:
+            return None
+        why = Reasons(_cross_words, self._fast_name, st.fast, diff > 0, self._slow_name, st.slow)
         if pos is not None:
-            if pos.side is side:
-                return None
             if not self._reverse:
                 return Signal(
-                    self.name, bar.symbol, pos.side, bar.ts, close, reasons=[why],
+                    self.name, bar.symbol, pos.side, bar.ts, close, reasons=why,
                     kind=SignalKind.EXIT,
                 )
             st.retry = side  # if the close could not fill at once: enter on the next bar
-            sig = self._entry(bar, side, [why])
+            sig = self._entry(bar, side, why)
             sig.kind = SignalKind.REVERSE
             return sig
-        return self._entry(bar, side, [why])
+        return self._entry(bar, side, why)
 
     def _retry(self, bar: Bar, st: _EmaPair) -> Signal | None:
         """The bar after a reversal: enter once if flat (the close had not filled at once)."""
@@ -118,7 +117,7 @@ class EmaCross(Strategy):
             return None
         return self._entry(bar, side, ["re-entry after the reversing close filled"])
 
-    def _entry(self, bar: Bar, side: Side, why: list[str]) -> Signal:
+    def _entry(self, bar: Bar, side: Side, why: Sequence[str]) -> Signal:
         close = bar.close
         dist = close * self.params["stop_pct"] / 100.0
         if not dist:
@@ -130,6 +129,13 @@ class EmaCross(Strategy):
             take_profit=close + sign * dist * self.params["reward_risk"],
             confidence=0.5, reasons=why,
         )
+
+
+def _cross_words(fast_name: str, fast: float, above: bool, slow_name: str,
+                 slow: float) -> list[str]:
+    """The cross in words, written only when somebody reads it (engine/reasons.py)."""
+    return [f"{fast_name} {price(fast)} crossed {'above' if above else 'below'} "
+            f"{slow_name} {price(slow)}"]
 
 
 class _EmaPair:

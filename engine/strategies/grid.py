@@ -22,17 +22,18 @@ from typing import Any, ClassVar
 
 from tapedesk.engine.events import Bar, Side, Signal, SignalKind
 from tapedesk.engine.indicators import RollingMax, RollingMin
+from tapedesk.engine.reasons import Reasons
+from tapedesk.engine.rolling_range import RollingRange
 from tapedesk.engine.strategies.notes import SkipNotes
 from tapedesk.engine.strategies.wording import pct, price
 from tapedesk.engine.strategy import Strategy, StrategyError, register
 
 
 class _State:
-    __slots__ = ("active", "base", "hi", "levels", "lo", "prev_close", "rmax", "rmin", "since")
+    __slots__ = ("active", "base", "hi", "levels", "lo", "prev_close", "range", "since")
 
     def __init__(self, lookback: int) -> None:
-        self.rmax = RollingMax(lookback)
-        self.rmin = RollingMin(lookback)
+        self.range = RollingRange(lookback)
         self.active = False
         self.levels = 0
         self.base = 0.0
@@ -40,6 +41,50 @@ class _State:
         self.hi = 0.0
         self.prev_close = 0.0
         self.since = 0
+
+    def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        """A checkpoint's state; one saved before RollingRange held a RollingMax/Min pair."""
+        slots = dict(state[1])
+        if "rmax" in slots:
+            slots["range"] = _range_from_pair(slots.pop("rmax"), slots.pop("rmin"))
+        for name, value in slots.items():
+            setattr(self, name, value)
+
+
+def _range_from_pair(rmax: RollingMax, rmin: RollingMin) -> RollingRange:
+    """The same window as a RollingMax/RollingMin pair's (an older checkpoint's state).
+
+    Their deques hold every value that can still be an extreme; the others, outdone by a
+    later bar inside the window, are written as -inf/+inf placeholders that never win (as
+    are the last block's bars already out of the window)."""
+    p = rmax.period
+    out = RollingRange(p)
+    out._i = i = rmax._i
+    if i < 0:
+        return out
+    start = i - i % p  # the current block's first bar
+    highs, lows = dict(rmax._dq), dict(rmin._dq)
+    out._highs = [highs.get(j, float("-inf")) for j in range(start, i + 1)]
+    out._lows = [lows.get(j, float("inf")) for j in range(start, i + 1)]
+    out._hi = max(out._highs)
+    out._lo = min(out._lows)
+    if start > 0:
+        prev = range(start - p, start)
+        his = [highs.get(j, float("-inf")) for j in prev]
+        los = [lows.get(j, float("inf")) for j in prev]
+        out._prev = (his, los, max(his), min(los))
+    return out
+
+
+def _entry_reasons(close: float, verb: str, level: float, lo: float, hi: float, levels: int,
+                   tp: float, stop: float, stop_text: str) -> list[str]:
+    """An entry's reasons, worded only when read (engine/reasons.py)."""
+    return [
+        f"Closed {price(close)} {verb} through grid level {price(level)} "
+        f"(grid {price(lo)}–{price(hi)}, {levels} levels)",
+        f"target next level {price(tp)}",
+        f"stop {price(stop)} {stop_text}",
+    ]
 
 
 @register("grid")
@@ -75,9 +120,6 @@ class Grid(SkipNotes, Strategy):
         self._upper = p["upper"]
         self._lookback = p["lookback"]
         self._stop_text = f"({pct(stop)})"
-        # Level prices of the grids in use, as written in reasons (a level is written again
-        # on every signal at it); bounded: cleared when it grows past a few grids' worth.
-        self._level_text: dict[float, str] = {}
         self._init_notes()
 
     def _anchor(self, st: _State, bar: Bar, lo: float, hi: float) -> None:
@@ -106,8 +148,7 @@ class Grid(SkipNotes, Strategy):
             if self.symbols is not None and sym not in self.symbols:
                 return None
             st = self._states[sym] = _State(self._lookback)
-        hi = st.rmax.update(bar.high)
-        lo = st.rmin.update(bar.low)
+        st.range.update(bar.high, bar.low)
         close = bar.close
         prev = st.prev_close
         st.prev_close = close
@@ -120,8 +161,11 @@ class Grid(SkipNotes, Strategy):
             if pos is None:
                 if self._upper:
                     self._anchor(st, bar, self._lower, self._upper)
-                elif hi is not None and lo is not None:
-                    self._anchor(st, bar, lo, hi)
+                else:
+                    hi = st.range.high()
+                    lo = st.range.low()
+                    if hi is not None and lo is not None:
+                        self._anchor(st, bar, lo, hi)
             return None
         base = st.base
         step = base * self._spacing
@@ -171,30 +215,7 @@ class Grid(SkipNotes, Strategy):
             stop = close * (1.0 + self._stop)
             if close - tp <= 0:
                 return None
-        text = self._text
-        return Signal(
-            strategy=self.name,
-            symbol=sym,
-            side=side,
-            ts=bar.ts,
-            entry=close,
-            stop_loss=stop,
-            take_profit=tp,
-            confidence=0.4,
-            reasons=[
-                f"Closed {price(close)} {verb} through grid level {text(level)} "
-                f"(grid {text(st.lo)}–{text(st.hi)}, {levels} levels)",
-                f"target next level {text(tp)}",
-                f"stop {price(stop)} {self._stop_text}",
-            ],
-        )
-
-    def _text(self, level: float) -> str:
-        """``price(level)`` for a grid's levels and bounds, written once per grid."""
-        texts = self._level_text
-        text = texts.get(level)
-        if text is None:
-            if len(texts) >= 256:
-                texts.clear()
-            text = texts[level] = price(level)
-        return text
+        # positional: one of these for every few bars of a backtest
+        return Signal(self.name, sym, side, bar.ts, close, stop, tp, 0.4,
+                      Reasons(_entry_reasons, close, verb, level, st.lo, st.hi, levels, tp, stop,
+                              self._stop_text))

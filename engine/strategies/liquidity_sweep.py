@@ -15,9 +15,17 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from tapedesk.engine.events import Bar, Side, Signal
+from tapedesk.engine.reasons import Reasons
 from tapedesk.engine.strategies.liquidity.pools import LiquidityMap
-from tapedesk.engine.strategies.liquidity.regime import RANGE, TREND_DOWN, TREND_UP, WARMING, Regime
-from tapedesk.engine.strategies.liquidity.sweep import find_sweep, pick_target, place_stop
+from tapedesk.engine.strategies.liquidity.regime import (
+    RANGE,
+    TREND_DOWN,
+    TREND_UP,
+    WARMING,
+    Regime,
+    describe,
+)
+from tapedesk.engine.strategies.liquidity.sweep import Sweep, find_sweep, pick_target, place_stop
 from tapedesk.engine.strategies.notes import SkipNotes
 from tapedesk.engine.strategies.wording import pct, price
 from tapedesk.engine.strategy import Strategy, StrategyError, register
@@ -217,5 +225,13 @@ class LiquiditySweep(SkipNotes, Strategy):
             stop_loss=stop,
             take_profit=tp,
             confidence=confidence,
-            reasons=[sweep.describe(), regime.describe(), stop_text, tp_text],
+            reasons=Reasons(_reasons, sweep, regime.state, regime.er, regime.vol_ratio, stop_text,
+                            tp_text),
         )
+
+
+def _reasons(sweep: Sweep, state: str, er: float, vol_ratio: float, stop_text: str,
+             tp_text: str) -> list[str]:
+    """A sweep's reasons, worded when read (engine/reasons.py). ``sweep`` holds the pools
+    it took, out of the map for good: nothing changes them after the signal."""
+    return [sweep.describe(), describe(state, er, vol_ratio), stop_text, tp_text]

@@ -196,7 +196,7 @@ class LiquidityMap:
         """
         tol = self.eq_tolerance * price
         for p in self.highs if side == "high" else self.lows:
-            if p.label.startswith(("swing", "equal")) and abs(p.price - price) <= tol:
+            if abs(p.price - price) <= tol and p.label.startswith(("swing", "equal")):
                 p.label = f"equal {side}s"
                 return
         self.add(Pool(f"swing {side}", side, price, ts), high, low)

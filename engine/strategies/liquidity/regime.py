@@ -110,9 +110,14 @@ class Regime:
         return state
 
     def describe(self) -> str:
-        vol = ""
-        if self.vol_ratio >= 1.8:
-            vol = ", high volatility"
-        elif self.vol_ratio <= 0.5:
-            vol = ", quiet"
-        return f"{self.state} regime (efficiency {self.er:.2f}{vol})"
+        return describe(self.state, self.er, self.vol_ratio)
+
+
+def describe(state: str, er: float, vol_ratio: float) -> str:
+    """A regime in words, from its numbers (a signal words it later: engine/reasons.py)."""
+    vol = ""
+    if vol_ratio >= 1.8:
+        vol = ", high volatility"
+    elif vol_ratio <= 0.5:
+        vol = ", quiet"
+    return f"{state} regime (efficiency {er:.2f}{vol})"

@@ -15,11 +15,22 @@ from tapedesk.engine.strategies.wording import pct, price
 _RANK = ("prior-day", "Asia", "London", "New York", "equal", "swing")
 
 
+# Labels are few (sessions, prior day, swings, equal highs/lows): each is ranked once.
+_RANK_OF: dict[str, int] = {}
+
+
 def _rank(pool: Pool) -> int:
-    for i, prefix in enumerate(_RANK):
-        if pool.label.startswith(prefix):
-            return i
-    return len(_RANK)
+    label = pool.label
+    rank = _RANK_OF.get(label)
+    if rank is None:
+        rank = len(_RANK)
+        for i, prefix in enumerate(_RANK):
+            if label.startswith(prefix):
+                rank = i
+                break
+        if len(_RANK_OF) < 256:  # bounded, whatever labels a caller invents
+            _RANK_OF[label] = rank
+    return rank
 
 
 class Sweep:
