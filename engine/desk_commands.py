@@ -148,9 +148,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def read_trades(path: Path, day: str | None = None) -> list[dict[str, Any]]:
     """Closed trades as ``trades --json`` prints them (the local API serves the same)."""
-    from tapedesk.engine.backtest import trade_json
     from tapedesk.engine.clock import parse_time
     from tapedesk.engine.journal import open_readonly, row_to_trade, trade_columns
+    from tapedesk.engine.trade_json import trade_json
 
     conn = open_readonly(path)
     try:
@@ -170,7 +170,7 @@ def read_trades(path: Path, day: str | None = None) -> list[dict[str, Any]]:
 
 
 def cmd_trades(args: argparse.Namespace) -> int:
-    from tapedesk.engine.backtest import trade_json
+    from tapedesk.engine.trade_json import trade_json
 
     _mode, path = _journal_for(args)
     if not path.exists():

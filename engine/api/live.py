@@ -20,10 +20,10 @@ import struct
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from tapedesk.engine.backtest import trade_json
 from tapedesk.engine.clock import iso
 from tapedesk.engine.events import Explanation, Fill, RoundTrip
 from tapedesk.engine.snapshot import StateChanged
+from tapedesk.engine.trade_json import trade_json
 
 log = logging.getLogger("tapedesk.api")
 

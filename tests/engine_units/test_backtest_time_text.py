@@ -6,8 +6,8 @@ import random
 
 from hypothesis import given
 from hypothesis import strategies as st
-from tapedesk.engine.backtest import _iso_by_day
 from tapedesk.engine.clock import iso
+from tapedesk.engine.trade_json import _iso_by_day
 
 DAY = 86_400_000
 

@@ -9,18 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tapedesk.engine import trade_log
-from tapedesk.engine.backtest import (
-    FillMemory,
-    _plain,
-    _plain_text,
-    _trade_chunks,
-    build_backtest_engine,
-    trade_json,
-)
+from tapedesk.engine.backtest import FillMemory, build_backtest_engine
 from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.events import RoundTrip, Side
 from tapedesk.engine.metrics import compute_metrics
 from tapedesk.engine.strategy import create
+from tapedesk.engine.trade_json import _plain, _plain_text, _trade_chunks, trade_json
 from tapedesk.engine.trade_log import TradeLog
 
 decimals = st.decimals(allow_nan=False, allow_infinity=False, places=None)
