@@ -130,6 +130,15 @@ def _exact(dec: Decision) -> tuple:
             list(dec.passed), [(k, type(v).__name__, repr(v)) for k, v in dec.numbers.items()])
 
 
+def _outcome(eng: RiskEngine, sig: Signal, kw: dict[str, Any]) -> tuple:
+    """The decision, and the journal row it becomes; or the error it raised."""
+    try:
+        dec = eng.vet(sig, **kw)
+    except Exception as exc:  # the same failure is the same behaviour
+        return ("raised", type(exc).__name__)
+    return _exact(dec), decision_record(dec, "p")
+
+
 _money = st.decimals(min_value=0, max_value=100_000, places=2)
 _pct = st.sampled_from([0.0, 0.05, 0.1, 0.149999, 0.15, 0.2, 0.25, 0.35, 0.3500001, 0.5, 2.0,
                         -0.2, 50.0])
@@ -137,13 +146,13 @@ _vet_case = st.fixed_dictionaries({
     "symbol": st.sampled_from(["BTCUSDT", "ETHUSDT", "XYZUSDT"]),
     "side": st.sampled_from([Side.LONG, Side.SHORT]),
     "kind": st.sampled_from([SignalKind.ENTRY, SignalKind.ENTRY, SignalKind.EXIT]),
-    "entry": st.sampled_from([0.5, 1.2345, 99.87, 2_000.0, 30_123.4, 65_000.0]),
+    "entry": st.sampled_from([0.0, 0.5, 1.2345, 99.87, 2_000.0, 30_123.4, 65_000.0]),
     "stop_pct": _pct,
     "target_r": st.sampled_from([0.0, 2.0, -1.0]),
     "trades": st.integers(0, 12),
     "losses": st.integers(0, 6),
     "pnl": st.decimals(min_value=-200, max_value=200, places=2),
-    "equity": st.one_of(st.just(Decimal(0)), _money),
+    "equity": st.one_of(st.sampled_from([Decimal(0), Decimal("-50.5")]), _money),
     "available": st.one_of(st.just(Decimal(0)), _money),
     "has_position": st.booleans(),
     "has_pending": st.booleans(),
@@ -177,10 +186,8 @@ def test_vet_decides_and_counts_exactly_as_before(cases: list[dict[str, Any]]):
                   spec=spec_for(c["symbol"]), has_position=c["has_position"],
                   has_pending=c["has_pending"], held_by=c["held_by"],
                   reentry_block=c["reentry_block"])
-        got, want = new.vet(sig, **kw), old.vet(sig, **kw)
-        assert _exact(got) == _exact(want)
-        # What the journal keeps of it (decision row, numbers as JSON) is the same text.
-        assert decision_record(got, "p") == decision_record(want, "p")
+        got, want = _outcome(new, sig, kw), _outcome(old, sig, kw)
+        assert got == want
     assert list(new.refused.items()) == list(old.old_refused.items())
 
 
