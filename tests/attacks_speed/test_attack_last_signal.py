@@ -8,12 +8,16 @@ whatever the strategy wrote into its object afterwards."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from tapedesk.engine.backtest import _start_sync, build_backtest_engine
 from tapedesk.engine.config import DeskConfig
+from tapedesk.engine.engine import Engine
 from tapedesk.engine.events import Bar, ExplanationKind, Side, Signal, SignalKind
 from tapedesk.engine.strategy import Strategy
+
+from tests.tui.helpers import replayed, settle
 
 T0 = 1_704_067_200_000
 
@@ -50,3 +54,36 @@ def test_the_strategy_screen_shows_the_signal_that_was_decided():
     shown = engine.roster.statuses()[0].last_signal
     assert shown == "entry long @ 40,200.0", shown
     assert re.search(r"@ ~([\d,.]+)", taken[0]).group(1) in shown  # the log agrees
+
+
+async def test_the_desk_strategy_screen_shows_the_signal_that_was_decided(tmp_path: Path,
+                                                                         monkeypatch):
+    """The same, as the trader sees it: a paper desk (real Engine, PaperVenue, SQLite
+    journal, replay feed) in the real Textual app, strategy screen opened with ``s``."""
+    from tapedesk.engine.clock import EventClock
+    from tapedesk.engine.feeds.replay import ReplayFeed
+    from tapedesk.engine.journal import Journal, db_path
+    from tapedesk.engine.paper_venue import PaperVenue
+    from tapedesk.tui.app import make_app
+    from tapedesk.tui.strategy_screen import StrategyScreen
+    from textual.widgets import DataTable
+
+    monkeypatch.setenv("TAPEDESK_HOME", str(tmp_path))
+    rows = ["timestamp,open,high,low,close,volume"]
+    for i in range(8):
+        px = 40_000.0 + 100 * i
+        rows.append(f"2024-01-01 00:{i:02d}:00,{px},{px + 5},{px - 5},{px},1")
+    data = tmp_path / "bars_1m.csv"
+    data.write_text("\n".join(rows) + "\n")
+    engine = Engine(config=DeskConfig(), venue=PaperVenue(), strategies=[_Rearming()],
+                    feed=ReplayFeed(data, speed=0.0, loop=False, symbol="BTCUSDT"),
+                    journal=Journal(db_path(tmp_path, "paper")), clock=EventClock(),
+                    mode="paper")
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await replayed(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, StrategyScreen)
+        row = [str(c) for c in app.screen.query_one(DataTable).get_row("rearming")]
+    assert row[3] == "entry long @ 40,200.0", row
