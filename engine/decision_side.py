@@ -50,7 +50,9 @@ class DecisionSide:
     def _on_signal(self, strat: Strategy, sig: Signal) -> None:
         st = self._strat[strat.name]
         st.signals_today += 1
-        st.last = sig  # worded only if the strategy screen shows it (StratState.last_signal)
+        # worded only if the strategy screen shows it (StratState.last_signal); the values,
+        # not the object: a strategy may keep and change the Signal it returned
+        st.last = (sig.kind, sig.side, sig.entry)
         if sig.kind is SignalKind.REVERSE:
             pos = self._positions.get(sig.symbol)
             if pos is not None and pos.side is not sig.side:  # the exit half, vetted as one

@@ -10,7 +10,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from tapedesk.engine.events import Kind, Signal
+from tapedesk.engine.events import Kind, Side, SignalKind
 from tapedesk.engine.explanations import price
 from tapedesk.engine.journal import Record, setting_record
 from tapedesk.engine.snapshot import StrategyStatus
@@ -31,7 +31,8 @@ class StratState:
 
     def __init__(self) -> None:
         self.enabled = True
-        self.last: Signal | None = None  # the last signal; worded only when shown
+        # the last signal's kind, side and entry, as taken; worded only when shown
+        self.last: tuple[SignalKind, Side, float] | None = None
         self.signals_today = 0
         self.trades_today = 0
         self.pnl_today = Decimal(0)
@@ -40,8 +41,8 @@ class StratState:
     @property
     def last_signal(self) -> str:
         """``entry long @ 16,543.2``: worded when the strategy screen asks, not per signal."""
-        sig = self.last
-        return "" if sig is None else f"{sig.kind} {sig.side} @ {price(sig.entry)}"
+        last = self.last
+        return "" if last is None else f"{last[0]} {last[1]} @ {price(last[2])}"
 
 
 class Roster:

@@ -54,7 +54,7 @@ def test_without_the_margin_check_the_margin_rule_sees_unlimited_margin():
 def test_a_strategy_shows_its_last_signal_worded_as_before():
     st = StratState()
     assert st.last_signal == ""
-    st.last = Signal("spec", "BTCUSDT", Side.SHORT, 0, 16543.21, 16600.0)
+    st.last = (SignalKind.ENTRY, Side.SHORT, 16543.21)  # as decision_side keeps it
     assert st.last_signal == "entry short @ 16,543.21"
-    st.last = Signal("spec", "BTCUSDT", Side.LONG, 0, 1.23456, kind=SignalKind.REVERSE)
+    st.last = (SignalKind.REVERSE, Side.LONG, 1.23456)
     assert st.last_signal == "reverse long @ 1.2346"
