@@ -79,3 +79,34 @@ def test_a_plugin_named_with_an_undecodable_byte_still_backtests() -> None:
     assert list(log) == [t, t, t] and log.strategies == ["caf\udce9"]
     assert compute_metrics(log, [], 100.0, 1, 3, (0, 3)) == compute_metrics([t] * 3, [], 100.0,
                                                                              1, 3, (0, 3))
+
+
+pnls = st.sampled_from([Decimal(s) for s in ("0", "-0", "0E-8", "-0E-8", "1E-12", "-1E-12",
+                                             "-5", "3.5", "-0.00000001")])
+small_trips = st.builds(
+    RoundTrip, symbol=st.just("BTCUSDT"), side=st.sampled_from(list(Side)), qty=st.just(Decimal(1)),
+    entry_price=st.just(Decimal(100)), exit_price=st.just(Decimal(100)),
+    entry_ts=st.integers(0, 10**6), exit_ts=st.integers(0, 10**6), gross_pnl=pnls, fees=pnls,
+    funding=pnls, pnl=pnls, strategy=st.sampled_from(["a", "b"]), reason=st.just("x"),
+    risk_amount=st.sampled_from([Decimal(0), Decimal("0E-8"), Decimal("2.5")]), id=st.just(1),
+    position_id=st.just("p"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(small_trips, max_size=6), st.booleans())
+def test_break_even_all_losing_single_and_no_trades_give_the_same_metrics(
+        trades: list[RoundTrip], period: bool) -> None:
+    """Metrics from the log's number columns (and one strategy's columns, as ``--strategy
+    all`` computes its rows) equal those from the trades themselves, repr for repr (a
+    None against a 0.0, or -0.0 against 0.0, would show)."""
+    log = _log(trades)
+    span = (0, 10**6) if period else None
+    equity = [(5, 1000.0)] if trades else []
+    assert repr(compute_metrics(log, equity, 1000.0, 2, 9, span)) == repr(
+        compute_metrics(trades, equity, 1000.0, 2, 9, span))
+    for name in ("a", "b"):
+        mine = [t for t in trades if t.strategy == name]
+        cols = log.columns_of(name)
+        curve = cols.closed_curve(1000.0)
+        assert repr(compute_metrics(cols, curve, 1000.0, 1, 9, span)) == repr(
+            compute_metrics(mine, list(curve), 1000.0, 1, 9, span))
