@@ -53,8 +53,12 @@ def save(doc: dict[str, Any], data_dir: Path) -> Path:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             continue
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            indented_json.dump(doc, fh.write, 1)  # json.dump(doc, fh, indent=1, default=str)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                indented_json.dump(doc, fh.write, 1)  # json.dump(doc, fh, indent=1, default=str)
+        except BaseException:  # disk full, Ctrl-C mid-way: leave no cut-off result behind
+            path.unlink(missing_ok=True)
+            raise
         return path
     raise OSError(f"{folder}: too many results saved in the same second")
 

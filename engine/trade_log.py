@@ -27,6 +27,8 @@ from tapedesk.engine.events import RoundTrip, Side
 BLOCK = 1024  # trades per compressed block: ~150 KiB of text, a fraction of a ms to pack
 _UNIT, _REC = "\x1f", "\x1e"  # field and line separators (ASCII unit / record separator)
 _FIELDS = 16
+# A lone surrogate (a plugin's name or reason) is text to Python and to json.dumps: kept.
+_CODEC = ("utf-8", "surrogatepass")
 _NAN = float("nan")
 _D = Decimal
 
@@ -144,7 +146,7 @@ class TradeLog(TradeColumns, Sequence[RoundTrip]):
         tail = self._tail
         tail += lines
         while len(tail) >= BLOCK:
-            self._blocks.append(zlib.compress(_REC.join(tail[:BLOCK]).encode(), 1))
+            self._blocks.append(zlib.compress(_REC.join(tail[:BLOCK]).encode(*_CODEC), 1))
             del tail[:BLOCK]
 
     @property
@@ -157,7 +159,7 @@ class TradeLog(TradeColumns, Sequence[RoundTrip]):
         if block == len(self._blocks):
             return self._tail
         if self._cache[0] != block:
-            self._cache = (block, zlib.decompress(self._blocks[block]).decode().split(_REC))
+            self._cache = (block, zlib.decompress(self._blocks[block]).decode(*_CODEC).split(_REC))
         return self._cache[1]
 
     def _get(self, i: int) -> RoundTrip:
