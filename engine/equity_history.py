@@ -10,6 +10,7 @@ them is lost. The newest half always stays at full resolution.
 
 from __future__ import annotations
 
+import sys
 from array import array
 from collections.abc import Iterable, Iterator
 from typing import overload
@@ -31,6 +32,13 @@ class EquityHistory:
         self._eq = array("d")
         for ts, eq in points:
             self.append((ts, eq))
+
+    @classmethod
+    def whole(cls, ts: array, equity: array) -> EquityHistory:
+        """Points already in two arrays (a strategy's closed-trade curve), kept whole."""
+        history = cls(cap=sys.maxsize)
+        history._ts, history._eq = ts, equity
+        return history
 
     def append(self, point: tuple[int, float]) -> None:
         ts, eq = point

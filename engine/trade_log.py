@@ -22,6 +22,7 @@ from decimal import Decimal
 from itertools import compress
 from typing import overload
 
+from tapedesk.engine.equity_history import EquityHistory
 from tapedesk.engine.events import RoundTrip, Side
 
 BLOCK = 1024  # trades per compressed block: ~150 KiB of text, a fraction of a ms to pack
@@ -80,13 +81,13 @@ class TradeColumns:
     entry_ts = property(lambda self: self._sync() or self._entry_ts)
     exit_ts = property(lambda self: self._sync() or self._exit_ts)
 
-    def closed_curve(self, initial: float) -> ClosedCurve:
+    def closed_curve(self, initial: float) -> EquityHistory:
         """Equity after each trade, from ``initial``: (exit time, equity) at each exit."""
         eq, out = initial, array("d")
         for pnl in self.pnl:
             eq += pnl
             out.append(eq)
-        return ClosedCurve(self.exit_ts, out)
+        return EquityHistory.whole(self.exit_ts, out)
 
 
 class TradeLog(TradeColumns, Sequence[RoundTrip]):
@@ -234,25 +235,3 @@ class TradeLog(TradeColumns, Sequence[RoundTrip]):
 
     def __repr__(self) -> str:
         return f"TradeLog({len(self)} trades)"
-
-
-class ClosedCurve(Sequence[tuple[int, float]]):
-    """(time, equity) points kept as two arrays: the list of tuples was ~120 bytes a point."""
-
-    def __init__(self, ts: array, equity: array) -> None:
-        self._ts, self._eq = ts, equity
-
-    def __len__(self) -> int:
-        return len(self._eq)
-
-    @overload
-    def __getitem__(self, i: int) -> tuple[int, float]: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[tuple[int, float]]: ...
-    def __getitem__(self, i: int | slice) -> tuple[int, float] | list[tuple[int, float]]:
-        if isinstance(i, slice):
-            return list(zip(self._ts[i], self._eq[i], strict=True))
-        return self._ts[i], self._eq[i]
-
-    def __iter__(self) -> Iterator[tuple[int, float]]:
-        return zip(self._ts, self._eq, strict=True)
