@@ -8,18 +8,20 @@ wording function and its arguments (plain numbers and strings taken when the sig
 made, never live state) and reads as ``word(*args)`` from the first look on, so every
 text that is read is byte for byte the text an eager list would have held.
 
-It is a read-only ``Sequence[str]``: join it, index it, slice it (a list), compare it with
-a list. ``list(reasons)`` is what goes into JSON (records.py); a pickle (a checkpoint's
+It behaves as the list it stands for: join it, index it, slice it (a list), compare it
+with a list, and ``append``/``extend``/``+`` to it (a plugin that subclasses a built-in and
+adds a reason of its own keeps working; the built-in's reasons are worded first).
+``list(reasons)`` is what goes into JSON (records.py); a pickle (a checkpoint's
 strategy state) holds the plain list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from typing import Any, overload
 
 
-class Reasons(Sequence[str]):
+class Reasons(MutableSequence[str]):
     """``word(*args)``, called once, on first access; then a plain list behind the scenes."""
 
     __slots__ = ("_args", "_word", "_words")
@@ -45,6 +47,21 @@ class Reasons(Sequence[str]):
     def __getitem__(self, i: slice) -> list[str]: ...
     def __getitem__(self, i: int | slice) -> str | list[str]:
         return self.words()[i]
+
+    def __setitem__(self, i: Any, value: Any) -> None:
+        self.words()[i] = value
+
+    def __delitem__(self, i: int | slice) -> None:
+        del self.words()[i]
+
+    def insert(self, index: int, value: str) -> None:
+        self.words().insert(index, value)
+
+    def __add__(self, other: Iterable[str]) -> list[str]:
+        return self.words() + list(other)
+
+    def __radd__(self, other: Iterable[str]) -> list[str]:
+        return list(other) + self.words()
 
     def __len__(self) -> int:
         return len(self.words())
