@@ -49,6 +49,7 @@ class FillSide:
     _outbox: list[Any]
     _soon: asyncio.Task[None] | None
     _last_sample: int
+    specs: dict[str, Any]
     spec: Any
     equity: Any
     explain: Any
@@ -101,7 +102,8 @@ class FillSide:
         plan = orders.plan_for(fill)
         strategy = plan.strategy if plan else (held.strategy if held else "")
         lev = plan.leverage if plan else 1
-        effect = self.portfolio.fill(fill, lev, strategy, self.spec(symbol))
+        spec = self.specs.get(symbol) or self.spec(symbol)  # the cache ``spec`` fills
+        effect = self.portfolio.fill(fill, lev, strategy, spec)
         self.days.realized(effect.realized_gross, fill.fee)
         self._explain_by(_FILL, say.fill, (fill, orders.exit_reason.get(symbol, "")),
                          strategy, symbol, "", pos_id)
@@ -151,7 +153,8 @@ class FillSide:
             mark(gone, bar, any(p.strategy == gone for p in positions.values()))
 
     def _close_trade(self, pos: Position, fill: Fill, reason: str) -> None:
-        trip = self.portfolio.close(pos, fill, reason, self.spec(pos.symbol))
+        trip = self.portfolio.close(pos, fill, reason,
+                                    self.specs.get(pos.symbol) or self.spec(pos.symbol))
         self._strat_state(pos.strategy).pnl_today += trip.pnl
         self.days.trade_closed(trip.pnl)
         if self.journal is not None:

@@ -58,6 +58,7 @@ _NEW, _FILLED, _REJECTED, _CANCELED = (OrderStatus.NEW, OrderStatus.FILLED,
 _FLATTEN = OrderRole.FLATTEN
 _LONG = Side.LONG
 BPS = Decimal("0.0001")
+_ZERO = Decimal(0)
 _FEE_STEP = Decimal("0.00000001")  # fees are kept to 8 decimals, as Binance reports them
 
 
@@ -253,7 +254,7 @@ class PaperVenue(PaperTriggers, PaperFunding):
         return f"-2019 Margin is insufficient: needs {need:.2f} USDT, {self.available():.2f} available"
 
     def available(self) -> Decimal:
-        used = Decimal(0)
+        used = _ZERO
         for pos in self.book.positions.values():
             used += pos.margin
         return self.balance - used
