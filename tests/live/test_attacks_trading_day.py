@@ -143,9 +143,17 @@ async def test_a_trading_day(tmp_path, desk_keyring):
         journal_net = sum((D(t["pnl"]) for t in trades), D(0))
         assert abs(journal_net - ex.wallet_change()) < D("0.01"), (journal_net,
                                                                    ex.wallet_change())
-        exchange_open = {o.client_id for o in ex.account.open_orders()} | {
-            a.client_algo_id for a in ex.account.open_algos()}
-        journal_open = {o["client_id"] for o in desk.journal_open_orders()}
+
+        def open_ids() -> tuple[set[str], set[str]]:
+            exchange = {o.client_id for o in ex.account.open_orders()} | {
+                a.client_algo_id for a in ex.account.open_algos()}
+            return exchange, {o["client_id"] for o in desk.journal_open_orders()}
+
+        # The last exit's stop or target is cancelled after the closing fill, and its
+        # cancellation is journaled with a later commit than the trade row: wait for it.
+        await desk.wait_for(lambda: open_ids()[0] == open_ids()[1], 10,
+                            "the journal's open orders to match the exchange's")
+        exchange_open, journal_open = open_ids()
         assert exchange_open == journal_open
         assert ex.requests.sent_twice() == []
         assert ex.account.protection.longest() <= GRACE_S + SLACK_S
