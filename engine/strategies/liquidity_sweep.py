@@ -25,7 +25,7 @@ from tapedesk.engine.strategies.liquidity.regime import (
     Regime,
     describe,
 )
-from tapedesk.engine.strategies.liquidity.sweep import Sweep, judge_sweep, pick_target, stop_for
+from tapedesk.engine.strategies.liquidity.sweep import Sweep, judge_sweep, stop_for, target_for
 from tapedesk.engine.strategies.notes import SkipNotes
 from tapedesk.engine.strategies.wording import pct, price
 from tapedesk.engine.strategy import Strategy, StrategyError, register
@@ -197,9 +197,8 @@ class LiquiditySweep(SkipNotes, Strategy):
         if stop is None:
             self._note_by(bar.ts, bar.symbol, _stop_refused, sweep, stop_word, stop_args)
             return None
-        stop_text = stop_word(*stop_args)
         opposite = st.map.highs if side is Side.LONG else st.map.lows
-        tp, tp_text = pick_target(
+        tp, tp_word, tp_args = target_for(
             side, entry, stop, opposite, self.params["target_r"], self.params["min_target_r"]
         )
         st.cooldown = self.params["cooldown_bars"]
@@ -217,16 +216,17 @@ class LiquiditySweep(SkipNotes, Strategy):
             stop_loss=stop,
             take_profit=tp,
             confidence=confidence,
-            reasons=Reasons(_reasons, sweep, regime.state, regime.er, regime.vol_ratio, stop_text,
-                            tp_text),
+            reasons=Reasons(_reasons, sweep, regime.state, regime.er, regime.vol_ratio,
+                            stop_word, stop_args, tp_word, tp_args),
         )
 
 
-def _reasons(sweep: Sweep, state: str, er: float, vol_ratio: float, stop_text: str,
-             tp_text: str) -> list[str]:
+def _reasons(sweep: Sweep, state: str, er: float, vol_ratio: float, stop_word: Any,
+             stop_args: tuple, tp_word: Any, tp_args: tuple) -> list[str]:
     """A sweep's reasons, worded when read (engine/reasons.py). ``sweep`` holds the pools
     it took, out of the map for good: nothing changes them after the signal."""
-    return [sweep.describe(), describe(state, er, vol_ratio), stop_text, tp_text]
+    return [sweep.describe(), describe(state, er, vol_ratio), stop_word(*stop_args),
+            tp_word(*tp_args)]
 
 
 # Skip notes, worded when read (engine/strategies/notes.py). A signal's reasons are worded

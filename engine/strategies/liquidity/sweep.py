@@ -198,6 +198,20 @@ def pick_target(
     min_r: float,
 ) -> tuple[float, str]:
     """Target the nearest opposite pool at least ``min_r`` R away, else ``r_multiple`` R."""
+    tp, word, args = target_for(side, entry, stop, opposite, r_multiple, min_r)
+    return tp, word(*args)
+
+
+def target_for(
+    side: Side,
+    entry: float,
+    stop: float,
+    opposite: list[Pool],
+    r_multiple: float,
+    min_r: float,
+) -> tuple[float, Callable[..., str], tuple]:
+    """``pick_target`` with its sentence kept as (word, args), worded when read (a signal's
+    reasons: engine/reasons.py). ``best``'s label is read now: the pool stays in the map."""
     s = side.sign
     risk = abs(entry - stop)
     best: Pool | None = None
@@ -211,6 +225,14 @@ def pick_target(
             best = p
     if best is not None and risk > 0:
         r = s * (best.price - entry) / risk
-        return best.price, f"target {best.label} {price(best.price)} ({r:.1f}R)"
+        return best.price, _to_pool, (best.label, best.price, r)
     tp = entry + s * r_multiple * risk
-    return tp, f"target {r_multiple:g}R at {price(tp)} (no opposite pool ≥ {min_r:g}R)"
+    return tp, _by_r, (r_multiple, tp, min_r)
+
+
+def _to_pool(label: str, tp: float, r: float) -> str:
+    return f"target {label} {price(tp)} ({r:.1f}R)"
+
+
+def _by_r(r_multiple: float, tp: float, min_r: float) -> str:
+    return f"target {r_multiple:g}R at {price(tp)} (no opposite pool ≥ {min_r:g}R)"
