@@ -136,6 +136,7 @@ class RiskEngine:
         #: symbol -> (spec, fixed_qty, rounded): --fixed-qty rounded once per symbol, not
         #: for every entry (valid while the same spec and fixed_qty objects are asked about).
         self._fixed_rounded: dict[str, tuple[SymbolSpec, Decimal, Decimal]] = {}
+        self._prices: dict[float, Decimal] = {}  # _decimal_price's
         #: False only for research backtests (--no-margin-check), labelled: every entry is
         #: vetted as if the margin available were unlimited (the one margin rule stays, only
         #: its input changes).
@@ -186,9 +187,13 @@ class RiskEngine:
         costs = self.costs or _NO_COSTS
         if self.fixed_qty is not None:
             qty = self._fixed_qty_for(spec)
-            entry = px = Decimal(str(sig.entry))  # the same Decimal the minimums check makes
+            entry = px = self._decimal_price(sig.entry)  # the one the minimums check makes
             notional = qty * px
-            lev = max(1, min(cfg.max_leverage, math.ceil(notional / equity))) if equity > 0 else 1
+            # notional <= equity: the ceiling of their ratio is at most 1, so 1x (exactly
+            # what the division gives, without a Decimal division for most entries).
+            lev = (1 if notional <= equity
+                   else max(1, min(cfg.max_leverage, math.ceil(notional / equity)))) \
+                if equity > 0 else 1
             # None: its risk is worked out when the numbers are read (_sized_words).
             risk: tuple[Decimal, Decimal] | None = (_ZERO, _ZERO) if stopless else None
         elif stopless:
@@ -225,6 +230,19 @@ class RiskEngine:
         refused = self.refused
         refused[rule] = refused.get(rule, 0) + 1
         return Decision(sig, False, _ZERO, 0, rule, text, passed, numbers)
+
+    def _decimal_price(self, value: float) -> Decimal:
+        """``Decimal(str(value))``, kept for the prices a strategy signals again and again (a
+        grid's levels). Positive floats only: 0.0 and -0.0 (or 5 and 5.0) are one key but
+        two texts."""
+        if type(value) is float and value > 0.0:
+            kept = self._prices.get(value)
+            if kept is None:
+                if len(self._prices) >= 4096:  # bounded, whatever prices a run signals
+                    self._prices.clear()
+                kept = self._prices[value] = Decimal(str(value))
+            return kept
+        return Decimal(str(value))
 
     def _fixed_qty_for(self, spec: SymbolSpec) -> Decimal:
         """``fixed_qty`` rounded to ``spec``'s lot step (one rule: ``spec.round_qty``)."""
