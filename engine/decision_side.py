@@ -72,10 +72,10 @@ class DecisionSide:
         equity = self.equity()  # nothing below changes it before the decision is explained
         # An entry whose outcome is unknown counts as working: possibly live, never doubled.
         dec = self.risk.verdict(sig, day=self.days.counters, equity=equity, available=avail,
-                            spec=self.spec(symbol), has_position=pos is not None,
-                            has_pending=orders.working_entry(symbol),
-                            held_by=pos.strategy if pos is not None else "",
-                            reentry_block=reentry_block(self, sig))
+                                spec=self.spec(symbol), has_position=pos is not None,
+                                has_pending=orders.working_entry(symbol),
+                                held_by=pos.strategy if pos is not None else "",
+                                reentry_block=reentry_block(self, sig))
         if type(dec) is Refusal:  # refused by a sizing rule: its words made when read
             if self.journal is None:  # nobody reads it now (the backtest's lazy log words
                 self._explain_by(_REFUSED, say.refusal, (dec,), sig.strategy, symbol,
