@@ -238,7 +238,7 @@ class RiskEngine:
         if type(value) is float and value > 0.0:
             kept = self._prices.get(value)
             if kept is None:
-                if len(self._prices) >= 4096:  # bounded, whatever prices a run signals
+                if len(self._prices) >= 512:  # bounded (a grid has few levels), whatever a run signals
                     self._prices.clear()
                 kept = self._prices[value] = Decimal(str(value))
             return kept
