@@ -21,6 +21,7 @@ from tapedesk.engine.events import (
 )
 from tapedesk.engine.position_actions import reentry_block
 from tapedesk.engine.records import decision_record
+from tapedesk.engine.risk import Refusal
 from tapedesk.engine.strategy import Strategy
 
 _EXIT = SignalKind.EXIT
@@ -70,11 +71,17 @@ class DecisionSide:
         avail = venue.available() if hasattr(venue, "available") else self.wallet()
         equity = self.equity()  # nothing below changes it before the decision is explained
         # An entry whose outcome is unknown counts as working: possibly live, never doubled.
-        dec = self.risk.vet(sig, day=self.days.counters, equity=equity, available=avail,
-                            spec=self.spec(symbol), has_position=pos is not None,
-                            has_pending=orders.working_entry(symbol),
-                            held_by=pos.strategy if pos is not None else "",
-                            reentry_block=reentry_block(self, sig))
+        dec = self.risk.verdict(sig, day=self.days.counters, equity=equity, available=avail,
+                                spec=self.spec(symbol), has_position=pos is not None,
+                                has_pending=orders.working_entry(symbol),
+                                held_by=pos.strategy if pos is not None else "",
+                                reentry_block=reentry_block(self, sig))
+        if type(dec) is Refusal:  # refused by a sizing rule: its words made when read
+            if self.journal is None:  # nobody reads it now (the backtest's lazy log words
+                self._explain_by(_REFUSED, say.refusal, (dec,), sig.strategy, symbol,
+                                 dec.rule, "")  # the last ones at the end)
+                return
+            dec = dec.decision()
         # The position this decision belongs to: an accepted entry's own order id (taken
         # now, so the decision is journaled under the id its fill will carry), an accepted
         # exit's open position; a refusal belongs to no trade.

@@ -7,8 +7,12 @@ with two decimals, dollars with cents) so the same fact always reads the same.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from tapedesk.engine.events import Decision, Fill, OrderRole, RoundTrip, Signal, SignalKind
+
+if TYPE_CHECKING:
+    from tapedesk.engine.risk import Refusal
 
 
 def price(value: float | Decimal) -> str:
@@ -69,6 +73,11 @@ def taken(decision: Decision, equity: Decimal, risk_pct: float) -> str:
 def refused(decision: Decision) -> str:
     sig = decision.signal
     return f"Refused {signal_head(sig)} ({sig.strategy}): {decision.text}"
+
+
+def refusal(r: Refusal) -> str:
+    """``refused`` for a Refusal kept unworded by ``RiskEngine.verdict``."""
+    return refused(r.decision())
 
 
 def fill(f: Fill, exit_reason: str = "") -> str:

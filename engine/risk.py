@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from typing import Any
 
 from tapedesk.engine.config import RiskConfig
 from tapedesk.engine.events import Decision, RuleResult, Signal, SignalKind
@@ -31,6 +32,10 @@ from tapedesk.engine.risk_rules import (
     DayCounters,
     day_lock_reason,
     gate_reason,
+    margin_verdict,
+    margin_words,
+    minimums_numbers,
+    minimums_problem,
     rule_daily_loss_cap,
     rule_daily_profit_lock,
     rule_exchange_minimums,
@@ -49,12 +54,66 @@ _UNLIMITED = Decimal("Infinity")
 _NO_COSTS = Costs()
 
 __all__ = [
-    "DAY_RULES", "Costs", "DayCounters", "RiskEngine", "Sizing", "UnitLoss", "day_lock_reason",
+    "DAY_RULES", "Costs", "DayCounters", "Refusal", "RiskEngine", "Sizing", "UnitLoss", "day_lock_reason",
     "gate_reason", "position_size", "rule_daily_loss_cap", "rule_daily_profit_lock",
     "rule_exchange_minimums", "rule_margin_available", "rule_max_losses", "rule_max_trades",
     "rule_one_position", "rule_stop_distance", "rule_stop_move", "rule_stop_side", "unit_loss",
     "venue_costs",
 ]
+
+
+class Refusal:
+    """An entry refused by a sizing rule, its Decision (message, numbers, risk amount)
+    made when first read: the same ``_sized_words`` an accepted entry's numbers come from.
+    Its arguments are never changed after ``vet`` made them."""
+
+    __slots__ = ("_dec", "_sized", "rule", "signal")
+    accepted = False
+
+    def __init__(self, sig: Signal, rule: str, sized: tuple) -> None:
+        self.signal = sig
+        self.rule = rule
+        self._sized = sized
+        self._dec: Decision | None = None
+
+    def decision(self) -> Decision:
+        dec = self._dec
+        if dec is None:
+            sized = self._sized
+            text = _sized_words(*sized)
+            dec = self._dec = Decision(self.signal, False, _ZERO, 0, self.rule, text,
+                                       sized[0], sized[1])
+            self._sized = ()
+        return dec
+
+
+def _sized_words(passed: list[str], numbers: dict[str, object], sig: Signal, costs: Costs,
+                 risk: tuple[Decimal, Decimal] | None, qty: Decimal, entry: float | Decimal,
+                 notional: Decimal, capped: bool, max_leverage: int, stop_pct: float,
+                 spec: SymbolSpec, problem: str | None, margin_ok: bool,
+                 need: Decimal | None, available: Decimal) -> str:
+    """An entry's sizing numbers and the two sizing rules' passes into ``numbers`` and
+    ``passed`` (in the order the journal keeps them); the refusing rule's message, or ""."""
+    if risk is None:  # --fixed-qty with a stop: ``entry`` is the Decimal price
+        loss = unit_loss(entry, Decimal(str(sig.stop_loss)), costs)  # type: ignore[arg-type]
+        risk = (qty * loss.total, qty * (loss.fees + loss.slippage))
+    # Item by item, not update(**...): a key the stop band already set keeps its place.
+    numbers["risk_amount"] = risk[0]
+    numbers["risk_costs"] = risk[1]
+    numbers["notional"] = notional
+    numbers["capped_by_leverage"] = capped
+    numbers["max_leverage"] = max_leverage
+    numbers["stop_pct"] = stop_pct
+    numbers.update(minimums_numbers(qty, spec))
+    if problem is not None:
+        return problem
+    passed.append("exchange_minimums")
+    assert need is not None
+    text, more = margin_words(margin_ok, need, available)
+    numbers.update(more)
+    if margin_ok:
+        passed.append("margin_available")
+    return text
 
 
 class RiskEngine:
@@ -77,6 +136,7 @@ class RiskEngine:
         #: symbol -> (spec, fixed_qty, rounded): --fixed-qty rounded once per symbol, not
         #: for every entry (valid while the same spec and fixed_qty objects are asked about).
         self._fixed_rounded: dict[str, tuple[SymbolSpec, Decimal, Decimal]] = {}
+        self._prices: dict[float, Decimal] = {}  # _decimal_price's
         #: False only for research backtests (--no-margin-check), labelled: every entry is
         #: vetted as if the margin available were unlimited (the one margin rule stays, only
         #: its input changes).
@@ -84,7 +144,12 @@ class RiskEngine:
         #: rule -> how many signals it refused (a backtest says how many entries it lost).
         self.refused: dict[str, int] = {}
 
-    def vet(
+    def vet(self, sig: Signal, **where: Any) -> Decision:
+        """The Decision on ``sig`` (see ``_vet`` for ``where``), worded in full."""
+        dec = self.verdict(sig, **where)
+        return dec if type(dec) is Decision else dec.decision()
+
+    def verdict(
         self,
         sig: Signal,
         *,
@@ -96,8 +161,10 @@ class RiskEngine:
         has_pending: bool,
         held_by: str = "",
         reentry_block: str = "",
-    ) -> Decision:
-        """``held_by``: the strategy whose position is open on the symbol ("" if none/unknown);
+    ) -> Decision | Refusal:
+        """``vet``'s verdict: a refusal by a sizing rule comes as a ``Refusal``, its message
+        and numbers made only when read (``Refusal.decision()``: a backtest reads few).
+        ``held_by``: the strategy whose position is open on the symbol ("" if none/unknown);
         ``reentry_block``: why this entry would re-open what the trader just closed by hand
         (engine.position_actions), "" when it would not."""
         if sig.kind is SignalKind.EXIT:
@@ -117,48 +184,44 @@ class RiskEngine:
             return self._refuse(sig, res.rule, res.message, passed, numbers)
         entry: float | Decimal = sig.entry
         capped = False
+        costs = self.costs or _NO_COSTS
         if self.fixed_qty is not None:
             qty = self._fixed_qty_for(spec)
-            entry = px = Decimal(str(sig.entry))  # the same Decimal the minimums check makes
+            entry = px = self._decimal_price(sig.entry)  # the one the minimums check makes
             notional = qty * px
-            lev = max(1, min(cfg.max_leverage, math.ceil(notional / equity))) if equity > 0 else 1
-            if stopless:
-                risk_amount = risk_costs = _ZERO
-            else:
-                loss = unit_loss(px, Decimal(str(sig.stop_loss)), self.costs or _NO_COSTS)
-                risk_amount = qty * loss.total
-                risk_costs = qty * (loss.fees + loss.slippage)
+            # notional <= equity: the ceiling of their ratio is at most 1, so 1x (exactly
+            # what the division gives, without a Decimal division for most entries).
+            lev = (1 if notional <= equity
+                   else max(1, min(cfg.max_leverage, math.ceil(notional / equity)))) \
+                if equity > 0 else 1
+            # None: its risk is worked out when the numbers are read (_sized_words).
+            risk: tuple[Decimal, Decimal] | None = (_ZERO, _ZERO) if stopless else None
         elif stopless:
             return self._refuse(sig, "no_stop_to_size", "an entry without a stop cannot be "
                                 "sized by risk: give --fixed-qty", passed, {})
         else:
-            size = position_size(
-                equity, sig.entry, sig.stop_loss, spec, cfg, self.costs or _NO_COSTS
-            )
+            size = position_size(equity, sig.entry, sig.stop_loss, spec, cfg, costs)
             qty, lev, notional, capped = size.qty, size.leverage, size.notional, \
                 size.capped_by_leverage
-            risk_amount, risk_costs = size.risk_amount, size.fees
-        # Item by item, not update(**...): this runs for every entry (a key the stop band
-        # already set keeps its place, as update would keep it).
-        numbers["risk_amount"] = risk_amount
-        numbers["risk_costs"] = risk_costs
-        numbers["notional"] = notional
-        numbers["capped_by_leverage"] = capped
-        numbers["max_leverage"] = cfg.max_leverage
-        numbers["stop_pct"] = (abs(sig.entry - sig.stop_loss) / sig.entry * 100.0
-                               if not stopless else 0.0)
-        # The two sizing rules, written out (no generator: this runs for every entry); the
-        # margin rule is worked out only once the minimums passed.
-        res = rule_exchange_minimums(qty, entry, spec)
-        if res.passed:
-            numbers.update(res.numbers)
-            passed.append(res.rule)
-            res = rule_margin_available(notional, lev,
-                                        available if self.margin_check else _UNLIMITED)
-        numbers.update(res.numbers)
-        if not res.passed:
-            return self._refuse(sig, res.rule, res.message, passed, numbers)
-        passed.append(res.rule)
+            risk = (size.risk_amount, size.fees)
+        stop_pct = abs(sig.entry - sig.stop_loss) / sig.entry * 100.0 if not stopless else 0.0
+        # The two sizing rules' verdicts now; their messages and numbers (and the risk
+        # amount) only when read: the margin rule is worked out once the minimums passed.
+        problem = minimums_problem(qty, entry, spec)
+        margin_ok = False
+        need = None
+        if not self.margin_check:
+            available = _UNLIMITED
+        if problem is None:
+            margin_ok, need = margin_verdict(notional, lev, available)
+        sized = (passed, numbers, sig, costs, risk, qty, entry, notional, capped,
+                 cfg.max_leverage, stop_pct, spec, problem, margin_ok, need, available)
+        if not margin_ok:
+            rule = "margin_available" if problem is None else "exchange_minimums"
+            refused = self.refused
+            refused[rule] = refused.get(rule, 0) + 1
+            return Refusal(sig, rule, sized)
+        _sized_words(*sized)
         return Decision(sig, True, qty, lev, "accepted", "all rules passed", passed, numbers)
 
     def _refuse(self, sig: Signal, rule: str, text: str, passed: list[str],
@@ -167,6 +230,19 @@ class RiskEngine:
         refused = self.refused
         refused[rule] = refused.get(rule, 0) + 1
         return Decision(sig, False, _ZERO, 0, rule, text, passed, numbers)
+
+    def _decimal_price(self, value: float) -> Decimal:
+        """``Decimal(str(value))``, kept for the prices a strategy signals again and again (a
+        grid's levels). Positive floats only: 0.0 and -0.0 (or 5 and 5.0) are one key but
+        two texts."""
+        if type(value) is float and value > 0.0:
+            kept = self._prices.get(value)
+            if kept is None:
+                if len(self._prices) >= 512:  # bounded (a grid has few levels), whatever a run signals
+                    self._prices.clear()
+                kept = self._prices[value] = Decimal(str(value))
+            return kept
+        return Decimal(str(value))
 
     def _fixed_qty_for(self, spec: SymbolSpec) -> Decimal:
         """``fixed_qty`` rounded to ``spec``'s lot step (one rule: ``spec.round_qty``)."""

@@ -169,23 +169,38 @@ def rule_one_position(has_position: bool, has_pending: bool, symbol: str) -> Rul
 
 
 
+def minimums_problem(qty: Decimal, entry: float | Decimal, spec: SymbolSpec) -> str | None:
+    """The exchange minimums' verdict: what is wrong, or None. ``entry`` as a Decimal
+    already (``vet``'s own): not converted again."""
+    return spec.check_order(qty, entry if type(entry) is Decimal else Decimal(str(entry)))
+
+
+def minimums_numbers(qty: Decimal, spec: SymbolSpec) -> dict[str, object]:
+    return {"qty": str(qty), "min_qty": str(spec.min_qty), "min_notional": str(spec.min_notional)}
+
+
 def rule_exchange_minimums(qty: Decimal, entry: float | Decimal, spec: SymbolSpec) -> RuleResult:
-    """``entry`` as a Decimal already (``vet``'s own): not converted again."""
-    problem = spec.check_order(qty, entry if type(entry) is Decimal else Decimal(str(entry)))
-    return RuleResult(
-        "exchange_minimums",
-        problem is None,
-        problem or "",
-        {"qty": str(qty), "min_qty": str(spec.min_qty), "min_notional": str(spec.min_notional)},
-    )
+    problem = minimums_problem(qty, entry, spec)
+    return RuleResult("exchange_minimums", problem is None, problem or "",
+                      minimums_numbers(qty, spec))
+
+
+# The margin rule in two halves: ``vet`` takes the verdict at once and words a refusal
+# (message and numbers) only when someone reads it (a backtest reads few of them).
+
+
+def margin_verdict(notional: Decimal, leverage: int, available: Decimal) -> tuple[bool, Decimal]:
+    """(enough margin?, the margin the entry needs)."""
+    need = notional / leverage if leverage else notional
+    return need <= available, need
+
+
+def margin_words(ok: bool, need: Decimal, available: Decimal) -> tuple[str, dict[str, object]]:
+    """The margin rule's message and numbers for its verdict ``ok``."""
+    return (f"needs {money(need)} isolated margin, {money(available)} available" if not ok
+            else "", {"need": str(need), "available": str(available)})
 
 
 def rule_margin_available(notional: Decimal, leverage: int, available: Decimal) -> RuleResult:
-    need = notional / leverage if leverage else notional
-    ok = need <= available
-    return RuleResult(
-        "margin_available",
-        ok,
-        f"needs {money(need)} isolated margin, {money(available)} available" if not ok else "",
-        {"need": str(need), "available": str(available)},
-    )
+    ok, need = margin_verdict(notional, leverage, available)
+    return RuleResult("margin_available", ok, *margin_words(ok, need, available))

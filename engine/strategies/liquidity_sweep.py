@@ -25,7 +25,7 @@ from tapedesk.engine.strategies.liquidity.regime import (
     Regime,
     describe,
 )
-from tapedesk.engine.strategies.liquidity.sweep import Sweep, find_sweep, pick_target, place_stop
+from tapedesk.engine.strategies.liquidity.sweep import Sweep, judge_sweep, stop_for, target_for
 from tapedesk.engine.strategies.notes import SkipNotes
 from tapedesk.engine.strategies.wording import pct, price
 from tapedesk.engine.strategy import Strategy, StrategyError, register
@@ -131,19 +131,14 @@ class LiquiditySweep(SkipNotes, Strategy):
         s = sig.side.sign
         if s * (bar.low if s > 0 else bar.high) <= s * sig.stop_loss:
             st.pending = None
-            self._note(bar.ts, bar.symbol, f"{sig.reasons[0]}; stop traded before confirmation")
+            self._note_by(bar.ts, bar.symbol, _after_first, sig, "stop traded before confirmation")
             return None
         close = bar.close
         if s * (close - bar.open) > 0 and s * (close - level) > 0:
             st.pending = None
             dist = s * (close - sig.stop_loss) / close
             if not self._band_min <= dist <= self._band_max:
-                self._note(
-                    bar.ts,
-                    bar.symbol,
-                    f"{sig.reasons[0]}; confirmed at {price(close)} but the stop is then "
-                    f"{pct(dist)} away, outside the band: no trade",
-                )
+                self._note_by(bar.ts, bar.symbol, _outside_band, sig, close, dist)
                 return None
             if s * (sig.take_profit - close) <= 0:
                 return None
@@ -166,16 +161,17 @@ class LiquiditySweep(SkipNotes, Strategy):
             )
         if left <= 1:
             st.pending = None
-            self._note(bar.ts, bar.symbol, f"{sig.reasons[0]}; no 1m confirmation in time")
+            self._note_by(bar.ts, bar.symbol, _after_first, sig, "no 1m confirmation in time")
             return None
         st.pending = (sig, level, left - 1)
         return None
 
     def _judge(self, st: _State, bar: Bar, taken_h: list, taken_l: list) -> Signal | None:
-        sweep, why = find_sweep(bar.high, bar.low, bar.close, taken_h, taken_l, self._max_depth)
+        sweep, why, args = judge_sweep(bar.high, bar.low, bar.close, taken_h, taken_l,
+                                       self._max_depth)
         if sweep is None:
-            if why:
-                self._note(bar.ts, bar.symbol, why)
+            if why is not None:
+                self._note_by(bar.ts, bar.symbol, why, *args)
             return None
         side = sweep.side
         regime = st.regime
@@ -183,31 +179,26 @@ class LiquiditySweep(SkipNotes, Strategy):
             (regime.state == TREND_UP and side is Side.SHORT)
             or (regime.state == TREND_DOWN and side is Side.LONG)
         ):
-            self._note(
-                bar.ts, bar.symbol, f"{sweep.describe()}; {regime.describe()}: not fading it"
-            )
+            self._note_by(bar.ts, bar.symbol, _against_trend, sweep, regime.state, regime.er,
+                          regime.vol_ratio)
             return None
         if regime.vol_ratio > self.params["max_vol_ratio"]:
-            self._note(
-                bar.ts,
-                bar.symbol,
-                f"{sweep.describe()}; volatility {regime.vol_ratio:.1f}× normal: standing aside",
-            )
+            self._note_by(bar.ts, bar.symbol, _too_volatile, sweep, regime.vol_ratio)
             return None
         ctx = self.ctx
         if ctx is not None and ctx.position(bar.symbol) is not None:
-            self._note(bar.ts, bar.symbol, f"{sweep.describe()}; already in a position")
+            self._note_by(bar.ts, bar.symbol, _after_sweep, sweep, "already in a position")
             return None
         entry = bar.close
         body_edge = min(bar.open, entry) if side is Side.LONG else max(bar.open, entry)
-        stop, stop_text = place_stop(
+        stop, stop_word, stop_args = stop_for(
             side, entry, sweep.extreme, body_edge, self._band_min, self._band_max, self._buffer
         )
         if stop is None:
-            self._note(bar.ts, bar.symbol, f"{sweep.describe()}; {stop_text}")
+            self._note_by(bar.ts, bar.symbol, _stop_refused, sweep, stop_word, stop_args)
             return None
         opposite = st.map.highs if side is Side.LONG else st.map.lows
-        tp, tp_text = pick_target(
+        tp, tp_word, tp_args = target_for(
             side, entry, stop, opposite, self.params["target_r"], self.params["min_target_r"]
         )
         st.cooldown = self.params["cooldown_bars"]
@@ -225,13 +216,44 @@ class LiquiditySweep(SkipNotes, Strategy):
             stop_loss=stop,
             take_profit=tp,
             confidence=confidence,
-            reasons=Reasons(_reasons, sweep, regime.state, regime.er, regime.vol_ratio, stop_text,
-                            tp_text),
+            reasons=Reasons(_reasons, sweep, regime.state, regime.er, regime.vol_ratio,
+                            stop_word, stop_args, tp_word, tp_args),
         )
 
 
-def _reasons(sweep: Sweep, state: str, er: float, vol_ratio: float, stop_text: str,
-             tp_text: str) -> list[str]:
+def _reasons(sweep: Sweep, state: str, er: float, vol_ratio: float, stop_word: Any,
+             stop_args: tuple, tp_word: Any, tp_args: tuple) -> list[str]:
     """A sweep's reasons, worded when read (engine/reasons.py). ``sweep`` holds the pools
     it took, out of the map for good: nothing changes them after the signal."""
-    return [sweep.describe(), describe(state, er, vol_ratio), stop_text, tp_text]
+    return [sweep.describe(), describe(state, er, vol_ratio), stop_word(*stop_args),
+            tp_word(*tp_args)]
+
+
+# Skip notes, worded when read (engine/strategies/notes.py). A signal's reasons are worded
+# from values taken when it was made (engine/reasons.py), a sweep's pools are out of the map
+# for good, and the regime is passed as its numbers: nothing here reads live state.
+
+
+def _after_first(sig: Signal, tail: str) -> str:
+    return f"{sig.reasons[0]}; {tail}"
+
+
+def _outside_band(sig: Signal, close: float, dist: float) -> str:
+    return (f"{sig.reasons[0]}; confirmed at {price(close)} but the stop is then "
+            f"{pct(dist)} away, outside the band: no trade")
+
+
+def _after_sweep(sweep: Sweep, tail: str) -> str:
+    return f"{sweep.describe()}; {tail}"
+
+
+def _too_volatile(sweep: Sweep, vol_ratio: float) -> str:
+    return f"{sweep.describe()}; volatility {vol_ratio:.1f}× normal: standing aside"
+
+
+def _against_trend(sweep: Sweep, state: str, er: float, vol_ratio: float) -> str:
+    return f"{sweep.describe()}; {describe(state, er, vol_ratio)}: not fading it"
+
+
+def _stop_refused(sweep: Sweep, word: Any, args: tuple) -> str:
+    return f"{sweep.describe()}; {word(*args)}"

@@ -7,6 +7,8 @@ break (no trade); a wick too deep is a real move that happened to come back (no 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tapedesk.engine.events import Side
 from tapedesk.engine.strategies.liquidity.pools import Pool
 from tapedesk.engine.strategies.wording import pct, price
@@ -72,34 +74,50 @@ def find_sweep(
     max_depth: float,
 ) -> tuple[Sweep | None, str]:
     """Judge a bar that traded through pools. Returns (sweep, "") or (None, why not)."""
+    sweep, word, args = judge_sweep(high, low, close, taken_highs, taken_lows, max_depth)
+    return sweep, word(*args) if word is not None else ""
+
+
+def judge_sweep(
+    high: float,
+    low: float,
+    close: float,
+    taken_highs: list[Pool],
+    taken_lows: list[Pool],
+    max_depth: float,
+) -> tuple[Sweep | None, Callable[..., str] | None, tuple]:
+    """``find_sweep`` with its why-not kept as (word, args), worded when read (a skip
+    note: a backtest reads few). The pools are out of the map for good: never changed."""
     if taken_highs and taken_lows:
-        return None, (
-            f"Bar ran both sides (high {price(high)}, low {price(low)}): no clean sweep to fade"
-        )
+        return None, _both_sides, (high, low)
     if taken_lows:
         outer = min(taken_lows, key=_rank)
         if close <= outer.price:
-            return None, (
-                f"Closed {price(close)} below {outer.label} {price(outer.price)}: "
-                "a break, not a sweep"
-            )
+            return None, _a_break, (close, "below", outer)
         sweep = Sweep(Side.LONG, taken_lows, outer.price, low)
     elif taken_highs:
         outer = min(taken_highs, key=_rank)
         if close >= outer.price:
-            return None, (
-                f"Closed {price(close)} above {outer.label} {price(outer.price)}: "
-                "a break, not a sweep"
-            )
+            return None, _a_break, (close, "above", outer)
         sweep = Sweep(Side.SHORT, taken_highs, outer.price, high)
     else:
-        return None, ""
+        return None, None, ()
     if sweep.depth > max_depth:
-        return None, (
-            f"{sweep.describe()}, but {pct(sweep.depth)} deep (over {pct(max_depth)}): "
-            "a real move that came back, not a stop run"
-        )
-    return sweep, ""
+        return None, _too_deep, (sweep, max_depth)
+    return sweep, None, ()
+
+
+def _both_sides(high: float, low: float) -> str:
+    return f"Bar ran both sides (high {price(high)}, low {price(low)}): no clean sweep to fade"
+
+
+def _a_break(close: float, where: str, outer: Pool) -> str:
+    return f"Closed {price(close)} {where} {outer.label} {price(outer.price)}: a break, not a sweep"
+
+
+def _too_deep(sweep: Sweep, max_depth: float) -> str:
+    return (f"{sweep.describe()}, but {pct(sweep.depth)} deep (over {pct(max_depth)}): "
+            "a real move that came back, not a stop run")
 
 
 def place_stop(
@@ -116,30 +134,59 @@ def place_stop(
     ``body_edge`` is the candle body's end the wick hangs from (min(open, close) for a
     long). Returns (stop, sentence) or (None, why there is no trade).
     """
+    stop, word, args = stop_for(side, entry, extreme, body_edge, band_min, band_max, buffer)
+    return stop, word(*args)
+
+
+def stop_for(
+    side: Side,
+    entry: float,
+    extreme: float,
+    body_edge: float,
+    band_min: float,
+    band_max: float,
+    buffer: float,
+) -> tuple[float | None, Callable[..., str], tuple]:
+    """``place_stop`` with its sentence kept as (word, args), worded when read (a no-trade
+    one is a skip note: a backtest reads few)."""
     s = side.sign
     mid = (extreme + body_edge) / 2.0
     d_mid = s * (entry - mid) / entry
     if band_min <= d_mid <= band_max:
-        return mid, f"stop at wick midpoint {price(mid)} ({pct(d_mid)})"
+        return mid, _at_midpoint, (mid, d_mid)
     if d_mid > band_max:
-        return None, (
-            f"wick midpoint {price(mid)} is {pct(d_mid)} away, beyond the {pct(band_max)} cap: "
-            "no trade"
-        )
+        return None, _beyond_cap, (mid, d_mid, band_max)
     beyond = extreme * (1.0 - s * buffer)
     d_beyond = s * (entry - beyond) / entry
     word = "low" if side is Side.LONG else "high"
     if band_min <= d_beyond <= band_max:
-        return beyond, f"stop beyond the sweep {word} at {price(beyond)} ({pct(d_beyond)})"
+        return beyond, _beyond_wick, (word, beyond, d_beyond)
     if d_beyond < band_min:
         stop = entry * (1.0 - s * band_min)
-        return stop, (
-            f"stop widened to the {pct(band_min)} floor at {price(stop)}, beyond the sweep {word}"
-        )
+        return stop, _widened, (band_min, stop, word)
     stop = entry * (1.0 - s * band_max)
-    return stop, (
-        f"stop at the {pct(band_max)} cap {price(stop)}, past the wick midpoint {price(mid)}"
-    )
+    return stop, _at_cap, (band_max, stop, mid)
+
+
+def _at_midpoint(mid: float, d_mid: float) -> str:
+    return f"stop at wick midpoint {price(mid)} ({pct(d_mid)})"
+
+
+def _beyond_cap(mid: float, d_mid: float, band_max: float) -> str:
+    return (f"wick midpoint {price(mid)} is {pct(d_mid)} away, beyond the {pct(band_max)} cap: "
+            "no trade")
+
+
+def _beyond_wick(word: str, beyond: float, d_beyond: float) -> str:
+    return f"stop beyond the sweep {word} at {price(beyond)} ({pct(d_beyond)})"
+
+
+def _widened(band_min: float, stop: float, word: str) -> str:
+    return f"stop widened to the {pct(band_min)} floor at {price(stop)}, beyond the sweep {word}"
+
+
+def _at_cap(band_max: float, stop: float, mid: float) -> str:
+    return f"stop at the {pct(band_max)} cap {price(stop)}, past the wick midpoint {price(mid)}"
 
 
 def pick_target(
@@ -151,6 +198,20 @@ def pick_target(
     min_r: float,
 ) -> tuple[float, str]:
     """Target the nearest opposite pool at least ``min_r`` R away, else ``r_multiple`` R."""
+    tp, word, args = target_for(side, entry, stop, opposite, r_multiple, min_r)
+    return tp, word(*args)
+
+
+def target_for(
+    side: Side,
+    entry: float,
+    stop: float,
+    opposite: list[Pool],
+    r_multiple: float,
+    min_r: float,
+) -> tuple[float, Callable[..., str], tuple]:
+    """``pick_target`` with its sentence kept as (word, args), worded when read (a signal's
+    reasons: engine/reasons.py). ``best``'s label is read now: the pool stays in the map."""
     s = side.sign
     risk = abs(entry - stop)
     best: Pool | None = None
@@ -164,6 +225,14 @@ def pick_target(
             best = p
     if best is not None and risk > 0:
         r = s * (best.price - entry) / risk
-        return best.price, f"target {best.label} {price(best.price)} ({r:.1f}R)"
+        return best.price, _to_pool, (best.label, best.price, r)
     tp = entry + s * r_multiple * risk
-    return tp, f"target {r_multiple:g}R at {price(tp)} (no opposite pool ≥ {min_r:g}R)"
+    return tp, _by_r, (r_multiple, tp, min_r)
+
+
+def _to_pool(label: str, tp: float, r: float) -> str:
+    return f"target {label} {price(tp)} ({r:.1f}R)"
+
+
+def _by_r(r_multiple: float, tp: float, min_r: float) -> str:
+    return f"target {r_multiple:g}R at {price(tp)} (no opposite pool ≥ {min_r:g}R)"
