@@ -56,7 +56,7 @@ from tapedesk.engine.symbols import SymbolSpec
 _ACKS = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 _FILLED = OrderStatus.FILLED
 _ENTRY = OrderRole.ENTRY
-_TARGET = OrderRole.TAKE_PROFIT
+_STOP = OrderRole.STOP
 _MARKET = OrderType.MARKET
 _EXIT_REASON = {OrderRole.STOP: "stop-loss", OrderRole.TAKE_PROFIT: "take-profit",
                 OrderRole.EXIT: "strategy exit", OrderRole.FLATTEN: "emergency stop",
@@ -266,9 +266,10 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
             self._say_final(intent, up)
             if self.book.get(sym) is not None and not cancelled_by_us:
                 self._retry_later(sym, role, up.reason)
-        if role is not _TARGET and role not in CLOSING:
-            # What _recheck reads (position, plan, acknowledged stops) a target's or a
-            # close's final report leaves as it was: only an entry's or a stop's can matter.
+        if role is _STOP:
+            # Of what _recheck reads (position, plan's prices, acknowledged stops) a final
+            # report changes only the stops: positions change by fills (after_fill
+            # rechecks), a plan's prices only while flat (one position per symbol).
             self._recheck(sym)
 
     def after_fill(self, fill: Fill, effect: FillEffect) -> None:
