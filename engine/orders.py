@@ -267,9 +267,9 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
             if self.book.get(sym) is not None and not cancelled_by_us:
                 self._retry_later(sym, role, up.reason)
         if role is _STOP:
-            # Of what _recheck reads (position, plan's prices, acknowledged stops) a final
-            # report changes only the stops: positions change by fills (after_fill
-            # rechecks), a plan's prices only while flat (one position per symbol).
+            # Of what _recheck reads (position, plan, acknowledged stops) only a stop's final
+            # report changes anything: positions change by fills (after_fill rechecks), a
+            # plan by a new entry while flat (one position per symbol) or a stop sent.
             self._recheck(sym)
 
     def after_fill(self, fill: Fill, effect: FillEffect) -> None:
