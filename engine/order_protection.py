@@ -159,7 +159,8 @@ class OrderProtection:
                 want = None if plan is None else plan.stop if role is _STOP else plan.target
                 if want is not None and want != intent.stop_price:
                     self.protect(sym)
-        self._recheck(sym)
+        if role is _STOP:  # _recheck counts stops only: a target's acknowledgement changes
+            self._recheck(sym)  # nothing it reads (its own sends and cancels recheck themselves)
 
     def move_stop(self, symbol: str, price: Decimal) -> None:
         """Amend the stop to ``price`` (already vetted and rounded): the plan takes the new

@@ -56,6 +56,7 @@ from tapedesk.engine.symbols import SymbolSpec
 _ACKS = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 _FILLED = OrderStatus.FILLED
 _ENTRY = OrderRole.ENTRY
+_STOP = OrderRole.STOP
 _MARKET = OrderType.MARKET
 _EXIT_REASON = {OrderRole.STOP: "stop-loss", OrderRole.TAKE_PROFIT: "take-profit",
                 OrderRole.EXIT: "strategy exit", OrderRole.FLATTEN: "emergency stop",
@@ -265,24 +266,33 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
             self._say_final(intent, up)
             if self.book.get(sym) is not None and not cancelled_by_us:
                 self._retry_later(sym, role, up.reason)
-        self._recheck(sym)
+        if role is _STOP:
+            # Of what _recheck reads (position, plan, acknowledged stops) only a stop's final
+            # report changes anything: positions change by fills (after_fill rechecks), a
+            # plan by a new entry while flat (one position per symbol) or a stop sent.
+            self._recheck(sym)
 
     def after_fill(self, fill: Fill, effect: FillEffect) -> None:
         """Keep the whole quantity covered; tidy up when the position went flat."""
         sym = fill.symbol
         if effect.closed is not None:
             self.cancel_protection(sym)
+            ended = False  # a retry or a flattening of sym: only then can next_due move
             if self.retries:
                 for key in [k for k in self.retries if k[0] == sym]:
                     del self.retries[key]
+                    ended = True
             if self.attempts:
                 for key in [k for k in self.attempts if k[0] == sym]:
                     del self.attempts[key]
-            self.flattening.discard(sym)
+            if sym in self.flattening:
+                self.flattening.discard(sym)
+                ended = True
             plan = self.plans.get(sym)
             if plan is not None and not plan.entry_id:
                 del self.plans[sym]
-            self._schedule()  # retries or a flattening may have ended
+            if ended:
+                self._schedule()
         pos = self.book.get(sym)
         if pos is not None and fill.role is OrderRole.ENTRY:
             plan = self.plans.get(sym)

@@ -45,6 +45,14 @@ def _fresh(orders) -> None:
                  if i.role is OrderRole.STOP and i.client_id in orders.acked]
         assert orders.covered(sym) == max(acked, default=Decimal(0))
     assert orders.next_due == _due(orders)
+    # The grace is never stale either: the owner rechecks cover only after what can change it
+    # (a fill, a stop's report), so a recheck now must find nothing new.
+    since, due = dict(orders.unprotected_since), orders.next_due
+    stops = {s: p.stop_loss for s, p in orders.book.positions.items()}
+    for sym in set(orders.book.positions) | set(since):
+        orders._recheck(sym)
+    assert orders.unprotected_since == since and orders.next_due == due
+    assert {s: p.stop_loss for s, p in orders.book.positions.items()} == stops
 
 
 def checked(eng) -> list[int]:
