@@ -29,26 +29,30 @@ class WallClock(Clock):
 
 
 class EventClock(Clock):
-    """Time is the latest event time seen: replays and backtests."""
+    """Time is the latest event time seen: replays and backtests.
 
-    __slots__ = ("_now",)
+    ``now_ms`` is public because ``Engine.process`` applies ``observe`` inline (the same
+    comparison): a method call per event was ~1.4 % of a backtest's instructions.
+    """
+
+    __slots__ = ("now_ms",)
 
     def __init__(self, start: int = 0) -> None:
-        self._now = start
+        self.now_ms = start
 
     def now(self) -> int:
-        return self._now
+        return self.now_ms
 
     def observe(self, ts: int) -> None:
-        if ts > self._now:
-            self._now = ts
+        if ts > self.now_ms:
+            self.now_ms = ts
 
 
 class FixedClock(EventClock):
     """A clock a test sets by hand."""
 
     def set(self, ts: int) -> None:
-        self._now = ts
+        self.now_ms = ts
 
 
 def day_start(ts: int, roll_hour_utc: int = 0) -> int:
