@@ -179,8 +179,11 @@ class OrderProtection:
         pos = self.book.get(sym)
         if pos is None or self.halting:
             return
-        standing = [i for i in self.protection(sym) if i.role is intent.role]
-        if standing:  # another order of this role still stands or is on its way
+        # Another order of this role still stands or is on its way (one being cancelled by
+        # the desk does not: its CANCELED may just be late, as on Binance).
+        standing = [i for i in self.protection(sym)
+                    if i.role is intent.role and i.client_id not in self._cancelling]
+        if standing:
             plan = self.plans.get(sym)
             if intent.role is OrderRole.STOP and plan is not None and plan.stop == intent.stop_price:
                 # A moved stop the venue refused: the old one keeps protecting, as it says.

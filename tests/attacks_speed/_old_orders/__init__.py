@@ -1,2 +1,3 @@
-"""The order owner at aca4519 (before protect-lean), verbatim but for one import: the
-differential reference for test_attack_protect_lean."""
+"""The order owner at aca4519 (before protect-lean), verbatim but for one import and the
+same fix as test_attack_stop_dropped_mid_replace: the reference for the protect-lean
+differential (so it compares only what protect-lean changed)."""

@@ -178,7 +178,8 @@ class OrderProtection:
         pos = self.book.get(sym)
         if pos is None or self.halting:
             return
-        standing = [i for i in self.protection(sym) if i.role is intent.role]
+        standing = [i for i in self.protection(sym)  # the fix of
+                    if i.role is intent.role and i.client_id not in self._cancelling]  # review-final
         if standing:  # another order of this role still stands or is on its way
             plan = self.plans.get(sym)
             if intent.role is OrderRole.STOP and plan is not None and plan.stop == intent.stop_price:
