@@ -385,18 +385,6 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
         self._handlers = self.roster.rebuild(self)
         self._bar_handlers = self._handlers.get(_BAR)  # bars are most events: no lookup
 
-    def _drain_notes(self, strat: Strategy) -> None:
-        take = getattr(strat, "drain_note_words", None)
-        if take is None:  # a strategy's own notes, worded already
-            for _ts, symbol, text in strat.drain_notes():  # type: ignore[attr-defined]
-                self.explain(ExplanationKind.REFUSED, text, strategy=strat.name, symbol=symbol,
-                             rule="strategy", position_id="")
-            return
-        # Worded when read (engine/strategies/notes.py): a backtest reads the last few.
-        name = strat.name
-        for _ts, symbol, word, args in take():
-            self._explain_by(ExplanationKind.REFUSED, word, args, name, symbol, "strategy", "")
-
     # -- journal commit --------------------------------------------------------------------
 
     async def commit(self, force: bool = False) -> None:

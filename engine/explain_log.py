@@ -18,7 +18,8 @@ from tapedesk.engine.journal import explanation_record
 
 
 class ExplainLog:
-    """``explain`` and its lazy twin ``_explain_by``; mixed into ``Engine``."""
+    """``explain`` and its lazy twin ``_explain_by`` (and a strategy's skip notes through them);
+    mixed into ``Engine``."""
 
     # Provided by Engine.
     clock: Any
@@ -73,3 +74,15 @@ class ExplainLog:
                  for e in recent]
         recent.clear()
         recent.extend(lines)
+
+    def _drain_notes(self, strat: Any) -> None:
+        take = getattr(strat, "drain_note_words", None)
+        if take is None:  # a strategy's own notes, worded already
+            for _ts, symbol, text in strat.drain_notes():  # type: ignore[attr-defined]
+                self.explain(ExplanationKind.REFUSED, text, strategy=strat.name, symbol=symbol,
+                             rule="strategy", position_id="")
+            return
+        # Worded when read (engine/strategies/notes.py): a backtest reads the last few.
+        name = strat.name
+        for _ts, symbol, word, args in take():
+            self._explain_by(ExplanationKind.REFUSED, word, args, name, symbol, "strategy", "")
