@@ -67,15 +67,17 @@ def trade_record(t: RoundTrip) -> Record:
     )
 
 
-def row_to_trade(r: tuple[Any, ...]) -> RoundTrip:
+def row_to_trade(r: tuple[Any, ...] | list[str]) -> RoundTrip:
+    """A trade from its 16 fields in ``RoundTrip`` order: a journal row, or a TradeLog
+    line's texts (engine/trade_log.py), whose times and id are text."""
     return RoundTrip(
         symbol=r[0],
         side=Side(r[1]),
         qty=Decimal(r[2]),
         entry_price=Decimal(r[3]),
         exit_price=Decimal(r[4]),
-        entry_ts=r[5],
-        exit_ts=r[6],
+        entry_ts=int(r[5]),
+        exit_ts=int(r[6]),
         gross_pnl=Decimal(r[7]),
         fees=Decimal(r[8]),
         funding=Decimal(r[9]),

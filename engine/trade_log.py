@@ -24,6 +24,7 @@ from typing import overload
 
 from tapedesk.engine.equity_history import EquityHistory
 from tapedesk.engine.events import RoundTrip, Side
+from tapedesk.engine.journal_rows import row_to_trade
 
 BLOCK = 1024  # trades per compressed block: ~150 KiB of text, a fraction of a ms to pack
 _UNIT, _REC = "\x1f", "\x1e"  # field and line separators (ASCII unit / record separator)
@@ -31,7 +32,6 @@ _FIELDS = 16
 # A lone surrogate (a plugin's name or reason) is text to Python and to json.dumps: kept.
 _CODEC = ("utf-8", "surrogatepass")
 _NAN = float("nan")
-_D = Decimal
 
 
 def _record(t: RoundTrip) -> str | None:
@@ -51,10 +51,7 @@ def _record(t: RoundTrip) -> str | None:
 
 
 def _trip(rec: str) -> RoundTrip:
-    p = rec.split(_UNIT)
-    return RoundTrip(p[0], Side(p[1]), _D(p[2]), _D(p[3]), _D(p[4]), int(p[5]), int(p[6]),
-                     _D(p[7]), _D(p[8]), _D(p[9]), _D(p[10]), p[11], p[12], _D(p[13]),
-                     int(p[14]), p[15])
+    return row_to_trade(rec.split(_UNIT))
 
 
 class TradeColumns:
