@@ -41,10 +41,14 @@ class EquityHistory:
         return history
 
     def append(self, point: tuple[int, float]) -> None:
-        ts, eq = point
-        self._ts.append(int(ts))
-        self._eq.append(float(eq))
-        if len(self._ts) > self.cap:
+        self.add(point[0], float(point[1]))
+
+    def add(self, ts: int, eq: float) -> None:
+        """``append((ts, eq))`` without the tuple: the engine samples on every fill."""
+        times = self._ts
+        times.append(int(ts))
+        self._eq.append(eq)
+        if len(times) > self.cap:
             self._thin()
 
     def _thin(self) -> None:

@@ -149,8 +149,9 @@ class FillSide:
         if name:
             mark(name, bar, True)  # ``held`` is its own open position
         gone = closed.strategy if closed is not None else ""
-        if gone and gone != name:
-            mark(gone, bar, any(p.strategy == gone for p in positions.values()))
+        if gone and gone != name:  # flat (the usual close) needs no look at the others
+            mark(gone, bar, bool(positions) and any(p.strategy == gone
+                                                    for p in positions.values()))
 
     def _close_trade(self, pos: Position, fill: Fill, reason: str) -> None:
         trip = self.portfolio.close(pos, fill, reason,
@@ -178,6 +179,6 @@ class FillSide:
     def _sample_equity(self, ts: int) -> None:
         eq = float(self.equity())
         self._last_sample = ts
-        self.equity_samples.append((ts, eq))
+        self.equity_samples.add(ts, eq)
         if self.journal is not None:
             self._pending.append(("INSERT INTO equity (ts, equity) VALUES (?, ?)", (ts, eq)))

@@ -26,11 +26,22 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from tapedesk.engine.events import ExplanationKind, OrderIntent, OrderRole, OrderType, OrderUpdate
+from tapedesk.engine.events import (
+    ExplanationKind,
+    OrderIntent,
+    OrderRole,
+    OrderType,
+    OrderUpdate,
+    Side,
+)
 from tapedesk.engine.order_timers import PROTECTIVE
 
 _STOP = OrderRole.STOP
 _ROLES = (OrderRole.STOP, OrderRole.TAKE_PROFIT)  # the order protect places them in
+_TYPES = {OrderRole.STOP: OrderType.STOP_MARKET, OrderRole.TAKE_PROFIT: OrderType.TAKE_PROFIT_MARKET}
+#: The order side that closes a position of each side: ``Side.opposite.order_side`` read
+#: once (two properties and two enum lookups per order otherwise).
+CLOSES = {side: side.opposite.order_side for side in Side}
 _ZERO = Decimal(0)
 _NONE: dict[str, OrderIntent] = {}  # read-only stand-in for a symbol without protection
 
@@ -128,10 +139,8 @@ class OrderProtection:
                                        or (i.qty == pos.qty and i.stop_price == price)):
                     break  # one in flight (its acknowledgement re-checks), or already right
             else:
-                typ = OrderType.STOP_MARKET if role is _STOP else OrderType.TAKE_PROFIT_MARKET
-                self.submit(self.intent(symbol, pos.side.opposite.order_side, typ, pos.qty,
-                                        role, stop=price, reduce_only=True,
-                                        strategy=plan.strategy))
+                self.submit(self.intent(symbol, CLOSES[pos.side], _TYPES[role], pos.qty, role,
+                                        stop=price, reduce_only=True, strategy=plan.strategy))
 
     def _protective_acked(self, intent: OrderIntent) -> None:
         sym, role = intent.symbol, intent.role
@@ -139,7 +148,7 @@ class OrderProtection:
         if self.attempts:
             self.attempts.pop((sym, role), None)
         if pos is not None:
-            if role is OrderRole.STOP:
+            if role is _STOP:
                 pos.stop_loss = intent.stop_price
             else:
                 pos.take_profit = intent.stop_price

@@ -46,18 +46,24 @@ from tapedesk.engine.events import (
     Signal,
 )
 from tapedesk.engine.journal import Record
-from tapedesk.engine.order_protection import OrderProtection
+from tapedesk.engine.order_protection import CLOSES, OrderProtection
 from tapedesk.engine.order_restart import OrderRestart, text_or_none
 from tapedesk.engine.order_timers import CLOSING, NEVER, PROTECTIVE, WHAT, OrderTimers
 from tapedesk.engine.positions import FillEffect, PositionBook
 from tapedesk.engine.risk import Costs, unit_loss
 from tapedesk.engine.symbols import SymbolSpec
 
+# Members read as module constants on the hot paths: ``OrderStatus.NEW`` inside a function
+# is a lookup through the enum metaclass's ``__getattr__`` hook (~100 ns each).
 _ACKS = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
-_FILLED = OrderStatus.FILLED
+_NEW, _FILLED = OrderStatus.NEW, OrderStatus.FILLED
+_UNKNOWN, _CANCELED = OrderStatus.UNKNOWN, OrderStatus.CANCELED
 _ENTRY = OrderRole.ENTRY
 _STOP = OrderRole.STOP
 _MARKET = OrderType.MARKET
+_LONG = Side.LONG
+#: The order side that opens a position of each side (``Side.order_side``, read once).
+OPENS = {side: side.order_side for side in Side}
 _EXIT_REASON = {OrderRole.STOP: "stop-loss", OrderRole.TAKE_PROFIT: "take-profit",
                 OrderRole.EXIT: "strategy exit", OrderRole.FLATTEN: "emergency stop",
                 OrderRole.LIQUIDATION: "liquidation", OrderRole.ENTRY: "reversed"}
@@ -137,9 +143,7 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
 
     def plan_for(self, fill: Fill) -> Plan | None:
         plan = self.plans.get(fill.symbol)
-        if plan is not None and fill.role is OrderRole.ENTRY and (
-            plan.side.order_side == fill.side
-        ):
+        if plan is not None and fill.role is _ENTRY and OPENS[plan.side] == fill.side:
             return plan
         return None
 
@@ -186,12 +190,12 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
         """Send the entry; remember the stop and target that will protect whatever fills."""
         symbol, side, strategy = sig.symbol, sig.side, sig.strategy
         spec = self.spec(symbol)
-        long = side is Side.LONG
+        long = side is _LONG
         # Round the stop and the target toward entry: never more risk than was vetted.
         stop = spec.round_price(sig.stop_loss, "up" if long else "down")
         target = (spec.round_price(sig.take_profit, "down" if long else "up")
                   if sig.take_profit else None)
-        intent = self.intent(symbol, side.order_side, _MARKET, dec.qty, _ENTRY,
+        intent = self.intent(symbol, OPENS[side], _MARKET, dec.qty, _ENTRY,
                              strategy=strategy, client_id=client_id)
         self.plans[symbol] = Plan(symbol, side, stop, target, strategy, dec.leverage,
                                   intent.client_id, False, stop)
@@ -200,14 +204,16 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
     def close(self, pos: Position, role: OrderRole, reason: str) -> None:
         """The reduce-only market order that closes ``pos``; ``reason`` labels the trade."""
         self.exit_reason[pos.symbol] = reason
-        self.submit(self.intent(pos.symbol, pos.side.opposite.order_side, OrderType.MARKET,
-                                pos.qty, role, reduce_only=True, strategy=pos.strategy))
+        self.submit(self.intent(pos.symbol, CLOSES[pos.side], _MARKET, pos.qty, role,
+                                reduce_only=True, strategy=pos.strategy))
 
     def closing(self, symbol: str) -> str:
         """The client id of a close (exit or flatten) already working on ``symbol``, or "":
         while one works no second is sent, whoever asks (strategy, trader, retry)."""
-        return next((i.client_id for i in self.open.values()
-                     if i.symbol == symbol and i.role in CLOSING), "")
+        for i in self.open.values():  # asked on every signal: a loop, not a generator
+            if i.symbol == symbol and i.role in CLOSING:
+                return i.client_id
+        return ""
 
     def cancel(self, intent: OrderIntent) -> None:
         self._cancelling.add(intent.client_id)
@@ -230,11 +236,11 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
                 plan = self.plans.get(sym)
                 if plan is not None:
                     plan.entry_unknown = False
-            elif status is OrderStatus.NEW and role in PROTECTIVE:
+            elif status is _NEW and role in PROTECTIVE:
                 self._protective_acked(intent)
             return
         plan = self.plans.get(sym)
-        if status is OrderStatus.UNKNOWN:
+        if status is _UNKNOWN:
             if role is _ENTRY and plan is not None and not plan.entry_unknown:
                 plan.entry_unknown = True
                 self.explain(ExplanationKind.ERROR,
@@ -260,7 +266,7 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
             if self.attempts and (role in CLOSING or role in PROTECTIVE):
                 self.attempts.pop((sym, role), None)
         elif role in PROTECTIVE:
-            if not (cancelled_by_us and status is OrderStatus.CANCELED):
+            if not (cancelled_by_us and status is _CANCELED):
                 self._protective_failed(intent, up)
         elif role in CLOSING:
             self._say_final(intent, up)
@@ -293,8 +299,8 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
                 del self.plans[sym]
             if ended:
                 self._schedule()
-        pos = self.book.get(sym)
-        if pos is not None and fill.role is OrderRole.ENTRY:
+        pos = self.book.positions.get(sym)
+        if pos is not None and fill.role is _ENTRY:
             plan = self.plans.get(sym)
             if plan is not None and plan.side is pos.side:
                 pos.strategy = plan.strategy
@@ -314,8 +320,9 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
         self._recheck(sym)
 
     def reason_for(self, fill: Fill) -> str:
-        reason = _EXIT_REASON.get(fill.role, str(fill.role))
-        if fill.role in CLOSING:
+        role = fill.role
+        reason = _EXIT_REASON.get(role) or str(role)  # every role has a label: str() spared
+        if role in CLOSING:
             return self.exit_reason.pop(fill.symbol, reason)
         return reason
 

@@ -31,10 +31,11 @@ _OPEN_BAND, _ANY_PRICE = (-_INF, _INF), (_INF, -_INF)
 class _Resting:
     """An accepted order waiting for its trigger or fill (trigger as float, precomputed)."""
 
-    __slots__ = ("active_ts", "falls", "intent", "rank", "trig")
+    __slots__ = ("active_ts", "falls", "intent", "rank", "symbol", "trig")
 
     def __init__(self, intent: OrderIntent, active_ts: int) -> None:
         self.intent = intent
+        self.symbol = intent.symbol
         self.active_ts = active_ts
         self.trig = float(intent.stop_price or intent.price or 0)
         # True when it fills on a falling price (long stop, short take-profit, buy limit).
@@ -51,6 +52,7 @@ class PaperTriggers:
     _order_version: int
     _bands: dict[str, tuple[float, float]]
     _sorted_cache: tuple[Any, list[_Resting]]
+    _liq_float: tuple[Decimal | None, float]
 
     if TYPE_CHECKING:  # the venue's own: what a reached order does to the books
 
@@ -67,9 +69,9 @@ class PaperTriggers:
         strictly inside touch nothing. Conservative: orders not yet active count too."""
         lo, hi = -_INF, _INF
         for resting in self.orders.values():
-            if resting.intent.symbol != sym:
+            if resting.symbol != sym:
                 continue
-            if resting.intent.type is _MARKET:
+            if resting.rank == 0:  # a market order: it fills on the next event, at any price
                 lo, hi = _ANY_PRICE
                 break
             trig = resting.trig
@@ -80,7 +82,9 @@ class PaperTriggers:
                 hi = trig
         pos = self.book.positions.get(sym)
         if pos is not None and pos.liquidation_price and self.liquidates:
-            lp = float(pos.liquidation_price)
+            seen, lp = self._liq_float  # float(level), converted once per level (below)
+            if seen is not pos.liquidation_price:
+                lp = self._liq_level(pos.liquidation_price)
             if pos.side is _LONG:
                 lo = max(lo, lp)
             else:
@@ -116,7 +120,7 @@ class PaperTriggers:
             # A stop placed after an entry filled at this bar's open is live for the rest of
             # the bar; the bar cannot say whether its low came before or after, so assume
             # after (the worse case). Take-profits placed mid-bar wait for the next bar.
-            for resting in [r for r in orders.values() if r.intent.symbol == sym]:
+            for resting in [r for r in orders.values() if r.symbol == sym]:
                 intent = resting.intent
                 hit = (low <= resting.trig) if resting.falls else (high >= resting.trig)
                 if intent.type is _STOP and intent.ts >= bar.open_ts and hit:
@@ -158,7 +162,16 @@ class PaperTriggers:
         key = (sym, len(self.orders), self._order_version)
         if self._sorted_cache[0] == key:
             return self._sorted_cache[1]
-        mine = [r for r in self.orders.values() if r.intent.symbol == sym]
-        mine.sort(key=_by_rank)
+        mine = [r for r in self.orders.values() if r.symbol == sym]
+        if len(mine) > 1:
+            mine.sort(key=_by_rank)
         self._sorted_cache = (key, mine)
         return mine
+
+    def _liq_level(self, lp: Decimal) -> float:
+        """``float(lp)``, kept with ``lp`` in ``_liq_float``: the band and every bar that
+        reaches it ask again, and a level changes only with a fill (a new Decimal object;
+        identity, not ==, so a level is never mistaken for another)."""
+        level = float(lp)
+        self._liq_float = (lp, level)
+        return level

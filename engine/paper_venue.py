@@ -106,6 +106,7 @@ class PaperVenue(PaperTriggers, PaperFunding):
         self._order_version = 0
         self._sorted_cache: tuple[Any, list[_Resting]] = (None, [])
         self._bands: dict[str, tuple[float, float]] = {}
+        self._liq_float: tuple[Decimal | None, float] = (None, 0.0)  # see _liq_level
         self._up = 1 + self.slippage  # a market fill's price moves against us by this factor
         self._down = 1 - self.slippage
 
@@ -188,9 +189,9 @@ class PaperVenue(PaperTriggers, PaperFunding):
         kind = ev.kind
         sym = ev.symbol
         if kind is _BAR:
-            band = self._bands.get(sym) or self._band(sym)
+            lo, hi = self._bands.get(sym) or self._band(sym)
             low, high = ev.low, ev.high  # type: ignore[union-attr]
-            if not (band[0] < low and high < band[1]):
+            if not (lo < low and high < hi):
                 if self.orders:
                     self._on_bar(ev)  # type: ignore[arg-type]
                 else:
@@ -309,9 +310,11 @@ class PaperVenue(PaperTriggers, PaperFunding):
         if pos is None or not pos.liquidation_price:
             return
         lp = pos.liquidation_price
+        seen, level = self._liq_float  # runs after every bar that reached a level
+        if seen is not lp:
+            level = self._liq_level(lp)
         long = pos.side is _LONG
-        hit = low <= float(lp) if long else high >= float(lp)
-        if not hit:
+        if not (low <= level if long else high >= level):
             return
         # Binance takes the whole isolated margin: price loss to LP plus the clearance fee.
         price_loss = (lp - pos.entry_price) * pos.qty * pos.side.sign

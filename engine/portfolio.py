@@ -22,7 +22,8 @@ _ZERO = Decimal(0)
 
 
 class Portfolio:
-    __slots__ = ("balance", "book", "fees_total", "funding_total", "next_trade_id", "trades")
+    __slots__ = ("_price_step", "balance", "book", "fees_total", "funding_total",
+                 "next_trade_id", "trades")
 
     def __init__(self, balance: Decimal) -> None:
         self.book = PositionBook()
@@ -31,6 +32,7 @@ class Portfolio:
         self.funding_total = Decimal(0)
         self.trades: list[RoundTrip] = []
         self.next_trade_id = 1  # after a restart: one past the journal's last (checkpoint.py)
+        self._price_step: tuple[SymbolSpec | None, Decimal] = (None, _ZERO)  # see close
 
     def fill(self, fill: Fill, leverage: int, strategy: str, spec: SymbolSpec) -> FillEffect:
         effect = self.book.apply(fill, leverage, strategy)
@@ -50,7 +52,11 @@ class Portfolio:
             pos.funding += amount
 
     def close(self, pos: Position, fill: Fill, reason: str, spec: SymbolSpec) -> RoundTrip:
-        trip = round_trip(pos, fill, reason, spec.tick_size / 100)
+        seen, step = self._price_step  # an exit's average is kept to 1/100 tick
+        if seen is not spec:
+            step = spec.tick_size / 100
+            self._price_step = (spec, step)
+        trip = round_trip(pos, fill, reason, step)
         trip.id, self.next_trade_id = self.next_trade_id, self.next_trade_id + 1
         self.trades.append(trip)
         return trip

@@ -115,18 +115,13 @@ class PositionBook:
             cid = fill.client_id
             position_id = self.opening_id(cid)
             self._opened[cid] = self._opened.get(cid, 0) + 1
+            # Positional (a class called with keywords packs them into a dict): symbol, side,
+            # qty, entry_price, leverage, opened_ts, margin, liquidation_price, stop_loss,
+            # take_profit, strategy, fees, funding, risk_amount, peak_qty, exit_qty,
+            # exit_notional, realized_gross, position_id.
             self.positions[symbol] = Position(
-                symbol=symbol,
-                side=_LONG if buy else _SHORT,
-                qty=qty,
-                entry_price=price,
-                leverage=leverage,
-                opened_ts=fill.ts,
-                strategy=strategy,
-                fees=fill.fee,
-                peak_qty=qty,
-                position_id=position_id,
-            )
+                symbol, _LONG if buy else _SHORT, qty, price, leverage, fill.ts, ZERO, ZERO,
+                None, None, strategy, fill.fee, ZERO, ZERO, qty, ZERO, ZERO, ZERO, position_id)
             return _OPENED
         long = pos.side is _LONG
         held = pos.qty
@@ -171,9 +166,11 @@ class PositionBook:
 def round_trip(pos: Position, fill: Fill, reason: str, price_step: Decimal) -> RoundTrip:
     """The closed trade ``pos`` became with ``fill``: average exit, net of fees and funding."""
     exit_px = pos.exit_notional / pos.exit_qty if pos.exit_qty else fill.price
-    return RoundTrip(
-        symbol=pos.symbol, side=pos.side, qty=pos.peak_qty, entry_price=pos.entry_price,
-        exit_price=exit_px.quantize(price_step), entry_ts=pos.opened_ts, exit_ts=fill.ts,
-        gross_pnl=pos.realized_gross, fees=pos.fees, funding=pos.funding,
-        pnl=pos.realized_gross - pos.fees + pos.funding, strategy=pos.strategy, reason=reason,
-        risk_amount=pos.risk_amount, position_id=pos.position_id)
+    gross, fees, funding = pos.realized_gross, pos.fees, pos.funding
+    # Positional, in RoundTrip's field order (symbol, side, qty, entry_price, exit_price,
+    # entry_ts, exit_ts, gross_pnl, fees, funding, pnl, strategy, reason, risk_amount, id,
+    # position_id): one per trade, and keywords would be packed into a dict first.
+    return RoundTrip(pos.symbol, pos.side, pos.peak_qty, pos.entry_price,
+                     exit_px.quantize(price_step), pos.opened_ts, fill.ts, gross, fees, funding,
+                     gross - fees + funding, pos.strategy, reason, pos.risk_amount, 0,
+                     pos.position_id)
