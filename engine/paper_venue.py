@@ -45,7 +45,7 @@ from tapedesk.engine.paper_state import (  # noqa: F401  (checkpoint.py reads po
     venue_state,
 )
 from tapedesk.engine.paper_triggers import PaperTriggers, _Resting
-from tapedesk.engine.positions import PositionBook, set_isolated_margin
+from tapedesk.engine.positions import PositionBook, decimal_price, set_isolated_margin
 from tapedesk.engine.symbols import SymbolSpec, spec_for
 from tapedesk.engine.venue import VenueSink
 
@@ -57,6 +57,9 @@ _NEW, _FILLED, _REJECTED, _CANCELED = (OrderStatus.NEW, OrderStatus.FILLED,
                                        OrderStatus.REJECTED, OrderStatus.CANCELED)
 _FLATTEN = OrderRole.FLATTEN
 _LONG = Side.LONG
+#: The order side that opens (adds to) a position of each side: a reduce-only order on the
+#: same side is refused (``Side.order_side``, read once).
+_OPENS = {side: side.order_side for side in Side}
 BPS = Decimal("0.0001")
 _ZERO = Decimal(0)
 _FEE_STEP = Decimal("0.00000001")  # fees are kept to 8 decimals, as Binance reports them
@@ -234,11 +237,11 @@ class PaperVenue(PaperTriggers, PaperFunding):
         sym = intent.symbol
         if intent.reduce_only:  # every stop and target: the position is all it needs
             pos = self.book.positions.get(sym)
-            if pos is None or _opens(pos) == intent.side:
+            if pos is None or _OPENS[pos.side] == intent.side:
                 return "-2022 ReduceOnly Order is rejected: it would not reduce the position"
             return ""
         spec = self.specs.get(sym) or self.spec(sym)
-        price = intent.price or Decimal(str(self.last_price.get(sym) or 0))
+        price = intent.price or decimal_price(self.last_price.get(sym) or 0)
         if price <= 0:
             return "no market price yet: the order cannot be valued"
         problem = spec.check_order(intent.qty, price)
@@ -279,7 +282,7 @@ class PaperVenue(PaperTriggers, PaperFunding):
         qty = intent.qty
         if intent.reduce_only:
             pos = self.book.positions.get(sym)
-            if pos is None or _opens(pos) == intent.side:
+            if pos is None or _OPENS[pos.side] == intent.side:
                 self._changed()
                 sink.on_order_update(OrderUpdate(
                     cid, sym, OrderStatus.EXPIRED, ts,
@@ -342,8 +345,3 @@ class PaperVenue(PaperTriggers, PaperFunding):
         them is stale (``_on_bar`` also compares the version to see a fill it caused)."""
         self._order_version += 1
         self._bands.clear()
-
-
-def _opens(pos: Position) -> str:
-    """The order side that opens (adds to) ``pos``: a reduce-only order on it is refused."""
-    return "BUY" if pos.side is _LONG else "SELL"

@@ -15,7 +15,7 @@ from tapedesk.engine.symbols import SymbolSpec
 
 ZERO = Decimal(0)
 _LONG, _SHORT = Side.LONG, Side.SHORT
-#: The last price ``unrealized`` converted, with its Decimal (one tuple: swapped atomically).
+#: The last price ``decimal_price`` converted, with its Decimal (one tuple: swapped atomically).
 _last_price: tuple[object, Decimal] = (None, ZERO)
 #: The inputs and results of the last ``set_isolated_margin`` (one tuple: swapped atomically).
 _margin_memo: tuple[object, ...] = (None, None, None, None, None, ZERO, ZERO)
@@ -40,12 +40,20 @@ def unrealized(pos: Position, last: float | Decimal | None) -> Decimal | None:
     without a price. The one rule behind the desk's equity, the panes and the close dialog."""
     if not last:
         return None
+    price = decimal_price(last)
+    return (price - pos.entry_price) * pos.qty * (1 if pos.side is _LONG else -1)
+
+
+def decimal_price(last: float | Decimal) -> Decimal:
+    """``Decimal(str(last))`` of a last price, kept for the float object converted last:
+    within a bar the equity (several times) and the paper venue's margin check ask for the
+    same one. Identity, not ==: the memo holds ``last``, so its id cannot be reused."""
     global _last_price
     seen, price = _last_price
-    if last is not seen:  # equity is asked for several times per bar, at the same price
+    if last is not seen:
         price = Decimal(str(last))
         _last_price = (last, price)
-    return (price - pos.entry_price) * pos.qty * (1 if pos.side is _LONG else -1)
+    return price
 
 
 def liquidation_price(
