@@ -76,3 +76,33 @@ def test_a_fill_larger_than_the_position_flips_it_and_splits_the_fee():
     new = book.get(ETH)
     assert (new.side, new.qty, new.entry_price, new.opened_ts, new.fees) == (
         Side.SHORT, 2, 105, 9, Decimal("0.2"))
+
+
+def test_every_field_of_an_opened_position_and_its_round_trip_is_the_named_one():
+    """positions.py builds both positionally (speed): each value must land in its field,
+    whatever order events.py lists them in."""
+    from dataclasses import asdict
+
+    from tapedesk.engine.positions import round_trip
+
+    book = PositionBook()
+    book.apply(Fill("e1", ETH, "SELL", Decimal(2), Decimal(100), Decimal("0.1"), 7,
+                    Liquidity.TAKER, OrderRole.ENTRY), leverage=5, strategy="s")
+    pos = book.get(ETH)
+    assert asdict(pos) == {
+        "symbol": ETH, "side": Side.SHORT, "qty": 2, "entry_price": 100, "leverage": 5,
+        "opened_ts": 7, "margin": 0, "liquidation_price": 0, "stop_loss": None,
+        "take_profit": None, "strategy": "s", "fees": Decimal("0.1"), "funding": 0,
+        "risk_amount": 0, "peak_qty": 2, "exit_qty": 0, "exit_notional": 0,
+        "realized_gross": 0, "position_id": "e1"}
+    pos.funding, pos.risk_amount = Decimal("-0.3"), Decimal(4)
+    exit_fill = Fill("x1", ETH, "BUY", Decimal(2), Decimal(95), Decimal("0.2"), 9,
+                     Liquidity.TAKER, OrderRole.EXIT)
+    closed = book.apply(exit_fill).closed
+    assert closed is not None
+    trip = round_trip(closed, exit_fill, "strategy exit", Decimal("0.001"))
+    assert asdict(trip) == {
+        "symbol": ETH, "side": Side.SHORT, "qty": 2, "entry_price": 100, "exit_price": 95,
+        "entry_ts": 7, "exit_ts": 9, "gross_pnl": 10, "fees": Decimal("0.3"),
+        "funding": Decimal("-0.3"), "pnl": Decimal("9.4"), "strategy": "s",
+        "reason": "strategy exit", "risk_amount": 4, "id": 0, "position_id": "e1"}
