@@ -120,11 +120,13 @@ class PaperTriggers:
             # A stop placed after an entry filled at this bar's open is live for the rest of
             # the bar; the bar cannot say whether its low came before or after, so assume
             # after (the worse case). Take-profits placed mid-bar wait for the next bar.
-            for resting in [r for r in orders.values() if r.symbol == sym]:
-                intent = resting.intent
-                hit = (low <= resting.trig) if resting.falls else (high >= resting.trig)
-                if intent.type is _STOP and intent.ts >= bar.open_ts and hit:
-                    self._fill_market(resting, resting.trig, bar.ts)
+            open_ts = bar.open_ts
+            for resting in [r for r in orders.values()
+                            if r.symbol == sym and r.intent.type is _STOP]:
+                trig = resting.trig
+                if resting.intent.ts >= open_ts and (
+                        (low <= trig) if resting.falls else (high >= trig)):
+                    self._fill_market(resting, trig, bar.ts)
         self._check_liquidation(sym, low, high)
 
     def _on_price(self, sym: str, bid: float, ask: float, ts: int) -> None:
