@@ -33,7 +33,7 @@ from tapedesk.engine.risk import (
     RiskEngine,
 )
 from tapedesk.engine.strategy import Strategy
-from tapedesk.engine.trade_json import _trade_chunks
+from tapedesk.engine.trade_json import _trade_chunks, _trade_texts
 from tapedesk.engine.trade_json import trade_json as trade_json  # the old import path
 from tapedesk.engine.trade_log import TradeLog
 
@@ -125,7 +125,8 @@ class BacktestResult:
             "refused_for_margin": self.refused.get(MARGIN_RULE, 0),
             "metrics": self.metrics.to_dict(),
             "per_strategy": {k: m.to_dict() for k, m in self.per_strategy.items()},
-            "trades": Stream(len(trades), lambda: _trade_chunks(trades)),
+            "trades": Stream(len(trades), lambda: _trade_chunks(trades),
+                             lambda pad, step, enc: _trade_texts(trades, pad, step, enc)),
         }
 
 

@@ -29,6 +29,7 @@ from tapedesk.engine.desk_view import desk_snapshot
 from tapedesk.engine.entry_gate import EntryGate
 from tapedesk.engine.equity_history import EquityHistory
 from tapedesk.engine.events import (
+    Bar,
     Explanation,
     ExplanationKind,
     Kind,
@@ -316,7 +317,8 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
         self._last_event_ts = ts
         if ts >= self.days.next_roll:
             self._roll_day(ts)
-        if ev.kind is _BAR:  # counted first: a fill this bar makes is in this bar (exposure)
+        if type(ev) is Bar or ev.kind is _BAR:  # (the type test: cheaper than ev.kind in 3.11)
+            # counted first: a fill this bar makes is in this bar (exposure)
             self.bars_seen += 1
             self._bar_ts = ts
             self._venue_on_market(ev)

@@ -139,21 +139,20 @@ MarketEvent = Bar | Quote | Trade | MarkPrice | Depth
 
 
 class Side(StrEnum):
+    """``sign`` (+1/-1), ``opposite`` and ``order_side`` (the Binance order side that opens
+    this position side) are plain attributes of each member, set below: read on every
+    signal and fill, a property call cost several times an attribute read."""
+
     LONG = "long"
     SHORT = "short"
 
-    @property
-    def sign(self) -> int:
-        return 1 if self is Side.LONG else -1
+    sign: int
+    opposite: Side
+    order_side: str
 
-    @property
-    def opposite(self) -> Side:
-        return Side.SHORT if self is Side.LONG else Side.LONG
 
-    @property
-    def order_side(self) -> str:
-        """The Binance order side that opens this position side."""
-        return "BUY" if self is Side.LONG else "SELL"
+Side.LONG.sign, Side.LONG.opposite, Side.LONG.order_side = 1, Side.SHORT, "BUY"
+Side.SHORT.sign, Side.SHORT.opposite, Side.SHORT.order_side = -1, Side.LONG, "SELL"
 
 
 class SignalKind(StrEnum):

@@ -58,16 +58,24 @@ _SCALARS: dict[type, Callable[[Any], str]] = {
 }
 
 
+#: ``texts(pad, step, enc)``: a Stream's items already encoded, as lists of the texts
+#: ``enc(item, pad)`` gives (``enc`` is there for the items it does not write itself).
+Texts = Callable[[str, str, Callable[[Any, str], str]], Iterable[list[str]]]
+
+
 class Stream:
     """A list that is written, never held: ``length`` items, produced as lists by
-    ``chunks()`` (called once per write). ``dump`` writes it a chunk at a time; ``dumps``
-    and ``list()`` build it whole."""
+    ``chunks()`` (called once per write). ``dump`` writes it a chunk at a time (from
+    ``texts`` when given: a producer that knows its items' layout writes them faster than
+    the general encoder); ``dumps`` and ``list()`` build it whole from ``chunks``."""
 
-    __slots__ = ("chunks", "length")
+    __slots__ = ("chunks", "length", "texts")
 
-    def __init__(self, length: int, chunks: Callable[[], Iterable[list[Any]]]) -> None:
+    def __init__(self, length: int, chunks: Callable[[], Iterable[list[Any]]],
+                 texts: Texts | None = None) -> None:
         self.length = length
         self.chunks = chunks
+        self.texts = texts
 
     def __len__(self) -> int:
         return self.length
@@ -98,9 +106,13 @@ def dump(obj: Any, write: Callable[[str], Any], indent: int,
                 return
             write(f"[\n{inner}")
             first = True
-            for chunk in o.chunks():
+            if o.texts is not None:
+                parts = o.texts(inner, step, enc)
+            else:
+                parts = ([enc(v, inner) for v in chunk] for chunk in o.chunks())
+            for chunk in parts:
                 if chunk:
-                    text = sep.join([enc(v, inner) for v in chunk])
+                    text = sep.join(chunk)
                     write(text if first else sep + text)
                     first = False
             write(f"\n{pad}]")

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from tapedesk.engine.events import RoundTrip
+from tapedesk.engine.indented_json import _float, _quote
 from tapedesk.engine.trade_log import TradeLog
 
 DAY_MS = 86_400_000
@@ -28,6 +29,47 @@ def _trade_chunks(trades: Sequence[RoundTrip], size: int = 1024) -> Iterator[lis
             chunk.append(trade_json(texts, time_text))
         else:
             chunk.append(_trade_doc(texts, None if r != r else r, time_text))
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    yield chunk
+
+
+#: ``_trade_doc``'s keys, in its order (``_trade_texts`` writes the same layout).
+_KEYS = ("symbol", "side", "qty", "entry_time", "exit_time", "entry_ts", "exit_ts",
+         "entry_price", "exit_price", "gross_pnl", "fees", "funding", "pnl", "r", "strategy",
+         "reason")
+
+
+def _trade_texts(trades: Sequence[RoundTrip], pad: str, step: str,
+                 enc: Callable[[Any, str], str], size: int = 1024) -> Iterator[list[str]]:
+    """``_trade_chunks`` as the JSON texts ``indented_json`` writes at ``pad`` (its
+    ``Stream.texts``): a TradeLog's lines go through one ``%`` template per trade and the
+    C string encoder, not a dict each (the same bytes: tests/engine_units/test_trade_log.py);
+    any other sequence, and a trade the log keeps as an object, go through ``enc``."""
+    if not isinstance(trades, TradeLog):
+        for chunk in _trade_chunks(trades, size):
+            yield [enc(doc, pad) for doc in chunk]
+        return
+    inner = pad + step
+    # Decimal and time texts are ASCII digits, signs, points, letters, spaces and colons,
+    # which json writes as they are: their quotes are in the template.
+    quoted = ("qty", "entry_time", "exit_time", "entry_price", "exit_price", "gross_pnl",
+              "fees", "funding", "pnl")
+    template = ("{\n" + inner + (",\n" + inner).join(
+        _quote(k) + (': "%s"' if k in quoted else ": %s") for k in _KEYS) + "\n" + pad + "}")
+    time_text = _iso_by_day()
+    chunk: list[str] = []
+    for f, r in zip(trades.texts(), trades.r, strict=True):
+        if isinstance(f, RoundTrip):
+            chunk.append(enc(trade_json(f, time_text), pad))
+        else:
+            entry_ts, exit_ts = f[5], f[6]  # str() of an int: the text json writes for it
+            chunk.append(template % (
+                _quote(f[0]), _quote(f[1]), f[2], time_text(int(entry_ts)),
+                time_text(int(exit_ts)), entry_ts, exit_ts, f[3], f[4], _plain_text(f[7]),
+                _plain_text(f[8]), _plain_text(f[9]), _plain_text(f[10]),
+                "null" if r != r else _float(r), _quote(f[11]), _quote(f[12])))
         if len(chunk) == size:
             yield chunk
             chunk = []

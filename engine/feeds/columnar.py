@@ -22,7 +22,7 @@ file, never a short read. Blocks of raw columns are checked again as they are re
 cut short while being read is an error too).
 
 Bars are the columns ``BAR_COLUMNS``; ``make_bars`` is the one place they become ``Bar``
-objects (C-level ``map`` over column lists: no Python code per bar but ``Bar`` itself).
+objects (C-level ``map`` over the columns: no Python code per bar but ``Bar`` itself).
 """
 
 from __future__ import annotations
@@ -201,8 +201,10 @@ class Table:
         return lo
 
     def blocks(self, names: Sequence[str], lo: int, hi: int, block: int,
-               ) -> Iterator[list[list[Any]]]:
-        """Rows ``lo..hi`` of raw columns as lists, ``block`` rows at a time.
+               ) -> Iterator[list[memoryview]]:
+        """Rows ``lo..hi`` of raw columns, ``block`` rows at a time: each column's bytes as
+        read, seen as native int64/float64 values (a ``memoryview``, which makes each
+        Python value as it is iterated: no list of them is built and freed per block).
 
         One unbuffered handle per column, each moving through its column: the first one's
         offset is how far the reading is (the backtest's progress bar follows it).
@@ -214,19 +216,16 @@ class Table:
                 files.append(self._open(buffering=0))
             for f, col in zip(files, cols, strict=True):
                 f.seek(col.offset + lo * WIDTH)
-            arrays = [array(col.type) for col in cols]
             i = lo
             while i < hi:
                 k = min(block, hi - i)
                 want = k * WIDTH
                 out = []
-                for f, a in zip(files, arrays, strict=True):
+                for f, col in zip(files, cols, strict=True):
                     got = f.read(want)
                     if len(got) != want:
                         raise ColumnsError(f"{self.path}: truncated while being read")
-                    del a[:]
-                    a.frombytes(got)
-                    out.append(a.tolist())
+                    out.append(memoryview(got).cast(col.type))
                 i += k
                 yield out
         finally:

@@ -67,9 +67,12 @@ class EmaCross(Strategy):
     def on_bar(self, bar: Bar) -> Signal | None:
         # The two EMAs are updated inline (same formula as engine.indicators.EMA): this runs
         # on every bar of every backtest, and two method calls per bar cost ~15 % of it.
-        st = self._state.get(bar.symbol)
+        # Float constants and comparisons that branch at once: CPython 3.11 specialises only
+        # those (float-to-int or unbranched comparisons take the generic path).
         close = bar.close
-        if st is None:
+        try:
+            st = self._state[bar.symbol]
+        except KeyError:
             st = self._state[bar.symbol] = _EmaPair(close)
             diff = st.fast - st.slow
         else:
@@ -79,11 +82,12 @@ class EmaCross(Strategy):
             st.slow = slow = slow + self._alpha_slow * (close - slow)
             diff = fast - slow
         seen = st.seen = st.seen + 1
-        if diff == 0:
+        if diff == 0.0:
             return None  # equal EMAs: no new sign, the last one stands
         prev_diff = st.diff
         st.diff = diff
-        if (diff > 0) == (prev_diff > 0) or seen <= self._warmup:  # no cross, or too early
+        # no cross ((diff > 0) == (prev_diff > 0), as jumps), or too early
+        if (prev_diff > 0.0 if diff > 0.0 else not prev_diff > 0.0) or seen <= self._warmup:
             if st.retry is not None:
                 return self._retry(bar, st)
             return None

@@ -3,18 +3,25 @@ metrics and JSON as the trades themselves."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tapedesk.engine import trade_log
+from tapedesk.engine import indented_json, trade_log
 from tapedesk.engine.backtest import FillMemory, build_backtest_engine
 from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.events import RoundTrip, Side
 from tapedesk.engine.metrics import compute_metrics
 from tapedesk.engine.strategy import create
-from tapedesk.engine.trade_json import _plain, _plain_text, _trade_chunks, trade_json
+from tapedesk.engine.trade_json import (
+    _plain,
+    _plain_text,
+    _trade_chunks,
+    _trade_texts,
+    trade_json,
+)
 from tapedesk.engine.trade_log import TradeLog
 
 decimals = st.decimals(allow_nan=False, allow_infinity=False, places=None)
@@ -81,6 +88,26 @@ def test_same_metrics_and_json_as_the_trades(trades: list[RoundTrip], period: bo
             == compute_metrics(trades, equity, 10_000.0, 3, 10, span))
     rows = [row for chunk in _trade_chunks(log, 4) for row in chunk]
     assert rows == [trade_json(t) for t in trades]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(trips, max_size=12), st.sampled_from([1, 2]), st.booleans())
+def test_trades_written_from_their_texts_are_json_dumps_text(
+        trades: list[RoundTrip], indent: int, as_log: bool) -> None:
+    """The saved result's trades through the per-trade template (``Stream.texts``): the
+    bytes of json.dumps of the trades' dicts, kept objects and separators included."""
+    log: TradeLog | list[RoundTrip] = TradeLog() if as_log else list(trades)
+    if isinstance(log, TradeLog):
+        for t in trades:
+            log.append(t)
+    stream = indented_json.Stream(
+        len(log), lambda: _trade_chunks(log, 4),
+        lambda pad, step, enc: _trade_texts(log, pad, step, enc, 4))
+    parts: list[str] = []
+    indented_json.dump({"n": 1, "trades": stream, "z": [stream]}, parts.append, indent)
+    rows = [trade_json(t) for t in trades]
+    assert "".join(parts) == json.dumps({"n": 1, "trades": rows, "z": [rows]}, indent=indent,
+                                        default=str)
 
 
 @given(decimals)
