@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from collections import deque
 from math import sqrt
+from typing import Any
+
+_BEFORE = (-1.5, float("nan"))  # Swings' placeholder for the bars before the first
 
 
 class EMA:
@@ -307,20 +310,33 @@ class Swings:
         self.left = left
         self.right = right
         self._window = left + right + 1
-        self._hi: deque[tuple[int, float]] = deque()
-        self._lo: deque[tuple[int, float]] = deque()
+        # Each deque starts with a placeholder for the bars before the first: its NaN is
+        # never popped (every comparison with it is false) and it holds the front until the
+        # first centre with ``left`` bars before it (index -1.5 leaves when index -1 would
+        # and is never a centre), so no centre before that is a swing: no check per bar.
+        self._hi: deque[tuple[float, float]] = deque([_BEFORE])
+        self._lo: deque[tuple[float, float]] = deque([_BEFORE])
         self._i = -1
         self.swing_high: tuple[int, float] | None = None  # (bar index, price) of the latest
         self.swing_low: tuple[int, float] | None = None
 
     def update(self, high: float, low: float) -> tuple[float | None, float | None]:
         """Feed a bar; returns (confirmed swing high price or None, swing low price or None)."""
+        found = self.step(high, low)
+        return (
+            self.swing_high[1] if found & 1 else None,  # type: ignore[index]
+            self.swing_low[1] if found & 2 else None,  # type: ignore[index]
+        )
+
+    def step(self, high: float, low: float) -> int:
+        """``update`` for a caller on every bar: 0, or 1 (a swing high confirmed, now in
+        ``swing_high``) + 2 (a swing low, in ``swing_low``); no tuple built per bar."""
         i = self._i = self._i + 1
         hi = self._hi
-        lo = self._lo
         while hi and hi[-1][1] <= high:
             hi.pop()
         hi.append((i, high))
+        lo = self._lo
         while lo and lo[-1][1] >= low:
             lo.pop()
         lo.append((i, low))
@@ -334,13 +350,22 @@ class Swings:
             lo.popleft()
             bottom = lo[0]
         centre = i - self.right
-        if centre < self.left:
-            return None, None
-        sh = sl = None
+        found = 0
         if top[0] == centre:
-            sh = top[1]
             self.swing_high = top
+            found = 1
         if bottom[0] == centre:
-            sl = bottom[1]
             self.swing_low = bottom
-        return sh, sl
+            found += 2
+        return found
+
+    def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        """A checkpoint's state; one saved before the placeholders, while the first centre
+        with ``left`` bars before it was still to come, gets them back."""
+        slots = state[1]
+        for name, value in slots.items():
+            setattr(self, name, value)
+        if self._i - self.right < self.left - 1:
+            for dq in (self._hi, self._lo):
+                if not dq or dq[0][0] != _BEFORE[0]:
+                    dq.appendleft(_BEFORE)
