@@ -206,8 +206,9 @@ class LiquidityMap:
         consumed it), so the upgraded level is the older, outer one.
         """
         tol = self.eq_tolerance * price
+        below = -tol  # -tol <= d <= tol is abs(d) <= tol, without a call per pool
         for p in self.highs if side == "high" else self.lows:
-            if abs(p.price - price) <= tol and p.label.startswith(("swing", "equal")):
+            if below <= p.price - price <= tol and p.label.startswith(("swing", "equal")):
                 p.label = f"equal {side}s"
                 return
         self.add(Pool(f"swing {side}", side, price, ts), high, low)
