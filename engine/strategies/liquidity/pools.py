@@ -206,8 +206,13 @@ class LiquidityMap:
         consumed it), so the upgraded level is the older, outer one.
         """
         tol = self.eq_tolerance * price
+        # none near when even the nearest pool is farther than tol (most swings): no scan
+        if side == "high":
+            pools = self.highs if self.nearest_high - price <= tol else ()
+        else:
+            pools = self.lows if price - self.nearest_low <= tol else ()
         below = -tol  # -tol <= d <= tol is abs(d) <= tol, without a call per pool
-        for p in self.highs if side == "high" else self.lows:
+        for p in pools:
             if below <= p.price - price <= tol and p.label.startswith(("swing", "equal")):
                 p.label = f"equal {side}s"
                 return
