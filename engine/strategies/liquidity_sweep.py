@@ -114,7 +114,7 @@ class LiquiditySweep(SkipNotes, Strategy):
         if high > lmap.nearest_high or low < lmap.nearest_low:
             taken_h = lmap.take_highs(high) if high > lmap.nearest_high else []
             taken_l = lmap.take_lows(low) if low < lmap.nearest_low else []
-            # the regime is worded only on the few bars that can trade (classify)
+            # the regime's state is worked out only on the few bars that touch a pool
             if st.cooldown == 0 and regime.classify() != WARMING:
                 signal = self._judge(st, bar, taken_h, taken_l)
         if st.cooldown:
