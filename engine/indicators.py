@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from collections import deque
 from math import sqrt
+from typing import Any
+
+_BEFORE = (-1.5, float("nan"))  # Swings' placeholder for the bars before the first
 
 
 class EMA:
@@ -299,7 +302,18 @@ class Swings:
     bar is the window's centre when the deque's front is the centre.
     """
 
-    __slots__ = ("_hi", "_i", "_lo", "_window", "left", "right", "swing_high", "swing_low")
+    __slots__ = (
+        "_hi",
+        "_i",
+        "_last_high",
+        "_last_low",
+        "_lo",
+        "_window",
+        "left",
+        "right",
+        "swing_high",
+        "swing_low",
+    )
 
     def __init__(self, left: int = 3, right: int = 3) -> None:
         if left < 1 or right < 1:
@@ -307,40 +321,74 @@ class Swings:
         self.left = left
         self.right = right
         self._window = left + right + 1
-        self._hi: deque[tuple[int, float]] = deque()
-        self._lo: deque[tuple[int, float]] = deque()
+        # Each deque starts with a placeholder for the bars before the first: its NaN is
+        # never popped (every comparison with it is false) and it holds the front until the
+        # first centre with ``left`` bars before it (index -1.5 leaves when index -1 would
+        # and is never a centre), so no centre before that is a swing: no check per bar.
+        self._hi: deque[tuple[float, float]] = deque([_BEFORE])
+        self._lo: deque[tuple[float, float]] = deque([_BEFORE])
+        # the deques' last prices (the last bar's): most bars compare with them alone
+        self._last_high = self._last_low = _BEFORE[1]
         self._i = -1
         self.swing_high: tuple[int, float] | None = None  # (bar index, price) of the latest
         self.swing_low: tuple[int, float] | None = None
 
     def update(self, high: float, low: float) -> tuple[float | None, float | None]:
         """Feed a bar; returns (confirmed swing high price or None, swing low price or None)."""
+        found = self.step(high, low)
+        return (
+            self.swing_high[1] if found & 1 else None,  # type: ignore[index]
+            self.swing_low[1] if found & 2 else None,  # type: ignore[index]
+        )
+
+    def step(self, high: float, low: float) -> int:
+        """``update`` for a caller on every bar: 0, or 1 (a swing high confirmed, now in
+        ``swing_high``) + 2 (a swing low, in ``swing_low``); no tuple built per bar."""
         i = self._i = self._i + 1
         hi = self._hi
-        lo = self._lo
-        while hi and hi[-1][1] <= high:
+        if high >= self._last_high:  # the deque's last entry is the last bar: it goes
             hi.pop()
+            while hi and hi[-1][1] <= high:
+                hi.pop()
         hi.append((i, high))
-        while lo and lo[-1][1] >= low:
+        self._last_high = high
+        lo = self._lo
+        if low <= self._last_low:
             lo.pop()
+            while lo and lo[-1][1] >= low:
+                lo.pop()
         lo.append((i, low))
+        self._last_low = low
         oldest = i - self._window
-        top = hi[0]
-        if top[0] <= oldest:  # the bar just added is never out: the deques stay non-empty
-            hi.popleft()
-            top = hi[0]
-        bottom = lo[0]
-        if bottom[0] <= oldest:
-            lo.popleft()
-            bottom = lo[0]
         centre = i - self.right
-        if centre < self.left:
-            return None, None
-        sh = sl = None
-        if top[0] == centre:
-            sh = top[1]
-            self.swing_high = top
-        if bottom[0] == centre:
-            sl = bottom[1]
-            self.swing_low = bottom
-        return sh, sl
+        found = 0
+        j = hi[0][0]
+        if j <= oldest:  # the bar just added is never out: the deques stay non-empty
+            hi.popleft()
+            j = hi[0][0]
+        if j == centre:
+            self.swing_high = hi[0]
+            found = 1
+        j = lo[0][0]
+        if j <= oldest:
+            lo.popleft()
+            j = lo[0][0]
+        if j == centre:
+            self.swing_low = lo[0]
+            found += 2
+        return found
+
+    def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        """A checkpoint's state; one saved before the placeholders, while the first centre
+        with ``left`` bars before it was still to come, gets them back (and the last
+        prices, which it did not keep apart)."""
+        slots = state[1]
+        for name, value in slots.items():
+            setattr(self, name, value)
+        if self._i - self.right < self.left - 1:
+            for dq in (self._hi, self._lo):
+                if not dq or dq[0][0] != _BEFORE[0]:
+                    dq.appendleft(_BEFORE)
+        if "_last_high" not in slots:
+            self._last_high = self._hi[-1][1] if self._hi else _BEFORE[1]
+            self._last_low = self._lo[-1][1] if self._lo else _BEFORE[1]

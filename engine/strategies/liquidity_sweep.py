@@ -107,13 +107,15 @@ class LiquiditySweep(SkipNotes, Strategy):
                 return confirmed
         high = bar.high
         low = bar.low
-        regime = st.regime.update(high, low, bar.close)
+        regime = st.regime
+        regime.feed(high, low, bar.close)
         lmap = st.map
         signal = None
         if high > lmap.nearest_high or low < lmap.nearest_low:
             taken_h = lmap.take_highs(high) if high > lmap.nearest_high else []
             taken_l = lmap.take_lows(low) if low < lmap.nearest_low else []
-            if st.cooldown == 0 and regime != WARMING:
+            # the regime's state is worked out only on the few bars that touch a pool
+            if st.cooldown == 0 and regime.classify() != WARMING:
                 signal = self._judge(st, bar, taken_h, taken_l)
         if st.cooldown:
             st.cooldown -= 1

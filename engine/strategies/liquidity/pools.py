@@ -14,6 +14,8 @@ high printed since it was published (a bar that trades through a pool consumes i
 
 from __future__ import annotations
 
+from typing import Any
+
 from tapedesk.engine.indicators import Swings
 
 DAY_MS = 86_400_000
@@ -67,8 +69,10 @@ class LiquidityMap:
         "_day_high",
         "_day_low",
         "_hour",
+        "_hour_end",
         "_hour_high",
         "_hour_low",
+        "_hour_start",
         "_sessions",
         "_swings",
         "eq_tolerance",
@@ -98,6 +102,9 @@ class LiquidityMap:
         self._day_high = float("-inf")
         self._day_low = float("inf")
         self._hour = -1
+        # [start, end) ms of ``_hour``: the per-bar "same hour?" is two compares, no division
+        self._hour_start = -HOUR_MS
+        self._hour_end = 0
         self._hour_high = float("-inf")
         self._hour_low = float("inf")
         self.highs: list[Pool] = []
@@ -115,7 +122,9 @@ class LiquidityMap:
             pools.append(pool)
             if len(pools) > self.max_pools:
                 pools.pop(0)
-            self.nearest_high = min(p.price for p in pools)
+                self.nearest_high = min(p.price for p in pools)
+            elif pool.price < self.nearest_high:  # the others' minimum is kept
+                self.nearest_high = pool.price
         else:
             if pool.price > last_low:
                 return
@@ -123,32 +132,34 @@ class LiquidityMap:
             pools.append(pool)
             if len(pools) > self.max_pools:
                 pools.pop(0)
-            self.nearest_low = max(p.price for p in pools)
+                self.nearest_low = max(p.price for p in pools)
+            elif pool.price > self.nearest_low:
+                self.nearest_low = pool.price
 
     def update(self, open_ts: int, high: float, low: float, ts: int) -> None:
         """Feed one closed bar (its open time, high, low, close time).
 
-        Per bar this is two compares and the swing detector; day and session ranges are
+        Per bar this is four compares and the swing detector; day and session ranges are
         folded in once an hour, when the first bar of the next hour arrives.
         """
-        hour = open_ts // HOUR_MS
-        if hour != self._hour:
-            self._roll_hour(hour, high, low, ts)
+        if open_ts >= self._hour_end or open_ts < self._hour_start:  # another hour
+            self._roll_hour(open_ts // HOUR_MS, high, low, ts)
         if high > self._hour_high:
             self._hour_high = high
         if low < self._hour_low:
             self._hour_low = low
-        if self.use_swings:
-            sh, sl = self._swings.update(high, low)
-            if sh is not None:
-                self._publish_swing("high", sh, ts, high, low)
-            if sl is not None:
-                self._publish_swing("low", sl, ts, high, low)
+        if self.use_swings and (found := self._swings.step(high, low)):  # a swing confirmed
+            if found & 1:
+                self._publish_swing("high", self._swings.swing_high[1], ts, high, low)  # type: ignore[index]
+            if found & 2:
+                self._publish_swing("low", self._swings.swing_low[1], ts, high, low)  # type: ignore[index]
 
     def _roll_hour(self, hour: int, high: float, low: float, ts: int) -> None:
         """The previous hour closed: fold it into its day and sessions; publish what ended."""
         prev = self._hour
         self._hour = hour
+        self._hour_start = start = hour * HOUR_MS
+        self._hour_end = start + HOUR_MS
         hh = self._hour_high
         hl = self._hour_low
         self._hour_high = float("-inf")
@@ -195,11 +206,26 @@ class LiquidityMap:
         consumed it), so the upgraded level is the older, outer one.
         """
         tol = self.eq_tolerance * price
-        for p in self.highs if side == "high" else self.lows:
-            if abs(p.price - price) <= tol and p.label.startswith(("swing", "equal")):
+        # none near when even the nearest pool is farther than tol (most swings): no scan
+        if side == "high":
+            pools = self.highs if self.nearest_high - price <= tol else ()
+        else:
+            pools = self.lows if price - self.nearest_low <= tol else ()
+        below = -tol  # -tol <= d <= tol is abs(d) <= tol, without a call per pool
+        for p in pools:
+            if below <= p.price - price <= tol and p.label.startswith(("swing", "equal")):
                 p.label = f"equal {side}s"
                 return
         self.add(Pool(f"swing {side}", side, price, ts), high, low)
+
+    def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        """A checkpoint's state; one saved before ``_hour_start``/``_hour_end`` gets them."""
+        slots = dict(state[1])
+        if "_hour_start" not in slots:
+            slots["_hour_start"] = start = slots["_hour"] * HOUR_MS
+            slots["_hour_end"] = start + HOUR_MS
+        for name, value in slots.items():
+            setattr(self, name, value)
 
     # -- consuming --------------------------------------------------------------------
     def take_highs(self, high: float) -> list[Pool]:

@@ -45,10 +45,13 @@ class Sweep:
 
     __slots__ = ("depth", "extreme", "level", "pool", "pools", "side")
 
-    def __init__(self, side: Side, pools: list[Pool], level: float, extreme: float) -> None:
+    def __init__(
+        self, side: Side, pools: list[Pool], level: float, extreme: float, pool: Pool | None = None
+    ) -> None:
         self.side = side
         self.pools = pools
-        self.pool = min(pools, key=_rank)
+        # ``pool``: min(pools, key=_rank) when the caller has it already
+        self.pool = min(pools, key=_rank) if pool is None else pool
         self.level = level
         self.extreme = extreme
         # how far past the level that names the sweep (the one traders watch) the wick ran
@@ -94,12 +97,12 @@ def judge_sweep(
         outer = min(taken_lows, key=_rank)
         if close <= outer.price:
             return None, _a_break, (close, "below", outer)
-        sweep = Sweep(Side.LONG, taken_lows, outer.price, low)
+        sweep = Sweep(Side.LONG, taken_lows, outer.price, low, outer)
     elif taken_highs:
         outer = min(taken_highs, key=_rank)
         if close >= outer.price:
             return None, _a_break, (close, "above", outer)
-        sweep = Sweep(Side.SHORT, taken_highs, outer.price, high)
+        sweep = Sweep(Side.SHORT, taken_highs, outer.price, high, outer)
     else:
         return None, None, ()
     if sweep.depth > max_depth:
