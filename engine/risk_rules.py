@@ -105,8 +105,11 @@ def gate_reason(
     return ""
 
 
+_LONG = Side.LONG
+
+
 def rule_stop_side(sig: Signal) -> RuleResult:
-    s = sig.side.sign
+    s = 1 if sig.side is _LONG else -1  # Side.sign, without its two lookups (every entry)
     ok = sig.stop_loss > 0 and (sig.entry - sig.stop_loss) * s > 0
     if ok and sig.take_profit:
         ok = (sig.take_profit - sig.entry) * s > 0
