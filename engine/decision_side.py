@@ -21,7 +21,7 @@ from tapedesk.engine.events import (
 )
 from tapedesk.engine.position_actions import reentry_block
 from tapedesk.engine.records import decision_record
-from tapedesk.engine.risk import Refusal, refusal_line
+from tapedesk.engine.risk import Refusal, refusal_line, taken_line
 from tapedesk.engine.strategy import Strategy
 
 # Enum members read through their class cost ~130 ns each (Python 3.11): kept here.
@@ -79,12 +79,13 @@ class DecisionSide:
                                 has_pending=orders.working_entry(symbol),
                                 held_by=pos.strategy if pos is not None else "",
                                 reentry_block=reentry_block(self, sig))
-        if type(dec) is Refusal:  # refused by a sizing rule: its words made when read
-            if self.journal is None:  # nobody reads it now (the backtest's lazy log words
+        if type(dec) is not Decision:  # a Refusal or Acceptance: its words made when read
+            if self.journal is not None:
+                dec = dec.decision()  # for the journal's record
+            elif type(dec) is Refusal:  # nobody reads it now (the backtest's lazy log words
                 self._explain_by(_REFUSED, refusal_line, dec.line(), sig.strategy, symbol,
                                  dec.rule, "")  # the last ones at the end, from their fields)
                 return
-            dec = dec.decision()
         # The position this decision belongs to: an accepted entry's own order id (taken
         # now, so the decision is journaled under the id its fill will carry), an accepted
         # exit's open position; a refusal belongs to no trade.
@@ -96,7 +97,7 @@ class DecisionSide:
         if not dec.accepted:
             self._explain_by(_REFUSED, say.refused, (dec,), sig.strategy, symbol, dec.rule, "")
             return
-        self._explain_by(_TAKEN, say.taken, (dec, equity, self.config.risk.risk_per_trade_pct),
+        self._explain_by(_TAKEN, taken_line, (dec, equity, self.config.risk.risk_per_trade_pct),
                          sig.strategy, symbol, dec.rule, pos_id)
         if sig.kind is _EXIT:
             working = orders.closing(symbol)
