@@ -73,7 +73,7 @@ class _State:
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
         """A checkpoint's state; one saved before RollingRange held a RollingMax/Min pair.
-        ``step`` and the rest are left unset: the next bar works them out (``Grid._derive``)."""
+        ``step`` and the rest are left unset: the next bar works them out (``derive``)."""
         slots = dict(state[1])
         if "rmax" in slots:
             slots["range"] = _range_from_pair(slots.pop("rmax"), slots.pop("rmin"))
