@@ -21,10 +21,13 @@ from tapedesk.engine.events import (
 )
 from tapedesk.engine.position_actions import reentry_block
 from tapedesk.engine.records import decision_record
-from tapedesk.engine.risk import Refusal
+from tapedesk.engine.risk import Refusal, refusal_line, taken_line
 from tapedesk.engine.strategy import Strategy
 
+# Enum members read through their class cost ~130 ns each (Python 3.11): kept here.
 _EXIT = SignalKind.EXIT
+_REVERSE = SignalKind.REVERSE
+_ENTRY_ROLE = OrderRole.ENTRY
 _REFUSED = ExplanationKind.REFUSED
 _TAKEN = ExplanationKind.TAKEN
 
@@ -52,7 +55,7 @@ class DecisionSide:
         st = self._strat[strat.name]
         st.signals_today += 1
         st.last = (sig.kind, sig.side, sig.entry)  # worded if shown (StratState.last_signal)
-        if sig.kind is SignalKind.REVERSE:
+        if sig.kind is _REVERSE:
             pos = self._positions.get(sig.symbol)
             if pos is not None and pos.side is not sig.side:  # the exit half, vetted as one
                 self._decide(replace(sig, side=pos.side, kind=_EXIT),
@@ -76,24 +79,25 @@ class DecisionSide:
                                 has_pending=orders.working_entry(symbol),
                                 held_by=pos.strategy if pos is not None else "",
                                 reentry_block=reentry_block(self, sig))
-        if type(dec) is Refusal:  # refused by a sizing rule: its words made when read
-            if self.journal is None:  # nobody reads it now (the backtest's lazy log words
-                self._explain_by(_REFUSED, say.refusal, (dec,), sig.strategy, symbol,
-                                 dec.rule, "")  # the last ones at the end)
+        if type(dec) is not Decision:  # a Refusal or Acceptance: its words made when read
+            if self.journal is not None:
+                dec = dec.decision()  # for the journal's record
+            elif type(dec) is Refusal:  # nobody reads it now (the backtest's lazy log words
+                self._explain_by(_REFUSED, refusal_line, dec.line(), sig.strategy, symbol,
+                                 dec.rule, "")  # the last ones at the end, from their fields)
                 return
-            dec = dec.decision()
         # The position this decision belongs to: an accepted entry's own order id (taken
         # now, so the decision is journaled under the id its fill will carry), an accepted
         # exit's open position; a refusal belongs to no trade.
         pos_id = ""
         if dec.accepted:
             pos_id = (pos.position_id if pos is not None else "") if sig.kind is _EXIT \
-                else orders.new_id(OrderRole.ENTRY)
+                else orders.new_id(_ENTRY_ROLE)
         self._record_decision(dec, pos_id)
         if not dec.accepted:
             self._explain_by(_REFUSED, say.refused, (dec,), sig.strategy, symbol, dec.rule, "")
             return
-        self._explain_by(_TAKEN, say.taken, (dec, equity, self.config.risk.risk_per_trade_pct),
+        self._explain_by(_TAKEN, taken_line, (dec, equity, self.config.risk.risk_per_trade_pct),
                          sig.strategy, symbol, dec.rule, pos_id)
         if sig.kind is _EXIT:
             working = orders.closing(symbol)

@@ -72,7 +72,12 @@ def taken(decision: Decision, equity: Decimal, risk_pct: float) -> str:
 
 def refused(decision: Decision) -> str:
     sig = decision.signal
-    return f"Refused {signal_head(sig)} ({sig.strategy}): {decision.text}"
+    return refused_line(sig.side, sig.symbol, sig.strategy, decision.text)
+
+
+def refused_line(side: object, symbol: str, strategy: str, text: str) -> str:
+    """``refused`` from the fields it reads (``Refusal.line``: a backtest keeps those alone)."""
+    return f"Refused {side} {symbol} ({strategy}): {text}"
 
 
 def refusal(r: Refusal) -> str:

@@ -105,19 +105,23 @@ def gate_reason(
     return ""
 
 
+_LONG = Side.LONG
+
+
 def rule_stop_side(sig: Signal) -> RuleResult:
-    s = sig.side.sign
-    ok = sig.stop_loss > 0 and (sig.entry - sig.stop_loss) * s > 0
-    if ok and sig.take_profit:
-        ok = (sig.take_profit - sig.entry) * s > 0
+    entry, stop, target = sig.entry, sig.stop_loss, sig.take_profit  # read once: every entry
+    s = 1 if sig.side is _LONG else -1  # Side.sign, without its two lookups
+    ok = stop > 0 and (entry - stop) * s > 0
+    if ok and target:
+        ok = (target - entry) * s > 0
     return RuleResult(
         "stop_and_target_side",
         ok,
-        f"stop {price(sig.stop_loss)} and target {price(sig.take_profit or 0)} must "
-        f"be on the right sides of entry {price(sig.entry)}"
+        f"stop {price(stop)} and target {price(target or 0)} must "
+        f"be on the right sides of entry {price(entry)}"
         if not ok
         else "",
-        {"entry": sig.entry, "stop": sig.stop_loss, "target": sig.take_profit},
+        {"entry": entry, "stop": stop, "target": target},
     )
 
 

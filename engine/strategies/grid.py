@@ -28,9 +28,18 @@ from tapedesk.engine.strategies.notes import SkipNotes
 from tapedesk.engine.strategies.wording import pct, price
 from tapedesk.engine.strategy import Strategy, StrategyError, register
 
+_LONG, _SHORT = Side.LONG, Side.SHORT  # read through the enum: ~130 ns each (3.11)
+_SAVED = ("active", "base", "hi", "levels", "lo", "prev_close", "range", "since")
+
 
 class _State:
-    __slots__ = ("active", "base", "hi", "levels", "lo", "prev_close", "range", "since")
+    """One symbol's grid. A checkpoint saves the ``_SAVED`` slots (the layout of every
+    checkpoint so far); the others are worked out from them, per grid, when it is set:
+    ``step``, the ``top``/``bottom`` past which the range is broken, and the level index
+    of the last close looked at (``i_close`` of the float ``i_of``), which the next bar
+    would otherwise work out again as its previous close's."""
+
+    __slots__ = (*_SAVED, "bottom", "i_close", "i_of", "step", "top")
 
     def __init__(self, lookback: int) -> None:
         self.range = RollingRange(lookback)
@@ -41,14 +50,36 @@ class _State:
         self.hi = 0.0
         self.prev_close = 0.0
         self.since = 0
+        self.i_of: float | None = None
+
+    def set_grid(self, lo: float, step: float, levels: int) -> None:
+        self.active = True
+        self.base = self.lo = lo
+        self.levels = levels
+        self.hi = lo + levels * step
+        self.since = 0
+        self.derive(step)
+
+    def derive(self, step: float) -> None:
+        """What every bar reads, worked out once per grid: ``base * spacing`` and the break
+        levels (the same arithmetic the bar did before, so the same floats)."""
+        self.step = step
+        self.top = self.hi + step
+        self.bottom = self.lo - step
+        self.i_of = None  # an index of the last grid's
+
+    def __getstate__(self) -> tuple[None, dict[str, Any]]:
+        return None, {name: getattr(self, name) for name in _SAVED}
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
-        """A checkpoint's state; one saved before RollingRange held a RollingMax/Min pair."""
+        """A checkpoint's state; one saved before RollingRange held a RollingMax/Min pair.
+        ``step`` and the rest are left unset: the next bar works them out (``derive``)."""
         slots = dict(state[1])
         if "rmax" in slots:
             slots["range"] = _range_from_pair(slots.pop("rmax"), slots.pop("rmin"))
         for name, value in slots.items():
             setattr(self, name, value)
+        self.i_of = None
 
 
 def _range_from_pair(rmax: RollingMax, rmin: RollingMin) -> RollingRange:
@@ -129,12 +160,7 @@ class Grid(SkipNotes, Strategy):
         if levels < p["min_levels"] or levels > p["max_levels"]:
             st.active = False
             return
-        st.active = True
-        st.base = lo
-        st.levels = levels
-        st.lo = lo
-        st.hi = lo + levels * step
-        st.since = 0
+        st.set_grid(lo, step, levels)
         self._note(
             bar.ts,
             bar.symbol,
@@ -167,9 +193,12 @@ class Grid(SkipNotes, Strategy):
                     if hi is not None and lo is not None:
                         self._anchor(st, bar, lo, hi)
             return None
-        base = st.base
-        step = base * self._spacing
-        if close > st.hi + step or close < st.lo - step:
+        try:
+            step = st.step
+        except AttributeError:  # a state just restored from a checkpoint (__setstate__)
+            step = st.base * self._spacing
+            st.derive(step)
+        if close > st.top or close < st.bottom:
             st.active = False
             where = "above" if close > st.hi else "below"
             text = (
@@ -194,13 +223,15 @@ class Grid(SkipNotes, Strategy):
             st.active = False  # stale rolling range: re-anchor on the next bar
             return None
         # level index just below each close; a change means a level was crossed
-        i_prev = int((prev - base) // step)
-        i_now = int((close - base) // step)
+        base = st.base
+        i_prev = st.i_close if st.i_of is prev else int((prev - base) // step)
+        i_now = st.i_close = int((close - base) // step)
+        st.i_of = close  # the next bar's previous close, its index known
         levels = st.levels
         if i_now == i_prev or not (0 <= i_now <= levels) or not (0 <= i_prev <= levels):
             return None
         if i_now < i_prev:
-            side = Side.LONG
+            side = _LONG
             level = base + (i_now + 1) * step
             tp = level + step
             verb = "down"
@@ -208,7 +239,7 @@ class Grid(SkipNotes, Strategy):
             if tp - close <= 0:
                 return None
         else:
-            side = Side.SHORT
+            side = _SHORT
             level = base + i_now * step
             tp = level - step
             verb = "up"

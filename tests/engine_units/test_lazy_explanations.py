@@ -42,3 +42,25 @@ def test_lazy_lines_equal_eager_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     # More lines were made than the 2000 kept: the dropped ones were never worded.
     assert len(lines) == 2000
     assert lines == _lines(eager)
+
+
+def test_lazy_margin_refusals_equal_eager_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A drained account: most of grid's entries refused for margin, kept as their fields."""
+    from tapedesk.engine.config import DeskConfig
+
+    def run():
+        cfg = DeskConfig()
+        cfg.paper.initial_balance = Decimal(150)
+        bars = list(load_bars(SAMPLE_BARS_1M))[:6_000]
+        return run_backtest(bars, [create("grid")], cfg, no_risk=True,
+                            fixed_qty=Decimal("0.01"))
+
+    lazy = run()
+    monkeypatch.setattr(Engine, "lazy_explanations",
+                        property(lambda self: False, lambda self, value: None), raising=False)
+    eager = run()
+    lines = _lines(lazy)
+    refused = [line for line in lines if line[4] == "BTCUSDT" and line[5] == "margin_available"]
+    assert len(refused) > 100 and "isolated margin" in refused[-1][2], refused[-1:]
+    assert {"taken", "fill"} <= {line[1] for line in lines}
+    assert lines == _lines(eager)
