@@ -98,7 +98,9 @@ def valid_copy(cache_dir: str | Path, source: str | Path, fmt: str) -> Table | N
             return None  # a racy copy: its source changed within one timestamp tick
     except OSError:
         return None
-    if list(table.columns) != list(NAMES) or not table.has_raw(NAMES) or not table.rows:
+    # the bar columns with their types: a float64 column announced as int64 reads as garbage
+    if [(c.name, c.type) for c in table.columns.values()] != list(BAR_COLUMNS) or not (
+            table.has_raw(NAMES) and table.rows):
         return None
     return table
 
