@@ -15,7 +15,8 @@ bars. Two users, one copy per source file, ``<cache dir>/<sha256 of its real pat
 One invalidation rule (``valid_copy``): a copy stands for its source only if its header
 names the source's real path, size, mtime_ns, inode and ctime_ns as they are now (and,
 for a source modified just before it was copied, its checksum: ``RACY_NS``) and the format
-it was read as, and ``columnar.open_table`` accepts it. Anything else — a changed source, an older
+it was read as, its columns are ``BAR_COLUMNS`` (names and types, raw), and
+``columnar.open_table`` accepts it. Anything else — a changed source, an older
 format (version-1 copies were directories of ``*.i64``/``*.f64`` files, the optimizer's
 were ``*.bars`` records under ``optimize/cache``: neither is ever opened), a truncated,
 corrupt or foreign file — is ignored and written anew.
