@@ -15,7 +15,8 @@ bars. Two users, one copy per source file, ``<cache dir>/<sha256 of its real pat
 One invalidation rule (``valid_copy``): a copy stands for its source only if its header
 names the source's real path, size, mtime_ns, inode and ctime_ns as they are now (and,
 for a source modified just before it was copied, its checksum: ``RACY_NS``) and the format
-it was read as, and ``columnar.open_table`` accepts it. Anything else — a changed source, an older
+it was read as, its columns are ``BAR_COLUMNS`` (names and types, raw), and
+``columnar.open_table`` accepts it. Anything else — a changed source, an older
 format (version-1 copies were directories of ``*.i64``/``*.f64`` files, the optimizer's
 were ``*.bars`` records under ``optimize/cache``: neither is ever opened), a truncated,
 corrupt or foreign file — is ignored and written anew.
@@ -98,7 +99,9 @@ def valid_copy(cache_dir: str | Path, source: str | Path, fmt: str) -> Table | N
             return None  # a racy copy: its source changed within one timestamp tick
     except OSError:
         return None
-    if list(table.columns) != list(NAMES) or not table.has_raw(NAMES) or not table.rows:
+    # the bar columns with their types: a float64 column announced as int64 reads as garbage
+    if [(c.name, c.type) for c in table.columns.values()] != list(BAR_COLUMNS) or not (
+            table.has_raw(NAMES) and table.rows):
         return None
     return table
 
