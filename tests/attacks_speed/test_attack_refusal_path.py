@@ -20,6 +20,7 @@ import subprocess
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -36,6 +37,7 @@ from tapedesk.engine.risk import (
     taken_line,
 )
 from tapedesk.engine.strategies.grid import Grid
+from tapedesk.engine.strategy import Strategy
 from tapedesk.engine.symbols import SymbolSpec
 
 from tests.engine.helpers import write_sample_csv
@@ -277,3 +279,56 @@ def test_an_exit_decision_is_never_wrapped():
     sig = Signal("s", "BTCUSDT", Side.LONG, 1, 50_000.0, kind=SignalKind.EXIT)
     got = risk.verdict(sig, **_where(_SPECS[0], Decimal(100), Decimal(100)))
     assert type(got) is Decision and got.accepted and got.rule == "exit"
+
+
+class _OneSignal(Strategy):
+    """A user strategy that hands on one Signal object, written over for each new signal
+    (nothing in docs/strategies.md forbids it; a live desk words every line at once)."""
+
+    name = "one_signal"
+    PARAMS: ClassVar[dict] = {}
+
+    def __init__(self, symbols: tuple[str, ...] | None = None, **params: object) -> None:
+        super().__init__(symbols, **params)
+        self.sig: Signal | None = None
+        self.n = 0
+
+    def on_bar(self, bar: Bar) -> Signal | None:
+        self.n += 1
+        if self.n % 7:
+            return None
+        side = Side.LONG if self.n % 14 else Side.SHORT
+        stop = bar.close * (1 - 0.0025 * side.sign)
+        if self.sig is None:
+            self.sig = Signal(self.name, bar.symbol, side, bar.ts, bar.close, stop,
+                              reasons=["every seventh bar"])
+        else:
+            sig = self.sig
+            sig.side, sig.ts, sig.entry, sig.stop_loss = side, bar.ts, bar.close, stop
+        return self.sig
+
+
+@pytest.mark.parametrize("fixed_qty", [None, Decimal("0.01")])
+def test_a_backtest_words_a_reused_signal_as_it_was_when_decided(
+        monkeypatch: pytest.MonkeyPatch, fixed_qty: Decimal | None) -> None:
+    """A backtest words its kept lines at the end; a strategy's Signal changed since must
+    not change them: the lines (and a taken entry's risk amount, worked out when read with
+    --fixed-qty) equal those of a desk that words each line at once."""
+    from tapedesk.engine.backtest import run_backtest
+    from tapedesk.engine.engine import Engine
+    from tapedesk.engine.feeds import load_bars
+    from tapedesk.engine.sample_data import SAMPLE_BARS_1M
+
+    bars = list(load_bars(SAMPLE_BARS_1M))[:3_000]
+
+    def lines() -> list[tuple]:
+        res = run_backtest(bars, [_OneSignal()], fixed_qty=fixed_qty)
+        return [(e.ts, str(e.kind), re.sub(r"td-\d{9}", "td-", e.text))
+                for e in res.explanations]
+
+    lazy = lines()
+    monkeypatch.setattr(Engine, "lazy_explanations",
+                        property(lambda self: False, lambda self, value: None), raising=False)
+    eager = lines()
+    assert sum(1 for line in eager if line[1] == "taken") >= 5
+    assert lazy == eager
