@@ -32,13 +32,16 @@ def _signal_copies(handler: Any) -> Any:
     """A user strategy's ``handler``, its Signal handed on as a copy: a strategy may keep
     its Signal object and re-arm it later, while what was decided on it is read afterwards
     (a backtest words its lines at the end; an accepted entry's numbers are worked out when
-    read). Built-ins skip the copy: it would run for every signal of a backtest."""
+    read). Its side and kind as the members the desk tells apart by identity ("long" ->
+    Side.LONG; anything else raises, and the strategy is disabled with why). Built-ins skip
+    this: it would run for every signal of a backtest."""
     def copying(event: Any) -> Any:
         sig = handler(event)
         if sig is None:
             return None
         reasons = sig.reasons
-        return replace(sig, reasons=list(reasons) if type(reasons) is list else reasons)
+        return replace(sig, side=Side(sig.side), kind=SignalKind(sig.kind),
+                       reasons=list(reasons) if type(reasons) is list else reasons)
     return copying
 
 

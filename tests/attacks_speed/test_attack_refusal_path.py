@@ -332,3 +332,53 @@ def test_a_backtest_words_a_reused_signal_as_it_was_when_decided(
     eager = lines()
     assert sum(1 for line in eager if line[1] == "taken") >= 5
     assert lazy == eager
+
+
+class _TextSide(Strategy):
+    """A user strategy writing its side as text ("long"): Side is a StrEnum, so "long" ==
+    Side.LONG, but rule_stop_side now tells sides apart by identity (``is Side.LONG``)."""
+
+    name = "text_side"
+    PARAMS: ClassVar[dict] = {}
+
+    def __init__(self, symbols: tuple[str, ...] | None = None, **params: object) -> None:
+        super().__init__(symbols, **params)
+        self.n = 0
+
+    def on_bar(self, bar: Bar) -> Signal | None:
+        self.n += 1
+        if self.n % 30:
+            return None
+        return Signal(self.name, bar.symbol, "long", bar.ts, bar.close,  # type: ignore[arg-type]
+                      bar.close * 0.9975, reasons=["every thirtieth bar"])
+
+
+def test_a_long_signal_with_its_side_as_text_is_vetted_as_a_long() -> None:
+    from tapedesk.engine.backtest import run_backtest
+    from tapedesk.engine.feeds import load_bars
+    from tapedesk.engine.sample_data import SAMPLE_BARS_1M
+
+    res = run_backtest(list(load_bars(SAMPLE_BARS_1M))[:1_500], [_TextSide()])
+    said = [e.text for e in res.explanations if str(e.kind) in ("taken", "refused")]
+    assert not [t for t in said if "right sides" in t], said[:3]
+    assert any(t.startswith("Took long BTCUSDT") for t in said), said[:3]
+
+
+def test_a_side_that_is_no_side_disables_the_strategy_with_why() -> None:
+    from tapedesk.engine.backtest import run_backtest
+    from tapedesk.engine.feeds import load_bars
+    from tapedesk.engine.sample_data import SAMPLE_BARS_1M
+
+    class _Up(_TextSide):
+        name = "up_side"
+
+        def on_bar(self, bar: Bar) -> Signal | None:
+            sig = super().on_bar(bar)
+            if sig is not None:
+                sig.side = "up"  # type: ignore[assignment]
+            return sig
+
+    res = run_backtest(list(load_bars(SAMPLE_BARS_1M))[:100], [_Up()])
+    errors = [e.text for e in res.explanations if str(e.kind) == "error"]
+    assert len(errors) == 1 and "'up' is not a valid Side" in errors[0], errors
+    assert res.metrics.trades == 0
