@@ -41,6 +41,9 @@ from tapedesk.engine.strategy import Strategy
 from tapedesk.engine.symbols import SymbolSpec
 
 from tests.engine.helpers import write_sample_csv
+from tests.local_exchange.desk import desk_keyring
+
+__all__ = ["desk_keyring"]  # the fixture
 
 # Two symbols sharing prices but not tick/step sizes: a kept entry price must serve both.
 _SPECS = (
@@ -382,3 +385,45 @@ def test_a_side_that_is_no_side_disables_the_strategy_with_why() -> None:
     errors = [e.text for e in res.explanations if str(e.kind) == "error"]
     assert len(errors) == 1 and "'up' is not a valid Side" in errors[0], errors
     assert res.metrics.trades == 0
+
+
+@pytest.mark.keyring
+async def test_a_live_desk_journals_an_accepted_entry_worded_in_full(
+        tmp_path: Path, desk_keyring: dict[str, str]) -> None:
+    """``tapedesk --live run --headless`` against the local exchange: the entry's Decision is
+    made at once (journal present), its row holds the sizing numbers and passes, and what
+    the user read says the same quantity, stop distance and leverage."""
+    from tests.local_exchange import Behaviour, LocalExchange
+    from tests.local_exchange.desk import KEY, SECRET, Desk, Heartbeat, write_config
+
+    ex = LocalExchange(api_key=KEY, api_secret=SECRET, behaviour=Behaviour.binance())
+    ex.behaviour.market_split = []
+    await ex.start()
+    desk = Desk(tmp_path, write_config(tmp_path, ex), desk_keyring)
+    try:
+        await desk.start()
+        await desk.wait_for(lambda: ex.private_connected() >= 1, 30, "user stream")
+        with Heartbeat(ex):
+            await ex.set_price("BTCUSDT", "60007")
+            await desk.wait_for(lambda: "Took long BTCUSDT" in desk.output(), 20, "the entry")
+            await desk.wait_for(lambda: _journaled_entry(desk.data_dir / "live.db"), 20,
+                                "the decision journaled")
+    finally:
+        await desk.stop()
+        await ex.stop()
+    n = _journaled_entry(desk.data_dir / "live.db")
+    assert n["passed"][-2:] == ["exchange_minimums", "margin_available"], n
+    assert n["stop_pct"] == pytest.approx(0.2, rel=1e-9) and Decimal(n["risk_amount"]) > 0
+    assert Decimal(n["notional"]) == Decimal(n["qty"]) * Decimal(repr(n["entry"]))
+    took = next(ln for ln in desk.output().splitlines() if "Took long BTCUSDT" in ln)
+    assert f" {n['qty']} @" in took and "(0.20 %)" in took and f"{n['leverage']}x" in took
+    assert Decimal(n["qty"]) == ex.account.positions["BTCUSDT"].amount
+
+
+def _journaled_entry(db: Path) -> dict | None:
+    if not db.exists():
+        return None
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT numbers FROM decisions WHERE kind = 'entry' AND accepted = 1"
+                           " ORDER BY id LIMIT 1").fetchone()
+    return json.loads(row[0]) if row else None
