@@ -7,6 +7,7 @@ enabling, disabling or a strategy raising rebuilds them here.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +25,24 @@ HANDLER_FOR_KIND = {
     Kind.DEPTH: "on_depth",
 }
 Handler = tuple[Strategy, Any, frozenset[str] | None, Any]
+_BUILT_IN = "tapedesk.engine.strategies."  # their handlers make a new Signal every time
+
+
+def _signal_copies(handler: Any) -> Any:
+    """A user strategy's ``handler``, its Signal handed on as a copy: a strategy may keep
+    its Signal object and re-arm it later, while what was decided on it is read afterwards
+    (a backtest words its lines at the end; an accepted entry's numbers are worked out when
+    read). Its side and kind as the members the desk tells apart by identity ("long" ->
+    Side.LONG; anything else raises, and the strategy is disabled with why). Built-ins skip
+    this: it would run for every signal of a backtest."""
+    def copying(event: Any) -> Any:
+        sig = handler(event)
+        if sig is None:
+            return None
+        reasons = sig.reasons
+        return replace(sig, side=Side(sig.side), kind=SignalKind(sig.kind),
+                       reasons=list(reasons) if type(reasons) is list else reasons)
+    return copying
 
 
 class StratState:
@@ -85,9 +104,12 @@ class Roster:
             # Strategies with skip notes (engine.strategies.notes) get them drained into the
             # explanation log: the trades not taken are explained too.
             notes = getattr(s, "notes", None) if hasattr(s, "drain_notes") else None
+            own = type(s).__module__.startswith(_BUILT_IN)
             for kind, meth in HANDLER_FOR_KIND.items():
                 if s.handles(meth):
-                    handlers.setdefault(kind, []).append((s, getattr(s, meth), syms, notes))
+                    fn = getattr(s, meth)
+                    handlers.setdefault(kind, []).append(
+                        (s, fn if own else _signal_copies(fn), syms, notes))
         self.handlers = handlers
         return handlers
 
