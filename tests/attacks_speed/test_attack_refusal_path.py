@@ -183,8 +183,11 @@ def test_a_headless_replay_journals_each_verdict_as_the_user_read_it(tmp_path: P
     small = [e for e in entries if e[1] == "exchange_minimums"]
     assert len(small) >= 100
     for _a, _r, text, n in small:
-        notional = Decimal(n["notional"])  # (its "qty" is the Decision's: 0 for a refusal)
+        notional = Decimal(n["notional"])
         assert notional < 100 and text == f"notional {notional:.2f} USDT is below the minimum 100"
+        # The quantity the rules refused, not the refusal's qty 0 (it was overwritten).
+        assert Decimal(n["qty"]) > 0
+        assert Decimal(n["qty"]) * Decimal(repr(n["entry"])) == notional
         assert "exchange_minimums" not in n["passed"] and "risk_amount" in n
 
 
