@@ -258,6 +258,10 @@ def run_backtest(
         if risk.refused_line():
             labels.append(risk.refused_line())
         labels.append(risk.margin_line())
+    for s in strategies:  # a strategy that raised, or signalled against the plugin rules
+        error = engine.roster.state(s.name).error
+        if error:
+            labels.append(f"STRATEGY {s.name} DISABLED: {error}")
     initial = float(engine.initial_balance)
     bars = engine.bars_seen
     period = (first_ts, engine.clock.now()) if first_ts is not None else None

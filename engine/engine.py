@@ -52,7 +52,7 @@ from tapedesk.engine.portfolio import Portfolio
 from tapedesk.engine.risk import RiskEngine, venue_costs
 from tapedesk.engine.snapshot import DeskSnapshot, FeedStatus
 from tapedesk.engine.strategy import Strategy
-from tapedesk.engine.strategy_roster import Handler, Roster, StratState
+from tapedesk.engine.strategy_roster import BadSignal, Handler, Roster, StratState
 from tapedesk.engine.subscription import Subscription
 from tapedesk.engine.symbols import SymbolSpec, spec_for
 from tapedesk.engine.trader_commands import TraderCommands
@@ -377,7 +377,7 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
 
     def _strategy_failed(self, strat: Strategy, exc: Exception) -> None:
         error = self.roster.failed(strat, exc)
-        log.exception("strategy %s failed", strat.name)
+        log.error("strategy %s failed: %s", strat.name, exc, exc_info=type(exc) is not BadSignal)
         self._rebuild_handlers()
         self.explain(ExplanationKind.ERROR,
                      f"Strategy {strat.name} raised {error}; it is disabled (press its number "

@@ -134,8 +134,9 @@ def load_plugins(
     return errors
 
 
-def _valid(sig: Any, name: str) -> str:
-    """'' if ``sig`` is a usable Signal, else what is wrong with it."""
+def signal_problem(sig: Any) -> str:
+    """'' if ``sig`` is a usable Signal, else what is wrong with it (the desk checks every
+    plugin's signals with this: engine/strategy_roster.py)."""
     if not isinstance(sig, Signal):
         return f"returned {type(sig).__name__}, not a Signal"
     if sig.kind is SignalKind.EXIT:
@@ -187,7 +188,7 @@ def guard(strategy: Strategy, on_error: Callable[[Strategy, str], None] | None =
                 return None
             if out is None:
                 return None
-            bad = _valid(out, name)
+            bad = signal_problem(out)
             if bad:
                 fail(f"{method_name} {bad}")
                 return None

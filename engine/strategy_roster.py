@@ -11,7 +11,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from tapedesk.engine.events import Kind, Side, SignalKind
+from tapedesk.engine.events import Kind, Side, Signal, SignalKind
 from tapedesk.engine.explanations import price
 from tapedesk.engine.journal import Record, setting_record
 from tapedesk.engine.snapshot import StrategyStatus
@@ -28,20 +28,35 @@ Handler = tuple[Strategy, Any, frozenset[str] | None, Any]
 _BUILT_IN = "tapedesk.engine.strategies."  # their handlers make a new Signal every time
 
 
+class BadSignal(ValueError):
+    """A plugin's signal that breaks the plugin rules: the strategy is disabled with the
+    problem (no traceback: the problem names what is wrong, not a line of the desk)."""
+
+
 def _signal_copies(handler: Any) -> Any:
     """A user strategy's ``handler``, its Signal handed on as a copy: a strategy may keep
     its Signal object and re-arm it later, while what was decided on it is read afterwards
     (a backtest words its lines at the end; an accepted entry's numbers are worked out when
     read). Its side and kind as the members the desk tells apart by identity ("long" ->
-    Side.LONG; anything else raises, and the strategy is disabled with why). Built-ins skip
-    this: it would run for every signal of a backtest."""
+    Side.LONG; anything else raises, and the strategy is disabled with why), and checked by
+    the plugin rules (``strategy_plugins.signal_problem``: finite prices, stop and target on
+    the right sides) so a malformed one disables the strategy with why instead of reaching
+    the risk engine. Built-ins skip this: it would run for every signal of a backtest."""
+    from tapedesk.engine.strategy_plugins import signal_problem  # plugins only: not at start
+
     def copying(event: Any) -> Any:
         sig = handler(event)
         if sig is None:
             return None
+        if not isinstance(sig, Signal):
+            raise BadSignal(signal_problem(sig))
         reasons = sig.reasons
-        return replace(sig, side=Side(sig.side), kind=SignalKind(sig.kind),
-                       reasons=list(reasons) if type(reasons) is list else reasons)
+        sig = replace(sig, side=Side(sig.side), kind=SignalKind(sig.kind),
+                      reasons=list(reasons) if type(reasons) is list else reasons)
+        problem = signal_problem(sig)
+        if problem:
+            raise BadSignal(problem)
+        return sig
     return copying
 
 
