@@ -7,12 +7,8 @@ with two decimals, dollars with cents) so the same fact always reads the same.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from tapedesk.engine.events import Decision, Fill, OrderRole, RoundTrip, Signal, SignalKind
-
-if TYPE_CHECKING:
-    from tapedesk.engine.risk import Refusal
 
 
 def price(value: float | Decimal) -> str:
@@ -78,11 +74,6 @@ def refused(decision: Decision) -> str:
 def refused_line(side: object, symbol: str, strategy: str, text: str) -> str:
     """``refused`` from the fields it reads (``Refusal.line``: a backtest keeps those alone)."""
     return f"Refused {side} {symbol} ({strategy}): {text}"
-
-
-def refusal(r: Refusal) -> str:
-    """``refused`` for a Refusal kept unworded by ``RiskEngine.verdict``."""
-    return refused(r.decision())
 
 
 def fill(f: Fill, exit_reason: str = "") -> str:

@@ -32,16 +32,12 @@ from tapedesk.engine.events import (
     OrderRole,
     OrderType,
     OrderUpdate,
-    Side,
 )
 from tapedesk.engine.order_timers import PROTECTIVE
 
 _STOP = OrderRole.STOP
 _ROLES = (OrderRole.STOP, OrderRole.TAKE_PROFIT)  # the order protect places them in
 _TYPES = {OrderRole.STOP: OrderType.STOP_MARKET, OrderRole.TAKE_PROFIT: OrderType.TAKE_PROFIT_MARKET}
-#: The order side that closes a position of each side: ``Side.opposite.order_side`` read
-#: once (two properties and two enum lookups per order otherwise).
-CLOSES = {side: side.opposite.order_side for side in Side}
 _ZERO = Decimal(0)
 _NONE: dict[str, OrderIntent] = {}  # read-only stand-in for a symbol without protection
 
@@ -139,7 +135,7 @@ class OrderProtection:
                                        or (i.qty == pos.qty and i.stop_price == price)):
                     break  # one in flight (its acknowledgement re-checks), or already right
             else:
-                self.submit(self.intent(symbol, CLOSES[pos.side], _TYPES[role], pos.qty, role,
+                self.submit(self.intent(symbol, pos.side.opposite.order_side, _TYPES[role], pos.qty, role,
                                         stop=price, reduce_only=True, strategy=plan.strategy))
 
     def _protective_acked(self, intent: OrderIntent) -> None:

@@ -46,7 +46,7 @@ from tapedesk.engine.events import (
     Signal,
 )
 from tapedesk.engine.journal import Record
-from tapedesk.engine.order_protection import CLOSES, OrderProtection
+from tapedesk.engine.order_protection import OrderProtection
 from tapedesk.engine.order_restart import OrderRestart, text_or_none
 from tapedesk.engine.order_timers import CLOSING, NEVER, PROTECTIVE, WHAT, OrderTimers
 from tapedesk.engine.positions import FillEffect, PositionBook
@@ -62,8 +62,6 @@ _ENTRY = OrderRole.ENTRY
 _STOP = OrderRole.STOP
 _MARKET = OrderType.MARKET
 _LONG = Side.LONG
-#: The order side that opens a position of each side (``Side.order_side``, read once).
-OPENS = {side: side.order_side for side in Side}
 _EXIT_REASON = {OrderRole.STOP: "stop-loss", OrderRole.TAKE_PROFIT: "take-profit",
                 OrderRole.EXIT: "strategy exit", OrderRole.FLATTEN: "emergency stop",
                 OrderRole.LIQUIDATION: "liquidation", OrderRole.ENTRY: "reversed"}
@@ -143,7 +141,7 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
 
     def plan_for(self, fill: Fill) -> Plan | None:
         plan = self.plans.get(fill.symbol)
-        if plan is not None and fill.role is _ENTRY and OPENS[plan.side] == fill.side:
+        if plan is not None and fill.role is _ENTRY and plan.side.order_side == fill.side:
             return plan
         return None
 
@@ -195,7 +193,7 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
         stop = spec.round_price(sig.stop_loss, "up" if long else "down")
         target = (spec.round_price(sig.take_profit, "down" if long else "up")
                   if sig.take_profit else None)
-        intent = self.intent(symbol, OPENS[side], _MARKET, dec.qty, _ENTRY,
+        intent = self.intent(symbol, side.order_side, _MARKET, dec.qty, _ENTRY,
                              strategy=strategy, client_id=client_id)
         self.plans[symbol] = Plan(symbol, side, stop, target, strategy, dec.leverage,
                                   intent.client_id, False, stop)
@@ -204,7 +202,7 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
     def close(self, pos: Position, role: OrderRole, reason: str) -> None:
         """The reduce-only market order that closes ``pos``; ``reason`` labels the trade."""
         self.exit_reason[pos.symbol] = reason
-        self.submit(self.intent(pos.symbol, CLOSES[pos.side], _MARKET, pos.qty, role,
+        self.submit(self.intent(pos.symbol, pos.side.opposite.order_side, _MARKET, pos.qty, role,
                                 reduce_only=True, strategy=pos.strategy))
 
     def closing(self, symbol: str) -> str:

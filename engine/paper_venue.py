@@ -57,9 +57,6 @@ _NEW, _FILLED, _REJECTED, _CANCELED = (OrderStatus.NEW, OrderStatus.FILLED,
                                        OrderStatus.REJECTED, OrderStatus.CANCELED)
 _FLATTEN = OrderRole.FLATTEN
 _LONG = Side.LONG
-#: The order side that opens (adds to) a position of each side: a reduce-only order on the
-#: same side is refused (``Side.order_side``, read once).
-_OPENS = {side: side.order_side for side in Side}
 BPS = Decimal("0.0001")
 _ZERO = Decimal(0)
 _FEE_STEP = Decimal("0.00000001")  # fees are kept to 8 decimals, as Binance reports them
@@ -237,7 +234,7 @@ class PaperVenue(PaperTriggers, PaperFunding):
         sym = intent.symbol
         if intent.reduce_only:  # every stop and target: the position is all it needs
             pos = self.book.positions.get(sym)
-            if pos is None or _OPENS[pos.side] == intent.side:
+            if pos is None or pos.side.order_side == intent.side:
                 return "-2022 ReduceOnly Order is rejected: it would not reduce the position"
             return ""
         spec = self.specs.get(sym) or self.spec(sym)
@@ -282,7 +279,7 @@ class PaperVenue(PaperTriggers, PaperFunding):
         qty = intent.qty
         if intent.reduce_only:
             pos = self.book.positions.get(sym)
-            if pos is None or _OPENS[pos.side] == intent.side:
+            if pos is None or pos.side.order_side == intent.side:
                 self._changed()
                 sink.on_order_update(OrderUpdate(
                     cid, sym, OrderStatus.EXPIRED, ts,

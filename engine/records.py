@@ -38,10 +38,10 @@ def decision_record(dec: Decision, position_id: str = "") -> Record:
     """The signal's own prices ride in ``numbers`` too: a trade's story shows what the
     strategy asked for beside what risk made of it."""
     sig = dec.signal
-    # A refusal's Decision has qty 0; the quantity the sizing rules refused is in its
-    # numbers (the minimums rule's "qty"): keep that one.
+    # A refusal's Decision has qty 0: the quantity the sizing rules refused is the one in
+    # its numbers (the minimums rule's "qty"), when they got that far.
     numbers = {**dec.numbers, "reasons": list(sig.reasons), "passed": dec.passed,
-               "qty": dec.numbers.get("qty", str(dec.qty)) if not dec.accepted else str(dec.qty),
+               "qty": str(dec.qty) if dec.accepted else dec.numbers.get("qty", str(dec.qty)),
                "entry": sig.entry, "stop_loss": sig.stop_loss, "take_profit": sig.take_profit,
                "confidence": sig.confidence, "leverage": dec.leverage}
     return (

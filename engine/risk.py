@@ -64,29 +64,38 @@ __all__ = [
 ]
 
 
-class Refusal:
-    """An entry refused by a sizing rule, its Decision (message, numbers, risk amount)
-    made when first read: the same ``_sized_words`` an accepted entry's numbers come from.
-    Its arguments are never changed after ``vet`` made them."""
+class _LazyVerdict:
+    """A sizing verdict whose Decision (message, numbers, the sizing rules' passes) is made
+    when first read, by the one ``_sized_words``: a backtest reads few. Its arguments are
+    never changed after ``verdict`` made them."""
 
-    __slots__ = ("_dec", "_sized", "rule", "signal")
-    accepted = False
-
-    def __init__(self, sig: Signal, rule: str, sized: tuple) -> None:
-        self.signal = sig
-        self.rule = rule
-        self._sized = sized
-        self._dec: Decision | None = None
+    __slots__ = ("_dec", "_sized", "signal")
+    _dec: Decision | None  # each kind's __init__ sets all three (no super() call per verdict)
 
     def decision(self) -> Decision:
         dec = self._dec
         if dec is None:
             sized = self._sized
-            text = _sized_words(*sized)
-            dec = self._dec = Decision(self.signal, False, _ZERO, 0, self.rule, text,
-                                       sized[0], sized[1])
+            dec = self._dec = self._made(_sized_words(*sized), sized[0], sized[1])
             self._sized = ()
         return dec
+
+    def _made(self, text: str, passed: list[str], numbers: dict[str, object]) -> Decision:
+        raise NotImplementedError
+
+
+class Refusal(_LazyVerdict):
+    """An entry refused by a sizing rule (minimums or margin)."""
+
+    __slots__ = ("rule",)
+    accepted = False
+
+    def __init__(self, sig: Signal, rule: str, sized: tuple) -> None:
+        self.signal, self._sized, self._dec = sig, sized, None
+        self.rule = rule
+
+    def _made(self, text: str, passed: list[str], numbers: dict[str, object]) -> Decision:
+        return Decision(self.signal, False, _ZERO, 0, self.rule, text, passed, numbers)
 
     def line(self) -> tuple[object, str, str, str | None, Decimal | None, Decimal | None]:
         """``refusal_line``'s arguments: the fields its explanation line reads, without the
@@ -100,32 +109,23 @@ class Refusal:
         return sig.side, sig.symbol, sig.strategy, sized[12], sized[14], sized[15]
 
 
-class Acceptance:
-    """An accepted entry, its Decision (the numbers and the two sizing rules' passes) made
-    when first read, like a Refusal's: a backtest has no journal and words only the taken
-    lines it keeps. Carrying the entry out reads what a Decision holds: ``accepted``,
-    ``rule``, ``qty``, ``leverage``, ``signal``."""
+class Acceptance(_LazyVerdict):
+    """An accepted entry: a backtest has no journal and words only the taken lines it keeps.
+    Carrying the entry out reads what a Decision holds: ``accepted``, ``rule``, ``qty``,
+    ``leverage``, ``signal``."""
 
-    __slots__ = ("_dec", "_sized", "leverage", "qty", "signal")
+    __slots__ = ("leverage", "qty")
     accepted = True
     rule = "accepted"
 
     def __init__(self, sig: Signal, qty: Decimal, leverage: int, sized: tuple) -> None:
-        self.signal = sig
+        self.signal, self._sized, self._dec = sig, sized, None
         self.qty = qty
         self.leverage = leverage
-        self._sized = sized
-        self._dec: Decision | None = None
 
-    def decision(self) -> Decision:
-        dec = self._dec
-        if dec is None:
-            sized = self._sized
-            _sized_words(*sized)
-            dec = self._dec = Decision(self.signal, True, self.qty, self.leverage, self.rule,
-                                       "all rules passed", sized[0], sized[1])
-            self._sized = ()
-        return dec
+    def _made(self, text: str, passed: list[str], numbers: dict[str, object]) -> Decision:
+        return Decision(self.signal, True, self.qty, self.leverage, self.rule,
+                        "all rules passed", passed, numbers)
 
 
 def taken_line(verdict: Decision | Acceptance, equity: Decimal, risk_pct: float) -> str:
@@ -136,7 +136,7 @@ def taken_line(verdict: Decision | Acceptance, equity: Decimal, risk_pct: float)
 
 def refusal_line(side: object, symbol: str, strategy: str, problem: str | None,
                  need: Decimal | None, available: Decimal | None) -> str:
-    """``say.refusal`` of the Refusal ``line`` came from: the same words, from its fields."""
+    """``say.refused`` of the Refusal ``line`` came from: the same words, from its fields."""
     return say.refused_line(side, symbol, strategy, _refusal_text(problem, need, available))
 
 

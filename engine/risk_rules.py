@@ -105,12 +105,9 @@ def gate_reason(
     return ""
 
 
-_LONG = Side.LONG
-
-
 def rule_stop_side(sig: Signal) -> RuleResult:
     entry, stop, target = sig.entry, sig.stop_loss, sig.take_profit  # read once: every entry
-    s = 1 if sig.side is _LONG else -1  # Side.sign, without its two lookups
+    s = sig.side.sign
     ok = stop > 0 and (entry - stop) * s > 0
     if ok and target:
         ok = (target - entry) * s > 0

@@ -27,8 +27,6 @@ from tapedesk.engine.events import (
     Position,
     Side,
 )
-from tapedesk.engine.order_protection import CLOSES
-from tapedesk.engine.orders import OPENS
 from tapedesk.engine.paper_venue import PaperVenue
 from tapedesk.engine.portfolio import Portfolio
 from tapedesk.engine.positions import decimal_price, unrealized
@@ -158,13 +156,12 @@ def test_an_order_without_a_market_price_is_refused_whatever_the_memo_holds(last
     assert sink.reason_of("e") == "no market price yet: the order cannot be valued"
 
 
-# -- side tables: the same answers as the Side properties, for every combination -------------
+# -- order sides: the Side attributes the order owner and the venue read ------------------
 
-def test_the_side_tables_answer_as_the_side_properties_for_every_side():
+def test_each_side_opens_with_its_order_side_and_closes_with_the_other():
     for side in Side:
-        assert OPENS[side] == side.order_side == ("BUY" if side is Side.LONG else "SELL")
-        assert CLOSES[side] == side.opposite.order_side != OPENS[side]
-    assert set(OPENS) == set(CLOSES) == set(Side)
+        assert side.order_side == ("BUY" if side is Side.LONG else "SELL")
+        assert side.opposite.order_side != side.order_side
 
 
 @pytest.mark.parametrize("pos_side", ["BUY", "SELL", None])

@@ -1,7 +1,7 @@
 """A live SHORT through the whole desk (``tapedesk --live run --headless`` against the local
-exchange, keys in a real keyring). The fill-lean branch replaced ``Side.order_side`` and
-``Side.opposite.order_side`` with tables (orders.OPENS, order_protection.CLOSES) on the
-paths live trading runs, and every other live test goes long: here the entry must SELL,
+exchange, keys in a real keyring). The order sides of the paths live trading runs come
+from ``Side.order_side`` and ``Side.opposite.order_side`` (plain member attributes, once
+tables), and every other live test goes long: here the entry must SELL,
 the stop and the target BUY reduce-only on the right sides of the entry, and the trader's
 ``tapedesk close`` BUY reduce-only, with the trade journaled as a short."""
 

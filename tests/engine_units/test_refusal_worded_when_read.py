@@ -32,7 +32,7 @@ def test_a_margin_refusal_reads_as_the_eager_vet_said_it():
     got = lazy.verdict(sig, **_kw("1.5"))
     want = eager.vet(sig, **_kw("1.5"))
     assert type(got) is Refusal and got.rule == "margin_available" == want.rule
-    assert say.refusal(got) == say.refused(want)
+    assert say.refused(got.decision()) == say.refused(want)
     assert "needs $500.00 isolated margin, $1.50 available" in say.refused(want)
     dec = got.decision()
     assert dec == want and list(dec.numbers) == list(want.numbers)
@@ -64,7 +64,7 @@ def test_a_refusal_line_kept_from_its_fields_reads_as_the_full_refusal():
     risk = RiskEngine(RiskConfig(), enabled=False, fixed_qty=Decimal("0.01"))
     margin = risk.verdict(sig, **_kw("1.5"))
     line = margin.line()
-    assert refusal_line(*line) == say.refusal(margin)
+    assert refusal_line(*line) == say.refused(margin.decision())
     assert refusal_line(*margin.line()) == refusal_line(*line)  # read after the Decision too
     assert sig not in line and all(type(f) is not dict for f in line)  # nor its numbers
     tiny = RiskEngine(RiskConfig(), enabled=False, fixed_qty=Decimal("0.0001"))

@@ -6,11 +6,23 @@ import pytest
 from tapedesk.engine.events import Side
 from tapedesk.engine.strategies.liquidity.pools import LiquidityMap, Pool
 from tapedesk.engine.strategies.liquidity.regime import RANGE, TREND_DOWN, TREND_UP, WARMING, Regime
-from tapedesk.engine.strategies.liquidity.sweep import find_sweep, pick_target, place_stop
+from tapedesk.engine.strategies.liquidity.sweep import judge_sweep, pick_target, stop_for
 
 from tests.strategies.bars import utc_ms
 
 HOUR = 3_600_000
+
+
+def find_sweep(*args, **kw):
+    """``judge_sweep`` with its why-not worded: (sweep, "") or (None, why not)."""
+    sweep, word, words = judge_sweep(*args, **kw)
+    return sweep, word(*words) if word is not None else ""
+
+
+def place_stop(*args):
+    """``stop_for`` with its sentence worded: (stop, sentence)."""
+    stop, word, words = stop_for(*args)
+    return stop, word(*words)
 
 
 # -- regime -------------------------------------------------------------------------------

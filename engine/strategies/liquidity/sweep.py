@@ -68,19 +68,6 @@ class Sweep:
         return text
 
 
-def find_sweep(
-    high: float,
-    low: float,
-    close: float,
-    taken_highs: list[Pool],
-    taken_lows: list[Pool],
-    max_depth: float,
-) -> tuple[Sweep | None, str]:
-    """Judge a bar that traded through pools. Returns (sweep, "") or (None, why not)."""
-    sweep, word, args = judge_sweep(high, low, close, taken_highs, taken_lows, max_depth)
-    return sweep, word(*args) if word is not None else ""
-
-
 def judge_sweep(
     high: float,
     low: float,
@@ -89,8 +76,9 @@ def judge_sweep(
     taken_lows: list[Pool],
     max_depth: float,
 ) -> tuple[Sweep | None, Callable[..., str] | None, tuple]:
-    """``find_sweep`` with its why-not kept as (word, args), worded when read (a skip
-    note: a backtest reads few). The pools are out of the map for good: never changed."""
+    """Judge a bar that traded through pools: (sweep, None, ()) or (None, word, args), the
+    why-not worded as ``word(*args)`` when read (a skip note: a backtest reads few). The
+    pools are out of the map for good: never changed."""
     if taken_highs and taken_lows:
         return None, _both_sides, (high, low)
     if taken_lows:
@@ -123,24 +111,6 @@ def _too_deep(sweep: Sweep, max_depth: float) -> str:
             "a real move that came back, not a stop run")
 
 
-def place_stop(
-    side: Side,
-    entry: float,
-    extreme: float,
-    body_edge: float,
-    band_min: float,
-    band_max: float,
-    buffer: float,
-) -> tuple[float | None, str]:
-    """Stop at the sweep wick's midpoint, else just beyond the wick, kept in the band.
-
-    ``body_edge`` is the candle body's end the wick hangs from (min(open, close) for a
-    long). Returns (stop, sentence) or (None, why there is no trade).
-    """
-    stop, word, args = stop_for(side, entry, extreme, body_edge, band_min, band_max, buffer)
-    return stop, word(*args)
-
-
 def stop_for(
     side: Side,
     entry: float,
@@ -150,8 +120,10 @@ def stop_for(
     band_max: float,
     buffer: float,
 ) -> tuple[float | None, Callable[..., str], tuple]:
-    """``place_stop`` with its sentence kept as (word, args), worded when read (a no-trade
-    one is a skip note: a backtest reads few)."""
+    """Stop at the sweep wick's midpoint, else just beyond the wick, kept in the band.
+    ``body_edge`` is the candle body's end the wick hangs from (min(open, close) for a
+    long). Returns (stop, word, args), or (None, word, args) when there is no trade: the
+    sentence is ``word(*args)``, worded when read (a no-trade one is a skip note)."""
     s = side.sign
     mid = (extreme + body_edge) / 2.0
     d_mid = s * (entry - mid) / entry
