@@ -7,7 +7,6 @@ enabling, disabling or a strategy raising rebuilds them here.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -50,9 +49,12 @@ def _signal_copies(handler: Any) -> Any:
             return None
         if not isinstance(sig, Signal):
             raise BadSignal(signal_problem(sig))
-        reasons = sig.reasons
-        sig = replace(sig, side=Side(sig.side), kind=SignalKind(sig.kind),
-                      reasons=list(reasons) if type(reasons) is list else reasons)
+        side, kind, reasons = sig.side, sig.kind, sig.reasons
+        # Positional, in Signal's field order (``replace`` took ~1 us more per signal).
+        sig = Signal(sig.strategy, sig.symbol, side if type(side) is Side else Side(side),
+                     sig.ts, sig.entry, sig.stop_loss, sig.take_profit, sig.confidence,
+                     list(reasons) if type(reasons) is list else reasons,
+                     kind if type(kind) is SignalKind else SignalKind(kind))
         problem = signal_problem(sig)
         if problem:
             raise BadSignal(problem)

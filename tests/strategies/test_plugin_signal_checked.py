@@ -54,3 +54,17 @@ def test_a_plugin_signal_with_its_stop_on_the_wrong_side_disables_it(tmp_path: P
         capture_output=True, text=True, timeout=120, env=env)
     assert text.returncode == 0 and "Traceback" not in text.stderr, text.stderr[-2000:]
     assert "* STRATEGY wrong_side DISABLED: BadSignal: returned a long Signal" in text.stdout
+
+
+def test_a_plugin_signal_is_handed_on_as_an_equal_copy() -> None:
+    """Every field of a plugin's Signal reaches the desk unchanged (the copy is built
+    positionally), in a new object the plugin can re-arm without touching it."""
+    from tapedesk.engine.events import Side, Signal, SignalKind
+    from tapedesk.engine.strategy_roster import _signal_copies
+
+    reasons = ["why"]
+    sig = Signal("mine", "ETHUSDT", Side.SHORT, 1_700_000_000_000, 2000.5, 2004.25, 1990.75,
+                 0.8, reasons, SignalKind.REVERSE)
+    got = _signal_copies(lambda _ev: sig)(None)
+    assert got == sig and got is not sig and got.reasons is not reasons
+    assert [getattr(got, f) for f in Signal.__slots__] == [getattr(sig, f) for f in Signal.__slots__]
