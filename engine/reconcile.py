@@ -207,11 +207,19 @@ class Reconciliation:
 async def reconcile_at_start(venue: Any, book: Any, orders: Any) -> Reconciliation:
     """Fills of the desk's own orders while it was down come first (the venue re-reads every
     tracked order), then the exchange is compared with the journal's open orders, which the
-    order owner restored exactly as sent, so its own stop and target match."""
+    order owner restored exactly as sent, so its own stop and target match. The journal holds
+    each order from *before* it was sent (write-ahead), so one the exchange accepted just as
+    the desk was killed matches too; one that never reached the exchange is dropped first
+    (``settle_unanswered``). Orders the journal never held (placed by hand, by another
+    program, or by another desk with the same id format) stay differences."""
     resync = getattr(venue, "resync", None)
     if resync is not None:
         with contextlib.suppress(Exception):
             await resync()
-    rec = await Reconciliation.with_venue(venue, dict(book.positions), list(orders.open.values()))
-    orders.confirm(rec.exchange_orders)
+    positions = await venue.fetch_positions()
+    listed = await venue.fetch_open_orders()
+    orders.settle_unanswered(listed)  # write-ahead intents: the desk's own, or never sent
+    rec = Reconciliation(compare(positions, listed, dict(book.positions),
+                                 list(orders.open.values())), listed)
+    orders.confirm(listed)
     return rec

@@ -133,6 +133,52 @@ async def test_kill_9_after_the_exchange_took_the_stop_before_the_journal_heard(
         await ex.stop()
 
 
+async def test_kill_9_with_the_entry_journaled_but_not_on_the_exchange(tmp_path, desk_keyring):
+    ex = LocalExchange(api_key=KEY, api_secret=SECRET, behaviour=Behaviour.binance())
+    await ex.start()
+    desk = await _started(ex, tmp_path, desk_keyring)
+    sent: list[str] = []
+
+    def kill_as_it_arrives(params: dict[str, str]) -> bool:  # before the exchange applies it
+        if not sent:
+            sent.append(params.get("newClientOrderId", ""))
+            assert desk.proc is not None
+            desk.proc.send_signal(signal.SIGKILL)
+        return True
+
+    try:
+        # the entry's request dies with the desk: the exchange never takes it (a 503 later)
+        ex.inject(path="/fapi/v1/order", method="POST", delay=0.5, status=503,
+                  when=lambda p: p.get("reduceOnly") != "true" and kill_as_it_arrives(p))
+        with Heartbeat(ex):
+            await ex.set_price("BTCUSDT", "60007")
+            assert desk.proc is not None
+            await asyncio.wait_for(desk.proc.wait(), 30)
+        await desk_gone(ex)
+        (cid,) = sent
+        assert journal_rows(desk)[cid]["status"] == "PENDING"  # written ahead of the send
+        assert ex.account.positions["BTCUSDT"].amount == 0 and not ex.account.open_orders()
+
+        await desk.start()
+        await desk.wait_for(lambda: ex.private_connected() >= 1, 30, "user stream again")
+        with Heartbeat(ex):
+            await desk.wait_for(lambda: "Reconciled" in desk.output(), 20, "reconciliation")
+            out = desk.output()
+            assert not DIFFERENCES.search(out), out[-3000:]
+            said = [line for line in out.splitlines() if cid in line and " INFO " not in line]
+            assert len(said) == 1 and "never reached the exchange before the restart" in said[0], (
+                out[-3000:])
+            await desk.wait_for(lambda: journal_rows(desk)[cid]["status"] == "REJECTED", 10,
+                                "the dropped intent no longer open in the journal")
+            await ex.set_price("BTCUSDT", "60017")  # not blocked by its own lost entry
+            await desk.wait_for(lambda: ex.account.positions["BTCUSDT"].amount > 0, 20,
+                                "a new entry after the restart")
+        assert [r.client_id for r in ex.requests.order_posts()].count(cid) == 1  # not re-sent
+    finally:
+        await desk.stop()
+        await ex.stop()
+
+
 async def test_orders_that_are_not_the_desks_own_still_block_entries(tmp_path, desk_keyring):
     ex = LocalExchange(api_key=KEY, api_secret=SECRET, behaviour=Behaviour.binance())
     await ex.start()
