@@ -19,6 +19,7 @@ from typing import Any
 
 from tapedesk.engine.events import ExplanationKind, OrderIntent, OrderRole, OrderType, Side
 from tapedesk.engine.order_timers import PROTECTIVE, WHAT
+from tapedesk.engine.reconcile import same_order
 
 
 class OrderRestart:
@@ -114,17 +115,20 @@ class OrderRestart:
     def settle_unanswered(self, open_on_exchange: list[OrderIntent]) -> None:
         """After a restart, before the comparison with the exchange: restored orders the venue
         had not answered before the desk stopped (journaled, then sent or not). One the
-        exchange lists is the desk's own and simply managed again; one it does not list and
+        exchange lists as journaled (same side, type, quantity, trigger) is the desk's own and
+        simply managed again (listed otherwise, it stays a difference); one it does not list and
         the venue's look-up did not settle either (filled, canceled) never reached it: it is
         dropped and never re-sent (an entry's plan goes with it; a stop or target is placed
         anew by ``protect_all``). Each is said once."""
-        listed = {i.client_id for i in open_on_exchange}
+        listed = {i.client_id: i for i in open_on_exchange}
         for cid in sorted(self.unanswered):
-            intent = self.open.get(cid)
+            intent, there = self.open.get(cid), listed.get(cid)
             if intent is None:
                 continue  # the venue's look-up settled it
             sym, what = intent.symbol, WHAT.get(intent.role, "Order")
-            if cid in listed:
+            if there is not None and not same_order(there, intent):
+                continue  # not what was journaled: a difference for the trader
+            if there is not None:
                 self.explain(ExplanationKind.DESK,
                              f"{sym}: {what} order {cid} was sent just before the restart and "
                              "the exchange accepted it; its answer never reached the journal. "

@@ -83,7 +83,7 @@ def compare(
     jr_orders = {o.client_id: o for o in journal_orders}
     for cid in sorted(set(ex_orders) | set(jr_orders)):
         exo, jro = ex_orders.get(cid), jr_orders.get(cid)
-        if exo is not None and jro is not None and _same_order(exo, jro):
+        if exo is not None and jro is not None and same_order(exo, jro):
             continue
         sym = (exo or jro).symbol  # type: ignore[union-attr]
         if jro is None:
@@ -100,7 +100,8 @@ def compare(
     return diffs
 
 
-def _same_order(a: OrderIntent, b: OrderIntent) -> bool:
+def same_order(a: OrderIntent, b: OrderIntent) -> bool:
+    """The exchange's order is the one journaled: side, type, quantity and trigger agree."""
     return (a.side, a.type, a.qty) == (b.side, b.type, b.qty) and (
         a.stop_price or Decimal(0)) == (b.stop_price or Decimal(0))
 

@@ -205,8 +205,15 @@ class LiveOrders(OrderBook):
         between the two recognises the order as its own after a restart. An order that could
         add exposure is not sent when the journal cannot take it; a reduce-only one is."""
         journaled = getattr(self.sink, "journaled", None)
-        why = await journaled() if journaled is not None else ""
-        if why and can_add_exposure(tr.intent):
+        if journaled is None:
+            return True
+        if not can_add_exposure(tr.intent):
+            with contextlib.suppress(TimeoutError):  # the commit goes on without it
+                await asyncio.wait_for(asyncio.shield(journaled()),
+                                       self.settings.write_ahead_wait_s)
+            return True
+        why = await journaled()
+        if why:
             self.update(tr, OrderStatus.REJECTED,
                         f"not sent: the journal could not record it first ({why})")
             return False
