@@ -11,6 +11,10 @@ for each one:
 - **ignore**: leave it alone on the exchange and keep it out of the desk's books (the user
   manages it by hand; the desk will not touch it).
 
+The journal holds every order from *before* it was sent (write-ahead), so the desk's own
+orders are never differences, also one the exchange took just as the desk was killed; only
+what the journal never held, or holds otherwise, asks the trader (``reconcile_at_start``).
+
 Nothing here talks to a UI: the TUI shows ``Reconciliation.differences`` on a screen, a
 headless run prints ``describe()`` and waits for ``tapedesk reconcile`` answers.
 """
