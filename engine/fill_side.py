@@ -48,6 +48,7 @@ class FillSide:
     _pending: list[Any]
     _outbox: list[Any]
     _soon: asyncio.Task[None] | None
+    _journal_gate: str
     _last_sample: int
     specs: dict[str, Any]
     spec: Any
@@ -82,6 +83,16 @@ class FillSide:
             await self.commit()
         finally:
             self._soon = None
+
+    async def journaled(self) -> str:
+        """Write-ahead, asked by a live venue before it sends an order: returns once every
+        record queued so far (the order's own intent among them) is on disk, with "", or with
+        why the journal could not take it (the venue then holds back an order that could add
+        exposure; protection goes out anyway). One commit serves every order queued with it."""
+        if self.journal is None:
+            return ""
+        await self.commit()
+        return self._journal_gate
 
     def on_fill(self, fill: Fill) -> None:
         key = fill_key(fill)

@@ -4,6 +4,11 @@ A restart restores each open order *exactly* as sent (type, side, trigger, quant
 client id) and tells the venue to track them, so the desk's own stop and target are
 recognised on the exchange and their fills, also those made while it was down, close the
 trade at the exchange's price and fees.
+
+Write-ahead makes that hold for the order sent just before a kill too: every intent is on
+disk before the venue sends it, so a restored order the venue never answered is either on
+the exchange (the desk's own, managed again) or never reached it (dropped, not re-sent);
+either way said once in the log (``settle_unanswered``).
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
-from tapedesk.engine.events import OrderIntent, OrderRole, OrderType, Side
-from tapedesk.engine.order_timers import PROTECTIVE
+from tapedesk.engine.events import ExplanationKind, OrderIntent, OrderRole, OrderType, Side
+from tapedesk.engine.order_timers import PROTECTIVE, WHAT
+from tapedesk.engine.reconcile import same_order
 
 
 class OrderRestart:
@@ -30,7 +36,10 @@ class OrderRestart:
     attempts: dict[Any, int]
     unprotected_since: dict[str, int]
     flattening: set[str]
+    unanswered: set[str]
     halting: bool
+    record: Any
+    explain: Any
     _recheck: Any
     _schedule: Any
     _keep: Any
@@ -88,6 +97,8 @@ class OrderRestart:
             self._keep(intent)
             if d.get("acked"):
                 self.acked.add(intent.client_id)
+            else:
+                self.unanswered.add(intent.client_id)
         from tapedesk.engine.orders import Plan  # the owner's own type; imported late
 
         for d in state.get("plans", []):
@@ -100,6 +111,48 @@ class OrderRestart:
         # The grace period starts again now: the desk could not act while it was down.
         for sym in list(self.book.positions):
             self._recheck(sym)
+
+    def settle_unanswered(self, open_on_exchange: list[OrderIntent]) -> None:
+        """After a restart, before the comparison with the exchange: restored orders the venue
+        had not answered before the desk stopped (journaled, then sent or not). One the
+        exchange lists as journaled (same side, type, quantity, trigger) is the desk's own and
+        simply managed again (listed otherwise, it stays a difference); one it does not list and
+        the venue's look-up did not settle either (filled, canceled) never reached it: it is
+        dropped and never re-sent (an entry's plan goes with it; a stop or target is placed
+        anew by ``protect_all``). Each is said once."""
+        listed = {i.client_id: i for i in open_on_exchange}
+        for cid in sorted(self.unanswered):
+            intent, there = self.open.get(cid), listed.get(cid)
+            if intent is None:
+                continue  # the venue's look-up settled it
+            sym, what = intent.symbol, WHAT.get(intent.role, "Order")
+            if there is not None and not same_order(there, intent):
+                continue  # not what was journaled: a difference for the trader
+            if there is not None:
+                self.explain(ExplanationKind.DESK,
+                             f"{sym}: {what} order {cid} was sent just before the restart and "
+                             "the exchange accepted it; its answer never reached the journal. "
+                             "It is the desk's own: managed again.", symbol=sym)
+                if self.record is not None:
+                    self.record(("UPDATE orders SET status = 'NEW', reason = ? WHERE "
+                                 "client_id = ? AND status = 'PENDING'",
+                                 ("accepted before the restart; answer read back after it",
+                                  cid)))
+                continue
+            self.forget(cid)
+            plan = self.plans.get(sym)
+            if plan is not None and plan.entry_id == cid:
+                plan.entry_id, plan.entry_unknown = "", False
+                if self.book.get(sym) is None:
+                    del self.plans[sym]
+            why = "never reached the exchange before the restart; not sent again"
+            if self.record is not None:
+                self.record(("UPDATE orders SET status = 'REJECTED', reason = ? "
+                             "WHERE client_id = ?", (why, cid)))
+            self.explain(ExplanationKind.DESK,
+                         f"{sym}: {what} order {cid} ({intent.side} {intent.qty}) was "
+                         f"journaled, but {why}: dropped.", symbol=sym)
+        self.unanswered.clear()
 
     def confirm(self, open_on_exchange: list[OrderIntent]) -> None:
         """After a restart: restored orders the exchange lists as open are acknowledged; a
@@ -127,10 +180,12 @@ class OrderRestart:
 
     def track_open(self, fills: list[Any] | tuple[Any, ...] = ()) -> None:
         """Tell the venue about every restored open order, so their fills are the desk's;
-        ``fills``: what the journal already holds for them, so the venue reports none twice."""
+        ``fills``: what the journal already holds for them, so the venue reports none twice;
+        ``unanswered``: those it never answered (one it cannot find was never sent, which
+        ``settle_unanswered`` says, not the venue)."""
         track = getattr(self.venue, "track", None)
         if track is not None and self.open:
-            track(list(self.open.values()), list(fills))
+            track(list(self.open.values()), list(fills), unanswered=set(self.unanswered))
 
 
 def text_or_none(v: Decimal | None) -> str | None:

@@ -126,6 +126,8 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
         self._cancelling: set[str] = set()
         #: Entries the trader's close cancelled: a fill that still arrives is closed at once.
         self.unwanted_entries: set[str] = set()
+        #: Restored orders the venue had not answered before the restart (order_restart).
+        self.unanswered: set[str] = set()
         # A per-process token keeps client ids unique across restarts (not trading logic).
         self._make_id = client_id_maker(f"{time.time_ns() // 1_000_000 % 1_000_000_000:09d}")
 
@@ -169,6 +171,9 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
         return plan.entry_id if plan is not None else ""
 
     def submit(self, intent: OrderIntent) -> None:
+        """Journal the intent (PENDING until the venue answers), then hand it to the venue.
+        A live venue sends it only once that record is on disk (``FillSide.journaled``): a
+        desk killed in between finds its own order on the exchange after the restart."""
         if intent.role is not _ENTRY:
             assert intent.reduce_only, "only entries may add exposure"
         self._keep(intent)
@@ -176,7 +181,7 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
             self.record((
                 "INSERT INTO orders (client_id, ts, symbol, side, type, qty, price, stop_price, "
                 "reduce_only, role, strategy, status, reason, updated_ts, position_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'SENT', '', ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', '', ?, ?)",
                 (intent.client_id, intent.ts, intent.symbol, intent.side, str(intent.type),
                  str(intent.qty), text_or_none(intent.price), text_or_none(intent.stop_price),
                  int(intent.reduce_only), str(intent.role), intent.strategy, intent.ts,

@@ -172,7 +172,7 @@ class PaperVenue(PaperTriggers, PaperFunding):
     async def fetch_balance(self) -> Decimal:
         return self.balance
 
-    def track(self, intents: list[OrderIntent], fills: Any = ()) -> None:
+    def track(self, intents: list[OrderIntent], fills: Any = (), unanswered: Any = ()) -> None:
         """Nothing to do: a restored paper venue holds its own orders (``load_state``)."""
 
     # -- market data ---------------------------------------------------------------------

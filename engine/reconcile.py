@@ -11,6 +11,10 @@ for each one:
 - **ignore**: leave it alone on the exchange and keep it out of the desk's books (the user
   manages it by hand; the desk will not touch it).
 
+The journal holds every order from *before* it was sent (write-ahead), so the desk's own
+orders are never differences, also one the exchange took just as the desk was killed; only
+what the journal never held, or holds otherwise, asks the trader (``reconcile_at_start``).
+
 Nothing here talks to a UI: the TUI shows ``Reconciliation.differences`` on a screen, a
 headless run prints ``describe()`` and waits for ``tapedesk reconcile`` answers.
 """
@@ -83,7 +87,7 @@ def compare(
     jr_orders = {o.client_id: o for o in journal_orders}
     for cid in sorted(set(ex_orders) | set(jr_orders)):
         exo, jro = ex_orders.get(cid), jr_orders.get(cid)
-        if exo is not None and jro is not None and _same_order(exo, jro):
+        if exo is not None and jro is not None and same_order(exo, jro):
             continue
         sym = (exo or jro).symbol  # type: ignore[union-attr]
         if jro is None:
@@ -100,7 +104,8 @@ def compare(
     return diffs
 
 
-def _same_order(a: OrderIntent, b: OrderIntent) -> bool:
+def same_order(a: OrderIntent, b: OrderIntent) -> bool:
+    """The exchange's order is the one journaled: side, type, quantity and trigger agree."""
     return (a.side, a.type, a.qty) == (b.side, b.type, b.qty) and (
         a.stop_price or Decimal(0)) == (b.stop_price or Decimal(0))
 
@@ -207,11 +212,19 @@ class Reconciliation:
 async def reconcile_at_start(venue: Any, book: Any, orders: Any) -> Reconciliation:
     """Fills of the desk's own orders while it was down come first (the venue re-reads every
     tracked order), then the exchange is compared with the journal's open orders, which the
-    order owner restored exactly as sent, so its own stop and target match."""
+    order owner restored exactly as sent, so its own stop and target match. The journal holds
+    each order from *before* it was sent (write-ahead), so one the exchange accepted just as
+    the desk was killed matches too; one that never reached the exchange is dropped first
+    (``settle_unanswered``). Orders the journal never held (placed by hand, by another
+    program, or by another desk with the same id format) stay differences."""
     resync = getattr(venue, "resync", None)
     if resync is not None:
         with contextlib.suppress(Exception):
             await resync()
-    rec = await Reconciliation.with_venue(venue, dict(book.positions), list(orders.open.values()))
-    orders.confirm(rec.exchange_orders)
+    positions = await venue.fetch_positions()
+    listed = await venue.fetch_open_orders()
+    orders.settle_unanswered(listed)  # write-ahead intents: the desk's own, or never sent
+    rec = Reconciliation(compare(positions, listed, dict(book.positions),
+                                 list(orders.open.values())), listed)
+    orders.confirm(listed)
     return rec

@@ -8,13 +8,15 @@ them comes back through the ``VenueSink`` the engine binds, in the order it happ
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from tapedesk.engine.events import Fill, MarketEvent, OrderIntent, OrderUpdate, Position
 
 
 class VenueSink(Protocol):
-    """What the engine receives from a venue."""
+    """What the engine receives from a venue. A live venue also awaits the sink's
+    ``journaled()``, when it has one, before sending an order (write-ahead: the engine's
+    ``FillSide.journaled``)."""
 
     def on_fill(self, fill: Fill) -> None: ...
 
@@ -71,10 +73,12 @@ class Venue(Protocol):
     def available(self) -> Decimal:
         """Balance free for new isolated margin (what the margin rule checks)."""
 
-    def track(self, intents: list[OrderIntent]) -> None:
+    def track(self, intents: list[OrderIntent], fills: Any = (), unanswered: Any = ()) -> None:
         """After a restart: orders the journal says are open (restored exactly as sent) are
         the desk's again; their updates and fills, also those that happened while the desk
-        was down, are reported under their client ids. Called before ``start``."""
+        was down, are reported under their client ids; ``fills`` the journal already holds
+        are not reported again; ``unanswered`` were journaled before sending but never
+        answered (one the venue cannot find was never sent). Called before ``start``."""
 
     async def start(self) -> None: ...
 

@@ -93,6 +93,7 @@ class Tracked:
     fills: int = 0
     declared_missing: bool = False  # reported "not found"; Binance may still prove it wrong
     cancel_wanted: bool = False  # canceled while its placement was still unknown
+    unanswered: bool = False  # restored, journaled before sending, never answered (track)
     heard: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -205,6 +206,11 @@ class OrderBook:
             except VenueError as again:
                 if again.code not in NOT_FOUND:
                     self.error(f"resync of {tr.intent.client_id}: {again.text}")
+                    return
+                if tr.unanswered:  # never sent: the order owner drops it and says so
+                    tr.declared_missing = True  # asked no more; a fill still counts
+                    log.info("%s was journaled but is not on Binance: never sent",
+                             tr.intent.client_id)
                     return
                 # Gone (Binance forgets cancelled/expired orders without fills). Said, not
                 # settled here: reconciliation decides with the trader (re-protecting now

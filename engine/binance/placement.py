@@ -60,12 +60,15 @@ class LiveOrders(OrderBook):
         tr = self.orders[intent.client_id] = Tracked(intent, intent.type in ALGO_TYPES)
         self.update(tr, OrderStatus.REJECTED, why)
 
-    def track(self, intents: list[OrderIntent], fills: Iterable[Fill] = ()) -> None:
+    def track(self, intents: list[OrderIntent], fills: Iterable[Fill] = (),
+              unanswered: set[str] | frozenset[str] = frozenset()) -> None:
         """Resume orders open on the exchange (restored from the journal after a restart, or
         adopted): their stream events and look-ups are recognised again, and whatever
         happened to them while the desk was down is fetched now. ``fills`` are those the
         journal already holds for these orders: they are not reported again, and new ones
-        continue their ``seq``."""
+        continue their ``seq``. ``unanswered``: restored orders whose answer the journal never
+        got (write-ahead): one Binance does not know was never sent, and the order owner, not
+        the venue, says so."""
         held: dict[str, list[Fill]] = {}
         for f in fills:
             held.setdefault(f.client_id, []).append(f)
@@ -73,7 +76,8 @@ class LiveOrders(OrderBook):
             if it.client_id in self.orders:
                 continue
             tr = self.orders[it.client_id] = Tracked(it, it.type in ALGO_TYPES,
-                                                     status=OrderStatus.NEW)
+                                                     status=OrderStatus.NEW,
+                                                     unanswered=it.client_id in unanswered)
             for f in held.get(it.client_id, []):
                 if f.trade_id:
                     self.seen_trades.add((f.symbol, f.trade_id))
@@ -166,6 +170,8 @@ class LiveOrders(OrderBook):
         if why:
             self.update(tr, OrderStatus.REJECTED, f"not sent: {why}")
             return
+        if not await self.written_ahead(tr):
+            return
         sends = 0
         while True:
             sends += 1
@@ -193,6 +199,25 @@ class LiveOrders(OrderBook):
                 continue
             self.adopt(tr, res)
             return
+
+    async def written_ahead(self, tr: Tracked) -> bool:
+        """Write-ahead: the intent is on disk before Binance can hear of it, so a desk killed
+        between the two recognises the order as its own after a restart. An order that could
+        add exposure is not sent when the journal cannot take it; a reduce-only one is."""
+        journaled = getattr(self.sink, "journaled", None)
+        if journaled is None:
+            return True
+        if not can_add_exposure(tr.intent):
+            with contextlib.suppress(TimeoutError):  # the commit goes on without it
+                await asyncio.wait_for(asyncio.shield(journaled()),
+                                       self.settings.write_ahead_wait_s)
+            return True
+        why = await journaled()
+        if why:
+            self.update(tr, OrderStatus.REJECTED,
+                        f"not sent: the journal could not record it first ({why})")
+            return False
+        return True
 
     async def settle_unknown(self, tr: Tracked, why: str, may_resend: bool) -> bool:
         """Look for an order whose placement had no clear answer, by client id with backoff

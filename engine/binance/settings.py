@@ -34,3 +34,7 @@ class LiveSettings:
     catch_up_wait_s: float = 1.0
     flat_poll_s: float = 0.5
     flat_rounds: int = 40
+    # Write-ahead: an order goes out once the journal holds its intent (a commit, ~4 ms with
+    # fsync). A reduce-only one (a stop, a close, the emergency stop's) waits at most this
+    # long: protection never waits for a journal in trouble.
+    write_ahead_wait_s: float = 0.5

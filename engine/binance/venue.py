@@ -250,13 +250,15 @@ class BinanceVenue(Flatten):
             return
         self.book.submit(intent)
 
-    def track(self, intents: list[OrderIntent], fills: Iterable[Fill] = ()) -> None:
+    def track(self, intents: list[OrderIntent], fills: Iterable[Fill] = (),
+              unanswered: set[str] | frozenset[str] = frozenset()) -> None:
         """Resume managing orders open on the exchange (after a restart, once reconciliation
         matched them with the journal, or the user adopted them): each is looked up now, so
         a stop that filled while the desk was down reaches the engine as the stop's fills
         (``userTrades``, each trade once). ``fills``: what the journal already holds for
-        these orders, so none is reported twice."""
-        self.book.track(intents, fills)
+        these orders, so none is reported twice; ``unanswered``: those journaled (write-ahead)
+        whose answer the journal never got: one not on Binance was never sent."""
+        self.book.track(intents, fills, unanswered)
 
     def cancel(self, symbol: str, client_id: str) -> None:
         self._spawn(self.cancel_async(symbol, client_id))

@@ -79,6 +79,8 @@ async def test_live_desk_trades_halts_flat_and_leaks_no_secret(
         pos = engine.book.positions["BTCUSDT"]
         assert pos.side is Side.LONG and pos.qty > 0
         await wait_until(lambda: len(engine.orders.protection("BTCUSDT")) == 2, 10, "stop+TP")
+        # sent once journaled (write-ahead): on the exchange a commit later
+        await wait_until(lambda: len(exchange.account.open_algos()) == 2, 10, "stop+TP sent")
         open_orders = await venue.fetch_open_orders()
         assert {o.type.value for o in open_orders} == {"STOP_MARKET", "TAKE_PROFIT_MARKET"}
         await asyncio.wait_for(engine.emergency_stop(), 30)

@@ -31,7 +31,8 @@ class ExchangeLikeVenue(ScriptedVenue):
         self.stop_fills_while_down = stop_fills_while_down
         self.cancelled_while_down = cancelled_while_down
 
-    def track(self, intents: list[OrderIntent], fills: object = ()) -> None:
+    def track(self, intents: list[OrderIntent], fills: object = (),
+              unanswered: object = ()) -> None:
         self.tracked.extend(intents)
 
     async def start(self) -> None:

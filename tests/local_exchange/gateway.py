@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from tests.local_exchange.model import ApiError
-from tests.local_exchange.request_log import RequestLog
+from tests.local_exchange.request_log import Request, RequestLog
 
 # Request weights as Binance documents them (USDT-M REST), for the endpoints the desk uses.
 WEIGHTS = {
@@ -78,6 +78,9 @@ class Gateway:
     api_secret: str
     faults: list[Fault]
     requests: RequestLog
+    #: Called with each order POST the exchange accepted, before its user-stream events go
+    #: out and before the client has its answer (a test kills a desk right there).
+    order_hooks: list[Callable[[Request], None]]
     weight_limit: int
     order_limit_10s: int
     order_limit_1m: int
@@ -114,7 +117,7 @@ class Gateway:
         params = dict(parse_qsl(request.query_string, keep_blank_values=True))
         params.update(dict(parse_qsl(body, keep_blank_values=True)))
         logged = self.requests.add(request.method, path, params)
-        response = await self._answer(request, handler, path, params, body)
+        response = await self._answer(request, handler, path, params, body, logged)
         logged.status = response.status
         if response.status != 200 and isinstance(response, web.Response) and response.text:
             try:
@@ -124,7 +127,8 @@ class Gateway:
         return response
 
     async def _answer(self, request: web.Request, handler: Handler, path: str,
-                      params: dict[str, str], body: str) -> web.StreamResponse:
+                      params: dict[str, str], body: str,
+                      logged: Request) -> web.StreamResponse:
         weight = WEIGHTS.get(path, 1)
         if path == "/fapi/v1/openOrders" and "symbol" not in params:
             weight = 40
@@ -182,6 +186,9 @@ class Gateway:
             response = await handler(request)
         except ApiError as exc:
             response = self._error(exc.status, exc.code, exc.msg, headers)
+        if is_order and response.status == 200:
+            for hook in list(self.order_hooks):
+                hook(logged)
         await self.flush_user_events()
         if fault is not None and fault.after:
             if fault.delay:

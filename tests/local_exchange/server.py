@@ -85,6 +85,7 @@ class LocalExchange(Gateway, Sockets):
         self.clock_skew_ms = 0
         self.faults: list[Fault] = []
         self.requests = RequestLog()
+        self.order_hooks = []
         self.rejected_ws_connects = 0
         self.market_stalled = False
         self.socks = []
