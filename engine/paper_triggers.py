@@ -85,10 +85,11 @@ class PaperTriggers:
             seen, lp = self._liq_float  # float(level), converted once per level (below)
             if seen is not pos.liquidation_price:
                 lp = self._liq_level(pos.liquidation_price)
-            if pos.side is _LONG:
-                lo = max(lo, lp)
-            else:
-                hi = min(hi, lp)
+            if pos.side is _LONG:  # max()/min() without the builtin call (same picks)
+                if lp > lo:
+                    lo = lp
+            elif lp < hi:
+                hi = lp
         band = _OPEN_BAND if lo == -_INF and hi == _INF else (lo, hi)
         self._bands[sym] = band
         return band
