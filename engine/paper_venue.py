@@ -239,7 +239,7 @@ class PaperVenue(PaperTriggers, PaperFunding):
             return ""
         spec = self.specs.get(sym) or self.spec(sym)
         price = intent.price or decimal_price(self.last_price.get(sym) or 0)
-        if price <= 0:
+        if price <= _ZERO:  # not 0: comparing with an int converts it first
             return "no market price yet: the order cannot be valued"
         problem = spec.check_order(intent.qty, price)
         if problem:

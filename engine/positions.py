@@ -68,10 +68,10 @@ def liquidation_price(
     """
     s = _ONE if side is _LONG else _MINUS
     denom = qty * mmr - s * qty
-    if qty <= 0 or denom == 0:
+    if qty <= ZERO or denom == ZERO:  # Decimal against Decimal: no int converted
         return ZERO
     lp = (margin + cum - s * qty * entry) / denom
-    return lp if lp > 0 else ZERO
+    return lp if lp > ZERO else ZERO
 
 
 def set_isolated_margin(pos: Position, spec: SymbolSpec) -> None:
@@ -154,11 +154,11 @@ class PositionBook:
         pos.exit_qty += closing
         pos.exit_notional += price * closing
         pos.fees += closing_fee
-        if pos.qty > 0:
+        if pos.qty > ZERO:
             return FillEffect(gross, False, None)
         del self.positions[symbol]
         rest = qty - closing
-        if rest > 0:
+        if rest > ZERO:
             flipped = Fill(
                 fill.client_id,
                 symbol,
