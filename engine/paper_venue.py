@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from tapedesk.engine.events import (
+    Bar,
     Fill,
     Kind,
     Liquidity,
@@ -188,9 +189,10 @@ class PaperVenue(PaperTriggers, PaperFunding):
         # is before anything this event fills or triggers.
         if ts >= self._next_funding:
             self._funding(ts)
-        kind = ev.kind
         sym = ev.symbol
-        if kind is _BAR:
+        # The type test first, as in Engine.process: ``kind`` is a class attribute, which
+        # CPython 3.11 reads through the generic lookup (on every bar).
+        if type(ev) is Bar or ev.kind is _BAR:
             lo, hi = self._bands.get(sym) or self._band(sym)
             low, high = ev.low, ev.high  # type: ignore[union-attr]
             if not (lo < low and high < hi):
@@ -199,7 +201,9 @@ class PaperVenue(PaperTriggers, PaperFunding):
                 else:
                     self._check_liquidation(sym, low, high)
             self.last_price[sym] = ev.close  # type: ignore[union-attr]
-        elif kind is _QUOTE:
+            return
+        kind = ev.kind
+        if kind is _QUOTE:
             bid, ask = ev.bid, ev.ask  # type: ignore[union-attr]
             self.last_quote[sym] = (bid, ask)
             self._on_price(sym, bid, ask, ts)
