@@ -36,7 +36,9 @@ class Exposure:
             run = self._runs[key] = _Run()
         if holding:
             if not run.since:
-                run.since = max(bar, run.last + 1)  # a bar already counted is not counted twice
+                # A bar already counted is not counted twice (max() without the builtin call).
+                after = run.last + 1
+                run.since = after if after > bar else bar
             return
         start = run.since or run.last + 1  # no start: a position restored from a checkpoint
         if bar >= start:

@@ -154,7 +154,7 @@ class FillSide:
         bar = self.bars_seen + (fill.ts > self._bar_ts)
         positions = self._positions
         mark = self.exposure.mark
-        mark("", bar, bool(positions))
+        mark("", bar, True if positions else False)  # noqa: SIM210 (bool() is a call)
         held = positions.get(fill.symbol)
         name = held.strategy if held is not None else ""  # "" is the overall key: skipped
         if name:

@@ -151,7 +151,7 @@ class OrderProtection:
         # Replace, then cancel: the older orders of this role go once this one is live.
         guards = self._guards[sym]
         if len(guards) > 1:
-            for other in tuple(guards.values()):  # a cancel reports back, changing the dict
+            for other in [*guards.values()]:  # a cancel reports back, changing the dict
                 if (other.role is role and other.client_id != intent.client_id
                         and other.client_id in self.acked
                         and other.client_id not in self._cancelling):
@@ -176,7 +176,7 @@ class OrderProtection:
     def cancel_protection(self, symbol: str) -> None:
         guards = self._guards.get(symbol)
         if guards:
-            for intent in tuple(guards.values()):  # each cancel reports back at once
+            for intent in [*guards.values()]:  # each cancel reports back at once (a copy)
                 self.cancel(intent)
 
     def _protective_failed(self, intent: OrderIntent, up: OrderUpdate) -> None:

@@ -136,7 +136,7 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
     def working_entry(self, symbol: str) -> bool:
         """An entry is working, or its outcome is unknown (possibly live)."""
         plan = self.plans.get(symbol)
-        return plan is not None and bool(plan.entry_id)
+        return plan is not None and plan.entry_id != ""  # bool() without the call
 
     def unprotected(self) -> tuple[str, ...]:
         return tuple(sorted(self.unprotected_since))

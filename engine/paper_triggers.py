@@ -85,10 +85,11 @@ class PaperTriggers:
             seen, lp = self._liq_float  # float(level), converted once per level (below)
             if seen is not pos.liquidation_price:
                 lp = self._liq_level(pos.liquidation_price)
-            if pos.side is _LONG:
-                lo = max(lo, lp)
-            else:
-                hi = min(hi, lp)
+            if pos.side is _LONG:  # max()/min() without the builtin call (same picks)
+                if lp > lo:
+                    lo = lp
+            elif lp < hi:
+                hi = lp
         band = _OPEN_BAND if lo == -_INF and hi == _INF else (lo, hi)
         self._bands[sym] = band
         return band
@@ -121,8 +122,11 @@ class PaperTriggers:
             # the bar; the bar cannot say whether its low came before or after, so assume
             # after (the worse case). Take-profits placed mid-bar wait for the next bar.
             open_ts = bar.open_ts
-            for resting in [r for r in orders.values()
-                            if r.symbol == sym and r.intent.type is _STOP]:
+            # A copy, as a fill changes the dict; filtered in the loop: a comprehension is a
+            # function call of its own in CPython 3.11 (~130 ns on each fill's bar).
+            for resting in [*orders.values()]:
+                if resting.symbol != sym or resting.intent.type is not _STOP:
+                    continue
                 trig = resting.trig
                 if resting.intent.ts >= open_ts and (
                         (low <= trig) if resting.falls else (high >= trig)):
@@ -164,7 +168,10 @@ class PaperTriggers:
         key = (sym, len(self.orders), self._order_version)
         if self._sorted_cache[0] == key:
             return self._sorted_cache[1]
-        mine = [r for r in self.orders.values() if r.symbol == sym]
+        mine = []  # a loop, not a comprehension (a function call of its own in CPython 3.11)
+        for resting in self.orders.values():
+            if resting.symbol == sym:
+                mine.append(resting)
         if len(mine) > 1:
             mine.sort(key=_by_rank)
         self._sorted_cache = (key, mine)

@@ -14,6 +14,9 @@ from tapedesk.engine.events import Fill, Position, RoundTrip, Side
 from tapedesk.engine.symbols import SymbolSpec
 
 ZERO = Decimal(0)
+#: A short's P&L sign as a Decimal: ``x * _MINUS`` is ``x * -1`` without converting the int
+#: (and not ``-x``, which turns -0 into 0); a long's ``x * 1`` is ``x`` itself, skipped.
+_ONE, _MINUS = Decimal(1), Decimal(-1)
 _LONG, _SHORT = Side.LONG, Side.SHORT
 #: The last price ``decimal_price`` converted, with its Decimal (one tuple: swapped atomically).
 _last_price: tuple[object, Decimal] = (None, ZERO)
@@ -40,8 +43,8 @@ def unrealized(pos: Position, last: float | Decimal | None) -> Decimal | None:
     without a price. The one rule behind the desk's equity, the panes and the close dialog."""
     if not last:
         return None
-    price = decimal_price(last)
-    return (price - pos.entry_price) * pos.qty * (1 if pos.side is _LONG else -1)
+    pnl = (decimal_price(last) - pos.entry_price) * pos.qty
+    return pnl if pos.side is _LONG else pnl * _MINUS
 
 
 def decimal_price(last: float | Decimal) -> Decimal:
@@ -63,12 +66,12 @@ def liquidation_price(
 
     ``LP = (WB + cum − Side·Q·EP) / (Q·MMR − Side·Q)``; 0 when no liquidation is possible.
     """
-    s = 1 if side is _LONG else -1
+    s = _ONE if side is _LONG else _MINUS
     denom = qty * mmr - s * qty
-    if qty <= 0 or denom == 0:
+    if qty <= ZERO or denom == ZERO:  # Decimal against Decimal: no int converted
         return ZERO
     lp = (margin + cum - s * qty * entry) / denom
-    return lp if lp > 0 else ZERO
+    return lp if lp > ZERO else ZERO
 
 
 def set_isolated_margin(pos: Position, spec: SymbolSpec) -> None:
@@ -142,18 +145,20 @@ class PositionBook:
             pos.fees += fill.fee
             return _ADDED
         closing = qty if qty < held else held  # min(held, qty): held when equal
-        gross = (price - pos.entry_price) * closing * (1 if long else -1)
+        gross = (price - pos.entry_price) * closing
+        if not long:
+            gross = gross * _MINUS
         closing_fee = fill.fee * closing / qty
         pos.qty = held - closing
         pos.realized_gross += gross
         pos.exit_qty += closing
         pos.exit_notional += price * closing
         pos.fees += closing_fee
-        if pos.qty > 0:
+        if pos.qty > ZERO:
             return FillEffect(gross, False, None)
         del self.positions[symbol]
         rest = qty - closing
-        if rest > 0:
+        if rest > ZERO:
             flipped = Fill(
                 fill.client_id,
                 symbol,

@@ -64,16 +64,22 @@ class SymbolSpec:
 
     def maintenance(self, notional: Decimal) -> tuple[Decimal, Decimal]:
         """(maintenance margin rate, cum) for a position of this notional: its bracket."""
-        for tier in reversed(self.margin_tiers):  # the last one reached, as listed
-            if notional >= tier.floor:
-                return tier.mmr, tier.cum
+        reached = None  # the last one reached, as listed (smallest floor first): a small
+        for tier in self.margin_tiers:  # position stops at the second tier, not the ninth
+            if notional < tier.floor:
+                break
+            reached = tier
+        if reached is not None:
+            return reached.mmr, reached.cum
         return self.maint_margin_rate, self.maint_amount
 
     def round_qty(self, qty: Decimal | float, market: bool = False) -> Decimal:
         """Round a quantity down to the lot step (MARKET_LOT_SIZE for market orders)."""
         step = self.market_step_size if market and self.market_step_size else self.step_size
         value = qty if type(qty) is Decimal else Decimal(str(qty))
-        unit = _unit_of(step)
+        unit = _UNITS.get(step, _UNSEEN)  # the cache _unit_of fills, read without a call
+        if unit is _UNSEEN:
+            unit = _unit_of(step)
         if unit is not None:
             # Dividing by a power of ten is exact, so this is the same rounding as below.
             rounded = value.quantize(unit, ROUND_DOWN)  # positional: half the call cost
@@ -86,7 +92,9 @@ class SymbolSpec:
         mode = _MODES[direction]
         value = price if type(price) is Decimal else Decimal(str(price))
         tick = self.tick_size
-        unit = _unit_of(tick)
+        unit = _UNITS.get(tick, _UNSEEN)  # the cache _unit_of fills, read without a call
+        if unit is _UNSEEN:
+            unit = _unit_of(tick)
         if unit is not None:
             rounded = value.quantize(unit, mode)
             return rounded.quantize(tick)
@@ -146,6 +154,7 @@ def _unit_of(size: Decimal) -> Decimal | None:
 # Tick and step sizes seen so far (a handful): a module dict, as SymbolSpec is a frozen
 # dataclass whose fields other code copies by name.
 _UNITS: dict[Decimal, Decimal | None] = {}
+_UNSEEN = Decimal(-1)  # not in _UNITS yet (None there means "not a power of ten")
 
 
 def _plain(text: str) -> Decimal:
