@@ -153,19 +153,24 @@ def _run_gc() -> Iterator[None]:
     growing list of trades; at CPython's default gen0 threshold (700) it collects every few
     bars and walks every long-lived object again and again. What set-up built (modules,
     config, strategies) is frozen out of the collector, and gen0 collects less often;
-    cycles are still collected, so memory stays bounded.
+    cycles are still collected, so memory stays bounded. The CLI keeps the collector off
+    during set-up (cli_dispatch.cmd_backtest): it is turned on here, and back off after.
     """
     import gc
 
     old = gc.get_threshold()
+    was_on = gc.isenabled()
     ours = not gc.get_freeze_count()  # a caller's own frozen objects stay frozen
     if ours:
         gc.freeze()
     gc.set_threshold(RUN_GC_GEN0, old[1], old[2])
+    gc.enable()
     try:
         yield
     finally:
         gc.set_threshold(*old)
+        if not was_on:
+            gc.disable()
         if ours:
             gc.unfreeze()
 

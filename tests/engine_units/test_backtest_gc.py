@@ -24,3 +24,34 @@ def test_run_gc_restores_after_an_error() -> None:
         raise RuntimeError("data file went away mid-run")
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_the_run_collects_even_after_a_set_up_without_the_collector() -> None:
+    """The CLI keeps the collector off during set-up (cli_dispatch.cmd_backtest): the run
+    itself must still collect cycles, and the caller's state comes back after it."""
+    gc.disable()
+    try:
+        with backtest_cli._run_gc():
+            assert gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_backtest_through_the_cli_leaves_the_collector_as_it_found_it(
+    tmp_path, monkeypatch
+) -> None:
+    from tapedesk.engine import cli_dispatch
+
+    seen: list[bool] = []
+
+    def fake_run(args: object, config: object) -> int:
+        seen.append(gc.isenabled())
+        return 0
+
+    monkeypatch.setattr(backtest_cli, "cmd_backtest", fake_run)
+    monkeypatch.setenv("TAPEDESK_HOME", str(tmp_path))
+    args = type("Args", (), {"config": None})()
+    assert gc.isenabled()
+    assert cli_dispatch.cmd_backtest(args) == 0
+    assert seen == [False] and gc.isenabled()
