@@ -6,7 +6,6 @@ test is the same desk a user sees.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator
@@ -159,6 +158,8 @@ class CallbackFeed:
     """
 
     def __init__(self, name: str, symbols: tuple[str, ...], maxsize: int = 50_000) -> None:
+        import asyncio  # here: a backtest never starts an event loop
+
         self.name = name
         self.symbols = symbols
         self.status = FeedStatus.CONNECTING

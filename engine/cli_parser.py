@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_all(sub)
     try:
-        from tapedesk.engine.keys_cli import add_keys_subparser
+        from tapedesk.engine.keys_parser import add_keys_subparser
 
         add_keys_subparser(sub)
     except ImportError:  # pragma: no cover - keys module always ships

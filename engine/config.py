@@ -8,7 +8,6 @@ and 125, got 200``) because a trader editing a file at 3 a.m. needs exactly that
 from __future__ import annotations
 
 import sys
-import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -201,6 +200,8 @@ def load_config(path: Path | None = None) -> DeskConfig:
         if not default.exists():
             return DeskConfig()
         path = default
+    import tomllib  # here: most backtests have no config file
+
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -7,14 +7,16 @@ which is the same trust boundary as the journal itself.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio  # annotations only: a backtest never starts an event loop
 
 COMMANDS = ("ping", "halt", "pause", "resume", "status", "reconcile", "close",
             "stop_to_breakeven")
@@ -38,6 +40,8 @@ class ControlServer:
     async def start(self) -> None:
         # The desk lock (engine.desk_lock) already keeps a second desk out; this ping is the
         # guard for desks built without the CLI (tests, scripts).
+        import asyncio
+
         if self.path.exists():
             if _alive(self.path):
                 raise RuntimeError(
@@ -65,6 +69,8 @@ class ControlServer:
                 self.path.unlink()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import asyncio
+
         try:
             line = await asyncio.wait_for(reader.readline(), 10)
             try:
@@ -129,6 +135,8 @@ async def halt_and_verify(eng: Any, wait: float = HALT_WAIT_S) -> dict[str, Any]
     Waits up to ``wait`` seconds for the stop to finish (it retries until flat); then
     asks the venue itself for positions and open orders, the same check the stop makes.
     """
+    import asyncio
+
     timed_out = False
     try:
         await asyncio.wait_for(asyncio.shield(eng.emergency_stop()), wait)

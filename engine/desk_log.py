@@ -9,17 +9,18 @@ the desk's explanation log, rate-limited, so the trader sees them where they loo
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import logging.handlers
 import re
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tapedesk.engine.events import ExplanationKind
+
+if TYPE_CHECKING:
+    import asyncio  # annotations only: a backtest never starts an event loop
 
 LOG_BYTES = 2_000_000
 LOG_BACKUPS = 3
@@ -72,6 +73,8 @@ class ExplainForwarder(logging.Handler):
         self._commits: set[asyncio.Future[None]] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
+        import asyncio
+
         if getattr(self._inside, "active", False):
             return  # a record raised while forwarding one: the file has it
         key = (record.name, str(record.msg))
@@ -118,6 +121,8 @@ class ExplainForwarder(logging.Handler):
                 self._loop.call_soon_threadsafe(self._deliver, kind, text)
 
     def _deliver(self, kind: ExplanationKind, text: str) -> None:
+        import asyncio
+
         eng = self.engine
         if getattr(eng, "_stopping", False) or not getattr(eng, "_started", True):
             return
@@ -140,6 +145,8 @@ def route_logs_to_file(path: Path, engine: Any = None) -> Path:
 
     Called again (the desk switched to the demo), it replaces what it installed before.
     """
+    import logging.handlers  # here: a backtest never logs to a file
+
     root = logging.getLogger()
     for handler in list(root.handlers):
         if handler in _installed or _writes_to_terminal(handler):

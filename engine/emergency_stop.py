@@ -8,7 +8,6 @@ market-data stream dead. The desk's books follow from the fills the closes produ
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any, Protocol
 
@@ -37,6 +36,8 @@ class Desk(Protocol):
 
 async def emergency_stop(desk: Desk) -> bool:
     """Run the procedure; True once the venue verified flat (False only if the desk stops)."""
+    import asyncio
+
     desk.set_halted()
     desk.orders.halt()
     desk.explain(ExplanationKind.DESK, "EMERGENCY STOP: new entries halted.")

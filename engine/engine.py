@@ -9,14 +9,13 @@ with no journal at all.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tapedesk.engine import strategy_state
 from tapedesk.engine.checkpoint import checkpoint, journaled_fills, load_from_journal, restore
@@ -56,6 +55,9 @@ from tapedesk.engine.strategy_roster import BadSignal, Handler, Roster, StratSta
 from tapedesk.engine.subscription import Subscription
 from tapedesk.engine.symbols import SymbolSpec, spec_for
 from tapedesk.engine.trader_commands import TraderCommands
+
+if TYPE_CHECKING:
+    import asyncio  # annotations only: a backtest never starts an event loop
 
 log = logging.getLogger("tapedesk.engine")
 
@@ -223,6 +225,8 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
 
     async def run(self) -> None:
         """Consume the feed until it ends or ``stop()``; commit after every batch."""
+        import asyncio
+
         self._run_task = asyncio.current_task()
         await self.start()
         if self.feed is None:

@@ -9,16 +9,18 @@ work when there is no journal.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tapedesk.engine import explanations as say
 from tapedesk.engine.desk_log import redact
 from tapedesk.engine.events import ExplanationKind, Fill, OrderUpdate, Position
 from tapedesk.engine.journal import trade_record
 from tapedesk.engine.records import fill_key, fill_record, funding_record
+
+if TYPE_CHECKING:
+    import asyncio  # annotations only: a backtest never starts an event loop
 
 log = logging.getLogger("tapedesk.engine")
 
@@ -72,12 +74,16 @@ class FillSide:
         if self.journal is None or self._soon is not None or getattr(self.venue, "simulated",
                                                                      True):
             return
+        import asyncio
+
         try:
             self._soon = asyncio.get_running_loop().create_task(self._commit_now())
         except RuntimeError:  # no loop (a test driving the engine by hand)
             return
 
     async def _commit_now(self) -> None:
+        import asyncio
+
         try:
             await asyncio.sleep(0)  # let the rest of this report's callbacks queue first
             await self.commit()

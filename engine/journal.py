@@ -11,7 +11,6 @@ read-only mode (``journal_reader``); WAL lets them read while a desk is writing.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -19,9 +18,8 @@ import signal
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiosqlite
 from tapedesk.engine.journal_health import (
     RETRY_BUSY_MS,
     JournalCorrupt,
@@ -52,6 +50,9 @@ from tapedesk.engine.journal_schema import (
     trade_columns,
 )
 
+if TYPE_CHECKING:
+    import aiosqlite
+
 __all__ = [
     "MIGRATIONS", "POSITION_LINKS_VERSION", "SCHEMA_VERSION", "TRADE_COLUMNS", "Journal",
     "Record", "day_record", "db_path", "explanation_record", "open_readonly",
@@ -65,6 +66,8 @@ class Journal:
     """Async writer. ``write`` is the only way records reach the disk."""
 
     def __init__(self, path: Path) -> None:
+        import asyncio
+
         self.path = Path(path)
         self._db: aiosqlite.Connection | None = None
         self.identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
@@ -98,6 +101,8 @@ class Journal:
         self.identity = file_identity(self.path)
 
     async def _open(self) -> None:
+        import aiosqlite  # here: a backtest (no journal) never loads it
+
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         old = os.umask(0o077)  # the -wal and -shm files are created owner-only too
         try:

@@ -12,7 +12,6 @@ A machine without a keyring backend (a headless server, a container) gets
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -209,6 +208,8 @@ class Credentials:
         raise TypeError("Credentials are not picklable: they hold secrets")
 
     def _to_keyring(self) -> str:
+        import json  # here: every command imports this module (keys_parser)
+
         return json.dumps(
             {
                 "v": _FORMAT_VERSION,
@@ -221,6 +222,8 @@ class Credentials:
     @classmethod
     def _from_keyring(cls, stored: str, environment: str, profile: str) -> Credentials:
         where = f"the keyring item {SERVICE}/{environment}:{profile}"
+        import json
+
         try:
             data = json.loads(stored)
         except ValueError:

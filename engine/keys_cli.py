@@ -11,8 +11,8 @@ and any text from a backend or from Binance is scrubbed of the key and secret be
 A `check` that cannot reach Binance says so plainly and still exits 0 when the keys are present:
 presence is what it can vouch for; the line says the account was NOT checked.
 
-Here: the three actions and the `keys` parser. What Binance says about the account is
-keys_account, the prompts keys_prompts, the keyring itself keys.
+Here: the three actions; the `keys` parser is keys_parser (every command builds it). What
+Binance says about the account is keys_account, the prompts keys_prompts, the keyring keys.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from typing import Any, TextIO
 
 from tapedesk.engine.keys import (
     DEFAULT_PROFILE,
-    ENVIRONMENTS,
     Credentials,
     InvalidCredentials,
     KeyringUnavailable,
@@ -46,6 +45,7 @@ from tapedesk.engine.keys_account import (
     is_unreachable,
     run_verify,
 )
+from tapedesk.engine.keys_parser import ACTIONS, add_keys_subparser
 from tapedesk.engine.keys_prompts import Cancelled, Prompter, read_private_key
 
 # Imported from here by binance/live.py, engine/commands/notify.py and tests; the prompt
@@ -59,7 +59,6 @@ __all__ = ["ACTIONS", "EXIT_NO", "EXIT_OK", "EXIT_UNAVAILABLE", "AccountCheck", 
 EXIT_OK = 0
 EXIT_NO = 1
 EXIT_UNAVAILABLE = 2
-ACTIONS = ("set", "check", "delete")
 
 
 def _where(environment: str, profile: str) -> str:
@@ -245,60 +244,6 @@ def run_keys_args(args: argparse.Namespace, verify: Verify | None = None) -> int
         yes=args.keys_yes,
         verify=verify if verify is not None else getattr(args, "keys_verify", None),
     )
-
-
-_EPILOG = """\
-actions:
-  set     prompt (no echo) for API key, secret and optional Ed25519 private key file; store them
-  check   say whether keys are stored (key shown masked) and, online, what the account answers
-  delete  remove the stored keys
-
-exit codes:
-  0  done (stored / present and no account problem / deleted)
-  1  no: input refused, keys missing, Binance refused them or the account needs a setting
-     changed, declined, nothing to delete
-  2  no usable keyring here (the message lists the fixes) or bad usage
-
-Keys live in the OS keyring under service "tapedesk", user "<environment>:<profile>"."""
-
-
-def add_keys_subparser(subparsers: Any, *, verify: Verify | None = None) -> argparse.ArgumentParser:
-    """Add `keys` to an argparse subparsers object; the parsed args carry ``handler``:
-    ``args.handler(args) -> int`` runs it (``args.keys_verify`` may be set before calling)."""
-    parser = subparsers.add_parser(
-        "keys",
-        help="store, check or delete Binance API keys in the OS keyring",
-        description="Binance API keys in the OS keyring (service tapedesk).",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,  # the old --demo must not abbreviate --demo-trading
-    )
-    parser.add_argument("keys_action", choices=ACTIONS, metavar="{set,check,delete}")
-    where = parser.add_mutually_exclusive_group()
-    for env in ENVIRONMENTS:
-        where.add_argument(
-            f"--{env}",
-            dest="keys_environment",
-            action="store_const",
-            const=env,
-            help=f"keys for Binance {env}" + (" (the default)" if env == "live" else ""),
-        )
-    parser.add_argument(
-        "--profile",
-        dest="keys_profile",
-        default=DEFAULT_PROFILE,
-        metavar="NAME",
-        help="name of a key set, for several accounts (default: %(default)s)",
-    )
-    parser.add_argument(
-        "-y",
-        "--yes",
-        dest="keys_yes",
-        action="store_true",
-        help="replace or delete without asking",
-    )
-    parser.set_defaults(handler=run_keys_args, keys_environment=None, keys_verify=verify)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,6 @@ Decisions (docs/desk.md, "Acting on one position"):
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -196,6 +195,8 @@ async def settled(engine: Any, symbol: str, *, close: bool, timeout: float,
                   stop: Decimal | None = None) -> str:
     """After an action, wait (bounded) for the venue's answer and say it in one sentence:
     the round trip a close made, or the stop the venue accepted."""
+    import asyncio
+
     sym = _symbol(symbol)
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout

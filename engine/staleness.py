@@ -7,7 +7,6 @@ grace period run here too, because a dead feed must not keep an unprotected posi
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -19,6 +18,8 @@ PERIOD_S = 0.5
 
 
 async def watch(engine: Any) -> None:
+    import asyncio
+
     if getattr(engine.feed, "status", None) == FeedStatus.REPLAY or isinstance(
         engine.clock, EventClock
     ):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from typing import Any
 
@@ -11,6 +10,8 @@ class Subscription:
     """A bounded mailbox: when full the oldest event is dropped, never the engine blocked."""
 
     def __init__(self, owner: Any, maxsize: int) -> None:
+        import asyncio
+
         self._owner = owner
         self._items: deque[Any] = deque(maxlen=maxsize)
         self._event = asyncio.Event()

@@ -8,11 +8,10 @@ command journals its flag before anyone is told (``commit``), so a restart keeps
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tapedesk.engine import position_actions
 from tapedesk.engine.emergency_stop import emergency_stop
@@ -20,6 +19,9 @@ from tapedesk.engine.events import Explanation, ExplanationKind, Position, Round
 from tapedesk.engine.journal import row_to_explanation, setting_record
 from tapedesk.engine.strategy import StrategyError
 from tapedesk.engine.subscription import Subscription
+
+if TYPE_CHECKING:
+    import asyncio  # annotations only: a backtest never starts an event loop
 
 log = logging.getLogger("tapedesk.engine")
 #: Journal setting: strategies the trader loaded from the desk that the config does not list.
@@ -158,6 +160,8 @@ class TraderCommands:
 
     async def stop(self) -> None:
         """Stop consuming, let ``run`` finish its last commit, then close everything."""
+        import asyncio
+
         self._stopping = True
         if self.companions:
             from tapedesk.engine.companions import close_companions
@@ -203,6 +207,8 @@ class TraderCommands:
         Works with the market stream dead: it talks only to the venue
         (engine.emergency_stop holds the procedure). True only once the venue verified flat.
         """
+        import asyncio
+
         if self._estop_task is not None and not self._estop_task.done():
             return await asyncio.shield(self._estop_task)
         self._estop_task = asyncio.ensure_future(self._emergency_stop())

@@ -12,10 +12,26 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
+import os
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}").register(sub)
+    for name in _module_names():
+        if not name.startswith("_"):
+            importlib.import_module(f"{__name__}.{name}").register(sub)
+
+
+def _module_names() -> list[str]:
+    """The modules and packages in this folder, sorted: what ``pkgutil.iter_modules`` lists,
+    without importing pkgutil (~4 ms of every command's start-up)."""
+    names: set[str] = set()
+    for folder in __path__:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                stem, _, ext = entry.name.partition(".")
+                if not stem.isidentifier() or stem == "__init__":
+                    continue
+                package = not ext and os.path.isfile(os.path.join(entry.path, "__init__.py"))
+                if package or (ext == "py" and entry.is_file()):
+                    names.add(stem)
+    return sorted(names)

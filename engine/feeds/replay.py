@@ -7,7 +7,6 @@ UI sharing the loop keeps drawing and the emergency-stop key keeps working.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
@@ -52,6 +51,8 @@ class ReplayFeed:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
+        import asyncio
+
         if not (math.isfinite(speed) and speed >= 0):
             raise ValueError(f"speed must be >= 0 (0 = as fast as possible), got {speed}")
         self.speed = speed
@@ -100,6 +101,8 @@ class ReplayFeed:
         return found or ((self._symbol.upper(),) if self._symbol else ())
 
     async def batches(self) -> AsyncIterator[list[MarketEvent]]:
+        import asyncio
+
         now = self._clock or asyncio.get_running_loop().time
         shift = 0
         wall0: float | None = None
