@@ -125,9 +125,9 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
         self.companions: list[Any] = []  # engine.companions: notifications, API, bot
         self._handlers: dict[int, list[Handler]] = {}
         self._bar_handlers: list[Handler] | None = None
-        self._gate = ""
-        #: Why the journal cannot be written ("" when healthy): a second entry gate (commit).
-        self._journal_gate = ""
+        self._entry_gate = ""  # ``_gate`` (risk) and ``_journal_gate`` below, and their union
+        self._journal_error = ""
+        self._shut = ""
         #: Keys of the fills booked this session (and journaled for restored orders): a fill
         #: reported twice counts once, by its trade id.
         self._fills_seen: set[tuple[str, str]] = set()
@@ -155,7 +155,6 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
         self._run_task: asyncio.Task[Any] | None = None
         self.feed_status = FeedStatus.CONNECTING
         self.venue.bind(self)
-        self._venue_on_market = self.venue.on_market  # bound once: read for every event
         self._event_clock = self.clock if type(self.clock).observe is EventClock.observe else None
         self._rebuild_handlers()
 
@@ -178,6 +177,28 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
     @property
     def stopping(self) -> bool:
         return self._stopping
+
+    # Two entry gates, each a reason string ("" = open); the hot path reads their union
+    # ``_shut`` (one attribute per event instead of two), kept by their setters.
+    @property
+    def _gate(self) -> str:
+        """Why the risk gate is closed (halted, paused, day locked, stale, reconciliation)."""
+        return self._entry_gate
+
+    @_gate.setter
+    def _gate(self, why: str) -> None:
+        self._entry_gate = why
+        self._shut = why or self._journal_error
+
+    @property
+    def _journal_gate(self) -> str:
+        """Why the journal cannot be written ("" when healthy): a second entry gate (commit)."""
+        return self._journal_error
+
+    @_journal_gate.setter
+    def _journal_gate(self, why: str) -> None:
+        self._journal_error = why
+        self._shut = self._entry_gate or why
 
     # -- public API ----------------------------------------------------------------------
 
@@ -321,18 +342,34 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
             # counted first: a fill this bar makes is in this bar (exposure)
             self.bars_seen += 1
             self._bar_ts = ts
-            self._venue_on_market(ev)
+            # The venue's method looked up each time: a bound method kept on the engine is
+            # called through a LOAD_METHOD 3.11 cannot specialise (~200 instructions more).
+            self.venue.on_market(ev)
             if ts >= self.orders.next_due:  # retries and the unprotected grace, on event time
                 self.orders.tick(ts)
             if self._positions and ts - self._last_sample >= self.equity_sample_ms:
                 self._sample_equity(ts)
             handlers = self._bar_handlers
         else:
-            self._venue_on_market(ev)
+            self.venue.on_market(ev)
             if ts >= self.orders.next_due:
                 self.orders.tick(ts)
             handlers = self._handlers.get(ev.kind)
-        if self._gate or self._journal_gate or not handlers:
+        if self._shut or not handlers:
+            return
+        if len(handlers) == 1:  # one strategy (most runs): the loop below without its iterator
+            strat, fn, symbols, notes = handlers[0]
+            if symbols is not None and ev.symbol not in symbols:
+                return
+            try:
+                sig = fn(ev)
+            except Exception as exc:
+                self._strategy_failed(strat, exc)
+                return
+            if notes:
+                self._drain_notes(strat)
+            if sig is not None:
+                self._on_signal(strat, sig)
             return
         sym = ev.symbol
         for strat, fn, symbols, notes in handlers:
@@ -347,7 +384,7 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
                 self._drain_notes(strat)
             if sig is not None:
                 self._on_signal(strat, sig)
-                if self._gate:
+                if self._shut:  # (the journal's gate changes only between events)
                     return
 
     def _warm(self, ev: MarketEvent) -> None:
