@@ -60,6 +60,8 @@ from tapedesk.engine.trader_commands import TraderCommands
 log = logging.getLogger("tapedesk.engine")
 
 _BAR = Kind.BAR  # module constant: attribute lookups on the enum cost ~100 ns per event
+_ZERO = Decimal(0)
+_NO_PRICES: dict[str, float] = {}  # a venue without last prices (never written)
 
 
 def _portfolio(name: str) -> Any:
@@ -81,6 +83,9 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
     on_committed: Callable[[Any], None] | None = None
     _cold: dict[int, list[Any]] | None = None  # handlers of strategies that must warm up
     _feed_pos = 0  # events taken from the feed so far (a replay's exact resume point)
+    #: engine.position_actions: symbol -> the trader's manual close that pauses re-entry
+    #: (made on the first one; None here so asking for it on every entry raises nothing).
+    _manual_closes: dict[str, Any] | None = None
     _resume_pos = -1
 
     def __init__(
@@ -155,7 +160,10 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
         self._run_task: asyncio.Task[Any] | None = None
         self.feed_status = FeedStatus.CONNECTING
         self.venue.bind(self)
-        self._event_clock = self.clock if type(self.clock).observe is EventClock.observe else None
+        # An EventClock (or one that keeps its observe and now): read inline on the hot paths.
+        kind = type(self.clock)
+        self._event_clock = self.clock if kind.observe is EventClock.observe \
+            and kind.now is EventClock.now else None
         self._rebuild_handlers()
 
     balance = _portfolio("balance")
@@ -294,12 +302,14 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
         return self.clock.now()
 
     def equity(self) -> Decimal:
-        """``wallet() + unrealized()``; on a simulated venue read straight from the books."""
+        """``wallet() + unrealized()``; on a simulated venue read straight from the books
+        (taken for every entry and equity sample of a backtest: flat, nothing is unrealized)."""
         venue, portfolio = self.venue, self.portfolio
-        prices = getattr(venue, "last_price", {})
+        unrealized = portfolio.unrealized(getattr(venue, "last_price", _NO_PRICES)) \
+            if self._positions else _ZERO
         if getattr(venue, "simulated", True):
-            return portfolio.balance + portfolio.unrealized(prices)
-        return self.wallet() + portfolio.unrealized(prices)
+            return portfolio.balance + unrealized
+        return self.wallet() + unrealized
 
     def wallet(self) -> Decimal:
         """The wallet balance sizing and the header use: live, the exchange's own figure
