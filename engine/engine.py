@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("tapedesk.engine")
 
 _BAR = Kind.BAR  # module constant: attribute lookups on the enum cost ~100 ns per event
+_ZERO = Decimal(0)
+_NO_PRICES: dict[str, float] = {}  # a venue without last prices (never written)
 
 
 def _portfolio(name: str) -> Any:
@@ -83,6 +85,9 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
     on_committed: Callable[[Any], None] | None = None
     _cold: dict[int, list[Any]] | None = None  # handlers of strategies that must warm up
     _feed_pos = 0  # events taken from the feed so far (a replay's exact resume point)
+    #: engine.position_actions: symbol -> the trader's manual close that pauses re-entry
+    #: (made on the first one; None here so asking for it on every entry raises nothing).
+    _manual_closes: dict[str, Any] | None = None
     _resume_pos = -1
 
     def __init__(
@@ -127,9 +132,9 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
         self.companions: list[Any] = []  # engine.companions: notifications, API, bot
         self._handlers: dict[int, list[Handler]] = {}
         self._bar_handlers: list[Handler] | None = None
-        self._gate = ""
-        #: Why the journal cannot be written ("" when healthy): a second entry gate (commit).
-        self._journal_gate = ""
+        self._entry_gate = ""  # ``_gate`` (risk) and ``_journal_gate`` below, and their union
+        self._journal_error = ""
+        self._shut = ""
         #: Keys of the fills booked this session (and journaled for restored orders): a fill
         #: reported twice counts once, by its trade id.
         self._fills_seen: set[tuple[str, str]] = set()
@@ -157,8 +162,10 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
         self._run_task: asyncio.Task[Any] | None = None
         self.feed_status = FeedStatus.CONNECTING
         self.venue.bind(self)
-        self._venue_on_market = self.venue.on_market  # bound once: read for every event
-        self._event_clock = self.clock if type(self.clock).observe is EventClock.observe else None
+        # An EventClock (or one that keeps its observe and now): read inline on the hot paths.
+        kind = type(self.clock)
+        self._event_clock = self.clock if kind.observe is EventClock.observe \
+            and kind.now is EventClock.now else None
         self._rebuild_handlers()
 
     balance = _portfolio("balance")
@@ -180,6 +187,28 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
     @property
     def stopping(self) -> bool:
         return self._stopping
+
+    # Two entry gates, each a reason string ("" = open); the hot path reads their union
+    # ``_shut`` (one attribute per event instead of two), kept by their setters.
+    @property
+    def _gate(self) -> str:
+        """Why the risk gate is closed (halted, paused, day locked, stale, reconciliation)."""
+        return self._entry_gate
+
+    @_gate.setter
+    def _gate(self, why: str) -> None:
+        self._entry_gate = why
+        self._shut = why or self._journal_error
+
+    @property
+    def _journal_gate(self) -> str:
+        """Why the journal cannot be written ("" when healthy): a second entry gate (commit)."""
+        return self._journal_error
+
+    @_journal_gate.setter
+    def _journal_gate(self, why: str) -> None:
+        self._journal_error = why
+        self._shut = self._entry_gate or why
 
     # -- public API ----------------------------------------------------------------------
 
@@ -277,12 +306,14 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
         return self.clock.now()
 
     def equity(self) -> Decimal:
-        """``wallet() + unrealized()``; on a simulated venue read straight from the books."""
+        """``wallet() + unrealized()``; on a simulated venue read straight from the books
+        (taken for every entry and equity sample of a backtest: flat, nothing is unrealized)."""
         venue, portfolio = self.venue, self.portfolio
-        prices = getattr(venue, "last_price", {})
+        unrealized = portfolio.unrealized(getattr(venue, "last_price", _NO_PRICES)) \
+            if self._positions else _ZERO
         if getattr(venue, "simulated", True):
-            return portfolio.balance + portfolio.unrealized(prices)
-        return self.wallet() + portfolio.unrealized(prices)
+            return portfolio.balance + unrealized
+        return self.wallet() + unrealized
 
     def wallet(self) -> Decimal:
         """The wallet balance sizing and the header use: live, the exchange's own figure
@@ -325,18 +356,34 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
             # counted first: a fill this bar makes is in this bar (exposure)
             self.bars_seen += 1
             self._bar_ts = ts
-            self._venue_on_market(ev)
+            # The venue's method looked up each time: a bound method kept on the engine is
+            # called through a LOAD_METHOD 3.11 cannot specialise (~200 instructions more).
+            self.venue.on_market(ev)
             if ts >= self.orders.next_due:  # retries and the unprotected grace, on event time
                 self.orders.tick(ts)
             if self._positions and ts - self._last_sample >= self.equity_sample_ms:
                 self._sample_equity(ts)
             handlers = self._bar_handlers
         else:
-            self._venue_on_market(ev)
+            self.venue.on_market(ev)
             if ts >= self.orders.next_due:
                 self.orders.tick(ts)
             handlers = self._handlers.get(ev.kind)
-        if self._gate or self._journal_gate or not handlers:
+        if self._shut or not handlers:
+            return
+        if len(handlers) == 1:  # one strategy (most runs): the loop below without its iterator
+            strat, fn, symbols, notes = handlers[0]
+            if symbols is not None and ev.symbol not in symbols:
+                return
+            try:
+                sig = fn(ev)
+            except Exception as exc:
+                self._strategy_failed(strat, exc)
+                return
+            if notes:
+                self._drain_notes(strat)
+            if sig is not None:
+                self._on_signal(strat, sig)
             return
         sym = ev.symbol
         for strat, fn, symbols, notes in handlers:
@@ -351,7 +398,7 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
                 self._drain_notes(strat)
             if sig is not None:
                 self._on_signal(strat, sig)
-                if self._gate:
+                if self._shut:  # (the journal's gate changes only between events)
                     return
 
     def _warm(self, ev: MarketEvent) -> None:

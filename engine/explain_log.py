@@ -23,6 +23,7 @@ class ExplainLog:
 
     # Provided by Engine.
     clock: Any
+    _event_clock: Any  # the clock when it is an EventClock (now_ms read inline), else None
     journal: Any
     orders: Any
     publish: bool
@@ -62,9 +63,12 @@ class ExplainLog:
                          position_id=position_id)
             return
         # A plain tuple: most lines fall out of ``recent`` unread, so the Explanation is
-        # built only for those still there at the end (word_explanations).
-        self.recent.append((self.clock.now(), kind, word, args,  # type: ignore[arg-type]
-                            strategy, symbol, rule, position_id))
+        # built only for those still there at the end (word_explanations). An event clock's
+        # time read inline (a call per line, else).
+        clock = self._event_clock
+        self.recent.append((clock.now_ms if clock is not None else self.clock.now(), kind,
+                            word, args, strategy, symbol, rule,  # type: ignore[arg-type]
+                            position_id))
 
     def word_explanations(self) -> None:
         """The lazily kept lines of a backtest, worded now (the same text as ``explain``)."""

@@ -47,7 +47,7 @@ def signal_head(sig: Signal) -> str:
 def taken(decision: Decision, equity: Decimal, risk_pct: float) -> str:
     sig = decision.signal
     if sig.kind is SignalKind.EXIT:
-        return f"Exit {sig.symbol} {sig.side} ({sig.strategy}): {'; '.join(sig.reasons)}"
+        return taken_exit(sig)
     n = decision.numbers
     parts = [
         f"Took {signal_head(sig)} {decision.qty} @ ~{price(sig.entry)} ({sig.strategy}):",
@@ -64,6 +64,12 @@ def taken(decision: Decision, equity: Decimal, risk_pct: float) -> str:
     if sig.reasons:
         text += " Why: " + "; ".join(sig.reasons)
     return text
+
+
+def taken_exit(sig: Signal) -> str:
+    """``taken`` of an accepted exit: it reads the signal alone (so a backtest keeps only the
+    signal for the line, not the Decision)."""
+    return f"Exit {sig.symbol} {sig.side} ({sig.strategy}): {'; '.join(sig.reasons)}"
 
 
 def refused(decision: Decision) -> str:

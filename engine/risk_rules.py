@@ -105,20 +105,31 @@ def gate_reason(
     return ""
 
 
-def rule_stop_side(sig: Signal) -> RuleResult:
+def stop_side_ok(sig: Signal) -> bool:
+    """``rule_stop_side``'s verdict alone: the risk engine asks it of every entry and makes
+    the RuleResult (a new object, its message) only for a refusal."""
     entry, stop, target = sig.entry, sig.stop_loss, sig.take_profit  # read once: every entry
     s = sig.side.sign
     ok = stop > 0 and (entry - stop) * s > 0
     if ok and target:
         ok = (target - entry) * s > 0
+    return ok
+
+
+def stop_side_numbers(sig: Signal) -> dict[str, object]:
+    return {"entry": sig.entry, "stop": sig.stop_loss, "target": sig.take_profit}
+
+
+def rule_stop_side(sig: Signal) -> RuleResult:
+    ok = stop_side_ok(sig)
     return RuleResult(
         "stop_and_target_side",
         ok,
-        f"stop {price(stop)} and target {price(target or 0)} must "
-        f"be on the right sides of entry {price(entry)}"
+        f"stop {price(sig.stop_loss)} and target {price(sig.take_profit or 0)} must "
+        f"be on the right sides of entry {price(sig.entry)}"
         if not ok
         else "",
-        {"entry": entry, "stop": stop, "target": target},
+        stop_side_numbers(sig),
     )
 
 
@@ -191,8 +202,9 @@ def rule_exchange_minimums(qty: Decimal, entry: float | Decimal, spec: SymbolSpe
 
 
 def margin_verdict(notional: Decimal, leverage: int, available: Decimal) -> tuple[bool, Decimal]:
-    """(enough margin?, the margin the entry needs)."""
-    need = notional / leverage if leverage else notional
+    """(enough margin?, the margin the entry needs). At 1x (or 0) the need is the notional
+    itself: dividing by 1 gives the same digits and exponent, at a Decimal division's cost."""
+    need = notional / leverage if leverage > 1 else notional
     return need <= available, need
 
 
