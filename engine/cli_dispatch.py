@@ -63,11 +63,13 @@ def dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
         if args.keys_action == "check" and getattr(args, "keys_verify", None) is None:
             from tapedesk.engine.binance.live import endpoints_for, keys_verifier
             from tapedesk.engine.config import load_config
+            from tapedesk.engine.keys_cli import environment_from_args
 
             cfg = load_config(args.config)
-            endpoints = endpoints_for(
-                cfg.binance, args.testnet or None, args.demo_trading or None
-            )
+            # Keys are checked where they belong: `keys check --testnet` reads the testnet
+            # keys, so it asks the testnet (URL overrides in the config still win).
+            env = environment_from_args(args)
+            endpoints = endpoints_for(cfg.binance, env == "testnet", env == "demo-trading")
             args.keys_verify = keys_verifier(endpoints, cfg.binance.recv_window_ms)
         return int(args.handler(args))
     if cmd == "strategies":

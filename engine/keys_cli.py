@@ -52,9 +52,23 @@ from tapedesk.engine.keys_prompts import Cancelled, Prompter, read_private_key
 # classes under their names before the split.
 _Cancelled, _Prompter = Cancelled, Prompter
 
-__all__ = ["ACTIONS", "EXIT_NO", "EXIT_OK", "EXIT_UNAVAILABLE", "AccountCheck", "Verify",
-           "_Cancelled", "_Prompter", "account_check_from_binance", "add_keys_subparser",
-           "binance_verifier", "main", "run_keys_args", "run_keys_command"]
+__all__ = [
+    "ACTIONS",
+    "EXIT_NO",
+    "EXIT_OK",
+    "EXIT_UNAVAILABLE",
+    "AccountCheck",
+    "Verify",
+    "_Cancelled",
+    "_Prompter",
+    "account_check_from_binance",
+    "add_keys_subparser",
+    "binance_verifier",
+    "environment_from_args",
+    "main",
+    "run_keys_args",
+    "run_keys_command",
+]
 
 EXIT_OK = 0
 EXIT_NO = 1
@@ -223,8 +237,9 @@ def run_keys_command(
         return EXIT_NO
 
 
-def _environment_from_args(args: argparse.Namespace) -> str:
-    """`keys --testnet` or the top-level `tapedesk --testnet keys ...`, whichever was given."""
+def environment_from_args(args: argparse.Namespace) -> str:
+    """`keys --testnet` or the top-level `tapedesk --testnet keys ...`, whichever was given:
+    which keys are read, and so (``cli_dispatch``) where `keys check` asks about them."""
     chosen = getattr(args, "keys_environment", None)
     if chosen:
         return chosen
@@ -239,7 +254,7 @@ def run_keys_args(args: argparse.Namespace, verify: Verify | None = None) -> int
     """Dispatch parsed `tapedesk keys ...` arguments to run_keys_command."""
     return run_keys_command(
         args.keys_action,
-        environment=_environment_from_args(args),
+        environment=environment_from_args(args),
         profile=args.keys_profile,
         yes=args.keys_yes,
         verify=verify if verify is not None else getattr(args, "keys_verify", None),
