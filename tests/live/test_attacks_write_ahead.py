@@ -1,0 +1,116 @@
+"""Review attacks on write-ahead (every live order journaled PENDING before it is sent),
+through ``tapedesk --live run --headless`` against the local exchange.
+
+The desk is SIGKILLed from inside the exchange the moment it accepts the *entry* (a market
+order: it fills at once), before the desk has its answer or its fill. At restart the entry is
+a journaled intent the venue never answered. When the exchange can be asked, the desk must
+find the entry filled and own the position with its fill and fee; when the look-up of that
+order fails (a 5xx), the desk cannot know whether it reached the exchange, so it must not
+call it "never sent" and drop it: it asks the trader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.live.test_attacks_restart import _covered, desk_gone
+from tests.live.test_attacks_restart_window import DIFFERENCES, journal_rows
+from tests.local_exchange import Behaviour, LocalExchange
+from tests.local_exchange.desk import KEY, SECRET, Desk, Heartbeat, desk_keyring, write_config
+
+__all__ = ["desk_keyring"]
+D = Decimal
+pytestmark = pytest.mark.keyring
+
+
+async def _killed_as_the_entry_fills(tmp_path: Path, desk_keyring: dict[str, str]
+                                     ) -> tuple[LocalExchange, Desk, str]:
+    """A desk killed the moment the exchange took (and filled) its entry; returns the
+    exchange, the desk (down) and the entry's client id."""
+    ex = LocalExchange(api_key=KEY, api_secret=SECRET, behaviour=Behaviour.binance())
+    ex.behaviour.market_split = []
+    await ex.start()
+    desk = Desk(tmp_path, write_config(tmp_path, ex), desk_keyring)
+    await desk.start()
+    await desk.wait_for(lambda: ex.private_connected() >= 1, 30, "user stream")
+    killed_on: list[str] = []
+
+    def kill_on_entry(req) -> None:  # the exchange applied it; the desk has no answer yet
+        if not killed_on and req.params.get("reduceOnly") != "true":
+            killed_on.append(req.client_id)
+            assert desk.proc is not None
+            desk.proc.send_signal(signal.SIGKILL)
+
+    ex.order_hooks.append(kill_on_entry)
+    with Heartbeat(ex):
+        await ex.set_price("BTCUSDT", "60007")
+        assert desk.proc is not None
+        await asyncio.wait_for(desk.proc.wait(), 30)
+    ex.order_hooks.clear()
+    await desk_gone(ex)
+    (cid,) = killed_on
+    assert ex.account.positions["BTCUSDT"].amount > 0  # the entry filled on the exchange
+    assert journal_rows(desk)[cid]["status"] == "PENDING"  # written ahead, never answered
+    return ex, desk, cid
+
+
+async def test_kill_9_as_the_entry_fills_restart_owns_the_position_with_its_fee(
+        tmp_path, desk_keyring):
+    ex, desk, cid = await _killed_as_the_entry_fills(tmp_path, desk_keyring)
+    try:
+        size = ex.account.positions["BTCUSDT"].amount
+        (trade,) = [t for t in ex.account.trades if t.get("side") == "BUY"]
+        await desk.start()
+        await desk.wait_for(lambda: ex.private_connected() >= 1, 30, "user stream again")
+        with Heartbeat(ex):
+            await desk.wait_for(lambda: _covered(ex), 20, "stop and target placed after restart")
+            await desk.wait_for(lambda: desk.status_is(
+                lambda st: D(st["position"]["qty"]) == size), 10, "status with the position")
+            out = desk.output()
+            assert not DIFFERENCES.search(out), out[-3000:]
+            assert "never reached the exchange" not in out, out[-3000:]
+            await desk.wait_for(lambda: journal_rows(desk)[cid]["status"] == "FILLED", 10,
+                                "the entry's row FILLED")
+            with sqlite3.connect(f"file:{desk.data_dir / 'live.db'}?mode=ro", uri=True) as c:
+                rows = c.execute("SELECT qty, price, fee FROM fills WHERE client_id = ?",
+                                 (cid,)).fetchall()
+            assert [(D(q), D(p), D(f)) for q, p, f in rows] == [
+                (D(trade["qty"]), D(trade["price"]), D(trade["commission"]))], rows
+            assert ex.requests.sent_twice() == []
+    finally:
+        await desk.stop()
+        await ex.stop()
+
+
+async def test_restart_lookup_failing_does_not_call_a_filled_entry_never_sent(
+        tmp_path, desk_keyring):
+    ex, desk, cid = await _killed_as_the_entry_fills(tmp_path, desk_keyring)
+    try:
+        # the look-up by client id answers 502 for the whole restart (an exchange in trouble)
+        ex.inject(path="/fapi/v1/order", method="GET", status=502, times=10_000,
+                  when=lambda p: p.get("origClientOrderId") == cid)
+        posts = len(ex.requests.order_posts())
+        await desk.start()
+        await desk.wait_for(lambda: ex.private_connected() >= 1, 30, "user stream again")
+        with Heartbeat(ex):
+            await desk.wait_for(lambda: DIFFERENCES.search(desk.output()) or "Reconciled"
+                                in desk.output(), 30, "reconciliation")
+            await asyncio.sleep(1.0)
+            out = desk.output()
+            # it filled: calling it "never reached the exchange" and dropping it is false
+            assert not re.search(rf"{cid}.*never reached the exchange", out), out[-3000:]
+            assert journal_rows(desk)[cid]["status"] != "REJECTED"
+            # the trader is asked: the position is not silently taken as foreign or dropped
+            assert DIFFERENCES.search(out), out[-3000:]
+            assert cid in out and "position:BTCUSDT" in out, out[-3000:]
+            assert len(ex.requests.order_posts()) == posts  # nothing sent meanwhile
+    finally:
+        await desk.stop()
+        await ex.stop()
