@@ -223,7 +223,8 @@ async def reconcile_at_start(venue: Any, book: Any, orders: Any) -> Reconciliati
             await resync()
     positions = await venue.fetch_positions()
     listed = await venue.fetch_open_orders()
-    orders.settle_unanswered(listed)  # write-ahead intents: the desk's own, or never sent
+    never_sent = getattr(venue, "not_on_exchange", None)  # only what the look-up proved
+    orders.settle_unanswered(listed, never_sent() if never_sent is not None else frozenset())
     rec = Reconciliation(compare(positions, listed, dict(book.positions),
                                  list(orders.open.values())), listed)
     orders.confirm(listed)

@@ -260,6 +260,12 @@ class BinanceVenue(Flatten):
         whose answer the journal never got: one not on Binance was never sent."""
         self.book.track(intents, fills, unanswered)
 
+    def not_on_exchange(self) -> set[str]:
+        """Restored ``unanswered`` orders Binance, asked by client id, does not know (never
+        sent); one whose look-up failed (a 5xx, a timeout) is not among them."""
+        return {cid for cid, tr in self.book.orders.items()
+                if tr.unanswered and tr.declared_missing}
+
     def cancel(self, symbol: str, client_id: str) -> None:
         self._spawn(self.cancel_async(symbol, client_id))
 

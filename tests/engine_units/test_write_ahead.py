@@ -54,6 +54,12 @@ class Exchange:
     async def fetch_open_orders(self) -> list[OrderIntent]:
         return list(self.orders)
 
+    def not_on_exchange(self) -> set[str]:
+        """Its look-up works: whatever it does not hold it does not know."""
+        return self.unknown
+
+    unknown: set[str] = set()
+
     def submit(self, intent: OrderIntent) -> None:
         raise AssertionError(f"nothing may be sent while reconciling: {intent}")
 
@@ -93,6 +99,7 @@ async def test_an_unanswered_intent_the_exchange_lists_is_the_desks_own() -> Non
 async def test_an_unanswered_intent_the_exchange_never_saw_is_dropped_not_resent() -> None:
     entry = _entry()
     ex = Exchange({}, [])
+    ex.unknown = {entry.client_id}  # looked up by client id: "order does not exist"
     orders, records, said = _restored(ex, [(entry, False)], position=False)
     rec = await reconcile_at_start(ex, orders.book, orders)
     assert rec.differences == [] and not rec.blocked
@@ -100,6 +107,20 @@ async def test_an_unanswered_intent_the_exchange_never_saw_is_dropped_not_resent
     assert not orders.working_entry(SYM)  # a new entry may go
     assert len([s for s in said if entry.client_id in s]) == 1
     assert any("REJECTED" in sql and args[1] == entry.client_id for sql, args in records)
+
+
+async def test_an_unanswered_intent_whose_look_up_failed_is_asked_not_dropped() -> None:
+    entry = _entry()
+    pos = {SYM: Position(SYM, Side.LONG, D("0.010"), D("60000"), 5, 0)}
+    ex = Exchange(pos, [])  # it filled; the look-up by client id answered a 5xx
+    orders, records, said = _restored(ex, [(entry, False)], position=False)
+    rec = await reconcile_at_start(ex, orders.book, orders)
+    assert rec.blocked and {d.key for d in rec.differences} == {
+        f"position:{SYM}", f"order:{entry.client_id}"}
+    assert entry.client_id in orders.open and orders.working_entry(SYM)  # no new entry
+    assert not any("REJECTED" in sql for sql, _args in records)
+    (line,) = [s for s in said if entry.client_id in s]
+    assert "could not be asked" in line and "never reached" not in line
 
 
 async def test_an_answered_order_missing_on_the_exchange_is_still_a_difference() -> None:
