@@ -37,6 +37,7 @@ class OrderRestart:
     unprotected_since: dict[str, int]
     flattening: set[str]
     unanswered: set[str]
+    restored: set[str]
     halting: bool
     record: Any
     explain: Any
@@ -95,6 +96,7 @@ class OrderRestart:
         for d in state.get("open", []):
             intent = _intent_from(d)
             self._keep(intent)
+            self.restored.add(intent.client_id)
             if d.get("acked"):
                 self.acked.add(intent.client_id)
             else:
@@ -164,12 +166,19 @@ class OrderRestart:
                          f"journaled, but {why}: dropped.", symbol=sym)
         self.unanswered.clear()
 
+    def journaled_open(self) -> list[OrderIntent]:
+        """The open orders the journal held at the restart: what is compared with the
+        exchange. One this run placed since (a stop for a fill caught up while connecting) is
+        the desk's own by construction and may still be on its way to the exchange."""
+        return [i for cid, i in self.open.items() if cid in self.restored]
+
     def confirm(self, open_on_exchange: list[OrderIntent]) -> None:
         """After a restart: restored orders the exchange lists as open are acknowledged; a
         restored stop or target it does not list protects nothing, so it is dropped (and
         ``protect_all`` replaces it)."""
         listed = {i.client_id for i in open_on_exchange}
-        for cid, intent in list(self.open.items()):
+        for intent in self.journaled_open():
+            cid = intent.client_id
             if cid in listed:
                 self.acked.add(cid)
             elif intent.role in PROTECTIVE:

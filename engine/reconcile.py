@@ -225,7 +225,8 @@ async def reconcile_at_start(venue: Any, book: Any, orders: Any) -> Reconciliati
     listed = await venue.fetch_open_orders()
     never_sent = getattr(venue, "not_on_exchange", None)  # only what the look-up proved
     orders.settle_unanswered(listed, never_sent() if never_sent is not None else frozenset())
-    rec = Reconciliation(compare(positions, listed, dict(book.positions),
-                                 list(orders.open.values())), listed)
+    placed_since = set(orders.open) - orders.restored  # own orders, maybe still on the way
+    rec = Reconciliation(compare(positions, [i for i in listed if i.client_id not in placed_since],
+                                 dict(book.positions), orders.journaled_open()), listed)
     orders.confirm(listed)
     return rec

@@ -47,6 +47,7 @@ class Exchange:
 
     def __init__(self, positions: dict[str, Position], orders: list[OrderIntent]) -> None:
         self.positions, self.orders = positions, orders
+        self.unknown: set[str] = set()
 
     async def fetch_positions(self) -> dict[str, Position]:
         return dict(self.positions)
@@ -57,8 +58,6 @@ class Exchange:
     def not_on_exchange(self) -> set[str]:
         """Its look-up works: whatever it does not hold it does not know."""
         return self.unknown
-
-    unknown: set[str] = set()
 
     def submit(self, intent: OrderIntent) -> None:
         raise AssertionError(f"nothing may be sent while reconciling: {intent}")
