@@ -123,3 +123,33 @@ async def test_restart_lookup_failing_does_not_call_a_filled_entry_never_sent(
     finally:
         await desk.stop()
         await ex.stop()
+
+
+async def test_halt_sends_one_close_and_verifies_flat_at_the_first_look(tmp_path, desk_keyring):
+    """The emergency stop's close waits for the journal's write-ahead commit (reduce-only: at
+    most 0.5 s); the verify that follows must not read the exchange before the close was sent,
+    call the position still open and send a second close."""
+    ex = LocalExchange(api_key=KEY, api_secret=SECRET, behaviour=Behaviour.binance())
+    ex.behaviour.market_split = []
+    await ex.start()
+    desk = Desk(tmp_path, write_config(tmp_path, ex), desk_keyring)
+    try:
+        await desk.start()
+        await desk.wait_for(lambda: ex.private_connected() >= 1, 30, "user stream")
+        with Heartbeat(ex):
+            await ex.set_price("BTCUSDT", "60007")
+            await desk.wait_for(lambda: _covered(ex), 20, "entry, stop and target")
+            before = len(ex.requests)
+            halt = await desk.acli("halt", "--mode", "live")
+            assert halt.returncode == 0 and "verified flat" in halt.stdout, halt
+            assert ex.account.positions["BTCUSDT"].amount == 0
+        after = list(ex.requests)[before:]
+        closes = [r for r in after if r.method == "POST" and r.reduces]
+        assert len(closes) == 1, [r.json() for r in closes]
+        out = desk.output()
+        assert "Verify attempt" not in out and "Traceback" not in out, out[-3000:]
+        first = next(r for r in after if r.method == "DELETE")
+        print(f"halt: first cancel -> close POST {1000 * (closes[0].at - first.at):.1f} ms")
+    finally:
+        await desk.stop()
+        await ex.stop()
