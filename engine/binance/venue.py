@@ -266,6 +266,15 @@ class BinanceVenue(Flatten):
         return {cid for cid, tr in self.book.orders.items()
                 if tr.unanswered and tr.declared_missing}
 
+    async def answered(self, client_ids: list[str], timeout: float) -> None:
+        """Return once Binance answered each of these orders, or after ``timeout``: the
+        emergency stop reads the exchange only after its closes (sent after their
+        write-ahead commit) are there."""
+        heard = [tr.heard.wait() for cid in client_ids if (tr := self.book.orders.get(cid))]
+        if heard:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*heard), timeout)
+
     def cancel(self, symbol: str, client_id: str) -> None:
         self._spawn(self.cancel_async(symbol, client_id))
 
