@@ -152,11 +152,7 @@ class OrderRestart:
                                   cid)))
                 continue
             self.forget(cid)
-            plan = self.plans.get(sym)
-            if plan is not None and plan.entry_id == cid:
-                plan.entry_id, plan.entry_unknown = "", False
-                if self.book.get(sym) is None:
-                    del self.plans[sym]
+            self.release_entry(intent)
             why = "never reached the exchange before the restart; not sent again"
             if self.record is not None:
                 self.record(("UPDATE orders SET status = 'REJECTED', reason = ? "
@@ -165,6 +161,16 @@ class OrderRestart:
                          f"{sym}: {what} order {cid} ({intent.side} {intent.qty}) was "
                          f"journaled, but {why}: dropped.", symbol=sym)
         self.unanswered.clear()
+
+    def release_entry(self, intent: OrderIntent) -> None:
+        """A restored entry the desk no longer waits for (never sent, or answered by the
+        trader): its plan stops claiming a working entry, and goes when no position holds
+        it, so the symbol can trade again."""
+        plan = self.plans.get(intent.symbol)
+        if plan is not None and plan.entry_id == intent.client_id:
+            plan.entry_id, plan.entry_unknown = "", False
+            if self.book.get(intent.symbol) is None:
+                del self.plans[intent.symbol]
 
     def journaled_open(self) -> list[OrderIntent]:
         """The open orders the journal held at the restart: what is compared with the

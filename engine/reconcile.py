@@ -192,6 +192,8 @@ class Reconciliation:
                 book.positions.pop(diff.symbol, None)
         elif diff.journal_order is not None:
             orders.forget(diff.journal_order.client_id)
+            if act is not Action.ADOPT:  # an entry the trader dropped claims nothing more
+                orders.release_entry(diff.journal_order)
         if act is Action.ADOPT and diff.exchange_order is not None:
             orders.adopt(diff.exchange_order)
         orders.recheck(diff.symbol)

@@ -193,3 +193,24 @@ async def test_a_journal_in_trouble_holds_back_entries_not_protection() -> None:
     assert last is not None and last.status is OrderStatus.REJECTED
     assert "journal could not record it first (journal error: disk full)" in last.reason
     await venue.close()
+
+
+async def test_an_entry_the_trader_answered_no_longer_blocks_new_entries() -> None:
+    """An unanswered entry whose look-up failed becomes a difference; once the trader answers
+    it (ignore or flatten), its plan must not keep claiming a working entry, or the symbol
+    never trades again. The same for an answered entry the exchange no longer lists."""
+
+    class Venue:
+        async def cancel_async(self, symbol: str, client_id: str) -> None: ...
+
+        async def close_position(self, position: Position) -> None: ...
+
+    for acked, action in ((False, "ignore"), (False, "flatten"), (True, "ignore")):
+        entry = _entry()
+        ex = Exchange({}, [])  # flat; the look-up by client id failed
+        orders, _records, _said = _restored(ex, [(entry, acked)], position=False)
+        rec = await reconcile_at_start(ex, orders.book, orders)
+        assert [d.key for d in rec.differences] == [f"order:{entry.client_id}"]
+        await rec.answer(f"order:{entry.client_id}", action, Venue(), orders.book, orders)
+        assert not rec.blocked
+        assert not orders.working_entry(SYM), (acked, action, orders.plans)
