@@ -256,3 +256,33 @@ async def test_kill_9_as_the_emergency_close_fills_restart_is_flat_halted_and_tr
     finally:
         await desk.stop()
         await ex.stop()
+
+
+async def test_answered_entry_whose_look_up_failed_is_not_booked_again_on_reconnect(
+        tmp_path, desk_keyring):
+    """The trader answers the failed look-up's differences (adopt the position, ignore the
+    entry); when the exchange answers look-ups again and the user stream reconnects, the
+    entry's old fill must not be booked on top of the adopted position."""
+    ex, desk, cid = await _killed_as_the_entry_fills(tmp_path, desk_keyring)
+    try:
+        size = ex.account.positions["BTCUSDT"].amount
+        fault = ex.inject(path="/fapi/v1/order", method="GET", status=502, times=10_000,
+                          when=lambda p: p.get("origClientOrderId") == cid)
+        await desk.start()
+        await desk.wait_for(lambda: ex.private_connected() >= 1, 30, "user stream again")
+        with Heartbeat(ex):
+            await desk.wait_for(lambda: DIFFERENCES.search(desk.output()), 30, "differences")
+            for key, action in (("position:BTCUSDT", "adopt"), (f"order:{cid}", "ignore")):
+                done = await desk.acli("reconcile", "--mode", "live", key, action)
+                assert done.returncode == 0, done.stderr
+            await desk.wait_for(lambda: desk.status_is(
+                lambda st: D(st["position"]["qty"]) == size), 10, "the adopted position")
+            ex.faults.remove(fault)  # the exchange answers look-ups again
+            await ex.drop_sockets("private")  # a reconnect: the desk resyncs its orders
+            await desk.wait_for(lambda: ex.private_connected() >= 1, 30, "reconnected")
+            await asyncio.sleep(2.0)
+            st = await desk.ajson("status")
+            assert D(st["position"]["qty"]) == size == ex.account.positions["BTCUSDT"].amount, st
+    finally:
+        await desk.stop()
+        await ex.stop()
