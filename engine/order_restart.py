@@ -162,6 +162,18 @@ class OrderRestart:
                          f"journaled, but {why}: dropped.", symbol=sym)
         self.unanswered.clear()
 
+    def drop_answered(self, intent: OrderIntent, adopted: bool) -> None:
+        """A journaled order the trader answered at reconciliation: forgotten, and no longer
+        tracked by the venue (its fate is the answer: a fill read later, after a failed
+        look-up, is not booked on top of an adopted or flattened position); an entry not
+        adopted claims nothing more."""
+        self.forget(intent.client_id)
+        untrack = getattr(self.venue, "untrack", None)
+        if untrack is not None:
+            untrack(intent.client_id)
+        if not adopted:
+            self.release_entry(intent)
+
     def release_entry(self, intent: OrderIntent) -> None:
         """A restored entry the desk no longer waits for (never sent, or answered by the
         trader): its plan stops claiming a working entry, and goes when no position holds

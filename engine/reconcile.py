@@ -191,9 +191,7 @@ class Reconciliation:
             else:
                 book.positions.pop(diff.symbol, None)
         elif diff.journal_order is not None:
-            orders.forget(diff.journal_order.client_id)
-            if act is not Action.ADOPT:  # an entry the trader dropped claims nothing more
-                orders.release_entry(diff.journal_order)
+            orders.drop_answered(diff.journal_order, adopted=act is Action.ADOPT)
         if act is Action.ADOPT and diff.exchange_order is not None:
             orders.adopt(diff.exchange_order)
         orders.recheck(diff.symbol)

@@ -266,6 +266,14 @@ class BinanceVenue(Flatten):
         return {cid for cid, tr in self.book.orders.items()
                 if tr.unanswered and tr.declared_missing}
 
+    def untrack(self, client_id: str) -> None:
+        """The trader answered this order at reconciliation: no look-up or report of it any
+        more (its later events are logged as another program's)."""
+        book = self.book
+        book.orders.pop(client_id, None)
+        for order_id in [o for o, c in book.by_actual.items() if c == client_id]:
+            del book.by_actual[order_id]
+
     async def answered(self, client_ids: list[str], timeout: float) -> None:
         """Return once Binance answered each of these orders, or after ``timeout``: the
         emergency stop reads the exchange only after its closes (sent after their
