@@ -115,7 +115,8 @@ class OrderRestart:
             self._recheck(sym)
 
     def settle_unanswered(self, open_on_exchange: list[OrderIntent],
-                          not_on_exchange: set[str] | frozenset[str] = frozenset()) -> None:
+                          not_on_exchange: set[str] | frozenset[str] = frozenset(),
+                          unexplained: set[str] | frozenset[str] = frozenset()) -> None:
         """After a restart, before the comparison with the exchange: restored orders the venue
         had not answered before the desk stopped (journaled, then sent or not). One the
         exchange lists as journaled (same side, type, quantity, trigger) is the desk's own and
@@ -124,7 +125,9 @@ class OrderRestart:
         reached it: it is dropped and never re-sent (an entry's plan goes with it; a stop or
         target is placed anew by ``protect_all``). One whose look-up failed (a 5xx, a timeout)
         may have reached the exchange and filled: it is not called never sent, it is left to
-        the comparison, so the trader answers it. Each is said once."""
+        the comparison, so the trader answers it; so is an entry "unknown" on a symbol where
+        the exchange holds a position the journal does not (``unexplained``: a look-up that
+        lags may not show it yet). Each is said once."""
         listed = {i.client_id: i for i in open_on_exchange}
         for cid in sorted(self.unanswered):
             intent, there = self.open.get(cid), listed.get(cid)
@@ -133,12 +136,15 @@ class OrderRestart:
             sym, what = intent.symbol, WHAT.get(intent.role, "Order")
             if there is not None and not same_order(there, intent):
                 continue  # not what was journaled: a difference for the trader
-            if there is None and cid not in not_on_exchange:
+            lagging = intent.role is OrderRole.ENTRY and sym in unexplained
+            if there is None and (cid not in not_on_exchange or lagging):
+                why = ("could not be asked whether it took it" if cid not in not_on_exchange
+                       else "does not show it, yet holds a position the journal does not")
                 self.explain(ExplanationKind.ERROR,
                              f"{sym}: {what} order {cid} ({intent.side} {intent.qty}) was "
-                             "journaled just before the restart, but the exchange could not be "
-                             "asked whether it took it: it may have (and filled). Not sent "
-                             "again; compared with the exchange below.", symbol=sym)
+                             f"journaled just before the restart, but the exchange {why}: it "
+                             "may have taken it (and filled). Not sent again; compared with the "
+                             "exchange below.", symbol=sym)
                 continue
             if there is not None:
                 self.explain(ExplanationKind.DESK,

@@ -224,7 +224,8 @@ async def reconcile_at_start(venue: Any, book: Any, orders: Any) -> Reconciliati
     positions = await venue.fetch_positions()
     listed = await venue.fetch_open_orders()
     never_sent = getattr(venue, "not_on_exchange", None)  # only what the look-up proved
-    orders.settle_unanswered(listed, never_sent() if never_sent is not None else frozenset())
+    orders.settle_unanswered(listed, never_sent() if never_sent is not None else frozenset(),
+                             {s for s in positions if s not in book.positions})
     placed_since = set(orders.open) - orders.restored  # own orders, maybe still on the way
     rec = Reconciliation(compare(positions, [i for i in listed if i.client_id not in placed_since],
                                  dict(book.positions), orders.journaled_open()), listed)

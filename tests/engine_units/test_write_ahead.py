@@ -122,6 +122,20 @@ async def test_an_unanswered_intent_whose_look_up_failed_is_asked_not_dropped() 
     assert "could not be asked" in line and "never reached" not in line
 
 
+async def test_an_entry_unknown_to_the_look_up_beside_an_unexplained_position_is_asked() -> None:
+    """Binance's look-up says "no such order" (it lags), yet the exchange holds a position the
+    journal does not: the entry may well have filled, so it is not called never sent."""
+    entry = _entry()
+    ex = Exchange({SYM: Position(SYM, Side.LONG, D("0.010"), D("60000"), 5, 0)}, [])
+    ex.unknown = {entry.client_id}
+    orders, records, said = _restored(ex, [(entry, False)], position=False)
+    rec = await reconcile_at_start(ex, orders.book, orders)
+    assert {d.key for d in rec.differences} == {f"position:{SYM}", f"order:{entry.client_id}"}
+    assert not any("REJECTED" in sql for sql, _args in records)
+    (line,) = [s for s in said if entry.client_id in s]
+    assert "holds a position the journal does not" in line and "never reached" not in line
+
+
 async def test_an_answered_order_missing_on_the_exchange_is_still_a_difference() -> None:
     entry = _entry()
     orders, _records, said = _restored(Exchange({}, []), [(entry, True)], position=False)
