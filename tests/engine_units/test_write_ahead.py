@@ -219,7 +219,8 @@ async def test_an_entry_the_trader_answered_no_longer_blocks_new_entries() -> No
 
         async def close_position(self, position: Position) -> None: ...
 
-    for acked, action in ((False, "ignore"), (False, "flatten"), (True, "ignore")):
+    for acked, action in ((False, "ignore"), (False, "flatten"), (False, "adopt"),
+                          (True, "ignore")):
         entry = _entry()
         ex = Exchange({}, [])  # flat; the look-up by client id failed
         orders, _records, _said = _restored(ex, [(entry, acked)], position=False)
