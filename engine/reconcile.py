@@ -191,7 +191,8 @@ class Reconciliation:
             else:
                 book.positions.pop(diff.symbol, None)
         elif diff.journal_order is not None:
-            orders.drop_answered(diff.journal_order, adopted=act is Action.ADOPT)
+            orders.drop_answered(diff.journal_order,
+                                 adopted=act is Action.ADOPT and diff.exchange_order is not None)
         if act is Action.ADOPT and diff.exchange_order is not None:
             orders.adopt(diff.exchange_order)
         orders.recheck(diff.symbol)
