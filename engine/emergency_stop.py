@@ -16,6 +16,9 @@ from tapedesk.engine.orders import Orders
 
 FIRST_DELAY_S = 0.2
 MAX_DELAY_S = 5.0
+#: The verify waits at most this long for the closes' answers: a live close goes out only
+#: after its write-ahead commit, so read at once the exchange would not have it yet.
+ANSWER_WAIT_S = 2.0
 
 
 class Desk(Protocol):
@@ -44,7 +47,8 @@ async def emergency_stop(desk: Desk) -> bool:
     venue = desk.venue
     delay = FIRST_DELAY_S
     # Cancel and close first, commit after: the halt is already in force in memory, and
-    # the exchange must hear from us before the disk does (bench/ui_throughput.py).
+    # the cancels reach the exchange before the disk hears of them (bench/ui_throughput.py);
+    # a close goes out once the commit holds its intent (write-ahead, one fsync).
     for attempt in itertools.count(1):
         try:
             working = len(desk.orders.open)
@@ -60,6 +64,9 @@ async def emergency_stop(desk: Desk) -> bool:
                          "market close orders.")
             await desk.commit()
             await asyncio.sleep(0)
+            answered = getattr(venue, "answered", None)
+            if answered is not None:
+                await answered([desk.orders.closing(s) for s in positions], ANSWER_WAIT_S)
             left = await venue.fetch_positions()
             left_orders = await venue.fetch_open_orders()
             if not left and not left_orders:

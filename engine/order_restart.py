@@ -37,6 +37,7 @@ class OrderRestart:
     unprotected_since: dict[str, int]
     flattening: set[str]
     unanswered: set[str]
+    restored: set[str]
     halting: bool
     record: Any
     explain: Any
@@ -95,6 +96,7 @@ class OrderRestart:
         for d in state.get("open", []):
             intent = _intent_from(d)
             self._keep(intent)
+            self.restored.add(intent.client_id)
             if d.get("acked"):
                 self.acked.add(intent.client_id)
             else:
@@ -112,14 +114,20 @@ class OrderRestart:
         for sym in list(self.book.positions):
             self._recheck(sym)
 
-    def settle_unanswered(self, open_on_exchange: list[OrderIntent]) -> None:
+    def settle_unanswered(self, open_on_exchange: list[OrderIntent],
+                          not_on_exchange: set[str] | frozenset[str] = frozenset(),
+                          unexplained: set[str] | frozenset[str] = frozenset()) -> None:
         """After a restart, before the comparison with the exchange: restored orders the venue
         had not answered before the desk stopped (journaled, then sent or not). One the
         exchange lists as journaled (same side, type, quantity, trigger) is the desk's own and
-        simply managed again (listed otherwise, it stays a difference); one it does not list and
-        the venue's look-up did not settle either (filled, canceled) never reached it: it is
-        dropped and never re-sent (an entry's plan goes with it; a stop or target is placed
-        anew by ``protect_all``). Each is said once."""
+        simply managed again (listed otherwise, it stays a difference); one it does not list
+        and the venue's look-up found unknown to the exchange (``not_on_exchange``) never
+        reached it: it is dropped and never re-sent (an entry's plan goes with it; a stop or
+        target is placed anew by ``protect_all``). One whose look-up failed (a 5xx, a timeout)
+        may have reached the exchange and filled: it is not called never sent, it is left to
+        the comparison, so the trader answers it; so is an entry "unknown" on a symbol where
+        the exchange holds a position the journal does not (``unexplained``: a look-up that
+        lags may not show it yet). Each is said once."""
         listed = {i.client_id: i for i in open_on_exchange}
         for cid in sorted(self.unanswered):
             intent, there = self.open.get(cid), listed.get(cid)
@@ -128,6 +136,16 @@ class OrderRestart:
             sym, what = intent.symbol, WHAT.get(intent.role, "Order")
             if there is not None and not same_order(there, intent):
                 continue  # not what was journaled: a difference for the trader
+            lagging = intent.role is OrderRole.ENTRY and sym in unexplained
+            if there is None and (cid not in not_on_exchange or lagging):
+                why = ("could not be asked whether it took it" if cid not in not_on_exchange
+                       else "does not show it, yet holds a position the journal does not")
+                self.explain(ExplanationKind.ERROR,
+                             f"{sym}: {what} order {cid} ({intent.side} {intent.qty}) was "
+                             f"journaled just before the restart, but the exchange {why}: it "
+                             "may have taken it (and filled). Not sent again; compared with the "
+                             "exchange below.", symbol=sym)
+                continue
             if there is not None:
                 self.explain(ExplanationKind.DESK,
                              f"{sym}: {what} order {cid} was sent just before the restart and "
@@ -140,11 +158,7 @@ class OrderRestart:
                                   cid)))
                 continue
             self.forget(cid)
-            plan = self.plans.get(sym)
-            if plan is not None and plan.entry_id == cid:
-                plan.entry_id, plan.entry_unknown = "", False
-                if self.book.get(sym) is None:
-                    del self.plans[sym]
+            self.release_entry(intent)
             why = "never reached the exchange before the restart; not sent again"
             if self.record is not None:
                 self.record(("UPDATE orders SET status = 'REJECTED', reason = ? "
@@ -154,12 +168,41 @@ class OrderRestart:
                          f"journaled, but {why}: dropped.", symbol=sym)
         self.unanswered.clear()
 
+    def drop_answered(self, intent: OrderIntent, adopted: bool) -> None:
+        """A journaled order the trader answered at reconciliation: forgotten, and no longer
+        tracked by the venue (its fate is the answer: a fill read later, after a failed
+        look-up, is not booked on top of an adopted or flattened position); an entry not
+        adopted claims nothing more."""
+        self.forget(intent.client_id)
+        untrack = getattr(self.venue, "untrack", None)
+        if untrack is not None:
+            untrack(intent.client_id)
+        if not adopted:
+            self.release_entry(intent)
+
+    def release_entry(self, intent: OrderIntent) -> None:
+        """A restored entry the desk no longer waits for (never sent, or answered by the
+        trader): its plan stops claiming a working entry, and goes when no position holds
+        it, so the symbol can trade again."""
+        plan = self.plans.get(intent.symbol)
+        if plan is not None and plan.entry_id == intent.client_id:
+            plan.entry_id, plan.entry_unknown = "", False
+            if self.book.get(intent.symbol) is None:
+                del self.plans[intent.symbol]
+
+    def journaled_open(self) -> list[OrderIntent]:
+        """The open orders the journal held at the restart: what is compared with the
+        exchange. One this run placed since (a stop for a fill caught up while connecting) is
+        the desk's own by construction and may still be on its way to the exchange."""
+        return [i for cid, i in self.open.items() if cid in self.restored]
+
     def confirm(self, open_on_exchange: list[OrderIntent]) -> None:
         """After a restart: restored orders the exchange lists as open are acknowledged; a
         restored stop or target it does not list protects nothing, so it is dropped (and
         ``protect_all`` replaces it)."""
         listed = {i.client_id for i in open_on_exchange}
-        for cid, intent in list(self.open.items()):
+        for intent in self.journaled_open():
+            cid = intent.client_id
             if cid in listed:
                 self.acked.add(cid)
             elif intent.role in PROTECTIVE:

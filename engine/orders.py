@@ -128,6 +128,8 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
         self.unwanted_entries: set[str] = set()
         #: Restored orders the venue had not answered before the restart (order_restart).
         self.unanswered: set[str] = set()
+        #: Orders restored from the journal (order_restart): only those meet the exchange.
+        self.restored: set[str] = set()
         # A per-process token keeps client ids unique across restarts (not trading logic).
         self._make_id = client_id_maker(f"{time.time_ns() // 1_000_000 % 1_000_000_000:09d}")
 

@@ -191,7 +191,8 @@ class Reconciliation:
             else:
                 book.positions.pop(diff.symbol, None)
         elif diff.journal_order is not None:
-            orders.forget(diff.journal_order.client_id)
+            orders.drop_answered(diff.journal_order,
+                                 adopted=act is Action.ADOPT and diff.exchange_order is not None)
         if act is Action.ADOPT and diff.exchange_order is not None:
             orders.adopt(diff.exchange_order)
         orders.recheck(diff.symbol)
@@ -223,8 +224,11 @@ async def reconcile_at_start(venue: Any, book: Any, orders: Any) -> Reconciliati
             await resync()
     positions = await venue.fetch_positions()
     listed = await venue.fetch_open_orders()
-    orders.settle_unanswered(listed)  # write-ahead intents: the desk's own, or never sent
-    rec = Reconciliation(compare(positions, listed, dict(book.positions),
-                                 list(orders.open.values())), listed)
+    never_sent = getattr(venue, "not_on_exchange", None)  # only what the look-up proved
+    orders.settle_unanswered(listed, never_sent() if never_sent is not None else frozenset(),
+                             {s for s in positions if s not in book.positions})
+    placed_since = set(orders.open) - orders.restored  # own orders, maybe still on the way
+    rec = Reconciliation(compare(positions, [i for i in listed if i.client_id not in placed_since],
+                                 dict(book.positions), orders.journaled_open()), listed)
     orders.confirm(listed)
     return rec

@@ -184,6 +184,7 @@ class LiveOrders(OrderBook):
                     await self.settle_unknown(tr, why, may_resend=False)
                     return
                 if not exc.unknown_outcome:
+                    tr.heard.set()  # answered: a rejection (the emergency stop awaits it)
                     self.update(tr, OrderStatus.REJECTED, exc.text)
                     return
                 resend = not can_add_exposure(it) and sends <= self.settings.max_resends

@@ -260,6 +260,29 @@ class BinanceVenue(Flatten):
         whose answer the journal never got: one not on Binance was never sent."""
         self.book.track(intents, fills, unanswered)
 
+    def not_on_exchange(self) -> set[str]:
+        """Restored ``unanswered`` orders Binance, asked by client id, does not know (never
+        sent); one whose look-up failed (a 5xx, a timeout) is not among them."""
+        return {cid for cid, tr in self.book.orders.items()
+                if tr.unanswered and tr.declared_missing}
+
+    def untrack(self, client_id: str) -> None:
+        """The trader answered this order at reconciliation: no look-up or report of it any
+        more (its later events are logged as another program's)."""
+        book = self.book
+        book.orders.pop(client_id, None)
+        for order_id in [o for o, c in book.by_actual.items() if c == client_id]:
+            del book.by_actual[order_id]
+
+    async def answered(self, client_ids: list[str], timeout: float) -> None:
+        """Return once Binance answered each of these orders, or after ``timeout``: the
+        emergency stop reads the exchange only after its closes (sent after their
+        write-ahead commit) are there."""
+        heard = [tr.heard.wait() for cid in client_ids if (tr := self.book.orders.get(cid))]
+        if heard:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*heard), timeout)
+
     def cancel(self, symbol: str, client_id: str) -> None:
         self._spawn(self.cancel_async(symbol, client_id))
 

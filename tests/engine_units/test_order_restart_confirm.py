@@ -18,6 +18,7 @@ def test_a_restored_protective_order_the_exchange_no_longer_lists_is_closed_in_t
     assert protective, "the entry's fill is protected by a stop and a target"
     rows: list = []
     eng.orders.record = rows.append
+    eng.orders.restored.update(eng.orders.open)  # as a restart restores them from the journal
     eng.orders.confirm([])
     assert not protective & set(eng.orders.open)
     closed = {params[2] for sql, params in rows if sql.startswith("UPDATE orders SET status")}

@@ -47,12 +47,17 @@ class Exchange:
 
     def __init__(self, positions: dict[str, Position], orders: list[OrderIntent]) -> None:
         self.positions, self.orders = positions, orders
+        self.unknown: set[str] = set()
 
     async def fetch_positions(self) -> dict[str, Position]:
         return dict(self.positions)
 
     async def fetch_open_orders(self) -> list[OrderIntent]:
         return list(self.orders)
+
+    def not_on_exchange(self) -> set[str]:
+        """Its look-up works: whatever it does not hold it does not know."""
+        return self.unknown
 
     def submit(self, intent: OrderIntent) -> None:
         raise AssertionError(f"nothing may be sent while reconciling: {intent}")
@@ -93,6 +98,7 @@ async def test_an_unanswered_intent_the_exchange_lists_is_the_desks_own() -> Non
 async def test_an_unanswered_intent_the_exchange_never_saw_is_dropped_not_resent() -> None:
     entry = _entry()
     ex = Exchange({}, [])
+    ex.unknown = {entry.client_id}  # looked up by client id: "order does not exist"
     orders, records, said = _restored(ex, [(entry, False)], position=False)
     rec = await reconcile_at_start(ex, orders.book, orders)
     assert rec.differences == [] and not rec.blocked
@@ -100,6 +106,34 @@ async def test_an_unanswered_intent_the_exchange_never_saw_is_dropped_not_resent
     assert not orders.working_entry(SYM)  # a new entry may go
     assert len([s for s in said if entry.client_id in s]) == 1
     assert any("REJECTED" in sql and args[1] == entry.client_id for sql, args in records)
+
+
+async def test_an_unanswered_intent_whose_look_up_failed_is_asked_not_dropped() -> None:
+    entry = _entry()
+    pos = {SYM: Position(SYM, Side.LONG, D("0.010"), D("60000"), 5, 0)}
+    ex = Exchange(pos, [])  # it filled; the look-up by client id answered a 5xx
+    orders, records, said = _restored(ex, [(entry, False)], position=False)
+    rec = await reconcile_at_start(ex, orders.book, orders)
+    assert rec.blocked and {d.key for d in rec.differences} == {
+        f"position:{SYM}", f"order:{entry.client_id}"}
+    assert entry.client_id in orders.open and orders.working_entry(SYM)  # no new entry
+    assert not any("REJECTED" in sql for sql, _args in records)
+    (line,) = [s for s in said if entry.client_id in s]
+    assert "could not be asked" in line and "never reached" not in line
+
+
+async def test_an_entry_unknown_to_the_look_up_beside_an_unexplained_position_is_asked() -> None:
+    """Binance's look-up says "no such order" (it lags), yet the exchange holds a position the
+    journal does not: the entry may well have filled, so it is not called never sent."""
+    entry = _entry()
+    ex = Exchange({SYM: Position(SYM, Side.LONG, D("0.010"), D("60000"), 5, 0)}, [])
+    ex.unknown = {entry.client_id}
+    orders, records, said = _restored(ex, [(entry, False)], position=False)
+    rec = await reconcile_at_start(ex, orders.book, orders)
+    assert {d.key for d in rec.differences} == {f"position:{SYM}", f"order:{entry.client_id}"}
+    assert not any("REJECTED" in sql for sql, _args in records)
+    (line,) = [s for s in said if entry.client_id in s]
+    assert "holds a position the journal does not" in line and "never reached" not in line
 
 
 async def test_an_answered_order_missing_on_the_exchange_is_still_a_difference() -> None:
@@ -173,3 +207,25 @@ async def test_a_journal_in_trouble_holds_back_entries_not_protection() -> None:
     assert last is not None and last.status is OrderStatus.REJECTED
     assert "journal could not record it first (journal error: disk full)" in last.reason
     await venue.close()
+
+
+async def test_an_entry_the_trader_answered_no_longer_blocks_new_entries() -> None:
+    """An unanswered entry whose look-up failed becomes a difference; once the trader answers
+    it (ignore or flatten), its plan must not keep claiming a working entry, or the symbol
+    never trades again. The same for an answered entry the exchange no longer lists."""
+
+    class Venue:
+        async def cancel_async(self, symbol: str, client_id: str) -> None: ...
+
+        async def close_position(self, position: Position) -> None: ...
+
+    for acked, action in ((False, "ignore"), (False, "flatten"), (False, "adopt"),
+                          (True, "ignore")):
+        entry = _entry()
+        ex = Exchange({}, [])  # flat; the look-up by client id failed
+        orders, _records, _said = _restored(ex, [(entry, acked)], position=False)
+        rec = await reconcile_at_start(ex, orders.book, orders)
+        assert [d.key for d in rec.differences] == [f"order:{entry.client_id}"]
+        await rec.answer(f"order:{entry.client_id}", action, Venue(), orders.book, orders)
+        assert not rec.blocked
+        assert not orders.working_entry(SYM), (acked, action, orders.plans)
