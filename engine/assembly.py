@@ -23,12 +23,13 @@ from tapedesk.engine.snapshot import FeedStatus
 from tapedesk.engine.strategy import Strategy, StrategyError, create
 
 #: The demo's line-up: the reference strategy and the desk's own on, the rest to toggle.
+#: Constants, not validated: importing this module must not build the config models.
 DEMO_STRATEGIES = [
-    StrategyConfig(name="ema_cross"),
-    StrategyConfig(name="liquidity_sweep"),
-    StrategyConfig(name="mean_reversion", enabled=False),
-    StrategyConfig(name="grid", enabled=False),
-    StrategyConfig(name="book_imbalance", enabled=False),
+    StrategyConfig.model_construct(name="ema_cross"),
+    StrategyConfig.model_construct(name="liquidity_sweep"),
+    StrategyConfig.model_construct(name="mean_reversion", enabled=False),
+    StrategyConfig.model_construct(name="grid", enabled=False),
+    StrategyConfig.model_construct(name="book_imbalance", enabled=False),
 ]
 DEMO_SPEED = 600.0  # ten one-minute bars a second: a trade every minute or so
 
