@@ -7,7 +7,6 @@ test is the same desk a user sees.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -83,6 +82,8 @@ def paper_venue(config: DeskConfig) -> PaperVenue:
 
 def source_id(path: Path) -> str:
     """Identifies a replay source, so a restart resumes only the same replay."""
+    import hashlib  # here: only a replay needs it (loading OpenSSL: ~12 M instructions)
+
     p = Path(path).resolve()
     st = p.stat()
     return hashlib.sha256(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
