@@ -7,7 +7,6 @@ test is the same desk a user sees.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,13 @@ from tapedesk.engine.snapshot import FeedStatus
 from tapedesk.engine.strategy import Strategy, StrategyError, create
 
 #: The demo's line-up: the reference strategy and the desk's own on, the rest to toggle.
+#: Constants, not validated: importing this module must not build the config models.
 DEMO_STRATEGIES = [
-    StrategyConfig(name="ema_cross"),
-    StrategyConfig(name="liquidity_sweep"),
-    StrategyConfig(name="mean_reversion", enabled=False),
-    StrategyConfig(name="grid", enabled=False),
-    StrategyConfig(name="book_imbalance", enabled=False),
+    StrategyConfig.model_construct(name="ema_cross"),
+    StrategyConfig.model_construct(name="liquidity_sweep"),
+    StrategyConfig.model_construct(name="mean_reversion", enabled=False),
+    StrategyConfig.model_construct(name="grid", enabled=False),
+    StrategyConfig.model_construct(name="book_imbalance", enabled=False),
 ]
 DEMO_SPEED = 600.0  # ten one-minute bars a second: a trade every minute or so
 
@@ -82,6 +82,8 @@ def paper_venue(config: DeskConfig) -> PaperVenue:
 
 def source_id(path: Path) -> str:
     """Identifies a replay source, so a restart resumes only the same replay."""
+    import hashlib  # here: only a replay needs it (loading OpenSSL: ~12 M instructions)
+
     p = Path(path).resolve()
     st = p.stat()
     return hashlib.sha256(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]

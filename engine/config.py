@@ -24,7 +24,7 @@ class ConfigError(Exception):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
 
 class RiskConfig(_Section):
@@ -136,18 +136,18 @@ class JournalConfig(_Section):
 
 class DeskConfig(_Section):
     symbols: list[str] = Field(default_factory=lambda: ["BTCUSDT"], min_length=1)
-    risk: RiskConfig = Field(default_factory=RiskConfig)
-    paper: PaperConfig = Field(default_factory=PaperConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig.model_construct)
+    paper: PaperConfig = Field(default_factory=PaperConfig.model_construct)
     strategies: list[StrategyConfig] = Field(
-        default_factory=lambda: [StrategyConfig(name="ema_cross")]
+        default_factory=lambda: [StrategyConfig.model_construct(name="ema_cross")]
     )
-    binance: BinanceConfig = Field(default_factory=BinanceConfig)
-    ui: UIConfig = Field(default_factory=UIConfig)
-    journal: JournalConfig = Field(default_factory=JournalConfig)
-    notify: NotifyConfig = Field(default_factory=NotifyConfig)
-    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
-    market_data: MarketDataConfig = Field(default_factory=MarketDataConfig)
-    api: ApiConfig = Field(default_factory=ApiConfig)
+    binance: BinanceConfig = Field(default_factory=BinanceConfig.model_construct)
+    ui: UIConfig = Field(default_factory=UIConfig.model_construct)
+    journal: JournalConfig = Field(default_factory=JournalConfig.model_construct)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig.model_construct)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig.model_construct)
+    market_data: MarketDataConfig = Field(default_factory=MarketDataConfig.model_construct)
+    api: ApiConfig = Field(default_factory=ApiConfig.model_construct)
 
     @field_validator("symbols")
     @classmethod
@@ -198,7 +198,7 @@ def load_config(path: Path | None = None) -> DeskConfig:
     if path is None:
         default = config_dir() / "config.toml"
         if not default.exists():
-            return DeskConfig()
+            return DeskConfig.model_construct()
         path = default
     import tomllib  # here: most backtests have no config file
 

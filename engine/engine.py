@@ -123,6 +123,9 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
         self.equity_samples = EquityHistory()  # bounded: engine/equity_history.py
         self.equity_sample_ms = equity_sample_ms
         self.bars_seen = 0
+        #: Events that are not bars; with ``bars_seen``, the events a backtest processed
+        #: (counted here, not by ``enumerate`` in its loop: ~13 ns an event less).
+        self.other_events_seen = 0
         self._bar_ts = 0  # the close time of the last bar seen (which bar a fill is in)
         #: Bars with a position, counted at the fills that open and close one (exposure.py).
         self.exposure = Exposure()
@@ -365,6 +368,7 @@ class Engine(TraderCommands, DecisionSide, FillSide, EntryGate, ExplainLog):
                 self._sample_equity(ts)
             handlers = self._bar_handlers
         else:
+            self.other_events_seen += 1
             self.venue.on_market(ev)
             if ts >= self.orders.next_due:
                 self.orders.tick(ts)

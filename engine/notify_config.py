@@ -22,7 +22,7 @@ _HIDDEN = "<a URL or secret, not repeated here>"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
 
 def _hide_secrets(data: Any, field: str) -> Any:

@@ -12,7 +12,7 @@ class ApiConfig(BaseModel):
     """Off unless enabled. Loopback by default: anything else is a choice the config states
     (every request still needs the bearer token, which travels in clear over plain HTTP)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
     enabled: bool = False
     host: str = "127.0.0.1"

@@ -29,7 +29,6 @@ sorted close times) is exactly the cut the reader makes; floats and ints are kep
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import operator
 import os
 import shutil
@@ -70,6 +69,8 @@ NOT_COPIED = ("ws_capture", "market_store")
 
 
 def copy_path(cache_dir: str | Path, source: str | Path) -> Path:
+    import hashlib  # here: loading OpenSSL is ~12 M instructions; a small file has no copy
+
     real = os.path.realpath(source)
     digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()
     return Path(cache_dir) / f"{digest}.cols"

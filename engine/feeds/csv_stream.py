@@ -47,7 +47,7 @@ def csv_bars(path: str | Path, fmt: str, symbol: str, interval_hint: int | None,
     Returns a chain of blocks (lists of bars), not a generator of bars: a bar passes no
     Python frame between the file and ``iter_events``.
     """
-    if cache_dir is None:
+    if cache_dir is None or _small(path):  # a small file is never copied: no copy to look for
         return chain.from_iterable(_csv_blocks(path, fmt, symbol, interval_hint, skips,
                                                start_ms, end_ms))
     copy = bar_copy.valid_copy(cache_dir, path, fmt)
@@ -60,6 +60,15 @@ def csv_bars(path: str | Path, fmt: str, symbol: str, interval_hint: int | None,
                 writer = bar_copy.CopyWriter(cache_dir, path, fmt)
     blocks = _csv_blocks(path, fmt, symbol, interval_hint, skips, start_ms, end_ms, writer)
     return chain.from_iterable(_copying(writer, blocks) if writer else blocks)
+
+
+def _small(path: str | Path) -> bool:
+    """Below ``bar_copy.MIN_SOURCE_BYTES``: read from the text (looking for a copy would
+    cost a SHA-256 of the path, OpenSSL's loading included, ~12 M instructions)."""
+    try:
+        return Path(path).stat().st_size < bar_copy.MIN_SOURCE_BYTES
+    except OSError:
+        return False  # the reader says what is wrong with it
 
 
 def _copying(writer: bar_copy.CopyWriter, blocks: Iterator[Iterable[Bar]],

@@ -31,7 +31,7 @@ _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
 class MarketDataConfig(BaseModel):
     """``[market_data]``: where historical data is downloaded from."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     archive_url: str = Field("https://data.binance.vision", pattern=r"^https?://\S+$")
     rest_url: str = Field("https://fapi.binance.com", pattern=r"^https?://\S+$")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tapedesk.engine.backtest import PROGRESS_EVERY, run_backtest
+from tapedesk.engine.events import MarkPrice
 from tapedesk.engine.feeds import load_bars
 from tapedesk.engine.sample_data import SAMPLE_BARS_1M
 from tapedesk.engine.strategy import create
@@ -37,3 +38,19 @@ def test_no_events() -> None:
     assert _run([]).events == 0
     assert _run(iter([]), calls.append).events == 0
     assert calls == [0]
+
+
+def test_events_that_are_not_bars_are_counted_too() -> None:
+    """The engine counts the events (bars_seen + other_events_seen): a mark-price event
+    between bars is an event the run processed, though not a bar."""
+    bars = load_bars(SAMPLE_BARS_1M)[:PROGRESS_EVERY + 50]
+    events = []
+    for i, b in enumerate(bars):
+        events.append(b)
+        if i % 3 == 0:
+            events.append(MarkPrice(b.symbol, b.ts, b.close, 0.0001, b.ts + 3_600_000))
+    calls: list[int] = []
+    got = _run(iter(events), calls.append)
+    assert got.events == len(events) and got.metrics.total_bars == len(bars)
+    assert PROGRESS_EVERY < len(events) < 2 * PROGRESS_EVERY
+    assert calls == [PROGRESS_EVERY, len(events)]

@@ -6,7 +6,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tapedesk.engine.config import ConfigError, DeskConfig, load_config
+from pydantic import BaseModel, ValidationError
+from tapedesk.engine.config import ConfigError, DeskConfig, format_validation_error, load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -135,3 +136,30 @@ def test_keymap_takes_binding_ids_to_key_strings(tmp_path):
     assert load_config(path).ui.keymap == {"emergency_stop": "f12", "pause": "space"}
     msg = error_for(tmp_path, "[ui.keymap]\npause = 5\n")
     assert ": ui.keymap.pause: " in msg
+
+
+def _fields(model: BaseModel) -> list[tuple[str, type, object]]:
+    return [(k, type(v), v) for k, v in model.__dict__.items()]
+
+
+def test_the_unvalidated_defaults_are_the_validated_ones(tmp_path, monkeypatch):
+    """No config file: load_config builds the defaults with model_construct (no schema is
+    built for a run that never validates). Each section, and the whole, must hold exactly
+    what validating an empty table gives: same values, same types, same fields set."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    built, checked = load_config(), DeskConfig.model_validate({})
+    assert repr(built) == repr(checked) and built.model_fields_set == checked.model_fields_set
+    for name in DeskConfig.model_fields:
+        mine, theirs = getattr(built, name), getattr(checked, name)
+        pairs = zip(mine, theirs, strict=True) if isinstance(mine, list) else [(mine, theirs)]
+        for a, b in pairs:
+            if not isinstance(a, BaseModel):
+                assert (type(a), a) == (type(b), b), name
+                continue
+            assert _fields(a) == _fields(b), name
+            assert _fields(a) == _fields(type(a).model_validate(b.model_dump())), name
+    paper = built.paper.model_copy()
+    with pytest.raises(ValidationError) as exc:  # a deferred model still checks assignments
+        paper.taker_fee_bps = -1
+    assert format_validation_error(exc.value) == (
+        "config: taker_fee_bps: Input should be greater than or equal to 0, got -1")

@@ -212,3 +212,23 @@ def test_the_same_copy_written_again_meanwhile_is_read(tmp_path: Path, bars: lis
     again = bar_cache.ensure("ohlcv_csv", src, None, cache)
     assert again is not None and again[0].inode != copy[0].inode
     assert _key(bar_cache.iter_bars(copy)) == _key(bars)
+
+
+def test_a_file_too_small_to_copy_is_read_without_looking_for_a_copy(
+        tmp_path: Path, bars: list[Bar], monkeypatch: pytest.MonkeyPatch):
+    """No copy is ever made of a file under MIN_SOURCE_BYTES, so none is looked for (that
+    would hash the path, loading OpenSSL: a fixed cost of every short backtest)."""
+    src = _csv(tmp_path / "BTCUSDT-1m.csv", bars[:100])
+    assert src.stat().st_size < bar_copy.MIN_SOURCE_BYTES
+    text, _ = _read(src, None)
+
+    def looked(*_args):
+        raise AssertionError("looked for a copy of a small file")
+
+    monkeypatch.setattr(bar_copy, "valid_copy", looked)
+    cache = tmp_path / "cache"
+    assert _read(src, cache) == (text, []) and len(text) == 100
+    assert not cache.exists()  # and none was made
+    monkeypatch.setattr(bar_copy, "MIN_SOURCE_BYTES", 0)  # large enough: it is looked for
+    with pytest.raises(AssertionError, match="small file"):
+        _read(src, cache)
