@@ -208,9 +208,12 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
 
     def close(self, pos: Position, role: OrderRole, reason: str) -> None:
         """The reduce-only market order that closes ``pos``; ``reason`` labels the trade."""
-        self.exit_reason[pos.symbol] = reason
-        self.submit(self.intent(pos.symbol, pos.side.opposite.order_side, _MARKET, pos.qty, role,
-                                reduce_only=True, strategy=pos.strategy))
+        symbol = pos.symbol
+        self.exit_reason[symbol] = reason
+        # ``intent`` positionally (price and stop None, reduce-only), as ``enter`` does.
+        self.submit(OrderIntent(self._make_id(role), symbol, pos.side.opposite.order_side,
+                                _MARKET, pos.qty, role, self.clock.now(), None, None, True,
+                                pos.strategy))
 
     def closing(self, symbol: str) -> str:
         """The client id of a close (exit or flatten) already working on ``symbol``, or "":
