@@ -247,8 +247,8 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
             elif status is _NEW and role in PROTECTIVE:
                 self._protective_acked(intent)
             return
-        plan = self.plans.get(sym)
         if status is _UNKNOWN:
+            plan = self.plans.get(sym)
             if role is _ENTRY and plan is not None and not plan.entry_unknown:
                 plan.entry_unknown = True
                 self.explain(ExplanationKind.ERROR,
@@ -265,7 +265,8 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
         cancelled_by_us = cid in cancelling
         if cancelled_by_us:
             cancelling.discard(cid)
-        if role is _ENTRY:
+        if role is _ENTRY:  # the plan is read only here: most final reports are not entries'
+            plan = self.plans.get(sym)
             if plan is not None and plan.entry_id == cid:
                 plan.entry_id, plan.entry_unknown = "", False
             if status is not _FILLED:
