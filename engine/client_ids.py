@@ -28,11 +28,19 @@ def client_id_maker(prefix: str) -> Callable[[OrderRole], str]:
     """Fresh ids ``client_order_id(f"{prefix}{n}", role)`` for n = 1, 2, ...: the order owner
     takes one per order it sends, so the format is put together once, not per id."""
     numbers = itertools.count(1)
-    head, codes = f"td-{prefix}", _ROLE_CODES
+    head = f"td-{prefix}"
+    tails = {role: f"-{code}" for role, code in _ROLE_CODES.items()}
+    # Every tail is two characters: an id is too long exactly when n has more digits than
+    # this leaves (an int comparison, not len() of every id).
+    limit = 10 ** max(36 - len(head) - 2, 0)
 
     def make(role: OrderRole) -> str:
-        cid = f"{head}{next(numbers)}-{codes.get(role, 'x')}"
-        if len(cid) > 36:
+        n = next(numbers)
+        try:  # no .get() call: every role has its letter
+            cid = f"{head}{n}{tails[role]}"
+        except KeyError:
+            cid = f"{head}{n}-x"
+        if n >= limit:
             raise ValueError(f"client order id too long: {cid}")
         return cid
 

@@ -46,7 +46,10 @@ class EquityHistory:
     def add(self, ts: int, eq: float) -> None:
         """``append((ts, eq))`` without the tuple: the engine samples on every fill."""
         times = self._ts
-        times.append(int(ts))
+        try:  # int() only for what is not one already: a builtin call on every fill spared
+            times.append(ts)
+        except TypeError:
+            times.append(int(ts))
         self._eq.append(eq)
         if len(times) > self.cap:
             self._thin()

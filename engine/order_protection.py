@@ -65,6 +65,7 @@ class OrderProtection:
     _say_final: Any
     _retry_later: Any
     _schedule: Any
+    _make_id: Any
 
     # -- the index (the only writers of ``open``) ------------------------------------------
 
@@ -135,8 +136,12 @@ class OrderProtection:
                                        or (i.qty == pos.qty and i.stop_price == price)):
                     break  # one in flight (its acknowledgement re-checks), or already right
             else:
-                self.submit(self.intent(symbol, pos.side.opposite.order_side, _TYPES[role], pos.qty, role,
-                                        stop=price, reduce_only=True, strategy=plan.strategy))
+                # ``intent`` positionally (price None, reduce-only): its keyword call was
+                # ~1k instructions, and every entry fill places two.
+                self.submit(OrderIntent(self._make_id(role), symbol,
+                                        pos.side.opposite.order_side, _TYPES[role], pos.qty,
+                                        role, self.clock.now(), None, price, True,
+                                        plan.strategy))
 
     def _protective_acked(self, intent: OrderIntent) -> None:
         sym, role = intent.symbol, intent.role

@@ -105,8 +105,10 @@ class OrderTimers:
         change (and only there), so it always equals what this computes from scratch."""
         due = min(self.retries.values()) if self.retries else NEVER
         for sym, since in self.unprotected_since.items():
-            if sym not in self.flattening and sym not in self.on_hold:
-                due = min(due, since + self.grace_ms)
+            # min() without the builtin call: a stop's fill starts and ends a grace each time
+            if sym not in self.flattening and sym not in self.on_hold \
+                    and since + self.grace_ms < due:
+                due = since + self.grace_ms
         self.next_due = due
 
     def hold(self, symbols: set[str]) -> None:

@@ -210,9 +210,12 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
 
     def close(self, pos: Position, role: OrderRole, reason: str) -> None:
         """The reduce-only market order that closes ``pos``; ``reason`` labels the trade."""
-        self.exit_reason[pos.symbol] = reason
-        self.submit(self.intent(pos.symbol, pos.side.opposite.order_side, _MARKET, pos.qty, role,
-                                reduce_only=True, strategy=pos.strategy))
+        symbol = pos.symbol
+        self.exit_reason[symbol] = reason
+        # ``intent`` positionally (price and stop None, reduce-only), as ``enter`` does.
+        self.submit(OrderIntent(self._make_id(role), symbol, pos.side.opposite.order_side,
+                                _MARKET, pos.qty, role, self.clock.now(), None, None, True,
+                                pos.strategy))
 
     def closing(self, symbol: str) -> str:
         """The client id of a close (exit or flatten) already working on ``symbol``, or "":
@@ -246,8 +249,8 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
             elif status is _NEW and role in PROTECTIVE:
                 self._protective_acked(intent)
             return
-        plan = self.plans.get(sym)
         if status is _UNKNOWN:
+            plan = self.plans.get(sym)
             if role is _ENTRY and plan is not None and not plan.entry_unknown:
                 plan.entry_unknown = True
                 self.explain(ExplanationKind.ERROR,
@@ -264,7 +267,8 @@ class Orders(OrderProtection, OrderTimers, OrderRestart):
         cancelled_by_us = cid in cancelling
         if cancelled_by_us:
             cancelling.discard(cid)
-        if role is _ENTRY:
+        if role is _ENTRY:  # the plan is read only here: most final reports are not entries'
+            plan = self.plans.get(sym)
             if plan is not None and plan.entry_id == cid:
                 plan.entry_id, plan.entry_unknown = "", False
             if status is not _FILLED:

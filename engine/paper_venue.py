@@ -250,7 +250,10 @@ class PaperVenue(PaperTriggers, PaperFunding):
         problem = spec.check_order(intent.qty, price)
         if problem:
             return f"-4164 {problem}"
-        need = intent.qty * price / self.leverage.get(sym, 1)
+        need = intent.qty * price
+        lev = self.leverage.get(sym, 1)
+        if lev != 1:  # at 1x the notional is the need: ``/ 1`` gives its digits and exponent
+            need = need / lev
         if need > self.available():
             return self._short_of_margin(need)
         return ""

@@ -124,21 +124,24 @@ class TradeLog(TradeColumns, Sequence[RoundTrip]):
             if rec is None:  # kept as the object itself
                 self._objects[first + k] = new[k]
                 lines[k] = ""
-        rs = [t.r_multiple for t in new]
+        r = array("d", [_NAN if (v := t.r_multiple) is None else v for t in new])
         numbers = self._strategy_no
+        strategy_no = []  # one pass: a comprehension is a function call of its own in 3.11
         for t in new:
-            if t.strategy not in numbers:
-                numbers[t.strategy] = len(self.strategies)
-                self.strategies.append(t.strategy)
+            name = t.strategy
+            no = numbers.get(name)
+            if no is None:
+                no = numbers[name] = len(self.strategies)
+                self.strategies.append(name)
+            strategy_no.append(no)
         # The columns before the lines: a trade whose numbers cannot be read leaves neither.
         pnl = array("d", [float(t.pnl) for t in new])
         gross = array("d", [float(t.gross_pnl) for t in new])
         fees = array("d", [float(t.fees) for t in new])
         funding = array("d", [float(t.funding) for t in new])
-        r = array("d", [_NAN if v is None else v for v in rs])
         entry_ts = array("q", [t.entry_ts for t in new])
         exit_ts = array("q", [t.exit_ts for t in new])
-        self._strategy.extend([numbers[t.strategy] for t in new])
+        self._strategy.extend(strategy_no)
         self._pnl += pnl
         self._gross += gross
         self._fees += fees
