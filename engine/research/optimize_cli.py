@@ -147,6 +147,7 @@ def _spec(args: argparse.Namespace, storage: Any, name: str, cache_dir: Path) ->
 
 
 def _new_spec(args: argparse.Namespace, cache_dir: Path) -> Any:
+    from tapedesk.engine.backtest_cli import check_fill_at
     from tapedesk.engine.clock import parse_time
     from tapedesk.engine.config import load_config
     from tapedesk.engine.feeds.files import detect_format
@@ -173,6 +174,7 @@ def _new_spec(args: argparse.Namespace, cache_dir: Path) -> Any:
     if start is not None and end is not None and start >= end:  # backtest_cli's words
         raise UserError(f"--from {args.start} is not before --to {args.end} (--to is exclusive)")
     fmt = detect_format(args.data)
+    check_fill_at(args.fill_at, args.data, fmt)
     config = load_config(args.config)
     sha = file_sha256(args.data)
     try:
