@@ -66,9 +66,7 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
     if start is not None and end is not None and start >= end:
         raise UserError(f"--from {args.start} is not before --to {args.end} (--to is exclusive)")
     fmt = detect_format(args.data)  # DataError: one line in main
-    if args.fill_at == "quote" and fmt != "ws_capture":
-        raise UserError(f"--fill-at quote needs bid/ask quotes (a stream capture); {args.data} "
-                        f"is {fmt}, bars only: use close or next-open")
+    check_fill_at(args.fill_at, args.data, fmt)
     strategies, skipped = runnable(strategies, has_ticks=fmt == "ws_capture")
     for name, why in skipped.items():
         print(f"skipped {name}: {why}", file=sys.stderr)
@@ -331,6 +329,13 @@ def _decimal(text: str | None, flag: str) -> Decimal | None:
     if value <= 0:
         raise UserError(f"{flag} must be positive, got {text}")
     return value
+
+
+def check_fill_at(fill_at: str | None, data: Path, fmt: str) -> None:
+    """Quote fills need bid/ask quotes: bars alone would be filled another way, unsaid."""
+    if fill_at == "quote" and fmt != "ws_capture":
+        raise UserError(f"--fill-at quote needs bid/ask quotes (a stream capture); {data} "
+                        f"is {fmt}, bars only: use close or next-open")
 
 
 def _check_backtest_options(args: argparse.Namespace) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import signal
 import sys
 import time
@@ -105,10 +104,11 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise UserError(f"--jobs must be between 0 and 1024, got {args.jobs}")
     if args.min_trades is not None and args.min_trades < 0:
         raise UserError(f"--min-trades must be >= 0, got {args.min_trades}")
-    for flag, v in (("--fee-bps", args.fee_bps), ("--slippage-bps", args.slippage_bps),
-                    ("--funding-bps", args.funding_bps)):
-        if v is not None and not (math.isfinite(v) and -100 <= v <= 1000):
-            raise UserError(f"{flag} must be a finite number of basis points, got {v}")
+    # backtest's own check (the paper config's ranges): a value it refuses would otherwise
+    # surface inside a trial, as an unexpected error, after the study was stored
+    from tapedesk.engine.backtest_cli import _check_backtest_options
+
+    _check_backtest_options(argparse.Namespace(**{**vars(args), "monte_carlo": 0}))
 
 
 def _spec(args: argparse.Namespace, storage: Any, name: str, cache_dir: Path) -> Any:
@@ -147,6 +147,7 @@ def _spec(args: argparse.Namespace, storage: Any, name: str, cache_dir: Path) ->
 
 
 def _new_spec(args: argparse.Namespace, cache_dir: Path) -> Any:
+    from tapedesk.engine.backtest_cli import check_fill_at
     from tapedesk.engine.clock import parse_time
     from tapedesk.engine.config import load_config
     from tapedesk.engine.feeds.files import detect_format
@@ -173,6 +174,7 @@ def _new_spec(args: argparse.Namespace, cache_dir: Path) -> Any:
     if start is not None and end is not None and start >= end:  # backtest_cli's words
         raise UserError(f"--from {args.start} is not before --to {args.end} (--to is exclusive)")
     fmt = detect_format(args.data)
+    check_fill_at(args.fill_at, args.data, fmt)
     config = load_config(args.config)
     sha = file_sha256(args.data)
     try:

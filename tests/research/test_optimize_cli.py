@@ -169,3 +169,40 @@ def test_ctrl_c_keeps_finished_trials_and_resume_runs_only_the_rest(tmp_path: Pa
     assert sum(t.state.name == "COMPLETE" for t in trials) == 12  # the rest, not 12 more
     assert {t.number for t in done} <= {t.number for t in trials if t.state.name == "COMPLETE"}
     assert all(t.state.name in ("COMPLETE", "FAIL") for t in trials)  # FAIL: cut by ctrl+c
+
+
+@needs_script
+@pytest.mark.parametrize("option", ["--fee-bps=-5", "--funding-bps=500", "--slippage-bps=-1",
+                                    "--initial-balance=-1", "--initial-balance=abc"])
+def test_optimize_bad_backtest_option_is_one_line_before_any_study(tmp_path: Path, option):
+    """A backtest option out of the range the backtest accepts (the paper config's) is
+    refused up front in backtest's words, not as an 'unexpected error' from inside a trial
+    after a study was stored with it."""
+    data = write_slice(tmp_path / "d.csv", days=1)
+    home, cfg = tmp_path / "home", tmp_path / "config.toml"
+    cfg.write_text("")
+    run = _run("--config", str(cfg), "optimize", "--strategy", "ema_cross",
+               "--data", str(data), "--param", "fast=4..8", "--trials", "1", "--jobs", "1",
+               "--study", "bad", option, home=home)
+    flag = option.split("=")[0]
+    assert run.returncode == 2, run.stderr
+    assert "unexpected error" not in run.stderr and "Traceback" not in run.stderr
+    line = run.stderr.strip()
+    assert "\n" not in line and line.startswith(f"tapedesk: {flag}"), line
+    assert not list(home.rglob("*.journal")), "a study was stored with the bad option"
+
+
+@needs_script
+def test_optimize_fill_at_quote_on_bars_is_refused_not_run_as_next_open(tmp_path: Path):
+    """Bars have no bid/ask: backtest refuses --fill-at quote on them; optimize ran the whole
+    search with next-open fills under the quote label instead."""
+    data = write_slice(tmp_path / "d.csv", days=1)
+    home, cfg = tmp_path / "home", tmp_path / "config.toml"
+    cfg.write_text("")
+    run = _run("--config", str(cfg), "optimize", "--strategy", "ema_cross", "--data", str(data),
+               "--param", "fast=4..8", "--trials", "1", "--jobs", "1", "--study", "q",
+               "--fill-at", "quote", home=home)
+    assert run.returncode == 2, run.stdout + run.stderr
+    line = run.stderr.strip()
+    assert "\n" not in line and "--fill-at quote needs bid/ask quotes" in line, line
+    assert not any(p.stat().st_size for p in home.rglob("*.journal")), "a study was stored"
