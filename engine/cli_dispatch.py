@@ -83,9 +83,10 @@ def dispatch(args: argparse.Namespace, desk_runner: DeskRunner | None) -> int:
     check_options(args)
     if cmd == "backtest":
         return cmd_backtest(args)
-    from tapedesk.engine.config import load_config
+    from tapedesk.engine.config import build_models, load_config
 
     config = load_config(args.config)
+    build_models()  # a desk runs for days with worker threads: no first-use build in one
     check_ui = getattr(desk_runner, "check_config", None)  # the desk's own [ui] checks
     if check_ui is not None:
         check_ui(config)

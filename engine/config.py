@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from tapedesk.engine.api.config import ApiConfig
@@ -191,6 +191,27 @@ def _key(part: Any) -> str:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def build_models() -> None:
+    """Finish every config model's deferred build now, on this thread. The sections are
+    ``defer_build`` so a backtest without a config file builds no schema; but pydantic's
+    first-use build is not thread-safe (two threads assigning a setting to a section used
+    for the first time leave its class refusing every assignment), and a desk runs for days
+    with worker threads. So a desk calls this at start (~60 ms), before any thread exists."""
+    seen: list[type[BaseModel]] = []
+
+    def build(model: type[BaseModel]) -> None:
+        if model in seen:
+            return
+        seen.append(model)
+        model.model_rebuild()
+        for f in model.model_fields.values():
+            for t in (f.annotation, *get_args(f.annotation)):
+                if isinstance(t, type) and issubclass(t, BaseModel):
+                    build(t)
+
+    build(DeskConfig)
 
 
 def load_config(path: Path | None = None) -> DeskConfig:
