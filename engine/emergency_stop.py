@@ -58,7 +58,10 @@ async def emergency_stop(desk: Desk) -> bool:
                          "conditional).")
             positions = await venue.fetch_positions()
             for pos in positions.values():
-                desk.orders.close(pos, OrderRole.FLATTEN, "emergency stop")
+                # A close still working (sent, unanswered: write-ahead, a slow exchange) is
+                # not sent twice; one Binance rejected or expired is gone from the book.
+                if not desk.orders.closing(pos.symbol):
+                    desk.orders.close(pos, OrderRole.FLATTEN, "emergency stop")
             desk.explain(ExplanationKind.DESK,
                          f"Step 2/3 close: {len(positions)} position(s) sent reduce-only "
                          "market close orders.")
