@@ -4,7 +4,8 @@ The capture (trades, bookTickers, depth) is replayed at full speed by ``ReplayFe
 ``Engine`` with a ``PaperVenue`` and a quote-driven strategy. For every tick that produces a
 decision (risk accepted or refused the strategy's signal) the script measures the wall time
 from the moment the engine starts processing that tick (``Engine.process`` entered) to the
-moment the decision is recorded (after strategy + risk vet), with ``perf_counter_ns``.
+moment the decision is explained (after strategy + risk vet, before its words are made),
+with ``perf_counter_ns``.
 Feed parsing (JSON → event) is measured separately, per message, because a live feed pays it
 too: the sum is the desk's own tick → decision time (network latency excluded).
 
@@ -32,11 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.engine import Engine
-from tapedesk.engine.events import Quote, Side, Signal
+from tapedesk.engine.events import ExplanationKind, Quote, Side, Signal
 from tapedesk.engine.feeds import ReplayFeed, iter_events
 from tapedesk.engine.paper_venue import PaperVenue
 from tapedesk.engine.sample_data import SAMPLE_STREAM
 from tapedesk.engine.strategy import Strategy, create, register
+
+TAKEN, REFUSED = ExplanationKind.TAKEN, ExplanationKind.REFUSED
 
 
 @register("bench_every_nth_quote")
@@ -76,6 +79,31 @@ def report(name: str, samples_ns: list[int]) -> None:
           f"p99={pct(us, 99):.1f} µs  max={us[-1]:.1f} µs")
 
 
+def clock_decisions(engine: Engine) -> tuple[list[int], list[int]]:
+    """Hook ``engine`` so each decision's tick → decision time (ns) lands in the first list;
+    the second counts the accepted ones. The clock starts as ``Engine.process`` is entered
+    and stops where the decision is explained (refused or taken), before its words are
+    made: every decision passes there, journaled or not (a journal row is queued only when
+    a journal is open)."""
+    latencies: list[int] = []
+    started, accepted = [0], [0]
+    process, explain_by = engine.process, engine._explain_by
+
+    def timed_process(ev: Any) -> None:
+        started[0] = time.perf_counter_ns()
+        process(ev)
+
+    def timed_explain_by(kind: Any, *rest: Any) -> None:
+        if kind is TAKEN or (kind is REFUSED and rest[4] != "strategy"):  # not a skip note
+            latencies.append(time.perf_counter_ns() - started[0])
+            accepted[0] += kind is TAKEN
+        explain_by(kind, *rest)
+
+    engine.process = timed_process  # type: ignore[method-assign]
+    engine._explain_by = timed_explain_by  # type: ignore[method-assign]
+    return latencies, accepted
+
+
 async def run(args: argparse.Namespace) -> None:
     config = DeskConfig()
     venue = PaperVenue(config.paper.initial_balance)
@@ -86,23 +114,7 @@ async def run(args: argparse.Namespace) -> None:
     feed = ReplayFeed(args.file, speed=0)
     engine = Engine(config=config, venue=venue, strategies=[strategy], feed=feed, mode="paper")
 
-    latencies: list[int] = []
-    started = [0]
-    accepted = [0]
-    process = engine.process
-    record = engine._record_decision
-
-    def timed_process(ev: Any) -> None:
-        started[0] = time.perf_counter_ns()
-        process(ev)
-
-    def timed_record(dec: Any, *rest: Any) -> None:
-        latencies.append(time.perf_counter_ns() - started[0])
-        accepted[0] += bool(dec.accepted)
-        record(dec, *rest)
-
-    engine.process = timed_process  # type: ignore[method-assign]
-    engine._record_decision = timed_record  # type: ignore[method-assign]
+    latencies, accepted = clock_decisions(engine)
 
     t = time.perf_counter()
     await engine.run()

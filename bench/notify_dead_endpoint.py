@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from latency_tick_to_decision import pct
+from latency_tick_to_decision import clock_decisions, pct
 from tapedesk.engine.config import DeskConfig
 from tapedesk.engine.engine import Engine
 from tapedesk.engine.feeds import ReplayFeed
@@ -47,20 +47,7 @@ async def run_once(url: str | None, every: int) -> dict[str, Any]:
         cfg = NotifyConfig(urls=["svc"], batch_window_s=0, burst=100, per_minute=600)
         services, _ = build_services(cfg, {"svc": url})
         notifier = Notifier(engine, services, cfg)
-    latencies: list[int] = []
-    started = [0]
-    process, record = engine.process, engine._record_decision
-
-    def timed_process(ev: Any) -> None:
-        started[0] = time.perf_counter_ns()
-        process(ev)
-
-    def timed_record(dec: Any, *rest: Any) -> None:
-        latencies.append(time.perf_counter_ns() - started[0])
-        record(dec, *rest)
-
-    engine.process = timed_process  # type: ignore[method-assign]
-    engine._record_decision = timed_record  # type: ignore[method-assign]
+    latencies, _ = clock_decisions(engine)
     await engine.start()
     if notifier is not None:
         await notifier.start()
