@@ -126,8 +126,8 @@ class DecisionSide:
             self.close_position(pos, OrderRole.EXIT, exit_reason)
 
     def _record_decision(self, dec: Decision, position_id: str = "") -> None:
-        if self.journal is not None:
-            self._pending.append(decision_record(dec, position_id))
+        """Queue the decision's journal row; callers ask only when a journal is open."""
+        self._pending.append(decision_record(dec, position_id))
 
     def close_position(self, pos: Position, role: OrderRole, reason: str) -> None:
         """Send the reduce-only market order that closes ``pos``; ``reason`` labels the trade."""
