@@ -49,9 +49,12 @@ def test_x_cancel_story_and_search_in_the_real_desk(tmux: Tmux, size: tuple[int,
 
     tmux.keys(name, "x")
     # The dialog, or (the demo's exit came first) the log's "nothing to close".
-    wait_for(lambda: any(w in pane() for w in ("Close it (y)", "is flat now", "nothing to close")),
-             "the close dialog", 10)
-    tmux.keys(name, "Enter")  # the default is Cancel
+    seen = wait_for(lambda: next((w for w in ("Close it (y)", "is flat now", "nothing to close")
+                                  if w in pane()), None), "the close dialog", 10)
+    if seen != "nothing to close":
+        # Enter only on the dialog: with no dialog it would reach the focused trades table
+        # and open a story that the Tab + Enter below then close (seen once in CI at 80x24).
+        tmux.keys(name, "Enter")  # the default is Cancel
     wait_for(lambda: "Close it (y)" not in pane() and "is flat now" not in pane(),
              "the dialog gone")
     time.sleep(0.5)
@@ -64,6 +67,9 @@ def test_x_cancel_story_and_search_in_the_real_desk(tmux: Tmux, size: tuple[int,
     story = None
     time.sleep(1)  # let the "nothing to close" toast (the demo's exit came first) settle
     for _ in range(5):
+        if re.search(r"Trade #(\d+)", pane()):  # already open: another key would close it
+            story = re.search(r"Trade #(\d+)", pane())
+            break
         tmux.keys(name, "Tab")
         time.sleep(0.5)
         tmux.keys(name, "Enter")
