@@ -174,6 +174,12 @@ class OrderRestart:
         look-up, is not booked on top of an adopted or flattened position); an entry not
         adopted claims nothing more."""
         self.forget(intent.client_id)
+        if self.record is not None:  # no longer PENDING: the trader's answer is its fate
+            listed = "the exchange's order adopted" if adopted else "dropped from the books"
+            self.record(("UPDATE orders SET status = 'UNKNOWN', reason = ? WHERE "
+                         "client_id = ? AND status = 'PENDING'",
+                         (f"answered by the trader at the restart ({listed}); the exchange "
+                          "never said what became of this order", intent.client_id)))
         untrack = getattr(self.venue, "untrack", None)
         if untrack is not None:
             untrack(intent.client_id)

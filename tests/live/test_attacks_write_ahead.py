@@ -277,6 +277,10 @@ async def test_answered_entry_whose_look_up_failed_is_not_booked_again_on_reconn
                 assert done.returncode == 0, done.stderr
             await desk.wait_for(lambda: desk.status_is(
                 lambda st: D(st["position"]["qty"]) == size), 10, "the adopted position")
+            # Its row no longer claims to wait for the exchange's answer: the trader's is it.
+            await desk.wait_for(lambda: journal_rows(desk)[cid]["status"] == "UNKNOWN", 10,
+                                "the answered entry's row settled")
+            assert "answered by the trader" in journal_rows(desk)[cid]["reason"]
             ex.faults.remove(fault)  # the exchange answers look-ups again
             await ex.drop_sockets("private")  # a reconnect: the desk resyncs its orders
             await desk.wait_for(lambda: ex.private_connected() >= 1, 30, "reconnected")
