@@ -21,12 +21,17 @@ from tapedesk.engine.events import ExplanationKind, OrderIntent, OrderRole, Orde
 from tapedesk.engine.order_timers import PROTECTIVE, WHAT
 from tapedesk.engine.reconcile import same_order
 
+#: Binance stops finding an order by its id once it was canceled or expired without a fill
+#: and was created more than 3 days ago (GET /fapi/v1/order): "unknown" then proves nothing.
+FORGOTTEN_MS = 3 * 24 * 3_600_000
+
 
 class OrderRestart:
     """Halt, reconciliation answers, checkpoint state and restore."""
 
     # Provided by Orders.
     venue: Any
+    clock: Any
     book: Any
     open: dict[str, OrderIntent]
     acked: set[str]
@@ -159,7 +164,12 @@ class OrderRestart:
                 continue
             self.forget(cid)
             self.release_entry(intent)
-            why = "never reached the exchange before the restart; not sent again"
+            if self.clock.now() - intent.ts > FORGOTTEN_MS:
+                why = ("is unknown to the exchange: it never reached it, or it was canceled or "
+                       "expired without a fill and forgotten (Binance forgets those after 3 "
+                       "days); not sent again")
+            else:
+                why = "never reached the exchange before the restart; not sent again"
             if self.record is not None:
                 self.record(("UPDATE orders SET status = 'REJECTED', reason = ? "
                              "WHERE client_id = ?", (why, cid)))

@@ -36,8 +36,11 @@ def _entry(cid: str = "td-1-e") -> OrderIntent:
 
 
 class Clock:
+    def __init__(self, ms: int = 1) -> None:
+        self.ms = ms
+
     def now(self) -> int:
-        return 1
+        return self.ms
 
 
 class Exchange:
@@ -64,14 +67,14 @@ class Exchange:
 
 
 def _restored(exchange: Exchange, open_orders: list[tuple[OrderIntent, bool]],
-              position: bool = True) -> tuple[Orders, list[Any], list[str]]:
+              position: bool = True, now_ms: int = 1) -> tuple[Orders, list[Any], list[str]]:
     """An order owner restored from a checkpoint holding ``open_orders`` (intent, acked)."""
     book = PositionBook()
     if position:
         book.positions[SYM] = Position(SYM, Side.LONG, D("0.010"), D("60000"), 5, 0)
     records: list[Any] = []
     said: list[str] = []
-    orders = Orders(venue=exchange, clock=Clock(), book=book, spec=spec_for, cfg=RiskConfig(),
+    orders = Orders(venue=exchange, clock=Clock(now_ms), book=book, spec=spec_for, cfg=RiskConfig(),
                     record=records.append, explain=lambda kind, text, **kw: said.append(text))
     orders.restore({"open": [{**_intent_dict(i), "acked": acked} for i, acked in open_orders],
                     "plans": [{"symbol": SYM, "side": "long", "stop": "59800.0",
@@ -106,6 +109,24 @@ async def test_an_unanswered_intent_the_exchange_never_saw_is_dropped_not_resent
     assert not orders.working_entry(SYM)  # a new entry may go
     assert len([s for s in said if entry.client_id in s]) == 1
     assert any("REJECTED" in sql and args[1] == entry.client_id for sql, args in records)
+
+
+async def test_a_stop_unknown_days_later_is_not_called_never_sent() -> None:
+    """Binance forgets an order canceled or expired without a fill once it is 3 days old: a
+    desk down that long cannot tell "never sent" from "sent, canceled, forgotten"."""
+    stop = _stop()
+    pos = {SYM: Position(SYM, Side.LONG, D("0.010"), D("60000"), 5, 0)}
+    for now_ms, forgotten in ((1 + 3_600_000, False), (1 + 4 * 86_400_000, True)):
+        ex = Exchange(pos, [])
+        ex.unknown = {stop.client_id}
+        orders, records, said = _restored(ex, [(stop, False)], now_ms=now_ms)
+        await reconcile_at_start(ex, orders.book, orders)
+        assert stop.client_id not in orders.open  # dropped, and not sent again either way
+        (line,) = [s for s in said if stop.client_id in s]
+        assert ("forgotten" in line) is forgotten, line
+        assert ("never reached the exchange before the restart" in line) is not forgotten, line
+        (why,) = [args[0] for sql, args in records if "REJECTED" in sql]
+        assert ("forgotten" in why) is forgotten, why
 
 
 async def test_an_unanswered_intent_whose_look_up_failed_is_asked_not_dropped() -> None:
