@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
+from tapedesk.engine.config_section import Section
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 #: What a notification can be about; ``[notify] events`` picks among them.
@@ -19,10 +20,6 @@ EventKind = Literal["fill", "exit", "halt", "day_lock", "unprotected", "reconnec
                     "error"]
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
 _HIDDEN = "<a URL or secret, not repeated here>"
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
 
 def _hide_secrets(data: Any, field: str) -> Any:
@@ -52,7 +49,7 @@ def _check_name(value: str) -> str:
     return value
 
 
-class NotifyConfig(_Section):
+class NotifyConfig(Section):
     """Notifications through Apprise: off while ``urls`` is empty."""
 
     #: Names of services stored in the keyring (``tapedesk notify add NAME``).
@@ -85,7 +82,7 @@ class NotifyConfig(_Section):
         return v
 
 
-class TelegramConfig(_Section):
+class TelegramConfig(Section):
     """The phone bot (long polling, no inbound port): off by default."""
 
     enabled: bool = False
