@@ -51,6 +51,10 @@ def _refused(section: object, field: str, value: object) -> str:
      "telegram.allowed_chat_ids[0]: Input should be a valid integer, unable to parse string "
      "as an integer, got 'me'"),
     ("api", "port", 70000, "api.port: Input should be less than or equal to 65535, got 70000"),
+    ("market_data", "parallel", 99,
+     "market_data.parallel: Input should be less than or equal to 16, got 99"),
+    ("market_data", "archive_url", "ftp://x",
+     "market_data.archive_url: String should match pattern '^https?://\\S+$', got 'ftp://x'"),
 ])
 def test_an_assigned_bad_value_names_its_section_and_what_is_wrong(tmp_path, where, field,
                                                                     value, line):
@@ -84,9 +88,10 @@ def test_good_values_are_taken_and_converted(tmp_path):
     for cfg in _configs(tmp_path):
         cfg.risk.max_leverage = 7
         cfg.paper.initial_balance = "150"
+        cfg.market_data.parallel = 2
         cfg.notify.urls = ["phone", "desk.mail"]
         assert (cfg.risk.max_leverage, cfg.paper.initial_balance) == (7, Decimal(150))
-        assert cfg.notify.urls == ["phone", "desk.mail"]
+        assert (cfg.market_data.parallel, cfg.notify.urls) == (2, ["phone", "desk.mail"])
 
 
 def test_a_command_that_assigns_ends_with_one_line_and_exit_2(capsys):
