@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import traceback
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from tapedesk.engine import cli_errors
 from tapedesk.engine.config import ConfigError, DeskConfig, load_config
+
+SECRET = "S3cr3tT0ken"
 
 
 def _configs(tmp_path: Path) -> list[DeskConfig]:
@@ -92,6 +95,36 @@ def test_good_values_are_taken_and_converted(tmp_path):
         cfg.notify.urls = ["phone", "desk.mail"]
         assert (cfg.risk.max_leverage, cfg.paper.initial_balance) == (7, Decimal(150))
         assert (cfg.market_data.parallel, cfg.notify.urls) == (2, ["phone", "desk.mail"])
+
+
+@pytest.mark.parametrize("value", [
+    [f"tgram://123456:{SECRET}/789"],
+    ["phone", f"pover://user@{SECRET}"],
+    f"tgram://123456:{SECRET}/789",
+    [[f"json://host/{SECRET}"]],
+])
+def test_notify_urls_set_from_code_are_checked_and_never_echoed(tmp_path, value):
+    """The file check refuses a URL in ``notify.urls`` without repeating it; an assignment
+    took any text, and its refusal would have printed the token."""
+    for cfg in _configs(tmp_path):
+        with pytest.raises(ConfigError) as exc:
+            cfg.notify.urls = value
+        shown = "".join(traceback.format_exception(exc.value)) + repr(exc.value)
+        assert SECRET not in shown and "://" not in shown, shown
+        assert str(exc.value).startswith("notify.urls"), str(exc.value)
+        assert cfg.notify.urls == []
+
+
+def test_a_url_refused_on_assignment_is_worded_as_the_file_refusal(tmp_path):
+    cfg = DeskConfig.model_construct()
+    with pytest.raises(ConfigError) as exc:
+        cfg.notify.urls = [f"tgram://123456:{SECRET}/789"]
+    path = tmp_path / "c.toml"
+    path.write_text(f'[notify]\nurls = ["tgram://123456:{SECRET}/789"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as loaded:
+        load_config(path)
+    assert str(exc.value) == str(loaded.value).removeprefix(f"{path}: ")
+    assert "tapedesk notify add NAME" in str(exc.value)
 
 
 def test_a_command_that_assigns_ends_with_one_line_and_exit_2(capsys):
