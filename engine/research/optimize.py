@@ -78,6 +78,16 @@ def _redact(url: str) -> str:
     return url
 
 
+def new_name(strategy: str | None) -> str:
+    """The name of a search started without ``--study``: ``ema_cross-20240301T120000-3f9a1c``.
+    The random tail makes two searches started in the same second two searches (the second
+    found the first's study, under the same name and journal file, and joined or was
+    refused); the start line says the name to resume with."""
+    import secrets
+
+    return f"{strategy or 'search'}-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+
+
 def study_names(name: str, spec: SearchSpec) -> list[tuple[Fold, str]]:
     folds = [Fold.from_json(f) for f in spec.folds]
     return [(f, f"{name}:{f.label}") for f in folds]
@@ -91,16 +101,24 @@ def load_spec(storage: optuna.storages.BaseStorage, name: str) -> SearchSpec | N
     return None
 
 
-def prepare(storage: optuna.storages.BaseStorage, name: str, spec: SearchSpec) -> dict[str, int]:
+def prepare(storage: optuna.storages.BaseStorage, name: str, spec: SearchSpec,
+            new: bool = False) -> dict[str, int]:
     """Create the fold studies (or find them) and top each up to ``spec.trials`` trials.
 
+    ``new``: the search was defined by these options, so its studies must not exist yet; one
+    that another run created meanwhile (the same ``--study`` started twice at once) is
+    refused, not joined with this run's ranges written over its own.
     A RUNNING trial whose worker ran on this machine and is gone (a killed run) is failed
     and replaced. Returns {study: trials enqueued now}.
     """
     added: dict[str, int] = {}
     for _fold, sname in study_names(name, spec):
-        study = optuna.create_study(study_name=sname, storage=storage, direction="maximize",
-                                    load_if_exists=True)
+        try:
+            study = optuna.create_study(study_name=sname, storage=storage,
+                                        direction="maximize", load_if_exists=not new)
+        except optuna.exceptions.DuplicatedStudyError:
+            raise OptimizeError(f"study {name} was just created by another run; resume it "
+                                f"with --study {name}, or choose another --study") from None
         study.set_user_attr(SPEC_ATTR, spec.to_json())
         _fail_dead_local(study)
         counted = [t for t in study.get_trials(deepcopy=False)

@@ -12,7 +12,6 @@ import argparse
 import json
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     _check_numbers(args)
     if args.worker and not args.study:
         raise UserError("--worker needs --study NAME (the search to work on)")
-    name = args.study or f"{args.strategy or 'search'}-{time.strftime('%Y%m%dT%H%M%S')}"
+    name = args.study or opt.new_name(args.strategy)
     if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise UserError(f"--study {name[:40]!r}: use letters, digits, '-', '_' or '.'")
     url = args.storage or f"journal:{data_dir(args.data_dir) / 'optimize' / (name + '.journal')}"
@@ -52,8 +51,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             print(f"worker {res.worker}: ran {len(res.ran)} trial(s): "
                   + (", ".join(f"{f}#{n}" for f, n in res.ran) or "none were waiting"))
             return 0
-        spec = _spec(args, storage, name, cache_dir)
-        added = opt.prepare(storage, name, spec)
+        spec, new = _spec(args, storage, name, cache_dir)
+        added = opt.prepare(storage, name, spec, new=new)
         jobs = opt.default_jobs() if args.jobs is None else args.jobs
         opt.log(f"study {name} in {opt._redact(url)}: {len(spec.folds)} search(es) x "
                 f"{spec.trials} trials ({sum(added.values())} queued now); {jobs} local "
@@ -111,8 +110,9 @@ def _check_numbers(args: argparse.Namespace) -> None:
     _check_backtest_options(argparse.Namespace(**{**vars(args), "monte_carlo": 0}))
 
 
-def _spec(args: argparse.Namespace, storage: Any, name: str, cache_dir: Path) -> Any:
-    """The stored search for ``--study NAME``, else a new one from the options."""
+def _spec(args: argparse.Namespace, storage: Any, name: str,
+          cache_dir: Path) -> tuple[Any, bool]:
+    """The stored search for ``--study NAME``, else a new one from the options (True)."""
     from tapedesk.engine.research.optimize import load_spec
 
     spec = load_spec(storage, name)
@@ -142,8 +142,8 @@ def _spec(args: argparse.Namespace, storage: Any, name: str, cache_dir: Path) ->
                 raise UserError(f"study {name} already has {spec.trials} trials per search; "
                                 "--trials can only raise it")
             spec.trials = args.trials
-        return spec
-    return _new_spec(args, cache_dir)
+        return spec, False
+    return _new_spec(args, cache_dir), True
 
 
 def _new_spec(args: argparse.Namespace, cache_dir: Path) -> Any:
