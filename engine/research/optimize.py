@@ -15,6 +15,7 @@ several, which results a sampler has seen when it draws depends on timing.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import socket
 import sys
@@ -67,6 +68,26 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     except Exception as exc:  # a driver missing, a server not answering: one line
         raise OptimizeError(f"--storage {_redact(url)}: {type(exc).__name__}: "
                             f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+
+
+def local_file(url: str) -> Path | None:
+    """The file a storage URL names on this machine (``journal:PATH``, ``sqlite:///PATH``),
+    or None (a database server, SQLite in memory)."""
+    if url.startswith("journal:"):
+        return Path(url.removeprefix("journal:"))
+    m = re.match(r"sqlite(\+\w+)?:///([^?]+)", url)
+    return Path(m.group(2)) if m and m.group(2) != ":memory:" else None
+
+
+def absent(url: str) -> bool:
+    """True when ``url`` names a file on this machine that does not exist: no search is
+    stored there, and opening the storage would make the file."""
+    path = local_file(url)
+    return path is not None and not path.exists()
+
+
+def no_search(name: str, url: str) -> OptimizeError:
+    return OptimizeError(f"no search called {name!r} in {_redact(url)}")
 
 
 def _redact(url: str) -> str:
@@ -189,10 +210,12 @@ def run_worker(url: str, name: str, data: Path | None = None, index: int = 0,
     from tapedesk.engine.research.bar_cache import ensure
 
     load_user_strategies()  # a spawned worker finds plugin strategies too (problems: said once
-    storage = open_storage(url)  # by the command that started it)
+    if absent(url):  # by the command that started it); a storage file is not made for nothing
+        raise no_search(name, url)
+    storage = open_storage(url)
     spec = load_spec(storage, name)
     if spec is None:
-        raise OptimizeError(f"no search called {name!r} in {_redact(url)}")
+        raise no_search(name, url)
     path = data or Path(spec.data)
     if not path.is_file():
         raise OptimizeError(f"{path}: data file not found on this machine (give --data)")

@@ -1,5 +1,5 @@
-"""How `tapedesk optimize` starts: a search's name is its own (run through the console
-script, on real journal files)."""
+"""How `tapedesk optimize` starts: a search's name is its own, and a start that fails leaves
+nothing behind (run through the console script, on real journal/SQLite files)."""
 
 from __future__ import annotations
 
@@ -84,3 +84,49 @@ def test_the_same_new_study_started_twice_at_once_is_made_once(tmp_path: Path):
     storage = opt.open_storage(f"journal:{home / 'optimize' / 'same.journal'}")
     trials = optuna.load_study(study_name="same:all", storage=storage).get_trials()
     assert len(trials) == 2 and all(lo <= t.params["fast"] <= lo + 4 for t in trials)
+
+
+def _tree(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*")} \
+        if root.exists() else {}
+
+
+@pytest.mark.parametrize("argv", [
+    ["--strategy", "ema_cross", "--data", "sample:1m", "--param", "speed=1..3"],
+    ["--strategy", "ema_cross", "--data", "no-such.csv", "--param", "fast=4..8"],
+    ["--strategy", "ema_cross", "--data", "sample:1m", "--from", "yesterday-ish"],
+    ["--strategy", "ema_cross", "--data", "sample:1m", "--fill-at", "quote"],
+    ["--strategy", "ema_cross", "--data", "sample:1m", "--storage", "sqlite:///{tmp}/s.db",
+     "--jobs", "1", "--param", "speed=1..3"],
+    ["--study", "never-made"],
+    ["--study", "never-made", "--worker"],
+])
+@pytest.mark.parametrize("home_exists", [False, True])
+def test_a_failed_start_leaves_nothing_behind(tmp_path: Path, argv, home_exists):
+    """A refused option (a parameter the strategy lacks, a missing file, a bad time) ended
+    in one line but left an empty NAME.journal (and the data dir and optimize/ made for
+    it): a study of nothing that the next `--study NAME` would have found."""
+    home = tmp_path / "home"
+    if home_exists:  # a data dir as the desk makes it (private), holding another search
+        home.mkdir(mode=0o700)
+        (home / "optimize").mkdir()
+        (home / "optimize" / "other.report.json").write_text("{}")
+    before = _tree(tmp_path)
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    run = subprocess.run(_cmd(home, "optimize", *argv), capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+    assert _tree(tmp_path) == before, run.stderr
+
+
+def test_a_bad_config_file_leaves_nothing_behind(tmp_path: Path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[risk]\nmax_leverage = 500\n")
+    before = _tree(tmp_path)
+    run = subprocess.run(_cmd(tmp_path / "home", "--config", str(cfg), "optimize",
+                              "--strategy", "ema_cross", "--data", "sample:1m",
+                              "--param", "fast=4..8"),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "risk.max_leverage" in run.stderr, run.stderr
+    assert _tree(tmp_path) == before
