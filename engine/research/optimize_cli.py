@@ -152,6 +152,9 @@ def _spec(args: argparse.Namespace, storage: Any, name: str,
                                 "--trials can only raise it")
             spec.trials = args.trials
         return spec, False
+    if args.study and not args.strategy:  # a name mistyped, or another --storage
+        raise UserError(f"no search called {name!r} to resume here; a new search needs "
+                        "--strategy NAME")
     return _new_spec(args, cache_dir), True
 
 

@@ -118,6 +118,8 @@ def test_a_failed_start_leaves_nothing_behind(tmp_path: Path, argv, home_exists)
     assert run.returncode == 2, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
     assert _tree(tmp_path) == before, run.stderr
+    if argv[0] == "--study":
+        assert "no search called 'never-made'" in run.stderr, run.stderr
 
 
 def test_a_bad_config_file_leaves_nothing_behind(tmp_path: Path):
