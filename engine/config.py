@@ -12,19 +12,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from tapedesk.engine.api.config import ApiConfig
+from tapedesk.engine.config_section import ConfigError, _key, name_sections, problem
+from tapedesk.engine.config_section import Section as _Section
+from tapedesk.engine.config_section import SettingError as SettingError
 from tapedesk.engine.market_data.archive import MarketDataConfig
 from tapedesk.engine.notify_config import NotifyConfig, TelegramConfig
 from tapedesk.engine.paths import config_dir, data_dir  # noqa: F401  (re-exported)
-
-
-class ConfigError(Exception):
-    """A config file that cannot be used; the message is meant for the user as is."""
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
 
 class RiskConfig(_Section):
@@ -164,33 +159,13 @@ class DeskConfig(_Section):
         return v
 
 
+name_sections(DeskConfig)  # a refused assignment names its section (config_section)
+
+
 def format_validation_error(exc: ValidationError, source: str = "config") -> str:
     """One line per problem: ``<source>: risk.max_leverage: <what is wrong>``
     (list items as ``strategies[0].name``; long values shortened)."""
-    lines = []
-    for err in exc.errors():
-        path = "".join(f"[{p}]" if isinstance(p, int) else f".{_key(p)}" for p in err["loc"])
-        path = path.lstrip(".") or "(top level)"
-        msg = " ".join(str(err["msg"]).split()).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; see example_config.toml)"
-        elif "input" in err and err["type"] not in ("missing",):
-            msg = f"{msg}, got {_short(err['input'])}"
-        lines.append(f"{source}: {path}: {msg}")
-    return "\n".join(lines)
-
-
-def _key(part: Any) -> str:
-    """A field name as written, quoted when it is not a plain name (a key may hold a line
-    separator such as U+0085, which must not split the one-line message)."""
-    text = str(part)
-    return text if text.replace("-", "_").isidentifier() or (
-        isinstance(part, Path) and text.isprintable()) else repr(text)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return "\n".join(f"{source}: {problem(err)}" for err in exc.errors())
 
 
 def build_models() -> None:

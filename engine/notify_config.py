@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
+from tapedesk.engine.config_section import Section
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 #: What a notification can be about; ``[notify] events`` picks among them.
@@ -21,20 +22,10 @@ EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
 _HIDDEN = "<a URL or secret, not repeated here>"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
-
-
-def _hide_secrets(data: Any, field: str) -> Any:
-    """Replace strings that are not plain names before validation, so a pasted URL is never
-    echoed by the error message (``format_validation_error`` prints the refused value),
-    whatever shape it was pasted in: a string, a list, nested in a list or table."""
-    if isinstance(data, dict) and field in data:
-        data = {**data, field: _hidden(data[field])}
-    return data
-
-
 def _hidden(value: Any) -> Any:
+    """``value`` with every string that is not a plain name replaced, so a pasted URL is
+    never echoed by an error message (which prints the refused value), whatever shape it
+    was pasted in: a string, a list, nested in a list or table."""
     if isinstance(value, str):
         return value if NAME_RE.match(value) else _HIDDEN
     if isinstance(value, list):
@@ -52,7 +43,7 @@ def _check_name(value: str) -> str:
     return value
 
 
-class NotifyConfig(_Section):
+class NotifyConfig(Section):
     """Notifications through Apprise: off while ``urls`` is empty."""
 
     #: Names of services stored in the keyring (``tapedesk notify add NAME``).
@@ -72,10 +63,12 @@ class NotifyConfig(_Section):
     storm_reconnects: int = Field(5, ge=1, le=1000)
     storm_window_s: float = Field(300.0, gt=0, le=86_400)
 
-    @model_validator(mode="before")
+    @field_validator("urls", mode="before")
     @classmethod
-    def _hide(cls, data: Any) -> Any:
-        return _hide_secrets(data, "urls")
+    def _hide(cls, v: Any) -> Any:
+        # a field validator, not a model one: pydantic runs it on assignment too, and on
+        # assignment a model validator's changes to the data are not what gets validated
+        return _hidden(v)
 
     @field_validator("urls")
     @classmethod
@@ -85,7 +78,7 @@ class NotifyConfig(_Section):
         return v
 
 
-class TelegramConfig(_Section):
+class TelegramConfig(Section):
     """The phone bot (long polling, no inbound port): off by default."""
 
     enabled: bool = False

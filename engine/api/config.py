@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+from tapedesk.engine.config_section import Section
 
 #: The port when the config names none (0 asks the OS for a free one; the desk says which).
 DEFAULT_PORT = 8765
 
 
-class ApiConfig(BaseModel):
+class ApiConfig(Section):
     """Off unless enabled. Loopback by default: anything else is a choice the config states
     (every request still needs the bearer token, which travels in clear over plain HTTP)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
     enabled: bool = False
     host: str = "127.0.0.1"

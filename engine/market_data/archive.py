@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+from tapedesk.engine.config_section import Section
 
 #: ``--kind`` names → the archive's folder names.
 KINDS = {"klines": "klines", "mark": "markPriceKlines", "funding": "fundingRate"}
@@ -28,10 +29,9 @@ INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h"
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
-class MarketDataConfig(BaseModel):
-    """``[market_data]``: where historical data is downloaded from."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+class MarketDataConfig(Section):
+    """``[market_data]``: where historical data is downloaded from (a value assigned later
+    is checked as the file's is: ``Section``)."""
 
     archive_url: str = Field("https://data.binance.vision", pattern=r"^https?://\S+$")
     rest_url: str = Field("https://fapi.binance.com", pattern=r"^https?://\S+$")

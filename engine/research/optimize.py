@@ -15,6 +15,7 @@ several, which results a sampler has seen when it draws depends on timing.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import socket
 import sys
@@ -69,6 +70,26 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
                             f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
 
 
+def local_file(url: str) -> Path | None:
+    """The file a storage URL names on this machine (``journal:PATH``, ``sqlite:///PATH``),
+    or None (a database server, SQLite in memory)."""
+    if url.startswith("journal:"):
+        return Path(url.removeprefix("journal:"))
+    m = re.match(r"sqlite(\+\w+)?:///([^?]+)", url)
+    return Path(m.group(2)) if m and m.group(2) != ":memory:" else None
+
+
+def absent(url: str) -> bool:
+    """True when ``url`` names a file on this machine that does not exist: no search is
+    stored there, and opening the storage would make the file."""
+    path = local_file(url)
+    return path is not None and not path.exists()
+
+
+def no_search(name: str, url: str) -> OptimizeError:
+    return OptimizeError(f"no search called {name!r} in {_redact(url)}")
+
+
 def _redact(url: str) -> str:
     """A storage URL without its password (it may be printed or end up in a log)."""
     if "://" in url and "@" in url:
@@ -76,6 +97,16 @@ def _redact(url: str) -> str:
         cred, host = rest.rsplit("@", 1)
         return f"{scheme}://{cred.split(':', 1)[0]}:***@{host}"
     return url
+
+
+def new_name(strategy: str | None) -> str:
+    """The name of a search started without ``--study``: ``ema_cross-20240301T120000-3f9a1c``.
+    The random tail makes two searches started in the same second two searches (the second
+    found the first's study, under the same name and journal file, and joined or was
+    refused); the start line says the name to resume with."""
+    import secrets
+
+    return f"{strategy or 'search'}-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
 
 
 def study_names(name: str, spec: SearchSpec) -> list[tuple[Fold, str]]:
@@ -91,16 +122,24 @@ def load_spec(storage: optuna.storages.BaseStorage, name: str) -> SearchSpec | N
     return None
 
 
-def prepare(storage: optuna.storages.BaseStorage, name: str, spec: SearchSpec) -> dict[str, int]:
+def prepare(storage: optuna.storages.BaseStorage, name: str, spec: SearchSpec,
+            new: bool = False) -> dict[str, int]:
     """Create the fold studies (or find them) and top each up to ``spec.trials`` trials.
 
+    ``new``: the search was defined by these options, so its studies must not exist yet; one
+    that another run created meanwhile (the same ``--study`` started twice at once) is
+    refused, not joined with this run's ranges written over its own.
     A RUNNING trial whose worker ran on this machine and is gone (a killed run) is failed
     and replaced. Returns {study: trials enqueued now}.
     """
     added: dict[str, int] = {}
     for _fold, sname in study_names(name, spec):
-        study = optuna.create_study(study_name=sname, storage=storage, direction="maximize",
-                                    load_if_exists=True)
+        try:
+            study = optuna.create_study(study_name=sname, storage=storage,
+                                        direction="maximize", load_if_exists=not new)
+        except optuna.exceptions.DuplicatedStudyError:
+            raise OptimizeError(f"study {name} was just created by another run; resume it "
+                                f"with --study {name}, or choose another --study") from None
         study.set_user_attr(SPEC_ATTR, spec.to_json())
         _fail_dead_local(study)
         counted = [t for t in study.get_trials(deepcopy=False)
@@ -171,10 +210,12 @@ def run_worker(url: str, name: str, data: Path | None = None, index: int = 0,
     from tapedesk.engine.research.bar_cache import ensure
 
     load_user_strategies()  # a spawned worker finds plugin strategies too (problems: said once
-    storage = open_storage(url)  # by the command that started it)
+    if absent(url):  # by the command that started it); a storage file is not made for nothing
+        raise no_search(name, url)
+    storage = open_storage(url)
     spec = load_spec(storage, name)
     if spec is None:
-        raise OptimizeError(f"no search called {name!r} in {_redact(url)}")
+        raise no_search(name, url)
     path = data or Path(spec.data)
     if not path.is_file():
         raise OptimizeError(f"{path}: data file not found on this machine (give --data)")

@@ -12,7 +12,6 @@ import argparse
 import json
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +32,11 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     _check_numbers(args)
     if args.worker and not args.study:
         raise UserError("--worker needs --study NAME (the search to work on)")
-    name = args.study or f"{args.strategy or 'search'}-{time.strftime('%Y%m%dT%H%M%S')}"
+    name = args.study or opt.new_name(args.strategy)
     if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise UserError(f"--study {name[:40]!r}: use letters, digits, '-', '_' or '.'")
-    url = args.storage or f"journal:{data_dir(args.data_dir) / 'optimize' / (name + '.journal')}"
+    home = data_dir(args.data_dir, create=False)  # made (private) once the start is sound
+    url = args.storage or f"journal:{home / 'optimize' / (name + '.journal')}"
     if url.startswith("sqlite") and (args.worker or (args.jobs or 0) != 1):
         # Measured (bench/optimize_scaling.py --storage-test): SQLite has no row locks, so two
         # workers can claim the same queued trial, and it is ~10x slower under concurrency.
@@ -44,16 +44,24 @@ def cmd_optimize(args: argparse.Namespace) -> int:
                         "a trial for one worker); for many, use the default journal file or "
                         "postgresql://")
     try:
-        storage = opt.open_storage(url)
-        cache_dir = data_dir(args.data_dir) / "cache" / "bars"  # shared with backtest
-        drop_old_caches(data_dir(args.data_dir))
+        cache_dir = home / "cache" / "bars"  # shared with backtest
+        drop_old_caches(home)
         if args.worker:
+            if opt.absent(url):
+                raise opt.no_search(name, url)
+            data_dir(args.data_dir)
             res = opt.run_worker(url, name, args.data, 0, cache_dir=cache_dir)
             print(f"worker {res.worker}: ran {len(res.ran)} trial(s): "
                   + (", ".join(f"{f}#{n}" for f, n in res.ran) or "none were waiting"))
             return 0
-        spec = _spec(args, storage, name, cache_dir)
-        added = opt.prepare(storage, name, spec)
+        # A start that fails leaves nothing behind: a storage file that does not exist yet
+        # holds no search to resume, so it is made only once the new search's options passed.
+        storage = None if opt.absent(url) else opt.open_storage(url)
+        spec, new = _spec(args, storage, name, cache_dir)
+        data_dir(args.data_dir)
+        if storage is None:
+            storage = opt.open_storage(url)
+        added = opt.prepare(storage, name, spec, new=new)
         jobs = opt.default_jobs() if args.jobs is None else args.jobs
         opt.log(f"study {name} in {opt._redact(url)}: {len(spec.folds)} search(es) x "
                 f"{spec.trials} trials ({sum(added.values())} queued now); {jobs} local "
@@ -111,11 +119,12 @@ def _check_numbers(args: argparse.Namespace) -> None:
     _check_backtest_options(argparse.Namespace(**{**vars(args), "monte_carlo": 0}))
 
 
-def _spec(args: argparse.Namespace, storage: Any, name: str, cache_dir: Path) -> Any:
-    """The stored search for ``--study NAME``, else a new one from the options."""
+def _spec(args: argparse.Namespace, storage: Any, name: str,
+          cache_dir: Path) -> tuple[Any, bool]:
+    """The stored search for ``--study NAME``, else a new one from the options (True)."""
     from tapedesk.engine.research.optimize import load_spec
 
-    spec = load_spec(storage, name)
+    spec = None if storage is None else load_spec(storage, name)
     if spec is not None:
         if args.strategy and args.strategy != spec.strategy:
             raise UserError(f"study {name} searches {spec.strategy}, not {args.strategy}; "
@@ -142,8 +151,11 @@ def _spec(args: argparse.Namespace, storage: Any, name: str, cache_dir: Path) ->
                 raise UserError(f"study {name} already has {spec.trials} trials per search; "
                                 "--trials can only raise it")
             spec.trials = args.trials
-        return spec
-    return _new_spec(args, cache_dir)
+        return spec, False
+    if args.study and not args.strategy:  # a name mistyped, or another --storage
+        raise UserError(f"no search called {name!r} to resume here; a new search needs "
+                        "--strategy NAME")
+    return _new_spec(args, cache_dir), True
 
 
 def _new_spec(args: argparse.Namespace, cache_dir: Path) -> Any:
@@ -151,6 +163,7 @@ def _new_spec(args: argparse.Namespace, cache_dir: Path) -> Any:
     from tapedesk.engine.clock import parse_time
     from tapedesk.engine.config import load_config
     from tapedesk.engine.feeds.files import detect_format
+    from tapedesk.engine.paths import data_dir
     from tapedesk.engine.research import bar_cache
     from tapedesk.engine.research.objectives import SearchSpec, file_sha256
     from tapedesk.engine.research.search_space import SearchSpaceError, parse_space
@@ -177,6 +190,7 @@ def _new_spec(args: argparse.Namespace, cache_dir: Path) -> Any:
     check_fill_at(args.fill_at, args.data, fmt)
     config = load_config(args.config)
     sha = file_sha256(args.data)
+    data_dir(args.data_dir)  # the bars' copy goes under it: made private first
     try:
         cache = bar_cache.ensure(fmt, args.data, args.symbol, cache_dir)
         if cache is not None:
