@@ -145,7 +145,9 @@ def _iso_by_day() -> Callable[[int], str]:
         sec = (ts - start) // 1000
         clock = times.get(sec)
         if clock is None:
-            clock = times[sec] = f"{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"
+            # %-formatting: the f-string's three format specs cost ~4,000 instructions more
+            clock = times[sec] = "%02d:%02d:%02d" % (  # noqa: UP031
+                sec // 3600, sec // 60 % 60, sec % 60)
         return date + clock
 
     return text
