@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, TextIO
 
 from tapedesk.engine.events import RoundTrip
@@ -192,15 +193,16 @@ def compute_metrics(
         funding = [float(t.funding) for t in trades]
         rs = [r for r in (t.r_multiple for t in trades) if r is not None]
     # Sums and counts without a list of each (a run may hold ~300,000 trades); the same
-    # additions in the same order as summing such lists.
-    wins = sum(1 for p in pnls if is_win(p))
-    losses = sum(1 for p in pnls if is_loss(p))
+    # additions in the same order as summing such lists. map/filter call the rules from C:
+    # no generator frame resumed per trade.
+    wins = sum(map(is_win, pnls))
+    losses = sum(map(is_loss, pnls))
     n = len(pnls)
     net = sum(pnls)
-    gross_win = sum(p for p in pnls if is_win(p))
-    gross_loss = sum(p for p in pnls if is_loss(p))
+    gross_win = sum(filter(is_win, pnls))
+    gross_loss = sum(filter(is_loss, pnls))
     final = equity[-1][1] if equity else initial_balance + net
-    dd, dd_pct = max_drawdown((v for _ts, v in equity), initial_balance)
+    dd, dd_pct = max_drawdown(map(_second, equity), initial_balance)
     rets = daily_returns(equity, initial_balance)
     sharpe, sortino = _sharpe_sortino(rets)
     if period is not None:
@@ -243,6 +245,9 @@ def compute_metrics(
         cagr_pct=cagr,
         calmar=calmar,
     )
+
+
+_second = itemgetter(1)  # an equity sample's value
 
 
 def _num(value: float | None, fmt: str = "{:,.2f}", none: str = "n/a") -> str:
