@@ -6,13 +6,15 @@ seed fixed) repeat to ~0.001 %, so a change of 0.1 % is visible. The run is
 ``bench/backtest_throughput.py`` (bars tiled in memory, no file reading, no start-up noise)
 under callgrind, ~50x slower than native: 150,000 bars take ~45 s.
 
-    python bench/instructions.py [--bars 150000] [--strategy ema_cross] [--risk]
+    python bench/instructions.py [--bars 150000] [--strategy ema_cross] [--risk] [--copy]
 
 Default ``--no-risk --fixed-qty 0.01`` (the trading run of issue #10); ``--risk`` drops both.
 Compare two trees by running it in each (the modules are compiled before the counted run, so
 a freshly edited file does not count its own compilation). Counting the whole ``tapedesk
 backtest`` command this way does not repeat: its data-file copy is not read the same way
-every run. Prints figures; asserts nothing; needs valgrind (says so and exits 0 without).
+every run; ``--copy`` counts the engine fed as that command feeds it the second time, from
+the tiled bars' binary copy (written first, in a temporary directory, not counted). Prints
+figures; asserts nothing; needs valgrind (says so and exits 0 without).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def main() -> None:
     ap.add_argument("--bars", type=int, default=150_000)
     ap.add_argument("--strategy", default="ema_cross")
     ap.add_argument("--risk", action="store_true", help="risk rules on, risk sizing")
+    ap.add_argument("--copy", action="store_true",
+                    help="bars read from their binary copy, as `tapedesk backtest` reads them")
     args = ap.parse_args()
     valgrind = shutil.which("valgrind")
     if valgrind is None:
@@ -48,6 +52,9 @@ def main() -> None:
     if not args.risk:
         run += ["--no-risk", "--fixed-qty", "0.01"]
     with tempfile.TemporaryDirectory() as tmp:
+        if args.copy:
+            run += ["--from-copy", tmp]
+            subprocess.run([*run, "--prepare"], check=True, env=env, cwd=ROOT)
         out = subprocess.run([valgrind, "--tool=callgrind",
                               f"--callgrind-out-file={tmp}/cg.out", *run],
                              capture_output=True, text=True, env=env, cwd=ROOT)
@@ -57,7 +64,8 @@ def main() -> None:
         print(f"the counted run failed (exit {out.returncode}):\n{out.stderr[-2000:]}")
         sys.exit(1)
     total = int(refs.group(1).replace(",", ""))
-    print(f"{args.strategy}, {args.bars:,} bars{'' if args.risk else ', --no-risk 0.01'} "
+    print(f"{args.strategy}, {args.bars:,} bars{'' if args.risk else ', --no-risk 0.01'}"
+          f"{', from the copy' if args.copy else ''} "
           f"{trades.group(0) if trades else ''}: {total / 1e6:,.1f} M instructions, "
           f"{total / args.bars:,.0f} per bar")
 

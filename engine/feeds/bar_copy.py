@@ -126,7 +126,7 @@ def _cut(table: Table, start_ms: int | None, end_ms: int | None) -> tuple[int, i
 
 
 def read_copy(table: Table, symbol: str, start_ms: int | None = None,
-              end_ms: int | None = None) -> Iterator[Bar]:
+              end_ms: int | None = None) -> CopyBars:
     """The bars of a copy with ``start_ms <= ts < end_ms``: an iterator of C-level parts
     (no generator per bar; the file is opened when the first bar is pulled). A copy cut
     short or replaced after it was checked is a DataError, never fewer or other bars."""
@@ -134,8 +134,38 @@ def read_copy(table: Table, symbol: str, start_ms: int | None = None,
         lo, hi = _cut(table, start_ms, end_ms)
     except ColumnsError as exc:
         raise _broken(table, exc) from None
-    blocks = _checked(table, table.blocks(NAMES, lo, hi, BLOCK))
-    return chain.from_iterable(starmap(partial(make_bars, symbol), blocks))
+    return CopyBars(symbol, _checked(table, table.blocks(NAMES, lo, hi, BLOCK)))
+
+
+class CopyBars:
+    """``read_copy``'s bars. Iterated, a C-level ``chain`` of ``map(Bar, ...)`` per block
+    (no Python frame per bar); or, taken whole instead, the raw column blocks
+    (``column_blocks``), for a reader that makes the bars in its own loop
+    (``backtest.run_backtest``: cheaper than ``Bar.__init__`` called from C)."""
+
+    __slots__ = ("_bars", "_blocks", "symbol")
+
+    def __init__(self, symbol: str, blocks: Iterator[list[Any]]) -> None:
+        self.symbol = symbol
+        self._blocks = blocks
+        self._bars: Iterator[Bar] | None = None
+
+    def __iter__(self) -> Iterator[Bar]:
+        if self._bars is None:
+            self._bars = chain.from_iterable(starmap(partial(make_bars, self.symbol),
+                                                     self._blocks))
+        return self._bars
+
+    def __next__(self) -> Bar:
+        return next(self.__iter__())
+
+    def column_blocks(self) -> Iterator[list[Any]] | None:
+        """The columns of ``NAMES`` (open_ms, close_ms, open, high, low, close, volume) a
+        block at a time, instead of the bars; None once the bars have begun to be read."""
+        if self._bars is not None:
+            return None
+        self._bars = iter(())  # taken: the bars are the caller's to make now
+        return self._blocks
 
 
 def _checked(table: Table, blocks: Iterator[list[list[Any]]]) -> Iterator[list[list[Any]]]:

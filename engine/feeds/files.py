@@ -227,7 +227,7 @@ def iter_events(
     warn: Warn | None = None,
     fmt: str | None = None,
     cache_dir: str | Path | None = None,
-) -> Iterator[MarketEvent]:
+) -> Events:
     """Stream the events of ``path`` in time order, keeping ``start_ms <= ts < end_ms``.
 
     The symbol comes from the data when it names one, else ``symbol``, else the file name,
@@ -238,10 +238,38 @@ def iter_events(
     (``bar_copy``: the same bars, read several times faster).
 
     Nothing happens (not even format detection) until the first event is asked for. The
-    result is a C-level ``chain`` of the reader's parts, so a bar of a CSV or of its copy
-    passes no Python frame on its way to the caller.
+    result iterates as a C-level ``chain`` of the reader's parts, so a bar of a CSV or of its
+    copy passes no Python frame on its way to the caller (``Events``).
     """
-    return chain.from_iterable(_parts(path, symbol, start_ms, end_ms, warn, fmt, cache_dir))
+    return Events(_parts(path, symbol, start_ms, end_ms, warn, fmt, cache_dir))
+
+
+class Events:
+    """``iter_events``' result. Iterated, one C-level ``chain`` of the reader's parts (no
+    Python frame per event); or, taken whole instead, the parts themselves (``parts``), for
+    a reader that wants them (``backtest.run_backtest`` makes a binary copy's bars itself:
+    ``bar_copy.CopyBars``)."""
+
+    __slots__ = ("_chain", "_parts")
+
+    def __init__(self, parts: Iterator[Iterable[MarketEvent]]) -> None:
+        self._parts = parts
+        self._chain: Iterator[MarketEvent] | None = None
+
+    def __iter__(self) -> Iterator[MarketEvent]:
+        if self._chain is None:
+            self._chain = chain.from_iterable(self._parts)
+        return self._chain
+
+    def __next__(self) -> MarketEvent:
+        return next(self.__iter__())
+
+    def parts(self) -> Iterator[Iterable[MarketEvent]] | None:
+        """The parts, in order, instead of the events; None once the events have begun."""
+        if self._chain is not None:
+            return None
+        self._chain = iter(())  # taken: the events are the caller's to read now
+        return self._parts
 
 
 def _parts(path: str | Path, symbol: str | None, start_ms: int | None, end_ms: int | None,
