@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from math import floor
 from typing import Any
 
 
@@ -90,8 +91,27 @@ class SymbolSpec:
     def round_price(self, price: Decimal | float, direction: str = "nearest") -> Decimal:
         """Round a price to the tick: ``nearest``, ``down`` or ``up``."""
         mode = _MODES[direction]
-        value = price if type(price) is Decimal else Decimal(str(price))
         tick = self.tick_size
+        if type(price) is float:
+            # A float away from every tick boundary (the usual price) needs no Decimal(str())
+            # (~6,000 instructions); one near a boundary, or anything unusual, goes below.
+            fast = _FLOAT_TICKS.get(tick, _UNSEEN_FAST)
+            if fast[0] is not tick:  # kept per tick object: 0.1 and 0.10 differ in exponent
+                fast = _float_tick(tick)
+            _tick, scale, mult, quantum = fast
+            if mult:
+                scaled = price * scale
+                if 0.0 < scaled < _FAST_LIMIT:
+                    k = floor(scaled)
+                    frac = scaled - k
+                    if _EPS < frac < _ONE_EPS:
+                        if mode is ROUND_CEILING:
+                            return Decimal((k + 1) * mult) * quantum
+                        if mode is ROUND_FLOOR:
+                            return Decimal(k * mult) * quantum
+                        if not -_EPS < frac - 0.5 < _EPS:  # ROUND_HALF_UP, not at a half
+                            return Decimal((k + 1 if frac > 0.5 else k) * mult) * quantum
+        value = price if type(price) is Decimal else Decimal(str(price))
         unit = _UNITS.get(tick, _UNSEEN)  # the cache _unit_of fills, read without a call
         if unit is _UNSEEN:
             unit = _unit_of(tick)
@@ -149,6 +169,34 @@ def _unit_of(size: Decimal) -> Decimal | None:
             unit = Decimal((0, (1,), exp))
     _UNITS[size] = unit
     return unit
+
+
+#: ``round_price`` of a float, without the Decimal: the float ``price * scale`` (exact
+#: powers of ten) is within 1.5 ulp of the price's ``str()`` value times ``scale``; below
+#: ``_FAST_LIMIT`` (2**30) that is < 2e-7, so a fraction in (``_EPS``, 1 - ``_EPS``) (and,
+#: rounding to nearest, not within ``_EPS`` of a half) puts the exact value strictly
+#: between the same two ticks: floor/ceiling/nearest are ``k``/``k + 1``/either, and
+#: ``Decimal(k * mult) * quantum`` is ``quantize(unit).quantize(tick)``'s digits and
+#: exponent. tests/properties/test_tick_rounding.py compares it with the Decimal path.
+_FAST_LIMIT = float(2**30)
+_EPS, _ONE_EPS = 1e-6, 1.0 - 1e-6
+_FLOAT_TICKS: dict[Decimal, tuple[Decimal | None, float, int, Decimal]] = {}
+_UNSEEN_FAST: tuple[Decimal | None, float, int, Decimal] = (None, 0.0, 0, Decimal(0))
+
+
+def _float_tick(tick: Decimal) -> tuple[Decimal | None, float, int, Decimal]:
+    """(``tick`` itself, 10**-e of its unit 1E``e``, 10**(e - the tick's exponent), 1E(the
+    tick's exponent)) for a power-of-ten unit with -15 <= e <= 0; ``mult`` 0 otherwise (no
+    fast path). Kept for the tick object asked about last (equal ticks may be spelled apart)."""
+    unit = _unit_of(tick)
+    fast = (tick, 0.0, 0, _UNSEEN_FAST[3])
+    if unit is not None:
+        e = unit.as_tuple().exponent
+        t = tick.as_tuple().exponent
+        if isinstance(e, int) and isinstance(t, int) and -15 <= e <= 0 and t <= e:
+            fast = (tick, float(10 ** -e), 10 ** (e - t), Decimal((0, (1,), t)))
+    _FLOAT_TICKS[tick] = fast
+    return fast
 
 
 # Tick and step sizes seen so far (a handful): a module dict, as SymbolSpec is a frozen
