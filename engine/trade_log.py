@@ -20,7 +20,6 @@ from array import array
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from itertools import compress
-from operator import attrgetter
 from typing import overload
 
 from tapedesk.engine.equity_history import EquityHistory
@@ -58,23 +57,6 @@ def _record(t: RoundTrip) -> str | None:
 
 def _trip(rec: str) -> RoundTrip:
     return row_to_trade(rec.split(_UNIT))
-
-
-#: A trade's 16 fields in ``RoundTrip`` order (its line's order), and the type each must have
-#: for its text to rebuild it exactly (``_record`` tests the same, one trade at a time).
-_ROW = attrgetter("symbol", "side", "qty", "entry_price", "exit_price", "entry_ts", "exit_ts",
-                  "gross_pnl", "fees", "funding", "pnl", "strategy", "reason", "risk_amount",
-                  "id", "position_id")
-_TYPES = (str, Side, Decimal, Decimal, Decimal, int, int, Decimal, Decimal, Decimal, Decimal,
-          str, str, Decimal, int, str)
-
-
-def _plain_block(new: list[RoundTrip], cols: list[tuple[object, ...]]) -> bool:
-    """Every trade a plain ``RoundTrip`` (its own ``r_multiple``) and every field of its
-    declared type: the block can be written column by column."""
-    if set(map(type, new)) != {RoundTrip}:
-        return False
-    return all(set(map(type, col)) == {kind} for col, kind in zip(cols, _TYPES, strict=True))
 
 
 class TradeColumns:
@@ -137,45 +119,29 @@ class TradeLog(TradeColumns, Sequence[RoundTrip]):
             return
         self._new = []
         first = len(self._pnl)
-        # A block of trades read as 16 columns and turned into text column by column: every
-        # per-trade step (reading the fields, testing their types, str(), the join, float())
-        # is a C-level map/zip, not bytecode per trade (~42,700 instructions a trade before).
-        cols = list(zip(*map(_ROW, new), strict=True))
-        if _plain_block(new, cols):
-            texts = [c if kind is str or kind is Side else list(map(str, c))
-                     for c, kind in zip(cols, _TYPES, strict=True)]
-            lines = list(map(_UNIT.join, zip(*texts, strict=True)))
-            joined = _REC.join(lines)
-            n = len(lines)
-            if joined.count(_UNIT) != n * (_FIELDS - 1) or joined.count(_REC) != n - 1:
-                lines = self._lines_of(new, first)  # a separator inside a text field
-            pnl_col, risk_col = cols[10], cols[13]
-            r = array("d", [_NAN if not a else float(p / a)  # RoundTrip.r_multiple
-                            for p, a in zip(pnl_col, risk_col, strict=True)])
-            pnl = array("d", map(float, pnl_col))
-            gross = array("d", map(float, cols[7]))
-            fees = array("d", map(float, cols[8]))
-            funding = array("d", map(float, cols[9]))
-            entry_ts = array("q", cols[5])
-            exit_ts = array("q", cols[6])
-            names = cols[11]
-        else:  # a field of another type (kept as the object itself): trade by trade
-            lines = self._lines_of(new, first)
-            r = array("d", [_NAN if (v := t.r_multiple) is None else v for t in new])
-            names = [t.strategy for t in new]
-            # The columns before the lines: a trade whose numbers cannot be read leaves neither.
-            pnl = array("d", [float(t.pnl) for t in new])
-            gross = array("d", [float(t.gross_pnl) for t in new])
-            fees = array("d", [float(t.fees) for t in new])
-            funding = array("d", [float(t.funding) for t in new])
-            entry_ts = array("q", [t.entry_ts for t in new])
-            exit_ts = array("q", [t.exit_ts for t in new])
+        lines = [_record(t) for t in new]
+        for k, rec in enumerate(lines):
+            if rec is None:  # kept as the object itself
+                self._objects[first + k] = new[k]
+                lines[k] = ""
+        r = array("d", [_NAN if (v := t.r_multiple) is None else v for t in new])
         numbers = self._strategy_no
-        for name in dict.fromkeys(names):  # new names in first-trade order
-            if name not in numbers:
-                numbers[name] = len(self.strategies)
+        strategy_no = []  # one pass: a comprehension is a function call of its own in 3.11
+        for t in new:
+            name = t.strategy
+            no = numbers.get(name)
+            if no is None:
+                no = numbers[name] = len(self.strategies)
                 self.strategies.append(name)
-        self._strategy.extend(map(numbers.__getitem__, names))
+            strategy_no.append(no)
+        # The columns before the lines: a trade whose numbers cannot be read leaves neither.
+        pnl = array("d", [float(t.pnl) for t in new])
+        gross = array("d", [float(t.gross_pnl) for t in new])
+        fees = array("d", [float(t.fees) for t in new])
+        funding = array("d", [float(t.funding) for t in new])
+        entry_ts = array("q", [t.entry_ts for t in new])
+        exit_ts = array("q", [t.exit_ts for t in new])
+        self._strategy.extend(strategy_no)
         self._pnl += pnl
         self._gross += gross
         self._fees += fees
@@ -188,15 +154,6 @@ class TradeLog(TradeColumns, Sequence[RoundTrip]):
         while len(tail) >= BLOCK:
             self._blocks.append(zlib.compress(_REC.join(tail[:BLOCK]).encode(*_CODEC), 1))
             del tail[:BLOCK]
-
-    def _lines_of(self, new: list[RoundTrip], first: int) -> list[str]:
-        """Each trade's line, trade by trade; "" for one kept as the object itself."""
-        lines = [_record(t) for t in new]
-        for k, rec in enumerate(lines):
-            if rec is None:  # kept as the object itself
-                self._objects[first + k] = new[k]
-                lines[k] = ""
-        return lines  # type: ignore[return-value]
 
     @property
     def strategy_no(self) -> array:
