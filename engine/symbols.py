@@ -92,29 +92,25 @@ class SymbolSpec:
         """Round a price to the tick: ``nearest``, ``down`` or ``up``."""
         mode = _MODES[direction]
         tick = self.tick_size
-        if type(price) is float:
+        fast = _fast_last  # this tick's constants (``_fast_for``): no Decimal hashed per call
+        if fast[0] is not tick:
+            fast = _fast_for(tick)
+        _tick, scale, mult, quantum, unit = fast
+        if mult and type(price) is float:
             # A float away from every tick boundary (the usual price) needs no Decimal(str())
             # (~6,000 instructions); one near a boundary, or anything unusual, goes below.
-            fast = _FLOAT_TICKS.get(tick, _UNSEEN_FAST)
-            if fast[0] is not tick:  # kept per tick object: 0.1 and 0.10 differ in exponent
-                fast = _float_tick(tick)
-            _tick, scale, mult, quantum = fast
-            if mult:
-                scaled = price * scale
-                if 0.0 < scaled < _FAST_LIMIT:
+            scaled = price * scale
+            if 0.0 < scaled < _FAST_LIMIT:
+                frac = scaled % 1.0  # exact; no call before the test (an on-tick price fails it)
+                if _EPS < frac < _ONE_EPS:
                     k = floor(scaled)
-                    frac = scaled - k
-                    if _EPS < frac < _ONE_EPS:
-                        if mode is ROUND_CEILING:
-                            return Decimal((k + 1) * mult) * quantum
-                        if mode is ROUND_FLOOR:
-                            return Decimal(k * mult) * quantum
-                        if not -_EPS < frac - 0.5 < _EPS:  # ROUND_HALF_UP, not at a half
-                            return Decimal((k + 1 if frac > 0.5 else k) * mult) * quantum
+                    if mode is ROUND_CEILING:
+                        return Decimal((k + 1) * mult) * quantum
+                    if mode is ROUND_FLOOR:
+                        return Decimal(k * mult) * quantum
+                    if not -_EPS < frac - 0.5 < _EPS:  # ROUND_HALF_UP, not at a half
+                        return Decimal((k + 1 if frac > 0.5 else k) * mult) * quantum
         value = price if type(price) is Decimal else Decimal(str(price))
-        unit = _UNITS.get(tick, _UNSEEN)  # the cache _unit_of fills, read without a call
-        if unit is _UNSEEN:
-            unit = _unit_of(tick)
         if unit is not None:
             rounded = value.quantize(unit, mode)
             return rounded.quantize(tick)
@@ -177,25 +173,34 @@ def _unit_of(size: Decimal) -> Decimal | None:
 #: rounding to nearest, not within ``_EPS`` of a half) puts the exact value strictly
 #: between the same two ticks: floor/ceiling/nearest are ``k``/``k + 1``/either, and
 #: ``Decimal(k * mult) * quantum`` is ``quantize(unit).quantize(tick)``'s digits and
-#: exponent. tests/properties/test_tick_rounding.py compares it with the Decimal path.
+#: exponent. tests/engine_units/test_round_price_float.py compares it with the Decimal path.
 _FAST_LIMIT = float(2**30)
 _EPS, _ONE_EPS = 1e-6, 1.0 - 1e-6
-_FLOAT_TICKS: dict[Decimal, tuple[Decimal | None, float, int, Decimal]] = {}
-_UNSEEN_FAST: tuple[Decimal | None, float, int, Decimal] = (None, 0.0, 0, Decimal(0))
+_Fast = tuple[object, float, int, Decimal, "Decimal | None"]
+#: Tick object id -> (the tick, scale, mult, quantum, unit); the last one asked for in
+#: ``_fast_last``. By object, not value: 0.1 and 0.10 are equal but differ in exponent.
+_FAST_BY_ID: dict[int, _Fast] = {}
+_fast_last: _Fast = (None, 0.0, 0, Decimal(0), None)
 
 
-def _float_tick(tick: Decimal) -> tuple[Decimal | None, float, int, Decimal]:
-    """(``tick`` itself, 10**-e of its unit 1E``e``, 10**(e - the tick's exponent), 1E(the
-    tick's exponent)) for a power-of-ten unit with -15 <= e <= 0; ``mult`` 0 otherwise (no
-    fast path). Kept for the tick object asked about last (equal ticks may be spelled apart)."""
-    unit = _unit_of(tick)
-    fast = (tick, 0.0, 0, _UNSEEN_FAST[3])
-    if unit is not None:
-        e = unit.as_tuple().exponent
-        t = tick.as_tuple().exponent
-        if isinstance(e, int) and isinstance(t, int) and -15 <= e <= 0 and t <= e:
-            fast = (tick, float(10 ** -e), 10 ** (e - t), Decimal((0, (1,), t)))
-    _FLOAT_TICKS[tick] = fast
+def _fast_for(tick: Decimal) -> _Fast:
+    """(``tick``, 10**-e of its unit 1E``e``, 10**(e - the tick's exponent), 1E(the tick's
+    exponent), the unit) for a power-of-ten unit with -15 <= e <= 0; ``mult`` 0 (no float
+    path) otherwise, the unit None when the tick is not a power of ten (``_unit_of``)."""
+    global _fast_last
+    fast = _FAST_BY_ID.get(id(tick))
+    if fast is None or fast[0] is not tick:
+        unit = _unit_of(tick)
+        fast = (tick, 0.0, 0, Decimal(0), unit)
+        if unit is not None:
+            e = unit.as_tuple().exponent
+            t = tick.as_tuple().exponent
+            if isinstance(e, int) and isinstance(t, int) and -15 <= e <= 0 and t <= e:
+                fast = (tick, float(10 ** -e), 10 ** (e - t), Decimal((0, (1,), t)), unit)
+        if len(_FAST_BY_ID) >= 256:  # specs made again and again (tests, unknown symbols)
+            _FAST_BY_ID.clear()
+        _FAST_BY_ID[id(tick)] = fast  # the entry holds the tick: its id is not reused
+    _fast_last = fast
     return fast
 
 
