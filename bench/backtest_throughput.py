@@ -29,6 +29,7 @@ import resource
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -65,6 +66,18 @@ def iter_tiled(base: list[Bar], n: int, t0: int | None = None) -> Iterator[Bar]:
 
 def tile_bars(base: list[Bar], n: int) -> list[Bar]:
     return list(iter_tiled(base, n))
+
+
+def collector(args: argparse.Namespace) -> AbstractContextManager[None]:
+    """The garbage collector's policy of ``tapedesk backtest`` around the run (set-up frozen,
+    gen0 at 50,000), unless ``--default-gc``: under CPython's default (gen0 700) the
+    collector's share moves with every change in the pattern of allocations, so an
+    instruction count could rise or fall with no change in what the command does."""
+    if args.default_gc:
+        return nullcontext()
+    from tapedesk.engine.backtest_cli import run_gc
+
+    return run_gc()
 
 
 def run(args: argparse.Namespace) -> None:
@@ -106,7 +119,8 @@ def run(args: argparse.Namespace) -> None:
     source = bars if args.materialize else iter_tiled(base, args.bars)
     t = time.perf_counter()
     cpu = time.process_time()
-    result = backtest.run_backtest(source, strategies, DeskConfig(), **options)
+    with collector(args):
+        result = backtest.run_backtest(source, strategies, DeskConfig(), **options)
     elapsed = time.perf_counter() - t
     cpu = time.process_time() - cpu
     peak = rss_mib()
@@ -151,9 +165,10 @@ def run_from_copy(args: argparse.Namespace) -> None:
         options["fixed_qty"] = Decimal(args.fixed_qty)
     params = dict(p.split("=", 1) for p in args.param)
     t = time.perf_counter()
-    result = backtest.run_backtest(
-        iter_events(csv, None, None, None, None, "ohlcv_csv", args.from_copy),
-        [create(args.strategy, **params)], DeskConfig(), **options)
+    with collector(args):
+        result = backtest.run_backtest(
+            iter_events(csv, None, None, None, None, "ohlcv_csv", args.from_copy),
+            [create(args.strategy, **params)], DeskConfig(), **options)
     elapsed = time.perf_counter() - t
     print(f"backtest from the copy: {result.events:,} bars in {elapsed:.2f} s "
           f"(strategy {args.strategy}, {len(result.trades)} trades)")
@@ -241,6 +256,8 @@ def main() -> None:
     ap.add_argument("--from-copy", type=Path, default=None, metavar="DIR",
                     help="read the tiled bars from their binary copy in DIR (written if missing)")
     ap.add_argument("--prepare", action="store_true", help="with --from-copy: write only")
+    ap.add_argument("--default-gc", action="store_true",
+                    help="CPython's default collector policy, not the command's")
     args = ap.parse_args(argv)
     if args.whole_command:
         whole_command(args, extra)

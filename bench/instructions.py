@@ -7,8 +7,12 @@ seed fixed) repeat to ~0.001 %, so a change of 0.1 % is visible. The run is
 under callgrind, ~50x slower than native: 150,000 bars take ~45 s.
 
     python bench/instructions.py [--bars 150000] [--strategy ema_cross] [--risk] [--copy]
+                                 [--default-gc]
 
 Default ``--no-risk --fixed-qty 0.01`` (the trading run of issue #10); ``--risk`` drops both.
+The run uses the command's garbage-collector policy (``backtest_cli.run_gc``); counts made
+before 2026-11-28 08:20 UTC used CPython's default, under which the collector's share moved
+with every change in the pattern of allocations (``--default-gc`` counts that way).
 Compare two trees by running it in each (the modules are compiled before the counted run, so
 a freshly edited file does not count its own compilation). Counting the whole ``tapedesk
 backtest`` command this way does not repeat: its data-file copy is not read the same way
@@ -38,6 +42,8 @@ def main() -> None:
     ap.add_argument("--risk", action="store_true", help="risk rules on, risk sizing")
     ap.add_argument("--copy", action="store_true",
                     help="bars read from their binary copy, as `tapedesk backtest` reads them")
+    ap.add_argument("--default-gc", action="store_true",
+                    help="CPython's default collector policy, not the command's")
     args = ap.parse_args()
     valgrind = shutil.which("valgrind")
     if valgrind is None:
@@ -51,6 +57,8 @@ def main() -> None:
            "--bars", str(args.bars), "--strategy", args.strategy]
     if not args.risk:
         run += ["--no-risk", "--fixed-qty", "0.01"]
+    if args.default_gc:
+        run.append("--default-gc")
     with tempfile.TemporaryDirectory() as tmp:
         if args.copy:
             run += ["--from-copy", tmp]

@@ -99,7 +99,7 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
         from tapedesk.engine.metrics import ProgressBar
 
         bar = ProgressBar(size, sys.stderr, unit="bytes")
-    with _run_gc():
+    with run_gc():
         result = run_backtest(
             events,
             strategies,
@@ -152,7 +152,7 @@ def _show(args: argparse.Namespace, result: Any, warnings: list[str],
 
 
 @contextmanager
-def _run_gc() -> Iterator[None]:
+def run_gc() -> Iterator[None]:
     """The collector's policy for one backtest run, restored after it.
 
     A run allocates millions of short-lived objects (events, orders, fills) while holding a

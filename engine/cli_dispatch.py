@@ -209,7 +209,7 @@ def _build_live(args: argparse.Namespace, config: DeskConfig, ddir: Path) -> Any
 def cmd_backtest(args: argparse.Namespace) -> int:
     """The config, then the run. Set-up (config models, the engine's modules, strategies)
     allocates what lives as long as the run: the collector stays off until the run starts
-    (backtest_cli._run_gc turns it on and freezes all that), ~3 % of a short run's work."""
+    (backtest_cli.run_gc turns it on and freezes all that), ~3 % of a short run's work."""
     import gc
 
     was_on = gc.isenabled()

@@ -11,7 +11,7 @@ from tapedesk.engine import backtest_cli
 
 def test_run_gc_raises_gen0_and_restores_it() -> None:
     before = gc.get_threshold()
-    with backtest_cli._run_gc():
+    with backtest_cli.run_gc():
         assert gc.get_threshold()[0] == backtest_cli.RUN_GC_GEN0
         assert gc.get_freeze_count() > 0  # set-up's objects are out of the collector
     assert gc.get_threshold() == before
@@ -20,7 +20,7 @@ def test_run_gc_raises_gen0_and_restores_it() -> None:
 
 def test_run_gc_restores_after_an_error() -> None:
     before = gc.get_threshold()
-    with pytest.raises(RuntimeError), backtest_cli._run_gc():
+    with pytest.raises(RuntimeError), backtest_cli.run_gc():
         raise RuntimeError("data file went away mid-run")
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
@@ -31,7 +31,7 @@ def test_the_run_collects_even_after_a_set_up_without_the_collector() -> None:
     itself must still collect cycles, and the caller's state comes back after it."""
     gc.disable()
     try:
-        with backtest_cli._run_gc():
+        with backtest_cli.run_gc():
             assert gc.isenabled()
         assert not gc.isenabled()
     finally:
