@@ -145,8 +145,11 @@ def build_backtest_engine(
     initial_balance: Decimal | None = None,
     latency_ms: int | None = None,
     margin_check: bool = True,
+    keep_explanations: int = 2000,
 ) -> tuple[Engine, list[str]]:
-    """An Engine wired for a backtest, and the labels that say what was changed."""
+    """An Engine wired for a backtest, and the labels that say what was changed.
+    ``keep_explanations``: how many of the last explanation lines the result keeps (the
+    command reads none: 0 lets each line go while its objects are still in the cache)."""
     paper = config.paper.model_copy()
     labels: list[str] = []
     if initial_balance is not None:
@@ -189,6 +192,7 @@ def build_backtest_engine(
         strategies=strategies,
         clock=EventClock(),
         mode="backtest",
+        keep_explanations=keep_explanations,
         risk=risk,
         equity_sample_ms=15 * 60_000,
     )

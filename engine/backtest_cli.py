@@ -113,6 +113,7 @@ def cmd_backtest(args: argparse.Namespace, config: DeskConfig) -> int:
             no_risk=args.no_risk,
             margin_check=not args.no_margin_check,
             initial_balance=_decimal(args.initial_balance, "--initial-balance"),
+            keep_explanations=0,  # the command prints no explanation line
         )
         if bar:
             bar.close()

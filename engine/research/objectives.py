@@ -110,8 +110,10 @@ def run_span(
     for key in ("initial_balance", "fixed_qty"):
         if opts.get(key) is not None:
             opts[key] = Decimal(opts[key])
-    engine, _labels = build_backtest_engine([strategy], config, **opts)
+    # A trial reads no explanation line: none is worded (lazy) or kept.
+    engine, _labels = build_backtest_engine([strategy], config, keep_explanations=0, **opts)
     _start_sync(engine)
+    engine.lazy_explanations = True
     engine.publish = False
     process = engine.process
     initial = float(engine.initial_balance)
