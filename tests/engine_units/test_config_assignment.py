@@ -156,3 +156,44 @@ def test_a_backtest_without_a_config_file_still_builds_no_schema(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "home")],
                          capture_output=True, text=True, env=env, timeout=120)
     assert "BUILT 0 []" in out.stdout, out.stdout + out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("shape", ["tuple", "set", "frozenset", "deque", "generator",
+                                   "dict_keys", "bytes", "bytearray"])
+def test_notify_urls_in_any_shape_pydantic_takes_for_a_list_are_refused(tmp_path, shape):
+    """pydantic takes a tuple, set, deque, generator or dict's keys for a list, and bytes for
+    a string: each was let through unchecked (only a list's strings were looked at), so a
+    URL with its token became a 'name', later written to the journal by the notifier
+    ('no URL stored for tgram://...'), and a duplicate in a tuple was refused by echoing it."""
+    from collections import deque
+
+    url = f"tgram://123456:{SECRET}/789"
+    made = {"tuple": lambda: (url,), "set": lambda: {url}, "frozenset": lambda: frozenset([url]),
+            "deque": lambda: deque([url]), "generator": lambda: (u for u in [url]),
+            "dict_keys": lambda: {url: 1}.keys(), "bytes": lambda: [url.encode()],
+            "bytearray": lambda: [bytearray(url.encode())]}[shape]
+    for cfg in _configs(tmp_path):
+        with pytest.raises(ConfigError) as exc:
+            cfg.notify.urls = made()
+        shown = "".join(traceback.format_exception(exc.value)) + repr(exc.value)
+        assert SECRET not in shown and "://" not in shown, shown
+        assert cfg.notify.urls == []
+        with pytest.raises(ConfigError) as exc:  # the duplicate check's words echoed it
+            cfg.notify.urls = ("phone", url, "phone")
+        assert SECRET not in str(exc.value), str(exc.value)
+        with pytest.raises(ConfigError):  # the section as a whole, from a table
+            cfg.notify = {"urls": made()}
+        assert cfg.notify.urls == []
+    from tapedesk.engine.notify_config import NotifyConfig
+
+    with pytest.raises(ValueError) as exc:
+        NotifyConfig(urls=made())
+    assert SECRET not in str(exc.value)
+
+
+def test_names_in_other_shapes_are_still_taken(tmp_path):
+    for cfg in _configs(tmp_path):
+        cfg.notify.urls = ("phone", "desk.mail")
+        assert cfg.notify.urls == ["phone", "desk.mail"]
+        cfg.notify.urls = [b"pager"]
+        assert cfg.notify.urls == ["pager"]
