@@ -12,6 +12,7 @@ Lives apart from ``config`` so the sections defined elsewhere (``[notify]``, ``[
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -110,9 +111,27 @@ def _key(part: Any) -> str:
     separator such as U+0085, which must not split the one-line message)."""
     text = str(part)
     return text if text.replace("-", "_").isidentifier() or (
-        isinstance(part, Path) and text.isprintable()) else repr(text)
+        isinstance(part, Path) and text.isprintable()) else _unsecret(repr(text))
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = _unsecret(repr(value))
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_URL = re.compile(r"([A-Za-z][\w+.-]*://)([^\s'\"/?#]*)([^\s'\"]*)")
+
+
+def _unsecret(text: str) -> str:
+    """``text`` with each URL cut to its scheme and host: a URL's user part may hold a
+    password, its path a token (``https://api.telegram.org/bot<token>``, an Apprise URL), and
+    a refusal is printed (``https://user:pw@host/x`` → ``https://...@host/...``)."""
+    def cut(m: re.Match[str]) -> str:
+        scheme, authority, rest = m.groups()
+        user, _, host = authority.rpartition("@")
+        _name, _, port = host.partition(":")
+        if port and not port.isdigit():  # tgram://BOT_ID:TOKEN/...: no host at all
+            return f"{scheme}..."
+        return f"{scheme}{'...@' if user else ''}{host}{'/...' if rest else ''}"
+
+    return _URL.sub(cut, text)
