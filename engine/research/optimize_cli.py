@@ -211,7 +211,9 @@ def _new_spec(args: argparse.Namespace, cache_dir: Path) -> Any:
         seed=args.seed, min_trades=DEFAULT_MIN_TRADES if args.min_trades is None
         else args.min_trades, prune=not args.no_prune,
         backtest={k: v for k, v in backtest.items() if v is not None},
-        config=config.model_dump(mode="json"),
+        # what a trial's backtest uses, no more: the storage is read by other machines'
+        # workers, and other sections hold URLs that may carry a password or a token
+        config=config.model_dump(mode="json", include={"risk", "paper"}),
     )
 
 
