@@ -197,3 +197,22 @@ def test_names_in_other_shapes_are_still_taken(tmp_path):
         assert cfg.notify.urls == ["phone", "desk.mail"]
         cfg.notify.urls = [b"pager"]
         assert cfg.notify.urls == ["pager"]
+
+
+def test_a_refused_assignment_is_the_users_to_fix_before_the_desk_config_is_imported():
+    """cli_errors knew a config error only once tapedesk.engine.config was imported; a
+    section lives in its own module ([market_data], [notify], [api]) and can refuse a value
+    before: that ended as 'unexpected error: SettingError ... (a bug)', exit 1."""
+    code = (
+        "import sys\n"
+        "from tapedesk.engine import cli_errors\n"
+        "from tapedesk.engine.market_data.archive import MarketDataConfig\n"
+        "assert 'tapedesk.engine.config' not in sys.modules\n"
+        "try:\n"
+        "    MarketDataConfig.model_construct().parallel = 99\n"
+        "except Exception as exc:\n"
+        "    sys.exit(cli_errors.report(exc))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr == "tapedesk: parallel: Input should be less than or equal to 16, got 99\n"
