@@ -136,6 +136,8 @@ def prepare(storage: optuna.storages.BaseStorage, name: str, spec: SearchSpec,
     added: dict[str, int] = {}
     made: list[str] = []
     try:
+        if new:  # one name for every window layout: NAME:all and NAME:fold-1 do not collide
+            _claim(storage, name, made)
         for _fold, sname in study_names(name, spec):
             added[sname] = _prepare_one(storage, name, sname, spec, new, made)
     except BaseException:
@@ -149,14 +151,28 @@ def prepare(storage: optuna.storages.BaseStorage, name: str, spec: SearchSpec,
     return added
 
 
+def _taken(name: str) -> OptimizeError:
+    return OptimizeError(f"study {name} was just created by another run; resume it with "
+                         f"--study {name}, or choose another --study")
+
+
+def _claim(storage: optuna.storages.BaseStorage, name: str, made: list[str]) -> None:
+    """Make the study ``NAME:claim`` (no trials, no search): of two new searches given the
+    same name at once, whatever their windows, the second is refused here."""
+    try:
+        optuna.create_study(study_name=f"{name}:claim", storage=storage)
+    except optuna.exceptions.DuplicatedStudyError:
+        raise _taken(name) from None
+    made.append(f"{name}:claim")
+
+
 def _prepare_one(storage: optuna.storages.BaseStorage, name: str, sname: str,
                  spec: SearchSpec, new: bool, made: list[str]) -> int:
     try:
         study = optuna.create_study(study_name=sname, storage=storage,
                                     direction="maximize", load_if_exists=not new)
     except optuna.exceptions.DuplicatedStudyError:
-        raise OptimizeError(f"study {name} was just created by another run; resume it "
-                            f"with --study {name}, or choose another --study") from None
+        raise _taken(name) from None
     made.append(sname)
     study.set_user_attr(SPEC_ATTR, spec.to_json())
     _fail_dead_local(study)

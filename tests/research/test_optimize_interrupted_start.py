@@ -50,3 +50,51 @@ def test_a_start_stopped_while_making_its_studies_leaves_the_name_usable(tmp_pat
     again = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert "study s in " in again.stderr
+
+
+#: Each run waits, just before making its studies, until both runs are there: the two
+#: starts are certain to overlap (both found no search called NAME).
+MEET = """
+import os, time
+from pathlib import Path
+import optuna
+_create = optuna.create_study
+def _met(*a, **k):
+    here = Path(os.environ["_MEET"])
+    (here / str(os.getpid())).touch()
+    end = time.monotonic() + 20
+    while len(list(here.iterdir())) < 2 and time.monotonic() < end:
+        time.sleep(0.02)
+    optuna.create_study = _create
+    return _create(*a, **k)
+optuna.create_study = _met
+"""
+
+
+def test_the_same_new_study_with_other_windows_at_once_is_made_once(tmp_path):
+    """Two new searches given the same --study at once, one without walk-forward (study
+    NAME:all) and one with (NAME:fold-1, ...): their studies' names did not collide, so both
+    were made into one search; the second's workers ran the first's trials and it then
+    waited for its own folds forever."""
+    data = write_slice(tmp_path / "d.csv", days=2)
+    hook, meet = tmp_path / "hook", tmp_path / "meet"
+    hook.mkdir()
+    meet.mkdir()
+    (hook / "sitecustomize.py").write_text(MEET)
+    env = {**os.environ, "PYTHONPATH": str(hook), "_MEET": str(meet)}
+    runs = [subprocess.Popen(
+        [str(SCRIPT), "--data-dir", str(tmp_path / "home"), "optimize", "--strategy",
+         "ema_cross", "--data", str(data), "--param", "fast=3..6", "--trials", "1",
+         "--jobs", "1", "--min-trades", "0", "--study", "same", "--walk-forward", wf],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for wf in ("0", "2")]
+    try:
+        errs = [p.communicate(timeout=60)[1] for p in runs]
+    finally:
+        for p in runs:
+            p.kill()
+    codes = [p.returncode for p in runs]
+    assert sorted(codes) == [0, 2], (codes, errs)
+    refused = errs[codes.index(2)].strip()
+    assert refused == ("tapedesk: study same was just created by another run; resume it "
+                       "with --study same, or choose another --study"), refused
