@@ -16,7 +16,7 @@ class UserError(Exception):
 
 def report(exc: Exception) -> int:
     """Print ``exc`` as the user should see it; returns the exit code."""
-    if _raised(exc, "tapedesk.engine.config", "ConfigError"):
+    if _raised(exc, "tapedesk.engine.config_section", "ConfigError"):
         for line in str(exc).splitlines():  # one line per problem, each naming its field
             print(f"tapedesk: {line}", file=sys.stderr)
         return 2

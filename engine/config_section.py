@@ -12,6 +12,8 @@ Lives apart from ``config`` so the sections defined elsewhere (``[notify]``, ``[
 
 from __future__ import annotations
 
+import re
+import threading
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -31,6 +33,12 @@ class SettingError(ConfigError, ValueError):
 #: Filled by ``name_sections`` when the desk config is defined.
 _PLACES: dict[type[BaseModel], tuple[str, bool]] = {}
 _UNSET = object()
+#: One assignment at a time, across every section: putting the old value back after a refusal
+#: must not undo another thread's accepted value, pydantic replaces a section's whole
+#: ``__dict__`` on each assignment (two threads setting two fields lose one), and its
+#: first-use build of a ``defer_build`` class is not thread-safe (two threads left the class
+#: refusing every assignment: "validate_assignment is not supported"). Assignments are rare.
+_ASSIGNING = threading.RLock()
 
 
 class Section(BaseModel):
@@ -48,16 +56,19 @@ class Section(BaseModel):
                 return
             raise SettingError(f"{self._path(name)}: unknown field (check the spelling; "
                                "see example_config.toml)")
-        old, was_set = self.__dict__.get(name, _UNSET), set(self.__pydantic_fields_set__)
-        try:
-            super().__setattr__(name, value)
-        except ValidationError as exc:
-            # pydantic has already stored the value when a rule across fields refuses it
-            if old is not _UNSET:
-                self.__dict__[name] = old
-            object.__setattr__(self, "__pydantic_fields_set__", was_set)
-            raise SettingError("\n".join(problem(err, self._path(), name)
-                                         for err in exc.errors())) from None
+        with _ASSIGNING:
+            if not type(self).__pydantic_complete__:
+                type(self).model_rebuild()  # the deferred build, never two at once
+            old, was_set = self.__dict__.get(name, _UNSET), set(self.__pydantic_fields_set__)
+            try:
+                super().__setattr__(name, value)
+            except ValidationError as exc:
+                # pydantic has already stored the value when a rule across fields refuses it
+                if old is not _UNSET:
+                    self.__dict__[name] = old
+                object.__setattr__(self, "__pydantic_fields_set__", was_set)
+                raise SettingError("\n".join(problem(err, self._path(), name)
+                                             for err in exc.errors())) from None
 
     def _path(self, name: str = "") -> str:
         """``risk``, ``strategies[ema_cross]`` (an entry by its name), ``""`` at the top;
@@ -100,9 +111,27 @@ def _key(part: Any) -> str:
     separator such as U+0085, which must not split the one-line message)."""
     text = str(part)
     return text if text.replace("-", "_").isidentifier() or (
-        isinstance(part, Path) and text.isprintable()) else repr(text)
+        isinstance(part, Path) and text.isprintable()) else _unsecret(repr(text))
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = _unsecret(repr(value))
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_URL = re.compile(r"([A-Za-z][\w+.-]*://)([^\s'\"/?#]*)([^\s'\"]*)")
+
+
+def _unsecret(text: str) -> str:
+    """``text`` with each URL cut to its scheme and host: a URL's user part may hold a
+    password, its path a token (``https://api.telegram.org/bot<token>``, an Apprise URL), and
+    a refusal is printed (``https://user:pw@host/x`` → ``https://...@host/...``)."""
+    def cut(m: re.Match[str]) -> str:
+        scheme, authority, rest = m.groups()
+        user, _, host = authority.rpartition("@")
+        _name, _, port = host.partition(":")
+        if port and not port.isdigit():  # tgram://BOT_ID:TOKEN/...: no host at all
+            return f"{scheme}..."
+        return f"{scheme}{'...@' if user else ''}{host}{'/...' if rest else ''}"
+
+    return _URL.sub(cut, text)

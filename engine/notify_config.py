@@ -9,6 +9,7 @@ file is refused, and the refusal does not repeat it (the error would print it to
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
@@ -25,18 +26,22 @@ _HIDDEN = "<a URL or secret, not repeated here>"
 def _hidden(value: Any) -> Any:
     """``value`` with every string that is not a plain name replaced, so a pasted URL is
     never echoed by an error message (which prints the refused value), whatever shape it
-    was pasted in: a string, a list, nested in a list or table."""
+    was pasted in: a string, a list, nested in a list or table. Every shape pydantic takes
+    for a list (tuple, set, deque, generator, a dict's keys) or a string (bytes) too: code
+    may assign any of them, and what is not looked at here was taken unchecked."""
+    if isinstance(value, bytes | bytearray):
+        value = value.decode("utf-8", "replace")
     if isinstance(value, str):
         return value if NAME_RE.match(value) else _HIDDEN
-    if isinstance(value, list):
-        return [_hidden(v) for v in value]
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {_hidden(k): _hidden(v) for k, v in value.items()}
+    if isinstance(value, Iterable):
+        return [_hidden(v) for v in value]
     return value
 
 
 def _check_name(value: str) -> str:
-    if value == _HIDDEN:
+    if value == _HIDDEN or not NAME_RE.match(value):  # the second: whatever slipped past
         raise ValueError("is not a name: the config file holds only names; store the service's "
                          "URL with `tapedesk notify add NAME` (it goes to the keyring) and "
                          "list NAME here")

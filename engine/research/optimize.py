@@ -14,6 +14,7 @@ several, which results a sampler has seen when it draws depends on timing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import resource
@@ -133,22 +134,54 @@ def prepare(storage: optuna.storages.BaseStorage, name: str, spec: SearchSpec,
     and replaced. Returns {study: trials enqueued now}.
     """
     added: dict[str, int] = {}
-    for _fold, sname in study_names(name, spec):
-        try:
-            study = optuna.create_study(study_name=sname, storage=storage,
-                                        direction="maximize", load_if_exists=not new)
-        except optuna.exceptions.DuplicatedStudyError:
-            raise OptimizeError(f"study {name} was just created by another run; resume it "
-                                f"with --study {name}, or choose another --study") from None
-        study.set_user_attr(SPEC_ATTR, spec.to_json())
-        _fail_dead_local(study)
-        counted = [t for t in study.get_trials(deepcopy=False)
-                   if t.state is not TrialState.FAIL or not t.user_attrs.get("stale")]
-        missing = spec.trials - len(counted)
-        for _ in range(max(0, missing)):
-            study.enqueue_trial({}, skip_if_exists=False)
-        added[sname] = max(0, missing)
+    made: list[str] = []
+    try:
+        if new:  # one name for every window layout: NAME:all and NAME:fold-1 do not collide
+            _claim(storage, name, made)
+        for _fold, sname in study_names(name, spec):
+            added[sname] = _prepare_one(storage, name, sname, spec, new, made)
+    except BaseException:
+        # A new search stopped here (ctrl+c, SIGTERM) would leave a study without its
+        # search: the next start of the name would be refused as made by another run, and
+        # its resume would find no search. What this run made goes; a search is all or none.
+        for sname in made if new else ():
+            with contextlib.suppress(Exception):
+                optuna.delete_study(study_name=sname, storage=storage)
+        raise
     return added
+
+
+def _taken(name: str) -> OptimizeError:
+    return OptimizeError(f"study {name} was just created by another run; resume it with "
+                         f"--study {name}, or choose another --study")
+
+
+def _claim(storage: optuna.storages.BaseStorage, name: str, made: list[str]) -> None:
+    """Make the study ``NAME:claim`` (no trials, no search): of two new searches given the
+    same name at once, whatever their windows, the second is refused here."""
+    try:
+        optuna.create_study(study_name=f"{name}:claim", storage=storage)
+    except optuna.exceptions.DuplicatedStudyError:
+        raise _taken(name) from None
+    made.append(f"{name}:claim")
+
+
+def _prepare_one(storage: optuna.storages.BaseStorage, name: str, sname: str,
+                 spec: SearchSpec, new: bool, made: list[str]) -> int:
+    try:
+        study = optuna.create_study(study_name=sname, storage=storage,
+                                    direction="maximize", load_if_exists=not new)
+    except optuna.exceptions.DuplicatedStudyError:
+        raise _taken(name) from None
+    made.append(sname)
+    study.set_user_attr(SPEC_ATTR, spec.to_json())
+    _fail_dead_local(study)
+    counted = [t for t in study.get_trials(deepcopy=False)
+               if t.state is not TrialState.FAIL or not t.user_attrs.get("stale")]
+    missing = spec.trials - len(counted)
+    for _ in range(max(0, missing)):
+        study.enqueue_trial({}, skip_if_exists=False)
+    return max(0, missing)
 
 
 def _fail_dead_local(study: optuna.Study) -> None:

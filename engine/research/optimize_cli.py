@@ -27,6 +27,9 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from tapedesk.engine.research import optimize as opt
     from tapedesk.engine.research.bar_cache import drop_old_caches
 
+    # kill (a service manager's SIGTERM): stopped as ctrl+c stops it, from the start, so a
+    # search stopped while its studies are made takes them back (opt.prepare) and workers stop
+    signal.signal(signal.SIGTERM, _interrupt)
     for problem in load_user_strategies():
         print(f"warning: {problem}", file=sys.stderr)
     _check_numbers(args)
@@ -68,7 +71,6 @@ def cmd_optimize(args: argparse.Namespace) -> int:
                 f"worker(s). Resume: tapedesk optimize --study {name}"
                 + (f" --storage {opt._redact(url)}" if args.storage else ""))
         try:
-            signal.signal(signal.SIGTERM, _interrupt)  # kill: stop the workers, as ctrl+c does
             if jobs > 0 and sum(added.values()) + _waiting(storage, name, spec):
                 for r in opt.run_local_workers(url, name, jobs,
                                                args.data if _resumed(args) else None,
@@ -211,7 +213,9 @@ def _new_spec(args: argparse.Namespace, cache_dir: Path) -> Any:
         seed=args.seed, min_trades=DEFAULT_MIN_TRADES if args.min_trades is None
         else args.min_trades, prune=not args.no_prune,
         backtest={k: v for k, v in backtest.items() if v is not None},
-        config=config.model_dump(mode="json"),
+        # what a trial's backtest uses, no more: the storage is read by other machines'
+        # workers, and other sections hold URLs that may carry a password or a token
+        config=config.model_dump(mode="json", include={"risk", "paper"}),
     )
 
 

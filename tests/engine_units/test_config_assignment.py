@@ -141,18 +141,86 @@ def test_a_command_that_assigns_ends_with_one_line_and_exit_2(capsys):
 
 
 def test_a_backtest_without_a_config_file_still_builds_no_schema(tmp_path):
-    """The sections stay ``defer_build``: a config-less backtest validates nothing."""
+    """The sections stay ``defer_build``: a config-less backtest validates nothing. Every
+    section, not a list of some: a default made by validating ([ui] ``UIConfig()`` instead
+    of ``model_construct``) built its schema unseen."""
     code = (
         "import sys\n"
         "from tapedesk.engine import cli, config\n"
         "sys.argv = ['tapedesk', '--data-dir', sys.argv[1], 'backtest', '--data', 'sample:1m',"
         " '--strategy', 'ema_cross', '--to', '2024-01-03']\n"
         "code = cli.main()\n"
-        "built = [m.__name__ for m in (config.DeskConfig, config.RiskConfig, config.PaperConfig,"
-        " config.NotifyConfig, config.MarketDataConfig) if m.__pydantic_complete__]\n"
+        "from tapedesk.engine.config_section import Section\n"
+        "def every(c):\n"
+        "    for s in c.__subclasses__():\n"
+        "        yield s\n"
+        "        yield from every(s)\n"
+        "sections = set(every(Section))\n"
+        "assert len(sections) >= 11, sections\n"
+        "built = [m.__name__ for m in sections if m.__pydantic_complete__]\n"
         "print('BUILT', code, built)\n")
     env = {"TAPEDESK_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
            "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "home")],
                          capture_output=True, text=True, env=env, timeout=120)
     assert "BUILT 0 []" in out.stdout, out.stdout + out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("shape", ["tuple", "set", "frozenset", "deque", "generator",
+                                   "dict_keys", "bytes", "bytearray"])
+def test_notify_urls_in_any_shape_pydantic_takes_for_a_list_are_refused(tmp_path, shape):
+    """pydantic takes a tuple, set, deque, generator or dict's keys for a list, and bytes for
+    a string: each was let through unchecked (only a list's strings were looked at), so a
+    URL with its token became a 'name', later written to the journal by the notifier
+    ('no URL stored for tgram://...'), and a duplicate in a tuple was refused by echoing it."""
+    from collections import deque
+
+    url = f"tgram://123456:{SECRET}/789"
+    made = {"tuple": lambda: (url,), "set": lambda: {url}, "frozenset": lambda: frozenset([url]),
+            "deque": lambda: deque([url]), "generator": lambda: (u for u in [url]),
+            "dict_keys": lambda: {url: 1}.keys(), "bytes": lambda: [url.encode()],
+            "bytearray": lambda: [bytearray(url.encode())]}[shape]
+    for cfg in _configs(tmp_path):
+        with pytest.raises(ConfigError) as exc:
+            cfg.notify.urls = made()
+        shown = "".join(traceback.format_exception(exc.value)) + repr(exc.value)
+        assert SECRET not in shown and "://" not in shown, shown
+        assert cfg.notify.urls == []
+        with pytest.raises(ConfigError) as exc:  # the duplicate check's words echoed it
+            cfg.notify.urls = ("phone", url, "phone")
+        assert SECRET not in str(exc.value), str(exc.value)
+        with pytest.raises(ConfigError):  # the section as a whole, from a table
+            cfg.notify = {"urls": made()}
+        assert cfg.notify.urls == []
+    from tapedesk.engine.notify_config import NotifyConfig
+
+    with pytest.raises(ValueError) as exc:
+        NotifyConfig(urls=made())
+    assert SECRET not in str(exc.value)
+
+
+def test_names_in_other_shapes_are_still_taken(tmp_path):
+    for cfg in _configs(tmp_path):
+        cfg.notify.urls = ("phone", "desk.mail")
+        assert cfg.notify.urls == ["phone", "desk.mail"]
+        cfg.notify.urls = [b"pager"]
+        assert cfg.notify.urls == ["pager"]
+
+
+def test_a_refused_assignment_is_the_users_to_fix_before_the_desk_config_is_imported():
+    """cli_errors knew a config error only once tapedesk.engine.config was imported; a
+    section lives in its own module ([market_data], [notify], [api]) and can refuse a value
+    before: that ended as 'unexpected error: SettingError ... (a bug)', exit 1."""
+    code = (
+        "import sys\n"
+        "from tapedesk.engine import cli_errors\n"
+        "from tapedesk.engine.market_data.archive import MarketDataConfig\n"
+        "assert 'tapedesk.engine.config' not in sys.modules\n"
+        "try:\n"
+        "    MarketDataConfig.model_construct().parallel = 99\n"
+        "except Exception as exc:\n"
+        "    sys.exit(cli_errors.report(exc))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr == "tapedesk: parallel: Input should be less than or equal to 16, got 99\n"

@@ -13,6 +13,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
 import threading
 from tapedesk.engine import config as c
@@ -53,3 +55,40 @@ def _run(prepare: str, tmp_path) -> str:
 def test_a_desk_built_config_takes_settings_from_many_threads_at_once(tmp_path):
     for _ in range(3):  # the race is not certain on every run without the build
         assert "ERRORS: []" in _run("c.build_models()", tmp_path)
+
+
+def test_a_config_never_built_takes_settings_from_many_threads_at_once(tmp_path):
+    """Without ``build_models`` (a script, a command that is not a desk, a desk started another
+    way): eight threads assigning to a section used for the first time left its class
+    refusing every assignment with 'TypeError: validate_assignment is not supported for
+    PaperConfig' (every run of ten). The assignment builds its class first, under a lock."""
+    for _ in range(3):
+        assert "ERRORS: []" in _run("", tmp_path)
+
+
+def test_a_refused_assignment_does_not_undo_another_threads_accepted_one():
+    """A refused value put the old one back: an accepted value another thread assigned
+    meanwhile was lost, silently. Deterministic: the refused value is a generator that lets
+    the other thread assign while pydantic reads it (with assignments serialised, the other
+    thread waits instead, and the wait below ends by its timeout)."""
+    import threading
+
+    from tapedesk.engine.config import DeskConfig, SettingError, build_models
+
+    build_models()
+    cfg = DeskConfig.model_construct()
+    assigned = threading.Event()
+
+    def other() -> None:
+        cfg.symbols = ["ETHUSDT"]
+        assigned.set()
+
+    def refused():
+        threading.Thread(target=other).start()
+        assigned.wait(0.5)
+        yield "BTC USDT"
+
+    with pytest.raises(SettingError):
+        cfg.symbols = refused()
+    assert assigned.wait(5)
+    assert cfg.symbols == ["ETHUSDT"]
