@@ -58,6 +58,7 @@ class FillSide:
     explain: Any
     _explain_by: Any
     _strat_state: Any
+    roster: Any
     _update_gate: Any
     _announce: Any
     _save_day: Any
@@ -129,14 +130,19 @@ class FillSide:
         opened, closed = effect.opened, effect.closed
         if plan is not None and opened:
             self.days.trade_opened()
-            self._strat_state(strategy).trades_today += 1
+            self.roster.state(strategy).trades_today += 1  # Engine._strat_state, inline
         orders.after_fill(fill, effect)
         if opened or closed is not None:
             self._exposure_changed(fill, closed)
         if closed is not None:
             self._close_trade(closed, fill, orders.reason_for(fill))
-        self._sample_equity(fill.ts)
+        # _sample_equity, inline (every fill samples): the same four steps.
+        ts = fill.ts
+        eq = float(self.equity())
+        self._last_sample = ts
+        self.equity_samples.add(ts, eq)
         if journal is not None:
+            self._pending.append(("INSERT INTO equity (ts, equity) VALUES (?, ?)", (ts, eq)))
             self._save_day()
 
     def on_funding(self, symbol: str, amount: Decimal, rate: float, ts: int) -> None:
@@ -173,7 +179,7 @@ class FillSide:
     def _close_trade(self, pos: Position, fill: Fill, reason: str) -> None:
         trip = self.portfolio.close(pos, fill, reason,
                                     self.specs.get(pos.symbol) or self.spec(pos.symbol))
-        self._strat_state(pos.strategy).pnl_today += trip.pnl
+        self.roster.state(pos.strategy).pnl_today += trip.pnl  # Engine._strat_state, inline
         self.days.trade_closed(trip.pnl)
         if self.journal is not None:
             self._pending.append(trade_record(trip))
@@ -194,6 +200,7 @@ class FillSide:
             self._announce()
 
     def _sample_equity(self, ts: int) -> None:
+        """An equity sample (``on_fill`` has these lines inline)."""
         eq = float(self.equity())
         self._last_sample = ts
         self.equity_samples.add(ts, eq)

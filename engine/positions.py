@@ -18,8 +18,9 @@ ZERO = Decimal(0)
 #: (and not ``-x``, which turns -0 into 0); a long's ``x * 1`` is ``x`` itself, skipped.
 _ONE, _MINUS = Decimal(1), Decimal(-1)
 _LONG, _SHORT = Side.LONG, Side.SHORT
-#: The last price ``decimal_price`` converted, with its Decimal (one tuple: swapped atomically).
-_last_price: tuple[object, Decimal] = (None, ZERO)
+#: The last two prices ``decimal_price`` converted (or was told of: ``remember_price``), each
+#: with its Decimal, newest first (one tuple: swapped atomically).
+_last_price: tuple[object, Decimal, object, Decimal] = (None, ZERO, None, ZERO)
 #: The inputs and results of the last ``set_isolated_margin`` (one tuple: swapped atomically).
 _margin_memo: tuple[object, ...] = (None, None, None, None, None, ZERO, ZERO)
 
@@ -48,15 +49,29 @@ def unrealized(pos: Position, last: float | Decimal | None) -> Decimal | None:
 
 
 def decimal_price(last: float | Decimal) -> Decimal:
-    """``Decimal(str(last))`` of a last price, kept for the float object converted last:
+    """``Decimal(str(last))`` of a last price, kept for the two float objects converted last:
     within a bar the equity (several times) and the paper venue's margin check ask for the
     same one. Identity, not ==: the memo holds ``last``, so its id cannot be reused."""
     global _last_price
-    seen, price = _last_price
-    if last is not seen:
-        price = Decimal(str(last))
-        _last_price = (last, price)
+    memo = _last_price
+    if last is memo[0]:
+        return memo[1]
+    if last is memo[2]:
+        return memo[3]
+    price = Decimal(str(last))
+    _last_price = (last, price, memo[0], memo[1])
     return price
+
+
+def remember_price(last: float, price: Decimal) -> None:
+    """``price`` is ``Decimal(str(last))``, converted by the caller (the risk engine's entry
+    price, which is the bar's close): the paper venue's margin check of that entry asks
+    ``decimal_price`` for the very same float next. Two are kept, so this does not push out
+    the last price an equity figure converted."""
+    global _last_price
+    memo = _last_price
+    if last is not memo[0]:
+        _last_price = (last, price, memo[0], memo[1])
 
 
 def liquidation_price(
@@ -124,8 +139,10 @@ class PositionBook:
         qty, price = fill.qty, fill.price
         if pos is None:
             cid = fill.client_id
-            position_id = self.opening_id(cid)
-            self._opened[cid] = self._opened.get(cid, 0) + 1
+            opened = self._opened
+            n = opened.get(cid, 0)  # opening_id, inline (one lookup for both)
+            position_id = cid if n == 0 or not cid else f"{cid}.{n + 1}"
+            opened[cid] = n + 1
             # Positional (a class called with keywords packs them into a dict): symbol, side,
             # qty, entry_price, leverage, opened_ts, margin, liquidation_price, stop_loss,
             # take_profit, strategy, fees, funding, risk_amount, peak_qty, exit_qty,

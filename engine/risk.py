@@ -28,6 +28,7 @@ from tapedesk.engine.position_sizing import (
     unit_loss,
     venue_costs,
 )
+from tapedesk.engine.positions import remember_price
 from tapedesk.engine.risk_rules import (
     DAY_RULES,
     DayCounters,
@@ -328,6 +329,7 @@ class RiskEngine:
                 if len(self._prices) >= 8192:
                     self._prices.clear()
                 kept = self._prices[value] = Decimal(str(value))
+            remember_price(value, kept)  # the venue's margin check values the entry so
             return kept
         return Decimal(str(value))
 

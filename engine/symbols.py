@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from math import floor
 from typing import Any
 
 
@@ -90,11 +91,26 @@ class SymbolSpec:
     def round_price(self, price: Decimal | float, direction: str = "nearest") -> Decimal:
         """Round a price to the tick: ``nearest``, ``down`` or ``up``."""
         mode = _MODES[direction]
-        value = price if type(price) is Decimal else Decimal(str(price))
         tick = self.tick_size
-        unit = _UNITS.get(tick, _UNSEEN)  # the cache _unit_of fills, read without a call
-        if unit is _UNSEEN:
-            unit = _unit_of(tick)
+        fast = _fast_last  # this tick's constants (``_fast_for``): no Decimal hashed per call
+        if fast[0] is not tick:
+            fast = _fast_for(tick)
+        _tick, scale, mult, quantum, unit = fast
+        if mult and type(price) is float:
+            # A float away from every tick boundary (the usual price) needs no Decimal(str())
+            # (~6,000 instructions); one near a boundary, or anything unusual, goes below.
+            scaled = price * scale
+            if 0.0 < scaled < _FAST_LIMIT:
+                frac = scaled % 1.0  # exact; no call before the test (an on-tick price fails it)
+                if _EPS < frac < _ONE_EPS:
+                    k = floor(scaled)
+                    if mode is ROUND_CEILING:
+                        return Decimal((k + 1) * mult) * quantum
+                    if mode is ROUND_FLOOR:
+                        return Decimal(k * mult) * quantum
+                    if not -_EPS < frac - 0.5 < _EPS:  # ROUND_HALF_UP, not at a half
+                        return Decimal((k + 1 if frac > 0.5 else k) * mult) * quantum
+        value = price if type(price) is Decimal else Decimal(str(price))
         if unit is not None:
             rounded = value.quantize(unit, mode)
             return rounded.quantize(tick)
@@ -149,6 +165,43 @@ def _unit_of(size: Decimal) -> Decimal | None:
             unit = Decimal((0, (1,), exp))
     _UNITS[size] = unit
     return unit
+
+
+#: ``round_price`` of a float, without the Decimal: the float ``price * scale`` (exact
+#: powers of ten) is within 1.5 ulp of the price's ``str()`` value times ``scale``; below
+#: ``_FAST_LIMIT`` (2**30) that is < 2e-7, so a fraction in (``_EPS``, 1 - ``_EPS``) (and,
+#: rounding to nearest, not within ``_EPS`` of a half) puts the exact value strictly
+#: between the same two ticks: floor/ceiling/nearest are ``k``/``k + 1``/either, and
+#: ``Decimal(k * mult) * quantum`` is ``quantize(unit).quantize(tick)``'s digits and
+#: exponent. tests/engine_units/test_round_price_float.py compares it with the Decimal path.
+_FAST_LIMIT = float(2**30)
+_EPS, _ONE_EPS = 1e-6, 1.0 - 1e-6
+_Fast = tuple[object, float, int, Decimal, "Decimal | None"]
+#: Tick object id -> (the tick, scale, mult, quantum, unit); the last one asked for in
+#: ``_fast_last``. By object, not value: 0.1 and 0.10 are equal but differ in exponent.
+_FAST_BY_ID: dict[int, _Fast] = {}
+_fast_last: _Fast = (None, 0.0, 0, Decimal(0), None)
+
+
+def _fast_for(tick: Decimal) -> _Fast:
+    """(``tick``, 10**-e of its unit 1E``e``, 10**(e - the tick's exponent), 1E(the tick's
+    exponent), the unit) for a power-of-ten unit with -15 <= e <= 0; ``mult`` 0 (no float
+    path) otherwise, the unit None when the tick is not a power of ten (``_unit_of``)."""
+    global _fast_last
+    fast = _FAST_BY_ID.get(id(tick))
+    if fast is None or fast[0] is not tick:
+        unit = _unit_of(tick)
+        fast = (tick, 0.0, 0, Decimal(0), unit)
+        if unit is not None:
+            e = unit.as_tuple().exponent
+            t = tick.as_tuple().exponent
+            if isinstance(e, int) and isinstance(t, int) and -15 <= e <= 0 and t <= e:
+                fast = (tick, float(10 ** -e), 10 ** (e - t), Decimal((0, (1,), t)), unit)
+        if len(_FAST_BY_ID) >= 256:  # specs made again and again (tests, unknown symbols)
+            _FAST_BY_ID.clear()
+        _FAST_BY_ID[id(tick)] = fast  # the entry holds the tick: its id is not reused
+    _fast_last = fast
+    return fast
 
 
 # Tick and step sizes seen so far (a handful): a module dict, as SymbolSpec is a frozen
