@@ -48,7 +48,7 @@ from tapedesk.engine.portfolio import Portfolio
 from tapedesk.engine.risk import RiskEngine, venue_costs
 from tapedesk.engine.snapshot import DeskSnapshot, FeedStatus
 from tapedesk.engine.strategy import Strategy
-from tapedesk.engine.strategy_roster import BadSignal, Handler, Roster, StratState
+from tapedesk.engine.strategy_roster import BadSignal, Handler, Roster, StratState, raised_at
 from tapedesk.engine.subscription import Subscription
 from tapedesk.engine.symbols import SymbolSpec, spec_for
 from tapedesk.engine.trader_commands import TraderCommands
@@ -382,7 +382,11 @@ class Engine(FeedLoop, TraderCommands, DecisionSide, FillSide, EntryGate, Explai
 
     def _strategy_failed(self, strat: Strategy, exc: Exception) -> None:
         error = self.roster.failed(strat, exc)
-        log.error("strategy %s failed: %s", strat.name, exc, exc_info=type(exc) is not BadSignal)
+        # One line a user reads (where it was raised is what a plugin's author needs first);
+        # the whole traceback with --log-level debug.
+        log.error("strategy %s failed: %s%s", strat.name, error, raised_at(exc))
+        if type(exc) is not BadSignal:
+            log.debug("strategy %s failed here:", strat.name, exc_info=exc)
         self._rebuild_handlers()
         self.explain(ExplanationKind.ERROR,
                      f"Strategy {strat.name} raised {error}; it is disabled (press its number "

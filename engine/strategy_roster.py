@@ -7,6 +7,7 @@ enabling, disabling or a strategy raising rebuilds them here.
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 from typing import Any
 
@@ -80,6 +81,18 @@ class StratState:
         """``entry long @ 16,543.2``: worded when the strategy screen asks, not per signal."""
         last = self.last
         return "" if last is None else f"{last[0]} {last[1]} @ {price(last[2])}"
+
+
+def raised_at(exc: BaseException) -> str:
+    """`` (file.py:42, in on_bar)``: where ``exc`` was raised, its innermost frame; "" when
+    it carries no traceback."""
+    tb = exc.__traceback__
+    if tb is None:
+        return ""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    return f" ({os.path.basename(code.co_filename)}:{tb.tb_lineno}, in {code.co_name})"
 
 
 class Roster:
