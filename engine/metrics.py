@@ -267,7 +267,7 @@ def format_table(metrics: Metrics, labels: list[str] | None = None) -> str:
         ("gross pnl", _num(m.gross_pnl, "{:+,.2f}")),
         ("fees", _num(m.fees)),
         ("funding", _num(m.funding, "{:+,.2f}")),
-        ("trades", f"{m.trades} ({m.wins} won, {m.losses} lost"
+        ("trades", f"{m.trades:,} ({m.wins:,} won, {m.losses:,} lost"
          + (f"; {m.fills:,} fills)" if m.fills is not None else ")")),
         ("win rate", _num(m.win_rate, "{:.1f} %")),
         ("profit factor", pf),
@@ -296,9 +296,9 @@ def format_strategy_table(per: dict[str, Metrics], skipped: dict[str, str] | Non
     for name, m in per.items():
         draws = m.trades - m.wins - m.losses
         rows.append((
-            name, f"{m.trades}", _num(m.expectancy, "{:+,.2f}"), _num(m.net_pnl, "{:+,.2f}"),
+            name, f"{m.trades:,}", _num(m.expectancy, "{:+,.2f}"), _num(m.net_pnl, "{:+,.2f}"),
             f"{m.net_pnl / m.initial_balance * 100:+.2f}" if m.initial_balance else "n/a",
-            f"{m.wins} {draws} {m.losses}", _num(m.win_rate, "{:.1f}"),
+            f"{m.wins:,} {draws:,} {m.losses:,}", _num(m.win_rate, "{:.1f}"),
             f"{m.max_drawdown_pct:.2f}", _num(m.cagr_pct, "{:+,.2f}"), _num(m.calmar),
             f"{m.exposure_pct:.1f}" if m.total_bars else "n/a",
         ))

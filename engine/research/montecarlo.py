@@ -51,7 +51,7 @@ class MonteCarloResult:
         """A plain-text table for the terminal and the reports."""
         head = "percentile" + "".join(f"{f'p{q}':>12}" for q in PERCENTILES)
         rows = [
-            f"Monte Carlo: {self.runs:,} {self.method} runs of {self.trades} trades",
+            f"Monte Carlo: {self.runs:,} {self.method} runs of {self.trades:,} trades",
             head,
             "final P&L " + "".join(f"{self.final_pnl[q]:>12,.2f}" for q in PERCENTILES),
             "max DD    " + "".join(f"{self.max_drawdown[q]:>12,.2f}" for q in PERCENTILES),

@@ -185,7 +185,7 @@ def format_report(report: Report) -> str:
                      f"{'':>12} {_num(score(c, spec.objective)):>12} {'':>10} "
                      f"{_num(c.net_pnl):>10} {'':>6} {c.trades:>6}")
         lines.append(f"out-of-sample combined: net {_num(c.net_pnl)}, sharpe {_num(c.sharpe)}, "
-                     f"max drawdown {c.max_drawdown_pct:.2f} %, {c.trades} trades")
+                     f"max drawdown {c.max_drawdown_pct:.2f} %, {c.trades:,} trades")
     lines.append("")
     lines.append("chosen parameters:")
     for r in report.rows:

@@ -117,7 +117,7 @@ def render_markdown(
             parts += [f"Equity {eq[0]:,.2f} → {eq[-1]:,.2f}; worst drawdown {dd:.2f} %.", ""]
         if run.trades:
             shown = min(len(run.trades), max_trades)
-            parts += [f"Trades (first {shown} of {len(run.trades)}):", ""]
+            parts += [f"Trades (first {shown:,} of {len(run.trades):,}):", ""]
             parts += [_md_table(TRADE_HEAD, _trade_rows(run.trades, max_trades)), ""]
     if monte is not None:
         parts += ["## Monte Carlo", "", "```", monte.table(), "```", ""]
@@ -183,7 +183,7 @@ def render_html(
         parts.append(_svg(run.equity_curve))
         if run.trades:
             shown = min(len(run.trades), max_trades)
-            parts.append(f"<p>Trades (first {shown} of {len(run.trades)}):</p>")
+            parts.append(f"<p>Trades (first {shown:,} of {len(run.trades):,}):</p>")
             parts.append(_html_table(TRADE_HEAD, _trade_rows(run.trades, max_trades)))
     if monte is not None:
         parts.append(f"<h2>Monte Carlo</h2><pre>{html.escape(monte.table())}</pre>")
