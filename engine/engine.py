@@ -325,20 +325,6 @@ class Engine(FeedLoop, TraderCommands, DecisionSide, FillSide, EntryGate, Explai
             handlers = self._handlers.get(ev.kind)
         if self._shut or not handlers:
             return
-        if len(handlers) == 1:  # one strategy (most runs): the loop below without its iterator
-            strat, fn, symbols, notes = handlers[0]
-            if symbols is not None and ev.symbol not in symbols:
-                return
-            try:
-                sig = fn(ev)
-            except Exception as exc:
-                self._strategy_failed(strat, exc)
-                return
-            if notes:
-                self._drain_notes(strat)
-            if sig is not None:
-                self._on_signal(strat, sig)
-            return
         sym = ev.symbol
         for strat, fn, symbols, notes in handlers:
             if symbols is not None and sym not in symbols:

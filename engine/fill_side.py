@@ -136,13 +136,8 @@ class FillSide:
             self._exposure_changed(fill, closed)
         if closed is not None:
             self._close_trade(closed, fill, orders.reason_for(fill))
-        # _sample_equity, inline (every fill samples): the same four steps.
-        ts = fill.ts
-        eq = float(self.equity())
-        self._last_sample = ts
-        self.equity_samples.add(ts, eq)
+        self._sample_equity(fill.ts)
         if journal is not None:
-            self._pending.append(("INSERT INTO equity (ts, equity) VALUES (?, ?)", (ts, eq)))
             self._save_day()
 
     def on_funding(self, symbol: str, amount: Decimal, rate: float, ts: int) -> None:
@@ -200,7 +195,6 @@ class FillSide:
             self._announce()
 
     def _sample_equity(self, ts: int) -> None:
-        """An equity sample (``on_fill`` has these lines inline)."""
         eq = float(self.equity())
         self._last_sample = ts
         self.equity_samples.add(ts, eq)

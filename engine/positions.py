@@ -139,10 +139,8 @@ class PositionBook:
         qty, price = fill.qty, fill.price
         if pos is None:
             cid = fill.client_id
-            opened = self._opened
-            n = opened.get(cid, 0)  # opening_id, inline (one lookup for both)
-            position_id = cid if n == 0 or not cid else f"{cid}.{n + 1}"
-            opened[cid] = n + 1
+            position_id = self.opening_id(cid)
+            self._opened[cid] = self._opened.get(cid, 0) + 1
             # Positional (a class called with keywords packs them into a dict): symbol, side,
             # qty, entry_price, leverage, opened_ts, margin, liquidation_price, stop_loss,
             # take_profit, strategy, fees, funding, risk_amount, peak_qty, exit_qty,
